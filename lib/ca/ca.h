@@ -1,0 +1,162 @@
+/*
+ * The certificate authority: its certificates and keys on disk in the
+ * state directory, issuing certificates from CSRs under a profile,
+ * CRLs, CA rollover, and the CA-side of SCEP message crypto (decrypting
+ * requests, signing CertReps) through the keyring.
+ *
+ * State directory layout (all written by scep_ca_create / _next_create):
+ *   ca.crt, ca.key (0600)        the current CA
+ *   ra.crt, ra.key (0600)        optional RA (always present for an EC CA:
+ *                                SCEP key transport needs RSA)
+ *   next/ca.crt, next/ca.key,    the next CA made ahead of rollover, with
+ *   next/ra.*, next/activate-at  its switch-over time (decimal Unix time)
+ *   archive/<hex serial>.crt     former CA certificates, still trusted for
+ *                                renewals and GetCert
+ *
+ * A loaded struct scep_ca is immutable and reference counted, so worker
+ * threads share one and a rollover swaps in a new one.
+ */
+#ifndef SCEP_CA_CA_H
+#define SCEP_CA_CA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <openssl/x509.h>
+#include <scep/message.h>
+
+enum scep_key_type { SCEP_KEY_RSA = 0, SCEP_KEY_EC = 1 };
+
+struct scep_ca_init_opts {
+    const char *subject;  /* RFC 2253 or "/CN=.." form; NULL: "CN=scepd CA" */
+    int key_type;         /* enum scep_key_type */
+    int rsa_bits;         /* 0: 3072 */
+    int ec_curve;         /* NID; 0: NID_X9_62_prime256v1 (also NID_secp384r1) */
+    int validity_days;    /* 0: 3650 */
+    int with_ra;          /* make a separate RSA RA certificate (forced for EC) */
+    int ra_bits;          /* 0: 3072 */
+    const char *ra_subject; /* NULL: subject with " RA" appended to the CN */
+};
+
+/* Issuance profile: what every certificate this CA issues looks like. */
+struct scep_profile {
+    int validity_days;         /* 0: 365 */
+    int backdate_seconds;      /* notBefore = now - this, for skewed clocks; 0: none */
+    const char *key_usage;     /* OpenSSL v3 syntax; NULL: "critical,digitalSignature,keyEncipherment" */
+    const char *ext_key_usage; /* OpenSSL v3 syntax; NULL: "clientAuth" */
+    const char *crl_url;       /* crlDistributionPoints URI; NULL: none */
+    const char *ocsp_url;      /* AIA OCSP URI; NULL: none */
+    const char *ca_issuers_url;/* AIA caIssuers URI; NULL: none */
+    const EVP_MD *md;          /* signature digest; NULL: SHA-256 */
+};
+
+struct scep_ca; /* opaque, refcounted */
+
+/*
+ * Creates a new CA in dir (made 0700 if missing).  Refuses with
+ * SCEP_ERR_EXISTS when dir already holds ca.crt or ca.key.  Keys are
+ * written 0600 atomically (temp file + rename).  Returns 0 or SCEP_ERR_*.
+ */
+int scep_ca_create(const char *dir, const struct scep_ca_init_opts *opts);
+
+/* Returns 1 when dir holds a CA (ca.crt), 0 otherwise. */
+int scep_ca_exists(const char *dir);
+
+/*
+ * Makes the next CA (new key, new self-signed certificate, and a new RA
+ * when the current CA has one) in dir/next, to become current at
+ * activate_at.  Refuses with SCEP_ERR_EXISTS when a next CA exists.
+ */
+int scep_ca_next_create(const char *dir, const struct scep_ca_init_opts *opts, time_t activate_at);
+
+/*
+ * Loads the CA in dir.  When a next CA exists whose activate-at has
+ * passed, it is promoted first (current moved to archive/, next to the
+ * top).  Refuses with SCEP_ERR_PERMISSIONS when a key file is readable or
+ * writable by group or others.  *out: release with scep_ca_free().
+ */
+int scep_ca_load(const char *dir, struct scep_ca **out);
+
+/* Takes a reference.  Returns ca. */
+struct scep_ca *scep_ca_up_ref(struct scep_ca *ca);
+
+/* Drops a reference; frees on the last.  Accepts NULL. */
+void scep_ca_free(struct scep_ca *ca);
+
+/* Borrowed getters; valid while the reference is held. */
+X509 *scep_ca_get0_cert(const struct scep_ca *ca);    /* the issuing CA */
+X509 *scep_ca_get0_ra_cert(const struct scep_ca *ca); /* NULL without RA */
+X509 *scep_ca_get0_next_cert(const struct scep_ca *ca); /* NULL without next CA */
+time_t scep_ca_next_activate_at(const struct scep_ca *ca); /* 0 without next CA */
+/* The certificate requests are encrypted to and CertReps are signed by:
+ * the RA when there is one, else the CA. */
+X509 *scep_ca_get0_scep_cert(const struct scep_ca *ca);
+
+/*
+ * GetCACert body.  Without RA: the CA certificate DER, content type
+ * "application/x-x509-ca-cert".  With RA: a certs-only PKCS#7 of RA + CA,
+ * "application/x-x509-ca-ra-cert".  *der: free with scep_free();
+ * *content_type is static.
+ */
+int scep_ca_getcacert(const struct scep_ca *ca, unsigned char **der, size_t *len,
+                      const char **content_type);
+
+/*
+ * GetNextCACert body (RFC 8894 4.6.1): next CA (+ next RA) wrapped in a
+ * SignedData signed by the current RA/CA.  SCEP_ERR_NOT_FOUND without a
+ * next CA.  *der: free with scep_free().
+ */
+int scep_ca_getnextcacert(const struct scep_ca *ca, unsigned char **der, size_t *len);
+
+/* Decrypts a decoded request with the RA (or CA) key; see scep_msg_decrypt(). */
+int scep_ca_decrypt(const struct scep_ca *ca, struct scep_msg *m);
+
+/*
+ * Builds a CertRep (or any message) signed by the RA (or CA): fills in
+ * spec->signer_cert / signer_key from the keyring on a private copy of
+ * spec and calls scep_msg_build().  *der: free with scep_free().
+ */
+int scep_ca_sign_message(const struct scep_ca *ca, const struct scep_msg_spec *spec,
+                         unsigned char **der, size_t *len);
+
+/*
+ * Issues a certificate for csr under profile p with the given serial
+ * (positive, big-endian, 1..20 bytes).  subject NULL: the CSR's subject;
+ * a renewal passes the old certificate's subject.  Copies the CSR's
+ * subjectAltName; adds SKI, AKI, basicConstraints CA:FALSE, keyUsage,
+ * extendedKeyUsage, CDP and AIA from p.  Does not check the CSR's
+ * signature (the caller has).  *out: free with X509_free().
+ */
+int scep_ca_issue(const struct scep_ca *ca, X509_REQ *csr, const X509_NAME *subject,
+                  const struct scep_profile *p, const unsigned char *serial, size_t serial_len,
+                  X509 **out);
+
+/* Fills buf with 16 random bytes forming a positive serial (top bit clear,
+ * first byte non-zero).  Returns 0 or SCEP_ERR_INTERNAL. */
+int scep_ca_random_serial(unsigned char serial[16]);
+
+struct scep_revoked_entry {
+    const unsigned char *serial; /* big-endian */
+    size_t serial_len;
+    time_t revoked_at;
+    int reason; /* CRLReason code, -1: none */
+};
+
+/*
+ * Makes a CRL v2 signed by the CA with crlNumber and AKI, thisUpdate now,
+ * nextUpdate now + next_update_seconds.  *out: free with X509_CRL_free().
+ */
+int scep_ca_make_crl(const struct scep_ca *ca, const struct scep_revoked_entry *entries, size_t n,
+                     int64_t crl_number, long next_update_seconds, X509_CRL **out);
+
+/*
+ * Checks that cert was issued by this CA (current or archived) and is
+ * valid at now: signature, validity period.  Revocation is the store's
+ * business.  Returns 0, SCEP_ERR_RENEWAL or SCEP_ERR_BAD_TIME.
+ */
+int scep_ca_check_issued(const struct scep_ca *ca, X509 *cert, time_t now);
+
+/* Lowercase hex SHA-256 of a certificate's DER into out (65 bytes). */
+int scep_cert_fingerprint(X509 *cert, char out[65]);
+
+#endif

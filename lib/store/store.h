@@ -1,0 +1,127 @@
+/*
+ * The store: every issued certificate, its status, and the audit trail.
+ * Callers see only this interface; the backend (SQLite now, PostgreSQL
+ * later) sits behind struct scep_store_ops in store_*.c, so no SQL leaks
+ * out of lib/store/.
+ *
+ * One struct scep_store is one database connection; use one per thread.
+ * Writes are durable (committed and synced) when the call returns: a
+ * certificate is in the store before anyone sees it.
+ */
+#ifndef SCEP_STORE_STORE_H
+#define SCEP_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum scep_cert_status { SCEP_CERT_VALID = 0, SCEP_CERT_REVOKED = 1 };
+
+/*
+ * A certificate record.  As input (insert) every pointer is borrowed; as
+ * output (get) the record and everything in it is owned and freed with
+ * scep_cert_info_free(); in list callbacks it is borrowed for the call.
+ */
+struct scep_cert_info {
+    char *serial;          /* uppercase hex, no leading zero pairs beyond DER's */
+    char *issuer_fp;       /* hex SHA-256 of the issuing CA certificate */
+    char *subject;         /* RFC 2253 */
+    char *sans;            /* "DNS:a.example, IP:192.0.2.1", NULL/empty: none */
+    int64_t not_before;    /* Unix time */
+    int64_t not_after;
+    int64_t issued_at;
+    int status;            /* enum scep_cert_status */
+    int64_t revoked_at;    /* 0 if not revoked */
+    int revocation_reason; /* CRLReason, -1: none */
+    char *transaction_id;  /* SCEP transactionID, NULL for non-SCEP issuance */
+    char *requester;       /* peer address */
+    char *msg_type;        /* "PKCSReq", "RenewalReq" */
+    char *pubkey_fp;       /* hex SHA-256 of the SubjectPublicKeyInfo DER */
+    char *renewed_serial;  /* for RenewalReq: serial of the signer certificate */
+    unsigned char *der;
+    size_t der_len;
+};
+
+/* An audit event.  Input: borrowed strings.  Output (list callback):
+ * borrowed for the call. */
+struct scep_audit_event {
+    int64_t id;            /* output only: sequence number */
+    int64_t time;          /* Unix time; 0 on input: now */
+    const char *kind;      /* "issue", "refuse", "revoke", "ca-init", "crl", ... */
+    const char *actor;     /* "scepd", "scepctl:<user>", ... */
+    const char *transaction_id;
+    const char *peer;
+    const char *serial;
+    const char *detail;    /* free text: reason, failInfo, subject */
+    const char *hash;      /* output only: hex SHA-256 chaining this event */
+};
+
+struct scep_cert_filter {
+    int status;            /* -1: any, else enum scep_cert_status */
+    int expiring_within;   /* >0: only valid certs whose not_after < now + this many seconds */
+    int include_expired;   /* 0: leave out certs whose not_after has passed */
+    const char *subject_like; /* substring of the subject, NULL: any */
+    int64_t limit;         /* 0: no limit */
+};
+
+typedef int (*scep_store_cert_cb)(const struct scep_cert_info *ci, void *arg);
+typedef int (*scep_store_audit_cb)(const struct scep_audit_event *ev, void *arg);
+
+struct scep_store; /* opaque */
+
+/*
+ * Opens the store named by uri: "sqlite:PATH" or a plain PATH for
+ * SQLite (created, WAL mode, synchronous=FULL, busy timeout); other
+ * schemes give SCEP_ERR_UNSUPPORTED for now.  Applies pending schema
+ * migrations.  *out: close with scep_store_close().
+ */
+int scep_store_open(const char *uri, struct scep_store **out);
+void scep_store_close(struct scep_store *st);
+
+/* Schema version after migrations. */
+int scep_store_schema_version(struct scep_store *st);
+
+/*
+ * Inserts ci and appends ev (may be NULL) in one durable transaction.
+ * SCEP_ERR_EXISTS when the serial is already stored (nothing written).
+ */
+int scep_store_insert_cert(struct scep_store *st, const struct scep_cert_info *ci,
+                           const struct scep_audit_event *ev);
+
+/* Looks a certificate up; SCEP_ERR_NOT_FOUND when absent.
+ * *out: free with scep_cert_info_free(). */
+int scep_store_get_cert(struct scep_store *st, const char *serial, struct scep_cert_info **out);
+
+/* The most recent certificate issued for transaction_id, or SCEP_ERR_NOT_FOUND. */
+int scep_store_get_cert_by_transaction(struct scep_store *st, const char *transaction_id,
+                                       struct scep_cert_info **out);
+
+/* Calls cb for each matching certificate, newest first; a non-zero return
+ * from cb stops the walk and is returned. */
+int scep_store_list_certs(struct scep_store *st, const struct scep_cert_filter *f,
+                          scep_store_cert_cb cb, void *arg);
+
+/*
+ * Marks serial revoked with reason at time at, with ev appended, in one
+ * transaction.  SCEP_ERR_NOT_FOUND, or SCEP_ERR_EXISTS if already revoked.
+ */
+int scep_store_revoke(struct scep_store *st, const char *serial, int reason, int64_t at,
+                      const struct scep_audit_event *ev);
+
+/* Appends one audit event (its own transaction). */
+int scep_store_audit(struct scep_store *st, const struct scep_audit_event *ev);
+
+/* Calls cb for each audit event with id > after_id, oldest first. */
+int scep_store_list_audit(struct scep_store *st, int64_t after_id, scep_store_audit_cb cb,
+                          void *arg);
+
+/* Recomputes the audit hash chain.  0 when intact; SCEP_ERR_STORE with
+ * *bad_id set to the first event whose hash does not match. */
+int scep_store_verify_audit(struct scep_store *st, int64_t *bad_id);
+
+/* Allocates the next CRL number (monotonic, durable). */
+int scep_store_next_crl_number(struct scep_store *st, int64_t *out);
+
+/* Frees an owned record.  Accepts NULL. */
+void scep_cert_info_free(struct scep_cert_info *ci);
+
+#endif
