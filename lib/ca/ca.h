@@ -41,6 +41,7 @@ struct scep_ca_init_opts {
 /* Issuance profile: what every certificate this CA issues looks like. */
 struct scep_profile {
     int validity_days;         /* 0: 365 */
+    long validity_seconds;     /* >0: overrides validity_days (short-lived certificates, tests) */
     int backdate_seconds;      /* notBefore = now - this, for skewed clocks; 0: none */
     const char *key_usage;     /* OpenSSL v3 syntax; NULL: "critical,digitalSignature,keyEncipherment" */
     const char *ext_key_usage; /* OpenSSL v3 syntax; NULL: "clientAuth" */
