@@ -121,6 +121,10 @@ int scep_store_verify_audit(struct scep_store *st, int64_t *bad_id);
 /* Allocates the next CRL number (monotonic, durable). */
 int scep_store_next_crl_number(struct scep_store *st, int64_t *out);
 
+/* The text of the last database failure on st ("" if none), for logs;
+ * borrowed, valid until the next call on st. */
+const char *scep_store_last_error(struct scep_store *st);
+
 /* Frees an owned record.  Accepts NULL. */
 void scep_cert_info_free(struct scep_cert_info *ci);
 

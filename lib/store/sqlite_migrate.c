@@ -1,0 +1,180 @@
+/*
+ * The SQLite schema and its migrations.  The schema_version table holds
+ * one row per applied step; each step runs in its own BEGIN IMMEDIATE
+ * transaction that first re-reads the version, so several processes
+ * opening a fresh database at once apply each step exactly once.  A
+ * database newer than this code is refused rather than written to: an
+ * older program must not guess at columns it does not know.
+ *
+ * Types are kept to INTEGER, TEXT and BLOB so that store_pg.c can mirror
+ * the same schema (BIGINT, TEXT, BYTEA).
+ */
+#include "sqlite_be.h"
+
+#include <stdio.h>
+#include <time.h>
+
+#include <scep/error.h>
+
+struct migration {
+    int version;
+    const char *sql;
+};
+
+/* Append new steps at the end; never edit a step that has shipped. */
+static const struct migration migrations[] = {
+    {1,
+     "CREATE TABLE certificates ("
+     " serial TEXT PRIMARY KEY NOT NULL,"
+     " issuer_fp TEXT,"
+     " subject TEXT NOT NULL,"
+     " sans TEXT,"
+     " not_before INTEGER NOT NULL,"
+     " not_after INTEGER NOT NULL,"
+     " issued_at INTEGER NOT NULL,"
+     " status INTEGER NOT NULL DEFAULT 0 CHECK (status IN (0, 1)),"
+     " revoked_at INTEGER NOT NULL DEFAULT 0,"
+     " revocation_reason INTEGER NOT NULL DEFAULT -1,"
+     " transaction_id TEXT,"
+     " requester TEXT,"
+     " msg_type TEXT,"
+     " pubkey_fp TEXT,"
+     " renewed_serial TEXT,"
+     " der BLOB NOT NULL);"
+     "CREATE INDEX certificates_transaction_id ON certificates (transaction_id);"
+     "CREATE INDEX certificates_not_after ON certificates (not_after);"
+     "CREATE INDEX certificates_status ON certificates (status);"
+     "CREATE INDEX certificates_issued_at ON certificates (issued_at);"
+     "CREATE TABLE audit ("
+     " id INTEGER PRIMARY KEY,"
+     " time INTEGER NOT NULL,"
+     " kind TEXT NOT NULL,"
+     " actor TEXT,"
+     " transaction_id TEXT,"
+     " peer TEXT,"
+     " serial TEXT,"
+     " detail TEXT,"
+     " prev_hash TEXT NOT NULL,"
+     " hash TEXT NOT NULL);"
+     /* One row: the last CRL number handed out. */
+     "CREATE TABLE crl_numbers ("
+     " id INTEGER PRIMARY KEY CHECK (id = 1),"
+     " last INTEGER NOT NULL);"
+     "INSERT INTO crl_numbers (id, last) VALUES (1, 0);"},
+};
+
+#define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+/* Reads the current version inside the open transaction (0: none). */
+static int current_version(struct sq_be *be, int *out)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = SCEP_ERR_STORE;
+
+    if (sqlite3_prepare_v2(be->db, "SELECT coalesce(max(version), 0) FROM schema_version", -1,
+                           &s, NULL) != SQLITE_OK) {
+        sq_fail(be, "prepare schema version");
+        goto out;
+    }
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        sq_fail(be, "read schema version");
+        goto out;
+    }
+    *out = sqlite3_column_int(s, 0);
+    rc = 0;
+out:
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int record_version(struct sq_be *be, int version)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = SCEP_ERR_STORE;
+
+    if (sqlite3_prepare_v2(be->db,
+                           "INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)",
+                           -1, &s, NULL) != SQLITE_OK) {
+        sq_fail(be, "prepare schema version");
+        goto out;
+    }
+    if (sqlite3_bind_int(s, 1, version) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 2, (int64_t)time(NULL)) != SQLITE_OK ||
+        sqlite3_step(s) != SQLITE_DONE) {
+        sq_fail(be, "record schema version");
+        goto out;
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/*
+ * One pass: in a write transaction, reads the version and applies the
+ * next step if there is one.  *done is set when nothing was left to do.
+ */
+static int migrate_step(struct sq_be *be, int *done)
+{
+    int rc, cur = 0, latest = migrations[NMIGRATIONS - 1].version;
+
+    rc = sq_begin(be);
+    if (rc != 0)
+        return rc;
+    if (sqlite3_exec(be->db,
+                     "CREATE TABLE IF NOT EXISTS schema_version ("
+                     " version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        rc = sq_fail(be, "create schema_version");
+        goto out;
+    }
+    rc = current_version(be, &cur);
+    if (rc != 0)
+        goto out;
+    if (cur > latest) {
+        snprintf(be->err, sizeof(be->err),
+                 "database schema version %d is newer than this program knows (%d)", cur,
+                 latest);
+        rc = SCEP_ERR_STORE;
+        goto out;
+    }
+    if (cur < latest) {
+        /* migrations[i] has version i + 1. */
+        if (sqlite3_exec(be->db, migrations[cur].sql, NULL, NULL, NULL) != SQLITE_OK) {
+            rc = sq_fail(be, "apply migration");
+            goto out;
+        }
+        rc = record_version(be, migrations[cur].version);
+        if (rc != 0)
+            goto out;
+        cur = migrations[cur].version;
+    }
+    rc = sq_commit(be);
+    if (rc != 0)
+        goto out;
+    be->version = cur;
+    *done = cur == latest;
+out:
+    if (rc != 0)
+        sq_rollback(be);
+    return rc;
+}
+
+/* Applies every pending migration; see sqlite_be.h. */
+int sq_migrate(struct sq_be *be)
+{
+    int rc, done = 0, i;
+
+    for (i = 0; i < NMIGRATIONS; i++) {
+        if (migrations[i].version != i + 1) {
+            snprintf(be->err, sizeof(be->err), "migration table out of order at %d", i);
+            return SCEP_ERR_INTERNAL;
+        }
+    }
+    while (!done) {
+        rc = migrate_step(be, &done);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,230 @@
+/*
+ * The store's public entry points.  Each scep_store_* function checks its
+ * arguments and forwards to the backend chosen by scep_store_open() from
+ * the URI scheme, through the struct scep_store_ops in store_backend.h.
+ * Nothing here knows SQL: the backends own their schema, transactions
+ * and durability.
+ */
+#include "store_backend.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <scep/error.h>
+
+static int has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/*
+ * Opens the store named by uri: "sqlite:PATH", "sqlite://PATH" (so
+ * "sqlite:///abs/path") or a plain PATH is SQLite;
+ * "postgres://" and "postgresql://" are recognised but not built yet
+ * (SCEP_ERR_UNSUPPORTED); any other "scheme://" is SCEP_ERR_UNSUPPORTED
+ * too, rather than a file of that odd name.  Returns 0 with *out set
+ * (close with scep_store_close()), or a negative SCEP_ERR_*.
+ */
+int scep_store_open(const char *uri, struct scep_store **out)
+{
+    int rc = SCEP_ERR_INVALID_ARG;
+    struct scep_store *st = NULL;
+    const struct scep_store_ops *ops = NULL;
+    void *be = NULL;
+    const char *path;
+
+    if (uri == NULL || out == NULL || uri[0] == '\0')
+        goto out;
+    if (has_prefix(uri, "sqlite://")) {
+        /* URL form: "sqlite:///var/lib/scepd.db" names /var/lib/scepd.db. */
+        path = uri + strlen("sqlite://");
+    } else if (has_prefix(uri, "sqlite:")) {
+        path = uri + strlen("sqlite:");
+    } else if (has_prefix(uri, "postgres://") || has_prefix(uri, "postgresql://") ||
+               strstr(uri, "://") != NULL) {
+        rc = SCEP_ERR_UNSUPPORTED;
+        goto out;
+    } else {
+        path = uri;
+    }
+    if (path[0] == '\0')
+        goto out;
+
+    st = calloc(1, sizeof(*st));
+    if (st == NULL) {
+        rc = SCEP_ERR_NOMEM;
+        goto out;
+    }
+    rc = scep_store_sqlite_open(path, &ops, &be);
+    if (rc != 0)
+        goto out;
+    st->ops = ops;
+    st->be = be;
+    *out = st;
+    st = NULL;
+    rc = 0;
+out:
+    free(st);
+    return rc;
+}
+
+/* Closes the connection and frees st.  Accepts NULL. */
+void scep_store_close(struct scep_store *st)
+{
+    if (st == NULL)
+        return;
+    st->ops->close(st->be);
+    free(st);
+}
+
+/* Returns the schema version the store is at (after migrations), or a
+ * negative SCEP_ERR_* for a NULL handle. */
+int scep_store_schema_version(struct scep_store *st)
+{
+    if (st == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->schema_version(st->be);
+}
+
+/*
+ * Inserts ci and appends ev (may be NULL) in one durable transaction.
+ * serial, subject and the DER are required.  Returns 0, SCEP_ERR_EXISTS
+ * for a known serial (nothing written), or SCEP_ERR_STORE.
+ */
+int scep_store_insert_cert(struct scep_store *st, const struct scep_cert_info *ci,
+                           const struct scep_audit_event *ev)
+{
+    if (st == NULL || ci == NULL || ci->serial == NULL || ci->serial[0] == '\0' ||
+        ci->subject == NULL || ci->der == NULL || ci->der_len == 0)
+        return SCEP_ERR_INVALID_ARG;
+    if (ci->status != SCEP_CERT_VALID && ci->status != SCEP_CERT_REVOKED)
+        return SCEP_ERR_INVALID_ARG;
+    if (ev != NULL && ev->kind == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->insert_cert(st->be, ci, ev);
+}
+
+/* Looks serial up.  Returns 0 with *out set (free with
+ * scep_cert_info_free()), SCEP_ERR_NOT_FOUND, or SCEP_ERR_STORE. */
+int scep_store_get_cert(struct scep_store *st, const char *serial, struct scep_cert_info **out)
+{
+    if (st == NULL || serial == NULL || out == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->get_cert(st->be, serial, out);
+}
+
+/* The most recent certificate issued for transaction_id.  Returns 0 with
+ * *out set (free with scep_cert_info_free()), SCEP_ERR_NOT_FOUND, or
+ * SCEP_ERR_STORE. */
+int scep_store_get_cert_by_transaction(struct scep_store *st, const char *transaction_id,
+                                       struct scep_cert_info **out)
+{
+    if (st == NULL || transaction_id == NULL || out == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->get_cert_by_transaction(st->be, transaction_id, out);
+}
+
+/*
+ * Calls cb for each certificate matching f (NULL: every certificate that
+ * has not expired), newest first; the record is borrowed for the call.
+ * Returns 0, the first non-zero value cb returned, or SCEP_ERR_STORE.
+ */
+int scep_store_list_certs(struct scep_store *st, const struct scep_cert_filter *f,
+                          scep_store_cert_cb cb, void *arg)
+{
+    struct scep_cert_filter all = {.status = -1, .expiring_within = 0,
+                                   .include_expired = 0, .subject_like = NULL, .limit = 0};
+
+    if (st == NULL || cb == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    if (f == NULL)
+        f = &all;
+    if (f->status != -1 && f->status != SCEP_CERT_VALID && f->status != SCEP_CERT_REVOKED)
+        return SCEP_ERR_INVALID_ARG;
+    if (f->expiring_within < 0 || f->limit < 0)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->list_certs(st->be, f, cb, arg);
+}
+
+/*
+ * Marks serial revoked with CRLReason reason at time at (0: now) and
+ * appends ev (may be NULL), in one transaction.  Returns 0,
+ * SCEP_ERR_NOT_FOUND, SCEP_ERR_EXISTS if already revoked, or
+ * SCEP_ERR_STORE; nothing is written unless it returns 0.
+ */
+int scep_store_revoke(struct scep_store *st, const char *serial, int reason, int64_t at,
+                      const struct scep_audit_event *ev)
+{
+    /* RFC 5280 5.3.1: CRLReason 0..10, 7 unused. */
+    if (st == NULL || serial == NULL || reason < -1 || reason > 10 || reason == 7)
+        return SCEP_ERR_INVALID_ARG;
+    if (ev != NULL && ev->kind == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->revoke(st->be, serial, reason, at, ev);
+}
+
+/* Appends ev in its own durable transaction.  Returns 0 or SCEP_ERR_STORE. */
+int scep_store_audit(struct scep_store *st, const struct scep_audit_event *ev)
+{
+    if (st == NULL || ev == NULL || ev->kind == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->audit(st->be, ev);
+}
+
+/* Calls cb for each audit event with id > after_id, oldest first; the
+ * event is borrowed for the call.  Returns 0, cb's first non-zero value,
+ * or SCEP_ERR_STORE. */
+int scep_store_list_audit(struct scep_store *st, int64_t after_id, scep_store_audit_cb cb,
+                          void *arg)
+{
+    if (st == NULL || cb == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->list_audit(st->be, after_id, cb, arg);
+}
+
+/* Recomputes the audit hash chain.  Returns 0 when intact, SCEP_ERR_STORE
+ * with *bad_id set to the first broken event, or SCEP_ERR_STORE with
+ * *bad_id 0 when the database itself failed. */
+int scep_store_verify_audit(struct scep_store *st, int64_t *bad_id)
+{
+    if (st == NULL || bad_id == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    *bad_id = 0;
+    return st->ops->verify_audit(st->be, bad_id);
+}
+
+/* Allocates the next CRL number (1, 2, ...; durable before it returns).
+ * Returns 0 with *out set, or SCEP_ERR_STORE. */
+int scep_store_next_crl_number(struct scep_store *st, int64_t *out)
+{
+    if (st == NULL || out == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->next_crl_number(st->be, out);
+}
+
+/* The text of the last backend failure on this connection ("" if none);
+ * borrowed, valid until the next call on st. */
+const char *scep_store_last_error(struct scep_store *st)
+{
+    if (st == NULL)
+        return "";
+    return st->ops->last_error(st->be);
+}
+
+/* Frees an owned record and every string in it.  Accepts NULL. */
+void scep_cert_info_free(struct scep_cert_info *ci)
+{
+    if (ci == NULL)
+        return;
+    free(ci->serial);
+    free(ci->issuer_fp);
+    free(ci->subject);
+    free(ci->sans);
+    free(ci->transaction_id);
+    free(ci->requester);
+    free(ci->msg_type);
+    free(ci->pubkey_fp);
+    free(ci->renewed_serial);
+    free(ci->der);
+    free(ci);
+}
