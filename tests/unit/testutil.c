@@ -14,7 +14,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
-static void die(const char *what)
+static _Noreturn void die(const char *what)
 {
     fprintf(stderr, "testutil: %s failed\n", what);
     abort();

@@ -1,0 +1,82 @@
+/*
+ * Internals of lib/ca shared between its files: the loaded CA structure
+ * and the certificate-building helpers.  Nothing outside lib/ca includes
+ * this.
+ */
+#ifndef SCEP_CA_INTERNAL_H
+#define SCEP_CA_INTERNAL_H
+
+#include <stdatomic.h>
+#include <time.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "ca/ca.h"
+#include "ca/keyring.h"
+
+/* File names inside the state directory (see ca.h). */
+#define CA_CRT "ca.crt"
+#define CA_KEY "ca.key"
+#define RA_CRT "ra.crt"
+#define RA_KEY "ra.key"
+#define NEXT_DIR "next"
+#define ARCHIVE_DIR "archive"
+#define ACTIVATE_AT "activate-at"
+
+/* Validity of a new CA when the options say 0 (days). */
+#define CA_DEFAULT_DAYS 3650
+/* How far a new CA or RA certificate's notBefore is set back, so that a
+ * client whose clock runs a little slow still accepts it. */
+#define CA_BACKDATE_SECONDS 300
+
+struct scep_ca {
+    atomic_int refs;
+    X509 *cert; /* issuing CA */
+    struct scep_key *key;
+    X509 *ra_cert; /* NULL without RA */
+    struct scep_key *ra_key;
+    X509 *next_cert;          /* NULL without next CA */
+    X509 *next_ra_cert;       /* NULL without next RA */
+    time_t next_at;           /* 0 without next CA */
+    STACK_OF(X509) * archive; /* former CA certificates, never NULL once loaded */
+};
+
+/*
+ * Parses "CN=a,O=b" (RFC 2253 order: most significant last) or "/O=b/CN=a"
+ * (OpenSSL oneline order) into a new X509_NAME.  A backslash escapes the
+ * next character.  Unknown attribute names, empty values and subjects
+ * over SCEP_MAX_SUBJECT are refused with SCEP_ERR_CONFIG.
+ * *out: free with X509_NAME_free().
+ */
+int ca_name_parse(const char *text, X509_NAME **out);
+
+/*
+ * Adds one extension in OpenSSL v3 config syntax (e.g. "critical,CA:TRUE")
+ * to cert, with issuer providing the key identifier for AKI.
+ * Returns 0 or SCEP_ERR_CONFIG when value does not parse.
+ */
+int ca_add_ext(X509 *cert, X509 *issuer, int nid, const char *value);
+
+/*
+ * Sets a fresh random positive 16-byte serial on cert.  Returns 0 or
+ * SCEP_ERR_INTERNAL.
+ */
+int ca_set_random_serial(X509 *cert);
+
+/* Reads a PEM certificate from path.  *out: free with X509_free(). */
+int ca_read_cert(const char *path, X509 **out);
+
+/* Writes cert as PEM to path (0644, atomic; exclusive refuses an existing path). */
+int ca_write_cert(const char *path, X509 *cert, int exclusive);
+
+/*
+ * Upper-case hex of cert's serial, the name of its archive file.
+ * *out: free with OPENSSL_free().
+ */
+int ca_serial_hex(X509 *cert, char **out);
+
+/* Digest for certificates signed by the key in cert: SHA-384 for a P-384
+ * key, SHA-256 otherwise. */
+const EVP_MD *ca_md_for(X509 *cert);
+
+#endif

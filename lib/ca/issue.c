@@ -1,0 +1,291 @@
+/*
+ * Issuing end-entity certificates from PKCS#10 requests under a profile,
+ * and checking that a presented certificate (a renewal signer) is one
+ * this CA issued.  What a certificate contains is decided here, not by
+ * the requester: of the CSR's requested extensions only subjectAltName
+ * is copied; everything else comes from the profile.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <scep/error.h>
+#include <scep/limits.h>
+
+#include "ca/ca.h"
+#include "ca/ca_internal.h"
+#include "ca/keyring.h"
+
+#define PROFILE_DEFAULT_DAYS 365
+#define PROFILE_DEFAULT_KU "critical,digitalSignature,keyEncipherment"
+#define PROFILE_DEFAULT_EKU "clientAuth"
+/* A URL in CDP/AIA config text: generous, but bounded. */
+#define PROFILE_MAX_URL 1024
+
+/*
+ * Refuses URLs that would break out of the v3 config syntax (',' starts
+ * the next value) or carry control characters.  Returns 0 or SCEP_ERR_CONFIG.
+ */
+static int url_ok(const char *url)
+{
+    size_t i, n = strlen(url);
+
+    if (n == 0 || n > PROFILE_MAX_URL)
+        return SCEP_ERR_CONFIG;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)url[i];
+
+        if (c <= 0x20 || c == 0x7f || c == ',')
+            return SCEP_ERR_CONFIG;
+    }
+    return 0;
+}
+
+/*
+ * Copies the CSR's subjectAltName into cert, critical when the subject
+ * is empty (RFC 5280 4.2.1.6).  *had_san tells whether there was one.
+ * Returns 0, SCEP_ERR_CSR (malformed or repeated) or SCEP_ERR_POLICY
+ * (more than SCEP_MAX_SANS names).
+ */
+static int copy_san(X509_REQ *csr, X509 *cert, int critical, int *had_san)
+{
+    STACK_OF(X509_EXTENSION) *exts = NULL;
+    GENERAL_NAMES *gens = NULL;
+    int crit = -1, n, rc = SCEP_ERR_CSR;
+
+    *had_san = 0;
+    /* Reads both extensionRequest (PKCS#9) and Microsoft's msExtReq.  A
+     * CSR without either gives NULL or an empty stack depending on the
+     * OpenSSL 3 release; both mean "none". */
+    exts = X509_REQ_get_extensions(csr);
+    if (exts == NULL) {
+        rc = 0;
+        goto out;
+    }
+    /* crit comes back -1 when absent, -2 when the extension appears twice,
+     * else its critical flag (with NULL returned if it did not decode). */
+    gens = X509V3_get_d2i(exts, NID_subject_alt_name, &crit, NULL);
+    if (crit == -1) {
+        rc = 0;
+        goto out;
+    }
+    if (gens == NULL)
+        goto out;
+    n = sk_GENERAL_NAME_num(gens);
+    if (n <= 0)
+        goto out;
+    if (n > SCEP_MAX_SANS) {
+        rc = SCEP_ERR_POLICY;
+        goto out;
+    }
+    rc = SCEP_ERR_INTERNAL;
+    /* X509_add1_ext_i2d() encodes gens into a new extension owned by cert. */
+    if (X509_add1_ext_i2d(cert, NID_subject_alt_name, gens, critical, X509V3_ADD_DEFAULT) != 1)
+        goto out;
+    *had_san = 1;
+    rc = 0;
+out:
+    GENERAL_NAMES_free(gens);
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    return rc;
+}
+
+/* Adds the profile's extensions to cert, issued by ca_cert. */
+static int add_profile_exts(X509 *cert, X509 *ca_cert, const struct scep_profile *p)
+{
+    char buf[2 * PROFILE_MAX_URL + 64];
+    const char *ku = p->key_usage != NULL ? p->key_usage : PROFILE_DEFAULT_KU;
+    const char *eku = p->ext_key_usage != NULL ? p->ext_key_usage : PROFILE_DEFAULT_EKU;
+    int rc, w;
+
+    if ((rc = ca_add_ext(cert, ca_cert, NID_basic_constraints, "critical,CA:FALSE")) != 0)
+        return rc;
+    /* An empty string in the profile means "leave this extension out". */
+    if (ku[0] != '\0' && (rc = ca_add_ext(cert, ca_cert, NID_key_usage, ku)) != 0)
+        return rc;
+    if (eku[0] != '\0' && (rc = ca_add_ext(cert, ca_cert, NID_ext_key_usage, eku)) != 0)
+        return rc;
+    if ((rc = ca_add_ext(cert, ca_cert, NID_subject_key_identifier, "hash")) != 0 ||
+        (rc = ca_add_ext(cert, ca_cert, NID_authority_key_identifier, "keyid:always")) != 0)
+        return rc;
+    if (p->crl_url != NULL) {
+        if ((rc = url_ok(p->crl_url)) != 0)
+            return rc;
+        w = snprintf(buf, sizeof(buf), "URI:%s", p->crl_url);
+        if (w < 0 || (size_t)w >= sizeof(buf))
+            return SCEP_ERR_CONFIG;
+        if ((rc = ca_add_ext(cert, ca_cert, NID_crl_distribution_points, buf)) != 0)
+            return rc;
+    }
+    if (p->ocsp_url != NULL || p->ca_issuers_url != NULL) {
+        if ((p->ocsp_url != NULL && (rc = url_ok(p->ocsp_url)) != 0) ||
+            (p->ca_issuers_url != NULL && (rc = url_ok(p->ca_issuers_url)) != 0))
+            return rc;
+        w = snprintf(buf, sizeof(buf), "%s%s%s%s%s", p->ocsp_url != NULL ? "OCSP;URI:" : "",
+                     p->ocsp_url != NULL ? p->ocsp_url : "",
+                     p->ocsp_url != NULL && p->ca_issuers_url != NULL ? "," : "",
+                     p->ca_issuers_url != NULL ? "caIssuers;URI:" : "",
+                     p->ca_issuers_url != NULL ? p->ca_issuers_url : "");
+        if (w < 0 || (size_t)w >= sizeof(buf))
+            return SCEP_ERR_CONFIG;
+        if ((rc = ca_add_ext(cert, ca_cert, NID_info_access, buf)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/*
+ * Sets notBefore/notAfter from the profile, notAfter capped at the CA's.
+ * Returns 0, SCEP_ERR_POLICY when the CA has (nearly) expired, or
+ * SCEP_ERR_INTERNAL.
+ */
+static int set_validity(X509 *cert, X509 *ca_cert, const struct scep_profile *p)
+{
+    time_t now = time(NULL);
+    long secs = p->validity_seconds;
+    int days = 0;
+
+    if (secs <= 0) {
+        days = p->validity_days > 0 ? p->validity_days : PROFILE_DEFAULT_DAYS;
+        secs = 0;
+    }
+    if (p->backdate_seconds < 0)
+        return SCEP_ERR_CONFIG;
+    if (X509_time_adj_ex(X509_getm_notBefore(cert), 0, -(long)p->backdate_seconds, &now) == NULL ||
+        X509_time_adj_ex(X509_getm_notAfter(cert), days, secs, &now) == NULL)
+        return SCEP_ERR_INTERNAL;
+    /* A certificate must not outlive its issuer (RFC 5280 6.1.3 would
+     * reject the chain after the CA expires anyway). */
+    if (ASN1_TIME_compare(X509_get0_notAfter(cert), X509_get0_notAfter(ca_cert)) > 0 &&
+        !X509_set1_notAfter(cert, X509_get0_notAfter(ca_cert)))
+        return SCEP_ERR_INTERNAL;
+    if (ASN1_TIME_cmp_time_t(X509_get0_notAfter(cert), now) <= 0)
+        return SCEP_ERR_POLICY;
+    return 0;
+}
+
+/*
+ * Issues a certificate for csr (see ca.h).  *out: free with X509_free().
+ */
+int scep_ca_issue(const struct scep_ca *ca, X509_REQ *csr, const X509_NAME *subject,
+                  const struct scep_profile *p, const unsigned char *serial, size_t serial_len,
+                  X509 **out)
+{
+    static const struct scep_profile defaults = {0};
+    X509 *cert = NULL;
+    BIGNUM *bn = NULL;
+    EVP_PKEY *pub;
+    const X509_NAME *subj;
+    int rc = SCEP_ERR_INVALID_ARG, empty, had_san = 0;
+
+    if (ca == NULL || csr == NULL || serial == NULL || out == NULL)
+        goto out;
+    if (p == NULL)
+        p = &defaults;
+    /* RFC 5280 4.1.2.2: positive, at most 20 octets, minimal encoding. */
+    if (serial_len < 1 || serial_len > 20 || (serial[0] & 0x80) != 0 ||
+        (serial[0] == 0 && (serial_len == 1 || (serial[1] & 0x80) == 0)))
+        goto out;
+    subj = subject != NULL ? subject : X509_REQ_get_subject_name(csr);
+    rc = SCEP_ERR_CSR;
+    if (subj == NULL)
+        goto out;
+    /* The public key is only borrowed from the CSR; X509_set_pubkey copies it. */
+    pub = X509_REQ_get0_pubkey(csr);
+    if (pub == NULL)
+        goto out;
+    /* The service checks keys too; refusing here as well means no code
+     * path can put a weak RSA key under our signature. */
+    if (EVP_PKEY_is_a(pub, "RSA") && (EVP_PKEY_get_bits(pub) < SCEP_MIN_RSA_BITS ||
+                                      EVP_PKEY_get_bits(pub) > SCEP_MAX_RSA_BITS)) {
+        rc = SCEP_ERR_KEY;
+        goto out;
+    }
+    empty = X509_NAME_entry_count(subj) == 0;
+    rc = SCEP_ERR_INTERNAL;
+    cert = X509_new();
+    bn = BN_bin2bn(serial, (int)serial_len, NULL);
+    if (cert == NULL || bn == NULL)
+        goto out;
+    if (!X509_set_version(cert, X509_VERSION_3) ||
+        BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert)) == NULL ||
+        !X509_set_issuer_name(cert, X509_get_subject_name(ca->cert)) ||
+        !X509_set_subject_name(cert, subj) || !X509_set_pubkey(cert, pub))
+        goto out;
+    if ((rc = set_validity(cert, ca->cert, p)) != 0)
+        goto out;
+    if ((rc = copy_san(csr, cert, empty, &had_san)) != 0)
+        goto out;
+    if (empty && !had_san) {
+        rc = SCEP_ERR_CSR; /* nothing would name the subject at all */
+        goto out;
+    }
+    if ((rc = add_profile_exts(cert, ca->cert, p)) != 0)
+        goto out;
+    if ((rc = scep_key_sign_cert(ca->key, cert, p->md)) != 0)
+        goto out;
+    /* Catches a CA certificate and key that do not belong together before
+     * a client does. */
+    if (X509_verify(cert, X509_get0_pubkey(ca->cert)) != 1) {
+        rc = SCEP_ERR_INTERNAL;
+        goto out;
+    }
+    *out = cert;
+    cert = NULL;
+    rc = 0;
+out:
+    BN_free(bn);
+    X509_free(cert);
+    return rc;
+}
+
+/*
+ * Returns 1 when cert names issuer as its issuer and carries a signature
+ * by issuer's key, else 0.  The issuer itself (a self-signed CA) is not
+ * one of its own issued certificates.
+ */
+static int issued_by(X509 *cert, X509 *issuer)
+{
+    EVP_PKEY *pub = X509_get0_pubkey(issuer);
+
+    if (pub == NULL || X509_cmp(cert, issuer) == 0)
+        return 0;
+    if (X509_NAME_cmp(X509_get_issuer_name(cert), X509_get_subject_name(issuer)) != 0)
+        return 0;
+    /* X509_verify() returns 1 for a good signature, 0 bad, -1 on error. */
+    return X509_verify(cert, pub) == 1;
+}
+
+/*
+ * Checks cert against the current and archived CA certificates and its
+ * validity at now.  Returns 0, SCEP_ERR_RENEWAL or SCEP_ERR_BAD_TIME.
+ */
+int scep_ca_check_issued(const struct scep_ca *ca, X509 *cert, time_t now)
+{
+    int i, found = 0;
+
+    if (ca == NULL || cert == NULL)
+        return SCEP_ERR_RENEWAL;
+    if (issued_by(cert, ca->cert))
+        found = 1;
+    for (i = 0; !found && i < sk_X509_num(ca->archive); i++)
+        found = issued_by(cert, sk_X509_value(ca->archive, i));
+    if (!found)
+        return SCEP_ERR_RENEWAL;
+    /* ASN1_TIME_cmp_time_t(): -1 before, 0 equal, 1 after, -2 on error. */
+    {
+        int nb = ASN1_TIME_cmp_time_t(X509_get0_notBefore(cert), now);
+        int na = ASN1_TIME_cmp_time_t(X509_get0_notAfter(cert), now);
+
+        if (nb == -2 || na == -2)
+            return SCEP_ERR_RENEWAL;
+        if (nb > 0 || na < 0)
+            return SCEP_ERR_BAD_TIME;
+    }
+    return 0;
+}
