@@ -1,0 +1,739 @@
+/*
+ * scepd.conf: the configuration shared by scepd and scepctl.
+ *
+ * One table (conf_keys below) describes every key: its name, the INI
+ * section it lives in, its type and range, its default and a one-line
+ * help.  That table alone drives the defaults, the INI file reader
+ * (libinih), command-line flags (scep_config_set), the --help and man
+ * page listing (scep_config_each_key) and the validation of values, so a
+ * key added here appears everywhere at once.  Nothing in this file prints
+ * or exits: errors come back as SCEP_ERR_* with a one-line text in the
+ * caller's buffer, "FILE:LINE: reason" for the file.
+ */
+#include "config/config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <ini.h>
+#include <openssl/crypto.h>
+#include <openssl/obj_mac.h>
+#include <scep/error.h>
+#include <scep/limits.h>
+
+enum conf_type {
+    CT_STRING,   /* char *; "" stores NULL for optional keys */
+    CT_INT,      /* int within [min, max] */
+    CT_LONG,     /* long within [min, max] */
+    CT_SIZE,     /* size_t within [min, max] */
+    CT_BOOL,     /* int 0/1 from true/false/yes/no/on/off/1/0 */
+    CT_CHOICE    /* char *, one of the '|'-separated words in choices */
+};
+
+/* Key flags. */
+#define CF_REQUIRED 1u /* a string that may not be empty */
+#define CF_SECRET 2u   /* never repeated in error texts */
+#define CF_LISTEN 4u   /* HOST:PORT or [V6]:PORT */
+#define CF_PATH 8u     /* an URL path: starts with '/' */
+
+struct conf_key {
+    const char *name;
+    const char *section;
+    enum conf_type type;
+    size_t offset;
+    long long min, max;     /* numeric types */
+    long long def_num;      /* numeric and boolean default */
+    const char *def_str;    /* string and choice default; NULL: none */
+    const char *choices;    /* CT_CHOICE */
+    unsigned flags;
+    const char *help;
+};
+
+#define OFF(f) offsetof(struct scep_config, f)
+
+/* The longest sane validity: a hundred years. */
+#define CONF_MAX_DAYS 36500
+
+static const struct conf_key conf_keys[] = {
+    /* [server] */
+    {"listen", "server", CT_STRING, OFF(listen), 0, 0, 0, "0.0.0.0:8080", NULL,
+     CF_REQUIRED | CF_LISTEN, "address to listen on, HOST:PORT or [IPV6]:PORT; port 0 picks one"},
+    {"workers", "server", CT_INT, OFF(workers), 0, SCEP_MAX_WORKERS, 0, NULL, NULL, 0,
+     "worker threads; 0 means one per online core"},
+    {"path_prefix", "server", CT_STRING, OFF(path_prefix), 0, 0, 0, "/scep", NULL,
+     CF_REQUIRED | CF_PATH, "URL path of the SCEP endpoint (/cgi-bin/pkiclient.exe is also served)"},
+    {"max_body", "server", CT_SIZE, OFF(max_body), 1024, SCEP_MAX_BODY, SCEP_MAX_BODY, NULL, NULL,
+     0, "largest POST body accepted, in bytes"},
+    {"read_timeout", "server", CT_INT, OFF(read_timeout), 1, 3600, SCEP_READ_TIMEOUT_SECONDS,
+     NULL, NULL, 0, "seconds to wait for a request"},
+    {"write_timeout", "server", CT_INT, OFF(write_timeout), 1, 3600, SCEP_WRITE_TIMEOUT_SECONDS,
+     NULL, NULL, 0, "seconds to wait for a reply to be sent"},
+    {"max_connections", "server", CT_INT, OFF(max_connections), 1, 1000000,
+     SCEP_MAX_CONNECTIONS_PER_WORKER, NULL, NULL, 0, "concurrent connections per worker"},
+    {"log_level", "server", CT_CHOICE, OFF(log_level), 0, 0, 0, "info", "debug|info|warn|error",
+     0, "least severe log level written: debug, info, warn or error"},
+    {"public_url", "server", CT_STRING, OFF(public_url), 0, 0, 0, NULL, NULL, 0,
+     "URL clients use, for messages (default http://LISTEN/PREFIX)"},
+
+    /* [ca] */
+    {"state_dir", "ca", CT_STRING, OFF(state_dir), 0, 0, 0, "/var/lib/scepd", NULL, CF_REQUIRED,
+     "directory holding the CA keys and certificates"},
+    {"database", "ca", CT_STRING, OFF(database), 0, 0, 0, NULL, NULL, 0,
+     "certificate store, sqlite:PATH (default sqlite:STATE_DIR/scepd.db)"},
+    {"ca_subject", "ca", CT_STRING, OFF(ca_subject), 0, 0, 0, "CN=scepd CA", NULL, CF_REQUIRED,
+     "subject of a CA made on first start"},
+    {"ca_key_type", "ca", CT_CHOICE, OFF(ca_key_type), 0, 0, 0, "rsa", "rsa|ec-p256|ec-p384", 0,
+     "key of a CA made on first start: rsa, ec-p256 or ec-p384"},
+    {"ca_rsa_bits", "ca", CT_INT, OFF(ca_rsa_bits), SCEP_MIN_RSA_BITS, SCEP_MAX_RSA_BITS, 3072,
+     NULL, NULL, 0, "RSA modulus size of a CA made on first start"},
+    {"ca_validity_days", "ca", CT_INT, OFF(ca_validity_days), 1, CONF_MAX_DAYS, 3650, NULL, NULL,
+     0, "validity of a CA certificate made on first start, in days"},
+    {"ca_with_ra", "ca", CT_BOOL, OFF(ca_with_ra), 0, 1, 0, NULL, NULL, 0,
+     "make a separate RA certificate (always for an EC CA)"},
+    {"crl_validity_hours", "ca", CT_INT, OFF(crl_validity_hours), 1, 24 * CONF_MAX_DAYS, 168,
+     NULL, NULL, 0, "hours until a CRL's nextUpdate"},
+
+    /* [enroll] */
+    {"challenge", "enroll", CT_STRING, OFF(challenge), 0, 0, 0, NULL, NULL, CF_SECRET,
+     "static challenge password (prefer challenge_file)"},
+    {"challenge_file", "enroll", CT_STRING, OFF(challenge_file), 0, 0, 0, NULL, NULL, 0,
+     "file whose first line is the challenge password"},
+    {"renewal", "enroll", CT_BOOL, OFF(renewal), 0, 1, 1, NULL, NULL, 0,
+     "accept RenewalReq signed by a certificate of this CA"},
+    {"validity_days", "enroll", CT_INT, OFF(validity_days), 1, CONF_MAX_DAYS, 365, NULL, NULL, 0,
+     "validity of issued certificates, in days"},
+    {"validity_seconds", "enroll", CT_LONG, OFF(validity_seconds), 0,
+     (long long)CONF_MAX_DAYS * 86400, 0, NULL, NULL, 0,
+     "validity of issued certificates in seconds; overrides validity_days when > 0"},
+    {"key_usage", "enroll", CT_STRING, OFF(key_usage), 0, 0, 0,
+     "critical,digitalSignature,keyEncipherment", NULL, CF_REQUIRED,
+     "keyUsage of issued certificates (OpenSSL syntax)"},
+    {"ext_key_usage", "enroll", CT_STRING, OFF(ext_key_usage), 0, 0, 0, "clientAuth", NULL,
+     CF_REQUIRED, "extendedKeyUsage of issued certificates (OpenSSL syntax)"},
+    {"crl_url", "enroll", CT_STRING, OFF(crl_url), 0, 0, 0, NULL, NULL, 0,
+     "CRL distribution point URI put in issued certificates"},
+    {"ocsp_url", "enroll", CT_STRING, OFF(ocsp_url), 0, 0, 0, NULL, NULL, 0,
+     "OCSP responder URI put in issued certificates"},
+    {"ca_issuers_url", "enroll", CT_STRING, OFF(ca_issuers_url), 0, 0, 0, NULL, NULL, 0,
+     "caIssuers URI put in issued certificates"},
+};
+
+#define CONF_NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
+
+/* Longest key name we compare; flags and INI names are short. */
+#define CONF_MAX_NAME 64
+
+static void conf_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+conf_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* Finds a key by name, treating '-' as '_' so flags and file agree. */
+static const struct conf_key *
+conf_find(const char *name)
+{
+    char norm[CONF_MAX_NAME];
+    size_t i, len;
+
+    if (name == NULL)
+        return NULL;
+    len = strlen(name);
+    if (len == 0 || len >= sizeof(norm))
+        return NULL;
+    for (i = 0; i < len; i++)
+        norm[i] = name[i] == '-' ? '_' : name[i];
+    norm[len] = '\0';
+    for (i = 0; i < CONF_NKEYS; i++)
+        if (strcmp(conf_keys[i].name, norm) == 0)
+            return &conf_keys[i];
+    return NULL;
+}
+
+static char **
+conf_str(struct scep_config *c, const struct conf_key *k)
+{
+    return (char **)((char *)c + k->offset);
+}
+
+/*
+ * Parses a decimal integer with every check strtoll leaves to its caller:
+ * empty input, trailing junk, overflow.
+ */
+static int
+conf_parse_num(const char *s, long long min, long long max, long long *out)
+{
+    char *end = NULL;
+    long long v;
+
+    if (s == NULL || *s == '\0')
+        return SCEP_ERR_CONFIG;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0')
+        return SCEP_ERR_CONFIG;
+    if (v < min || v > max)
+        return SCEP_ERR_CONFIG;
+    *out = v;
+    return 0;
+}
+
+static int
+conf_parse_bool(const char *s, int *out)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+    size_t i;
+
+    for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *out = 1;
+            return 0;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *out = 0;
+            return 0;
+        }
+    }
+    return SCEP_ERR_CONFIG;
+}
+
+/* Returns 1 when word is one of the '|'-separated choices. */
+static int
+conf_choice_ok(const char *choices, const char *word)
+{
+    const char *p = choices;
+    size_t wlen = strlen(word);
+
+    while (*p != '\0') {
+        const char *bar = strchr(p, '|');
+        size_t n = bar != NULL ? (size_t)(bar - p) : strlen(p);
+
+        if (n == wlen && strncmp(p, word, n) == 0)
+            return 1;
+        if (bar == NULL)
+            break;
+        p = bar + 1;
+    }
+    return 0;
+}
+
+/*
+ * Checks the form of a listen address: "HOST:PORT" (HOST may be empty or
+ * a name) or "[V6ADDR]:PORT", port 0..65535.  Resolution is scepd's job.
+ */
+static int
+conf_listen_ok(const char *s)
+{
+    const char *colon;
+    long long port;
+
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+
+        if (close == NULL || close == s + 1 || close[1] != ':')
+            return 0;
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (colon == NULL || memchr(s, ':', (size_t)(colon - s)) != NULL)
+            return 0;
+    }
+    return conf_parse_num(colon + 1, 0, 65535, &port) == 0;
+}
+
+static int
+conf_apply(struct scep_config *c, const struct conf_key *k, const char *value, char *err,
+           size_t errlen)
+{
+    const char *shown = (k->flags & CF_SECRET) ? "(secret)" : value;
+    long long num = 0;
+    int b = 0;
+    char *dup = NULL;
+
+    switch (k->type) {
+    case CT_STRING:
+    case CT_CHOICE:
+        if (value[0] == '\0') {
+            if (k->flags & CF_REQUIRED) {
+                conf_err(err, errlen, "%s: may not be empty", k->name);
+                return SCEP_ERR_CONFIG;
+            }
+            free(*conf_str(c, k));
+            *conf_str(c, k) = NULL;
+            return 0;
+        }
+        if (k->type == CT_CHOICE && !conf_choice_ok(k->choices, value)) {
+            conf_err(err, errlen, "%s: \"%s\" is not one of %s", k->name, shown, k->choices);
+            return SCEP_ERR_CONFIG;
+        }
+        if ((k->flags & CF_LISTEN) && !conf_listen_ok(value)) {
+            conf_err(err, errlen, "%s: \"%s\" is not HOST:PORT or [IPV6]:PORT", k->name, shown);
+            return SCEP_ERR_CONFIG;
+        }
+        if ((k->flags & CF_PATH) && (value[0] != '/' || strpbrk(value, "?# \t") != NULL)) {
+            conf_err(err, errlen, "%s: \"%s\" must be a path starting with /", k->name, shown);
+            return SCEP_ERR_CONFIG;
+        }
+        if ((k->flags & CF_SECRET) && strlen(value) > SCEP_MAX_CHALLENGE) {
+            conf_err(err, errlen, "%s: longer than %d bytes", k->name, SCEP_MAX_CHALLENGE);
+            return SCEP_ERR_CONFIG;
+        }
+        dup = strdup(value);
+        if (dup == NULL) {
+            conf_err(err, errlen, "%s: out of memory", k->name);
+            return SCEP_ERR_NOMEM;
+        }
+        free(*conf_str(c, k));
+        *conf_str(c, k) = dup;
+        return 0;
+    case CT_BOOL:
+        if (conf_parse_bool(value, &b) != 0) {
+            conf_err(err, errlen, "%s: \"%s\" is not a boolean (true/false/yes/no/on/off/1/0)",
+                     k->name, shown);
+            return SCEP_ERR_CONFIG;
+        }
+        *(int *)((char *)c + k->offset) = b;
+        return 0;
+    case CT_INT:
+    case CT_LONG:
+    case CT_SIZE:
+        if (conf_parse_num(value, k->min, k->max, &num) != 0) {
+            conf_err(err, errlen, "%s: \"%s\" is not an integer in %lld..%lld", k->name, shown,
+                     k->min, k->max);
+            return SCEP_ERR_CONFIG;
+        }
+        /* The table's ranges fit the field types, so these casts are exact. */
+        if (k->type == CT_INT)
+            *(int *)((char *)c + k->offset) = (int)num;
+        else if (k->type == CT_LONG)
+            *(long *)((char *)c + k->offset) = (long)num;
+        else
+            *(size_t *)((char *)c + k->offset) = (size_t)num;
+        return 0;
+    }
+    conf_err(err, errlen, "%s: internal error (key type)", k->name);
+    return SCEP_ERR_INTERNAL;
+}
+
+/*
+ * Fills c with every default from the key table.  Strings are allocated.
+ * Returns 0, or SCEP_ERR_NOMEM (c is then cleared).  Free with
+ * scep_config_clear().
+ */
+int
+scep_config_defaults(struct scep_config *c)
+{
+    char buf[32];
+    size_t i;
+    int rc = SCEP_ERR_NOMEM;
+
+    memset(c, 0, sizeof(*c));
+    for (i = 0; i < CONF_NKEYS; i++) {
+        const struct conf_key *k = &conf_keys[i];
+        const char *v = k->def_str;
+
+        if (k->type != CT_STRING && k->type != CT_CHOICE) {
+            snprintf(buf, sizeof(buf), "%lld", k->def_num);
+            v = buf;
+        }
+        if (v == NULL)
+            continue;
+        rc = conf_apply(c, k, v, NULL, 0);
+        if (rc != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    if (rc != 0)
+        scep_config_clear(c);
+    return rc;
+}
+
+/*
+ * Sets one key from a flag or another caller.  Accepts "path_prefix" and
+ * "path-prefix".  Returns 0, or SCEP_ERR_CONFIG (unknown key or bad
+ * value) with err filled; c is unchanged on error.
+ */
+int
+scep_config_set(struct scep_config *c, const char *key, const char *value, char *err,
+                size_t errlen)
+{
+    const struct conf_key *k = conf_find(key);
+
+    if (k == NULL) {
+        conf_err(err, errlen, "unknown key \"%s\"", key != NULL ? key : "");
+        return SCEP_ERR_CONFIG;
+    }
+    if (value == NULL) {
+        conf_err(err, errlen, "%s: missing value", k->name);
+        return SCEP_ERR_CONFIG;
+    }
+    return conf_apply(c, k, value, err, errlen);
+}
+
+/* Returns 1 when name (dashes or underscores) is a configuration key. */
+int
+scep_config_is_key(const char *name)
+{
+    return conf_find(name) != NULL;
+}
+
+/* Calls cb(name, section, help, arg) for every key in table order. */
+void
+scep_config_each_key(void (*cb)(const char *key, const char *section, const char *help,
+                                void *arg),
+                     void *arg)
+{
+    size_t i;
+
+    for (i = 0; i < CONF_NKEYS; i++)
+        cb(conf_keys[i].name, conf_keys[i].section, conf_keys[i].help, arg);
+}
+
+/* State of one INI file read: the reader counts lines so that every error,
+ * ours or inih's, can name its line. */
+struct conf_parse {
+    struct scep_config *c;
+    FILE *fp;
+    int line;
+    int err_line;      /* first failing line, 0: none */
+    int rc;            /* SCEP_ERR_* of the first failure */
+    int too_long;      /* the reader stopped at an over-long line */
+    char reason[256];
+};
+
+/*
+ * ini_reader: inih reads at most num-1 bytes per call and would treat the
+ * rest of a longer line as a new line, so a long value would be cut
+ * silently.  Reading whole lines ourselves lets us refuse that instead.
+ */
+static char *
+conf_reader(char *str, int num, void *stream)
+{
+    struct conf_parse *p = stream;
+    int ch;
+    int n = 0;
+
+    if (num < 2)
+        return NULL;
+    while ((ch = fgetc(p->fp)) != EOF) {
+        if (n >= num - 2 && ch != '\n') {
+            p->too_long = 1;
+            p->line++;
+            return NULL;
+        }
+        str[n++] = (char)ch;
+        if (ch == '\n')
+            break;
+    }
+    if (n == 0)
+        return NULL;
+    str[n] = '\0';
+    p->line++;
+    return str;
+}
+
+static void
+conf_parse_fail(struct conf_parse *p, int rc, const char *reason)
+{
+    if (p->err_line != 0)
+        return;
+    p->err_line = p->line;
+    p->rc = rc;
+    snprintf(p->reason, sizeof(p->reason), "%s", reason);
+}
+
+/* ini_handler: returns 1 to go on, 0 to record an error (inih keeps
+ * going; only the first error is reported). */
+static int
+conf_handler(void *user, const char *section, const char *name, const char *value)
+{
+    struct conf_parse *p = user;
+    const struct conf_key *k;
+    char why[256];
+    size_t i;
+    int known_section = 0;
+    int rc;
+
+    for (i = 0; i < CONF_NKEYS; i++)
+        if (strcmp(conf_keys[i].section, section) == 0)
+            known_section = 1;
+    if (!known_section) {
+        snprintf(why, sizeof(why), "unknown section [%s]", section);
+        conf_parse_fail(p, SCEP_ERR_CONFIG, why);
+        return 0;
+    }
+    /* In the file keys use underscores only, as the man page lists them. */
+    k = strchr(name, '-') == NULL ? conf_find(name) : NULL;
+    if (k == NULL) {
+        snprintf(why, sizeof(why), "unknown key \"%s\" in [%s]", name, section);
+        conf_parse_fail(p, SCEP_ERR_CONFIG, why);
+        return 0;
+    }
+    if (strcmp(k->section, section) != 0) {
+        snprintf(why, sizeof(why), "key \"%s\" belongs in [%s], not [%s]", name, k->section,
+                 section);
+        conf_parse_fail(p, SCEP_ERR_CONFIG, why);
+        return 0;
+    }
+    rc = conf_apply(p->c, k, value, why, sizeof(why));
+    if (rc != 0) {
+        conf_parse_fail(p, rc, why);
+        return 0;
+    }
+    return 1;
+}
+
+/*
+ * Reads the INI file at path into c (keys not in the file keep their
+ * values).  Returns 0; SCEP_ERR_IO when the file cannot be read;
+ * SCEP_ERR_CONFIG for a syntax error, an unknown section or key, or a bad
+ * value, with err set to "FILE:LINE: reason".  c may be partly updated on
+ * error; callers stop then.
+ */
+int
+scep_config_load_file(struct scep_config *c, const char *path, char *err, size_t errlen)
+{
+    struct conf_parse p;
+    int line;
+    int rc = SCEP_ERR_IO;
+
+    memset(&p, 0, sizeof(p));
+    p.c = c;
+    p.fp = fopen(path, "r");
+    if (p.fp == NULL) {
+        conf_err(err, errlen, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    line = ini_parse_stream(conf_reader, &p, conf_handler, &p);
+    if (ferror(p.fp)) {
+        conf_err(err, errlen, "%s: read error", path);
+        rc = SCEP_ERR_IO;
+        goto out;
+    }
+    if (p.too_long) {
+        conf_err(err, errlen, "%s:%d: line too long", path, p.line);
+        rc = SCEP_ERR_CONFIG;
+        goto out;
+    }
+    if (p.err_line != 0) {
+        conf_err(err, errlen, "%s:%d: %s", path, p.err_line, p.reason);
+        rc = p.rc;
+        goto out;
+    }
+    if (line != 0) {
+        /* inih's own complaint (no '=', unterminated section): it gives the line. */
+        if (line > 0)
+            conf_err(err, errlen, "%s:%d: syntax error", path, line);
+        else
+            conf_err(err, errlen, "%s: cannot parse", path);
+        rc = line == -2 ? SCEP_ERR_NOMEM : SCEP_ERR_CONFIG;
+        goto out;
+    }
+    rc = 0;
+out:
+    if (p.fp != NULL)
+        fclose(p.fp);
+    return rc;
+}
+
+/*
+ * Reads the first line of a challenge file into a new string (CR/LF
+ * stripped).  Refuses a file others may read or write: the challenge is a
+ * credential.  *out: free().
+ */
+static int
+conf_read_challenge(const char *path, char **out, char *err, size_t errlen)
+{
+    char buf[SCEP_MAX_CHALLENGE + 3];
+    struct stat st;
+    FILE *fp = NULL;
+    char *dup = NULL;
+    size_t len;
+    int fd = -1;
+    int rc = SCEP_ERR_IO;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        conf_err(err, errlen, "challenge_file %s: %s", path, strerror(errno));
+        rc = errno == ENOENT ? SCEP_ERR_NOT_FOUND : SCEP_ERR_IO;
+        goto out;
+    }
+    /* fstat on the opened descriptor, so the file checked is the file read. */
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        conf_err(err, errlen, "challenge_file %s: not a regular file", path);
+        goto out;
+    }
+    if (st.st_mode & (S_IROTH | S_IWOTH)) {
+        conf_err(err, errlen, "challenge_file %s: readable or writable by others (chmod 600)",
+                 path);
+        rc = SCEP_ERR_PERMISSIONS;
+        goto out;
+    }
+    fp = fdopen(fd, "r");
+    if (fp == NULL) {
+        conf_err(err, errlen, "challenge_file %s: %s", path, strerror(errno));
+        goto out;
+    }
+    fd = -1;
+    if (fgets(buf, sizeof(buf), fp) == NULL) {
+        conf_err(err, errlen, "challenge_file %s: empty", path);
+        rc = SCEP_ERR_CONFIG;
+        goto out;
+    }
+    len = strcspn(buf, "\r\n");
+    if (len > SCEP_MAX_CHALLENGE) {
+        conf_err(err, errlen, "challenge_file %s: first line longer than %d bytes", path,
+                 SCEP_MAX_CHALLENGE);
+        rc = SCEP_ERR_CONFIG;
+        goto out;
+    }
+    buf[len] = '\0';
+    if (len == 0) {
+        conf_err(err, errlen, "challenge_file %s: first line is empty", path);
+        rc = SCEP_ERR_CONFIG;
+        goto out;
+    }
+    dup = strdup(buf);
+    if (dup == NULL) {
+        rc = SCEP_ERR_NOMEM;
+        goto out;
+    }
+    *out = dup;
+    dup = NULL;
+    rc = 0;
+out:
+    OPENSSL_cleanse(buf, sizeof(buf));
+    if (fp != NULL)
+        fclose(fp);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/*
+ * Resolves what depends on other keys, after the file and the flags:
+ * the database defaults to "sqlite:<state_dir>/scepd.db"; challenge_file
+ * is read into challenge (both set is an error).  Returns 0 or SCEP_ERR_*
+ * with err set.
+ */
+int
+scep_config_finish(struct scep_config *c, char *err, size_t errlen)
+{
+    char *chal = NULL;
+    char *db = NULL;
+    size_t n;
+    int rc = SCEP_ERR_CONFIG;
+
+    if (c->challenge != NULL && c->challenge_file != NULL) {
+        conf_err(err, errlen, "challenge and challenge_file are exclusive");
+        goto out;
+    }
+    if (c->database == NULL) {
+        n = strlen(c->state_dir) + sizeof("sqlite:/scepd.db");
+        db = malloc(n);
+        if (db == NULL) {
+            rc = SCEP_ERR_NOMEM;
+            goto out;
+        }
+        snprintf(db, n, "sqlite:%s/scepd.db", c->state_dir);
+    }
+    if (c->challenge_file != NULL) {
+        rc = conf_read_challenge(c->challenge_file, &chal, err, errlen);
+        if (rc != 0)
+            goto out;
+    }
+    if (db != NULL) {
+        c->database = db;
+        db = NULL;
+    }
+    if (chal != NULL) {
+        c->challenge = chal;
+        chal = NULL;
+    }
+    rc = 0;
+out:
+    free(db);
+    free(chal);
+    return rc;
+}
+
+/* Fills o from c; strings borrow from c. */
+void
+scep_config_ca_init_opts(const struct scep_config *c, struct scep_ca_init_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->subject = c->ca_subject;
+    o->key_type = SCEP_KEY_RSA;
+    o->rsa_bits = c->ca_rsa_bits;
+    if (c->ca_key_type != NULL && strcmp(c->ca_key_type, "ec-p256") == 0) {
+        o->key_type = SCEP_KEY_EC;
+        o->ec_curve = NID_X9_62_prime256v1;
+    } else if (c->ca_key_type != NULL && strcmp(c->ca_key_type, "ec-p384") == 0) {
+        o->key_type = SCEP_KEY_EC;
+        o->ec_curve = NID_secp384r1;
+    }
+    o->validity_days = c->ca_validity_days;
+    /* SCEP key transport is RSA only, so an EC CA needs an RSA RA. */
+    o->with_ra = c->ca_with_ra || o->key_type == SCEP_KEY_EC;
+}
+
+/* Fills p (the issuance profile) from c; strings borrow from c. */
+void
+scep_config_profile(const struct scep_config *c, struct scep_profile *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->validity_days = c->validity_days;
+    p->validity_seconds = c->validity_seconds;
+    p->key_usage = c->key_usage;
+    p->ext_key_usage = c->ext_key_usage;
+    p->crl_url = c->crl_url;
+    p->ocsp_url = c->ocsp_url;
+    p->ca_issuers_url = c->ca_issuers_url;
+}
+
+/* Fills s (the service settings) from c; strings borrow from c. */
+void
+scep_config_service(const struct scep_config *c, struct scep_service_config *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->challenge = c->challenge;
+    s->allow_renewal = c->renewal;
+    scep_config_profile(c, &s->profile);
+}
+
+/* Frees every string of c and zeroes it; the challenge is wiped first.
+ * Accepts NULL. */
+void
+scep_config_clear(struct scep_config *c)
+{
+    size_t i;
+
+    if (c == NULL)
+        return;
+    if (c->challenge != NULL)
+        OPENSSL_cleanse(c->challenge, strlen(c->challenge));
+    for (i = 0; i < CONF_NKEYS; i++)
+        if (conf_keys[i].type == CT_STRING || conf_keys[i].type == CT_CHOICE)
+            free(*conf_str(c, &conf_keys[i]));
+    memset(c, 0, sizeof(*c));
+}

@@ -1,0 +1,380 @@
+/*
+ * Unit tests of lib/config: defaults from the key table, INI file
+ * parsing with FILE:LINE errors, flags overriding the file, value
+ * validation, unknown sections and keys, and scep_config_finish (database
+ * default, challenge_file).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/obj_mac.h>
+#include <scep/error.h>
+#include <scep/limits.h>
+
+#include "config/config.h"
+#include "testutil.h"
+
+struct fixture {
+    char *dir;
+    struct scep_config c;
+    char err[512];
+};
+
+static int
+setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+
+    assert_non_null(f);
+    f->dir = tu_tempdir();
+    assert_int_equal(scep_config_defaults(&f->c), 0);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fixture *f = *state;
+
+    scep_config_clear(&f->c);
+    tu_rmrf(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Writes text to DIR/name with mode and returns the path (free()). */
+static char *
+write_file(const struct fixture *f, const char *name, const char *text, mode_t mode)
+{
+    size_t n = strlen(f->dir) + strlen(name) + 2;
+    char *path = malloc(n);
+    FILE *fp;
+
+    assert_non_null(path);
+    snprintf(path, n, "%s/%s", f->dir, name);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    assert_int_equal(fputs(text, fp) >= 0, 1);
+    assert_int_equal(fclose(fp), 0);
+    assert_int_equal(chmod(path, mode), 0);
+    return path;
+}
+
+static void
+test_defaults(void **state)
+{
+    struct fixture *f = *state;
+    struct scep_config *c = &f->c;
+
+    assert_string_equal(c->listen, "0.0.0.0:8080");
+    assert_int_equal(c->workers, 0);
+    assert_string_equal(c->path_prefix, "/scep");
+    assert_int_equal(c->max_body, SCEP_MAX_BODY);
+    assert_int_equal(c->read_timeout, SCEP_READ_TIMEOUT_SECONDS);
+    assert_int_equal(c->write_timeout, SCEP_WRITE_TIMEOUT_SECONDS);
+    assert_int_equal(c->max_connections, SCEP_MAX_CONNECTIONS_PER_WORKER);
+    assert_string_equal(c->log_level, "info");
+    assert_null(c->public_url);
+    assert_string_equal(c->state_dir, "/var/lib/scepd");
+    assert_null(c->database);
+    assert_string_equal(c->ca_subject, "CN=scepd CA");
+    assert_string_equal(c->ca_key_type, "rsa");
+    assert_int_equal(c->ca_rsa_bits, 3072);
+    assert_int_equal(c->ca_validity_days, 3650);
+    assert_int_equal(c->ca_with_ra, 0);
+    assert_int_equal(c->crl_validity_hours, 168);
+    assert_null(c->challenge);
+    assert_null(c->challenge_file);
+    assert_int_equal(c->renewal, 1);
+    assert_int_equal(c->validity_days, 365);
+    assert_int_equal(c->validity_seconds, 0);
+    assert_string_equal(c->key_usage, "critical,digitalSignature,keyEncipherment");
+    assert_string_equal(c->ext_key_usage, "clientAuth");
+    assert_null(c->crl_url);
+
+    /* finish derives the database from the state directory */
+    assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), 0);
+    assert_string_equal(c->database, "sqlite:/var/lib/scepd/scepd.db");
+}
+
+static void
+test_file_parsing(void **state)
+{
+    struct fixture *f = *state;
+    struct scep_config *c = &f->c;
+    char *path = write_file(f, "scepd.conf",
+                            "; comment\n"
+                            "# another comment\n"
+                            "[server]\n"
+                            "listen = [::1]:0\n"
+                            "workers = 3\n"
+                            "path_prefix = /enroll\n"
+                            "log_level = debug\n"
+                            "\n"
+                            "[ca]\r\n"
+                            "state_dir = /tmp/x\r\n"
+                            "ca_key_type = ec-p384\n"
+                            "ca_with_ra = yes\n"
+                            "[enroll]\n"
+                            "challenge = s3cret words\n"
+                            "renewal = off\n"
+                            "validity_days = 30\n"
+                            "validity_seconds = 600\n"
+                            "crl_url = http://ca.example/crl\n",
+                            0600);
+
+    assert_int_equal(scep_config_load_file(c, path, f->err, sizeof(f->err)), 0);
+    assert_string_equal(c->listen, "[::1]:0");
+    assert_int_equal(c->workers, 3);
+    assert_string_equal(c->path_prefix, "/enroll");
+    assert_string_equal(c->log_level, "debug");
+    assert_string_equal(c->state_dir, "/tmp/x");
+    assert_string_equal(c->ca_key_type, "ec-p384");
+    assert_int_equal(c->ca_with_ra, 1);
+    assert_string_equal(c->challenge, "s3cret words");
+    assert_int_equal(c->renewal, 0);
+    assert_int_equal(c->validity_days, 30);
+    assert_int_equal(c->validity_seconds, 600);
+    assert_string_equal(c->crl_url, "http://ca.example/crl");
+    /* untouched keys keep defaults */
+    assert_int_equal(c->read_timeout, SCEP_READ_TIMEOUT_SECONDS);
+
+    assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), 0);
+    assert_string_equal(c->database, "sqlite:/tmp/x/scepd.db");
+
+    {
+        struct scep_ca_init_opts o;
+        struct scep_service_config s;
+
+        scep_config_ca_init_opts(c, &o);
+        assert_int_equal(o.key_type, SCEP_KEY_EC);
+        assert_int_equal(o.ec_curve, NID_secp384r1);
+        assert_int_equal(o.with_ra, 1);
+        scep_config_service(c, &s);
+        assert_string_equal(s.challenge, "s3cret words");
+        assert_int_equal(s.allow_renewal, 0);
+        assert_int_equal(s.profile.validity_days, 30);
+        assert_int_equal(s.profile.validity_seconds, 600);
+        assert_string_equal(s.profile.crl_url, "http://ca.example/crl");
+        assert_null(s.profile.ocsp_url);
+    }
+    free(path);
+}
+
+static void
+test_flags_override_file(void **state)
+{
+    struct fixture *f = *state;
+    struct scep_config *c = &f->c;
+    char *path = write_file(f, "a.conf", "[server]\nlisten = 127.0.0.1:9000\nworkers = 2\n", 0600);
+
+    assert_int_equal(scep_config_load_file(c, path, f->err, sizeof(f->err)), 0);
+    assert_int_equal(scep_config_set(c, "listen", "127.0.0.1:0", f->err, sizeof(f->err)), 0);
+    assert_int_equal(scep_config_set(c, "path-prefix", "/x", f->err, sizeof(f->err)), 0);
+    assert_int_equal(scep_config_set(c, "validity-seconds", "60", f->err, sizeof(f->err)), 0);
+    assert_int_equal(scep_config_set(c, "ca_with_ra", "TRUE", f->err, sizeof(f->err)), 0);
+    assert_string_equal(c->listen, "127.0.0.1:0");
+    assert_string_equal(c->path_prefix, "/x");
+    assert_int_equal(c->validity_seconds, 60);
+    assert_int_equal(c->ca_with_ra, 1);
+    assert_int_equal(c->workers, 2);
+    /* an empty value clears an optional string */
+    assert_int_equal(scep_config_set(c, "crl-url", "http://a/", f->err, sizeof(f->err)), 0);
+    assert_int_equal(scep_config_set(c, "crl-url", "", f->err, sizeof(f->err)), 0);
+    assert_null(c->crl_url);
+    assert_int_equal(scep_config_is_key("path-prefix"), 1);
+    assert_int_equal(scep_config_is_key("path_prefix"), 1);
+    assert_int_equal(scep_config_is_key("config"), 0);
+    assert_int_equal(scep_config_is_key(""), 0);
+    free(path);
+}
+
+static void
+test_bad_values(void **state)
+{
+    struct fixture *f = *state;
+    struct scep_config *c = &f->c;
+    static const char *const bad[][2] = {
+        {"workers", "-1"},           {"workers", "65"},        {"workers", "3x"},
+        {"workers", ""},             {"workers", "99999999999999999999"},
+        {"read_timeout", "0"},       {"max_body", "1000000"},  {"renewal", "maybe"},
+        {"log_level", "verbose"},    {"ca_key_type", "dsa"},   {"ca_rsa_bits", "1024"},
+        {"listen", "8080"},          {"listen", "[::1]8080"},  {"listen", "::1:8080"},
+        {"listen", "a:65536"},       {"listen", ""},           {"path_prefix", "scep"},
+        {"path_prefix", "/a?b"},     {"validity_seconds", "-5"}, {"state_dir", ""},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        f->err[0] = '\0';
+        assert_int_equal(scep_config_set(c, bad[i][0], bad[i][1], f->err, sizeof(f->err)),
+                         SCEP_ERR_CONFIG);
+        assert_non_null(strstr(f->err, bad[i][0]));
+    }
+    /* nothing changed */
+    assert_int_equal(c->workers, 0);
+    assert_string_equal(c->listen, "0.0.0.0:8080");
+    assert_int_equal(c->renewal, 1);
+
+    /* a bad challenge is never echoed */
+    {
+        char big[SCEP_MAX_CHALLENGE + 2];
+
+        memset(big, 'q', sizeof(big) - 1);
+        big[sizeof(big) - 1] = '\0';
+        assert_int_equal(scep_config_set(c, "challenge", big, f->err, sizeof(f->err)),
+                         SCEP_ERR_CONFIG);
+        assert_null(strstr(f->err, "qqqq"));
+    }
+}
+
+static void
+test_unknown_keys(void **state)
+{
+    struct fixture *f = *state;
+    struct scep_config *c = &f->c;
+    char *p1 = write_file(f, "u1.conf", "[server]\nlisten = 127.0.0.1:1\n\nbogus = 1\n", 0600);
+    char *p2 = write_file(f, "u2.conf", "[server]\nworkers = 1\n[nosuch]\nlisten = :1\n", 0600);
+    char *p3 = write_file(f, "u3.conf", "[server]\nstate_dir = /x\n", 0600);
+    char *p4 = write_file(f, "u4.conf", "[ca]\n\n\ngarbage line\n", 0600);
+    char *p5 = write_file(f, "u5.conf", "[enroll]\nvalidity_days = 0\n", 0600);
+    char *p6 = write_file(f, "u6.conf", "[server]\npath-prefix = /x\n", 0600);
+    char expect[600];
+
+    assert_int_equal(scep_config_set(c, "nosuch", "1", f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+    assert_non_null(strstr(f->err, "unknown key"));
+
+    assert_int_equal(scep_config_load_file(c, p1, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+    snprintf(expect, sizeof(expect), "%s:4: unknown key \"bogus\"", p1);
+    assert_non_null(strstr(f->err, expect));
+
+    assert_int_equal(scep_config_load_file(c, p2, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+    snprintf(expect, sizeof(expect), "%s:4: unknown section [nosuch]", p2);
+    assert_string_equal(f->err, expect);
+
+    assert_int_equal(scep_config_load_file(c, p3, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+    snprintf(expect, sizeof(expect), "%s:2: key \"state_dir\" belongs in [ca]", p3);
+    assert_non_null(strstr(f->err, expect));
+
+    assert_int_equal(scep_config_load_file(c, p4, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+    snprintf(expect, sizeof(expect), "%s:4: syntax error", p4);
+    assert_string_equal(f->err, expect);
+
+    assert_int_equal(scep_config_load_file(c, p5, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+    snprintf(expect, sizeof(expect), "%s:2: validity_days", p5);
+    assert_non_null(strstr(f->err, expect));
+
+    assert_int_equal(scep_config_load_file(c, p6, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+
+    snprintf(expect, sizeof(expect), "%s/missing.conf", f->dir);
+    assert_int_equal(scep_config_load_file(c, expect, f->err, sizeof(f->err)), SCEP_ERR_IO);
+    free(p1);
+    free(p2);
+    free(p3);
+    free(p4);
+    free(p5);
+    free(p6);
+}
+
+static void
+test_long_line(void **state)
+{
+    struct fixture *f = *state;
+    char text[2048];
+    char expect[600];
+    char *path;
+
+    memset(text, 0, sizeof(text));
+    memcpy(text, "[enroll]\ncrl_url = http://", 26);
+    memset(text + 26, 'a', 1000);
+    memcpy(text + 1026, "\n", 1);
+    path = write_file(f, "long.conf", text, 0600);
+    assert_int_equal(scep_config_load_file(&f->c, path, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+    snprintf(expect, sizeof(expect), "%s:2: line too long", path);
+    assert_string_equal(f->err, expect);
+    assert_null(f->c.crl_url);
+    free(path);
+}
+
+static void
+test_challenge_file(void **state)
+{
+    struct fixture *f = *state;
+    struct scep_config *c = &f->c;
+    char *good = write_file(f, "chal", "pa ss\r\nsecond line\n", 0600);
+    char *open_file = write_file(f, "chal-open", "x\n", 0644);
+    char *empty = write_file(f, "chal-empty", "\n", 0600);
+
+    assert_int_equal(scep_config_set(c, "challenge-file", good, f->err, sizeof(f->err)), 0);
+    assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), 0);
+    assert_string_equal(c->challenge, "pa ss");
+
+    /* both set: refused */
+    assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+    assert_int_equal(scep_config_set(c, "challenge", "", f->err, sizeof(f->err)), 0);
+
+    assert_int_equal(scep_config_set(c, "challenge_file", open_file, f->err, sizeof(f->err)), 0);
+    assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), SCEP_ERR_PERMISSIONS);
+    assert_null(c->challenge);
+
+    assert_int_equal(scep_config_set(c, "challenge_file", empty, f->err, sizeof(f->err)), 0);
+    assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+
+    assert_int_equal(scep_config_set(c, "challenge_file", "/nonexistent/x", f->err,
+                                     sizeof(f->err)),
+                     0);
+    assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), SCEP_ERR_NOT_FOUND);
+    free(good);
+    free(open_file);
+    free(empty);
+}
+
+static void
+count_key(const char *key, const char *section, const char *help, void *arg)
+{
+    size_t *n = arg;
+
+    assert_true(scep_config_is_key(key));
+    assert_true(strcmp(section, "server") == 0 || strcmp(section, "ca") == 0 ||
+                strcmp(section, "enroll") == 0);
+    assert_true(strlen(help) > 0);
+    (*n)++;
+}
+
+static void
+test_each_key(void **state)
+{
+    size_t n = 0;
+
+    (void)state;
+    scep_config_each_key(count_key, &n);
+    /* one per field of struct scep_config */
+    assert_int_equal(n, 27);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_parsing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flags_override_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_challenge_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_each_key, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
