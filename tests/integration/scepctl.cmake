@@ -1,0 +1,15 @@
+# scepctl end to end (tests/integration/test_scepctl.sh).  Included from
+# tests/integration/CMakeLists.txt.  With scepd built, the script also
+# enrolls real devices with scepclient and revokes them.
+if(TARGET scepctl)
+  set(_scepctl_env "SCEPCTL=$<TARGET_FILE:scepctl>")
+  if(TARGET scepd)
+    list(APPEND _scepctl_env "SCEPD=$<TARGET_FILE:scepd>")
+  endif()
+  add_test(NAME integration.scepctl
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_scepctl.sh)
+  set_tests_properties(integration.scepctl PROPERTIES
+    LABELS integration
+    TIMEOUT 300
+    ENVIRONMENT "${_scepctl_env}")
+endif()
