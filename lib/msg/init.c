@@ -1,0 +1,118 @@
+/*
+ * libscep initialisation: loads the OpenSSL providers SCEP needs and
+ * registers the RFC 8894 signed-attribute OIDs, once per process.  The
+ * resulting table of ASN1_OBJECTs is written only inside a
+ * CRYPTO_THREAD_run_once() and read-only afterwards, so every other
+ * function of the message layer may use it from any thread.
+ */
+#include <stdlib.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/provider.h>
+
+#include <scep/error.h>
+#include <scep/message.h>
+
+#include "msg_internal.h"
+
+/* OIDs and names of the SCEP attributes, in enum scep_attr order. */
+static const struct {
+    const char *oid;
+    const char *sn;
+    const char *ln;
+} attr_defs[SCEP_ATTR_COUNT] = {
+    {"2.16.840.1.113733.1.9.2", "messageType", "SCEP messageType"},
+    {"2.16.840.1.113733.1.9.3", "pkiStatus", "SCEP pkiStatus"},
+    {"2.16.840.1.113733.1.9.4", "failInfo", "SCEP failInfo"},
+    {"2.16.840.1.113733.1.9.5", "senderNonce", "SCEP senderNonce"},
+    {"2.16.840.1.113733.1.9.6", "recipientNonce", "SCEP recipientNonce"},
+    {"2.16.840.1.113733.1.9.7", "transId", "SCEP transactionID"},
+    {"1.3.6.1.5.5.7.24.1", "failInfoText", "SCEP failInfoText"},
+};
+
+/* Filled once by do_init() under CRYPTO_THREAD_run_once(). */
+static const ASN1_OBJECT *attr_objs[SCEP_ATTR_COUNT];
+static int init_result = SCEP_ERR_INTERNAL;
+/* Kept for the life of the process: a provider is unloaded when its last
+ * handle goes, and holding them also keeps leak checkers from reporting
+ * OpenSSL's provider tables at exit. */
+static OSSL_PROVIDER *prov_legacy;
+static OSSL_PROVIDER *prov_default;
+static CRYPTO_ONCE init_once = CRYPTO_ONCE_STATIC_INIT;
+
+static void do_init(void)
+{
+    size_t i;
+
+    /*
+     * Loading any provider explicitly stops OpenSSL from loading "default"
+     * on its own, so both are loaded.  Single DES lives only in "legacy";
+     * when that module is missing DES is simply unavailable and building
+     * or opening a DES envelope reports SCEP_ERR_BAD_ALG.
+     */
+    prov_legacy = OSSL_PROVIDER_load(NULL, "legacy");
+    if (prov_legacy == NULL)
+        ERR_clear_error();
+    if ((prov_default = OSSL_PROVIDER_load(NULL, "default")) == NULL)
+        return;
+
+    for (i = 0; i < SCEP_ATTR_COUNT; i++) {
+        /* OBJ_create() fails if the OID is already known (another library
+         * in the process may have registered it), so ask first. */
+        int nid = OBJ_txt2nid(attr_defs[i].oid);
+
+        if (nid == NID_undef)
+            nid = OBJ_create(attr_defs[i].oid, attr_defs[i].sn, attr_defs[i].ln);
+        if (nid == NID_undef)
+            return;
+        /* OBJ_nid2obj() returns the table's own object: never freed. */
+        attr_objs[i] = OBJ_nid2obj(nid);
+        if (attr_objs[i] == NULL)
+            return;
+    }
+    init_result = 0;
+}
+
+/*
+ * Loads the providers and registers the attribute OIDs.  Idempotent and
+ * safe to call from several threads (later calls wait for the first).
+ * Returns 0 or SCEP_ERR_INTERNAL when OpenSSL could not be set up.
+ */
+int scep_init(void)
+{
+    if (!CRYPTO_THREAD_run_once(&init_once, do_init))
+        return SCEP_ERR_INTERNAL;
+    return init_result;
+}
+
+/*
+ * Used at the top of every entry point of the message layer so that a
+ * caller who forgot scep_init() still gets registered OIDs.
+ * Returns 0 or SCEP_ERR_INTERNAL.
+ */
+int scep_msg_ready(void)
+{
+    return scep_init();
+}
+
+/*
+ * The registered ASN1_OBJECT for attribute a, borrowed from OpenSSL's
+ * object table (never freed), or NULL before a successful scep_init().
+ */
+const ASN1_OBJECT *scep_attr_obj(enum scep_attr a)
+{
+    if ((int)a < 0 || a >= SCEP_ATTR_COUNT)
+        return NULL;
+    return attr_objs[a];
+}
+
+/*
+ * Frees a byte buffer or string that libscep returned.  They are all
+ * allocated with OPENSSL_malloc(), so this is OPENSSL_free().
+ */
+void scep_free(void *p)
+{
+    OPENSSL_free(p);
+}
