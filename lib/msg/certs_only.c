@@ -7,6 +7,7 @@
  */
 #include <openssl/cms.h>
 #include <openssl/err.h>
+#include <openssl/pkcs7.h>
 
 #include <scep/error.h>
 #include <scep/limits.h>
@@ -22,29 +23,46 @@
 int scep_certs_only_build(STACK_OF(X509) *certs, STACK_OF(X509_CRL) *crls, unsigned char **der,
                           size_t *len)
 {
-    CMS_ContentInfo *cms = NULL;
-    int i, rc;
+    PKCS7 *p7 = NULL;
+    unsigned char *buf = NULL;
+    int i, n, rc;
 
     if (der == NULL || len == NULL)
         return SCEP_ERR_INVALID_ARG;
     if ((rc = scep_msg_ready()) != 0)
         return rc;
     rc = SCEP_ERR_INTERNAL;
-    /* Without CMS_PARTIAL, CMS_sign() refuses to finish with no signer;
-     * partial leaves exactly the signer-less structure RFC 8894 wants. */
-    if ((cms = CMS_sign(NULL, NULL, certs, NULL, CMS_PARTIAL | CMS_BINARY)) == NULL)
+    /*
+     * Built with the PKCS7 API rather than CMS on purpose: OpenSSL encodes
+     * CMS certificates as a DER SET OF, sorted by their bytes, while its
+     * PKCS7 template keeps them in insertion order.  Order matters on the
+     * wire: micromdm's scepclient (and other Go clients) take the first
+     * certificate of a CertRep as theirs, and RA-first GetCACert answers
+     * are what NDES clients are used to.
+     */
+    if ((p7 = PKCS7_new()) == NULL || !PKCS7_set_type(p7, NID_pkcs7_signed) ||
+        !PKCS7_content_new(p7, NID_pkcs7_data))
         goto out;
+    for (i = 0; i < sk_X509_num(certs); i++)
+        if (!PKCS7_add_certificate(p7, sk_X509_value(certs, i)))
+            goto out;
     for (i = 0; i < sk_X509_CRL_num(crls); i++)
-        if (!CMS_add1_crl(cms, sk_X509_CRL_value(crls, i)))
+        if (!PKCS7_add_crl(p7, sk_X509_CRL_value(crls, i)))
             goto out;
     /* Detached means eContent absent, as RFC 8894 3.4 asks. */
-    if (!CMS_set_detached(cms, 1))
+    if (!PKCS7_set_detached(p7, 1))
         goto out;
-    rc = scep_cms_to_der(cms, der, len);
+    if ((n = i2d_PKCS7(p7, &buf)) <= 0)
+        goto out;
+    *der = buf;
+    *len = (size_t)n;
+    buf = NULL;
+    rc = 0;
 out:
     if (rc != 0)
         ERR_clear_error();
-    CMS_ContentInfo_free(cms);
+    OPENSSL_free(buf);
+    PKCS7_free(p7);
     return rc;
 }
 
