@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# From a fresh clone to a running SCEP server in one command: installs the
+# build dependencies, builds scepd (Release, ./build), and runs it in the
+# foreground with its state (CA, database, challenge) in ./state.
+#
+# Environment: SCEPD_STATE (default ./state), SCEPD_LISTEN (default
+# 0.0.0.0:8080), SCEPD_CHALLENGE (default: scepd generates one on first
+# start and keeps it in STATE/challenge), BUILD_DIR (default ./build).
+# Extra arguments go to scepd.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+state=${SCEPD_STATE:-$root/state}
+listen=${SCEPD_LISTEN:-0.0.0.0:8080}
+build=${BUILD_DIR:-$root/build}
+
+bash "$root/scripts/deps.sh" --build-only
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSCEP_BUILD_TESTS=OFF >/dev/null
+cmake --build "$build" --target scepd scepctl -j"$(nproc 2>/dev/null || echo 2)"
+
+args=(--state-dir "$state" --listen "$listen")
+[ -n "${SCEPD_CHALLENGE:-}" ] && args+=(--challenge "$SCEPD_CHALLENGE")
+
+echo "quickstart: starting scepd (state in $state); stop it with Ctrl-C"
+if [ -z "${SCEPD_CHALLENGE:-}" ] && [ -s "$state/challenge" ]; then
+    echo "quickstart: challenge password: $(head -n 1 "$state/challenge")"
+fi
+echo "quickstart: enroll with e.g.: scepclient -server-url URL -challenge PASSWORD -private-key k.pem -certificate c.pem -cn dev1"
+echo "quickstart: inspect: $build/src/scepctl/scepctl --state-dir $state list"
+# scepd prints its URL, and on first start the challenge it generated.
+exec "$build/src/scepd/scepd" "${args[@]}" "$@"

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# scepd's HTTP surface, checked with curl: GetCACaps keywords, GetCACert
+# with a client's CA identifier in message= (RFC 8894 4.2: ignored),
+# errors as 4xx with a one-line text reason, garbage PKIOperation, the
+# health and metrics endpoints, HTTP/1.0 without Host, methods.
+. "$(dirname "$0")/lib.sh"
+need curl openssl
+
+scepd_start http
+base=${SCEPD_URL%/*}   # http://127.0.0.1:PORT
+
+# req METHOD URL [curl args]: sets ST (status), CT (content type), BODY file.
+req() {
+    local m=$1 u=$2
+    shift 2
+    BODY=$IT_WORK/body
+    read -r ST CT < <(curl -sS -X "$m" -o "$BODY" -w '%{http_code} %{content_type}\n' "$@" "$u") ||
+        fail "curl $m $u failed"
+}
+
+say "GetCACaps lists SHA-384, POSTPKIOperation, AES, SHA-256, Renewal"
+req GET "$SCEPD_URL?operation=GetCACaps"
+[ "$ST" = 200 ] || fail "GetCACaps status $ST"
+case $CT in text/plain*) ;; *) fail "GetCACaps Content-Type '$CT'" ;; esac
+for kw in SHA-384 POSTPKIOperation AES SHA-256 Renewal; do
+    tr -d '\r' <"$BODY" | grep -qx "$kw" || fail "GetCACaps lacks $kw: $(tr '\n' ' ' <"$BODY")"
+done
+
+say "GetCACert answers the CA certificate, with or without message="
+for q in "operation=GetCACert" "operation=GetCACert&message=CAIdentifier" "operation=GetCACert&message=0" "message=whatever&operation=GetCACert"; do
+    req GET "$SCEPD_URL?$q"
+    [ "$ST" = 200 ] || fail "GET ?$q: status $ST"
+    [ "$CT" = application/x-x509-ca-cert ] || fail "GET ?$q: Content-Type '$CT'"
+    openssl x509 -inform DER -in "$BODY" -noout 2>/dev/null || fail "GET ?$q: body is not a DER certificate"
+    cmp -s "$BODY" <(openssl x509 -in "$SCEPD_STATE/ca.crt" -outform DER) ||
+        fail "GET ?$q: not the CA certificate in ca.crt"
+done
+
+say "other paths under the prefix and /cgi-bin/pkiclient.exe serve SCEP too"
+for u in "$SCEPD_URL/pkiclient.exe" "$base/cgi-bin/pkiclient.exe"; do
+    req GET "$u?operation=GetCACaps"
+    [ "$ST" = 200 ] || fail "GET $u?operation=GetCACaps: status $ST"
+done
+
+say "unknown and missing operations: 400 with a one-line reason"
+for q in "operation=NoSuchOp" "" "foo=bar"; do
+    req GET "$SCEPD_URL?$q"
+    [ "$ST" = 400 ] || fail "GET ?$q: status $ST (want 400)"
+    [ -s "$BODY" ] && [ "$(wc -l <"$BODY")" -le 1 ] || fail "GET ?$q: want a one-line reason, got '$(cat "$BODY")'"
+    case $CT in text/plain*) ;; *) fail "GET ?$q: error Content-Type '$CT'" ;; esac
+done
+
+say "garbage PKIOperation POST: 400"
+head -c 300 /dev/urandom >"$IT_WORK/garbage"
+req POST "$SCEPD_URL?operation=PKIOperation" --data-binary "@$IT_WORK/garbage" -H 'Content-Type: application/x-pki-message'
+[ "$ST" = 400 ] || fail "garbage PKIOperation: status $ST (want 400)"
+[ -s "$BODY" ] || fail "garbage PKIOperation: empty error body"
+req POST "$SCEPD_URL?operation=PKIOperation" --data-binary ''
+[ "$ST" = 400 ] || fail "empty PKIOperation: status $ST (want 400)"
+
+say "PKIOperation by GET: no message, or undecodable base64 -> 400"
+req GET "$SCEPD_URL?operation=PKIOperation"
+[ "$ST" = 400 ] || fail "GET PKIOperation without message: status $ST (want 400)"
+req GET "$SCEPD_URL?operation=PKIOperation&message=%25%25%25!!!"
+[ "$ST" = 400 ] || fail "GET PKIOperation with bad base64: status $ST (want 400)"
+req GET "$SCEPD_URL?operation=PKIOperation&message=$(head -c 200 /dev/urandom | openssl base64 -A | sed 's/+/%2B/g; s/\//%2F/g; s/=/%3D/g')"
+[ "$ST" = 400 ] || fail "GET PKIOperation with random DER: status $ST (want 400)"
+
+say "unknown path: 404; other methods: 405"
+req GET "$base/nope"
+[ "$ST" = 404 ] || fail "GET /nope: status $ST (want 404)"
+req DELETE "$SCEPD_URL?operation=GetCACaps"
+[ "$ST" = 405 ] || fail "DELETE: status $ST (want 405)"
+
+say "/healthz answers 200"
+req GET "$base/healthz"
+[ "$ST" = 200 ] || fail "/healthz status $ST"
+
+say "HTTP/1.0 without a Host header works (Cisco)"
+resp=$(python3 - "${base#http://}" <<'PY'
+import socket, sys
+host, port = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((host, int(port)), timeout=10)
+s.sendall(b"GET /scep?operation=GetCACaps HTTP/1.0\r\n\r\n")
+data = b""
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    data += b
+print(data.split(b"\r\n", 1)[0].decode())
+print("content-length" in data.split(b"\r\n\r\n", 1)[0].decode().lower())
+PY
+)
+case $resp in "HTTP/1."?" 200"*True) ;; *) fail "HTTP/1.0 request without Host: '$resp'" ;; esac
+
+say "/metrics counts requests (scepd_requests_total) in Prometheus text"
+req GET "$base/metrics"
+[ "$ST" = 200 ] || fail "/metrics status $ST"
+grep -q '^scepd_requests_total{' "$BODY" || fail "/metrics has no scepd_requests_total sample"
+grep -q '^# TYPE scepd_requests_total counter' "$BODY" || fail "/metrics lacks '# TYPE scepd_requests_total counter'"
+n=$(awk '/^scepd_requests_total\{/ && /GetCACaps/ {s += $NF} END {print s + 0}' "$BODY")
+[ "${n%.*}" -ge 4 ] || fail "/metrics counts $n GetCACaps requests (want at least 4)"
+
+say "every request was logged as one logfmt line"
+grep -q 'msg=request.*op=GetCACaps.*status=200' "$SCEPD_LOG" || fail "no request log line for GetCACaps"
+grep -q 'status=400' "$SCEPD_LOG" || fail "no request log line with status=400"
+grep -qi "$IT_CHALLENGE" "$SCEPD_LOG" && fail "the challenge password appears in scepd's log"
+
+scepd_stop
