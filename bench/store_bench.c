@@ -10,10 +10,9 @@
  *   default: sqlite:./store_bench.db 4 500 (the file is reused; remove
  *   it between runs for comparable numbers).
  *
- * Not part of the default build (the bench/ CMake wiring is the lead's);
- * build by hand from the build directory:
- *   cc -O2 -I../include -I../lib ../bench/store_bench.c lib/libscep_store.a \
- *      libscep.a -lsqlite3 -lcrypto -lpthread -o store_bench
+ * Built with the project (bench/CMakeLists.txt, option SCEP_BUILD_BENCH)
+ * into BUILD/bench/store_bench; not a CTest test, since its figure
+ * depends on the disk.
  */
 #include <pthread.h>
 #include <stdio.h>
