@@ -9,6 +9,7 @@
 #include <scep/message.h>
 #include <scep/caps.h>
 #include <scep/encoding.h>
+#include <scep/client.h>
 
 #define SCEP_VERSION_STRING "0.1.0"
 
