@@ -24,8 +24,11 @@ ls "$prefix/$libdir"/libscep.so* >/dev/null 2>&1 || fail "libscep.so not install
 
 say "a program builds from the installed headers with pkg-config alone"
 export PKG_CONFIG_PATH=$prefix/$libdir/pkgconfig
+# A sanitizer build's libscep needs its runtime in the program too.
+san=()
+case ${SCEP_SANITIZE:-OFF} in ON|on|1|TRUE|true) san=(-fsanitize=address,undefined) ;; esac
 # shellcheck disable=SC2046
-cc -Wall -Werror -o "$IT_WORK/enroll" "$src/examples/enroll.c" $(pkg-config --cflags --libs libscep) -lcrypto \
+cc -Wall -Werror "${san[@]}" -o "$IT_WORK/enroll" "$src/examples/enroll.c" $(pkg-config --cflags --libs libscep) -lcrypto \
     2>"$IT_WORK/cc.err" || fail "building against the installed libscep failed: $(cat "$IT_WORK/cc.err")"
 
 say "the installed scepd serves and the installed-library program enrolls"
