@@ -1,0 +1,161 @@
+/*
+ * PKIOperation (RFC 8894 4.3): the pipeline from the bytes of a
+ * pkiMessage to the CertRep.  Decode; only requests are served; check the
+ * digest and the signature; decrypt with the RA/CA key; hand the request
+ * to its handler (enroll.c, query.c); sign the answer (certrep.c).
+ *
+ * Once the transactionID and senderNonce are known every refusal is a
+ * signed CertRep FAILURE, because clients turn bare HTTP errors into
+ * opaque messages (micromdm/scep#37); only bytes that do not decode at
+ * all get an HTTP 400.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include <scep/error.h>
+#include <scep/message.h>
+#include "service/service_int.h"
+
+/* Errors that mean the server itself failed, not the request. */
+static int is_internal(int rc)
+{
+    return rc == SCEP_ERR_NOMEM || rc == SCEP_ERR_INTERNAL || rc == SCEP_ERR_STORE ||
+           rc == SCEP_ERR_IO;
+}
+
+/* Verification, decryption and the algorithm checks that precede them.
+ * Fills o with a refusal, or leaves it untouched when m may proceed. */
+static int check_message(struct scep_service *svc, struct scep_msg *m, struct svc_outcome *o)
+{
+    X509 *signer = scep_msg_get0_signer_cert(m);
+    EVP_PKEY *spk;
+    int type = scep_msg_type(m), nid, rc;
+
+    switch (type) {
+    case SCEP_MSG_PKCSREQ:
+    case SCEP_MSG_RENEWALREQ:
+    case SCEP_MSG_CERTPOLL:
+    case SCEP_MSG_GETCERT:
+    case SCEP_MSG_GETCRL:
+        break;
+    default:
+        return svc_refuse(o, SCEP_FAIL_BAD_REQUEST,
+                          "messageType %s is not a request (RFC 8894 3.2.1.2)",
+                          scep_msg_type_name(type));
+    }
+    nid = scep_msg_digest_nid(m);
+    if (svc_accepted_md(nid) == NULL)
+        return svc_refuse(o, SCEP_FAIL_BAD_ALG, "digest %s not accepted (RFC 8894 3.5.2)",
+                          OBJ_nid2sn(nid));
+    rc = scep_msg_verify(m, NULL);
+    if (rc != 0) {
+        if (is_internal(rc))
+            return rc;
+        return svc_refuse(o,
+                          rc == SCEP_ERR_BAD_ALG ? SCEP_FAIL_BAD_ALG : SCEP_FAIL_BAD_MESSAGE_CHECK,
+                          "%s", scep_strerror(rc));
+    }
+    /* SUCCESS is encrypted to the signer certificate with RSA key
+     * transport (RFC 8894 3.1): refuse now rather than after issuing. */
+    spk = signer != NULL ? X509_get0_pubkey(signer) : NULL;
+    if (spk == NULL || EVP_PKEY_get_base_id(spk) != EVP_PKEY_RSA)
+        return svc_refuse(o, SCEP_FAIL_BAD_ALG,
+                          "signer certificate key must be RSA: the reply is encrypted to it");
+    nid = scep_msg_cipher_nid(m);
+    if (svc_accepted_cipher(nid) == NULL)
+        return svc_refuse(o, SCEP_FAIL_BAD_ALG, "content cipher %s not accepted",
+                          nid == NID_undef ? "(none)" : OBJ_nid2sn(nid));
+    rc = scep_ca_decrypt(svc->ca, m);
+    if (rc != 0) {
+        if (rc == SCEP_ERR_NOMEM)
+            return rc;
+        return svc_refuse(o, (int)scep_err_fail_info(rc), "%s", scep_strerror(rc));
+    }
+    return 0;
+}
+
+static int dispatch(struct scep_service *svc, struct scep_msg *m, const char *peer,
+                    struct svc_outcome *o)
+{
+    switch (scep_msg_type(m)) {
+    case SCEP_MSG_PKCSREQ:
+    case SCEP_MSG_RENEWALREQ:
+        return svc_enroll(svc, m, peer, o);
+    case SCEP_MSG_CERTPOLL:
+        return svc_certpoll(svc, m, o);
+    case SCEP_MSG_GETCERT:
+        return svc_getcert(svc, m, o);
+    case SCEP_MSG_GETCRL:
+        return svc_getcrl(svc, m, o);
+    default:
+        return svc_refuse(o, SCEP_FAIL_BAD_REQUEST, "unexpected messageType");
+    }
+}
+
+/*
+ * The whole PKIOperation.  r is cleared first; on return 0 it holds the
+ * answer (a CertRep with status 200, or a 400 for undecodable bytes); on
+ * an internal failure it is a 500 with the reason and SCEP_ERR_* is
+ * returned.  Nothing is written to the store except the issued
+ * certificate with its "issue" event, or one "refuse" event.
+ */
+int scep_service_pkioperation(struct scep_service *svc, const unsigned char *msg, size_t len,
+                              const char *peer, struct scep_reply *r)
+{
+    struct scep_msg *m = NULL;
+    struct svc_outcome o;
+    int rc;
+
+    scep_reply_clear(r);
+    svc_outcome_init(&o);
+    if (svc == NULL || (msg == NULL && len > 0)) {
+        rc = SCEP_ERR_INVALID_ARG;
+        goto fail;
+    }
+    rc = scep_msg_decode(msg, len, &m);
+    if (rc != 0) {
+        if (rc == SCEP_ERR_NOMEM)
+            goto fail;
+        /* Without a transactionID and senderNonce there is nothing to
+         * answer with a CertRep. */
+        r->http_status = 400;
+        r->content_type = "text/plain";
+        r->outcome = "error";
+        snprintf(r->reason, sizeof(r->reason), "malformed pkiMessage: %s", scep_strerror(rc));
+        rc = 0;
+        goto out;
+    }
+    r->msg_type = scep_msg_type(m);
+    snprintf(r->transaction_id, sizeof(r->transaction_id), "%s", scep_msg_get0_transaction_id(m));
+
+    rc = check_message(svc, m, &o);
+    if (rc != 0)
+        goto fail;
+    if (o.fail_info < 0) {
+        rc = dispatch(svc, m, peer, &o);
+        if (rc != 0)
+            goto fail;
+    }
+    rc = svc_certrep(svc, m, peer, &o, r);
+    if (rc != 0)
+        goto fail;
+    goto out;
+
+fail:
+    /* Keep what identifies the request for the log line, drop the rest. */
+    scep_free(r->body);
+    r->body = NULL;
+    r->len = 0;
+    r->http_status = 500;
+    r->content_type = "text/plain";
+    r->outcome = "error";
+    r->fail_info = -1;
+    snprintf(r->reason, sizeof(r->reason), "internal error: %s", scep_strerror(rc));
+out:
+    svc_outcome_clear(&o);
+    scep_msg_free(m);
+    return rc;
+}

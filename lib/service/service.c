@@ -1,0 +1,250 @@
+/*
+ * The SCEP service object and its cleartext operations: creating and
+ * freeing a worker's service, swapping the CA on rollover, the
+ * capabilities we advertise, and the GetCACaps, GetCACert and
+ * GetNextCACert bodies (RFC 8894 4.2, 4.5, 4.6).  PKIOperation is in
+ * pkiop.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <scep/caps.h>
+#include <scep/error.h>
+#include <scep/message.h>
+#include "service/service_int.h"
+
+/* Copies s (NULL stays NULL) into *dst.  Returns 0 or SCEP_ERR_NOMEM. */
+static int copy_str(const char *s, char **dst)
+{
+    size_t n;
+
+    *dst = NULL;
+    if (s == NULL)
+        return 0;
+    n = strlen(s) + 1;
+    *dst = malloc(n);
+    if (*dst == NULL)
+        return SCEP_ERR_NOMEM;
+    memcpy(*dst, s, n);
+    return 0;
+}
+
+/*
+ * Makes a service.  The challenge longer than a CSR could carry is a
+ * configuration error rather than a silently unmatchable password.
+ * *out: free with scep_service_free().
+ */
+int scep_service_new(struct scep_ca *ca, struct scep_store *st,
+                     const struct scep_service_config *cfg, struct scep_service **out)
+{
+    struct scep_service *svc = NULL;
+    int rc = SCEP_ERR_INVALID_ARG;
+
+    if (ca == NULL || st == NULL || cfg == NULL || out == NULL)
+        goto out;
+    if (cfg->challenge != NULL && strlen(cfg->challenge) > SCEP_MAX_CHALLENGE) {
+        rc = SCEP_ERR_CONFIG;
+        goto out;
+    }
+    rc = SCEP_ERR_NOMEM;
+    svc = calloc(1, sizeof(*svc));
+    if (svc == NULL)
+        goto out;
+    svc->st = st;
+    svc->allow_renewal = cfg->allow_renewal;
+    svc->profile = cfg->profile;
+    if (cfg->challenge != NULL && cfg->challenge[0] != '\0') {
+        if (copy_str(cfg->challenge, &svc->challenge) != 0)
+            goto out;
+        svc->challenge_len = strlen(svc->challenge);
+    }
+    if (copy_str(cfg->profile.key_usage, &svc->key_usage) != 0 ||
+        copy_str(cfg->profile.ext_key_usage, &svc->ext_key_usage) != 0 ||
+        copy_str(cfg->profile.crl_url, &svc->crl_url) != 0 ||
+        copy_str(cfg->profile.ocsp_url, &svc->ocsp_url) != 0 ||
+        copy_str(cfg->profile.ca_issuers_url, &svc->ca_issuers_url) != 0)
+        goto out;
+    svc->profile.key_usage = svc->key_usage;
+    svc->profile.ext_key_usage = svc->ext_key_usage;
+    svc->profile.crl_url = svc->crl_url;
+    svc->profile.ocsp_url = svc->ocsp_url;
+    svc->profile.ca_issuers_url = svc->ca_issuers_url;
+    svc->ca = scep_ca_up_ref(ca);
+
+    *out = svc;
+    svc = NULL;
+    rc = 0;
+out:
+    scep_service_free(svc);
+    return rc;
+}
+
+/* Frees svc and drops its CA reference.  Accepts NULL. */
+void scep_service_free(struct scep_service *svc)
+{
+    if (svc == NULL)
+        return;
+    scep_ca_free(svc->ca);
+    if (svc->challenge != NULL) {
+        OPENSSL_cleanse(svc->challenge, svc->challenge_len);
+        free(svc->challenge);
+    }
+    free(svc->key_usage);
+    free(svc->ext_key_usage);
+    free(svc->crl_url);
+    free(svc->ocsp_url);
+    free(svc->ca_issuers_url);
+    X509_CRL_free(svc->crl);
+    free(svc);
+}
+
+/*
+ * Swaps in a new CA.  The cached CRL belongs to the old CA (its issuer
+ * and key), so it goes with it.
+ */
+void scep_service_set_ca(struct scep_service *svc, struct scep_ca *ca)
+{
+    if (svc == NULL || ca == NULL || ca == svc->ca)
+        return;
+    scep_ca_up_ref(ca);
+    scep_ca_free(svc->ca);
+    svc->ca = ca;
+    X509_CRL_free(svc->crl);
+    svc->crl = NULL;
+    svc->crl_made = 0;
+}
+
+/*
+ * What we advertise.  SHA-384 is listed although no client needs it
+ * because Debian's strongSwan 5.9.8 tests enum indexes as bits and
+ * refuses AES/SHA-256 without it (scep-interop.md 1.3).
+ */
+unsigned scep_service_caps(const struct scep_service *svc)
+{
+    unsigned caps = SCEP_CAP_AES | SCEP_CAP_DES3 | SCEP_CAP_POST_PKI_OPERATION | SCEP_CAP_SHA1 |
+                    SCEP_CAP_SHA256 | SCEP_CAP_SHA384 | SCEP_CAP_SHA512 | SCEP_CAP_SCEP_STANDARD;
+
+    if (svc->allow_renewal)
+        caps |= SCEP_CAP_RENEWAL;
+    if (scep_ca_get0_next_cert(svc->ca) != NULL)
+        caps |= SCEP_CAP_GET_NEXT_CA_CERT;
+    return caps;
+}
+
+/* Fills r as a 500 for an internal failure rc. */
+static int internal_error(struct scep_reply *r, int rc, const char *what)
+{
+    r->http_status = 500;
+    r->content_type = "text/plain";
+    r->outcome = "error";
+    snprintf(r->reason, sizeof(r->reason), "%s: %s", what, scep_strerror(rc));
+    return rc;
+}
+
+/* GetCACaps (RFC 8894 3.5.2): the keyword list as text/plain. */
+int scep_service_getcacaps(struct scep_service *svc, struct scep_reply *r)
+{
+    char buf[512];
+    int n;
+
+    scep_reply_clear(r);
+    n = scep_caps_format(scep_service_caps(svc), buf, sizeof(buf));
+    if (n < 0)
+        return internal_error(r, n, "GetCACaps");
+    r->body = OPENSSL_malloc((size_t)n + 1); /* scep_free() is OPENSSL_free-compatible */
+    if (r->body == NULL)
+        return internal_error(r, SCEP_ERR_NOMEM, "GetCACaps");
+    memcpy(r->body, buf, (size_t)n);
+    r->len = (size_t)n;
+    r->content_type = "text/plain";
+    r->http_status = 200;
+    r->outcome = "success";
+    return 0;
+}
+
+/* GetCACert (RFC 8894 4.2): the CA certificate, or RA + CA certs-only. */
+int scep_service_getcacert(struct scep_service *svc, struct scep_reply *r)
+{
+    unsigned char *der = NULL;
+    size_t len = 0;
+    const char *ct = NULL;
+    int rc;
+
+    scep_reply_clear(r);
+    rc = scep_ca_getcacert(svc->ca, &der, &len, &ct);
+    if (rc != 0)
+        return internal_error(r, rc, "GetCACert");
+    r->body = der;
+    r->len = len;
+    r->content_type = ct;
+    r->http_status = 200;
+    r->outcome = "success";
+    return 0;
+}
+
+/* GetNextCACert (RFC 8894 4.6): 404 when no rollover is prepared. */
+int scep_service_getnextcacert(struct scep_service *svc, struct scep_reply *r)
+{
+    unsigned char *der = NULL;
+    size_t len = 0;
+    int rc;
+
+    scep_reply_clear(r);
+    rc = scep_ca_getnextcacert(svc->ca, &der, &len);
+    if (rc == SCEP_ERR_NOT_FOUND) {
+        r->http_status = 404;
+        r->content_type = "text/plain";
+        r->outcome = "error";
+        snprintf(r->reason, sizeof(r->reason), "no next CA certificate configured");
+        return 0;
+    }
+    if (rc != 0)
+        return internal_error(r, rc, "GetNextCACert");
+    r->body = der;
+    r->len = len;
+    r->content_type = "application/x-x509-next-ca-cert";
+    r->http_status = 200;
+    r->outcome = "success";
+    return 0;
+}
+
+/*
+ * The digests we accept in requests and answer with (RFC 8894 2.9 plus
+ * what deployed clients send).  Returns a static EVP_MD or NULL.
+ */
+const EVP_MD *svc_accepted_md(int nid)
+{
+    switch (nid) {
+    case NID_sha1: /* micromdm scepclient, Cisco: still SHA-1 */
+    case NID_sha224:
+    case NID_sha256:
+    case NID_sha384:
+    case NID_sha512:
+        return EVP_get_digestbynid(nid);
+    default:
+        return NULL; /* MD5 and anything exotic: badAlg */
+    }
+}
+
+/*
+ * The content ciphers we accept and mirror in SUCCESS replies.  Returns
+ * OpenSSL's static EVP_CIPHER (CMS fetches the provider implementation
+ * when it encrypts) or NULL.
+ */
+const EVP_CIPHER *svc_accepted_cipher(int nid)
+{
+    switch (nid) {
+    case NID_des_cbc: /* Cisco 2800, micromdm scepclient; needs the legacy provider */
+    case NID_des_ede3_cbc:
+    case NID_aes_128_cbc:
+    case NID_aes_192_cbc:
+    case NID_aes_256_cbc:
+        return EVP_get_cipherbynid(nid);
+    default:
+        return NULL;
+    }
+}

@@ -1,0 +1,118 @@
+/*
+ * Internals of the SCEP service, shared by the files of lib/service/ and
+ * by nothing else: the service struct itself, the outcome a request
+ * handler hands back to the PKIOperation pipeline, and the handlers.
+ *
+ * The pipeline (pkiop.c) decodes, verifies and decrypts; a handler
+ * (enroll.c, query.c) decides and fills a struct svc_outcome; certrep.c
+ * turns the outcome into a signed CertRep, auditing refusals.
+ */
+#ifndef SCEP_SERVICE_SERVICE_INT_H
+#define SCEP_SERVICE_SERVICE_INT_H
+
+#include <stddef.h>
+#include <time.h>
+#include <openssl/x509.h>
+#include <scep/message.h>
+#include "service/service.h"
+
+/* How long a GetCRL answer is reused before a new CRL (and CRL number) is
+ * made: revocations show up at most this late through SCEP. */
+#define SVC_CRL_CACHE_SECONDS 300
+
+/* nextUpdate of the CRLs the service makes.  The service configuration has
+ * no setting for it (scepd.conf's crl_validity_hours defaults to this). */
+#define SVC_CRL_NEXT_UPDATE_SECONDS (168L * 3600L)
+
+/* Attempts at a random serial before giving up (a collision of 127-bit
+ * random serials means the RNG is broken, so this never loops in practice). */
+#define SVC_ISSUE_ATTEMPTS 3
+
+struct scep_service {
+    struct scep_ca *ca;    /* a reference */
+    struct scep_store *st; /* borrowed */
+    char *challenge;       /* owned; NULL: none required */
+    size_t challenge_len;
+    int allow_renewal;
+    struct scep_profile profile; /* string members point at the copies below */
+    char *key_usage, *ext_key_usage, *crl_url, *ocsp_url, *ca_issuers_url;
+
+    /* GetCRL cache: the last CRL made, for SVC_CRL_CACHE_SECONDS. */
+    X509_CRL *crl;   /* owned, NULL when empty */
+    time_t crl_made; /* CLOCK_MONOTONIC seconds */
+};
+
+/*
+ * What a request handler decided.  fail_info -1 means SUCCESS with certs
+ * (issued or found certificate first) and/or crls; otherwise a refusal
+ * with that failInfo and reason.  Handlers only fill it; svc_outcome_clear
+ * frees it.
+ */
+struct svc_outcome {
+    int fail_info;
+    char reason[200]; /* failInfoText; leaves room for the failInfo
+                         name in scep_reply.reason */
+    STACK_OF(X509) *certs;
+    STACK_OF(X509_CRL) *crls;
+    char serial[64]; /* issued serial, "" if none */
+    double issue_seconds;
+};
+
+/* Resets o to an empty refusal-free state (fail_info -1, nothing held). */
+void svc_outcome_init(struct svc_outcome *o);
+/* Frees what o holds and re-initialises it. */
+void svc_outcome_clear(struct svc_outcome *o);
+/* Marks o as a refusal with fail_info and a printf-style reason.  Returns 0
+ * so handlers can "return svc_refuse(...)". */
+int svc_refuse(struct svc_outcome *o, int fail_info, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Marks o as SUCCESS carrying cert (a reference is taken), followed by
+ * the CA certificate when it issued cert.  Returns 0 or SCEP_ERR_NOMEM. */
+int svc_succeed_cert(const struct scep_service *svc, struct svc_outcome *o, X509 *cert);
+
+/*
+ * Handlers: m is decoded, verified and decrypted.  Each returns 0 with o
+ * filled (a success or a refusal), or SCEP_ERR_* on an internal failure
+ * (the store or OpenSSL failed), in which case o is left for the caller
+ * to clear.
+ */
+int svc_enroll(struct scep_service *svc, struct scep_msg *m, const char *peer,
+               struct svc_outcome *o);
+int svc_certpoll(struct scep_service *svc, struct scep_msg *m, struct svc_outcome *o);
+int svc_getcert(struct scep_service *svc, struct scep_msg *m, struct svc_outcome *o);
+int svc_getcrl(struct scep_service *svc, struct scep_msg *m, struct svc_outcome *o);
+
+/*
+ * Checks the challengePassword attribute of csr against the configured
+ * challenge in constant time.  Returns 0 when it matches (or no challenge
+ * is configured), SCEP_ERR_CHALLENGE when missing, malformed or wrong,
+ * SCEP_ERR_NOMEM.
+ */
+int svc_check_challenge(const struct scep_service *svc, X509_REQ *csr);
+
+/*
+ * Key policy for a CSR's public key: RSA of SCEP_MIN_RSA_BITS ..
+ * SCEP_MAX_RSA_BITS, or EC on P-256 / P-384.  Returns 0 or SCEP_ERR_KEY
+ * with why[] describing the refusal.
+ */
+int svc_check_key(EVP_PKEY *pkey, char *why, size_t whylen);
+
+/*
+ * Turns the outcome into the reply: a CertRep signed by the RA/CA echoing
+ * m's transactionID and senderNonce (SUCCESS encrypted to m's signer with
+ * m's cipher and key transport), and for a refusal one "refuse" audit
+ * event.  Fills r (already cleared by the caller, transaction fields set).
+ * Returns 0, or SCEP_ERR_* when signing or auditing failed (r untouched
+ * beyond what the caller set).
+ */
+int svc_certrep(struct scep_service *svc, struct scep_msg *m, const char *peer,
+                const struct svc_outcome *o, struct scep_reply *r);
+
+/* The OpenSSL digest for a request digest NID we accept (SHA-1, SHA-2
+ * family), or NULL when we refuse it. */
+const EVP_MD *svc_accepted_md(int nid);
+/* The OpenSSL cipher for an envelope cipher NID we accept (DES, 3DES,
+ * AES-128/192/256-CBC), or NULL when we refuse it. */
+const EVP_CIPHER *svc_accepted_cipher(int nid);
+
+#endif
