@@ -718,6 +718,7 @@ scep_config_service(const struct scep_config *c, struct scep_service_config *s)
     memset(s, 0, sizeof(*s));
     s->challenge = c->challenge;
     s->allow_renewal = c->renewal;
+    s->crl_next_update_seconds = (long)c->crl_validity_hours * 3600L;
     scep_config_profile(c, &s->profile);
 }
 

@@ -204,7 +204,7 @@ static int make_crl(struct scep_service *svc, X509_CRL **out)
     rc = scep_store_next_crl_number(svc->st, &number);
     if (rc != 0)
         goto out;
-    rc = scep_ca_make_crl(svc->ca, l.e, l.n, number, SVC_CRL_NEXT_UPDATE_SECONDS, out);
+    rc = scep_ca_make_crl(svc->ca, l.e, l.n, number, svc->crl_next_update, out);
 out:
     free(l.e);
     free(l.serials);

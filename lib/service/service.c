@@ -56,6 +56,8 @@ int scep_service_new(struct scep_ca *ca, struct scep_store *st,
         goto out;
     svc->st = st;
     svc->allow_renewal = cfg->allow_renewal;
+    svc->crl_next_update = cfg->crl_next_update_seconds > 0 ? cfg->crl_next_update_seconds
+                                                            : SVC_CRL_NEXT_UPDATE_SECONDS;
     svc->profile = cfg->profile;
     if (cfg->challenge != NULL && cfg->challenge[0] != '\0') {
         if (copy_str(cfg->challenge, &svc->challenge) != 0)

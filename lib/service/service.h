@@ -20,6 +20,7 @@
 struct scep_service_config {
     const char *challenge;     /* static challenge password; NULL/"": none required */
     int allow_renewal;         /* accept RenewalReq (and advertise Renewal) */
+    long crl_next_update_seconds; /* nextUpdate of CRLs answered to GetCRL; 0: 168 hours */
     struct scep_profile profile;
 };
 

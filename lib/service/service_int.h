@@ -20,8 +20,8 @@
  * made: revocations show up at most this late through SCEP. */
 #define SVC_CRL_CACHE_SECONDS 300
 
-/* nextUpdate of the CRLs the service makes.  The service configuration has
- * no setting for it (scepd.conf's crl_validity_hours defaults to this). */
+/* nextUpdate of GetCRL answers when the service configuration gives none
+ * (scepd.conf's crl_validity_hours defaults to the same). */
 #define SVC_CRL_NEXT_UPDATE_SECONDS (168L * 3600L)
 
 /* Attempts at a random serial before giving up (a collision of 127-bit
@@ -34,6 +34,7 @@ struct scep_service {
     char *challenge;       /* owned; NULL: none required */
     size_t challenge_len;
     int allow_renewal;
+    long crl_next_update;  /* seconds */
     struct scep_profile profile; /* string members point at the copies below */
     char *key_usage, *ext_key_usage, *crl_url, *ocsp_url, *ca_issuers_url;
 
