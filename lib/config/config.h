@@ -38,6 +38,7 @@ struct scep_config {
     char *challenge;       /* static challenge password; default none */
     char *challenge_file;  /* read the challenge from this file (first line) */
     int renewal;           /* accept RenewalReq, default 1 */
+    char *approval;        /* "auto" (default) or "manual": enrollments wait for scepctl approve */
     int validity_days;     /* issued certificates, default 365 */
     long validity_seconds; /* >0 overrides validity_days (short-lived certificates), default 0 */
     char *key_usage;       /* default "critical,digitalSignature,keyEncipherment" */

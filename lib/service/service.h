@@ -21,6 +21,7 @@ struct scep_service_config {
     const char *challenge;     /* static challenge password; NULL/"": none required */
     int allow_renewal;         /* accept RenewalReq (and advertise Renewal) */
     long crl_next_update_seconds; /* nextUpdate of CRLs answered to GetCRL; 0: 168 hours */
+    int manual_approval;       /* new enrollments wait (PENDING) until approved with scepctl */
     struct scep_profile profile;
 };
 

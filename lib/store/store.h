@@ -65,6 +65,8 @@ struct scep_cert_filter {
 
 typedef int (*scep_store_cert_cb)(const struct scep_cert_info *ci, void *arg);
 typedef int (*scep_store_audit_cb)(const struct scep_audit_event *ev, void *arg);
+struct scep_request_info;
+typedef int (*scep_store_request_cb)(const struct scep_request_info *ri, void *arg);
 
 struct scep_store; /* opaque */
 
@@ -127,5 +129,80 @@ const char *scep_store_last_error(struct scep_store *st);
 
 /* Frees an owned record.  Accepts NULL. */
 void scep_cert_info_free(struct scep_cert_info *ci);
+
+/* ------------------------------------------------------------------ */
+/* Requests waiting for an administrator (approval = manual)          */
+/* ------------------------------------------------------------------ */
+
+enum scep_request_status {
+    SCEP_REQ_PENDING = 0,  /* waiting for approve/reject */
+    SCEP_REQ_APPROVED = 1, /* approved; scepd issues at the client's next poll */
+    SCEP_REQ_REJECTED = 2, /* rejected; polls get FAILURE badRequest */
+    SCEP_REQ_ISSUED = 3    /* the certificate (serial) was issued */
+};
+
+/*
+ * A certificate request held for approval.  Ownership as for struct
+ * scep_cert_info: borrowed on input, owned on output (free with
+ * scep_request_info_free()), borrowed in list callbacks.
+ */
+struct scep_request_info {
+    int64_t id;            /* output: sequence number */
+    char *transaction_id;  /* unique among requests */
+    char *subject;         /* RFC 2253, of the CSR (or the renewed cert) */
+    char *sans;            /* as in struct scep_cert_info */
+    char *pubkey_fp;       /* hex SHA-256 of the CSR's SubjectPublicKeyInfo */
+    char *msg_type;        /* "PKCSReq", "RenewalReq" */
+    char *requester;       /* peer address */
+    int64_t created_at;
+    int status;            /* enum scep_request_status */
+    int64_t decided_at;    /* 0 while pending */
+    char *decided_by;      /* actor, e.g. "scepctl:root" */
+    char *reason;          /* rejection reason, or NULL */
+    char *serial;          /* issued certificate's serial, or NULL */
+    unsigned char *csr_der; /* the PKCS#10 as received */
+    size_t csr_len;
+};
+
+/*
+ * Stores a new PENDING request and appends ev (may be NULL) in one
+ * transaction; *id (may be NULL) receives its id.  SCEP_ERR_EXISTS when a
+ * request with that transaction_id is already stored (nothing written).
+ */
+int scep_store_add_request(struct scep_store *st, const struct scep_request_info *ri,
+                           const struct scep_audit_event *ev, int64_t *id);
+
+/* Looks a request up by id or by transactionID; SCEP_ERR_NOT_FOUND when
+ * absent.  *out: free with scep_request_info_free(). */
+int scep_store_get_request(struct scep_store *st, int64_t id, struct scep_request_info **out);
+int scep_store_get_request_by_transaction(struct scep_store *st, const char *transaction_id,
+                                          struct scep_request_info **out);
+
+/* Calls cb for each request with the given status (-1: any), oldest
+ * first; a non-zero return from cb stops the walk and is returned. */
+int scep_store_list_requests(struct scep_store *st, int status, scep_store_request_cb cb,
+                             void *arg);
+
+/*
+ * Approves or rejects (status SCEP_REQ_APPROVED / SCEP_REQ_REJECTED) a
+ * PENDING request, recording actor, reason (may be NULL) and now, with ev
+ * appended, in one transaction.  SCEP_ERR_NOT_FOUND, or SCEP_ERR_EXISTS
+ * when the request is no longer pending (nothing written).
+ */
+int scep_store_decide_request(struct scep_store *st, int64_t id, int status, const char *actor,
+                              const char *reason, const struct scep_audit_event *ev);
+
+/*
+ * Issues an APPROVED request: inserts ci (as scep_store_insert_cert) and
+ * marks request id ISSUED with ci->serial, with ev appended, in one
+ * durable transaction.  SCEP_ERR_EXISTS on a duplicate serial;
+ * SCEP_ERR_NOT_FOUND / SCEP_ERR_INVALID_ARG when the request is absent or
+ * not APPROVED (nothing written).
+ */
+int scep_store_issue_request(struct scep_store *st, int64_t id, const struct scep_cert_info *ci,
+                             const struct scep_audit_event *ev);
+
+/* Frees an owned request record.  Accepts NULL. */
+void scep_request_info_free(struct scep_request_info *ri);
 
 #endif
