@@ -10,23 +10,6 @@
 #include "opts.h"
 #include "scepc.h"
 
-static const struct {
-    unsigned bit;
-    const char *name;
-} cap_names[] = {
-    {SCEP_CAP_AES, "AES"},
-    {SCEP_CAP_DES3, "DES3"},
-    {SCEP_CAP_GET_NEXT_CA_CERT, "GetNextCACert"},
-    {SCEP_CAP_POST_PKI_OPERATION, "POSTPKIOperation"},
-    {SCEP_CAP_RENEWAL, "Renewal"},
-    {SCEP_CAP_SHA1, "SHA-1"},
-    {SCEP_CAP_SHA224, "SHA-224"},
-    {SCEP_CAP_SHA256, "SHA-256"},
-    {SCEP_CAP_SHA384, "SHA-384"},
-    {SCEP_CAP_SHA512, "SHA-512"},
-    {SCEP_CAP_SCEP_STANDARD, "SCEPStandard"},
-};
-
 /* Parses argv into co plus the extra options of one subcommand. */
 struct extra {
     const char *out;
@@ -90,7 +73,7 @@ int cmd_caps(int argc, char **argv)
     struct extra x = {0};
     struct scep_client *c = NULL;
     unsigned caps = 0;
-    size_t i;
+    char text[256];
     int rc, ex;
 
     ex = parse(argc, argv, "scepc caps --url URL", &co, &x);
@@ -102,10 +85,10 @@ int cmd_caps(int argc, char **argv)
     rc = scep_client_get_caps(c, &caps);
     if (rc != 0) {
         ex = scepc_report(c, rc, "GetCACaps");
+    } else if (scep_caps_format(caps, text, sizeof(text)) >= 0) {
+        fputs(text, stdout); /* the server's keywords as we understood them */
     } else {
-        for (i = 0; i < sizeof(cap_names) / sizeof(cap_names[0]); i++)
-            if (caps & cap_names[i].bit)
-                printf("%s\n", cap_names[i].name);
+        ex = 1;
     }
     scep_client_free(c);
     return ex;
