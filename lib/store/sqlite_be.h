@@ -1,8 +1,9 @@
 /*
- * Internals of the SQLite backend, shared by its three files:
+ * Internals of the SQLite backend, shared by its four files:
  * store_sqlite.c (connection, transactions, certificates, CRL numbers),
- * sqlite_audit.c (the hash-chained audit table) and sqlite_migrate.c
- * (versioned schema).  Not seen outside lib/store/.
+ * store_sqlite_requests.c (requests held for approval), sqlite_audit.c
+ * (the hash-chained audit table) and sqlite_migrate.c (versioned
+ * schema).  Not seen outside lib/store/.
  *
  * One struct sq_be is one connection, used by one thread at a time
  * (opened SQLITE_OPEN_NOMUTEX).  Statements used on every request are
@@ -29,6 +30,12 @@ enum sq_stmt_id {
     SQ_AUDIT_INSERT,
     SQ_CRL_BUMP,
     SQ_CRL_GET,
+    SQ_REQ_INSERT,
+    SQ_REQ_GET,
+    SQ_REQ_BY_TXID,
+    SQ_REQ_DECIDE,
+    SQ_REQ_STATUS,
+    SQ_REQ_ISSUE,
     SQ_NSTMT
 };
 
@@ -64,6 +71,25 @@ void sq_rollback(struct sq_be *be);
 /* Binds s (NULL: SQL NULL) as text to parameter i.  sqlite result code. */
 int sq_bind_str(sqlite3_stmt *st, int i, const char *s);
 
+/* The request columns in the order store_sqlite_requests.c reads them. */
+#define SQ_REQ_COLUMNS                                                                \
+    "id, transaction_id, subject, sans, pubkey_fp, msg_type, requester, created_at, " \
+    "status, decided_at, decided_by, reason, serial, csr"
+
+/* Copies text column i of the current row into a fresh string (NULL for
+ * SQL NULL), its length taken from SQLite.  *out: free().  0 or
+ * SCEP_ERR_NOMEM. */
+int sq_dup_col(sqlite3_stmt *s, int i, char **out);
+
+/*
+ * Inserts ci into the certificates table inside the caller's write
+ * transaction (store_sqlite.c); the one insert path shared by
+ * insert_cert and issue_request.  0, SCEP_ERR_EXISTS for a known serial
+ * (be->err says which), SCEP_ERR_TOO_LARGE, or SCEP_ERR_STORE; the caller
+ * rolls back on failure.
+ */
+int sq_cert_insert_row(struct sq_be *be, const struct scep_cert_info *ci);
+
 /* Appends ev to the audit chain inside the caller's write transaction
  * (sqlite_audit.c).  0 or SCEP_ERR_STORE. */
 int sq_audit_append(struct sq_be *be, const struct scep_audit_event *ev);
@@ -72,6 +98,18 @@ int sq_audit_append(struct sq_be *be, const struct scep_audit_event *ev);
 int sq_audit(void *be, const struct scep_audit_event *ev);
 int sq_list_audit(void *be, int64_t after_id, scep_store_audit_cb cb, void *arg);
 int sq_verify_audit(void *be, int64_t *bad_id);
+
+/* The request ops (store_sqlite_requests.c); contracts as in store.h. */
+int sq_add_request(void *be, const struct scep_request_info *ri,
+                   const struct scep_audit_event *ev, int64_t *id);
+int sq_get_request(void *be, int64_t id, struct scep_request_info **out);
+int sq_get_request_by_transaction(void *be, const char *transaction_id,
+                                  struct scep_request_info **out);
+int sq_list_requests(void *be, int status, scep_store_request_cb cb, void *arg);
+int sq_decide_request(void *be, int64_t id, int status, const char *actor, const char *reason,
+                      const struct scep_audit_event *ev);
+int sq_issue_request(void *be, int64_t id, const struct scep_cert_info *ci,
+                     const struct scep_audit_event *ev);
 
 /* Brings the schema up to the newest version this code knows, one
  * transaction per step, and sets be->version (sqlite_migrate.c).

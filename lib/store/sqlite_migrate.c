@@ -61,6 +61,28 @@ static const struct migration migrations[] = {
      " id INTEGER PRIMARY KEY CHECK (id = 1),"
      " last INTEGER NOT NULL);"
      "INSERT INTO crl_numbers (id, last) VALUES (1, 0);"},
+    /* Requests held for an administrator (approval = manual).  The status
+     * values are enum scep_request_status.  AUTOINCREMENT so that an id an
+     * administrator once saw never names another request, even if rows
+     * are purged one day; transaction_id is UNIQUE because a client's
+     * retries and polls find their request by it. */
+    {2,
+     "CREATE TABLE requests ("
+     " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+     " transaction_id TEXT NOT NULL UNIQUE,"
+     " subject TEXT,"
+     " sans TEXT,"
+     " pubkey_fp TEXT,"
+     " msg_type TEXT,"
+     " requester TEXT,"
+     " created_at INTEGER NOT NULL,"
+     " status INTEGER NOT NULL DEFAULT 0 CHECK (status IN (0, 1, 2, 3)),"
+     " decided_at INTEGER NOT NULL DEFAULT 0,"
+     " decided_by TEXT,"
+     " reason TEXT,"
+     " serial TEXT,"
+     " csr BLOB NOT NULL);"
+     "CREATE INDEX requests_status ON requests (status);"},
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -228,3 +228,118 @@ void scep_cert_info_free(struct scep_cert_info *ci)
     free(ci->der);
     free(ci);
 }
+
+/* 1 if status is one of enum scep_request_status. */
+static int valid_request_status(int status)
+{
+    return status == SCEP_REQ_PENDING || status == SCEP_REQ_APPROVED ||
+           status == SCEP_REQ_REJECTED || status == SCEP_REQ_ISSUED;
+}
+
+/*
+ * Stores ri as a new PENDING request and appends ev (may be NULL), in one
+ * durable transaction.  transaction_id and the CSR are required; ri's
+ * id, status and decision fields are ignored.  Returns 0 with *id (may
+ * be NULL) set, SCEP_ERR_EXISTS for a known transaction id (nothing
+ * written), or SCEP_ERR_STORE.
+ */
+int scep_store_add_request(struct scep_store *st, const struct scep_request_info *ri,
+                           const struct scep_audit_event *ev, int64_t *id)
+{
+    if (st == NULL || ri == NULL || ri->transaction_id == NULL ||
+        ri->transaction_id[0] == '\0' || ri->csr_der == NULL || ri->csr_len == 0)
+        return SCEP_ERR_INVALID_ARG;
+    if (ev != NULL && ev->kind == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->add_request(st->be, ri, ev, id);
+}
+
+/* Looks request id up.  Returns 0 with *out set (free with
+ * scep_request_info_free()), SCEP_ERR_NOT_FOUND, or SCEP_ERR_STORE. */
+int scep_store_get_request(struct scep_store *st, int64_t id, struct scep_request_info **out)
+{
+    if (st == NULL || out == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->get_request(st->be, id, out);
+}
+
+/* Looks a request up by its transactionID.  Returns 0 with *out set
+ * (free with scep_request_info_free()), SCEP_ERR_NOT_FOUND, or
+ * SCEP_ERR_STORE. */
+int scep_store_get_request_by_transaction(struct scep_store *st, const char *transaction_id,
+                                          struct scep_request_info **out)
+{
+    if (st == NULL || transaction_id == NULL || out == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->get_request_by_transaction(st->be, transaction_id, out);
+}
+
+/*
+ * Calls cb for each request with the given status (-1: any), oldest
+ * first; the record is borrowed for the call.  Returns 0, the first
+ * non-zero value cb returned, or SCEP_ERR_STORE.
+ */
+int scep_store_list_requests(struct scep_store *st, int status, scep_store_request_cb cb,
+                             void *arg)
+{
+    if (st == NULL || cb == NULL || (status != -1 && !valid_request_status(status)))
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->list_requests(st->be, status, cb, arg);
+}
+
+/*
+ * Moves a PENDING request to status (SCEP_REQ_APPROVED or
+ * SCEP_REQ_REJECTED), recording actor, reason (may be NULL) and the
+ * time, and appends ev (may be NULL), in one transaction.  Returns 0,
+ * SCEP_ERR_NOT_FOUND, SCEP_ERR_EXISTS when it is no longer pending, or
+ * SCEP_ERR_STORE; nothing is written unless it returns 0.
+ */
+int scep_store_decide_request(struct scep_store *st, int64_t id, int status, const char *actor,
+                              const char *reason, const struct scep_audit_event *ev)
+{
+    if (st == NULL || actor == NULL ||
+        (status != SCEP_REQ_APPROVED && status != SCEP_REQ_REJECTED))
+        return SCEP_ERR_INVALID_ARG;
+    if (ev != NULL && ev->kind == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->decide_request(st->be, id, status, actor, reason, ev);
+}
+
+/*
+ * Inserts ci (checked as scep_store_insert_cert() checks it) and marks
+ * the APPROVED request id ISSUED with ci->serial, with ev (may be NULL)
+ * appended, in one durable transaction.  Returns 0, SCEP_ERR_NOT_FOUND
+ * for an unknown id, SCEP_ERR_INVALID_ARG when the request is not
+ * APPROVED, SCEP_ERR_EXISTS for a duplicate serial, or SCEP_ERR_STORE;
+ * nothing is written unless it returns 0.
+ */
+int scep_store_issue_request(struct scep_store *st, int64_t id, const struct scep_cert_info *ci,
+                             const struct scep_audit_event *ev)
+{
+    if (st == NULL || ci == NULL || ci->serial == NULL || ci->serial[0] == '\0' ||
+        ci->subject == NULL || ci->der == NULL || ci->der_len == 0)
+        return SCEP_ERR_INVALID_ARG;
+    if (ci->status != SCEP_CERT_VALID && ci->status != SCEP_CERT_REVOKED)
+        return SCEP_ERR_INVALID_ARG;
+    if (ev != NULL && ev->kind == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->issue_request(st->be, id, ci, ev);
+}
+
+/* Frees an owned request record and every string in it.  Accepts NULL. */
+void scep_request_info_free(struct scep_request_info *ri)
+{
+    if (ri == NULL)
+        return;
+    free(ri->transaction_id);
+    free(ri->subject);
+    free(ri->sans);
+    free(ri->pubkey_fp);
+    free(ri->msg_type);
+    free(ri->requester);
+    free(ri->decided_by);
+    free(ri->reason);
+    free(ri->serial);
+    free(ri->csr_der);
+    free(ri);
+}

@@ -35,6 +35,16 @@ struct scep_store_ops {
     int (*list_audit)(void *be, int64_t after_id, scep_store_audit_cb cb, void *arg);
     int (*verify_audit)(void *be, int64_t *bad_id);
     int (*next_crl_number)(void *be, int64_t *out);
+    int (*add_request)(void *be, const struct scep_request_info *ri,
+                       const struct scep_audit_event *ev, int64_t *id);
+    int (*get_request)(void *be, int64_t id, struct scep_request_info **out);
+    int (*get_request_by_transaction)(void *be, const char *transaction_id,
+                                      struct scep_request_info **out);
+    int (*list_requests)(void *be, int status, scep_store_request_cb cb, void *arg);
+    int (*decide_request)(void *be, int64_t id, int status, const char *actor,
+                          const char *reason, const struct scep_audit_event *ev);
+    int (*issue_request)(void *be, int64_t id, const struct scep_cert_info *ci,
+                         const struct scep_audit_event *ev);
     const char *(*last_error)(void *be);
 };
 

@@ -1,7 +1,8 @@
 /*
  * The SQLite backend of the store: one connection per struct sq_be (one
  * per worker thread), certificates and CRL numbers.  The audit chain
- * lives in sqlite_audit.c and the schema in sqlite_migrate.c.
+ * lives in sqlite_audit.c, the requests held for approval in
+ * store_sqlite_requests.c and the schema in sqlite_migrate.c.
  *
  * Durability: WAL with synchronous=FULL fsyncs the log on every COMMIT,
  * so a certificate is on disk when scep_store_insert_cert() returns and
@@ -58,6 +59,17 @@ static const char *const stmt_sql[SQ_NSTMT] = {
                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [SQ_CRL_BUMP] = "UPDATE crl_numbers SET last = last + 1 WHERE id = 1",
     [SQ_CRL_GET] = "SELECT last FROM crl_numbers WHERE id = 1",
+    [SQ_REQ_INSERT] = "INSERT INTO requests (transaction_id, subject, sans, pubkey_fp, "
+                      "msg_type, requester, created_at, status, csr) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8)",
+    [SQ_REQ_GET] = "SELECT " SQ_REQ_COLUMNS " FROM requests WHERE id = ?1",
+    [SQ_REQ_BY_TXID] = "SELECT " SQ_REQ_COLUMNS " FROM requests WHERE transaction_id = ?1",
+    /* Only a pending request can be decided: the status test in the
+     * WHERE clause makes approve/reject races resolve to one winner. */
+    [SQ_REQ_DECIDE] = "UPDATE requests SET status = ?2, decided_at = ?3, decided_by = ?4, "
+                      "reason = ?5 WHERE id = ?1 AND status = 0",
+    [SQ_REQ_STATUS] = "SELECT status FROM requests WHERE id = ?1",
+    [SQ_REQ_ISSUE] = "UPDATE requests SET status = 3, serial = ?2 WHERE id = ?1 AND status = 1",
 };
 
 /* Records the failure; see sqlite_be.h. */
@@ -161,8 +173,8 @@ int sq_bind_str(sqlite3_stmt *st, int i, const char *s)
 }
 
 /* Copies text column i into a fresh string (NULL for SQL NULL); its
- * length comes from SQLite, not from a terminator.  0 or NOMEM. */
-static int dup_col(sqlite3_stmt *s, int i, char **out)
+ * length comes from SQLite, not from a terminator.  See sqlite_be.h. */
+int sq_dup_col(sqlite3_stmt *s, int i, char **out)
 {
     const unsigned char *t;
     int n;
@@ -196,11 +208,11 @@ static int read_cert_row(struct sq_be *be, sqlite3_stmt *s, struct scep_cert_inf
     ci = calloc(1, sizeof(*ci));
     if (ci == NULL)
         goto out;
-    if (dup_col(s, 0, &ci->serial) || dup_col(s, 1, &ci->issuer_fp) ||
-        dup_col(s, 2, &ci->subject) || dup_col(s, 3, &ci->sans) ||
-        dup_col(s, 10, &ci->transaction_id) || dup_col(s, 11, &ci->requester) ||
-        dup_col(s, 12, &ci->msg_type) || dup_col(s, 13, &ci->pubkey_fp) ||
-        dup_col(s, 14, &ci->renewed_serial))
+    if (sq_dup_col(s, 0, &ci->serial) || sq_dup_col(s, 1, &ci->issuer_fp) ||
+        sq_dup_col(s, 2, &ci->subject) || sq_dup_col(s, 3, &ci->sans) ||
+        sq_dup_col(s, 10, &ci->transaction_id) || sq_dup_col(s, 11, &ci->requester) ||
+        sq_dup_col(s, 12, &ci->msg_type) || sq_dup_col(s, 13, &ci->pubkey_fp) ||
+        sq_dup_col(s, 14, &ci->renewed_serial))
         goto out;
     ci->not_before = sqlite3_column_int64(s, 4);
     ci->not_after = sqlite3_column_int64(s, 5);
@@ -231,18 +243,15 @@ out:
     return rc;
 }
 
-static int sq_insert_cert(void *vbe, const struct scep_cert_info *ci,
-                          const struct scep_audit_event *ev)
+/* Inserts the certificate row inside the caller's transaction; see
+ * sqlite_be.h. */
+int sq_cert_insert_row(struct sq_be *be, const struct scep_cert_info *ci)
 {
-    struct sq_be *be = vbe;
     sqlite3_stmt *s = NULL;
     int rc, src;
 
     if (ci->der_len > (size_t)INT32_MAX)
         return SCEP_ERR_TOO_LARGE;
-    rc = sq_begin(be);
-    if (rc != 0)
-        return rc;
     rc = sq_stmt(be, SQ_CERT_INSERT, &s);
     if (rc != 0)
         goto out;
@@ -270,8 +279,26 @@ static int sq_insert_cert(void *vbe, const struct scep_cert_info *ci,
         sq_fail(be, "insert certificate");
         goto out;
     }
+    rc = 0;
+out:
     sq_done(s);
-    s = NULL;
+    return rc;
+}
+
+static int sq_insert_cert(void *vbe, const struct scep_cert_info *ci,
+                          const struct scep_audit_event *ev)
+{
+    struct sq_be *be = vbe;
+    int rc;
+
+    if (ci->der_len > (size_t)INT32_MAX)
+        return SCEP_ERR_TOO_LARGE;
+    rc = sq_begin(be);
+    if (rc != 0)
+        return rc;
+    rc = sq_cert_insert_row(be, ci);
+    if (rc != 0)
+        goto out;
     if (ev != NULL) {
         rc = sq_audit_append(be, ev);
         if (rc != 0)
@@ -279,7 +306,6 @@ static int sq_insert_cert(void *vbe, const struct scep_cert_info *ci,
     }
     rc = sq_commit(be);
 out:
-    sq_done(s);
     if (rc != 0)
         sq_rollback(be);
     return rc;
@@ -565,6 +591,12 @@ static const struct scep_store_ops sqlite_ops = {
     .list_audit = sq_list_audit,
     .verify_audit = sq_verify_audit,
     .next_crl_number = sq_next_crl_number,
+    .add_request = sq_add_request,
+    .get_request = sq_get_request,
+    .get_request_by_transaction = sq_get_request_by_transaction,
+    .list_requests = sq_list_requests,
+    .decide_request = sq_decide_request,
+    .issue_request = sq_issue_request,
     .last_error = sq_last_error,
 };
 

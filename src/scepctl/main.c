@@ -48,6 +48,14 @@ const struct ctl_command ctl_commands[] = {
      ctl_cmd_crl},
     {"audit", "list or verify the audit trail", "scepctl audit [--after ID] [--verify]",
      ctl_cmd_audit},
+    {"requests", "list enrollment requests waiting for approval (approval = manual)",
+     "scepctl requests [--status pending|approved|rejected|issued|all]", ctl_cmd_requests},
+    {"show-request", "show one enrollment request",
+     "scepctl show-request ID|TRANSACTION_ID [--pem]", ctl_cmd_show_request},
+    {"approve", "approve a pending request; scepd issues at the client's next poll",
+     "scepctl approve ID|TRANSACTION_ID", ctl_cmd_approve},
+    {"reject", "reject a pending request; the client's next poll gets FAILURE",
+     "scepctl reject ID|TRANSACTION_ID [--reason TEXT]", ctl_cmd_reject},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -81,7 +89,7 @@ static void usage(FILE *f)
                "       scepctl COMMAND --help\n"
                "       scepctl --version\n\ncommands:\n");
     for (const struct ctl_command *cmd = ctl_commands; cmd->name != NULL; cmd++)
-        fprintf(f, "  %-8s %s\n", cmd->name, cmd->summary);
+        fprintf(f, "  %-13s %s\n", cmd->name, cmd->summary);
     fprintf(f, "\nglobal flags:\n"
                "  --config FILE            read scepd.conf(5) from FILE\n"
                "  --json                   print JSON instead of tables\n"

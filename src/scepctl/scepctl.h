@@ -53,6 +53,10 @@ int ctl_cmd_show(struct ctl *c, int argc, char **argv);
 int ctl_cmd_revoke(struct ctl *c, int argc, char **argv);
 int ctl_cmd_crl(struct ctl *c, int argc, char **argv);
 int ctl_cmd_audit(struct ctl *c, int argc, char **argv);
+int ctl_cmd_requests(struct ctl *c, int argc, char **argv);
+int ctl_cmd_show_request(struct ctl *c, int argc, char **argv);
+int ctl_cmd_approve(struct ctl *c, int argc, char **argv);
+int ctl_cmd_reject(struct ctl *c, int argc, char **argv);
 
 /* ---- option parsing for commands (util.c) ---- */
 
@@ -152,6 +156,29 @@ const char *ctl_cert_status(const struct scep_cert_info *ci, int64_t now);
  * pubkey_fingerprint, renewed_serial.  New reference; NULL on ENOMEM.
  */
 json_t *ctl_cert_info_json(const struct scep_cert_info *ci, int64_t now, int full);
+
+/* ---- requests held for approval (cmd_requests.c) ---- */
+
+/* "pending", "approved", "rejected", "issued", or "unknown". */
+const char *ctl_request_status(int status);
+
+/*
+ * Looks up the request named by arg: an argument of only digits is a
+ * request id, anything else a transactionID.  On failure prints why,
+ * prefixed by cmd, and returns CTL_EXIT_USAGE (a malformed id) or
+ * CTL_EXIT_FAIL (unknown, database error).  *out: free with
+ * scep_request_info_free().
+ */
+int ctl_find_request(struct ctl *c, struct scep_store *st, const char *cmd, const char *arg,
+                     struct scep_request_info **out);
+
+/*
+ * A JSON object for a request record with every field but the CSR: id,
+ * status, transaction_id, subject, sans, pubkey_fingerprint, msg_type,
+ * requester, created_at, decided_at, decided_by, reason, serial.  New
+ * reference; NULL on ENOMEM.
+ */
+json_t *ctl_request_json(const struct scep_request_info *ri);
 
 /* ---- output (output.c) ---- */
 

@@ -313,7 +313,7 @@ static void test_concurrent_writers(void **state)
     }
 
     assert_int_equal(scep_store_open(d->uri, &st), 0);
-    assert_int_equal(scep_store_schema_version(st), 1);
+    assert_int_equal(scep_store_schema_version(st), 2);
     assert_int_equal(scep_store_list_certs(st, &f, count_cert_cb, &n), 0);
     assert_int_equal(n, NTHREADS * PER_THREAD);
     assert_int_equal(ts_audit_count(st), NTHREADS * PER_THREAD);

@@ -59,15 +59,15 @@ static void test_open_migrate_reopen(void **state)
     struct scep_store *st = NULL;
 
     assert_int_equal(scep_store_open(d->uri, &st), 0);
-    assert_int_equal(scep_store_schema_version(st), 1);
+    assert_int_equal(scep_store_schema_version(st), 2);
     scep_store_close(st);
     st = NULL;
-    /* The migration ran once: one version row, WAL persisted. */
-    assert_int_equal(raw_int(d->path, "SELECT count(*) FROM schema_version"), 1);
+    /* Each migration ran once: one version row per step. */
+    assert_int_equal(raw_int(d->path, "SELECT count(*) FROM schema_version"), 2);
     assert_int_equal(raw_int(d->path, "SELECT count(*) FROM crl_numbers"), 1);
     /* A plain path works as well as sqlite:PATH. */
     assert_int_equal(scep_store_open(d->path, &st), 0);
-    assert_int_equal(scep_store_schema_version(st), 1);
+    assert_int_equal(scep_store_schema_version(st), 2);
     scep_store_close(st);
     st = NULL;
     /* And the URL form, sqlite:// followed by an absolute path. */
@@ -78,8 +78,8 @@ static void test_open_migrate_reopen(void **state)
         assert_int_equal(scep_store_open(url, &st), 0);
         scep_store_close(st);
     }
-    assert_int_equal(raw_int(d->path, "SELECT count(*) FROM schema_version"), 1);
-    assert_int_equal(raw_int(d->path, "SELECT version FROM schema_version"), 1);
+    assert_int_equal(raw_int(d->path, "SELECT count(*) FROM schema_version"), 2);
+    assert_int_equal(raw_int(d->path, "SELECT max(version) FROM schema_version"), 2);
 }
 
 static void test_older_db_upgraded(void **state)
@@ -91,7 +91,7 @@ static void test_older_db_upgraded(void **state)
     raw_exec(d->path, "CREATE TABLE schema_version (version INTEGER PRIMARY KEY,"
                       " applied_at INTEGER NOT NULL)");
     assert_int_equal(scep_store_open(d->uri, &st), 0);
-    assert_int_equal(scep_store_schema_version(st), 1);
+    assert_int_equal(scep_store_schema_version(st), 2);
     scep_store_close(st);
     assert_int_equal(raw_int(d->path, "SELECT count(*) FROM certificates"), 0);
     assert_int_equal(
