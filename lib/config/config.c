@@ -109,6 +109,8 @@ static const struct conf_key conf_keys[] = {
      "file whose first line is the challenge password"},
     {"renewal", "enroll", CT_BOOL, OFF(renewal), 0, 1, 1, NULL, NULL, 0,
      "accept RenewalReq signed by a certificate of this CA"},
+    {"approval", "enroll", CT_CHOICE, OFF(approval), 0, 0, 0, "auto", "auto|manual", CF_REQUIRED,
+     "auto issues at once; manual holds new enrollments PENDING until scepctl approve"},
     {"validity_days", "enroll", CT_INT, OFF(validity_days), 1, CONF_MAX_DAYS, 365, NULL, NULL, 0,
      "validity of issued certificates, in days"},
     {"validity_seconds", "enroll", CT_LONG, OFF(validity_seconds), 0,
@@ -719,6 +721,9 @@ scep_config_service(const struct scep_config *c, struct scep_service_config *s)
     s->challenge = c->challenge;
     s->allow_renewal = c->renewal;
     s->crl_next_update_seconds = (long)c->crl_validity_hours * 3600L;
+    /* Only the exact word turns approval on: the choice was validated,
+     * and a config made by hand (NULL) keeps the old behaviour. */
+    s->manual_approval = c->approval != NULL && strcmp(c->approval, "manual") == 0;
     scep_config_profile(c, &s->profile);
 }
 

@@ -4,7 +4,10 @@
  * encrypted to the requester's signer certificate with the cipher and key
  * transport the request used (Cisco refuses anything else); FAILURE
  * carries failInfo and failInfoText and no content, and every refusal is
- * written to the audit trail as one "refuse" event before it is sent.
+ * written to the audit trail as one "refuse" event before it is sent;
+ * PENDING (a request waiting for an administrator) carries nothing but
+ * the status, and needs no audit event of its own: the request's
+ * "request-pending" event was written when it was stored.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,6 +50,7 @@ int svc_refuse(struct svc_outcome *o, int fail_info, const char *fmt, ...)
     o->certs = NULL;
     sk_X509_CRL_pop_free(o->crls, X509_CRL_free);
     o->crls = NULL;
+    o->pending = 0;
     o->fail_info = fail_info;
     va_start(ap, fmt);
     vsnprintf(o->reason, sizeof(o->reason), fmt, ap);
@@ -84,11 +88,20 @@ int svc_succeed_cert(const struct scep_service *svc, struct svc_outcome *o, X509
     sk_X509_pop_free(o->certs, X509_free);
     o->certs = sk;
     sk = NULL;
+    o->pending = 0;
     o->fail_info = -1;
     rc = 0;
 out:
     sk_X509_pop_free(sk, X509_free);
     return rc;
+}
+
+/* Marks o PENDING: no certificates, no refusal.  Returns 0. */
+int svc_pend(struct svc_outcome *o)
+{
+    svc_outcome_clear(o);
+    o->pending = 1;
+    return 0;
 }
 
 /* Writes the refusal to the audit trail: "<failInfo name>: <reason>". */
@@ -133,7 +146,11 @@ int svc_certrep(struct scep_service *svc, struct scep_msg *m, const char *peer,
     md = svc_accepted_md(scep_msg_digest_nid(m));
     spec.md = md != NULL ? md : EVP_sha256();
 
-    if (o->fail_info < 0) {
+    if (o->pending) {
+        /* RFC 8894 3.3.2: PENDING has no content, only the status; the
+         * client polls again with the same transactionID. */
+        spec.status = SCEP_STATUS_PENDING;
+    } else if (o->fail_info < 0) {
         spec.status = SCEP_STATUS_SUCCESS;
         spec.recipient = scep_msg_get0_signer_cert(m);
         cipher = svc_accepted_cipher(scep_msg_cipher_nid(m));
@@ -161,7 +178,10 @@ int svc_certrep(struct scep_service *svc, struct scep_msg *m, const char *peer,
     der = NULL;
     r->content_type = "application/x-pki-message";
     r->http_status = 200;
-    if (o->fail_info < 0) {
+    if (o->pending) {
+        r->outcome = "pending";
+        r->fail_info = -1;
+    } else if (o->fail_info < 0) {
         r->outcome = "success";
         r->fail_info = -1;
     } else {

@@ -3,8 +3,10 @@
  * (proof of possession, key policy), authorises (challenge password, or a
  * signer certificate of this CA for renewals), answers a repeated
  * transactionID with what was already issued, or issues and stores the
- * certificate with its audit event in one transaction.  The CertRep is
- * built by the caller only after the store has the certificate.
+ * certificate with its audit event in one transaction (issue.c).  The
+ * CertRep is built by the caller only after the store has the
+ * certificate.  With manual approval a new enrollment is held as a
+ * PENDING request instead (approval.c); renewals are still issued at once.
  *
  * A PKCSReq signed by a valid certificate of this CA is a renewal too:
  * certmonger, Cisco and strongSwan renew that way (scep-interop.md 1.4).
@@ -24,14 +26,6 @@
 #include <scep/message.h>
 #include "service/certinfo.h"
 #include "service/service_int.h"
-
-static double mono_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /*
  * Is signer a certificate this CA issued, currently valid and not revoked?
@@ -113,109 +107,10 @@ out:
 }
 
 /*
- * Issues cert for csr and stores it with an "issue" audit event.
- * Retries with a fresh serial when the store already holds one.  On
- * success *out (free with X509_free()) and serial_hex are set.
- */
-static int issue_and_store(struct scep_service *svc, struct scep_msg *m, const char *peer,
-                           X509_REQ *csr, const X509_NAME *subject, const char *renewed_serial,
-                           X509 **out, char *serial_hex, size_t serial_hex_len)
-{
-    struct scep_cert_info ci;
-    struct scep_audit_event ev;
-    unsigned char serial[16];
-    char ca_fp[65];
-    X509 *cert = NULL;
-    int attempt, rc;
-
-    memset(&ci, 0, sizeof(ci));
-    rc = scep_cert_fingerprint(scep_ca_get0_cert(svc->ca), ca_fp);
-    if (rc != 0)
-        goto out;
-    for (attempt = 0; attempt < SVC_ISSUE_ATTEMPTS; attempt++) {
-        X509_free(cert);
-        cert = NULL;
-        scep_certinfo_clear(&ci);
-        rc = scep_ca_random_serial(serial);
-        if (rc != 0)
-            goto out;
-        rc = scep_ca_issue(svc->ca, csr, subject, &svc->profile, serial, sizeof(serial), &cert);
-        if (rc != 0)
-            goto out;
-        rc = scep_certinfo_from_x509(cert, ca_fp, &ci);
-        if (rc != 0)
-            goto out;
-        ci.issued_at = (int64_t)time(NULL);
-        ci.transaction_id = (char *)scep_msg_get0_transaction_id(m); /* borrowed on input */
-        ci.requester = (char *)peer;
-        ci.msg_type = (char *)scep_msg_type_name(scep_msg_type(m));
-        ci.renewed_serial = (char *)renewed_serial;
-
-        memset(&ev, 0, sizeof(ev));
-        ev.kind = "issue";
-        ev.actor = "scepd";
-        ev.transaction_id = ci.transaction_id;
-        ev.peer = peer;
-        ev.serial = ci.serial;
-        ev.detail = ci.subject;
-        rc = scep_store_insert_cert(svc->st, &ci, &ev);
-        /* The input fields were borrowed: drop them before clearing. */
-        ci.transaction_id = ci.requester = ci.msg_type = ci.renewed_serial = NULL;
-        if (rc != SCEP_ERR_EXISTS)
-            break;
-    }
-    if (rc != 0)
-        goto out;
-    snprintf(serial_hex, serial_hex_len, "%s", ci.serial);
-    *out = cert;
-    cert = NULL;
-out:
-    ci.transaction_id = ci.requester = ci.msg_type = ci.renewed_serial = NULL;
-    scep_certinfo_clear(&ci);
-    X509_free(cert);
-    return rc;
-}
-
-/*
- * The same transactionID again (micromdm resends every 30 s; RFC 8894 5.2):
- * the certificate already issued for it when the key is the same.
- * Returns 0 with o filled when answered, SCEP_ERR_NOT_FOUND to proceed.
- */
-static int repeated(struct scep_service *svc, struct scep_msg *m, const char *csr_fp,
-                    struct svc_outcome *o)
-{
-    struct scep_cert_info *ci = NULL;
-    const unsigned char *p;
-    X509 *cert = NULL;
-    int rc;
-
-    rc = scep_store_get_cert_by_transaction(svc->st, scep_msg_get0_transaction_id(m), &ci);
-    if (rc != 0)
-        return rc;
-    if (ci->pubkey_fp == NULL || strcmp(ci->pubkey_fp, csr_fp) != 0) {
-        rc = svc_refuse(o, SCEP_FAIL_BAD_REQUEST, "%s", scep_strerror(SCEP_ERR_TRANSID_REUSE));
-        goto out;
-    }
-    p = ci->der;
-    cert = d2i_X509(NULL, &p, (long)ci->der_len);
-    if (cert == NULL || p != ci->der + ci->der_len) {
-        rc = SCEP_ERR_STORE; /* our own record does not parse */
-        goto out;
-    }
-    rc = svc_succeed_cert(svc, o, cert);
-    if (rc != 0)
-        goto out;
-    snprintf(o->serial, sizeof(o->serial), "%s", ci->serial);
-out:
-    X509_free(cert);
-    scep_cert_info_free(ci);
-    return rc;
-}
-
-/*
  * PKCSReq and RenewalReq, in this order: CSR proof of possession and key
  * policy; authorisation (renewal signer or challenge); a repeated
- * transactionID; issue + store.  Returns 0 with o holding the certificate
+ * transactionID; with manual approval a new enrollment is held
+ * (approval.c); else issue + store.  Returns 0 with o holding the certificate
  * or the refusal, or SCEP_ERR_* when the CA or the store failed.
  */
 int svc_enroll(struct scep_service *svc, struct scep_msg *m, const char *peer,
@@ -223,14 +118,13 @@ int svc_enroll(struct scep_service *svc, struct scep_msg *m, const char *peer,
 {
     X509_REQ *csr = scep_msg_get0_csr(m);
     X509 *signer = scep_msg_get0_signer_cert(m);
-    X509 *cert = NULL;
+    struct svc_issue_ctx ctx;
     EVP_PKEY *pkey;
     const X509_NAME *subject = NULL;
     char why[200], csr_fp[65], old_serial[64];
     const char *renewed = NULL;
     int is_renewal_req = scep_msg_type(m) == SCEP_MSG_RENEWALREQ;
     int renewal = 0, rc;
-    double t0;
 
     if (csr == NULL || signer == NULL)
         return svc_refuse(o, SCEP_FAIL_BAD_REQUEST, "no certification request in the message");
@@ -279,23 +173,23 @@ int svc_enroll(struct scep_service *svc, struct scep_msg *m, const char *peer,
 
     /* A repeated transactionID gets what it already got (only once the
      * repeat is authorised like the first request was). */
-    rc = repeated(svc, m, csr_fp, o);
+    rc = svc_reissued(svc, scep_msg_get0_transaction_id(m), csr_fp, SCEP_FAIL_BAD_REQUEST,
+                      scep_strerror(SCEP_ERR_TRANSID_REUSE), o);
     if (rc != SCEP_ERR_NOT_FOUND)
         return rc;
     svc_outcome_clear(o);
 
-    t0 = mono_now();
-    rc = issue_and_store(svc, m, peer, csr, subject, renewed, &cert, o->serial, sizeof(o->serial));
-    if (rc == SCEP_ERR_POLICY || rc == SCEP_ERR_CSR || rc == SCEP_ERR_KEY) {
-        /* The CA refused what the CSR asks for (extensions, names). */
-        rc = svc_refuse(o, (int)scep_err_fail_info(rc), "%s", scep_strerror(rc));
-        goto out;
-    }
-    if (rc != 0)
-        goto out;
-    o->issue_seconds = mono_now() - t0;
-    rc = svc_succeed_cert(svc, o, cert);
-out:
-    X509_free(cert);
-    return rc;
+    /* A renewal is issued at once even under manual approval: it proves
+     * possession of a valid certificate of this CA, which an administrator
+     * already approved once. */
+    if (svc->manual_approval && !renewal)
+        return svc_hold(svc, m, peer, csr, csr_fp, o);
+
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.transaction_id = scep_msg_get0_transaction_id(m);
+    ctx.requester = peer;
+    ctx.peer = peer;
+    ctx.msg_type = scep_msg_type_name(scep_msg_type(m));
+    ctx.renewed_serial = renewed;
+    return svc_issue(svc, csr, subject, &ctx, o);
 }

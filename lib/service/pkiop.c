@@ -85,7 +85,7 @@ static int dispatch(struct scep_service *svc, struct scep_msg *m, const char *pe
     case SCEP_MSG_RENEWALREQ:
         return svc_enroll(svc, m, peer, o);
     case SCEP_MSG_CERTPOLL:
-        return svc_certpoll(svc, m, o);
+        return svc_certpoll(svc, m, peer, o);
     case SCEP_MSG_GETCERT:
         return svc_getcert(svc, m, o);
     case SCEP_MSG_GETCRL:
@@ -100,7 +100,8 @@ static int dispatch(struct scep_service *svc, struct scep_msg *m, const char *pe
  * answer (a CertRep with status 200, or a 400 for undecodable bytes); on
  * an internal failure it is a 500 with the reason and SCEP_ERR_* is
  * returned.  Nothing is written to the store except the issued
- * certificate with its "issue" event, or one "refuse" event.
+ * certificate with its "issue" event, a request held for approval with
+ * its "request-pending" event, or one "refuse" event.
  */
 int scep_service_pkioperation(struct scep_service *svc, const unsigned char *msg, size_t len,
                               const char *peer, struct scep_reply *r)

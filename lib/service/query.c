@@ -1,6 +1,7 @@
 /*
  * The query requests: CertPoll (RFC 8894 3.3.3), GetCert (3.3.4) and
- * GetCRL (3.3.4).  They read the store and never issue anything; GetCRL
+ * GetCRL (3.3.4).  They read the store and issue nothing themselves (a
+ * CertPoll for an approved request is issued by approval.c); GetCRL
  * makes a CRL from the store's revocations and keeps it for
  * SVC_CRL_CACHE_SECONDS so that clients polling it do not burn a CRL
  * number each.
@@ -19,60 +20,30 @@
 #include "service/certinfo.h"
 #include "service/service_int.h"
 
-/* Parses a stored certificate's DER (our own data, still length-checked). */
-static int stored_cert(const struct scep_cert_info *ci, X509 **out)
-{
-    const unsigned char *p = ci->der;
-    X509 *cert;
-
-    if (p == NULL || ci->der_len == 0 || ci->der_len > SCEP_MAX_MESSAGE)
-        return SCEP_ERR_STORE;
-    cert = d2i_X509(NULL, &p, (long)ci->der_len);
-    if (cert == NULL || p != ci->der + ci->der_len) {
-        X509_free(cert);
-        return SCEP_ERR_STORE;
-    }
-    *out = cert;
-    return 0;
-}
-
 /*
  * CertPoll is matched on the transactionID and the signer's key, not on
  * the IssuerAndSubject body (RFC 8894 3.3.3): strongSwan and others put
- * whatever they like there.  Nothing is ever PENDING yet, so a poll
- * either finds its certificate or names nothing we know.
+ * whatever they like there.  A poll finds its certificate, or else the
+ * request held for approval under its transactionID (approval.c), which
+ * may be issued right now if an administrator approved it.  Requests are
+ * consulted whatever the current approval setting, so that switching
+ * back to automatic does not strand clients still polling.
  */
-int svc_certpoll(struct scep_service *svc, struct scep_msg *m, struct svc_outcome *o)
+int svc_certpoll(struct scep_service *svc, struct scep_msg *m, const char *peer,
+                 struct svc_outcome *o)
 {
-    struct scep_cert_info *ci = NULL;
-    X509 *cert = NULL;
     char fp[65];
     int rc;
 
     rc = scep_pubkey_fingerprint(X509_get0_pubkey(scep_msg_get0_signer_cert(m)), fp);
     if (rc != 0)
         return rc;
-    rc = scep_store_get_cert_by_transaction(svc->st, scep_msg_get0_transaction_id(m), &ci);
-    if (rc == SCEP_ERR_NOT_FOUND)
-        return svc_refuse(o, SCEP_FAIL_BAD_CERT_ID, "no request with this transactionID");
-    if (rc != 0)
+    rc = svc_reissued(svc, scep_msg_get0_transaction_id(m), fp, SCEP_FAIL_BAD_CERT_ID,
+                      "no request with this transactionID for the signer's key", o);
+    if (rc != SCEP_ERR_NOT_FOUND)
         return rc;
-    if (ci->pubkey_fp == NULL || strcmp(ci->pubkey_fp, fp) != 0) {
-        rc = svc_refuse(o, SCEP_FAIL_BAD_CERT_ID,
-                        "no request with this transactionID for the signer's key");
-        goto out;
-    }
-    rc = stored_cert(ci, &cert);
-    if (rc != 0)
-        goto out;
-    rc = svc_succeed_cert(svc, o, cert);
-    if (rc != 0)
-        goto out;
-    snprintf(o->serial, sizeof(o->serial), "%s", ci->serial);
-out:
-    X509_free(cert);
-    scep_cert_info_free(ci);
-    return rc;
+    svc_outcome_clear(o);
+    return svc_poll_request(svc, m, peer, fp, o);
 }
 
 /*
@@ -98,7 +69,7 @@ int svc_getcert(struct scep_service *svc, struct scep_msg *m, struct svc_outcome
         return svc_refuse(o, SCEP_FAIL_BAD_CERT_ID, "no certificate with serial %s", serial);
     if (rc != 0)
         return rc;
-    rc = stored_cert(ci, &cert);
+    rc = svc_stored_cert(ci, &cert);
     if (rc != 0)
         goto out;
     if (X509_NAME_cmp(X509_get_issuer_name(cert), issuer) != 0) {

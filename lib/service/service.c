@@ -56,6 +56,7 @@ int scep_service_new(struct scep_ca *ca, struct scep_store *st,
         goto out;
     svc->st = st;
     svc->allow_renewal = cfg->allow_renewal;
+    svc->manual_approval = cfg->manual_approval;
     svc->crl_next_update = cfg->crl_next_update_seconds > 0 ? cfg->crl_next_update_seconds
                                                             : SVC_CRL_NEXT_UPDATE_SECONDS;
     svc->profile = cfg->profile;

@@ -5,12 +5,15 @@
  *
  * The pipeline (pkiop.c) decodes, verifies and decrypts; a handler
  * (enroll.c, query.c) decides and fills a struct svc_outcome; certrep.c
- * turns the outcome into a signed CertRep, auditing refusals.
+ * turns the outcome into a signed CertRep, auditing refusals.  With
+ * manual approval, approval.c holds new enrollments as PENDING requests
+ * and issues them (through issue.c, like enroll.c) once approved.
  */
 #ifndef SCEP_SERVICE_SERVICE_INT_H
 #define SCEP_SERVICE_SERVICE_INT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 #include <openssl/x509.h>
 #include <scep/message.h>
@@ -34,6 +37,7 @@ struct scep_service {
     char *challenge;       /* owned; NULL: none required */
     size_t challenge_len;
     int allow_renewal;
+    int manual_approval;   /* new enrollments wait as PENDING requests */
     long crl_next_update;  /* seconds */
     struct scep_profile profile; /* string members point at the copies below */
     char *key_usage, *ext_key_usage, *crl_url, *ocsp_url, *ca_issuers_url;
@@ -44,12 +48,14 @@ struct scep_service {
 };
 
 /*
- * What a request handler decided.  fail_info -1 means SUCCESS with certs
- * (issued or found certificate first) and/or crls; otherwise a refusal
- * with that failInfo and reason.  Handlers only fill it; svc_outcome_clear
+ * What a request handler decided.  pending set means CertRep PENDING (no
+ * content).  Otherwise fail_info -1 means SUCCESS with certs (issued or
+ * found certificate first) and/or crls, and anything else a refusal with
+ * that failInfo and reason.  Handlers only fill it; svc_outcome_clear
  * frees it.
  */
 struct svc_outcome {
+    int pending;
     int fail_info;
     char reason[200]; /* failInfoText; leaves room for the failInfo
                          name in scep_reply.reason */
@@ -70,6 +76,44 @@ int svc_refuse(struct svc_outcome *o, int fail_info, const char *fmt, ...)
 /* Marks o as SUCCESS carrying cert (a reference is taken), followed by
  * the CA certificate when it issued cert.  Returns 0 or SCEP_ERR_NOMEM. */
 int svc_succeed_cert(const struct scep_service *svc, struct svc_outcome *o, X509 *cert);
+/* Marks o as PENDING, dropping anything it held.  Returns 0. */
+int svc_pend(struct svc_outcome *o);
+
+/* Parses a stored certificate's DER with its length, refusing trailing
+ * bytes.  *out: free with X509_free().  Returns 0 or SCEP_ERR_STORE. */
+int svc_stored_cert(const struct scep_cert_info *ci, X509 **out);
+
+/* Who asked for a certificate, as recorded with it in the store. */
+struct svc_issue_ctx {
+    const char *transaction_id;
+    const char *requester;      /* peer address of the enrollment */
+    const char *peer;           /* peer of this message, for the audit event */
+    const char *msg_type;       /* "PKCSReq", "RenewalReq" */
+    const char *renewed_serial; /* renewals: the signer certificate's serial, else NULL */
+    int64_t request_id;         /* >0: an APPROVED request, marked ISSUED with the
+                                   certificate in the same store transaction */
+};
+
+/*
+ * Issues a certificate for csr (subject NULL: the CSR's) under the
+ * service's profile, stores it with an "issue" audit event and fills o
+ * with SUCCESS, the serial and the time spent.  A CSR the CA refuses
+ * (extensions, names, key) becomes a refusal in o.  Returns 0, or
+ * SCEP_ERR_* when the CA or the store failed; with request_id set,
+ * SCEP_ERR_NOT_FOUND / SCEP_ERR_INVALID_ARG when the request is no longer
+ * APPROVED (another worker issued it first).
+ */
+int svc_issue(struct scep_service *svc, X509_REQ *csr, const X509_NAME *subject,
+              const struct svc_issue_ctx *ctx, struct svc_outcome *o);
+
+/*
+ * The certificate already issued for m's transactionID, answered again
+ * when it is for the key with fingerprint key_fp (else a refusal with
+ * mismatch_fail and mismatch_text).  Returns 0 with o filled,
+ * SCEP_ERR_NOT_FOUND when nothing was issued for it, or SCEP_ERR_*.
+ */
+int svc_reissued(struct scep_service *svc, const char *transaction_id, const char *key_fp,
+                 int mismatch_fail, const char *mismatch_text, struct svc_outcome *o);
 
 /*
  * Handlers: m is decoded, verified and decrypted.  Each returns 0 with o
@@ -79,9 +123,25 @@ int svc_succeed_cert(const struct scep_service *svc, struct svc_outcome *o, X509
  */
 int svc_enroll(struct scep_service *svc, struct scep_msg *m, const char *peer,
                struct svc_outcome *o);
-int svc_certpoll(struct scep_service *svc, struct scep_msg *m, struct svc_outcome *o);
+int svc_certpoll(struct scep_service *svc, struct scep_msg *m, const char *peer,
+                 struct svc_outcome *o);
 int svc_getcert(struct scep_service *svc, struct scep_msg *m, struct svc_outcome *o);
 int svc_getcrl(struct scep_service *svc, struct scep_msg *m, struct svc_outcome *o);
+
+/*
+ * Manual approval (approval.c).  svc_hold: a new, authorised, non-renewal
+ * enrollment whose transactionID has no certificate yet; it answers from
+ * the request stored for the transactionID (PENDING, issued once
+ * APPROVED, refused once REJECTED, refused for another key) or stores a
+ * new PENDING request.  csr_fp is the CSR's public key fingerprint.
+ * svc_poll_request: a CertPoll whose transactionID has no certificate;
+ * key_fp is the poll signer's key fingerprint; badCertId when no request
+ * matches.  Both return 0 with o filled or SCEP_ERR_*.
+ */
+int svc_hold(struct scep_service *svc, struct scep_msg *m, const char *peer, X509_REQ *csr,
+             const char *csr_fp, struct svc_outcome *o);
+int svc_poll_request(struct scep_service *svc, struct scep_msg *m, const char *peer,
+                     const char *key_fp, struct svc_outcome *o);
 
 /*
  * Checks the challengePassword attribute of csr against the configured

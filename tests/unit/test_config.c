@@ -359,7 +359,7 @@ test_each_key(void **state)
     (void)state;
     scep_config_each_key(count_key, &n);
     /* one per field of struct scep_config */
-    assert_int_equal(n, 27);
+    assert_int_equal(n, 28);
 }
 
 int
