@@ -126,7 +126,10 @@ int scep_ca_sign_message(const struct scep_ca *ca, const struct scep_msg_spec *s
  * a renewal passes the old certificate's subject.  Copies the CSR's
  * subjectAltName; adds SKI, AKI, basicConstraints CA:FALSE, keyUsage,
  * extendedKeyUsage, CDP and AIA from p.  Does not check the CSR's
- * signature (the caller has).  *out: free with X509_free().
+ * signature (the caller has).  Refuses with SCEP_ERR_POLICY a subject
+ * (or a subjectAltName directoryName) whose RFC 2253 text exceeds
+ * SCEP_MAX_SUBJECT, or more than SCEP_MAX_SANS names; SCEP_ERR_KEY an
+ * RSA key outside SCEP_MIN/MAX_RSA_BITS.  *out: free with X509_free().
  */
 int scep_ca_issue(const struct scep_ca *ca, X509_REQ *csr, const X509_NAME *subject,
                   const struct scep_profile *p, const unsigned char *serial, size_t serial_len,
@@ -151,9 +154,11 @@ int scep_ca_make_crl(const struct scep_ca *ca, const struct scep_revoked_entry *
                      int64_t crl_number, long next_update_seconds, X509_CRL **out);
 
 /*
- * Checks that cert was issued by this CA (current or archived) and is
- * valid at now: signature, validity period.  Revocation is the store's
- * business.  Returns 0, SCEP_ERR_RENEWAL or SCEP_ERR_BAD_TIME.
+ * Checks that cert is an end-entity certificate issued by this CA
+ * (current or archived) and valid at now: signature, validity period.
+ * CA certificates and the CA's own RA certificates (current, next) are
+ * refused.  Revocation is the store's business.  Returns 0,
+ * SCEP_ERR_RENEWAL or SCEP_ERR_BAD_TIME.
  */
 int scep_ca_check_issued(const struct scep_ca *ca, X509 *cert, time_t now);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -47,16 +48,48 @@ static int url_ok(const char *url)
 }
 
 /*
+ * Is name's RFC 2253 text (the form the store keeps and
+ * SCEP_MAX_SUBJECT measures) within SCEP_MAX_SUBJECT?  Returns 0,
+ * SCEP_ERR_POLICY when longer, SCEP_ERR_NOMEM or SCEP_ERR_INTERNAL.
+ * Checked before signing: a certificate that cannot be recorded must
+ * never be made.
+ */
+static int name_fits(const X509_NAME *name)
+{
+    BIO *b = NULL;
+    char *data = NULL;
+    long n;
+    int rc = SCEP_ERR_NOMEM;
+
+    b = BIO_new(BIO_s_mem());
+    if (b == NULL)
+        goto out;
+    /* The same flags as the service's scep_name_rfc2253(), so both
+     * measure the same text. */
+    rc = SCEP_ERR_INTERNAL;
+    if (X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253) < 0)
+        goto out;
+    n = BIO_get_mem_data(b, &data);
+    if (n < 0)
+        goto out;
+    rc = (size_t)n > SCEP_MAX_SUBJECT ? SCEP_ERR_POLICY : 0;
+out:
+    BIO_free(b);
+    return rc;
+}
+
+/*
  * Copies the CSR's subjectAltName into cert, critical when the subject
  * is empty (RFC 5280 4.2.1.6).  *had_san tells whether there was one.
  * Returns 0, SCEP_ERR_CSR (malformed or repeated) or SCEP_ERR_POLICY
- * (more than SCEP_MAX_SANS names).
+ * (more than SCEP_MAX_SANS names, or a directoryName longer than
+ * SCEP_MAX_SUBJECT).
  */
 static int copy_san(X509_REQ *csr, X509 *cert, int critical, int *had_san)
 {
     STACK_OF(X509_EXTENSION) *exts = NULL;
     GENERAL_NAMES *gens = NULL;
-    int crit = -1, n, rc = SCEP_ERR_CSR;
+    int crit = -1, n, i, rc = SCEP_ERR_CSR;
 
     *had_san = 0;
     /* Reads both extensionRequest (PKCS#9) and Microsoft's msExtReq.  A
@@ -82,6 +115,13 @@ static int copy_san(X509_REQ *csr, X509 *cert, int critical, int *had_san)
     if (n > SCEP_MAX_SANS) {
         rc = SCEP_ERR_POLICY;
         goto out;
+    }
+    /* A directoryName is a subject in all but position: same limit. */
+    for (i = 0; i < n; i++) {
+        const GENERAL_NAME *gn = sk_GENERAL_NAME_value(gens, i);
+
+        if (gn->type == GEN_DIRNAME && (rc = name_fits(gn->d.directoryName)) != 0)
+            goto out;
     }
     rc = SCEP_ERR_INTERNAL;
     /* X509_add1_ext_i2d() encodes gens into a new extension owned by cert. */
@@ -206,6 +246,10 @@ int scep_ca_issue(const struct scep_ca *ca, X509_REQ *csr, const X509_NAME *subj
         rc = SCEP_ERR_KEY;
         goto out;
     }
+    /* SCEP_MAX_SUBJECT (limits.h); a renewal's subject is the old
+     * certificate's and fits already. */
+    if ((rc = name_fits(subj)) != 0)
+        goto out;
     empty = X509_NAME_entry_count(subj) == 0;
     rc = SCEP_ERR_INTERNAL;
     cert = X509_new();
@@ -263,13 +307,25 @@ static int issued_by(X509 *cert, X509 *issuer)
 
 /*
  * Checks cert against the current and archived CA certificates and its
- * validity at now.  Returns 0, SCEP_ERR_RENEWAL or SCEP_ERR_BAD_TIME.
+ * validity at now.  Only end-entity certificates count: a CA certificate
+ * (a cross or link certificate one day) and our own RA certificates
+ * (current and next) are signed by the CA key too, but they are the
+ * server's, never a client's, and no store records them, so they must
+ * not vouch for a renewal.  Returns 0, SCEP_ERR_RENEWAL or
+ * SCEP_ERR_BAD_TIME.
  */
 int scep_ca_check_issued(const struct scep_ca *ca, X509 *cert, time_t now)
 {
     int i, found = 0;
 
     if (ca == NULL || cert == NULL)
+        return SCEP_ERR_RENEWAL;
+    /* X509_check_ca(): non-zero for anything that may act as a CA
+     * (basicConstraints CA:TRUE, keyCertSign, or a v1 self-signed cert). */
+    if (X509_check_ca(cert) != 0)
+        return SCEP_ERR_RENEWAL;
+    if ((ca->ra_cert != NULL && X509_cmp(cert, ca->ra_cert) == 0) ||
+        (ca->next_ra_cert != NULL && X509_cmp(cert, ca->next_ra_cert) == 0))
         return SCEP_ERR_RENEWAL;
     if (issued_by(cert, ca->cert))
         found = 1;

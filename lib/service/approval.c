@@ -181,32 +181,20 @@ out:
 }
 
 /*
- * A new, authorised enrollment under manual approval whose transactionID
- * has no certificate (see service_int.h).  Returns 0 with o filled or
- * SCEP_ERR_*.
+ * Answers from the request stored under m's transactionID, if any (see
+ * service_int.h): a request of another key is a refusal; otherwise its
+ * state decides.  Returns 0 with o filled, SCEP_ERR_NOT_FOUND when no
+ * request is stored under the transactionID, or SCEP_ERR_*.
  */
-int svc_hold(struct scep_service *svc, struct scep_msg *m, const char *peer, X509_REQ *csr,
-             const char *csr_fp, struct svc_outcome *o)
+int svc_held(struct scep_service *svc, struct scep_msg *m, const char *peer, const char *csr_fp,
+             struct svc_outcome *o)
 {
     struct scep_request_info *ri = NULL;
-    const char *tid = scep_msg_get0_transaction_id(m);
     int rc;
 
-    rc = scep_store_get_request_by_transaction(svc->st, tid, &ri);
-    if (rc == SCEP_ERR_NOT_FOUND) {
-        rc = store_request(svc, m, peer, csr, csr_fp);
-        if (rc == 0)
-            return svc_pend(o);
-        if (rc == SCEP_ERR_TOO_LARGE)
-            return svc_refuse(o, SCEP_FAIL_BAD_REQUEST, "%s", scep_strerror(rc));
-        if (rc != SCEP_ERR_EXISTS)
-            return rc;
-        /* The same request arrived twice at once (a client retrying on
-         * another connection): answer from the one that won. */
-        rc = scep_store_get_request_by_transaction(svc->st, tid, &ri);
-    }
+    rc = scep_store_get_request_by_transaction(svc->st, scep_msg_get0_transaction_id(m), &ri);
     if (rc != 0)
-        goto out;
+        return rc;
     if (ri->pubkey_fp == NULL || strcmp(ri->pubkey_fp, csr_fp) != 0) {
         rc = svc_refuse(o, SCEP_FAIL_BAD_REQUEST, "%s", scep_strerror(SCEP_ERR_TRANSID_REUSE));
         goto out;
@@ -215,6 +203,32 @@ int svc_hold(struct scep_service *svc, struct scep_msg *m, const char *peer, X50
 out:
     scep_request_info_free(ri);
     return rc;
+}
+
+/*
+ * A new, authorised enrollment under manual approval whose transactionID
+ * has no certificate (see service_int.h).  Returns 0 with o filled or
+ * SCEP_ERR_*.
+ */
+int svc_hold(struct scep_service *svc, struct scep_msg *m, const char *peer, X509_REQ *csr,
+             const char *csr_fp, struct svc_outcome *o)
+{
+    int rc;
+
+    rc = svc_held(svc, m, peer, csr_fp, o);
+    if (rc != SCEP_ERR_NOT_FOUND)
+        return rc;
+    rc = store_request(svc, m, peer, csr, csr_fp);
+    if (rc == 0)
+        return svc_pend(o);
+    if (rc == SCEP_ERR_TOO_LARGE)
+        return svc_refuse(o, SCEP_FAIL_BAD_REQUEST, "%s", scep_strerror(rc));
+    if (rc != SCEP_ERR_EXISTS)
+        return rc;
+    /* The same request arrived twice at once (a client retrying on
+     * another connection): answer from the one that won. */
+    rc = svc_held(svc, m, peer, csr_fp, o);
+    return rc == SCEP_ERR_NOT_FOUND ? SCEP_ERR_STORE : rc;
 }
 
 /*

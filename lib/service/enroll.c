@@ -21,6 +21,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <scep/error.h>
 #include <scep/message.h>
@@ -71,37 +72,56 @@ static int check_signer(struct scep_service *svc, X509 *signer, char *why, size_
 /*
  * A renewal's CSR may repeat the old certificate's subjectAltNames or
  * leave them out, but not name anything else: the signer certificate
- * only vouches for the names it holds.
+ * only vouches for the names it holds.  The names are compared decoded,
+ * one by one and in order (GENERAL_NAME_cmp compares types and values,
+ * otherName values included), never as the store's text form: that text
+ * masks unprintable bytes and ',' as '?' and shows an otherName by its
+ * OID alone, so two different names can print alike.
  */
 static int check_renewal_sans(X509 *old, X509_REQ *csr, char *why, size_t whylen)
 {
     STACK_OF(X509_EXTENSION) *exts = NULL;
-    char *want = NULL, *got = NULL;
-    int rc;
+    GENERAL_NAMES *want = NULL, *got = NULL;
+    int crit = -1, i, n, rc = SCEP_ERR_POLICY;
 
+    /* X509_REQ_get_extensions returns a new stack, NULL or empty when the
+     * CSR asks for none. */
     exts = X509_REQ_get_extensions(csr);
-    rc = scep_sans_text(exts, &got);
-    if (rc != 0) {
-        snprintf(why, whylen, "CSR subjectAltName unreadable: %s", scep_strerror(rc));
-        rc = SCEP_ERR_POLICY;
-        goto out;
-    }
+    /* X509V3_get_d2i: NULL with crit -1 when absent, -2 when repeated,
+     * and NULL with crit >= 0 when the extension does not decode. */
+    got = X509V3_get_d2i(exts, NID_subject_alt_name, &crit, NULL);
     if (got == NULL) {
-        rc = 0;
+        if (crit == -1) {
+            rc = 0;
+            goto out;
+        }
+        snprintf(why, whylen, "CSR subjectAltName unreadable or repeated");
         goto out;
     }
-    rc = scep_sans_text(X509_get0_extensions(old), &want);
-    if (rc != 0)
+    n = sk_GENERAL_NAME_num(got);
+    if (n == 0) {
+        rc = 0; /* an empty list names nothing; the CA refuses it anyway */
         goto out;
-    if (want == NULL || strcmp(want, got) != 0) {
+    }
+    crit = -1;
+    want = X509_get_ext_d2i(old, NID_subject_alt_name, &crit, NULL);
+    if (want == NULL || sk_GENERAL_NAME_num(want) != n) {
         snprintf(why, whylen, "renewal may not change subjectAltName");
-        rc = SCEP_ERR_POLICY;
         goto out;
+    }
+    for (i = 0; i < n; i++) {
+        /* GENERAL_NAME_cmp: 0 when equal, else -1 (it is not an order). */
+        GENERAL_NAME *a = sk_GENERAL_NAME_value(want, i), *b = sk_GENERAL_NAME_value(got, i);
+
+        if (GENERAL_NAME_cmp(a, b) != 0) {
+            snprintf(why, whylen, "renewal may not change subjectAltName");
+            goto out;
+        }
     }
     rc = 0;
 out:
-    free(want);
-    free(got);
+    GENERAL_NAMES_free(want);
+    GENERAL_NAMES_free(got);
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
     return rc;
 }
@@ -141,7 +161,11 @@ int svc_enroll(struct scep_service *svc, struct scep_msg *m, const char *peer,
     if (rc != 0)
         return rc;
 
-    rc = check_signer(svc, signer, why, sizeof(why));
+    /* With renewal switched off a PKCSReq signed by one of our
+     * certificates is a new enrollment like any other: the challenge
+     * (and manual approval) apply to it, or "renewal = false" would
+     * only close the RenewalReq door. */
+    rc = svc->allow_renewal ? check_signer(svc, signer, why, sizeof(why)) : SCEP_ERR_RENEWAL;
     if (rc == 0) {
         renewal = 1;
     } else if (is_renewal_req) {
@@ -156,10 +180,8 @@ int svc_enroll(struct scep_service *svc, struct scep_msg *m, const char *peer,
 
     if (renewal) {
         rc = check_renewal_sans(signer, csr, why, sizeof(why));
-        if (rc == SCEP_ERR_POLICY)
-            return svc_refuse(o, SCEP_FAIL_BAD_REQUEST, "%s", why);
         if (rc != 0)
-            return rc;
+            return svc_refuse(o, SCEP_FAIL_BAD_REQUEST, "%s", why);
         subject = X509_get_subject_name(signer);
         if (scep_serial_hex(X509_get0_serialNumber(signer), old_serial, sizeof(old_serial)) == 0)
             renewed = old_serial;
@@ -184,6 +206,16 @@ int svc_enroll(struct scep_service *svc, struct scep_msg *m, const char *peer,
      * already approved once. */
     if (svc->manual_approval && !renewal)
         return svc_hold(svc, m, peer, csr, csr_fp, o);
+    /* Approval switched back to automatic: a request stored meanwhile
+     * is still answered from its state, as CertPoll answers it, so that
+     * resending the PKCSReq does not override a rejection or skip a
+     * pending decision. */
+    if (!renewal) {
+        rc = svc_held(svc, m, peer, csr_fp, o);
+        if (rc != SCEP_ERR_NOT_FOUND)
+            return rc;
+        svc_outcome_clear(o);
+    }
 
     memset(&ctx, 0, sizeof(ctx));
     ctx.transaction_id = scep_msg_get0_transaction_id(m);

@@ -124,6 +124,7 @@ int svc_issue(struct scep_service *svc, X509_REQ *csr, const X509_NAME *subject,
 {
     X509 *cert = NULL;
     double t0 = mono_now();
+    char fp[65];
     int rc;
 
     svc_outcome_clear(o);
@@ -131,6 +132,21 @@ int svc_issue(struct scep_service *svc, X509_REQ *csr, const X509_NAME *subject,
     if (rc == SCEP_ERR_POLICY || rc == SCEP_ERR_CSR || rc == SCEP_ERR_KEY) {
         /* The CA refused what the CSR asks for (extensions, names). */
         rc = svc_refuse(o, (int)scep_err_fail_info(rc), "%s", scep_strerror(rc));
+        goto out;
+    }
+    if (rc == SCEP_ERR_TRANSID_REUSE) {
+        /* Another worker stored a certificate for this transactionID
+         * between our look-up and our insert (the same request on two
+         * connections); the store kept ours out, so answer with theirs,
+         * under the same key rule as any repeat. */
+        svc_outcome_clear(o);
+        rc = scep_pubkey_fingerprint(X509_REQ_get0_pubkey(csr), fp);
+        if (rc != 0)
+            goto out;
+        rc = svc_reissued(svc, ctx->transaction_id, fp, SCEP_FAIL_BAD_REQUEST,
+                          scep_strerror(SCEP_ERR_TRANSID_REUSE), o);
+        if (rc == SCEP_ERR_NOT_FOUND)
+            rc = SCEP_ERR_STORE; /* refused for a certificate that is not there */
         goto out;
     }
     if (rc != 0)

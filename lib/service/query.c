@@ -21,24 +21,73 @@
 #include "service/service_int.h"
 
 /*
+ * The key a CertPoll signed with signer_fp may collect transaction_id's
+ * certificate under: the certificate's own key, or, when that
+ * certificate renewed another (RenewalReq, or PKCSReq signed by an issued
+ * certificate), the renewed certificate's key, since such a client signs
+ * its poll the way it signed its request: with the old certificate
+ * (RFC 8894 3.3.3 asks for the same signer as the request).  Writes the
+ * key to match into key_fp (signer_fp itself when nothing else applies).
+ * Returns 0 or SCEP_ERR_*.
+ */
+static int poll_key(struct scep_service *svc, const char *transaction_id, const char *signer_fp,
+                    char key_fp[65])
+{
+    struct scep_cert_info *ci = NULL, *prev = NULL;
+    int rc;
+
+    snprintf(key_fp, 65, "%s", signer_fp);
+    rc = scep_store_get_cert_by_transaction(svc->st, transaction_id, &ci);
+    if (rc == SCEP_ERR_NOT_FOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    if (ci->pubkey_fp == NULL || strcmp(ci->pubkey_fp, signer_fp) == 0 ||
+        ci->renewed_serial == NULL) {
+        rc = 0;
+        goto out;
+    }
+    rc = scep_store_get_cert(svc->st, ci->renewed_serial, &prev);
+    if (rc == SCEP_ERR_NOT_FOUND) {
+        rc = 0; /* renewed a certificate the store never knew */
+        goto out;
+    }
+    if (rc != 0)
+        goto out;
+    if (prev->pubkey_fp != NULL && strcmp(prev->pubkey_fp, signer_fp) == 0)
+        snprintf(key_fp, 65, "%s", ci->pubkey_fp);
+    rc = 0;
+out:
+    scep_cert_info_free(prev);
+    scep_cert_info_free(ci);
+    return rc;
+}
+
+/*
  * CertPoll is matched on the transactionID and the signer's key, not on
  * the IssuerAndSubject body (RFC 8894 3.3.3): strongSwan and others put
- * whatever they like there.  A poll finds its certificate, or else the
- * request held for approval under its transactionID (approval.c), which
- * may be issued right now if an administrator approved it.  Requests are
- * consulted whatever the current approval setting, so that switching
- * back to automatic does not strand clients still polling.
+ * whatever they like there.  A poll finds its certificate (for a
+ * renewal, also when signed by the renewed certificate's key: see
+ * poll_key), or else the request held for approval under its
+ * transactionID (approval.c), which may be issued right now if an
+ * administrator approved it.  Requests are consulted whatever the current
+ * approval setting, so that switching back to automatic does not strand
+ * clients still polling.
  */
 int svc_certpoll(struct scep_service *svc, struct scep_msg *m, const char *peer,
                  struct svc_outcome *o)
 {
-    char fp[65];
+    const char *tid = scep_msg_get0_transaction_id(m);
+    char fp[65], key_fp[65];
     int rc;
 
     rc = scep_pubkey_fingerprint(X509_get0_pubkey(scep_msg_get0_signer_cert(m)), fp);
     if (rc != 0)
         return rc;
-    rc = svc_reissued(svc, scep_msg_get0_transaction_id(m), fp, SCEP_FAIL_BAD_CERT_ID,
+    rc = poll_key(svc, tid, fp, key_fp);
+    if (rc != 0)
+        return rc;
+    rc = svc_reissued(svc, tid, key_fp, SCEP_FAIL_BAD_CERT_ID,
                       "no request with this transactionID for the signer's key", o);
     if (rc != SCEP_ERR_NOT_FOUND)
         return rc;
@@ -89,6 +138,7 @@ out:
 
 /* Revoked serials gathered from the store for one CRL. */
 struct revoked_list {
+    const char *issuer_fp; /* the CRL's issuer: entries of other CAs are skipped */
     struct scep_revoked_entry *e;
     unsigned char (*serials)[32];
     size_t n, cap;
@@ -125,6 +175,13 @@ static int collect_revoked(const struct scep_cert_info *ci, void *arg)
 
     if (ci->status != SCEP_CERT_REVOKED)
         return 0;
+    /* A CRL entry names a serial of the CRL's issuer (RFC 5280 5.3.3:
+     * ours is no indirect CRL); after a rollover the archived CA's
+     * revocations are not the current CA's to list.  A record without an
+     * issuer cannot be attributed and stays listed: listing a serial
+     * nobody uses costs nothing, dropping a revocation would. */
+    if (ci->issuer_fp != NULL && strcmp(ci->issuer_fp, l->issuer_fp) != 0)
+        return 0;
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
         struct scep_revoked_entry *e = realloc(l->e, cap * sizeof(*e));
@@ -149,18 +206,23 @@ static int collect_revoked(const struct scep_cert_info *ci, void *arg)
 }
 
 /*
- * Makes a fresh CRL of every revoked, unexpired certificate.  *out: free
- * with X509_CRL_free().
+ * Makes a fresh CRL of every revoked, unexpired certificate the current
+ * CA issued.  *out: free with X509_CRL_free().
  */
 static int make_crl(struct scep_service *svc, X509_CRL **out)
 {
     struct scep_cert_filter f;
     struct revoked_list l;
     int64_t number = 0;
+    char ca_fp[65];
     size_t i;
     int rc;
 
     memset(&l, 0, sizeof(l));
+    rc = scep_cert_fingerprint(scep_ca_get0_cert(svc->ca), ca_fp);
+    if (rc != 0)
+        return rc;
+    l.issuer_fp = ca_fp;
     memset(&f, 0, sizeof(f));
     f.status = SCEP_CERT_REVOKED;
     f.include_expired = 0; /* RFC 5280 3.3: expired entries may leave the CRL */

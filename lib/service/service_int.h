@@ -98,7 +98,9 @@ struct svc_issue_ctx {
  * Issues a certificate for csr (subject NULL: the CSR's) under the
  * service's profile, stores it with an "issue" audit event and fills o
  * with SUCCESS, the serial and the time spent.  A CSR the CA refuses
- * (extensions, names, key) becomes a refusal in o.  Returns 0, or
+ * (extensions, names, key) becomes a refusal in o.  When another worker
+ * stored a certificate for the same transactionID first, o answers with
+ * that one (for the same key; else a refusal).  Returns 0, or
  * SCEP_ERR_* when the CA or the store failed; with request_id set,
  * SCEP_ERR_NOT_FOUND / SCEP_ERR_INVALID_ARG when the request is no longer
  * APPROVED (another worker issued it first).
@@ -140,6 +142,15 @@ int svc_getcrl(struct scep_service *svc, struct scep_msg *m, struct svc_outcome 
  */
 int svc_hold(struct scep_service *svc, struct scep_msg *m, const char *peer, X509_REQ *csr,
              const char *csr_fp, struct svc_outcome *o);
+/*
+ * The request part of svc_hold without storing anything: answers a new
+ * enrollment from the request stored under its transactionID (any
+ * approval setting: a request rejected or still pending stays so after a
+ * switch back to automatic).  Returns 0 with o filled, SCEP_ERR_NOT_FOUND
+ * when no request is stored under the transactionID, or SCEP_ERR_*.
+ */
+int svc_held(struct scep_service *svc, struct scep_msg *m, const char *peer, const char *csr_fp,
+             struct svc_outcome *o);
 int svc_poll_request(struct scep_service *svc, struct scep_msg *m, const char *peer,
                      const char *key_fp, struct svc_outcome *o);
 

@@ -26,6 +26,7 @@ enum sq_stmt_id {
     SQ_CERT_BY_TXID,
     SQ_CERT_REVOKE,
     SQ_CERT_STATUS,
+    SQ_CERT_TXID_TAKEN,
     SQ_AUDIT_LAST,
     SQ_AUDIT_INSERT,
     SQ_CRL_BUMP,
@@ -85,8 +86,9 @@ int sq_dup_col(sqlite3_stmt *s, int i, char **out);
  * Inserts ci into the certificates table inside the caller's write
  * transaction (store_sqlite.c); the one insert path shared by
  * insert_cert and issue_request.  0, SCEP_ERR_EXISTS for a known serial
- * (be->err says which), SCEP_ERR_TOO_LARGE, or SCEP_ERR_STORE; the caller
- * rolls back on failure.
+ * (be->err says which), SCEP_ERR_TRANSID_REUSE when a certificate with
+ * ci->transaction_id is already stored, SCEP_ERR_TOO_LARGE, or
+ * SCEP_ERR_STORE; the caller rolls back on failure.
  */
 int sq_cert_insert_row(struct sq_be *be, const struct scep_cert_info *ci);
 

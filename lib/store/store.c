@@ -89,7 +89,9 @@ int scep_store_schema_version(struct scep_store *st)
 /*
  * Inserts ci and appends ev (may be NULL) in one durable transaction.
  * serial, subject and the DER are required.  Returns 0, SCEP_ERR_EXISTS
- * for a known serial (nothing written), or SCEP_ERR_STORE.
+ * for a known serial, SCEP_ERR_TRANSID_REUSE when the transactionID
+ * already has a certificate (nothing written in either case), or
+ * SCEP_ERR_STORE.
  */
 int scep_store_insert_cert(struct scep_store *st, const struct scep_cert_info *ci,
                            const struct scep_audit_event *ev)
@@ -310,8 +312,9 @@ int scep_store_decide_request(struct scep_store *st, int64_t id, int status, con
  * the APPROVED request id ISSUED with ci->serial, with ev (may be NULL)
  * appended, in one durable transaction.  Returns 0, SCEP_ERR_NOT_FOUND
  * for an unknown id, SCEP_ERR_INVALID_ARG when the request is not
- * APPROVED, SCEP_ERR_EXISTS for a duplicate serial, or SCEP_ERR_STORE;
- * nothing is written unless it returns 0.
+ * APPROVED, SCEP_ERR_EXISTS for a duplicate serial,
+ * SCEP_ERR_TRANSID_REUSE when the transactionID already has a
+ * certificate, or SCEP_ERR_STORE; nothing is written unless it returns 0.
  */
 int scep_store_issue_request(struct scep_store *st, int64_t id, const struct scep_cert_info *ci,
                              const struct scep_audit_event *ev)

@@ -84,7 +84,10 @@ int scep_store_schema_version(struct scep_store *st);
 
 /*
  * Inserts ci and appends ev (may be NULL) in one durable transaction.
- * SCEP_ERR_EXISTS when the serial is already stored (nothing written).
+ * SCEP_ERR_EXISTS when the serial is already stored, and
+ * SCEP_ERR_TRANSID_REUSE when ci->transaction_id (if not NULL) already
+ * has a certificate: at most one per transactionID, checked under the
+ * write lock (nothing written in either case).
  */
 int scep_store_insert_cert(struct scep_store *st, const struct scep_cert_info *ci,
                            const struct scep_audit_event *ev);
@@ -93,7 +96,9 @@ int scep_store_insert_cert(struct scep_store *st, const struct scep_cert_info *c
  * *out: free with scep_cert_info_free(). */
 int scep_store_get_cert(struct scep_store *st, const char *serial, struct scep_cert_info **out);
 
-/* The most recent certificate issued for transaction_id, or SCEP_ERR_NOT_FOUND. */
+/* The certificate issued for transaction_id, or SCEP_ERR_NOT_FOUND.
+ * (Databases written before the one-per-transactionID rule may hold
+ * several: the most recent is returned.) */
 int scep_store_get_cert_by_transaction(struct scep_store *st, const char *transaction_id,
                                        struct scep_cert_info **out);
 
@@ -195,9 +200,10 @@ int scep_store_decide_request(struct scep_store *st, int64_t id, int status, con
 /*
  * Issues an APPROVED request: inserts ci (as scep_store_insert_cert) and
  * marks request id ISSUED with ci->serial, with ev appended, in one
- * durable transaction.  SCEP_ERR_EXISTS on a duplicate serial;
- * SCEP_ERR_NOT_FOUND / SCEP_ERR_INVALID_ARG when the request is absent or
- * not APPROVED (nothing written).
+ * durable transaction.  SCEP_ERR_EXISTS on a duplicate serial,
+ * SCEP_ERR_TRANSID_REUSE when ci->transaction_id already has a
+ * certificate; SCEP_ERR_NOT_FOUND / SCEP_ERR_INVALID_ARG when the
+ * request is absent or not APPROVED (nothing written).
  */
 int scep_store_issue_request(struct scep_store *st, int64_t id, const struct scep_cert_info *ci,
                              const struct scep_audit_event *ev);

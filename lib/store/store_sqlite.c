@@ -53,6 +53,7 @@ static const char *const stmt_sql[SQ_NSTMT] = {
     [SQ_CERT_REVOKE] = "UPDATE certificates SET status = 1, revoked_at = ?2, "
                        "revocation_reason = ?3 WHERE serial = ?1 AND status = 0",
     [SQ_CERT_STATUS] = "SELECT status FROM certificates WHERE serial = ?1",
+    [SQ_CERT_TXID_TAKEN] = "SELECT serial FROM certificates WHERE transaction_id = ?1 LIMIT 1",
     [SQ_AUDIT_LAST] = "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1",
     [SQ_AUDIT_INSERT] = "INSERT INTO audit (id, time, kind, actor, transaction_id, peer, "
                         "serial, detail, prev_hash, hash) "
@@ -243,8 +244,47 @@ out:
     return rc;
 }
 
+/*
+ * Is a certificate already stored for transaction_id?  Runs inside the
+ * caller's BEGIN IMMEDIATE transaction, which holds the write lock, so
+ * the answer still holds when the INSERT that follows runs: two workers
+ * answering the same transactionID at once (a client retrying on a
+ * second connection) cannot both store a certificate.  0 when free,
+ * SCEP_ERR_TRANSID_REUSE (be->err names the serial) or SCEP_ERR_STORE.
+ */
+static int txid_free(struct sq_be *be, const char *transaction_id)
+{
+    sqlite3_stmt *s = NULL;
+    int rc, src;
+
+    rc = sq_stmt(be, SQ_CERT_TXID_TAKEN, &s);
+    if (rc != 0)
+        return rc;
+    rc = SCEP_ERR_STORE;
+    if (sq_bind_str(s, 1, transaction_id) != SQLITE_OK) {
+        sq_fail(be, "bind");
+        goto out;
+    }
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+        snprintf(be->err, sizeof(be->err), "transaction id already has certificate %s",
+                 (const char *)sqlite3_column_text(s, 0));
+        rc = SCEP_ERR_TRANSID_REUSE;
+        goto out;
+    }
+    if (src != SQLITE_DONE) {
+        sq_fail(be, "select transaction id");
+        goto out;
+    }
+    rc = 0;
+out:
+    sq_done(s);
+    return rc;
+}
+
 /* Inserts the certificate row inside the caller's transaction; see
- * sqlite_be.h. */
+ * sqlite_be.h.  One certificate per transactionID: that is what a
+ * repeated PKCSReq or a CertPoll is answered with. */
 int sq_cert_insert_row(struct sq_be *be, const struct scep_cert_info *ci)
 {
     sqlite3_stmt *s = NULL;
@@ -252,6 +292,8 @@ int sq_cert_insert_row(struct sq_be *be, const struct scep_cert_info *ci)
 
     if (ci->der_len > (size_t)INT32_MAX)
         return SCEP_ERR_TOO_LARGE;
+    if (ci->transaction_id != NULL && (rc = txid_free(be, ci->transaction_id)) != 0)
+        return rc;
     rc = sq_stmt(be, SQ_CERT_INSERT, &s);
     if (rc != 0)
         goto out;

@@ -420,6 +420,43 @@ static void test_decide(void **state)
     scep_store_close(st);
 }
 
+/* An approved request whose transactionID already has a certificate
+ * (issued meanwhile by another path) is not issued a second time: the
+ * store refuses with TRANSID_REUSE and writes nothing. */
+static void test_issue_request_transaction_taken(void **state)
+{
+    struct ts_db *d = *state;
+    struct scep_store *st = NULL;
+    struct scep_request_info *got = NULL;
+    struct scep_cert_info *cert = NULL;
+    size_t der_len = 0;
+    unsigned char *der = ts_cert_der("taken", &der_len);
+    struct scep_cert_info ci = ts_info("5A5B", "CN=taken", der, der_len);
+    struct scep_audit_event ev = {
+        .kind = "issue", .actor = "scepd", .serial = "5A5B", .transaction_id = "TX-TAKEN"};
+    int64_t id;
+    int n;
+
+    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    id = add_req(st, "TX-TAKEN", "CN=taken");
+    assert_int_equal(
+        scep_store_decide_request(st, id, SCEP_REQ_APPROVED, "scepctl:root", NULL, NULL), 0);
+    ci.transaction_id = "TX-TAKEN";
+    assert_int_equal(scep_store_insert_cert(st, &ci, &ev), 0);
+    n = ts_audit_count(st);
+    ci.serial = "5C5D";
+    assert_int_equal(scep_store_issue_request(st, id, &ci, &ev), SCEP_ERR_TRANSID_REUSE);
+    assert_int_equal(ts_audit_count(st), n);
+    assert_int_equal(scep_store_get_cert(st, "5C5D", &cert), SCEP_ERR_NOT_FOUND);
+    assert_int_equal(scep_store_get_request(st, id, &got), 0);
+    assert_int_equal(got->status, SCEP_REQ_APPROVED);
+    assert_null(got->serial);
+    scep_request_info_free(got);
+    assert_audit_intact(st);
+    scep_store_close(st);
+    free(der);
+}
+
 static void test_issue_request(void **state)
 {
     struct ts_db *d = *state;
@@ -597,6 +634,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list_by_status, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decide, setup, teardown),
         cmocka_unit_test_setup_teardown(test_issue_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_issue_request_transaction_taken, setup, teardown),
         cmocka_unit_test_setup_teardown(test_v1_upgraded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_checks_status, setup, teardown),
     };

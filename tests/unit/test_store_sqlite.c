@@ -273,38 +273,77 @@ static void test_get_by_transaction(void **state)
     ci.transaction_id = "TX";
     ci.issued_at = 2000;
     assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
-    /* Newer by time, inserted later. */
-    ci.serial = "11";
-    ci.subject = "CN=new";
-    ci.issued_at = 3000;
-    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
-    /* Older by time though inserted last: time wins. */
-    ci.serial = "12";
-    ci.subject = "CN=older";
-    ci.issued_at = 1500;
-    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
     ci.serial = "13";
+    ci.subject = "CN=other";
     ci.transaction_id = "OTHER";
     ci.issued_at = 9000;
     assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+    /* Certificates without a transactionID (not issued through SCEP) do
+     * not collide with one another. */
+    ci.transaction_id = NULL;
+    ci.serial = "20";
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+    ci.serial = "21";
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
 
     assert_int_equal(scep_store_get_cert_by_transaction(st, "TX", &got), 0);
-    assert_string_equal(got->serial, "11");
-    assert_string_equal(got->subject, "CN=new");
+    assert_string_equal(got->serial, "10");
+    assert_string_equal(got->subject, "CN=old");
     scep_cert_info_free(got);
     got = NULL;
-    /* Same second: the later insert is the more recent. */
-    ci.serial = "14";
-    ci.transaction_id = "TX";
-    ci.issued_at = 3000;
-    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
-    assert_int_equal(scep_store_get_cert_by_transaction(st, "TX", &got), 0);
-    assert_string_equal(got->serial, "14");
+    assert_int_equal(scep_store_get_cert_by_transaction(st, "OTHER", &got), 0);
+    assert_string_equal(got->serial, "13");
     scep_cert_info_free(got);
     got = NULL;
     assert_int_equal(scep_store_get_cert_by_transaction(st, "NONE", &got), SCEP_ERR_NOT_FOUND);
     assert_null(got);
     scep_store_close(st);
+}
+
+/* One certificate per transactionID: a second one for the same
+ * transactionID is refused under the write lock, with nothing written
+ * (neither the row nor its audit event), and the connection stays
+ * usable.  This is what keeps two workers answering the same PKCSReq at
+ * once from both issuing. */
+static void test_one_cert_per_transaction(void **state)
+{
+    struct ts_db *d = *state;
+    struct scep_store *st = NULL, *st2 = NULL;
+    struct scep_cert_info *got = NULL;
+    struct scep_audit_event ev;
+    static const unsigned char der[] = {0x30, 0x00};
+    struct scep_cert_info ci = ts_info("30", "CN=first", der, sizeof(der));
+
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = "issue";
+    ev.transaction_id = "TX1";
+    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st2), 0);
+    ci.transaction_id = "TX1";
+    assert_int_equal(scep_store_insert_cert(st, &ci, &ev), 0);
+    /* another connection, another serial, the same transactionID */
+    ci.serial = "31";
+    ci.subject = "CN=second";
+    assert_int_equal(scep_store_insert_cert(st2, &ci, &ev), SCEP_ERR_TRANSID_REUSE);
+    assert_int_equal(scep_store_insert_cert(st, &ci, &ev), SCEP_ERR_TRANSID_REUSE);
+    assert_int_equal(ts_audit_count(st), 1);
+    assert_int_equal(scep_store_get_cert(st, "31", &got), SCEP_ERR_NOT_FOUND);
+    assert_int_equal(scep_store_get_cert_by_transaction(st2, "TX1", &got), 0);
+    assert_string_equal(got->serial, "30");
+    scep_cert_info_free(got);
+    got = NULL;
+    /* both connections still write */
+    ci.transaction_id = "TX2";
+    ev.transaction_id = "TX2";
+    assert_int_equal(scep_store_insert_cert(st2, &ci, &ev), 0);
+    ci.serial = "32";
+    ci.transaction_id = "TX3";
+    assert_int_equal(scep_store_insert_cert(st, &ci, &ev), 0);
+    assert_int_equal(ts_audit_count(st), 3);
+    assert_int_equal(scep_store_verify_audit(st, &(int64_t){0}), 0);
+    scep_store_close(st2);
+    scep_store_close(st);
+    assert_int_equal(raw_int(d->path, "SELECT count(*) FROM certificates"), 3);
 }
 
 struct collected {
@@ -643,6 +682,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_null_fields_stay_null, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_serial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_by_transaction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_cert_per_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crl_numbers, setup, teardown),
