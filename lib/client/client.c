@@ -30,14 +30,33 @@
  * whole message (GET PKIOperation). */
 #define CLIENT_MAX_BASE_URL 2048
 
-/* Records the sentence scep_client_get0_error() returns (see client_int.h). */
+/*
+ * Records the sentence scep_client_get0_error() returns (see
+ * client_int.h).  The sentence quotes bytes the server chose (its
+ * Content-Type, a transport error, its failInfoText) and programs print
+ * it to terminals and logs, so control characters -- C0, DEL, and the
+ * UTF-8 encoded C1 range U+0080..U+009F with CSI -- become '?'.  Our own
+ * text never holds any, so a well-behaved server's sentence is unchanged.
+ */
 void client_set_error(struct scep_client *c, const char *fmt, ...)
 {
     va_list ap;
+    size_t i;
 
     va_start(ap, fmt);
     vsnprintf(c->error, sizeof(c->error), fmt, ap);
     va_end(ap);
+    for (i = 0; c->error[i] != '\0'; i++) {
+        unsigned char ch = (unsigned char)c->error[i];
+        unsigned char next = (unsigned char)c->error[i + 1];
+
+        if (ch < 0x20 || ch == 0x7f) {
+            c->error[i] = '?';
+        } else if (ch == 0xc2 && next >= 0x80 && next <= 0x9f) {
+            c->error[i] = '?';
+            c->error[++i] = '?';
+        }
+    }
 }
 
 /*

@@ -163,8 +163,33 @@ static int get_nonce(CMS_SignerInfo *si, enum scep_attr a, unsigned char *out)
     return 0;
 }
 
+/*
+ * Replaces, in place, the control characters of failInfoText with '?':
+ * C0 controls and DEL, and the C1 controls U+0080..U+009F (UTF-8 C2 80
+ * .. C2 9F, both bytes).  The text is a server's free prose that clients
+ * print to terminals and logs, where ESC sequences, CR/LF and CSI (U+009B)
+ * would rewrite the screen or forge lines.
+ */
+static void neutralise_controls(char *t, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)t[i];
+
+        if (c < 0x20 || c == 0x7f) {
+            t[i] = '?';
+        } else if (c == 0xc2 && i + 1 < len && (unsigned char)t[i + 1] >= 0x80 &&
+                   (unsigned char)t[i + 1] <= 0x9f) {
+            t[i] = '?';
+            t[++i] = '?';
+        }
+    }
+}
+
 /* failInfoText: kept for logs, so cut to SCEP_MAX_FAIL_TEXT bytes on a
- * UTF-8 character boundary rather than refusing the whole CertRep. */
+ * UTF-8 character boundary rather than refusing the whole CertRep, and
+ * with its control characters neutralised. */
 static int get_fail_text(CMS_SignerInfo *si, struct scep_msg *m)
 {
     const ASN1_STRING *s = NULL;
@@ -191,6 +216,7 @@ static int get_fail_text(CMS_SignerInfo *si, struct scep_msg *m)
         return SCEP_ERR_NOMEM;
     memcpy(m->fail_text, d, len);
     m->fail_text[len] = '\0';
+    neutralise_controls(m->fail_text, len);
     return 0;
 }
 
