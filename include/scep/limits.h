@@ -16,8 +16,12 @@
 /* HTTP request body for a POST PKIOperation. */
 #define SCEP_MAX_BODY SCEP_MAX_MESSAGE
 
-/* HTTP request headers, total bytes. */
-#define SCEP_MAX_HEADERS (16 * 1024)
+/* HTTP request line plus headers, total bytes.  libevent counts the
+ * request line here, so this also caps a GET PKIOperation: 64 KiB lets
+ * a base64 message of about 45 KiB of DER through (a 4096-bit request
+ * with a chain is under 8 KiB), while an idle connection cannot make
+ * scepd buffer more than this. */
+#define SCEP_MAX_HEADERS (64 * 1024)
 
 /* transactionID: RFC 8894 recommends a hash in hex (64 chars for SHA-256);
  * Windows sends 40-char hex, others base64.  Anything printable fits. */
