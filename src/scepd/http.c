@@ -27,6 +27,8 @@
 
 /* The path every SCEP client falls back to (RFC 8894 4.1 examples). */
 #define HTTP_CGI_PATH "/cgi-bin/pkiclient.exe"
+/* Bytes of the request path written to the log line (escaped, up to 4x). */
+#define HTTP_LOG_MAX_PATH 256
 
 /* Everything the log line and the metrics need about one request. */
 struct http_ctx {
@@ -80,8 +82,11 @@ http_status_text(int status)
 static void
 http_reply_complete(struct evhttp_request *req, void *arg)
 {
-    (void)req;
-    scepd_worker_reply_done(arg);
+    struct scepd_worker *w = arg;
+
+    /* The next request on a kept-alive connection has read_timeout. */
+    scepd_conn_request_end(w, evhttp_request_get_connection(req));
+    scepd_worker_reply_done(w);
 }
 
 /* Sends status with body (len bytes) as content_type; evhttp adds the
@@ -149,7 +154,12 @@ http_log(struct http_ctx *c)
         return;
     scepd_log_begin(&l, lvl, "request");
     scepd_log_str(&l, "method", c->method);
-    scepd_log_mem(&l, "path", c->path, c->path_len);
+    /* A client picks the path's length: cut it, so that the fields after
+     * it (status, outcome, ...) always fit in the line. */
+    scepd_log_mem(&l, "path", c->path, c->path_len < HTTP_LOG_MAX_PATH ? c->path_len
+                                                                       : HTTP_LOG_MAX_PATH);
+    if (c->path_len > HTTP_LOG_MAX_PATH)
+        scepd_log_int(&l, "path_len", (long long)c->path_len);
     scepd_log_str(&l, "op", c->op == SCEPD_OP_NONE ? "" : scepd_op_name(c->op));
     scepd_log_str(&l, "peer", c->peer);
     scepd_log_int(&l, "status", c->status);
@@ -246,6 +256,13 @@ http_pkioperation(struct http_ctx *c, enum evhttp_cmd_type method, const struct 
             goto out;
         }
         msg = decoded;
+    }
+    /* The store would take the certificate into a deleted file and the
+     * client would hold one that no restart knows: refuse instead. */
+    if (!scepd_store_present(w->srv)) {
+        http_refuse(c, 503, "certificate store unavailable: the database file was removed or "
+                            "replaced; restart scepd");
+        goto out;
     }
     /* A non-zero return has r filled as a 500 with its reason. */
     (void)scep_service_pkioperation(w->svc, msg, len, c->peer, &c->r);
@@ -347,6 +364,8 @@ http_handle(struct evhttp_request *req, void *arg)
     c.method = http_method_name(method);
     c.r.msg_type = -1;
     c.r.fail_info = -1;
+    /* The request is whole: it met its read deadline (conn.c). */
+    scepd_conn_request_begin(c.w, conn);
     if (conn != NULL) {
         char *addr = NULL;
         ev_uint16_t port = 0;
@@ -371,7 +390,10 @@ http_handle(struct evhttp_request *req, void *arg)
     }
 
     if (http_path_is(c.path, c.path_len, "/healthz")) {
-        if (method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD) {
+        if ((method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD) &&
+            !scepd_store_present(c.w->srv)) {
+            http_refuse(&c, 503, "certificate store unavailable");
+        } else if (method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD) {
             http_send(&c, 200, "text/plain", "ok\n", 3);
         } else {
             evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");

@@ -85,11 +85,25 @@ scepd_log_begin(struct scepd_logline *l, int level, const char *msg)
     scepd_log_str(l, "msg", msg);
 }
 
-/* Appends key=value for len bytes of value, quoted and escaped as needed. */
+/* Bytes left in l before the final newline. */
+static size_t
+log_room(const struct scepd_logline *l)
+{
+    return sizeof(l->buf) - 1 - l->len;
+}
+
+/*
+ * Appends key=value for len bytes of value, quoted and escaped as needed.
+ * A value that does not fit is cut between two whole characters or
+ * escapes and its closing quote kept, so that a long hostile value can
+ * shorten the line but never leave it unparsable; a pair without room
+ * for even its key is dropped.
+ */
 void
 scepd_log_mem(struct scepd_logline *l, const char *key, const char *value, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
+    size_t klen = strlen(key);
     int quote = len == 0;
     size_t i;
 
@@ -99,24 +113,40 @@ scepd_log_mem(struct scepd_logline *l, const char *key, const char *value, size_
         if (c <= ' ' || c >= 0x7f || c == '"' || c == '=' || c == '\\')
             quote = 1;
     }
+    /* " key=" and, when quoted, both quotes. */
+    if (log_room(l) < klen + 2 + (quote ? 2 : 0)) {
+        l->truncated = 1;
+        return;
+    }
     log_append_c(l, ' ');
-    log_append(l, key, strlen(key));
+    log_append(l, key, klen);
     log_append_c(l, '=');
     if (quote)
         log_append_c(l, '"');
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)value[i];
+        char esc[4];
+        size_t n;
 
         if (c == '"' || c == '\\') {
-            log_append_c(l, '\\');
-            log_append_c(l, (char)c);
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            n = 2;
         } else if (c < ' ' || c >= 0x7f) {
-            char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
-
-            log_append(l, esc, sizeof(esc));
+            esc[0] = '\\';
+            esc[1] = 'x';
+            esc[2] = hex[c >> 4];
+            esc[3] = hex[c & 15];
+            n = 4;
         } else {
-            log_append_c(l, (char)c);
+            esc[0] = (char)c;
+            n = 1;
         }
+        if (log_room(l) < n + (quote ? 1 : 0)) {
+            l->truncated = 1;
+            break;
+        }
+        log_append(l, esc, n);
     }
     if (quote)
         log_append_c(l, '"');

@@ -11,7 +11,6 @@
 
 #include <event2/buffer.h>
 #include <scep/error.h>
-#include <scep/error.h>
 #include <scep/encoding.h>
 #include <scep/message.h>
 
@@ -133,6 +132,37 @@ scepd_metrics_render(struct scepd_metrics *const *m, size_t n, struct evbuffer *
                               (double)SUM(issue_sum_ns) / 1e9) < 0;
     rc |= evbuffer_add_printf(out, "scepd_issuance_seconds_count %llu\n",
                               (unsigned long long)count) < 0;
+
+    {
+        int64_t open = 0;
+        size_t i;
+
+        for (i = 0; i < n; i++)
+            open += atomic_load_explicit(&m[i]->conns_open, memory_order_relaxed);
+        rc |= evbuffer_add_printf(out, "# HELP scepd_connections Client connections open now.\n"
+                                       "# TYPE scepd_connections gauge\n"
+                                       "scepd_connections %lld\n",
+                                  (long long)open) < 0;
+    }
+    rc |= evbuffer_add_printf(out, "# HELP scepd_connections_accepted_total Client connections "
+                                   "accepted.\n# TYPE scepd_connections_accepted_total counter\n"
+                                   "scepd_connections_accepted_total %llu\n",
+                              (unsigned long long)SUM(conns_accepted)) < 0;
+    rc |= evbuffer_add_printf(out, "# HELP scepd_accept_errors_total accept(2) failures, such as "
+                                   "EMFILE.\n# TYPE scepd_accept_errors_total counter\n"
+                                   "scepd_accept_errors_total %llu\n",
+                              (unsigned long long)SUM(accept_errors)) < 0;
+    rc |= evbuffer_add_printf(out, "# HELP scepd_accept_paused_total Times a worker stopped "
+                                   "accepting at max_connections.\n"
+                                   "# TYPE scepd_accept_paused_total counter\n"
+                                   "scepd_accept_paused_total %llu\n",
+                              (unsigned long long)SUM(accept_paused)) < 0;
+
+    rc |= evbuffer_add_printf(out, "# HELP scepd_read_deadlines_total Connections closed because "
+                                   "no whole request came within read_timeout.\n"
+                                   "# TYPE scepd_read_deadlines_total counter\n"
+                                   "scepd_read_deadlines_total %llu\n",
+                              (unsigned long long)SUM(read_deadlines)) < 0;
 
     rc |= evbuffer_add_printf(out, "# HELP scepd_build_info Build information.\n"
                                    "# TYPE scepd_build_info gauge\n"

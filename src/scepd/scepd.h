@@ -2,15 +2,18 @@
  * scepd internals: the pieces of the server program shared between its
  * files.  main.c parses arguments and configuration, setup.c prepares the
  * state directory (CA, challenge), server.c owns the listening socket,
- * the worker threads, signals and CA rollover, http.c answers requests,
- * query.c splits query strings, metrics.c counts and renders Prometheus
- * text, log.c writes logfmt lines.  Nothing here is part of libscep.
+ * the worker threads, signals and CA rollover, conn.c counts each
+ * worker's connections (max_connections, accept errors, the drain at
+ * shutdown), http.c answers requests, query.c splits query strings,
+ * metrics.c counts and renders Prometheus text, log.c writes logfmt
+ * lines.  Nothing here is part of libscep.
  */
 #ifndef SCEPD_SCEPD_H
 #define SCEPD_SCEPD_H
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -103,6 +106,11 @@ struct scepd_metrics {
     _Atomic uint64_t issue_buckets[SCEPD_HIST_BUCKETS]; /* non-cumulative */
     _Atomic uint64_t issue_count;
     _Atomic uint64_t issue_sum_ns;
+    _Atomic int64_t conns_open;          /* gauge: connections open now */
+    _Atomic uint64_t conns_accepted;     /* connections evhttp took on */
+    _Atomic uint64_t accept_errors;      /* accept(2) failures (EMFILE, ...) */
+    _Atomic uint64_t accept_paused;      /* times accepting paused at max_connections */
+    _Atomic uint64_t read_deadlines;     /* connections closed at the read deadline */
 };
 
 /* Maps the service's outcome text to enum scepd_outcome. */
@@ -116,9 +124,15 @@ struct evbuffer;
  * metrics to out.  Returns 0 or -1 when out cannot grow. */
 int scepd_metrics_render(struct scepd_metrics *const *m, size_t n, struct evbuffer *out);
 
-/* ---- server.c / http.c --------------------------------------------- */
+/* ---- server.c / conn.c / http.c ----------------------------------- */
 
 struct scepd_server;
+struct scepd_conn; /* conn.c: one connection being counted */
+struct evhttp_connection;
+
+/* Why a worker's listener is disabled (bits of scepd_worker.accept_off). */
+#define SCEPD_ACCEPT_FULL 1u    /* max_connections reached */
+#define SCEPD_ACCEPT_BACKOFF 2u /* accept(2) failed for lack of resources */
 
 /* One worker thread: its own event loop, HTTP server, store connection
  * and service.  Only its own thread touches it once running. */
@@ -131,11 +145,26 @@ struct scepd_worker {
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
     struct event *stop_ev;
+    struct event *now_ev;       /* second signal: leave without draining */
     struct event *drain_timer;
     struct scep_store *store;
     struct scep_service *svc;
     int stopping;
     long in_flight; /* replies sent but not yet written out */
+
+    /* conn.c: connections evhttp made but we have not hooked yet, those
+     * hooked (their close callback is ours), and how many are open. */
+    struct event *conn_ev;
+    struct event *accept_timer;
+    struct scepd_conn *conns_new;
+    struct scepd_conn *conns;
+    struct scepd_conn **conn_ht; /* hooked connections by evhttp_connection */
+    size_t conn_htcap;           /* a power of two, or 0 */
+    long nconns;
+    unsigned accept_off;        /* SCEPD_ACCEPT_* bits */
+    int backoff_ms;             /* current accept-error pause */
+    time_t accept_err_logged;   /* last accept-error log line (rate limit) */
+
     struct scepd_metrics metrics;
 };
 
@@ -145,12 +174,59 @@ struct scepd_server {
     int nworkers;
     struct scepd_worker *workers;
     struct scepd_metrics *metrics_ptrs[SCEP_MAX_WORKERS];
+    /* Workers still in their loop; the last one out wakes main. */
+    _Atomic int running;
+    struct event *done_ev;
+    /* The database file as opened (see scepd_store_present). */
+    int db_watch;
+    dev_t db_dev;
+    ino_t db_ino;
 };
 
 /* Installs the request handler on w->http. */
 void scepd_http_init(struct scepd_worker *w);
 /* Called from a worker when a reply has been written out. */
 void scepd_worker_reply_done(struct scepd_worker *w);
+/* Leaves the worker's loop once it is stopping and nothing is left open. */
+void scepd_worker_maybe_finish(struct scepd_worker *w);
+
+/*
+ * Returns 1 when the database file scepd opened is still the one at its
+ * path (not deleted or replaced under the running server), or when it
+ * cannot be watched (not a file); 0 when it is gone.  A store writing to
+ * an unlinked file would report success for certificates that vanish at
+ * the next start.
+ */
+int scepd_store_present(const struct scepd_server *srv);
+
+/*
+ * conn.c.  scepd_conn_init hooks connection counting into w->http (after
+ * scepd_http_init; w->bound must be set): every connection is counted
+ * from accept to close, accepting pauses at cfg->max_connections and,
+ * for a while, after accept(2) fails for lack of descriptors or memory.
+ * Returns 0, or -1 when its events cannot be made.
+ */
+int scepd_conn_init(struct scepd_worker *w);
+/* A whole request has arrived on evcon: its read deadline is met. */
+void scepd_conn_request_begin(struct scepd_worker *w, struct evhttp_connection *evcon);
+/* The reply on evcon is written; if the connection stays open, the next
+ * request must arrive within read_timeout. */
+void scepd_conn_request_end(struct scepd_worker *w, struct evhttp_connection *evcon);
+/* Stopping: the listener is gone; connections idle for
+ * SCEPD_STOP_IDLE_SECONDS are closed, others finish their request. */
+void scepd_conn_stop(struct scepd_worker *w);
+/* Frees what conn.c holds; after evhttp_free(w->http). */
+void scepd_conn_free(struct scepd_worker *w);
+
+/* After SIGTERM, an open connection that makes no progress for this long
+ * is closed: an idle keep-alive connection must not hold the shutdown for
+ * a whole read_timeout, while a request arriving or a reply leaving
+ * keeps going. */
+#define SCEPD_STOP_IDLE_SECONDS 2
+/* The pause after accept(2) fails with EMFILE, ENFILE, ENOBUFS or
+ * ENOMEM: first, and at most (it doubles while the failures last). */
+#define SCEPD_ACCEPT_BACKOFF_MIN_MS 50
+#define SCEPD_ACCEPT_BACKOFF_MAX_MS 1000
 
 /*
  * Runs the server until SIGTERM/SIGINT: listener, workers, ready line,

@@ -7,11 +7,21 @@
  * listening socket (each through its own dup() of it, because evhttp
  * closes the descriptor it was given when it lets go of it) and the CA by
  * reference.  The main thread runs a small event loop of its own for
- * SIGTERM/SIGINT (graceful stop: every worker closes its listener, lets
- * replies already sent be written out, bounded by write_timeout, then
- * leaves its loop) and for CA rollover (when the next CA's activate-at
- * passes, the CA is loaded again, which promotes it, and each worker
- * swaps it into its own service on its own thread).
+ * signals and CA rollover.
+ *
+ * SIGTERM/SIGINT stop gracefully: the listening socket is closed at once
+ * (new connections are refused), and each worker keeps serving the
+ * connections it already has (conn.c counts them) until every one is
+ * closed: a request still arriving is read and answered, with
+ * "Connection: close"; a connection idle for SCEPD_STOP_IDLE_SECONDS is
+ * closed.  The wait is bounded by the longer of read_timeout and
+ * write_timeout.  A second SIGTERM/SIGINT closes what is left at once.
+ * SIGHUP does not reload the configuration: it checks the state
+ * directory for a next CA now instead of at the next poll.
+ *
+ * CA rollover: when the next CA's activate-at passes, the CA is loaded
+ * again, which promotes it, and each worker swaps it into its own
+ * service on its own thread.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,9 +31,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <stdarg.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
@@ -50,9 +62,11 @@
 struct server_main {
     struct scepd_server srv;
     struct event_base *base;
-    struct event *sigterm, *sigint, *rollover;
+    struct event *sigterm, *sigint, *sighup, *rollover, *done;
     struct scep_ca *ca;
     int fd;
+    int stopping;        /* a stop signal came */
+    int wildcard;        /* listening on every address (0.0.0.0, ::) */
     char host[256];
     int port;
 };
@@ -148,6 +162,8 @@ server_listen(struct server_main *m)
         m->port = ntohs(s4->sin_port);
     }
     snprintf(m->host, sizeof(m->host), "%s", host[0] != '\0' ? host : "0.0.0.0");
+    m->wildcard = host[0] == '\0' || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 ||
+                  strcmp(host, "0:0:0:0:0:0:0:0") == 0;
     m->fd = fd;
     fd = -1;
     rc = 0;
@@ -167,14 +183,24 @@ worker_finish(struct scepd_worker *w)
     event_base_loopbreak(w->base);
 }
 
+/*
+ * Leaves the worker's loop when it is stopping and no connection is left
+ * open.  Runs on the worker's thread (conn.c calls it on every close).
+ */
+void
+scepd_worker_maybe_finish(struct scepd_worker *w)
+{
+    if (w->stopping && w->nconns == 0)
+        worker_finish(w);
+}
+
 /* Called (on the worker's thread) each time a reply has been written. */
 void
 scepd_worker_reply_done(struct scepd_worker *w)
 {
     if (w->in_flight > 0)
         w->in_flight--;
-    if (w->stopping && w->in_flight == 0)
-        worker_finish(w);
+    scepd_worker_maybe_finish(w);
 }
 
 static void
@@ -185,34 +211,57 @@ worker_drain_timeout(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    snprintf(n, sizeof(n), "%ld", w->in_flight);
-    scepd_log(SCEPD_WARN, "shutdown: replies still being written, closing", "in_flight", n,
-              NULL);
+    snprintf(n, sizeof(n), "%ld", w->nconns);
+    scepd_log(SCEPD_WARN, "shutdown: drain time is over, closing connections", "open", n, NULL);
     worker_finish(w);
 }
 
-/* The stop event, made active by main on SIGTERM/SIGINT. */
+/* The stop event, made active by main on the first SIGTERM/SIGINT. */
 static void
 worker_stop(evutil_socket_t fd, short what, void *arg)
 {
     struct scepd_worker *w = arg;
-    struct timeval tv = {w->srv->cfg->write_timeout, 0};
+    const struct scep_config *cfg = w->srv->cfg;
+    struct timeval tv = {cfg->read_timeout > cfg->write_timeout ? cfg->read_timeout
+                                                                : cfg->write_timeout,
+                         0};
 
     (void)fd;
     (void)what;
+    if (w->stopping)
+        return;
     w->stopping = 1;
     if (w->bound != NULL) {
         /* Closes this worker's dup of the listening socket. */
         evhttp_del_accept_socket(w->http, w->bound);
         w->bound = NULL;
     }
-    if (w->in_flight == 0) {
+    scepd_conn_stop(w);
+    if (w->nconns == 0) {
         worker_finish(w);
         return;
+    }
+    {
+        char n[32];
+
+        snprintf(n, sizeof(n), "%ld", w->nconns);
+        scepd_log(SCEPD_DEBUG, "shutdown: waiting for connections", "open", n, NULL);
     }
     w->drain_timer = evtimer_new(w->base, worker_drain_timeout, w);
     if (w->drain_timer == NULL || evtimer_add(w->drain_timer, &tv) != 0)
         worker_finish(w);
+}
+
+/* The second SIGTERM/SIGINT: leave now, closing what is still open. */
+static void
+worker_stop_now(evutil_socket_t fd, short what, void *arg)
+{
+    struct scepd_worker *w = arg;
+
+    (void)fd;
+    (void)what;
+    w->stopping = 1;
+    worker_finish(w);
 }
 
 static void *
@@ -221,6 +270,9 @@ worker_main(void *arg)
     struct scepd_worker *w = arg;
 
     event_base_dispatch(w->base);
+    /* The last worker out wakes main, whose loop waits for all of them. */
+    if (atomic_fetch_sub(&w->srv->running, 1) == 1)
+        event_active(w->srv->done_ev, EV_READ, 0);
     return NULL;
 }
 
@@ -238,7 +290,8 @@ worker_init(struct server_main *m, struct scepd_worker *w, int i)
     w->base = event_base_new();
     w->http = w->base != NULL ? evhttp_new(w->base) : NULL;
     w->stop_ev = w->base != NULL ? event_new(w->base, -1, 0, worker_stop, w) : NULL;
-    if (w->http == NULL || w->stop_ev == NULL) {
+    w->now_ev = w->base != NULL ? event_new(w->base, -1, 0, worker_stop_now, w) : NULL;
+    if (w->http == NULL || w->stop_ev == NULL || w->now_ev == NULL) {
         scepd_log(SCEPD_ERROR, "cannot create worker event loop", NULL);
         goto out;
     }
@@ -254,6 +307,10 @@ worker_init(struct server_main *m, struct scepd_worker *w, int i)
         goto out;
     }
     dfd = -1; /* evhttp owns it now */
+    if (scepd_conn_init(w) != 0) {
+        scepd_log(SCEPD_ERROR, "cannot set up connection accounting", NULL);
+        goto out;
+    }
     err = scep_store_open(m->srv.cfg->database, &w->store);
     if (err != 0) {
         scepd_log(SCEPD_ERROR, "cannot open the store", "database", m->srv.cfg->database,
@@ -280,10 +337,14 @@ worker_free(struct scepd_worker *w)
 {
     if (w->bound != NULL)
         evhttp_del_accept_socket(w->http, w->bound);
+    /* Closes the connections left open, through conn.c's callback. */
     if (w->http != NULL)
         evhttp_free(w->http);
+    scepd_conn_free(w);
     if (w->stop_ev != NULL)
         event_free(w->stop_ev);
+    if (w->now_ev != NULL)
+        event_free(w->now_ev);
     if (w->drain_timer != NULL)
         event_free(w->drain_timer);
     scep_service_free(w->svc);
@@ -391,17 +452,115 @@ out:
 
 /* ---- signals ------------------------------------------------------ */
 
+/* SIGTERM/SIGINT: the first drains, the second closes at once.  Main's
+ * loop goes on until the last worker is out (server_done). */
 static void
 server_signal(evutil_socket_t sig, short what, void *arg)
 {
     struct server_main *m = arg;
+    const char *name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
     int i;
 
     (void)what;
-    scepd_log(SCEPD_INFO, "shutdown", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+    if (m->stopping) {
+        scepd_log(SCEPD_WARN, "second stop signal: closing open connections now", "signal",
+                  name, NULL);
+        for (i = 0; i < m->srv.nworkers; i++)
+            event_active(m->srv.workers[i].now_ev, EV_READ, 0);
+        return;
+    }
+    m->stopping = 1;
+    scepd_log(SCEPD_INFO, "shutdown", "signal", name, NULL);
+    evtimer_del(m->rollover);
     for (i = 0; i < m->srv.nworkers; i++)
         event_active(m->srv.workers[i].stop_ev, EV_READ, 0);
+    /* The workers close their dups of the socket as they stop; with ours
+     * closed too, the kernel refuses new connections instead of queueing
+     * them for nobody. */
+    if (m->fd >= 0) {
+        close(m->fd);
+        m->fd = -1;
+    }
+}
+
+/* SIGHUP: no configuration reload (documented); look for a next CA now. */
+static void
+server_sighup(evutil_socket_t sig, short what, void *arg)
+{
+    struct server_main *m = arg;
+
+    (void)sig;
+    (void)what;
+    if (m->stopping)
+        return;
+    scepd_log(SCEPD_INFO, "SIGHUP: checking for a next CA; the configuration is not reloaded",
+              NULL);
+    server_rollover(-1, EV_TIMEOUT, m);
+}
+
+/* The last worker has left its loop. */
+static void
+server_done(evutil_socket_t fd, short what, void *arg)
+{
+    struct server_main *m = arg;
+
+    (void)fd;
+    (void)what;
     event_base_loopbreak(m->base);
+}
+
+/* libevent's own warnings, as logfmt lines instead of "[warn] ..." text. */
+static void
+server_libevent_log(int severity, const char *msg)
+{
+    int lvl = severity == EVENT_LOG_DEBUG ? SCEPD_DEBUG
+              : severity == EVENT_LOG_MSG ? SCEPD_INFO
+              : severity == EVENT_LOG_WARN ? SCEPD_WARN
+                                           : SCEPD_ERROR;
+
+    scepd_log(lvl, "libevent", "detail", msg, NULL);
+}
+
+/* The file behind cfg->database ("sqlite:PATH" or PATH), recorded once
+ * the workers have opened it, so that scepd_store_present can tell it
+ * was deleted or replaced. */
+static void
+server_watch_db(struct scepd_server *srv)
+{
+    const char *db = srv->cfg->database;
+    struct stat st;
+
+    if (db == NULL)
+        return;
+    if (strncmp(db, "sqlite:", 7) == 0)
+        db += 7;
+    if (stat(db, &st) != 0 || !S_ISREG(st.st_mode))
+        return;
+    srv->db_dev = st.st_dev;
+    srv->db_ino = st.st_ino;
+    srv->db_watch = 1;
+}
+
+/*
+ * Returns 1 when the database file is still the one the workers opened
+ * (or is not watched), 0 when it was deleted or replaced.  SQLite keeps
+ * writing into an unlinked file without an error, so without this check
+ * a PKIOperation would answer SUCCESS for a certificate that is gone at
+ * the next start.
+ */
+int
+scepd_store_present(const struct scepd_server *srv)
+{
+    const char *db = srv->cfg->database;
+    struct stat st;
+
+    if (!srv->db_watch)
+        return 1;
+    if (strncmp(db, "sqlite:", 7) == 0)
+        db += 7;
+    if (stat(db, &st) != 0)
+        return 0;
+    return st.st_dev == srv->db_dev && st.st_ino == srv->db_ino;
 }
 
 static int
@@ -429,6 +588,66 @@ server_set_prefix(struct scepd_server *srv)
         srv->prefix[--n] = '\0';
 }
 
+/* Descriptors scepd needs besides connections: stdio, the listening
+ * socket, the database, its WAL and shm files, event loop internals. */
+#define SERVER_FD_RESERVE 64
+
+/* Warns when max_connections cannot be reached for lack of descriptors:
+ * then EMFILE, not max_connections, is the limit that holds. */
+static void
+server_check_nofile(const struct scep_config *cfg, int nworkers)
+{
+    struct rlimit rl;
+    unsigned long long want =
+        (unsigned long long)nworkers * (unsigned long long)cfg->max_connections +
+        SERVER_FD_RESERVE;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || want <= rl.rlim_cur)
+        return;
+    {
+        char have[32], need[32];
+
+        snprintf(have, sizeof(have), "%llu", (unsigned long long)rl.rlim_cur);
+        snprintf(need, sizeof(need), "%llu", want);
+        scepd_log(SCEPD_WARN,
+                  "the descriptor limit is below workers x max_connections; accepting will pause "
+                  "when descriptors run out",
+                  "nofile", have, "needed", need, NULL);
+    }
+}
+
+/*
+ * The URL for the ready line: public_url when set; else the listen
+ * address, except that an address meaning "every address" (0.0.0.0, ::)
+ * cannot be pasted into a client, so the host name stands in for it.
+ */
+static void
+server_ready_url(const struct server_main *m, char *url, size_t len)
+{
+    const struct scep_config *cfg = m->srv.cfg;
+    char host[256];
+
+    if (cfg->public_url != NULL) {
+        snprintf(url, len, "%s", cfg->public_url);
+        return;
+    }
+    snprintf(host, sizeof(host), "%s", m->host);
+    if (m->wildcard) {
+        char name[256];
+
+        /* gethostname may leave the name unterminated when it is cut. */
+        if (gethostname(name, sizeof(name) - 1) == 0) {
+            name[sizeof(name) - 1] = '\0';
+            if (name[0] != '\0')
+                snprintf(host, sizeof(host), "%s", name);
+        }
+    }
+    if (strchr(host, ':') != NULL)
+        snprintf(url, len, "http://[%s]:%d%s", host, m->port, cfg->path_prefix);
+    else
+        snprintf(url, len, "http://%s:%d%s", host, m->port, cfg->path_prefix);
+}
+
 /*
  * Runs scepd until SIGTERM or SIGINT.  ca: a reference is taken.
  * challenge_note (may be NULL) is printed after the ready line.  Returns
@@ -440,6 +659,7 @@ scepd_serve(const struct scep_config *cfg, struct scep_ca *ca, const char *chall
     struct server_main m;
     sigset_t block, old;
     char url[512];
+    char listen_at[300];
     int i, started = 0;
     int rc = SCEPD_EXIT_RUNTIME;
 
@@ -455,12 +675,14 @@ scepd_serve(const struct scep_config *cfg, struct scep_ca *ca, const char *chall
         scepd_log(SCEPD_ERROR, "libevent has no pthreads support", NULL);
         goto out;
     }
+    event_set_log_callback(server_libevent_log);
     /* A client closing early must not kill us with SIGPIPE. */
     signal(SIGPIPE, SIG_IGN);
     if (server_listen(&m) != 0)
         goto out;
 
     m.srv.nworkers = cfg->workers > 0 ? cfg->workers : server_default_workers();
+    server_check_nofile(cfg, m.srv.nworkers);
     m.srv.workers = calloc((size_t)m.srv.nworkers, sizeof(*m.srv.workers));
     if (m.srv.workers == NULL)
         goto out;
@@ -473,21 +695,30 @@ scepd_serve(const struct scep_config *cfg, struct scep_ca *ca, const char *chall
         goto out;
     m.sigterm = evsignal_new(m.base, SIGTERM, server_signal, &m);
     m.sigint = evsignal_new(m.base, SIGINT, server_signal, &m);
+    m.sighup = evsignal_new(m.base, SIGHUP, server_sighup, &m);
     m.rollover = evtimer_new(m.base, server_rollover, &m);
-    if (m.sigterm == NULL || m.sigint == NULL || m.rollover == NULL ||
-        evsignal_add(m.sigterm, NULL) != 0 || evsignal_add(m.sigint, NULL) != 0)
+    m.done = event_new(m.base, -1, 0, server_done, &m);
+    if (m.sigterm == NULL || m.sigint == NULL || m.sighup == NULL || m.rollover == NULL ||
+        m.done == NULL || evsignal_add(m.sigterm, NULL) != 0 ||
+        evsignal_add(m.sigint, NULL) != 0 || evsignal_add(m.sighup, NULL) != 0)
         goto out;
+    m.srv.done_ev = m.done;
     server_arm_rollover(&m);
+    server_watch_db(&m.srv);
 
-    /* Workers inherit a mask blocking the stop signals, so they are
-     * delivered to the main thread, whose loop handles them. */
+    /* Workers inherit a mask blocking the signals main handles, so they
+     * are delivered to the main thread, whose loop handles them. */
     sigemptyset(&block);
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &block, &old);
     for (i = 0; i < m.srv.nworkers; i++) {
-        if (pthread_create(&m.srv.workers[i].thread, NULL, worker_main, &m.srv.workers[i]) != 0)
+        atomic_fetch_add(&m.srv.running, 1);
+        if (pthread_create(&m.srv.workers[i].thread, NULL, worker_main, &m.srv.workers[i]) != 0) {
+            atomic_fetch_sub(&m.srv.running, 1);
             break;
+        }
         m.srv.workers[i].thread_started = 1;
         started++;
     }
@@ -499,19 +730,23 @@ scepd_serve(const struct scep_config *cfg, struct scep_ca *ca, const char *chall
         goto join;
     }
 
-    if (cfg->public_url != NULL)
-        snprintf(url, sizeof(url), "%s", cfg->public_url);
-    else if (strchr(m.host, ':') != NULL)
-        snprintf(url, sizeof(url), "http://[%s]:%d%s", m.host, m.port, cfg->path_prefix);
+    if (strchr(m.host, ':') != NULL)
+        snprintf(listen_at, sizeof(listen_at), "[%s]:%d", m.host, m.port);
     else
-        snprintf(url, sizeof(url), "http://%s:%d%s", m.host, m.port, cfg->path_prefix);
+        snprintf(listen_at, sizeof(listen_at), "%s:%d", m.host, m.port);
+    server_ready_url(&m, url, sizeof(url));
     {
         char workers[16];
 
         snprintf(workers, sizeof(workers), "%d", m.srv.nworkers);
-        scepd_log(SCEPD_INFO, "ready", "url", url, "workers", workers, NULL);
+        scepd_log(SCEPD_INFO, "ready", "url", url, "listen", listen_at, "workers", workers,
+                  NULL);
     }
     printf("scepd: serving SCEP at %s\n", url);
+    if (m.wildcard && cfg->public_url == NULL)
+        printf("scepd: listening on every address of this host (%s); set public_url to the "
+               "name clients use\n",
+               listen_at);
     if (challenge_note != NULL && challenge_note[0] != '\0')
         printf("%s\n", challenge_note);
     fflush(stdout);
@@ -536,6 +771,10 @@ out:
         event_free(m.sigterm);
     if (m.sigint != NULL)
         event_free(m.sigint);
+    if (m.sighup != NULL)
+        event_free(m.sighup);
+    if (m.done != NULL)
+        event_free(m.done);
     if (m.rollover != NULL)
         event_free(m.rollover);
     if (m.base != NULL)
