@@ -96,6 +96,19 @@ out:
     return rc;
 }
 
+/* Appends ev, if any, and commits; see sqlite_be.h. */
+int sq_commit_audited(struct sq_be *be, const struct scep_audit_event *ev)
+{
+    int rc;
+
+    if (ev != NULL) {
+        rc = sq_audit_append(be, ev);
+        if (rc != 0)
+            return rc;
+    }
+    return sq_commit(be);
+}
+
 /* Appends one event in its own transaction (scep_store_audit()). */
 int sq_audit(void *vbe, const struct scep_audit_event *ev)
 {

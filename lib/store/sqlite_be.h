@@ -72,6 +72,17 @@ void sq_rollback(struct sq_be *be);
 /* Binds s (NULL: SQL NULL) as text to parameter i.  sqlite result code. */
 int sq_bind_str(sqlite3_stmt *st, int i, const char *s);
 
+/*
+ * Runs the cached one-key lookup id: binds key as text when it is not
+ * NULL and num as an integer otherwise, and steps once.  Returns 0 with
+ * *out on the result row (read it, then give it back with sq_done()),
+ * SCEP_ERR_NOT_FOUND when there is no row (be->err untouched), or
+ * SCEP_ERR_STORE ("bind" or what in be->err); on failure the statement
+ * is already reset and *out is left alone.
+ */
+int sq_lookup(struct sq_be *be, enum sq_stmt_id id, const char *key, int64_t num,
+              const char *what, sqlite3_stmt **out);
+
 /* The request columns in the order store_sqlite_requests.c reads them. */
 #define SQ_REQ_COLUMNS                                                                \
     "id, transaction_id, subject, sans, pubkey_fp, msg_type, requester, created_at, " \
@@ -95,6 +106,12 @@ int sq_cert_insert_row(struct sq_be *be, const struct scep_cert_info *ci);
 /* Appends ev to the audit chain inside the caller's write transaction
  * (sqlite_audit.c).  0 or SCEP_ERR_STORE. */
 int sq_audit_append(struct sq_be *be, const struct scep_audit_event *ev);
+
+/* Ends the caller's write transaction the one way every change ends:
+ * appends ev (NULL: none) and commits, so that the change and its audit
+ * event commit together (sqlite_audit.c).  0 or the failure; the caller
+ * rolls back on failure. */
+int sq_commit_audited(struct sq_be *be, const struct scep_audit_event *ev);
 
 /* The audit ops (sqlite_audit.c); contracts as in store.h. */
 int sq_audit(void *be, const struct scep_audit_event *ev);

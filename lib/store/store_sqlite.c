@@ -197,6 +197,39 @@ int sq_dup_col(sqlite3_stmt *s, int i, char **out)
     return 0;
 }
 
+/* Binds, steps and sorts out the one-row answer; see sqlite_be.h. */
+int sq_lookup(struct sq_be *be, enum sq_stmt_id id, const char *key, int64_t num,
+              const char *what, sqlite3_stmt **out)
+{
+    sqlite3_stmt *s = NULL;
+    int rc, src, brc;
+
+    rc = sq_stmt(be, id, &s);
+    if (rc != 0)
+        return rc;
+    rc = SCEP_ERR_STORE;
+    brc = key != NULL ? sq_bind_str(s, 1, key) : sqlite3_bind_int64(s, 1, num);
+    if (brc != SQLITE_OK) {
+        sq_fail(be, "bind");
+        goto out;
+    }
+    src = sqlite3_step(s);
+    if (src == SQLITE_DONE) {
+        rc = SCEP_ERR_NOT_FOUND;
+        goto out;
+    }
+    if (src != SQLITE_ROW) {
+        sq_fail(be, what);
+        goto out;
+    }
+    *out = s;
+    s = NULL;
+    rc = 0;
+out:
+    sq_done(s);
+    return rc;
+}
+
 /* Builds an owned record from the current row of a CERT_COLUMNS query.
  * *out: free with scep_cert_info_free().  0 or SCEP_ERR_NOMEM/STORE. */
 static int read_cert_row(struct sq_be *be, sqlite3_stmt *s, struct scep_cert_info **out)
@@ -255,29 +288,16 @@ out:
 static int txid_free(struct sq_be *be, const char *transaction_id)
 {
     sqlite3_stmt *s = NULL;
-    int rc, src;
+    int rc;
 
-    rc = sq_stmt(be, SQ_CERT_TXID_TAKEN, &s);
-    if (rc != 0)
-        return rc;
-    rc = SCEP_ERR_STORE;
-    if (sq_bind_str(s, 1, transaction_id) != SQLITE_OK) {
-        sq_fail(be, "bind");
-        goto out;
-    }
-    src = sqlite3_step(s);
-    if (src == SQLITE_ROW) {
+    rc = sq_lookup(be, SQ_CERT_TXID_TAKEN, transaction_id, 0, "select transaction id", &s);
+    if (rc == SCEP_ERR_NOT_FOUND)
+        return 0;
+    if (rc == 0) {
         snprintf(be->err, sizeof(be->err), "transaction id already has certificate %s",
                  (const char *)sqlite3_column_text(s, 0));
         rc = SCEP_ERR_TRANSID_REUSE;
-        goto out;
     }
-    if (src != SQLITE_DONE) {
-        sq_fail(be, "select transaction id");
-        goto out;
-    }
-    rc = 0;
-out:
     sq_done(s);
     return rc;
 }
@@ -341,12 +361,7 @@ static int sq_insert_cert(void *vbe, const struct scep_cert_info *ci,
     rc = sq_cert_insert_row(be, ci);
     if (rc != 0)
         goto out;
-    if (ev != NULL) {
-        rc = sq_audit_append(be, ev);
-        if (rc != 0)
-            goto out;
-    }
-    rc = sq_commit(be);
+    rc = sq_commit_audited(be, ev);
 out:
     if (rc != 0)
         sq_rollback(be);
@@ -358,35 +373,12 @@ static int get_one(struct sq_be *be, enum sq_stmt_id id, const char *key,
                    struct scep_cert_info **out)
 {
     sqlite3_stmt *s = NULL;
-    struct scep_cert_info *ci = NULL;
-    int rc, src;
+    int rc;
 
-    rc = sq_stmt(be, id, &s);
-    if (rc != 0)
-        return rc;
-    rc = SCEP_ERR_STORE;
-    if (sq_bind_str(s, 1, key) != SQLITE_OK) {
-        sq_fail(be, "bind");
-        goto out;
-    }
-    src = sqlite3_step(s);
-    if (src == SQLITE_DONE) {
-        rc = SCEP_ERR_NOT_FOUND;
-        goto out;
-    }
-    if (src != SQLITE_ROW) {
-        sq_fail(be, "select certificate");
-        goto out;
-    }
-    rc = read_cert_row(be, s, &ci);
-    if (rc != 0)
-        goto out;
-    *out = ci;
-    ci = NULL;
-    rc = 0;
-out:
+    rc = sq_lookup(be, id, key, 0, "select certificate", &s);
+    if (rc == 0)
+        rc = read_cert_row(be, s, out);
     sq_done(s);
-    scep_cert_info_free(ci);
     return rc;
 }
 
@@ -482,27 +474,15 @@ out:
 static int why_not_revoked(struct sq_be *be, const char *serial)
 {
     sqlite3_stmt *s = NULL;
-    int rc, src;
+    int rc;
 
-    rc = sq_stmt(be, SQ_CERT_STATUS, &s);
-    if (rc != 0)
-        return rc;
-    rc = SCEP_ERR_STORE;
-    if (sq_bind_str(s, 1, serial) != SQLITE_OK) {
-        sq_fail(be, "bind");
-        goto out;
-    }
-    src = sqlite3_step(s);
-    if (src == SQLITE_DONE) {
+    rc = sq_lookup(be, SQ_CERT_STATUS, serial, 0, "select status", &s);
+    if (rc == SCEP_ERR_NOT_FOUND) {
         snprintf(be->err, sizeof(be->err), "no certificate with serial %s", serial);
-        rc = SCEP_ERR_NOT_FOUND;
-    } else if (src == SQLITE_ROW) {
+    } else if (rc == 0) {
         snprintf(be->err, sizeof(be->err), "certificate %s already revoked", serial);
         rc = SCEP_ERR_EXISTS;
-    } else {
-        sq_fail(be, "select status");
     }
-out:
     sq_done(s);
     return rc;
 }
@@ -540,12 +520,7 @@ static int sq_revoke(void *vbe, const char *serial, int reason, int64_t at,
     }
     sq_done(s);
     s = NULL;
-    if (ev != NULL) {
-        rc = sq_audit_append(be, ev);
-        if (rc != 0)
-            goto out;
-    }
-    rc = sq_commit(be);
+    rc = sq_commit_audited(be, ev);
 out:
     sq_done(s);
     if (rc != 0)

@@ -105,12 +105,7 @@ int sq_add_request(void *vbe, const struct scep_request_info *ri, const struct s
     new_id = sqlite3_last_insert_rowid(be->db);
     sq_done(s);
     s = NULL;
-    if (ev != NULL) {
-        rc = sq_audit_append(be, ev);
-        if (rc != 0)
-            goto out;
-    }
-    rc = sq_commit(be);
+    rc = sq_commit_audited(be, ev);
     if (rc != 0)
         goto out;
     if (id != NULL)
@@ -128,36 +123,12 @@ static int get_req(struct sq_be *be, enum sq_stmt_id sid, int64_t id, const char
                    struct scep_request_info **out)
 {
     sqlite3_stmt *s = NULL;
-    struct scep_request_info *ri = NULL;
-    int rc, src, brc;
+    int rc;
 
-    rc = sq_stmt(be, sid, &s);
-    if (rc != 0)
-        return rc;
-    rc = SCEP_ERR_STORE;
-    brc = txid != NULL ? sq_bind_str(s, 1, txid) : sqlite3_bind_int64(s, 1, id);
-    if (brc != SQLITE_OK) {
-        sq_fail(be, "bind");
-        goto out;
-    }
-    src = sqlite3_step(s);
-    if (src == SQLITE_DONE) {
-        rc = SCEP_ERR_NOT_FOUND;
-        goto out;
-    }
-    if (src != SQLITE_ROW) {
-        sq_fail(be, "select request");
-        goto out;
-    }
-    rc = read_req_row(be, s, &ri);
-    if (rc != 0)
-        goto out;
-    *out = ri;
-    ri = NULL;
-    rc = 0;
-out:
+    rc = sq_lookup(be, sid, txid, id, "select request", &s);
+    if (rc == 0)
+        rc = read_req_row(be, s, out);
     sq_done(s);
-    scep_request_info_free(ri);
     return rc;
 }
 
@@ -229,29 +200,13 @@ out:
 static int req_status(struct sq_be *be, int64_t id, int *status)
 {
     sqlite3_stmt *s = NULL;
-    int rc, src;
+    int rc;
 
-    rc = sq_stmt(be, SQ_REQ_STATUS, &s);
-    if (rc != 0)
-        return rc;
-    rc = SCEP_ERR_STORE;
-    if (sqlite3_bind_int64(s, 1, id) != SQLITE_OK) {
-        sq_fail(be, "bind");
-        goto out;
-    }
-    src = sqlite3_step(s);
-    if (src == SQLITE_DONE) {
+    rc = sq_lookup(be, SQ_REQ_STATUS, NULL, id, "select request status", &s);
+    if (rc == SCEP_ERR_NOT_FOUND)
         snprintf(be->err, sizeof(be->err), "no request with id %lld", (long long)id);
-        rc = SCEP_ERR_NOT_FOUND;
-        goto out;
-    }
-    if (src != SQLITE_ROW) {
-        sq_fail(be, "select request status");
-        goto out;
-    }
-    *status = sqlite3_column_int(s, 0);
-    rc = 0;
-out:
+    if (rc == 0)
+        *status = sqlite3_column_int(s, 0);
     sq_done(s);
     return rc;
 }
@@ -294,12 +249,7 @@ int sq_decide_request(void *vbe, int64_t id, int status, const char *actor, cons
         }
         goto out;
     }
-    if (ev != NULL) {
-        rc = sq_audit_append(be, ev);
-        if (rc != 0)
-            goto out;
-    }
-    rc = sq_commit(be);
+    rc = sq_commit_audited(be, ev);
 out:
     sq_done(s);
     if (rc != 0)
@@ -352,12 +302,7 @@ int sq_issue_request(void *vbe, int64_t id, const struct scep_cert_info *ci,
     }
     sq_done(s);
     s = NULL;
-    if (ev != NULL) {
-        rc = sq_audit_append(be, ev);
-        if (rc != 0)
-            goto out;
-    }
-    rc = sq_commit(be);
+    rc = sq_commit_audited(be, ev);
 out:
     sq_done(s);
     if (rc != 0)
