@@ -155,35 +155,41 @@ static int set_validity(X509 *cert, int days, const ASN1_TIME *cap)
 }
 
 /*
- * Builds and signs the self-signed CA certificate for key.  enc_ku adds
- * digitalSignature+keyEncipherment (an RSA CA that is its own SCEP
- * recipient: Apple and Windows refuse one without those bits).
- * *out: free with X509_free().
+ * Builds and signs a certificate for subject_key named name, issued by
+ * issuer/issuer_key, or self-signed with subject_key when issuer is
+ * NULL.  bc and ku are the basicConstraints and keyUsage values.  An
+ * issued certificate ends no later than its issuer.  *out: free with
+ * X509_free().
  */
-static int make_ca_cert(struct scep_key *key, X509_NAME *name, int days, int enc_ku, X509 **out)
+static int make_cert(struct scep_key *subject_key, X509_NAME *name, X509 *issuer,
+                     struct scep_key *issuer_key, int days, const char *bc, const char *ku,
+                     X509 **out)
 {
-    X509 *cert = NULL;
+    X509 *cert = NULL, *by;
+    struct scep_key *signer = issuer != NULL ? issuer_key : subject_key;
     int rc = SCEP_ERR_INTERNAL;
 
     cert = X509_new();
     if (cert == NULL)
         goto out;
+    /* A self-signed certificate is its own issuer: its AKI copies its own
+     * SKI and its digest follows its own key. */
+    by = issuer != NULL ? issuer : cert;
     if (!X509_set_version(cert, X509_VERSION_3) || ca_set_random_serial(cert) != 0 ||
-        !X509_set_subject_name(cert, name) || !X509_set_issuer_name(cert, name))
+        !X509_set_subject_name(cert, name) ||
+        !X509_set_issuer_name(cert, issuer != NULL ? X509_get_subject_name(issuer) : name))
         goto out;
-    if ((rc = set_validity(cert, days, NULL)) != 0)
+    if ((rc = set_validity(cert, days, issuer != NULL ? X509_get0_notAfter(issuer) : NULL)) != 0)
         goto out;
-    if ((rc = scep_key_set_pubkey(key, cert)) != 0)
+    if ((rc = scep_key_set_pubkey(subject_key, cert)) != 0)
         goto out;
     /* SKI before AKI: for a self-signed certificate the AKI copies it. */
-    if ((rc = ca_add_ext(cert, cert, NID_basic_constraints, "critical,CA:TRUE")) != 0 ||
-        (rc = ca_add_ext(cert, cert, NID_key_usage,
-                         enc_ku ? "critical,keyCertSign,cRLSign,digitalSignature,keyEncipherment"
-                                : "critical,keyCertSign,cRLSign")) != 0 ||
-        (rc = ca_add_ext(cert, cert, NID_subject_key_identifier, "hash")) != 0 ||
-        (rc = ca_add_ext(cert, cert, NID_authority_key_identifier, "keyid:always")) != 0)
+    if ((rc = ca_add_ext(cert, by, NID_basic_constraints, bc)) != 0 ||
+        (rc = ca_add_ext(cert, by, NID_key_usage, ku)) != 0 ||
+        (rc = ca_add_ext(cert, by, NID_subject_key_identifier, "hash")) != 0 ||
+        (rc = ca_add_ext(cert, by, NID_authority_key_identifier, "keyid:always")) != 0)
         goto out;
-    if ((rc = scep_key_sign_cert(key, cert, ca_md_for(cert))) != 0)
+    if ((rc = scep_key_sign_cert(signer, cert, ca_md_for(by))) != 0)
         goto out;
     *out = cert;
     cert = NULL;
@@ -194,6 +200,20 @@ out:
 }
 
 /*
+ * Builds and signs the self-signed CA certificate for key.  enc_ku adds
+ * digitalSignature+keyEncipherment (an RSA CA that is its own SCEP
+ * recipient: Apple and Windows refuse one without those bits).
+ * *out: free with X509_free().
+ */
+static int make_ca_cert(struct scep_key *key, X509_NAME *name, int days, int enc_ku, X509 **out)
+{
+    return make_cert(key, name, NULL, NULL, days, "critical,CA:TRUE",
+                     enc_ku ? "critical,keyCertSign,cRLSign,digitalSignature,keyEncipherment"
+                            : "critical,keyCertSign,cRLSign",
+                     out);
+}
+
+/*
  * Builds the RA certificate for ra_key, issued by ca_cert/ca_key: an
  * end-entity certificate for signing CertReps and receiving envelopes.
  * *out: free with X509_free().
@@ -201,34 +221,8 @@ out:
 static int make_ra_cert(X509 *ca_cert, struct scep_key *ca_key, struct scep_key *ra_key,
                         X509_NAME *name, int days, X509 **out)
 {
-    X509 *cert = NULL;
-    int rc = SCEP_ERR_INTERNAL;
-
-    cert = X509_new();
-    if (cert == NULL)
-        goto out;
-    if (!X509_set_version(cert, X509_VERSION_3) || ca_set_random_serial(cert) != 0 ||
-        !X509_set_subject_name(cert, name) ||
-        !X509_set_issuer_name(cert, X509_get_subject_name(ca_cert)))
-        goto out;
-    if ((rc = set_validity(cert, days, X509_get0_notAfter(ca_cert))) != 0)
-        goto out;
-    if ((rc = scep_key_set_pubkey(ra_key, cert)) != 0)
-        goto out;
-    if ((rc = ca_add_ext(cert, ca_cert, NID_basic_constraints, "critical,CA:FALSE")) != 0 ||
-        (rc = ca_add_ext(cert, ca_cert, NID_key_usage,
-                         "critical,digitalSignature,keyEncipherment")) != 0 ||
-        (rc = ca_add_ext(cert, ca_cert, NID_subject_key_identifier, "hash")) != 0 ||
-        (rc = ca_add_ext(cert, ca_cert, NID_authority_key_identifier, "keyid:always")) != 0)
-        goto out;
-    if ((rc = scep_key_sign_cert(ca_key, cert, ca_md_for(ca_cert))) != 0)
-        goto out;
-    *out = cert;
-    cert = NULL;
-    rc = 0;
-out:
-    X509_free(cert);
-    return rc;
+    return make_cert(ra_key, name, ca_cert, ca_key, days, "critical,CA:FALSE",
+                     "critical,digitalSignature,keyEncipherment", out);
 }
 
 /*
