@@ -15,8 +15,6 @@
 #include <scep/error.h>
 #include "scepctl.h"
 
-#define CTL_MAX_SERIAL_HEX 64
-
 /* scepctl revoke SERIAL [--reason NAME].  Returns an exit code. */
 int ctl_cmd_revoke(struct ctl *c, int argc, char **argv)
 {
@@ -36,15 +34,9 @@ int ctl_cmd_revoke(struct ctl *c, int argc, char **argv)
     rc = ctl_parse_opts(c, argc, argv, opts, pos, 1, &npos, ctl_find_command("revoke"));
     if (rc != CTL_EXIT_OK)
         return rc < 0 ? CTL_EXIT_OK : rc;
-    if (npos != 1) {
-        ctl_err("revoke: which certificate? give its serial (see \"scepctl list\")");
-        return CTL_EXIT_USAGE;
-    }
-    if (ctl_normalize_serial(pos[0], serial, sizeof(serial)) != 0) {
-        ctl_err("revoke: \"%s\" is not a serial number (hexadecimal, as \"scepctl list\" prints)",
-                pos[0]);
-        return CTL_EXIT_USAGE;
-    }
+    rc = ctl_serial_arg("revoke", npos, pos[0], serial, sizeof(serial));
+    if (rc != CTL_EXIT_OK)
+        return rc;
     if (reason_s != NULL) {
         reason = ctl_reason_code(reason_s);
         if (reason < 0) {
@@ -57,20 +49,13 @@ int ctl_cmd_revoke(struct ctl *c, int argc, char **argv)
     rc = ctl_open_store(c, &st);
     if (rc != CTL_EXIT_OK)
         return rc;
-    rc = CTL_EXIT_FAIL;
 
     /* Read the record first so that the audit event names the subject:
      * a serial alone tells a later reader nothing. */
-    err = scep_store_get_cert(st, serial, &ci);
-    if (err == SCEP_ERR_NOT_FOUND) {
-        ctl_err("revoke: no certificate with serial %s in %s (see \"scepctl list\")", serial,
-                c->cfg.database);
+    rc = ctl_get_cert(c, st, "revoke", serial, &ci);
+    if (rc != CTL_EXIT_OK)
         goto out;
-    }
-    if (err != 0) {
-        ctl_err("revoke: reading the database failed: %s", scep_strerror(err));
-        goto out;
-    }
+    rc = CTL_EXIT_FAIL;
     snprintf(detail, sizeof(detail), "reason=%s subject=\"%s\"",
              reason >= 0 ? ctl_reason_name(reason) : "none",
              ci->subject != NULL ? ci->subject : "");

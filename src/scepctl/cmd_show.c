@@ -16,10 +16,6 @@
 #include <scep/error.h>
 #include "scepctl.h"
 
-/* Serials are at most 20 octets (RFC 5280 4.1.2.2), 40 hex digits;
- * leave room for a sloppy leading zero pair. */
-#define CTL_MAX_SERIAL_HEX 64
-
 /* Decodes the stored DER, refusing trailing bytes.  *out: X509_free(). */
 static int decode_cert(const struct scep_cert_info *ci, X509 **out)
 {
@@ -85,29 +81,16 @@ int ctl_cmd_show(struct ctl *c, int argc, char **argv)
     rc = ctl_parse_opts(c, argc, argv, opts, pos, 1, &npos, ctl_find_command("show"));
     if (rc != CTL_EXIT_OK)
         return rc < 0 ? CTL_EXIT_OK : rc;
-    if (npos != 1) {
-        ctl_err("show: which certificate? give its serial (see \"scepctl list\")");
-        return CTL_EXIT_USAGE;
-    }
-    if (ctl_normalize_serial(pos[0], serial, sizeof(serial)) != 0) {
-        ctl_err("show: \"%s\" is not a serial number (hexadecimal, as \"scepctl list\" prints)",
-                pos[0]);
-        return CTL_EXIT_USAGE;
-    }
+    rc = ctl_serial_arg("show", npos, pos[0], serial, sizeof(serial));
+    if (rc != CTL_EXIT_OK)
+        return rc;
     rc = ctl_open_store(c, &st);
     if (rc != CTL_EXIT_OK)
         return rc;
+    rc = ctl_get_cert(c, st, "show", serial, &ci);
+    if (rc != CTL_EXIT_OK)
+        goto out;
     rc = CTL_EXIT_FAIL;
-    err = scep_store_get_cert(st, serial, &ci);
-    if (err == SCEP_ERR_NOT_FOUND) {
-        ctl_err("show: no certificate with serial %s in %s (see \"scepctl list\")", serial,
-                c->cfg.database);
-        goto out;
-    }
-    if (err != 0) {
-        ctl_err("show: reading the database failed: %s", scep_strerror(err));
-        goto out;
-    }
     err = decode_cert(ci, &x);
     if (err != 0 && pem) {
         ctl_err("show: the stored certificate %s cannot be decoded: %s", serial,

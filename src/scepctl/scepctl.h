@@ -29,6 +29,10 @@
 #define CTL_EXIT_FAIL 1
 #define CTL_EXIT_USAGE 2
 
+/* Serials are at most 20 octets (RFC 5280 4.1.2.2), 40 hex digits;
+ * leave room for a sloppy leading zero pair. */
+#define CTL_MAX_SERIAL_HEX 64
+
 /* What every command receives: the resolved configuration and the output
  * mode chosen by the global flags. */
 struct ctl {
@@ -105,6 +109,14 @@ int ctl_parse_time(const char *s, time_t *out);
  */
 int ctl_normalize_serial(const char *s, char *out, size_t outlen);
 
+/*
+ * Checks the single SERIAL argument of cmd ("show", "revoke"): npos is
+ * how many positional arguments were given, arg the first of them.
+ * Returns CTL_EXIT_OK and fills serial (len bytes) in the store's form,
+ * or prints why, prefixed by cmd, and returns CTL_EXIT_USAGE.
+ */
+int ctl_serial_arg(const char *cmd, int npos, const char *arg, char *serial, size_t len);
+
 /* CRLReason name <-> code (RFC 5280 5.3.1).  ctl_reason_code returns -2
  * for an unknown name; ctl_reason_name returns NULL for -1 (none). */
 int ctl_reason_code(const char *name);
@@ -134,6 +146,14 @@ int ctl_load_ca(struct ctl *c, struct scep_ca **out);
  */
 int ctl_audit(struct ctl *c, struct scep_store *st, const char *kind, const char *serial,
               const char *detail);
+
+/*
+ * Reads the certificate record with serial (store form).  On failure
+ * prints why, prefixed by cmd, and returns CTL_EXIT_FAIL; otherwise
+ * returns CTL_EXIT_OK.  *out: free with scep_cert_info_free().
+ */
+int ctl_get_cert(struct ctl *c, struct scep_store *st, const char *cmd, const char *serial,
+                 struct scep_cert_info **out);
 
 /*
  * Applies a command flag (e.g. init --rsa-bits) to the configuration key

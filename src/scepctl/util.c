@@ -1,8 +1,9 @@
 /*
  * scepctl helpers shared by the commands: parsing a command's options and
  * the values people type (integers, times, serials, revocation reasons),
- * and the three steps most commands begin or end with: opening the store,
- * loading the CA, and appending an audit event.  Every failure here is
+ * and the steps most commands begin or end with: opening the store,
+ * loading the CA, reading a certificate record, and appending an audit
+ * event.  Every failure here is
  * reported on stderr with what to do about it, so commands only pass the
  * exit code on.
  */
@@ -178,6 +179,21 @@ int ctl_normalize_serial(const char *s, char *out, size_t outlen)
     return 0;
 }
 
+/* Checks a command's one SERIAL argument.  See scepctl.h. */
+int ctl_serial_arg(const char *cmd, int npos, const char *arg, char *serial, size_t len)
+{
+    if (npos != 1) {
+        ctl_err("%s: which certificate? give its serial (see \"scepctl list\")", cmd);
+        return CTL_EXIT_USAGE;
+    }
+    if (ctl_normalize_serial(arg, serial, len) != 0) {
+        ctl_err("%s: \"%s\" is not a serial number (hexadecimal, as \"scepctl list\" prints)",
+                cmd, arg);
+        return CTL_EXIT_USAGE;
+    }
+    return CTL_EXIT_OK;
+}
+
 /* RFC 5280 5.3.1 CRLReason; 7 is unused, and removeFromCRL (8) and the
  * attribute-certificate reasons make no sense for an operator to pick. */
 static const char *const reasons[] = {
@@ -271,6 +287,27 @@ int ctl_audit(struct ctl *c, struct scep_store *st, const char *kind, const char
                 scep_strerror(rc));
         return CTL_EXIT_FAIL;
     }
+    return CTL_EXIT_OK;
+}
+
+/* Reads one certificate record by serial.  See scepctl.h. */
+int ctl_get_cert(struct ctl *c, struct scep_store *st, const char *cmd, const char *serial,
+                 struct scep_cert_info **out)
+{
+    struct scep_cert_info *ci = NULL;
+    int err;
+
+    err = scep_store_get_cert(st, serial, &ci);
+    if (err == SCEP_ERR_NOT_FOUND) {
+        ctl_err("%s: no certificate with serial %s in %s (see \"scepctl list\")", cmd, serial,
+                c->cfg.database);
+        return CTL_EXIT_FAIL;
+    }
+    if (err != 0) {
+        ctl_err("%s: reading the database failed: %s", cmd, scep_strerror(err));
+        return CTL_EXIT_FAIL;
+    }
+    *out = ci;
     return CTL_EXIT_OK;
 }
 
