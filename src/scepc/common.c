@@ -39,6 +39,19 @@ void scepc_info(const struct conn_opts *o, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+/* "pem" or "der" (a --format value) to FMT_PEM or FMT_DER in *out.  0,
+ * or -1 for any other word (*out untouched). */
+int scepc_parse_format(const char *s, int *out)
+{
+    if (strcmp(s, "pem") == 0)
+        *out = FMT_PEM;
+    else if (strcmp(s, "der") == 0)
+        *out = FMT_DER;
+    else
+        return -1;
+    return 0;
+}
+
 /* strtol with every check: whole string, range.  0 or -1. */
 int scepc_parse_long(const char *s, long min, long max, long *out)
 {

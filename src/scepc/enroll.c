@@ -380,11 +380,7 @@ static int parse_enroll(int argc, char **argv, const char *cmd, struct conn_opts
             eo->key_bits = (int)v;
             break;
         case OPT_FORMAT:
-            if (strcmp(optarg, "pem") == 0)
-                eo->format = FMT_PEM;
-            else if (strcmp(optarg, "der") == 0)
-                eo->format = FMT_DER;
-            else
+            if (scepc_parse_format(optarg, &eo->format) != 0)
                 goto bad;
             break;
         case OPT_MAX_WAIT:

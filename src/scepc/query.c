@@ -44,11 +44,7 @@ static int parse(int argc, char **argv, const char *usage, struct conn_opts *co,
         case OPT_CERT: x->cert = optarg; break;
         case OPT_SERIAL: x->serial = optarg; break;
         case OPT_FORMAT:
-            if (strcmp(optarg, "der") == 0)
-                x->format = FMT_DER;
-            else if (strcmp(optarg, "pem") == 0)
-                x->format = FMT_PEM;
-            else
+            if (scepc_parse_format(optarg, &x->format) != 0)
                 goto bad;
             break;
         case OPT_HELP:
@@ -150,6 +146,35 @@ out:
     return ex;
 }
 
+/* Reads the --key and --cert that GetCert and GetCRL are signed with
+ * and makes the client.  Returns 0 with all three set (EVP_PKEY_free(),
+ * X509_free(), scep_client_free()), or an exit code after saying why. */
+static int signer_client(const struct conn_opts *co, const struct extra *x, EVP_PKEY **keyp,
+                         X509 **mep, struct scep_client **cp)
+{
+    EVP_PKEY *key = NULL;
+    X509 *me = NULL;
+    struct scep_client *c = NULL;
+    int ex = EX_SCEPC_FILE;
+
+    if (load_key(x->key, &key) != 0 || load_cert(x->cert, &me) != 0) {
+        scepc_err("cannot read --key %s or --cert %s", x->key, x->cert);
+        goto out;
+    }
+    ex = scepc_client_new(co, &c);
+    if (ex != 0)
+        goto out;
+    *keyp = key;
+    *mep = me;
+    *cp = c;
+    key = NULL;
+    me = NULL;
+out:
+    X509_free(me);
+    EVP_PKEY_free(key);
+    return ex;
+}
+
 /* scepc getcert: a certificate by serial, asked with --cert/--key. */
 int cmd_getcert(int argc, char **argv)
 {
@@ -177,12 +202,7 @@ int cmd_getcert(int argc, char **argv)
         scepc_err("--serial wants the serial number in hex");
         goto out;
     }
-    ex = EX_SCEPC_FILE;
-    if (load_key(x.key, &key) != 0 || load_cert(x.cert, &me) != 0) {
-        scepc_err("cannot read --key %s or --cert %s", x.key, x.cert);
-        goto out;
-    }
-    ex = scepc_client_new(&co, &c);
+    ex = signer_client(&co, &x, &key, &me, &c);
     if (ex != 0)
         goto out;
     rc = scep_client_get_cert(c, me, key, serial, &got);
@@ -225,12 +245,7 @@ int cmd_getcrl(int argc, char **argv)
         scepc_err("getcrl needs --key, --cert and --out");
         goto out;
     }
-    ex = EX_SCEPC_FILE;
-    if (load_key(x.key, &key) != 0 || load_cert(x.cert, &me) != 0) {
-        scepc_err("cannot read --key %s or --cert %s", x.key, x.cert);
-        goto out;
-    }
-    ex = scepc_client_new(&co, &c);
+    ex = signer_client(&co, &x, &key, &me, &c);
     if (ex != 0)
         goto out;
     rc = scep_client_get_crl(c, me, key, &crl);

@@ -66,6 +66,7 @@ int scepc_client_new(const struct conn_opts *o, struct scep_client **out);
 int scepc_exit_code(int err);
 int scepc_report(struct scep_client *c, int err, const char *what);
 int scepc_parse_long(const char *s, long min, long max, long *out);
+int scepc_parse_format(const char *s, int *out);
 int scepc_read_challenge(const char *file, char **out);
 
 /* files.c */
