@@ -15,28 +15,6 @@
 
 #include <scep/error.h>
 
-static int setup(void **state)
-{
-    *state = ts_db_new();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    ts_db_free(*state);
-    return 0;
-}
-
-static void raw_exec(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
-}
-
 /* The documented encoding, written out again independently of
  * audit_hash.c so that a change to it fails here. */
 static void enc_u64(unsigned char *buf, size_t *off, uint64_t v)
@@ -182,7 +160,7 @@ static void tamper_case(struct ts_db *d, const char *sql, int64_t want_bad)
     assert_int_equal(scep_store_open(d->uri, &st), 0);
     write_three(st);
     assert_int_equal(scep_store_verify_audit(st, &bad), 0);
-    raw_exec(d->path, sql);
+    ts_raw_exec(d->path, sql);
     assert_int_equal(scep_store_verify_audit(st, &bad), SCEP_ERR_STORE);
     assert_int_equal(bad, want_bad);
     assert_true(strstr(scep_store_last_error(st), "audit") != NULL);
@@ -331,17 +309,17 @@ static void test_concurrent_writers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_chain_encoding, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_time_zero_is_now, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tamper_detail, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tamper_null_vs_empty, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tamper_field_shift, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tamper_time, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tamper_rehashed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tamper_delete_middle, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tamper_renumber, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tamper_nul_byte, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chain_encoding, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_time_zero_is_now, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_tamper_detail, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_tamper_null_vs_empty, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_tamper_field_shift, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_tamper_time, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_tamper_rehashed, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_tamper_delete_middle, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_tamper_renumber, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_tamper_nul_byte, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_writers, ts_setup, ts_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

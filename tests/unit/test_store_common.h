@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include <openssl/x509.h>
+#include <sqlite3.h>
 
 #include "store/store.h"
 #include "testutil.h"
@@ -45,6 +46,47 @@ static inline void ts_db_free(struct ts_db *d)
     tu_rmrf(d->dir);
     free(d->dir);
     free(d);
+}
+
+/* cmocka fixtures: a fresh database per test. */
+static inline int ts_setup(void **state)
+{
+    *state = ts_db_new();
+    return 0;
+}
+
+static inline int ts_teardown(void **state)
+{
+    ts_db_free(*state);
+    return 0;
+}
+
+/* Runs sql on the raw database file, outside the store (tampering and
+ * inspection in tests). */
+static inline void ts_raw_exec(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* The first column of the first row of sql, read outside the store. */
+static inline int64_t ts_raw_int(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    int64_t v;
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return v;
 }
 
 /* DER of a real self-signed certificate for cn; free() it. */

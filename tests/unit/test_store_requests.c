@@ -14,44 +14,6 @@
 
 #include <scep/error.h>
 
-static int setup(void **state)
-{
-    *state = ts_db_new();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    ts_db_free(*state);
-    return 0;
-}
-
-/* Runs sql on the raw database file, outside the store. */
-static void raw_exec(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
-}
-
-static int64_t raw_int(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *s = NULL;
-    int64_t v;
-
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    v = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    sqlite3_close(db);
-    return v;
-}
-
 /* DER of a real PKCS#10 for cn; free() it. */
 static unsigned char *csr_der(const char *cn, size_t *len)
 {
@@ -145,8 +107,8 @@ static void test_fresh_db_is_v2(void **state)
     assert_int_equal(scep_store_open(d->uri, &st), 0);
     assert_int_equal(scep_store_schema_version(st), 2);
     scep_store_close(st);
-    assert_int_equal(raw_int(d->path, "SELECT count(*) FROM schema_version"), 2);
-    assert_int_equal(raw_int(d->path, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+    assert_int_equal(ts_raw_int(d->path, "SELECT count(*) FROM schema_version"), 2);
+    assert_int_equal(ts_raw_int(d->path, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
                                       "name = 'requests_status'"),
                      1);
 }
@@ -251,7 +213,7 @@ static void test_duplicate_transaction(void **state)
     scep_request_info_free(got);
     assert_audit_intact(st);
     scep_store_close(st);
-    assert_int_equal(raw_int(d->path, "SELECT count(*) FROM requests"), 1);
+    assert_int_equal(ts_raw_int(d->path, "SELECT count(*) FROM requests"), 1);
     free(csr);
 }
 
@@ -578,9 +540,9 @@ static void test_v1_upgraded(void **state)
     assert_int_equal(scep_store_next_crl_number(st, &crl), 0);
     scep_store_close(st);
     st = NULL;
-    raw_exec(d->path, "DROP TABLE requests; DELETE FROM schema_version WHERE version = 2;");
-    assert_int_equal(raw_int(d->path, "SELECT max(version) FROM schema_version"), 1);
-    assert_int_equal(raw_int(d->path, "SELECT count(*) FROM sqlite_master WHERE name = 'requests'"),
+    ts_raw_exec(d->path, "DROP TABLE requests; DELETE FROM schema_version WHERE version = 2;");
+    assert_int_equal(ts_raw_int(d->path, "SELECT max(version) FROM schema_version"), 1);
+    assert_int_equal(ts_raw_int(d->path, "SELECT count(*) FROM sqlite_master WHERE name = 'requests'"),
                      0);
 
     assert_int_equal(scep_store_open(d->uri, &st), 0);
@@ -599,7 +561,7 @@ static void test_v1_upgraded(void **state)
     scep_request_info_free(got);
     assert_audit_intact(st);
     scep_store_close(st);
-    assert_int_equal(raw_int(d->path, "SELECT count(*) FROM schema_version"), 2);
+    assert_int_equal(ts_raw_int(d->path, "SELECT count(*) FROM schema_version"), 2);
     free(der);
 }
 
@@ -628,15 +590,15 @@ static void test_schema_checks_status(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_fresh_db_is_v2, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_duplicate_transaction, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list_by_status, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_decide, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_issue_request, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_issue_request_transaction_taken, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_v1_upgraded, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_schema_checks_status, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fresh_db_is_v2, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_round_trip, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_transaction, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_list_by_status, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_decide, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_issue_request, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_issue_request_transaction_taken, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_v1_upgraded, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_schema_checks_status, ts_setup, ts_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

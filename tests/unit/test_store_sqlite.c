@@ -15,44 +15,6 @@
 
 #include <scep/error.h>
 
-static int setup(void **state)
-{
-    *state = ts_db_new();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    ts_db_free(*state);
-    return 0;
-}
-
-/* Runs sql on the raw database file, outside the store. */
-static void raw_exec(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
-}
-
-static int64_t raw_int(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *s = NULL;
-    int64_t v;
-
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    v = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    sqlite3_close(db);
-    return v;
-}
-
 static void test_open_migrate_reopen(void **state)
 {
     struct ts_db *d = *state;
@@ -63,8 +25,8 @@ static void test_open_migrate_reopen(void **state)
     scep_store_close(st);
     st = NULL;
     /* Each migration ran once: one version row per step. */
-    assert_int_equal(raw_int(d->path, "SELECT count(*) FROM schema_version"), 2);
-    assert_int_equal(raw_int(d->path, "SELECT count(*) FROM crl_numbers"), 1);
+    assert_int_equal(ts_raw_int(d->path, "SELECT count(*) FROM schema_version"), 2);
+    assert_int_equal(ts_raw_int(d->path, "SELECT count(*) FROM crl_numbers"), 1);
     /* A plain path works as well as sqlite:PATH. */
     assert_int_equal(scep_store_open(d->path, &st), 0);
     assert_int_equal(scep_store_schema_version(st), 2);
@@ -78,8 +40,8 @@ static void test_open_migrate_reopen(void **state)
         assert_int_equal(scep_store_open(url, &st), 0);
         scep_store_close(st);
     }
-    assert_int_equal(raw_int(d->path, "SELECT count(*) FROM schema_version"), 2);
-    assert_int_equal(raw_int(d->path, "SELECT max(version) FROM schema_version"), 2);
+    assert_int_equal(ts_raw_int(d->path, "SELECT count(*) FROM schema_version"), 2);
+    assert_int_equal(ts_raw_int(d->path, "SELECT max(version) FROM schema_version"), 2);
 }
 
 static void test_older_db_upgraded(void **state)
@@ -88,14 +50,14 @@ static void test_older_db_upgraded(void **state)
     struct scep_store *st = NULL;
 
     /* A database at version 0: the version table exists, nothing else. */
-    raw_exec(d->path, "CREATE TABLE schema_version (version INTEGER PRIMARY KEY,"
+    ts_raw_exec(d->path, "CREATE TABLE schema_version (version INTEGER PRIMARY KEY,"
                       " applied_at INTEGER NOT NULL)");
     assert_int_equal(scep_store_open(d->uri, &st), 0);
     assert_int_equal(scep_store_schema_version(st), 2);
     scep_store_close(st);
-    assert_int_equal(raw_int(d->path, "SELECT count(*) FROM certificates"), 0);
+    assert_int_equal(ts_raw_int(d->path, "SELECT count(*) FROM certificates"), 0);
     assert_int_equal(
-        raw_int(d->path, "SELECT count(*) FROM sqlite_master WHERE name = 'audit'"), 1);
+        ts_raw_int(d->path, "SELECT count(*) FROM sqlite_master WHERE name = 'audit'"), 1);
 }
 
 static void test_newer_db_refused(void **state)
@@ -106,7 +68,7 @@ static void test_newer_db_refused(void **state)
     assert_int_equal(scep_store_open(d->uri, &st), 0);
     scep_store_close(st);
     st = NULL;
-    raw_exec(d->path, "INSERT INTO schema_version (version, applied_at) VALUES (99, 0)");
+    ts_raw_exec(d->path, "INSERT INTO schema_version (version, applied_at) VALUES (99, 0)");
     assert_int_equal(scep_store_open(d->uri, &st), SCEP_ERR_STORE);
     assert_null(st);
 }
@@ -258,7 +220,7 @@ static void test_duplicate_serial(void **state)
     assert_int_equal(scep_store_insert_cert(st, &b, &ev), 0);
     assert_int_equal(ts_audit_count(st), 2);
     scep_store_close(st);
-    assert_int_equal(raw_int(d->path, "SELECT count(*) FROM certificates"), 2);
+    assert_int_equal(ts_raw_int(d->path, "SELECT count(*) FROM certificates"), 2);
 }
 
 static void test_get_by_transaction(void **state)
@@ -343,7 +305,7 @@ static void test_one_cert_per_transaction(void **state)
     assert_int_equal(scep_store_verify_audit(st, &(int64_t){0}), 0);
     scep_store_close(st2);
     scep_store_close(st);
-    assert_int_equal(raw_int(d->path, "SELECT count(*) FROM certificates"), 3);
+    assert_int_equal(ts_raw_int(d->path, "SELECT count(*) FROM certificates"), 3);
 }
 
 struct collected {
@@ -554,13 +516,13 @@ static void test_store_error_rolls_back(void **state)
     assert_int_equal(scep_store_open(d->uri, &st), 0);
     /* Make the audit insert fail after the certificate row went in: the
      * whole transaction must vanish. */
-    raw_exec(d->path, "CREATE TRIGGER no_audit BEFORE INSERT ON audit "
+    ts_raw_exec(d->path, "CREATE TRIGGER no_audit BEFORE INSERT ON audit "
                       "BEGIN SELECT RAISE(ABORT, 'audit refused'); END");
     assert_int_equal(scep_store_insert_cert(st, &ci, &ev), SCEP_ERR_STORE);
     assert_true(strstr(scep_store_last_error(st), "audit refused") != NULL);
     scep_store_close(st);
-    assert_int_equal(raw_int(d->path, "SELECT count(*) FROM certificates"), 0);
-    assert_int_equal(raw_int(d->path, "SELECT count(*) FROM audit"), 0);
+    assert_int_equal(ts_raw_int(d->path, "SELECT count(*) FROM certificates"), 0);
+    assert_int_equal(ts_raw_int(d->path, "SELECT count(*) FROM audit"), 0);
 }
 
 /* Inserts, then dies by SIGKILL the moment the call returns: the
@@ -674,21 +636,21 @@ static void test_list_reentrant(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_open_migrate_reopen, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_older_db_upgraded, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_newer_db_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_migrate_reopen, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_older_db_upgraded, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_newer_db_refused, ts_setup, ts_teardown),
         cmocka_unit_test(test_uri_schemes),
-        cmocka_unit_test_setup_teardown(test_insert_get_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_null_fields_stay_null, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_duplicate_serial, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_get_by_transaction, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_one_cert_per_transaction, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list_filters, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_revoke, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_crl_numbers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store_error_rolls_back, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kill_after_insert, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list_reentrant, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_insert_get_round_trip, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_null_fields_stay_null, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_serial, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_get_by_transaction, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_one_cert_per_transaction, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_list_filters, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_revoke, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_crl_numbers, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_store_error_rolls_back, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_kill_after_insert, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_list_reentrant, ts_setup, ts_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
