@@ -146,12 +146,43 @@ struct scep_revoked_entry {
     int reason; /* CRLReason code, -1: none */
 };
 
+/* Number of archived (former) CA certificates, and the i-th of them,
+ * newest first (index 0 is the CA that was current before the last
+ * rollover).  Borrowed; NULL when i is out of range. */
+int scep_ca_archive_count(const struct scep_ca *ca);
+X509 *scep_ca_get0_archived(const struct scep_ca *ca, int i);
+
 /*
- * Makes a CRL v2 signed by the CA with crlNumber and AKI, thisUpdate now,
- * nextUpdate now + next_update_seconds.  *out: free with X509_CRL_free().
+ * Finds a CA certificate of this CA set (current or archived) by a name
+ * an administrator gives: NULL, "" or "current"; "previous" (the newest
+ * archived CA); or hex digits (colons allowed) that are a prefix, at
+ * least 8 digits long, of exactly one CA's SHA-256 fingerprint or
+ * subject key identifier.  *out: borrowed, valid while ca is held.
+ * Returns 0, SCEP_ERR_NOT_FOUND (no such CA, or "previous" without an
+ * archive) or SCEP_ERR_INVALID_ARG (malformed or ambiguous).
  */
-int scep_ca_make_crl(const struct scep_ca *ca, const struct scep_revoked_entry *entries, size_t n,
-                     int64_t crl_number, long next_update_seconds, X509_CRL **out);
+int scep_ca_find_issuer(const struct scep_ca *ca, const char *which, X509 **out);
+
+/*
+ * Finds the CA certificate (current or archived) whose SHA-256
+ * fingerprint (lowercase hex, as scep_cert_fingerprint) is fp.  *out:
+ * borrowed.  Returns 0 or SCEP_ERR_NOT_FOUND.
+ */
+int scep_ca_find_by_fingerprint(const struct scep_ca *ca, const char *fp, X509 **out);
+
+/*
+ * Makes a CRL v2 with crlNumber and AKI, thisUpdate now, nextUpdate now
+ * + next_update_seconds, signed by issuer: a certificate of this CA set
+ * (scep_ca_get0_cert, or an archived one from scep_ca_find_issuer; NULL
+ * means the current CA).  An archived CA signs with its archived key
+ * (archive/<SERIAL>.key, kept by the rollover); SCEP_ERR_NOT_FOUND when
+ * that key is gone.  Only encodes and signs: which serials are revoked
+ * is the caller's (lib/admin/crl.c is the one caller that decides).
+ * *out: free with X509_CRL_free().
+ */
+int scep_ca_make_crl(const struct scep_ca *ca, X509 *issuer,
+                     const struct scep_revoked_entry *entries, size_t n, int64_t crl_number,
+                     long next_update_seconds, X509_CRL **out);
 
 /*
  * Checks that cert is an end-entity certificate issued by this CA

@@ -38,7 +38,8 @@ struct scep_ca {
     X509 *next_cert;          /* NULL without next CA */
     X509 *next_ra_cert;       /* NULL without next RA */
     time_t next_at;           /* 0 without next CA */
-    STACK_OF(X509) * archive; /* former CA certificates, never NULL once loaded */
+    STACK_OF(X509) * archive; /* former CA certificates, newest first, never NULL once loaded */
+    char *dir;                /* the state directory it was loaded from (archived keys) */
 };
 
 /*
@@ -74,6 +75,13 @@ int ca_write_cert(const char *path, X509 *cert, int exclusive);
  * *out: free with OPENSSL_free().
  */
 int ca_serial_hex(X509 *cert, char **out);
+
+/*
+ * Loads the archived key of the former CA certificate cert from
+ * ca->dir/archive/<SERIAL>.key and checks that it belongs to cert.
+ * *out: free with scep_key_free().  SCEP_ERR_NOT_FOUND without that file.
+ */
+int ca_load_archived_key(const struct scep_ca *ca, X509 *cert, struct scep_key **out);
 
 /* Digest for certificates signed by the key in cert: SHA-384 for a P-384
  * key, SHA-256 otherwise. */

@@ -223,7 +223,16 @@ out:
     return rc;
 }
 
-/* Loads every archive/<hex>.crt into ca->archive.  A missing archive is empty. */
+/* Orders CA certificates newest first by notBefore: a rollover makes
+ * the next CA after the current one, so the newest archived CA is the
+ * one that was current before the last rollover. */
+static int newest_first(const X509 *const *a, const X509 *const *b)
+{
+    return ASN1_TIME_compare(X509_get0_notBefore(*b), X509_get0_notBefore(*a));
+}
+
+/* Loads every archive/<hex>.crt into ca->archive, newest first.  A
+ * missing archive is empty. */
 static int load_archive(const char *dir, struct scep_ca *ca)
 {
     char arch[PATH_MAX], path[PATH_MAX];
@@ -253,6 +262,8 @@ static int load_archive(const char *dir, struct scep_ca *ca)
         }
         c = NULL;
     }
+    (void)sk_X509_set_cmp_func(ca->archive, newest_first);
+    sk_X509_sort(ca->archive);
     rc = 0;
 out:
     X509_free(c);
@@ -306,6 +317,7 @@ static void ca_destroy(struct scep_ca *ca)
     X509_free(ca->next_cert);
     X509_free(ca->next_ra_cert);
     sk_X509_pop_free(ca->archive, X509_free);
+    free(ca->dir);
     free(ca);
 }
 
@@ -332,7 +344,8 @@ int scep_ca_load(const char *dir, struct scep_ca **out)
     }
     atomic_init(&ca->refs, 1);
     ca->archive = sk_X509_new_null();
-    if (ca->archive == NULL) {
+    ca->dir = strdup(dir);
+    if (ca->archive == NULL || ca->dir == NULL) {
         rc = SCEP_ERR_NOMEM;
         goto out;
     }

@@ -61,11 +61,15 @@ out:
 }
 
 /*
- * Makes and signs a CRL (see ca.h).  *out: free with X509_CRL_free().
+ * Makes and signs a CRL as issuer (see ca.h).  *out: free with
+ * X509_CRL_free().
  */
-int scep_ca_make_crl(const struct scep_ca *ca, const struct scep_revoked_entry *entries, size_t n,
-                     int64_t crl_number, long next_update_seconds, X509_CRL **out)
+int scep_ca_make_crl(const struct scep_ca *ca, X509 *issuer,
+                     const struct scep_revoked_entry *entries, size_t n, int64_t crl_number,
+                     long next_update_seconds, X509_CRL **out)
 {
+    struct scep_key *archived_key = NULL;
+    const struct scep_key *key;
     X509_CRL *crl = NULL;
     ASN1_TIME *t = NULL;
     ASN1_INTEGER *num = NULL;
@@ -78,13 +82,28 @@ int scep_ca_make_crl(const struct scep_ca *ca, const struct scep_revoked_entry *
     if (ca == NULL || out == NULL || (n > 0 && entries == NULL) || crl_number < 0 ||
         next_update_seconds <= 0)
         goto out;
+    if (issuer == NULL || X509_cmp(issuer, ca->cert) == 0) {
+        issuer = ca->cert;
+        key = ca->key;
+    } else {
+        /* Only a CA of this set may sign: anything else is a caller bug. */
+        int j, known = 0;
+
+        for (j = 0; j < scep_ca_archive_count(ca) && !known; j++)
+            known = X509_cmp(issuer, scep_ca_get0_archived(ca, j)) == 0;
+        if (!known)
+            goto out;
+        if ((rc = ca_load_archived_key(ca, issuer, &archived_key)) != 0)
+            goto out;
+        key = archived_key;
+    }
     rc = SCEP_ERR_INTERNAL;
     crl = X509_CRL_new();
     if (crl == NULL)
         goto out;
     /* The version field holds 1 for a v2 CRL. */
     if (!X509_CRL_set_version(crl, X509_CRL_VERSION_2) ||
-        !X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca->cert)))
+        !X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer)))
         goto out;
     t = ASN1_TIME_set(NULL, now);
     if (t == NULL || !X509_CRL_set1_lastUpdate(crl, t))
@@ -103,7 +122,7 @@ int scep_ca_make_crl(const struct scep_ca *ca, const struct scep_revoked_entry *
         goto out;
     /* For a CRL the context has an issuer certificate and the CRL, no
      * subject; AKI takes the keyid from the CA's SKI. */
-    X509V3_set_ctx(&ctx, ca->cert, NULL, NULL, crl, 0);
+    X509V3_set_ctx(&ctx, issuer, NULL, NULL, crl, 0);
     akid = X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier, "keyid:always");
     if (akid == NULL || !X509_CRL_add_ext(crl, akid, -1))
         goto out;
@@ -111,12 +130,13 @@ int scep_ca_make_crl(const struct scep_ca *ca, const struct scep_revoked_entry *
      * verifiers search by serial. */
     if (!X509_CRL_sort(crl))
         goto out;
-    if ((rc = scep_key_sign_crl(ca->key, crl, ca_md_for(ca->cert))) != 0)
+    if ((rc = scep_key_sign_crl(key, crl, ca_md_for(issuer))) != 0)
         goto out;
     *out = crl;
     crl = NULL;
     rc = 0;
 out:
+    scep_key_free(archived_key);
     X509_EXTENSION_free(akid);
     ASN1_INTEGER_free(num);
     ASN1_TIME_free(t);

@@ -2,7 +2,8 @@
  * The query requests: CertPoll (RFC 8894 3.3.3), GetCert (3.3.4) and
  * GetCRL (3.3.4).  They read the store and issue nothing themselves (a
  * CertPoll for an approved request is issued by approval.c); GetCRL
- * makes a CRL from the store's revocations and keeps it for
+ * asks the one CRL builder (lib/admin/crl.c) for the CRL of the CA that
+ * issued the certificate in question and keeps it for
  * SVC_CRL_CACHE_SECONDS so that clients polling it do not burn a CRL
  * number each.
  */
@@ -17,6 +18,7 @@
 
 #include <scep/error.h>
 #include <scep/message.h>
+#include "admin/admin.h"
 #include "service/certinfo.h"
 #include "service/service_int.h"
 
@@ -136,114 +138,6 @@ out:
     return rc;
 }
 
-/* Revoked serials gathered from the store for one CRL. */
-struct revoked_list {
-    const char *issuer_fp; /* the CRL's issuer: entries of other CAs are skipped */
-    struct scep_revoked_entry *e;
-    unsigned char (*serials)[32];
-    size_t n, cap;
-    int rc;
-};
-
-/* Converts the store's hex serial back to big-endian bytes. */
-static int hex_to_serial(const char *hex, unsigned char *buf, size_t size, size_t *len)
-{
-    BIGNUM *bn = NULL;
-    int n, rc = SCEP_ERR_STORE;
-
-    if (hex == NULL)
-        goto out;
-    /* BN_hex2bn returns how many hex digits it consumed: all of them, or
-     * the stored serial is not what we wrote. */
-    n = BN_hex2bn(&bn, hex);
-    if (n <= 0 || (size_t)n != strlen(hex))
-        goto out;
-    n = BN_num_bytes(bn);
-    if (n <= 0 || (size_t)n > size)
-        goto out;
-    *len = (size_t)BN_bn2bin(bn, buf);
-    rc = 0;
-out:
-    BN_free(bn);
-    return rc;
-}
-
-static int collect_revoked(const struct scep_cert_info *ci, void *arg)
-{
-    struct revoked_list *l = arg;
-    int rc;
-
-    if (ci->status != SCEP_CERT_REVOKED)
-        return 0;
-    /* A CRL entry names a serial of the CRL's issuer (RFC 5280 5.3.3:
-     * ours is no indirect CRL); after a rollover the archived CA's
-     * revocations are not the current CA's to list.  A record without an
-     * issuer cannot be attributed and stays listed: listing a serial
-     * nobody uses costs nothing, dropping a revocation would. */
-    if (ci->issuer_fp != NULL && strcmp(ci->issuer_fp, l->issuer_fp) != 0)
-        return 0;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        struct scep_revoked_entry *e = realloc(l->e, cap * sizeof(*e));
-        unsigned char(*s)[32];
-
-        if (e == NULL)
-            return l->rc = SCEP_ERR_NOMEM;
-        l->e = e;
-        s = realloc(l->serials, cap * sizeof(*s));
-        if (s == NULL)
-            return l->rc = SCEP_ERR_NOMEM;
-        l->serials = s;
-        l->cap = cap;
-    }
-    rc = hex_to_serial(ci->serial, l->serials[l->n], sizeof(l->serials[0]), &l->e[l->n].serial_len);
-    if (rc != 0)
-        return l->rc = rc;
-    l->e[l->n].revoked_at = (time_t)ci->revoked_at;
-    l->e[l->n].reason = ci->revocation_reason;
-    l->n++;
-    return 0;
-}
-
-/*
- * Makes a fresh CRL of every revoked, unexpired certificate the current
- * CA issued.  *out: free with X509_CRL_free().
- */
-static int make_crl(struct scep_service *svc, X509_CRL **out)
-{
-    struct scep_cert_filter f;
-    struct revoked_list l;
-    int64_t number = 0;
-    char ca_fp[65];
-    size_t i;
-    int rc;
-
-    memset(&l, 0, sizeof(l));
-    rc = scep_cert_fingerprint(scep_ca_get0_cert(svc->ca), ca_fp);
-    if (rc != 0)
-        return rc;
-    l.issuer_fp = ca_fp;
-    memset(&f, 0, sizeof(f));
-    f.status = SCEP_CERT_REVOKED;
-    f.include_expired = 0; /* RFC 5280 3.3: expired entries may leave the CRL */
-    rc = scep_store_list_certs(svc->st, &f, collect_revoked, &l);
-    if (l.rc != 0)
-        rc = l.rc;
-    if (rc != 0)
-        goto out;
-    /* The serial pointers are set only now: realloc may have moved them. */
-    for (i = 0; i < l.n; i++)
-        l.e[i].serial = l.serials[i];
-    rc = scep_store_next_crl_number(svc->st, &number);
-    if (rc != 0)
-        goto out;
-    rc = scep_ca_make_crl(svc->ca, l.e, l.n, number, svc->crl_next_update, out);
-out:
-    free(l.e);
-    free(l.serials);
-    return rc;
-}
-
 static time_t mono_seconds(void)
 {
     struct timespec ts;
@@ -252,40 +146,119 @@ static time_t mono_seconds(void)
     return ts.tv_sec;
 }
 
+/* Empties the GetCRL cache (see service_int.h). */
+void svc_crl_cache_clear(struct scep_service *svc)
+{
+    for (int i = 0; i < SVC_CRL_CACHE_SLOTS; i++) {
+        X509_CRL_free(svc->crls[i].crl);
+        memset(&svc->crls[i], 0, sizeof(svc->crls[i]));
+    }
+}
+
+/*
+ * Which CA of our set a GetCRL is about.  The IssuerAndSerialNumber
+ * names the issuer of the certificate whose status the client wants; a
+ * rollover usually keeps the CA's name, so the name alone cannot tell
+ * the archived CA from the current one.  The serial can: when the store
+ * knows it, the CA that issued it (as recorded at issuance) answers.
+ * Otherwise the current CA answers for its own name, then the newest
+ * archived CA of that name.  *out: borrowed from svc->ca.  Returns 0, or
+ * SCEP_ERR_NOT_FOUND when no CA of ours has that name.
+ */
+static int getcrl_issuer(struct scep_service *svc, X509_NAME *issuer, const ASN1_INTEGER *sn,
+                         X509 **out)
+{
+    struct scep_cert_info *ci = NULL;
+    X509 *c = NULL;
+    char serial[64];
+    int i;
+
+    if (sn != NULL && scep_serial_hex(sn, serial, sizeof(serial)) == 0 &&
+        scep_store_get_cert(svc->st, serial, &ci) == 0 && ci->issuer_fp != NULL &&
+        scep_ca_find_by_fingerprint(svc->ca, ci->issuer_fp, &c) == 0 &&
+        X509_NAME_cmp(X509_get_subject_name(c), issuer) == 0) {
+        scep_cert_info_free(ci);
+        *out = c;
+        return 0;
+    }
+    scep_cert_info_free(ci);
+    c = scep_ca_get0_cert(svc->ca);
+    for (i = 0; c != NULL; c = scep_ca_get0_archived(svc->ca, i++)) {
+        if (X509_NAME_cmp(X509_get_subject_name(c), issuer) == 0) {
+            *out = c;
+            return 0;
+        }
+    }
+    return SCEP_ERR_NOT_FOUND;
+}
+
+/*
+ * The cached CRL of issuer, made anew when older than
+ * SVC_CRL_CACHE_SECONDS.  Returns a borrowed CRL in *out, or SCEP_ERR_*.
+ */
+static int cached_crl(struct scep_service *svc, X509 *issuer, X509_CRL **out)
+{
+    struct svc_crl_slot *slot = NULL;
+    X509_CRL *crl = NULL;
+    time_t now = mono_seconds();
+    char fp[65];
+    int i, rc;
+
+    if ((rc = scep_cert_fingerprint(issuer, fp)) != 0)
+        return rc;
+    for (i = 0; i < SVC_CRL_CACHE_SLOTS && slot == NULL; i++) {
+        if (strcmp(svc->crls[i].issuer_fp, fp) == 0)
+            slot = &svc->crls[i];
+    }
+    if (slot != NULL && slot->crl != NULL && now - slot->made < SVC_CRL_CACHE_SECONDS) {
+        *out = slot->crl;
+        return 0;
+    }
+    rc = scep_admin_make_crl(svc->st, svc->ca, issuer, svc->crl_next_update, NULL, &crl, NULL);
+    if (rc != 0)
+        return rc;
+    if (slot == NULL) {
+        /* An empty slot, else the one made longest ago. */
+        slot = &svc->crls[0];
+        for (i = 1; i < SVC_CRL_CACHE_SLOTS && slot->crl != NULL; i++) {
+            if (svc->crls[i].crl == NULL || svc->crls[i].made < slot->made)
+                slot = &svc->crls[i];
+        }
+    }
+    X509_CRL_free(slot->crl);
+    memcpy(slot->issuer_fp, fp, sizeof(slot->issuer_fp));
+    slot->crl = crl;
+    slot->made = now;
+    *out = crl;
+    return 0;
+}
+
 /*
  * GetCRL: the IssuerAndSerialNumber names a certificate whose status the
- * client wants; we answer with our CA's whole CRL when the issuer is our
- * current CA.
+ * client wants; we answer with the whole CRL of the CA (current or
+ * archived) that issued it.
  */
 int svc_getcrl(struct scep_service *svc, struct scep_msg *m, struct svc_outcome *o)
 {
     X509_NAME *issuer = scep_msg_get0_issuer(m);
     STACK_OF(X509_CRL) *sk = NULL;
     X509_CRL *crl = NULL;
-    time_t now = mono_seconds();
+    X509 *ca_cert = NULL;
     int rc;
 
     if (issuer == NULL)
         return svc_refuse(o, SCEP_FAIL_BAD_REQUEST, "no IssuerAndSerialNumber in the message");
-    if (X509_NAME_cmp(issuer, X509_get_subject_name(scep_ca_get0_cert(svc->ca))) != 0)
+    if (getcrl_issuer(svc, issuer, scep_msg_get0_serial(m), &ca_cert) != 0)
         return svc_refuse(o, SCEP_FAIL_BAD_CERT_ID, "issuer is not this CA");
-
-    if (svc->crl == NULL || now - svc->crl_made >= SVC_CRL_CACHE_SECONDS) {
-        rc = make_crl(svc, &crl);
-        if (rc != 0)
-            goto out;
-        X509_CRL_free(svc->crl);
-        svc->crl = crl;
-        svc->crl_made = now;
-        crl = NULL;
-    }
+    if ((rc = cached_crl(svc, ca_cert, &crl)) != 0)
+        return rc;
     rc = SCEP_ERR_NOMEM;
     if ((sk = sk_X509_CRL_new_null()) == NULL)
         goto out;
-    if (!X509_CRL_up_ref(svc->crl))
+    if (!X509_CRL_up_ref(crl))
         goto out;
-    if (!sk_X509_CRL_push(sk, svc->crl)) {
-        X509_CRL_free(svc->crl);
+    if (!sk_X509_CRL_push(sk, crl)) {
+        X509_CRL_free(crl);
         goto out;
     }
     sk_X509_CRL_pop_free(o->crls, X509_CRL_free);
@@ -295,6 +268,5 @@ int svc_getcrl(struct scep_service *svc, struct scep_msg *m, struct svc_outcome 
     rc = 0;
 out:
     sk_X509_CRL_pop_free(sk, X509_CRL_free);
-    X509_CRL_free(crl);
     return rc;
 }

@@ -101,13 +101,13 @@ void scep_service_free(struct scep_service *svc)
     free(svc->crl_url);
     free(svc->ocsp_url);
     free(svc->ca_issuers_url);
-    X509_CRL_free(svc->crl);
+    svc_crl_cache_clear(svc);
     free(svc);
 }
 
 /*
- * Swaps in a new CA.  The cached CRL belongs to the old CA (its issuer
- * and key), so it goes with it.
+ * Swaps in a new CA.  The cached CRLs were made for the old CA set (its
+ * crlNumbers and which CA was current), so they go with it.
  */
 void scep_service_set_ca(struct scep_service *svc, struct scep_ca *ca)
 {
@@ -116,9 +116,7 @@ void scep_service_set_ca(struct scep_service *svc, struct scep_ca *ca)
     scep_ca_up_ref(ca);
     scep_ca_free(svc->ca);
     svc->ca = ca;
-    X509_CRL_free(svc->crl);
-    svc->crl = NULL;
-    svc->crl_made = 0;
+    svc_crl_cache_clear(svc);
 }
 
 /*

@@ -23,6 +23,17 @@
  * made: revocations show up at most this late through SCEP. */
 #define SVC_CRL_CACHE_SECONDS 300
 
+/* CRLs cached at once, one per issuing CA: the current CA and the few
+ * archived ones whose certificates are still in use. */
+#define SVC_CRL_CACHE_SLOTS 4
+
+/* One cached GetCRL answer. */
+struct svc_crl_slot {
+    char issuer_fp[65]; /* the signing CA's fingerprint; "" when empty */
+    X509_CRL *crl;      /* owned, NULL when empty */
+    time_t made;        /* CLOCK_MONOTONIC seconds */
+};
+
 /* nextUpdate of GetCRL answers when the service configuration gives none
  * (scepd.conf's crl_validity_hours defaults to the same). */
 #define SVC_CRL_NEXT_UPDATE_SECONDS (168L * 3600L)
@@ -42,10 +53,12 @@ struct scep_service {
     struct scep_profile profile; /* string members point at the copies below */
     char *key_usage, *ext_key_usage, *crl_url, *ocsp_url, *ca_issuers_url;
 
-    /* GetCRL cache: the last CRL made, for SVC_CRL_CACHE_SECONDS. */
-    X509_CRL *crl;   /* owned, NULL when empty */
-    time_t crl_made; /* CLOCK_MONOTONIC seconds */
+    /* GetCRL cache: the last CRL made per issuer, for SVC_CRL_CACHE_SECONDS. */
+    struct svc_crl_slot crls[SVC_CRL_CACHE_SLOTS];
 };
+
+/* Empties the GetCRL cache. */
+void svc_crl_cache_clear(struct scep_service *svc);
 
 /*
  * What a request handler decided.  pending set means CertRep PENDING (no

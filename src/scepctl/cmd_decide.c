@@ -1,10 +1,11 @@
 /*
  * scepctl approve and reject: the administrator's decision on an
- * enrollment request that scepd holds PENDING (approval = manual).  The
- * decision and its "request-approve" / "request-reject" audit event are
- * written in one transaction, and only a request that is still pending
- * can be decided, so two administrators acting at once, or a decision
- * repeated by mistake, change nothing the second time (exit status 1).
+ * enrollment request that scepd holds PENDING (approval = manual),
+ * recorded by the library (scep_admin_decide: the decision and its
+ * "request-approve" / "request-reject" audit event in one transaction,
+ * only while the request is pending), so two administrators acting at
+ * once, or a decision repeated by mistake, change nothing the second
+ * time (exit status 1).
  *
  * Nothing is issued here: the CA key stays with scepd, which issues an
  * approved request, or answers FAILURE for a rejected one, when the
@@ -15,26 +16,8 @@
 #include <time.h>
 
 #include <scep/error.h>
+#include "admin/admin.h"
 #include "scepctl.h"
-
-/* Longest --reason kept: it goes into the database and the audit trail
- * verbatim, and one line of explanation is what it is for. */
-#define CTL_MAX_REASON 512
-
-/* Room for the audit detail: the reason, the subject (a CSR's subject
- * is bounded by the request limits, far below this) and quoting. */
-#define CTL_DETAIL_LEN 2048
-
-/* 1 if s holds a control character (a reason is typed by a person; a
- * newline or an escape in it would garble tables and terminals). */
-static int has_control(const char *s)
-{
-    for (; *s != '\0'; s++) {
-        if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
-            return 1;
-    }
-    return 0;
-}
 
 /* Explains why ri cannot be decided any more. */
 static void not_pending(const char *cmd, const struct scep_request_info *ri)
@@ -55,17 +38,15 @@ static void not_pending(const char *cmd, const struct scep_request_info *ri)
 }
 
 /*
- * The shared body of approve and reject: finds the request, checks it is
- * pending, records the decision with its audit event, and reports.
+ * The shared body of approve and reject: finds the request, has the
+ * library record the decision with its audit event, and reports.
  * Returns an exit code.
  */
 static int decide(struct ctl *c, const char *cmd, const char *arg, int status, const char *reason)
 {
     struct scep_store *st = NULL;
-    struct scep_request_info *ri = NULL;
-    struct scep_audit_event ev;
-    char detail[CTL_DETAIL_LEN], id[24], when[32];
-    int64_t now = (int64_t)time(NULL);
+    struct scep_request_info *ri = NULL, *done = NULL;
+    char id[24], when[32];
     int rc, err;
 
     rc = ctl_open_store(c, &st);
@@ -75,29 +56,16 @@ static int decide(struct ctl *c, const char *cmd, const char *arg, int status, c
     if (rc != CTL_EXIT_OK)
         goto out;
     rc = CTL_EXIT_FAIL;
-    if (ri->status != SCEP_REQ_PENDING) {
-        not_pending(cmd, ri);
+    err = scep_admin_decide(st, c->actor, ri->id, status, reason, &done);
+    if (err == SCEP_ERR_INVALID_ARG) {
+        ctl_err("%s: --reason must be one line of at most %d characters", cmd,
+                SCEP_ADMIN_REASON_MAX);
+        rc = CTL_EXIT_USAGE;
         goto out;
     }
-    /* The subject in the event: an id alone tells a later reader
-     * nothing about what was let in or kept out. */
-    if (status == SCEP_REQ_REJECTED)
-        snprintf(detail, sizeof(detail), "request=%lld reason=\"%s\" subject=\"%s\"",
-                 (long long)ri->id, reason != NULL ? reason : "",
-                 ri->subject != NULL ? ri->subject : "");
-    else
-        snprintf(detail, sizeof(detail), "request=%lld subject=\"%s\"", (long long)ri->id,
-                 ri->subject != NULL ? ri->subject : "");
-    memset(&ev, 0, sizeof(ev));
-    ev.time = now;
-    ev.kind = status == SCEP_REQ_APPROVED ? "request-approve" : "request-reject";
-    ev.actor = c->actor;
-    ev.transaction_id = ri->transaction_id;
-    ev.detail = detail;
-    err = scep_store_decide_request(st, ri->id, status, c->actor, reason, &ev);
     if (err == SCEP_ERR_EXISTS || err == SCEP_ERR_NOT_FOUND) {
-        /* Decided (or, in theory, removed) between our read and our
-         * write; re-read so the message names who won. */
+        /* Decided before us (or, in theory, removed); re-read so the
+         * message names who won. */
         struct scep_request_info *now_ri = NULL;
 
         if (scep_store_get_request(st, ri->id, &now_ri) == 0) {
@@ -114,32 +82,24 @@ static int decide(struct ctl *c, const char *cmd, const char *arg, int status, c
         goto out;
     }
     if (c->json) {
-        struct scep_request_info *done = NULL;
-
-        err = scep_store_get_request(st, ri->id, &done);
-        if (err != 0) {
-            ctl_err("%s: the decision is recorded but reading it back failed: %s", cmd,
-                    scep_strerror(err));
-            goto out;
-        }
         rc = ctl_json_print(ctl_request_json(done));
-        scep_request_info_free(done);
         goto out;
     }
-    snprintf(id, sizeof(id), "%lld", (long long)ri->id);
+    snprintf(id, sizeof(id), "%lld", (long long)done->id);
     printf("%s request %s\n", status == SCEP_REQ_APPROVED ? "approved" : "rejected", id);
-    ctl_kv("  transaction id:", ri->transaction_id);
-    ctl_kv("  subject:", ri->subject);
-    ctl_kv("  requester:", ri->requester);
-    ctl_kv("  decided at:", ctl_iso_time(now, when, sizeof(when)));
+    ctl_kv("  transaction id:", done->transaction_id);
+    ctl_kv("  subject:", done->subject);
+    ctl_kv("  requester:", done->requester);
+    ctl_kv("  decided at:", ctl_iso_time(done->decided_at, when, sizeof(when)));
     if (status == SCEP_REQ_REJECTED) {
-        ctl_kv("  reason:", reason != NULL ? reason : "none given");
+        ctl_kv("  reason:", done->reason != NULL ? done->reason : "none given");
         printf("the client's next poll is answered FAILURE (badRequest).\n");
     } else {
         printf("scepd issues the certificate when the client polls again.\n");
     }
     rc = CTL_EXIT_OK;
 out:
+    scep_request_info_free(done);
     scep_request_info_free(ri);
     scep_store_close(st);
     return rc;
@@ -184,11 +144,5 @@ int ctl_cmd_reject(struct ctl *c, int argc, char **argv)
                 "requests\")");
         return CTL_EXIT_USAGE;
     }
-    if (reason != NULL && (strlen(reason) > CTL_MAX_REASON || has_control(reason))) {
-        ctl_err("reject: --reason must be one line of at most %d characters", CTL_MAX_REASON);
-        return CTL_EXIT_USAGE;
-    }
-    if (reason != NULL && reason[0] == '\0')
-        reason = NULL;
     return decide(c, "reject", pos[0], SCEP_REQ_REJECTED, reason);
 }

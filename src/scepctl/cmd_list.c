@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include <scep/error.h>
+#include "admin/admin.h"
 #include "scepctl.h"
 
 /* Longest --expiring window in days; the product with 86400 stays in an
@@ -31,7 +32,7 @@ const char *ctl_cert_status(const struct scep_cert_info *ci, int64_t now)
 json_t *ctl_cert_info_json(const struct scep_cert_info *ci, int64_t now, int full)
 {
     json_t *o = json_object();
-    const char *reason = ctl_reason_name(ci->revocation_reason);
+    const char *reason = scep_crl_reason_name(ci->revocation_reason);
 
     if (o == NULL)
         return NULL;

@@ -14,6 +14,7 @@
 #include <openssl/x509.h>
 
 #include <scep/error.h>
+#include "admin/admin.h"
 #include "scepctl.h"
 
 /* A stored CSR larger than this is not something scepd accepted; refuse
@@ -46,33 +47,24 @@ static int all_digits(const char *s)
 int ctl_find_request(struct ctl *c, struct scep_store *st, const char *cmd, const char *arg,
                      struct scep_request_info **out)
 {
-    struct scep_request_info *ri = NULL;
-    long id = 0;
-    int err;
+    int err = scep_admin_find_request(st, arg, out);
 
-    if (arg[0] == '\0') {
-        ctl_err("%s: an empty argument names no request", cmd);
-        return CTL_EXIT_USAGE;
-    }
-    if (all_digits(arg)) {
-        if (ctl_parse_long(arg, 1, LONG_MAX, &id) != 0) {
+    if (err == SCEP_ERR_INVALID_ARG) {
+        if (arg[0] == '\0')
+            ctl_err("%s: an empty argument names no request", cmd);
+        else
             ctl_err("%s: request id %s is out of range (see \"scepctl requests\")", cmd, arg);
-            return CTL_EXIT_USAGE;
-        }
-        err = scep_store_get_request(st, (int64_t)id, &ri);
-    } else {
-        err = scep_store_get_request_by_transaction(st, arg, &ri);
+        return CTL_EXIT_USAGE;
     }
     if (err == SCEP_ERR_NOT_FOUND) {
         ctl_err("%s: no request with %s %s in %s (see \"scepctl requests --status all\")", cmd,
-                id != 0 ? "id" : "transaction id", arg, c->cfg.database);
+                all_digits(arg) ? "id" : "transaction id", arg, c->cfg.database);
         return CTL_EXIT_FAIL;
     }
     if (err != 0) {
         ctl_err("%s: reading the database failed: %s", cmd, scep_strerror(err));
         return CTL_EXIT_FAIL;
     }
-    *out = ri;
     return CTL_EXIT_OK;
 }
 

@@ -1,6 +1,7 @@
 /*
- * scepctl revoke: marks an issued certificate revoked in the store, with
- * its "revoke" audit event in the same transaction.  The revocation
+ * scepctl revoke: revokes an issued certificate through the library
+ * (scep_admin_revoke: the record and its "revoke" audit event in one
+ * transaction) and reports it.  The revocation
  * reaches relying parties with the next CRL ("scepctl crl"), and scepd
  * refuses renewals signed by a revoked certificate at once.
  *
@@ -13,6 +14,7 @@
 #include <time.h>
 
 #include <scep/error.h>
+#include "admin/admin.h"
 #include "scepctl.h"
 
 /* scepctl revoke SERIAL [--reason NAME].  Returns an exit code. */
@@ -24,10 +26,9 @@ int ctl_cmd_revoke(struct ctl *c, int argc, char **argv)
         {NULL, NULL, NULL},
     };
     const char *pos[1] = {NULL};
-    char serial[CTL_MAX_SERIAL_HEX + 1], detail[1400], when[32];
+    char serial[CTL_MAX_SERIAL_HEX + 1], when[32];
     struct scep_store *st = NULL;
     struct scep_cert_info *ci = NULL;
-    struct scep_audit_event ev;
     int64_t now = (int64_t)time(NULL);
     int reason = -1, npos = 0, rc, err;
 
@@ -38,37 +39,26 @@ int ctl_cmd_revoke(struct ctl *c, int argc, char **argv)
     if (rc != CTL_EXIT_OK)
         return rc;
     if (reason_s != NULL) {
-        reason = ctl_reason_code(reason_s);
+        reason = scep_crl_reason_code(reason_s);
         if (reason < 0) {
-            ctl_err("revoke: --reason %s: expected unspecified, keyCompromise, caCompromise, "
-                    "affiliationChanged, superseded, cessationOfOperation or certificateHold",
-                    reason_s);
+            ctl_err("revoke: --reason %s: expected %s", reason_s, scep_crl_reason_list());
             return CTL_EXIT_USAGE;
         }
     }
     rc = ctl_open_store(c, &st);
     if (rc != CTL_EXIT_OK)
         return rc;
-
-    /* Read the record first so that the audit event names the subject:
-     * a serial alone tells a later reader nothing. */
-    rc = ctl_get_cert(c, st, "revoke", serial, &ci);
-    if (rc != CTL_EXIT_OK)
-        goto out;
     rc = CTL_EXIT_FAIL;
-    snprintf(detail, sizeof(detail), "reason=%s subject=\"%s\"",
-             reason >= 0 ? ctl_reason_name(reason) : "none",
-             ci->subject != NULL ? ci->subject : "");
-    memset(&ev, 0, sizeof(ev));
-    ev.time = now;
-    ev.kind = "revoke";
-    ev.actor = c->actor;
-    ev.serial = serial;
-    ev.detail = detail;
-    err = scep_store_revoke(st, serial, reason, now, &ev);
+    err = scep_admin_revoke(st, c->actor, serial, reason, now, &ci);
     if (err == SCEP_ERR_EXISTS) {
-        ctl_err("revoke: %s was already revoked at %s; nothing changed", serial,
-                ctl_iso_time(ci->revoked_at, when, sizeof(when)));
+        struct scep_cert_info *was = NULL;
+
+        if (scep_store_get_cert(st, serial, &was) == 0)
+            ctl_err("revoke: %s was already revoked at %s; nothing changed", serial,
+                    ctl_iso_time(was->revoked_at, when, sizeof(when)));
+        else
+            ctl_err("revoke: %s was already revoked; nothing changed", serial);
+        scep_cert_info_free(was);
         goto out;
     }
     if (err == SCEP_ERR_NOT_FOUND) {
@@ -86,7 +76,7 @@ int ctl_cmd_revoke(struct ctl *c, int argc, char **argv)
             json_object_set_new(o, "subject", ctl_json_str(ci->subject)) != 0 ||
             json_object_set_new(o, "status", json_string("revoked")) != 0 ||
             json_object_set_new(o, "revoked_at", ctl_json_time(now)) != 0 ||
-            json_object_set_new(o, "reason", ctl_json_str(ctl_reason_name(reason))) != 0) {
+            json_object_set_new(o, "reason", ctl_json_str(scep_crl_reason_name(reason))) != 0) {
             json_decref(o);
             o = NULL;
         }
@@ -96,7 +86,7 @@ int ctl_cmd_revoke(struct ctl *c, int argc, char **argv)
     printf("revoked %s\n", serial);
     ctl_kv("  subject:", ci->subject);
     ctl_kv("  revoked at:", ctl_iso_time(now, when, sizeof(when)));
-    ctl_kv("  reason:", reason >= 0 ? ctl_reason_name(reason) : "none given");
+    ctl_kv("  reason:", reason >= 0 ? scep_crl_reason_name(reason) : "none given");
     printf("publish a new CRL with \"scepctl crl\" so that relying parties see it.\n");
     rc = CTL_EXIT_OK;
 out:

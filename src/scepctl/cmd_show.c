@@ -14,6 +14,7 @@
 #include <openssl/x509.h>
 
 #include <scep/error.h>
+#include "admin/admin.h"
 #include "scepctl.h"
 
 /* Decodes the stored DER, refusing trailing bytes.  *out: X509_free(). */
@@ -38,7 +39,7 @@ static int decode_cert(const struct scep_cert_info *ci, X509 **out)
 static void print_human(const struct scep_cert_info *ci, X509 *x, int64_t now)
 {
     char buf[64], key[64], fp[65];
-    const char *reason = ctl_reason_name(ci->revocation_reason);
+    const char *reason = scep_crl_reason_name(ci->revocation_reason);
 
     ctl_kv("serial:", ci->serial);
     ctl_kv("subject:", ci->subject);

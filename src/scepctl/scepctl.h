@@ -103,24 +103,12 @@ int ctl_parse_long(const char *s, long min, long max, long *out);
 int ctl_parse_time(const char *s, time_t *out);
 
 /*
- * Normalises a serial typed by a person ("0a:1B", "0x0A1B") to the
- * store's form: uppercase hex without separators.  Returns 0 and fills
- * out (outlen bytes), or -1 when s is not hex or does not fit.
- */
-int ctl_normalize_serial(const char *s, char *out, size_t outlen);
-
-/*
  * Checks the single SERIAL argument of cmd ("show", "revoke"): npos is
  * how many positional arguments were given, arg the first of them.
  * Returns CTL_EXIT_OK and fills serial (len bytes) in the store's form,
  * or prints why, prefixed by cmd, and returns CTL_EXIT_USAGE.
  */
 int ctl_serial_arg(const char *cmd, int npos, const char *arg, char *serial, size_t len);
-
-/* CRLReason name <-> code (RFC 5280 5.3.1).  ctl_reason_code returns -2
- * for an unknown name; ctl_reason_name returns NULL for -1 (none). */
-int ctl_reason_code(const char *name);
-const char *ctl_reason_name(int code);
 
 /* ---- shared operations (util.c) ---- */
 

@@ -17,6 +17,7 @@
 
 #include <scep/error.h>
 #include "ca/ca.h"
+#include "admin/admin.h"
 #include "scepctl.h"
 
 static void usage_to(FILE *f, const struct ctl_command *cmd)
@@ -159,26 +160,6 @@ int ctl_parse_time(const char *s, time_t *out)
     return 0;
 }
 
-/* Uppercase hex serial without separators or 0x.  Returns 0 or -1. */
-int ctl_normalize_serial(const char *s, char *out, size_t outlen)
-{
-    size_t n = 0;
-
-    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
-        s += 2;
-    for (; *s != '\0'; s++) {
-        if (*s == ':')
-            continue;
-        if (!isxdigit((unsigned char)*s) || n + 1 >= outlen)
-            return -1;
-        out[n++] = (char)toupper((unsigned char)*s);
-    }
-    if (n == 0)
-        return -1;
-    out[n] = '\0';
-    return 0;
-}
-
 /* Checks a command's one SERIAL argument.  See scepctl.h. */
 int ctl_serial_arg(const char *cmd, int npos, const char *arg, char *serial, size_t len)
 {
@@ -186,37 +167,12 @@ int ctl_serial_arg(const char *cmd, int npos, const char *arg, char *serial, siz
         ctl_err("%s: which certificate? give its serial (see \"scepctl list\")", cmd);
         return CTL_EXIT_USAGE;
     }
-    if (ctl_normalize_serial(arg, serial, len) != 0) {
+    if (scep_admin_normalize_serial(arg, serial, len) != 0) {
         ctl_err("%s: \"%s\" is not a serial number (hexadecimal, as \"scepctl list\" prints)",
                 cmd, arg);
         return CTL_EXIT_USAGE;
     }
     return CTL_EXIT_OK;
-}
-
-/* RFC 5280 5.3.1 CRLReason; 7 is unused, and removeFromCRL (8) and the
- * attribute-certificate reasons make no sense for an operator to pick. */
-static const char *const reasons[] = {
-    "unspecified", "keyCompromise",        "caCompromise",    "affiliationChanged",
-    "superseded",  "cessationOfOperation", "certificateHold",
-};
-
-/* CRLReason code for name (case-insensitive), or -2 when unknown. */
-int ctl_reason_code(const char *name)
-{
-    for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
-        if (strcasecmp(name, reasons[i]) == 0)
-            return (int)i;
-    }
-    return -2;
-}
-
-/* Name of a CRLReason code; NULL for -1 (none) or unknown codes. */
-const char *ctl_reason_name(int code)
-{
-    if (code < 0 || (size_t)code >= sizeof(reasons) / sizeof(reasons[0]))
-        return NULL;
-    return reasons[code];
 }
 
 /* Opens the store after checking a CA exists.  See scepctl.h. */
@@ -273,15 +229,9 @@ int ctl_load_ca(struct ctl *c, struct scep_ca **out)
 int ctl_audit(struct ctl *c, struct scep_store *st, const char *kind, const char *serial,
               const char *detail)
 {
-    struct scep_audit_event ev;
     int rc;
 
-    memset(&ev, 0, sizeof(ev));
-    ev.kind = kind;
-    ev.actor = c->actor;
-    ev.serial = serial;
-    ev.detail = detail;
-    rc = scep_store_audit(st, &ev);
+    rc = scep_admin_audit(st, c->actor, kind, serial, NULL, detail);
     if (rc != 0) {
         ctl_err("the %s succeeded but its audit event could not be written: %s", kind,
                 scep_strerror(rc));

@@ -424,7 +424,7 @@ static void test_crl(void **state)
     X509_REVOKED *r;
     long d;
 
-    assert_int_equal(scep_ca_make_crl(f->ca, e, 2, 42, 3600, &crl), 0);
+    assert_int_equal(scep_ca_make_crl(f->ca, NULL, e, 2, 42, 3600, &crl), 0);
     assert_int_equal(X509_CRL_verify(crl, X509_get0_pubkey(scep_ca_get0_cert(f->ca))), 1);
     assert_int_equal(X509_CRL_get_version(crl), X509_CRL_VERSION_2);
     assert_int_equal(
@@ -454,14 +454,14 @@ static void test_crl(void **state)
     X509_CRL_free(crl);
 
     /* empty CRL, and bad arguments */
-    assert_int_equal(scep_ca_make_crl(f->ca, NULL, 0, 1, 60, &crl), 0);
+    assert_int_equal(scep_ca_make_crl(f->ca, NULL, NULL, 0, 1, 60, &crl), 0);
     /* OpenSSL keeps no stack at all for a CRL without entries */
     assert_true(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)) <= 0);
     assert_int_equal(X509_CRL_verify(crl, X509_get0_pubkey(scep_ca_get0_cert(f->ca))), 1);
     X509_CRL_free(crl);
     crl = NULL;
     e[0].reason = 7;
-    assert_int_equal(scep_ca_make_crl(f->ca, e, 2, 43, 3600, &crl), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_ca_make_crl(f->ca, NULL, e, 2, 43, 3600, &crl), SCEP_ERR_INVALID_ARG);
     assert_null(crl);
 }
 

@@ -1,0 +1,178 @@
+/*
+ * Administrative operations: what every front end (scepctl now; the
+ * admin API, the console, the OCSP responder and background jobs next)
+ * does to the certificates, requests and audit trail, written once.
+ * Front ends parse their own input, call these functions, and phrase
+ * the result; the rules (which reasons may be given, what a CRL lists,
+ * what goes into the audit trail) live here.
+ *
+ * The functions take an open store and, where keys are involved, a
+ * loaded CA; they print nothing and never exit.  The actor string names
+ * who acts in the audit trail ("scepctl:root", later a token's name).
+ */
+#ifndef SCEP_ADMIN_ADMIN_H
+#define SCEP_ADMIN_ADMIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/x509.h>
+
+#include "ca/ca.h"
+#include "store/store.h"
+
+/* Serials are at most 20 octets (RFC 5280 4.1.2.2), 40 hex digits;
+ * buffers for the store's form leave room for a sloppy leading zero pair. */
+#define SCEP_ADMIN_SERIAL_MAX 64
+
+/* Longest rejection reason kept: it goes into the database and the audit
+ * trail verbatim, and one line of explanation is what it is for. */
+#define SCEP_ADMIN_REASON_MAX 512
+
+/* CRLReason codes (RFC 5280 5.3.1) an administrator may give. */
+#define SCEP_CRL_REASON_HOLD 6
+
+/* ---- CRLReason names (reasons.c) ---- */
+
+/*
+ * The RFC 5280 5.3.1 name of a CRLReason an administrator may give
+ * (unspecified, keyCompromise, caCompromise, affiliationChanged,
+ * superseded, cessationOfOperation, certificateHold) for code, NULL for
+ * -1 (none) and anything else.  Static.
+ */
+const char *scep_crl_reason_name(int code);
+
+/* The code of a reason name (case-insensitive), or -2 when unknown. */
+int scep_crl_reason_code(const char *name);
+
+/* The accepted reason names, comma-separated, for error texts.  Static. */
+const char *scep_crl_reason_list(void);
+
+/* ---- certificates (certs.c) ---- */
+
+/*
+ * Normalises a serial typed by a person ("0a:1B", "0x0A1B") to the
+ * store's form: uppercase hex without separators.  Returns 0 and fills
+ * out (size bytes), or SCEP_ERR_INVALID_ARG when s is not hex, is empty
+ * or does not fit.
+ */
+int scep_admin_normalize_serial(const char *s, char *out, size_t size);
+
+/*
+ * "valid", "revoked" or "expired" (valid but past notAfter at now) for a
+ * record.  Static.
+ */
+const char *scep_admin_cert_status(const struct scep_cert_info *ci, int64_t now);
+
+/*
+ * Looks up the certificate whose serial is serial (any form
+ * scep_admin_normalize_serial accepts).  Returns 0, SCEP_ERR_INVALID_ARG,
+ * SCEP_ERR_NOT_FOUND or a store error.  *out: free with
+ * scep_cert_info_free().
+ */
+int scep_admin_get_cert(struct scep_store *st, const char *serial, struct scep_cert_info **out);
+
+/* Walks the certificates matching f, newest first (scep_store_list_certs). */
+int scep_admin_list_certs(struct scep_store *st, const struct scep_cert_filter *f,
+                          scep_store_cert_cb cb, void *arg);
+
+/*
+ * Revokes the certificate with serial at now with reason (a CRLReason
+ * code an administrator may give, or -1 for none: RFC 5280 5.3.1 says the
+ * extension should then be absent), with its "revoke" audit event naming
+ * actor and the subject, in one transaction.  Returns 0,
+ * SCEP_ERR_INVALID_ARG (bad serial or reason), SCEP_ERR_NOT_FOUND,
+ * SCEP_ERR_EXISTS (already revoked: nothing changed) or a store error.
+ * *out (may be NULL): the record as it now stands; free with
+ * scep_cert_info_free().
+ */
+int scep_admin_revoke(struct scep_store *st, const char *actor, const char *serial, int reason,
+                      int64_t now, struct scep_cert_info **out);
+
+/*
+ * Releases a certificateHold: the certificate is valid again, with an
+ * "unhold" audit event, in one transaction.  Returns 0,
+ * SCEP_ERR_INVALID_ARG, SCEP_ERR_NOT_FOUND, SCEP_ERR_POLICY (not on
+ * hold: any other revocation is final, RFC 5280 5.3.1) or a store
+ * error.  *out (may be NULL): the record as it now stands; free with
+ * scep_cert_info_free().
+ */
+int scep_admin_unhold(struct scep_store *st, const char *actor, const char *serial,
+                      struct scep_cert_info **out);
+
+/* ---- requests held for approval (requests.c) ---- */
+
+/*
+ * Finds the request named by ref: only digits is a request id, anything
+ * else a transactionID.  Returns 0, SCEP_ERR_INVALID_ARG (empty, or an
+ * id out of range), SCEP_ERR_NOT_FOUND or a store error.  *out: free with
+ * scep_request_info_free().
+ */
+int scep_admin_find_request(struct scep_store *st, const char *ref,
+                            struct scep_request_info **out);
+
+/*
+ * Approves (SCEP_REQ_APPROVED) or rejects (SCEP_REQ_REJECTED, with an
+ * optional one-line reason of at most SCEP_ADMIN_REASON_MAX bytes) the
+ * pending request id, with its "request-approve" / "request-reject"
+ * audit event naming actor and the subject, in one transaction.  Only a
+ * pending request can be decided, so a decision repeated by mistake or
+ * raced by another administrator changes nothing.  Returns 0,
+ * SCEP_ERR_INVALID_ARG (status, reason), SCEP_ERR_NOT_FOUND,
+ * SCEP_ERR_EXISTS (no longer pending) or a store error.  *out (may be
+ * NULL): the request as it now stands; free with scep_request_info_free().
+ */
+int scep_admin_decide(struct scep_store *st, const char *actor, int64_t id, int status,
+                      const char *reason, struct scep_request_info **out);
+
+/* ---- CRLs (crl.c): the one CRL builder ---- */
+
+/* What a CRL that was made says, for reports and audit. */
+struct scep_admin_crl_info {
+    int64_t number;    /* crlNumber */
+    size_t entries;    /* revoked serials listed */
+    char issuer_fp[65]; /* hex SHA-256 of the signing CA certificate */
+};
+
+/*
+ * Makes the CRL of issuer (a CA certificate of ca: the current one, or
+ * an archived one from scep_ca_find_issuer / scep_ca_find_by_fingerprint;
+ * NULL: the current CA), signed by that CA's key: every certificate that
+ * CA issued and that is revoked and not yet expired (RFC 5280 3.3 lets
+ * expired entries go, which keeps a fleet's CRL small), with the next
+ * crlNumber from the store and nextUpdate next_update_seconds from now.
+ * A record with no issuer fingerprint (none are written today) counts
+ * as the current CA's: listing a serial nobody uses costs nothing,
+ * dropping a revocation would.  When actor is not NULL a "crl" audit
+ * event records it.  *out: free with X509_CRL_free(); *info (may be
+ * NULL) is filled on success.
+ */
+int scep_admin_make_crl(struct scep_store *st, const struct scep_ca *ca, X509 *issuer,
+                        long next_update_seconds, const char *actor, X509_CRL **out,
+                        struct scep_admin_crl_info *info);
+
+/*
+ * Encodes crl as DER, or PEM when pem is non-zero.  *out: free with
+ * free().  Returns 0 or SCEP_ERR_*.
+ */
+int scep_admin_crl_encode(X509_CRL *crl, int pem, unsigned char **out, size_t *len);
+
+/* ---- audit trail (audit.c) ---- */
+
+/*
+ * Appends an audit event of kind by actor, with serial, transaction_id
+ * and detail (each may be NULL), at now.  Returns 0 or a store error.
+ */
+int scep_admin_audit(struct scep_store *st, const char *actor, const char *kind,
+                     const char *serial, const char *transaction_id, const char *detail);
+
+/* Walks the audit events after after_id, oldest first. */
+int scep_admin_list_audit(struct scep_store *st, int64_t after_id, scep_store_audit_cb cb,
+                          void *arg);
+
+/*
+ * Verifies the audit hash chain.  Returns 0 when intact, SCEP_ERR_STORE
+ * with *bad_id the first event that does not match, or another error.
+ */
+int scep_admin_verify_audit(struct scep_store *st, int64_t *bad_id);
+
+#endif
