@@ -151,6 +151,16 @@ int scep_admin_make_crl(struct scep_store *st, const struct scep_ca *ca, X509 *i
                         struct scep_admin_crl_info *info);
 
 /*
+ * scep_admin_make_crl, encoded as DER, or PEM when pem is non-zero, for
+ * front ends that publish bytes.  *out: free with free(); *info (may be
+ * NULL) is filled on success.
+ */
+int scep_admin_make_crl_encoded(struct scep_store *st, const struct scep_ca *ca, X509 *issuer,
+                                long next_update_seconds, const char *actor, int pem,
+                                unsigned char **out, size_t *len,
+                                struct scep_admin_crl_info *info);
+
+/*
  * Encodes crl as DER, or PEM when pem is non-zero.  *out: free with
  * free().  Returns 0 or SCEP_ERR_*.
  */

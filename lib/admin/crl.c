@@ -184,3 +184,20 @@ out:
     BIO_free(b);
     return rc;
 }
+
+int scep_admin_make_crl_encoded(struct scep_store *st, const struct scep_ca *ca, X509 *issuer,
+                                long next_update_seconds, const char *actor, int pem,
+                                unsigned char **out, size_t *len,
+                                struct scep_admin_crl_info *info)
+{
+    X509_CRL *crl = NULL;
+    int rc;
+
+    if (out == NULL || len == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    rc = scep_admin_make_crl(st, ca, issuer, next_update_seconds, actor, &crl, info);
+    if (rc == 0)
+        rc = scep_admin_crl_encode(crl, pem, out, len);
+    X509_CRL_free(crl);
+    return rc;
+}

@@ -50,7 +50,6 @@ int ctl_cmd_crl(struct ctl *c, int argc, char **argv)
     struct scep_admin_crl_info info;
     struct scep_store *st = NULL;
     struct scep_ca *ca = NULL;
-    X509_CRL *crl = NULL;
     X509 *issuer = NULL;
     unsigned char *enc = NULL;
     size_t enclen = 0;
@@ -73,8 +72,8 @@ int ctl_cmd_crl(struct ctl *c, int argc, char **argv)
     if (rc != CTL_EXIT_OK)
         goto out;
     rc = CTL_EXIT_FAIL;
-    err = scep_admin_make_crl(st, ca, issuer, (long)c->cfg.crl_validity_hours * 3600L, c->actor,
-                              &crl, &info);
+    err = scep_admin_make_crl_encoded(st, ca, issuer, (long)c->cfg.crl_validity_hours * 3600L,
+                                      c->actor, !der, &enc, &enclen, &info);
     if (err == SCEP_ERR_NOT_FOUND || err == SCEP_ERR_PERMISSIONS || err == SCEP_ERR_KEY) {
         ctl_err("crl: the key of that archived CA is missing or unusable in %s/archive: %s; no CRL "
                 "was made",
@@ -84,10 +83,6 @@ int ctl_cmd_crl(struct ctl *c, int argc, char **argv)
     if (err != 0) {
         ctl_err("crl: making the CRL failed: %s (%s); no CRL was made", scep_strerror(err),
                 scep_store_last_error(st));
-        goto out;
-    }
-    if ((err = scep_admin_crl_encode(crl, !der, &enc, &enclen)) != 0) {
-        ctl_err("crl: encoding the CRL failed: %s", scep_strerror(err));
         goto out;
     }
     if (out_path != NULL) {
@@ -120,7 +115,6 @@ int ctl_cmd_crl(struct ctl *c, int argc, char **argv)
     rc = CTL_EXIT_OK;
 out:
     free(enc);
-    X509_CRL_free(crl);
     scep_store_close(st);
     scep_ca_free(ca);
     return rc;
