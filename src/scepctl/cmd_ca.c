@@ -54,6 +54,10 @@ static int show(struct ctl *c)
         } else {
             printf("next CA\n  none\n");
         }
+        /* Newest first: "crl --ca previous" is the first one. */
+        for (int i = 0; i < scep_ca_archive_count(ca); i++)
+            ctl_cert_print(i == 0 ? "archived CA (previous)" : "archived CA",
+                           scep_ca_get0_archived(ca, i));
         rc = CTL_EXIT_OK;
         goto out;
     }
@@ -71,6 +75,16 @@ static int show(struct ctl *c)
         goto nomem;
     rc = json_object_set_new(o, "next", n != NULL ? n : json_null());
     n = NULL; /* stolen even on failure */
+    if (rc != 0)
+        goto nomem;
+    if ((n = json_array()) == NULL)
+        goto nomem;
+    for (int i = 0; i < scep_ca_archive_count(ca); i++) {
+        if (json_array_append_new(n, ctl_cert_json(scep_ca_get0_archived(ca, i))) != 0)
+            goto nomem;
+    }
+    rc = json_object_set_new(o, "archived", n);
+    n = NULL;
     if (rc != 0)
         goto nomem;
     rc = ctl_json_print(o);

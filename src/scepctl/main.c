@@ -44,7 +44,8 @@ const struct ctl_command ctl_commands[] = {
      "scepctl revoke SERIAL [--reason unspecified|keyCompromise|caCompromise|\n"
      "               affiliationChanged|superseded|cessationOfOperation|certificateHold]",
      ctl_cmd_revoke},
-    {"crl", "issue a CRL of the revoked certificates", "scepctl crl [--out FILE] [--der]",
+    {"crl", "issue the CRL of the current CA, or of an archived one",
+     "scepctl crl [--ca current|previous|FINGERPRINT] [--out FILE] [--der]",
      ctl_cmd_crl},
     {"audit", "list or verify the audit trail", "scepctl audit [--after ID] [--verify]",
      ctl_cmd_audit},
