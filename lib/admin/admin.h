@@ -110,6 +110,14 @@ int scep_admin_unhold(struct scep_store *st, const char *actor, const char *seri
 int scep_admin_find_request(struct scep_store *st, const char *ref,
                             struct scep_request_info **out);
 
+/* Looks a request up by id.  *out: free with scep_request_info_free(). */
+int scep_admin_get_request(struct scep_store *st, int64_t id, struct scep_request_info **out);
+
+/* Walks the requests with status (-1: any), oldest first
+ * (scep_store_list_requests). */
+int scep_admin_list_requests(struct scep_store *st, int status, scep_store_request_cb cb,
+                             void *arg);
+
 /*
  * Approves (SCEP_REQ_APPROVED) or rejects (SCEP_REQ_REJECTED, with an
  * optional one-line reason of at most SCEP_ADMIN_REASON_MAX bytes) the

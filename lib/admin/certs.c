@@ -41,7 +41,8 @@ const char *scep_admin_cert_status(const struct scep_cert_info *ci, int64_t now)
 {
     if (ci->status == SCEP_CERT_REVOKED)
         return "revoked";
-    return ci->not_after < now ? "expired" : "valid";
+    /* not_after 0: unknown (never written today), so not called expired. */
+    return ci->not_after != 0 && ci->not_after < now ? "expired" : "valid";
 }
 
 int scep_admin_get_cert(struct scep_store *st, const char *serial, struct scep_cert_info **out)

@@ -54,6 +54,21 @@ int scep_admin_find_request(struct scep_store *st, const char *ref,
     return scep_store_get_request(st, (int64_t)id, out);
 }
 
+int scep_admin_get_request(struct scep_store *st, int64_t id, struct scep_request_info **out)
+{
+    if (st == NULL || out == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    return scep_store_get_request(st, id, out);
+}
+
+int scep_admin_list_requests(struct scep_store *st, int status, scep_store_request_cb cb,
+                             void *arg)
+{
+    if (st == NULL || cb == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    return scep_store_list_requests(st, status, cb, arg);
+}
+
 int scep_admin_decide(struct scep_store *st, const char *actor, int64_t id, int status,
                       const char *reason, struct scep_request_info **out)
 {

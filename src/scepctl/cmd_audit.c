@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <scep/error.h>
+#include "admin/admin.h"
 #include "scepctl.h"
 
 struct audit_state {
@@ -49,7 +50,7 @@ static int audit_one(const struct scep_audit_event *ev, void *arg)
 static int verify(struct ctl *c, struct scep_store *st)
 {
     int64_t bad = 0;
-    int err = scep_store_verify_audit(st, &bad);
+    int err = scep_admin_verify_audit(st, &bad);
 
     if (err != 0 && bad > 0) {
         ctl_err("audit: the hash chain is broken at event %lld: that event or one before it "
@@ -116,7 +117,7 @@ int ctl_cmd_audit(struct ctl *c, int argc, char **argv)
         ctl_err("out of memory");
         goto out;
     }
-    err = scep_store_list_audit(st, (int64_t)after, audit_one, &as);
+    err = scep_admin_list_audit(st, (int64_t)after, audit_one, &as);
     if (err != 0) {
         ctl_err("audit: reading the audit trail failed: %s", scep_strerror(err));
         goto out;

@@ -68,7 +68,7 @@ static int decide(struct ctl *c, const char *cmd, const char *arg, int status, c
          * message names who won. */
         struct scep_request_info *now_ri = NULL;
 
-        if (scep_store_get_request(st, ri->id, &now_ri) == 0) {
+        if (scep_admin_get_request(st, ri->id, &now_ri) == 0) {
             not_pending(cmd, now_ri);
             scep_request_info_free(now_ri);
         } else {

@@ -19,15 +19,6 @@
 #define CTL_MAX_EXPIRING_DAYS 24800
 
 /* "valid", "revoked" or "expired" for a record at time now. */
-const char *ctl_cert_status(const struct scep_cert_info *ci, int64_t now)
-{
-    if (ci->status == SCEP_CERT_REVOKED)
-        return "revoked";
-    if (ci->not_after != 0 && ci->not_after < now)
-        return "expired";
-    return "valid";
-}
-
 /* JSON object for a certificate record.  New reference, NULL on ENOMEM. */
 json_t *ctl_cert_info_json(const struct scep_cert_info *ci, int64_t now, int full)
 {
@@ -41,7 +32,7 @@ json_t *ctl_cert_info_json(const struct scep_cert_info *ci, int64_t now, int ful
         json_object_set_new(o, "sans", ctl_json_str(ci->sans)) != 0 ||
         json_object_set_new(o, "not_before", ctl_json_time(ci->not_before)) != 0 ||
         json_object_set_new(o, "not_after", ctl_json_time(ci->not_after)) != 0 ||
-        json_object_set_new(o, "status", json_string(ctl_cert_status(ci, now))) != 0 ||
+        json_object_set_new(o, "status", json_string(scep_admin_cert_status(ci, now))) != 0 ||
         json_object_set_new(o, "revoked_at", ctl_json_time(ci->revoked_at)) != 0 ||
         json_object_set_new(o, "reason",
                             ctl_json_str(ci->status == SCEP_CERT_REVOKED ? reason : NULL)) != 0 ||
@@ -74,7 +65,7 @@ static int list_one(const struct scep_cert_info *ci, void *arg)
     struct list_state *ls = arg;
     char na[32];
 
-    if (ls->only_expired && strcmp(ctl_cert_status(ci, ls->now), "expired") != 0)
+    if (ls->only_expired && strcmp(scep_admin_cert_status(ci, ls->now), "expired") != 0)
         return 0;
     if (ls->only_expired && ls->limit > 0 && ls->count >= ls->limit)
         return 0;
@@ -85,7 +76,7 @@ static int list_one(const struct scep_cert_info *ci, void *arg)
             return SCEP_ERR_NOMEM;
         return 0;
     }
-    const char *row[4] = {ci->serial, ctl_cert_status(ci, ls->now),
+    const char *row[4] = {ci->serial, scep_admin_cert_status(ci, ls->now),
                           ctl_iso_time(ci->not_after, na, sizeof(na)), ci->subject};
     return ctl_table_add(ls->table, row) == 0 ? 0 : SCEP_ERR_NOMEM;
 }
@@ -170,7 +161,7 @@ int ctl_cmd_list(struct ctl *c, int argc, char **argv)
         ctl_err("out of memory");
         goto out;
     }
-    err = scep_store_list_certs(st, &f, list_one, &ls);
+    err = scep_admin_list_certs(st, &f, list_one, &ls);
     if (err != 0) {
         ctl_err("list: reading the database %s failed: %s", c->cfg.database, scep_strerror(err));
         goto out;

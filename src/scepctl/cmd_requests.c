@@ -168,7 +168,7 @@ int ctl_cmd_requests(struct ctl *c, int argc, char **argv)
         ctl_err("out of memory");
         goto out;
     }
-    err = scep_store_list_requests(st, want, list_one, &rl);
+    err = scep_admin_list_requests(st, want, list_one, &rl);
     if (err != 0) {
         ctl_err("requests: reading the database %s failed: %s", c->cfg.database,
                 scep_strerror(err));

@@ -53,7 +53,7 @@ int ctl_cmd_revoke(struct ctl *c, int argc, char **argv)
     if (err == SCEP_ERR_EXISTS) {
         struct scep_cert_info *was = NULL;
 
-        if (scep_store_get_cert(st, serial, &was) == 0)
+        if (scep_admin_get_cert(st, serial, &was) == 0)
             ctl_err("revoke: %s was already revoked at %s; nothing changed", serial,
                     ctl_iso_time(was->revoked_at, when, sizeof(when)));
         else

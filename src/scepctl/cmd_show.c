@@ -44,7 +44,7 @@ static void print_human(const struct scep_cert_info *ci, X509 *x, int64_t now)
     ctl_kv("serial:", ci->serial);
     ctl_kv("subject:", ci->subject);
     ctl_kv("SANs:", ci->sans);
-    ctl_kv("status:", ctl_cert_status(ci, now));
+    ctl_kv("status:", scep_admin_cert_status(ci, now));
     ctl_kv("not before:", ctl_iso_time(ci->not_before, buf, sizeof(buf)));
     ctl_kv("not after:", ctl_iso_time(ci->not_after, buf, sizeof(buf)));
     ctl_kv("issued at:", ctl_iso_time(ci->issued_at, buf, sizeof(buf)));

@@ -154,9 +154,6 @@ int ctl_override(struct ctl *c, const char *cmd, const char *key, const char *va
 
 /* ---- certificate records (cmd_list.c) ---- */
 
-/* "valid", "revoked" or "expired" (valid but past notAfter) at now. */
-const char *ctl_cert_status(const struct scep_cert_info *ci, int64_t now);
-
 /*
  * A JSON object for a certificate record: serial, subject, sans,
  * not_before, not_after, status, revoked_at, reason, transaction_id,

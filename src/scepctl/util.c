@@ -247,7 +247,7 @@ int ctl_get_cert(struct ctl *c, struct scep_store *st, const char *cmd, const ch
     struct scep_cert_info *ci = NULL;
     int err;
 
-    err = scep_store_get_cert(st, serial, &ci);
+    err = scep_admin_get_cert(st, serial, &ci);
     if (err == SCEP_ERR_NOT_FOUND) {
         ctl_err("%s: no certificate with serial %s in %s (see \"scepctl list\")", cmd, serial,
                 c->cfg.database);
