@@ -5,6 +5,8 @@
 #ifndef SCEP_CAPS_H
 #define SCEP_CAPS_H
 
+#include <scep/export.h>
+
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -31,7 +33,7 @@ enum scep_cap {
  * bytes including the NUL.  Returns the length written (without NUL) or
  * SCEP_ERR_TOO_LARGE when buf is too small.
  */
-int scep_caps_format(unsigned caps, char *buf, size_t size);
+SCEP_API int scep_caps_format(unsigned caps, char *buf, size_t size);
 
 /*
  * Parses a GetCACaps body of len bytes (not NUL-terminated): keywords are
@@ -39,7 +41,7 @@ int scep_caps_format(unsigned caps, char *buf, size_t size);
  * are ignored.  SCEPStandard implies AES, POSTPKIOperation and SHA-256.
  * Returns the bit set (0 for an empty body); never fails.
  */
-unsigned scep_caps_parse(const char *body, size_t len);
+SCEP_API unsigned scep_caps_parse(const char *body, size_t len);
 
 #ifdef __cplusplus
 }

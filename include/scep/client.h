@@ -30,6 +30,8 @@
 #ifndef SCEP_CLIENT_H
 #define SCEP_CLIENT_H
 
+#include <scep/export.h>
+
 #include <stddef.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -62,7 +64,7 @@ struct scep_http_response {
 };
 
 /* Frees the body and zeroes r.  Accepts NULL. */
-void scep_http_response_clear(struct scep_http_response *r);
+SCEP_API void scep_http_response_clear(struct scep_http_response *r);
 
 /*
  * HTTP seam.  get and post return 0 when a complete response of any
@@ -94,10 +96,11 @@ struct scep_curl_options {
  * libcurl's defaults; redirects are not followed.  Free with
  * scep_transport_release().  Returns 0 or SCEP_ERR_NOMEM.
  */
-int scep_transport_curl_new(const struct scep_curl_options *opt, struct scep_transport *out);
+SCEP_API int scep_transport_curl_new(const struct scep_curl_options *opt,
+                                     struct scep_transport *out);
 
 /* Calls t->release(t->ctx) and zeroes t.  Accepts NULL. */
-void scep_transport_release(struct scep_transport *t);
+SCEP_API void scep_transport_release(struct scep_transport *t);
 
 /* ------------------------------------------------------------------ */
 /* Client handle                                                      */
@@ -144,29 +147,29 @@ struct scep_client; /* opaque */
  * over opt->transport (it releases it in scep_client_free()).  On success
  * *out is set; free with scep_client_free().
  */
-int scep_client_new(const struct scep_client_options *opt, struct scep_client **out);
+SCEP_API int scep_client_new(const struct scep_client_options *opt, struct scep_client **out);
 
 /* Frees the client, its transport and everything cached.  Accepts NULL. */
-void scep_client_free(struct scep_client *c);
+SCEP_API void scep_client_free(struct scep_client *c);
 
 /*
  * A sentence explaining the last failure of a call on c (HTTP status,
  * transport error, which check of the CertRep failed, the server's
  * failInfo); "" when none.  Borrowed, valid until the next call on c.
  */
-const char *scep_client_get0_error(const struct scep_client *c);
+SCEP_API const char *scep_client_get0_error(const struct scep_client *c);
 
 /* After SCEP_ERR_FAILURE: the server's failInfo (enum scep_fail_info) or
  * -1, and its failInfoText or NULL (borrowed from c). */
-int scep_client_fail_info(const struct scep_client *c);
-const char *scep_client_get0_fail_text(const struct scep_client *c);
+SCEP_API int scep_client_fail_info(const struct scep_client *c);
+SCEP_API const char *scep_client_get0_fail_text(const struct scep_client *c);
 
 /*
  * GetCACaps.  On success *caps receives the enum scep_cap bit set (0 when
  * the server has none; a 404 counts as none).  Cached after the first
  * call.  Returns 0, SCEP_ERR_HTTP or SCEP_ERR_NOMEM.
  */
-int scep_client_get_caps(struct scep_client *c, unsigned *caps);
+SCEP_API int scep_client_get_caps(struct scep_client *c, unsigned *caps);
 
 /*
  * GetCACert: fetches the CA/RA certificates (a DER certificate or a
@@ -175,14 +178,14 @@ int scep_client_get_caps(struct scep_client *c, unsigned *caps);
  * certificates (scep_ca_select()).  Cached after the first success.
  * Returns 0 or SCEP_ERR_*.
  */
-int scep_client_fetch_ca(struct scep_client *c);
+SCEP_API int scep_client_fetch_ca(struct scep_client *c);
 
 /* After scep_client_fetch_ca(): the whole set as sent, the issuing CA,
  * the encryption and the signing certificate.  Borrowed from c. */
-STACK_OF(X509) *scep_client_get0_ca_certs(const struct scep_client *c);
-X509 *scep_client_get0_ca_cert(const struct scep_client *c);
-X509 *scep_client_get0_enc_cert(const struct scep_client *c);
-X509 *scep_client_get0_sign_cert(const struct scep_client *c);
+SCEP_API STACK_OF(X509) *scep_client_get0_ca_certs(const struct scep_client *c);
+SCEP_API X509 *scep_client_get0_ca_cert(const struct scep_client *c);
+SCEP_API X509 *scep_client_get0_enc_cert(const struct scep_client *c);
+SCEP_API X509 *scep_client_get0_sign_cert(const struct scep_client *c);
 
 /*
  * GetNextCACert (RFC 8894 4.6): the rollover certificates, verified
@@ -190,13 +193,13 @@ X509 *scep_client_get0_sign_cert(const struct scep_client *c);
  * sk_X509_pop_free(.., X509_free).  SCEP_ERR_UNSUPPORTED when the server
  * does not list GetNextCACert.
  */
-int scep_client_get_next_ca(struct scep_client *c, STACK_OF(X509) **next);
+SCEP_API int scep_client_get_next_ca(struct scep_client *c, STACK_OF(X509) **next);
 
 /* The cipher and digest the next request will use, after the choice
  * described at enum scep_client_cipher / scep_client_digest (fetches the
  * caps if needed).  Returns 0 or SCEP_ERR_*. */
-int scep_client_algorithms(struct scep_client *c, const EVP_CIPHER **cipher, const EVP_MD **md,
-                           int *use_post);
+SCEP_API int scep_client_algorithms(struct scep_client *c, const EVP_CIPHER **cipher,
+                                    const EVP_MD **md, int *use_post);
 
 /* ------------------------------------------------------------------ */
 /* CA certificate selection and pinning (pure functions)              */
@@ -212,24 +215,24 @@ int scep_client_algorithms(struct scep_client *c, const EVP_CIPHER **cipher, con
  * borrowed from certs.  Returns 0, or SCEP_ERR_NOT_FOUND when no
  * certificate fits a role.
  */
-int scep_ca_select(STACK_OF(X509) *certs, X509 **ca, X509 **enc, X509 **sign);
+SCEP_API int scep_ca_select(STACK_OF(X509) *certs, X509 **ca, X509 **enc, X509 **sign);
 
 /*
  * Checks a pin: some certificate of certs has SHA-256 fingerprint fp, and
  * enc and sign are that certificate or chain up to it inside certs.
  * Returns 0 or SCEP_ERR_FINGERPRINT.
  */
-int scep_ca_check_pin(STACK_OF(X509) *certs, X509 *enc, X509 *sign,
-                      const unsigned char fp[SCEP_FINGERPRINT_LEN]);
+SCEP_API int scep_ca_check_pin(STACK_OF(X509) *certs, X509 *enc, X509 *sign,
+                               const unsigned char fp[SCEP_FINGERPRINT_LEN]);
 
 /* SHA-256 of cert's DER into fp.  Returns 0 or SCEP_ERR_INTERNAL. */
-int scep_client_fingerprint(X509 *cert, unsigned char fp[SCEP_FINGERPRINT_LEN]);
+SCEP_API int scep_client_fingerprint(X509 *cert, unsigned char fp[SCEP_FINGERPRINT_LEN]);
 
 /*
  * Parses a fingerprint written as 64 hex digits, with or without ':'
  * separators, any case.  Returns 0 or SCEP_ERR_INVALID_ARG.
  */
-int scep_fingerprint_parse(const char *text, unsigned char fp[SCEP_FINGERPRINT_LEN]);
+SCEP_API int scep_fingerprint_parse(const char *text, unsigned char fp[SCEP_FINGERPRINT_LEN]);
 
 /* ------------------------------------------------------------------ */
 /* Transactions: enroll, renew, poll                                  */
@@ -244,7 +247,7 @@ struct scep_txn; /* opaque: one request's identity, kept for polling */
  * so a later process can poll for the same request.  Free with
  * scep_txn_free().
  */
-int scep_txn_new_enroll(EVP_PKEY *key, X509_REQ *csr, struct scep_txn **out);
+SCEP_API int scep_txn_new_enroll(EVP_PKEY *key, X509_REQ *csr, struct scep_txn **out);
 
 /*
  * A RenewalReq transaction: csr (for the new key, or the current one when
@@ -252,16 +255,17 @@ int scep_txn_new_enroll(EVP_PKEY *key, X509_REQ *csr, struct scep_txn **out);
  * back encrypted to cur_cert.  The transactionID hashes the new public
  * key and cur_cert.  Free with scep_txn_free().
  */
-int scep_txn_new_renew(X509_REQ *csr, X509 *cur_cert, EVP_PKEY *cur_key, struct scep_txn **out);
+SCEP_API int scep_txn_new_renew(X509_REQ *csr, X509 *cur_cert, EVP_PKEY *cur_key,
+                                struct scep_txn **out);
 
 /* Replaces the transactionID (printable, 1..SCEP_MAX_TRANSID chars). */
-int scep_txn_set_transaction_id(struct scep_txn *t, const char *id);
+SCEP_API int scep_txn_set_transaction_id(struct scep_txn *t, const char *id);
 
 /* The transactionID, borrowed from t. */
-const char *scep_txn_get0_transaction_id(const struct scep_txn *t);
+SCEP_API const char *scep_txn_get0_transaction_id(const struct scep_txn *t);
 
 /* Frees t.  Accepts NULL. */
-void scep_txn_free(struct scep_txn *t);
+SCEP_API void scep_txn_free(struct scep_txn *t);
 
 /*
  * Sends t's PKCSReq or RenewalReq.  Returns 0 with *certs set (the issued
@@ -271,24 +275,24 @@ void scep_txn_free(struct scep_txn *t);
  * when it refused (see scep_client_fail_info()); or another SCEP_ERR_*
  * (HTTP, signature, nonce, transactionID, decryption).
  */
-int scep_client_enroll(struct scep_client *c, struct scep_txn *t, STACK_OF(X509) **certs);
+SCEP_API int scep_client_enroll(struct scep_client *c, struct scep_txn *t, STACK_OF(X509) **certs);
 
 /* CertPoll (IssuerAndSubject) for t; results as scep_client_enroll(). */
-int scep_client_poll(struct scep_client *c, struct scep_txn *t, STACK_OF(X509) **certs);
+SCEP_API int scep_client_poll(struct scep_client *c, struct scep_txn *t, STACK_OF(X509) **certs);
 
 /*
  * GetCert: the certificate with serial issued by the CA, asked with
  * signer_cert / key (the CertRep is encrypted to signer_cert).  *out:
  * free with X509_free().
  */
-int scep_client_get_cert(struct scep_client *c, X509 *signer_cert, EVP_PKEY *key,
-                         const ASN1_INTEGER *serial, X509 **out);
+SCEP_API int scep_client_get_cert(struct scep_client *c, X509 *signer_cert, EVP_PKEY *key,
+                                  const ASN1_INTEGER *serial, X509 **out);
 
 /*
  * GetCRL: the CRL covering cert (IssuerAndSerialNumber of cert), asked
  * with cert / key.  *out: free with X509_CRL_free().
  */
-int scep_client_get_crl(struct scep_client *c, X509 *cert, EVP_PKEY *key, X509_CRL **out);
+SCEP_API int scep_client_get_crl(struct scep_client *c, X509 *cert, EVP_PKEY *key, X509_CRL **out);
 
 /* ------------------------------------------------------------------ */
 /* Keys and CSRs                                                      */
@@ -299,7 +303,7 @@ int scep_client_get_crl(struct scep_client *c, X509 *cert, EVP_PKEY *key, X509_C
  * SCEP_MIN_RSA_BITS..SCEP_MAX_RSA_BITS are accepted too).  *out: free
  * with EVP_PKEY_free().
  */
-int scep_key_generate_rsa(int bits, EVP_PKEY **out);
+SCEP_API int scep_key_generate_rsa(int bits, EVP_PKEY **out);
 
 struct scep_csr_params {
     const char *subject;         /* "CN=dev1,O=Acme" ('\' escapes ',' '=' '\'); required */
@@ -314,14 +318,14 @@ struct scep_csr_params {
  * written; '\' escapes the next character).  *out: free with
  * X509_NAME_free().  SCEP_ERR_INVALID_ARG for a malformed subject.
  */
-int scep_subject_parse(const char *text, X509_NAME **out);
+SCEP_API int scep_subject_parse(const char *text, X509_NAME **out);
 
 /*
  * Makes a PKCS#10 for key with p's subject, SANs (subjectAltName in an
  * extensionRequest) and challengePassword, self-signed.  *out: free with
  * X509_REQ_free().
  */
-int scep_csr_make(EVP_PKEY *key, const struct scep_csr_params *p, X509_REQ **out);
+SCEP_API int scep_csr_make(EVP_PKEY *key, const struct scep_csr_params *p, X509_REQ **out);
 
 #ifdef __cplusplus
 }

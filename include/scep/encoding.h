@@ -6,6 +6,8 @@
 #ifndef SCEP_ENCODING_H
 #define SCEP_ENCODING_H
 
+#include <scep/export.h>
+
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -20,15 +22,15 @@ extern "C" {
  * than SCEP_MAX_QUERY or output longer than SCEP_MAX_MESSAGE is refused.
  * On success *out / *outlen receive the bytes; free with scep_free().
  */
-int scep_query_message_decode(const char *value, size_t len, unsigned char **out,
-                              size_t *outlen);
+SCEP_API int scep_query_message_decode(const char *value, size_t len, unsigned char **out,
+                                       size_t *outlen);
 
 /*
  * Encodes der as standard base64 with '+', '/' and '=' percent-escaped,
  * ready to append after "message=".  On success *out is a NUL-terminated
  * string; free with scep_free().
  */
-int scep_query_message_encode(const unsigned char *der, size_t len, char **out);
+SCEP_API int scep_query_message_encode(const unsigned char *der, size_t len, char **out);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,8 @@
 #ifndef SCEP_ERROR_H
 #define SCEP_ERROR_H
 
+#include <scep/export.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -20,7 +22,7 @@ enum scep_err {
     SCEP_ERR_INTERNAL = -1,     /* a bug or an OpenSSL failure we cannot classify */
     SCEP_ERR_NOMEM = -2,        /* allocation failed */
     SCEP_ERR_INVALID_ARG = -3,  /* caller passed something unusable */
-    SCEP_ERR_TOO_LARGE = -4,    /* input exceeds a hard limit (common/limits.h) */
+    SCEP_ERR_TOO_LARGE = -4,    /* input exceeds a hard limit (scep/limits.h) */
     SCEP_ERR_IO = -5,           /* file or socket I/O failed */
     SCEP_ERR_NOT_FOUND = -6,    /* no such record / file */
     SCEP_ERR_EXISTS = -7,       /* already exists (file, serial, CA) */
@@ -79,13 +81,13 @@ enum scep_fail_info {
 };
 
 /* Returns a static, human-readable text for an error code; never NULL. */
-const char *scep_strerror(int err);
+SCEP_API const char *scep_strerror(int err);
 
 /* Returns the failInfo a server sends when refusing a request for reason err. */
-enum scep_fail_info scep_err_fail_info(int err);
+SCEP_API enum scep_fail_info scep_err_fail_info(int err);
 
 /* Returns the RFC 8894 name of a failInfo ("badAlg", ...); never NULL. */
-const char *scep_fail_info_name(int fail_info);
+SCEP_API const char *scep_fail_info_name(int fail_info);
 
 #ifdef __cplusplus
 }

@@ -21,6 +21,8 @@
 #ifndef SCEP_MESSAGE_H
 #define SCEP_MESSAGE_H
 
+#include <scep/export.h>
+
 #include <stddef.h>
 #include <openssl/x509.h>
 #include <openssl/evp.h>
@@ -55,7 +57,7 @@ enum scep_key_transport {
 };
 
 /* Returns "PKCSReq", "CertRep", ... or "unknown"; never NULL. */
-const char *scep_msg_type_name(int type);
+SCEP_API const char *scep_msg_type_name(int type);
 
 /*
  * Library initialisation: loads OpenSSL's "default" and "legacy" providers
@@ -63,10 +65,10 @@ const char *scep_msg_type_name(int type);
  * Call once before any other libscep function, from one thread.
  * Idempotent.  Returns 0 or SCEP_ERR_*.
  */
-int scep_init(void);
+SCEP_API int scep_init(void);
 
 /* Frees memory that libscep returned as a byte buffer.  Accepts NULL. */
-void scep_free(void *p);
+SCEP_API void scep_free(void *p);
 
 /* ------------------------------------------------------------------ */
 /* Decoding                                                           */
@@ -84,7 +86,7 @@ struct scep_msg; /* opaque */
  * them, each single-valued and of the RFC 8894 type.  The signature is NOT
  * verified here.  On success *out is set; free with scep_msg_free().
  */
-int scep_msg_decode(const unsigned char *der, size_t len, struct scep_msg **out);
+SCEP_API int scep_msg_decode(const unsigned char *der, size_t len, struct scep_msg **out);
 
 /*
  * Verifies the SignedData signature (and messageDigest) of a decoded
@@ -93,7 +95,7 @@ int scep_msg_decode(const unsigned char *der, size_t len, struct scep_msg **out)
  * (a CertRep checked against the CA/RA certificate).  Only checks the
  * signature, not the certificate's chain.  Returns 0 or SCEP_ERR_*.
  */
-int scep_msg_verify(struct scep_msg *m, X509 *signer);
+SCEP_API int scep_msg_verify(struct scep_msg *m, X509 *signer);
 
 /*
  * Decrypts the EnvelopedData with the recipient's certificate and key and
@@ -103,31 +105,48 @@ int scep_msg_verify(struct scep_msg *m, X509 *signer);
  * countermeasure).  Returns 0 or SCEP_ERR_*; a message without content
  * (CertRep FAILURE/PENDING) returns 0 and does nothing.
  */
-int scep_msg_decrypt(struct scep_msg *m, X509 *rcpt_cert, EVP_PKEY *rcpt_key);
+SCEP_API int scep_msg_decrypt(struct scep_msg *m, X509 *rcpt_cert, EVP_PKEY *rcpt_key);
 
 /* Frees a decoded message and all it holds.  Accepts NULL. */
-void scep_msg_free(struct scep_msg *m);
+SCEP_API void scep_msg_free(struct scep_msg *m);
 
 /* Getters: every pointer is borrowed from m and lives as long as m. */
-int scep_msg_type(const struct scep_msg *m);
-const char *scep_msg_get0_transaction_id(const struct scep_msg *m);
-const unsigned char *scep_msg_get0_sender_nonce(const struct scep_msg *m); /* 16 bytes */
-const unsigned char *scep_msg_get0_recipient_nonce(const struct scep_msg *m); /* NULL if absent */
-int scep_msg_status(const struct scep_msg *m);    /* CertRep: enum scep_pki_status, else -1 */
-int scep_msg_fail_info(const struct scep_msg *m); /* CertRep FAILURE: enum scep_fail_info, else -1 */
-const char *scep_msg_get0_fail_text(const struct scep_msg *m); /* failInfoText, NULL if absent */
-X509 *scep_msg_get0_signer_cert(const struct scep_msg *m);      /* NULL if not included */
-STACK_OF(X509) *scep_msg_get0_signed_certs(const struct scep_msg *m); /* all certs in SignedData */
-int scep_msg_digest_nid(const struct scep_msg *m);     /* signer's digest, e.g. NID_sha256 */
-int scep_msg_cipher_nid(const struct scep_msg *m);     /* envelope content cipher, NID_undef if none */
-int scep_msg_key_transport(const struct scep_msg *m);  /* enum scep_key_transport, -1 if none */
-/* after scep_msg_decrypt(): */
-X509_REQ *scep_msg_get0_csr(const struct scep_msg *m);          /* PKCSReq, RenewalReq */
-X509_NAME *scep_msg_get0_issuer(const struct scep_msg *m);      /* CertPoll, GetCert, GetCRL */
-X509_NAME *scep_msg_get0_subject(const struct scep_msg *m);     /* CertPoll */
-const ASN1_INTEGER *scep_msg_get0_serial(const struct scep_msg *m); /* GetCert, GetCRL */
-STACK_OF(X509) *scep_msg_get0_certs(const struct scep_msg *m);  /* CertRep SUCCESS */
-STACK_OF(X509_CRL) *scep_msg_get0_crls(const struct scep_msg *m); /* CertRep SUCCESS to GetCRL */
+SCEP_API int scep_msg_type(const struct scep_msg *m);
+SCEP_API const char *scep_msg_get0_transaction_id(const struct scep_msg *m);
+/* 16 bytes */
+SCEP_API const unsigned char *scep_msg_get0_sender_nonce(const struct scep_msg *m);
+/* NULL if absent */
+SCEP_API const unsigned char *scep_msg_get0_recipient_nonce(const struct scep_msg *m);
+/* CertRep: enum scep_pki_status, else -1 */
+SCEP_API int scep_msg_status(const struct scep_msg *m);
+/* CertRep FAILURE: enum scep_fail_info, else -1 */
+SCEP_API int scep_msg_fail_info(const struct scep_msg *m);
+/* failInfoText, NULL if absent */
+SCEP_API const char *scep_msg_get0_fail_text(const struct scep_msg *m);
+/* NULL if not included */
+SCEP_API X509 *scep_msg_get0_signer_cert(const struct scep_msg *m);
+/* all certificates in the SignedData */
+SCEP_API STACK_OF(X509) *scep_msg_get0_signed_certs(const struct scep_msg *m);
+/* signer's digest, e.g. NID_sha256 */
+SCEP_API int scep_msg_digest_nid(const struct scep_msg *m);
+/* envelope content cipher, NID_undef if none */
+SCEP_API int scep_msg_cipher_nid(const struct scep_msg *m);
+/* enum scep_key_transport, -1 if none */
+SCEP_API int scep_msg_key_transport(const struct scep_msg *m);
+
+/* After scep_msg_decrypt(): */
+/* PKCSReq, RenewalReq */
+SCEP_API X509_REQ *scep_msg_get0_csr(const struct scep_msg *m);
+/* CertPoll, GetCert, GetCRL */
+SCEP_API X509_NAME *scep_msg_get0_issuer(const struct scep_msg *m);
+/* CertPoll */
+SCEP_API X509_NAME *scep_msg_get0_subject(const struct scep_msg *m);
+/* GetCert, GetCRL */
+SCEP_API const ASN1_INTEGER *scep_msg_get0_serial(const struct scep_msg *m);
+/* CertRep SUCCESS */
+SCEP_API STACK_OF(X509) *scep_msg_get0_certs(const struct scep_msg *m);
+/* CertRep SUCCESS to GetCRL */
+SCEP_API STACK_OF(X509_CRL) *scep_msg_get0_crls(const struct scep_msg *m);
 
 /* ------------------------------------------------------------------ */
 /* Encoding                                                           */
@@ -176,7 +195,7 @@ struct scep_msg_spec {
  * failInfoText) over an EnvelopedData where the type carries content.
  * On success *der / *len receive the DER; free with scep_free().
  */
-int scep_msg_build(const struct scep_msg_spec *spec, unsigned char **der, size_t *len);
+SCEP_API int scep_msg_build(const struct scep_msg_spec *spec, unsigned char **der, size_t *len);
 
 /* ------------------------------------------------------------------ */
 /* Degenerate certs-only SignedData and GetNextCACert                 */
@@ -186,31 +205,32 @@ int scep_msg_build(const struct scep_msg_spec *spec, unsigned char **der, size_t
  * Builds a degenerate certs-only SignedData (no signers, eContent absent)
  * holding certs and crls (either may be NULL).  *der: free with scep_free().
  */
-int scep_certs_only_build(STACK_OF(X509) *certs, STACK_OF(X509_CRL) *crls, unsigned char **der,
-                          size_t *len);
+SCEP_API int scep_certs_only_build(STACK_OF(X509) *certs, STACK_OF(X509_CRL) *crls,
+                                   unsigned char **der, size_t *len);
 
 /*
  * Parses a degenerate certs-only SignedData.  On success *certs (and *crls
  * when crls is not NULL) receive new stacks the caller frees with
  * sk_X509_pop_free(.., X509_free) / sk_X509_CRL_pop_free(.., X509_CRL_free).
  */
-int scep_certs_only_parse(const unsigned char *der, size_t len, STACK_OF(X509) **certs,
-                          STACK_OF(X509_CRL) **crls);
+SCEP_API int scep_certs_only_parse(const unsigned char *der, size_t len, STACK_OF(X509) **certs,
+                                   STACK_OF(X509_CRL) **crls);
 
 /*
  * GetNextCACert response (RFC 8894 4.6.1): a SignedData signed by the
  * current CA/RA whose encapsulated content is a degenerate certs-only
  * SignedData holding next_certs.  *der: free with scep_free().
  */
-int scep_next_ca_build(STACK_OF(X509) *next_certs, X509 *signer_cert, EVP_PKEY *signer_key,
-                       const EVP_MD *md, unsigned char **der, size_t *len);
+SCEP_API int scep_next_ca_build(STACK_OF(X509) *next_certs, X509 *signer_cert,
+                                EVP_PKEY *signer_key, const EVP_MD *md, unsigned char **der,
+                                size_t *len);
 
 /*
  * Parses and verifies a GetNextCACert response against signer (the current
  * CA/RA certificate).  *next_certs: free with sk_X509_pop_free().
  */
-int scep_next_ca_parse(const unsigned char *der, size_t len, X509 *signer,
-                       STACK_OF(X509) **next_certs);
+SCEP_API int scep_next_ca_parse(const unsigned char *der, size_t len, X509 *signer,
+                                STACK_OF(X509) **next_certs);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,8 @@
 /*
  * Internal view of the libscep client handle, shared by client.c (caps,
  * CA certificates, HTTP) and pkiop.c (the PKIOperation exchanges).
+ * The client_ functions below are hidden in libscep.so (only what
+ * include/scep/ declares with SCEP_API is exported).
  */
 #ifndef SCEP_CLIENT_INT_H
 #define SCEP_CLIENT_INT_H

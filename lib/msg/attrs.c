@@ -30,7 +30,7 @@ static int printable_char(unsigned char c)
  * Checks a transactionID of len bytes: 1..SCEP_MAX_TRANSID characters of
  * the PrintableString alphabet (RFC 8894 3.2.1.1).  Returns 1 if valid.
  */
-int scep_transid_valid(const char *s, size_t len)
+int msg_transid_valid(const char *s, size_t len)
 {
     size_t i;
 
@@ -44,9 +44,9 @@ int scep_transid_valid(const char *s, size_t len)
 
 /* Adds one attribute.  The explicit length matters: with -1 OpenSSL would
  * take bytes for an ASN1_STRING * and crash on a plain char array. */
-static int add_attr(CMS_SignerInfo *si, enum scep_attr a, int type, const void *bytes, size_t len)
+static int add_attr(CMS_SignerInfo *si, enum msg_attr a, int type, const void *bytes, size_t len)
 {
-    const ASN1_OBJECT *obj = scep_attr_obj(a);
+    const ASN1_OBJECT *obj = msg_attr_obj(a);
 
     if (obj == NULL || len > (size_t)SCEP_MAX_MESSAGE)
         return SCEP_ERR_INTERNAL;
@@ -56,7 +56,7 @@ static int add_attr(CMS_SignerInfo *si, enum scep_attr a, int type, const void *
 }
 
 /* A small decimal number as a PrintableString attribute. */
-static int add_number(CMS_SignerInfo *si, enum scep_attr a, int v)
+static int add_number(CMS_SignerInfo *si, enum msg_attr a, int v)
 {
     char buf[16];
     int n = snprintf(buf, sizeof(buf), "%d", v);
@@ -72,32 +72,32 @@ static int add_number(CMS_SignerInfo *si, enum scep_attr a, int v)
  * recipientNonce for a CertRep, plus failInfo and failInfoText (if given)
  * for FAILURE.  The caller has validated spec.  Returns 0 or SCEP_ERR_*.
  */
-int scep_attrs_write(CMS_SignerInfo *si, const struct scep_msg_spec *spec,
-                     const unsigned char *sender_nonce)
+int msg_attrs_write(CMS_SignerInfo *si, const struct scep_msg_spec *spec,
+                    const unsigned char *sender_nonce)
 {
     int rc;
 
-    if ((rc = add_number(si, SCEP_ATTR_MESSAGE_TYPE, spec->type)) != 0)
+    if ((rc = add_number(si, MSG_ATTR_MESSAGE_TYPE, spec->type)) != 0)
         return rc;
-    if ((rc = add_attr(si, SCEP_ATTR_TRANSACTION_ID, V_ASN1_PRINTABLESTRING,
+    if ((rc = add_attr(si, MSG_ATTR_TRANSACTION_ID, V_ASN1_PRINTABLESTRING,
                        spec->transaction_id, strlen(spec->transaction_id))) != 0)
         return rc;
-    if ((rc = add_attr(si, SCEP_ATTR_SENDER_NONCE, V_ASN1_OCTET_STRING, sender_nonce,
+    if ((rc = add_attr(si, MSG_ATTR_SENDER_NONCE, V_ASN1_OCTET_STRING, sender_nonce,
                        SCEP_NONCE_LEN)) != 0)
         return rc;
     if (spec->type != SCEP_MSG_CERTREP)
         return 0;
-    if ((rc = add_number(si, SCEP_ATTR_PKI_STATUS, spec->status)) != 0)
+    if ((rc = add_number(si, MSG_ATTR_PKI_STATUS, spec->status)) != 0)
         return rc;
-    if ((rc = add_attr(si, SCEP_ATTR_RECIPIENT_NONCE, V_ASN1_OCTET_STRING,
+    if ((rc = add_attr(si, MSG_ATTR_RECIPIENT_NONCE, V_ASN1_OCTET_STRING,
                        spec->recipient_nonce, SCEP_NONCE_LEN)) != 0)
         return rc;
     if (spec->status != SCEP_STATUS_FAILURE)
         return 0;
-    if ((rc = add_number(si, SCEP_ATTR_FAIL_INFO, spec->fail_info)) != 0)
+    if ((rc = add_number(si, MSG_ATTR_FAIL_INFO, spec->fail_info)) != 0)
         return rc;
     if (spec->fail_text != NULL && spec->fail_text[0] != '\0')
-        rc = add_attr(si, SCEP_ATTR_FAIL_INFO_TEXT, V_ASN1_UTF8STRING, spec->fail_text,
+        rc = add_attr(si, MSG_ATTR_FAIL_INFO_TEXT, V_ASN1_UTF8STRING, spec->fail_text,
                       strlen(spec->fail_text));
     return rc;
 }
@@ -107,9 +107,9 @@ int scep_attrs_write(CMS_SignerInfo *si, const struct scep_msg_spec *spec,
  * attribute that occurs once with a single value of that type; on NULL we
  * look again without the type to tell "absent" from "malformed".
  */
-static int get_attr(CMS_SignerInfo *si, enum scep_attr a, int type, const ASN1_STRING **out)
+static int get_attr(CMS_SignerInfo *si, enum msg_attr a, int type, const ASN1_STRING **out)
 {
-    const ASN1_OBJECT *obj = scep_attr_obj(a);
+    const ASN1_OBJECT *obj = msg_attr_obj(a);
     const ASN1_STRING *s;
 
     if (obj == NULL)
@@ -127,7 +127,7 @@ static int get_attr(CMS_SignerInfo *si, enum scep_attr a, int type, const ASN1_S
 
 /* A PrintableString holding a decimal number of at most 3 digits; bad is
  * the error for a string that is not such a number. */
-static int get_number(CMS_SignerInfo *si, enum scep_attr a, int bad, int *v)
+static int get_number(CMS_SignerInfo *si, enum msg_attr a, int bad, int *v)
 {
     const ASN1_STRING *s = NULL;
     const unsigned char *d;
@@ -150,7 +150,7 @@ static int get_number(CMS_SignerInfo *si, enum scep_attr a, int bad, int *v)
 }
 
 /* A 16-byte OCTET STRING nonce. */
-static int get_nonce(CMS_SignerInfo *si, enum scep_attr a, unsigned char *out)
+static int get_nonce(CMS_SignerInfo *si, enum msg_attr a, unsigned char *out)
 {
     const ASN1_STRING *s = NULL;
     int rc;
@@ -197,7 +197,7 @@ static int get_fail_text(CMS_SignerInfo *si, struct scep_msg *m)
     size_t len;
     int rc;
 
-    rc = get_attr(si, SCEP_ATTR_FAIL_INFO_TEXT, V_ASN1_UTF8STRING, &s);
+    rc = get_attr(si, MSG_ATTR_FAIL_INFO_TEXT, V_ASN1_UTF8STRING, &s);
     if (rc == SCEP_ERR_ATTR_MISSING)
         return 0;
     if (rc != 0)
@@ -226,12 +226,12 @@ static int get_fail_text(CMS_SignerInfo *si, struct scep_msg *m)
  * CertRep pkiStatus, recipientNonce, failInfo (FAILURE) and failInfoText.
  * Returns 0 or the SCEP_ERR_* naming the first rule broken.
  */
-int scep_attrs_read(CMS_SignerInfo *si, struct scep_msg *m)
+int msg_attrs_read(CMS_SignerInfo *si, struct scep_msg *m)
 {
     const ASN1_STRING *tid = NULL;
     int rc, v;
 
-    if ((rc = get_number(si, SCEP_ATTR_MESSAGE_TYPE, SCEP_ERR_MSG_TYPE, &v)) != 0)
+    if ((rc = get_number(si, MSG_ATTR_MESSAGE_TYPE, SCEP_ERR_MSG_TYPE, &v)) != 0)
         return rc;
     switch (v) {
     case SCEP_MSG_CERTREP:
@@ -246,20 +246,20 @@ int scep_attrs_read(CMS_SignerInfo *si, struct scep_msg *m)
         return SCEP_ERR_MSG_TYPE;
     }
 
-    if ((rc = get_attr(si, SCEP_ATTR_TRANSACTION_ID, V_ASN1_PRINTABLESTRING, &tid)) != 0)
+    if ((rc = get_attr(si, MSG_ATTR_TRANSACTION_ID, V_ASN1_PRINTABLESTRING, &tid)) != 0)
         return rc;
-    if (!scep_transid_valid((const char *)ASN1_STRING_get0_data(tid),
-                            (size_t)ASN1_STRING_length(tid)))
+    if (!msg_transid_valid((const char *)ASN1_STRING_get0_data(tid),
+                           (size_t)ASN1_STRING_length(tid)))
         return SCEP_ERR_TRANSID;
     memcpy(m->transaction_id, ASN1_STRING_get0_data(tid), (size_t)ASN1_STRING_length(tid));
     m->transaction_id[ASN1_STRING_length(tid)] = '\0';
 
-    if ((rc = get_nonce(si, SCEP_ATTR_SENDER_NONCE, m->sender_nonce)) != 0)
+    if ((rc = get_nonce(si, MSG_ATTR_SENDER_NONCE, m->sender_nonce)) != 0)
         return rc;
 
     /* A request may echo a recipientNonce; it is optional but, when
      * present, must still be a proper nonce. */
-    rc = get_nonce(si, SCEP_ATTR_RECIPIENT_NONCE, m->recipient_nonce);
+    rc = get_nonce(si, MSG_ATTR_RECIPIENT_NONCE, m->recipient_nonce);
     if (rc == 0)
         m->has_recipient_nonce = 1;
     else if (rc != SCEP_ERR_ATTR_MISSING || m->type == SCEP_MSG_CERTREP)
@@ -268,14 +268,14 @@ int scep_attrs_read(CMS_SignerInfo *si, struct scep_msg *m)
     if (m->type != SCEP_MSG_CERTREP)
         return 0;
 
-    if ((rc = get_number(si, SCEP_ATTR_PKI_STATUS, SCEP_ERR_STATUS, &v)) != 0)
+    if ((rc = get_number(si, MSG_ATTR_PKI_STATUS, SCEP_ERR_STATUS, &v)) != 0)
         return rc == SCEP_ERR_ATTR_MISSING ? SCEP_ERR_STATUS : rc;
     if (v != SCEP_STATUS_SUCCESS && v != SCEP_STATUS_FAILURE && v != SCEP_STATUS_PENDING)
         return SCEP_ERR_STATUS;
     m->status = v;
     if (v != SCEP_STATUS_FAILURE)
         return 0;
-    if ((rc = get_number(si, SCEP_ATTR_FAIL_INFO, SCEP_ERR_STATUS, &v)) != 0)
+    if ((rc = get_number(si, MSG_ATTR_FAIL_INFO, SCEP_ERR_STATUS, &v)) != 0)
         return rc == SCEP_ERR_ATTR_MISSING ? SCEP_ERR_STATUS : rc;
     if (v < SCEP_FAIL_BAD_ALG || v > SCEP_FAIL_BAD_CERT_ID)
         return SCEP_ERR_STATUS;

@@ -29,7 +29,7 @@ int scep_certs_only_build(STACK_OF(X509) *certs, STACK_OF(X509_CRL) *crls, unsig
 
     if (der == NULL || len == NULL)
         return SCEP_ERR_INVALID_ARG;
-    if ((rc = scep_msg_ready()) != 0)
+    if ((rc = msg_ready()) != 0)
         return rc;
     rc = SCEP_ERR_INTERNAL;
     /*
@@ -85,9 +85,9 @@ int scep_certs_only_parse(const unsigned char *der, size_t len, STACK_OF(X509) *
 
     if (der == NULL || certs == NULL)
         return SCEP_ERR_INVALID_ARG;
-    if ((rc = scep_msg_ready()) != 0)
+    if ((rc = msg_ready()) != 0)
         return rc;
-    if ((rc = scep_cms_from_der(der, len, &cms)) != 0)
+    if ((rc = msg_cms_from_der(der, len, &cms)) != 0)
         goto out;
     rc = SCEP_ERR_NOT_SIGNED;
     if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed)

@@ -66,7 +66,7 @@ static void *item_decode(const unsigned char *der, size_t len, const ASN1_ITEM *
  * with scep_free()) / *len are set.  Returns 0, SCEP_ERR_INVALID_ARG when
  * a field the type needs is missing, or SCEP_ERR_*.
  */
-int scep_content_encode(const struct scep_msg_spec *spec, unsigned char **der, size_t *len)
+int msg_content_encode(const struct scep_msg_spec *spec, unsigned char **der, size_t *len)
 {
     SCEP_ISSUER_AND_SUBJECT ias;
     PKCS7_ISSUER_AND_SERIAL *iasn = NULL;
@@ -119,7 +119,7 @@ out:
  * for and stores it in m.  Returns 0 or SCEP_ERR_CONTENT when the bytes
  * are not exactly one value of that type.
  */
-int scep_content_decode(struct scep_msg *m, const unsigned char *der, size_t len)
+int msg_content_decode(struct scep_msg *m, const unsigned char *der, size_t len)
 {
     SCEP_ISSUER_AND_SUBJECT *ias = NULL;
     PKCS7_ISSUER_AND_SERIAL *iasn = NULL;

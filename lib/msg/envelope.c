@@ -56,9 +56,9 @@ static int cipher_available(int nid)
  * SCEP_ERR_INVALID_ARG, SCEP_ERR_BAD_ALG (cipher not allowed or not
  * available, recipient key not RSA) or SCEP_ERR_INTERNAL.
  */
-int scep_envelope_build(const unsigned char *data, size_t len, STACK_OF(X509) *rcpts,
-                        const EVP_CIPHER *cipher, int key_transport, unsigned char **der,
-                        size_t *der_len)
+int msg_envelope_build(const unsigned char *data, size_t len, STACK_OF(X509) *rcpts,
+                       const EVP_CIPHER *cipher, int key_transport, unsigned char **der,
+                       size_t *der_len)
 {
     CMS_ContentInfo *cms = NULL;
     BIO *in = NULL;
@@ -120,7 +120,7 @@ int scep_envelope_build(const unsigned char *data, size_t len, STACK_OF(X509) *r
         if (!CMS_final(cms, in, NULL, CMS_BINARY))
             goto out;
     }
-    rc = scep_cms_to_der(cms, der, der_len);
+    rc = msg_cms_to_der(cms, der, der_len);
 out:
     if (rc != 0)
         ERR_clear_error();
@@ -136,7 +136,7 @@ out:
  * scep_key_transport or -1 when there is no RSA recipient.  Returns 0,
  * SCEP_ERR_DER or SCEP_ERR_NOT_ENVELOPED.
  */
-int scep_envelope_algs(const unsigned char *der, size_t len, int *cipher_nid, int *kt)
+int msg_envelope_algs(const unsigned char *der, size_t len, int *cipher_nid, int *kt)
 {
     CMS_ContentInfo *cms = NULL;
     PKCS7 *p7 = NULL;
@@ -145,7 +145,7 @@ int scep_envelope_algs(const unsigned char *der, size_t len, int *cipher_nid, in
     int i, cnid, k = -1;
     int rc = SCEP_ERR_DER;
 
-    if ((rc = scep_cms_from_der(der, len, &cms)) != 0)
+    if ((rc = msg_cms_from_der(der, len, &cms)) != 0)
         goto out;
     if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_enveloped) {
         rc = SCEP_ERR_NOT_ENVELOPED;
@@ -202,21 +202,21 @@ out:
  * scep_free()) / *out_len hold the plaintext.  Returns 0,
  * SCEP_ERR_NOT_ENVELOPED, SCEP_ERR_BAD_ALG or SCEP_ERR_DECRYPT.
  */
-int scep_envelope_open(const unsigned char *der, size_t len, X509 *cert, EVP_PKEY *key,
-                       unsigned char **out, size_t *out_len)
+int msg_envelope_open(const unsigned char *der, size_t len, X509 *cert, EVP_PKEY *key,
+                      unsigned char **out, size_t *out_len)
 {
     CMS_ContentInfo *cms = NULL;
     BIO *plain = NULL;
     int cnid = NID_undef, kt = -1;
     int rc;
 
-    if ((rc = scep_envelope_algs(der, len, &cnid, &kt)) != 0)
+    if ((rc = msg_envelope_algs(der, len, &cnid, &kt)) != 0)
         goto out;
     if (!cipher_allowed(cnid) || !cipher_available(cnid)) {
         rc = SCEP_ERR_BAD_ALG;
         goto out;
     }
-    if ((rc = scep_cms_from_der(der, len, &cms)) != 0)
+    if ((rc = msg_cms_from_der(der, len, &cms)) != 0)
         goto out;
     rc = SCEP_ERR_NOMEM;
     if ((plain = BIO_new(BIO_s_mem())) == NULL)
@@ -224,7 +224,7 @@ int scep_envelope_open(const unsigned char *der, size_t len, X509 *cert, EVP_PKE
     rc = SCEP_ERR_DECRYPT;
     if (!CMS_decrypt(cms, key, cert, NULL, plain, CMS_BINARY))
         goto out;
-    rc = scep_bio_to_buf(plain, SCEP_MAX_MESSAGE, out, out_len);
+    rc = msg_bio_to_buf(plain, SCEP_MAX_MESSAGE, out, out_len);
 out:
     if (rc != 0)
         ERR_clear_error();

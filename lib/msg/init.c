@@ -17,12 +17,12 @@
 
 #include "msg_internal.h"
 
-/* OIDs and names of the SCEP attributes, in enum scep_attr order. */
+/* OIDs and names of the SCEP attributes, in enum msg_attr order. */
 static const struct {
     const char *oid;
     const char *sn;
     const char *ln;
-} attr_defs[SCEP_ATTR_COUNT] = {
+} attr_defs[MSG_ATTR_COUNT] = {
     {"2.16.840.1.113733.1.9.2", "messageType", "SCEP messageType"},
     {"2.16.840.1.113733.1.9.3", "pkiStatus", "SCEP pkiStatus"},
     {"2.16.840.1.113733.1.9.4", "failInfo", "SCEP failInfo"},
@@ -33,7 +33,7 @@ static const struct {
 };
 
 /* Filled once by do_init() under CRYPTO_THREAD_run_once(). */
-static const ASN1_OBJECT *attr_objs[SCEP_ATTR_COUNT];
+static const ASN1_OBJECT *attr_objs[MSG_ATTR_COUNT];
 static int init_result = SCEP_ERR_INTERNAL;
 /* Kept for the life of the process: a provider is unloaded when its last
  * handle goes, and holding them also keeps leak checkers from reporting
@@ -58,7 +58,7 @@ static void do_init(void)
     if ((prov_default = OSSL_PROVIDER_load(NULL, "default")) == NULL)
         return;
 
-    for (i = 0; i < SCEP_ATTR_COUNT; i++) {
+    for (i = 0; i < MSG_ATTR_COUNT; i++) {
         /* OBJ_create() fails if the OID is already known (another library
          * in the process may have registered it), so ask first. */
         int nid = OBJ_txt2nid(attr_defs[i].oid);
@@ -92,7 +92,7 @@ int scep_init(void)
  * caller who forgot scep_init() still gets registered OIDs.
  * Returns 0 or SCEP_ERR_INTERNAL.
  */
-int scep_msg_ready(void)
+int msg_ready(void)
 {
     return scep_init();
 }
@@ -101,9 +101,9 @@ int scep_msg_ready(void)
  * The registered ASN1_OBJECT for attribute a, borrowed from OpenSSL's
  * object table (never freed), or NULL before a successful scep_init().
  */
-const ASN1_OBJECT *scep_attr_obj(enum scep_attr a)
+const ASN1_OBJECT *msg_attr_obj(enum msg_attr a)
 {
-    if ((int)a < 0 || a >= SCEP_ATTR_COUNT)
+    if ((int)a < 0 || a >= MSG_ATTR_COUNT)
         return NULL;
     return attr_objs[a];
 }

@@ -32,9 +32,9 @@ int scep_next_ca_build(STACK_OF(X509) *next_certs, X509 *signer_cert, EVP_PKEY *
         goto out;
     if ((rc = scep_certs_only_build(next_certs, NULL, &inner, &inner_len)) != 0)
         goto out;
-    if ((rc = scep_signed_start(signer_cert, signer_key, md, NULL, &cms, &si)) != 0)
+    if ((rc = msg_signed_start(signer_cert, signer_key, md, NULL, &cms, &si)) != 0)
         goto out;
-    rc = scep_signed_finish(cms, inner, inner_len, 0, der, len);
+    rc = msg_signed_finish(cms, inner, inner_len, 0, der, len);
 out:
     OPENSSL_free(inner);
     CMS_ContentInfo_free(cms);
@@ -66,9 +66,9 @@ int scep_next_ca_parse(const unsigned char *der, size_t len, X509 *signer,
 
     if (der == NULL || signer == NULL || next_certs == NULL)
         goto out;
-    if ((rc = scep_msg_ready()) != 0)
+    if ((rc = msg_ready()) != 0)
         goto out;
-    if ((rc = scep_cms_from_der(der, len, &cms)) != 0)
+    if ((rc = msg_cms_from_der(der, len, &cms)) != 0)
         goto out;
     rc = SCEP_ERR_NOT_SIGNED;
     if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed)
@@ -82,7 +82,7 @@ int scep_next_ca_parse(const unsigned char *der, size_t len, X509 *signer,
     if (dig == NULL)
         goto out;
     X509_ALGOR_get0(&obj, NULL, NULL, dig);
-    if (!scep_digest_allowed(OBJ_obj2nid(obj)))
+    if (!msg_digest_allowed(OBJ_obj2nid(obj)))
         goto out;
 
     rc = SCEP_ERR_NOMEM;
@@ -96,7 +96,7 @@ int scep_next_ca_parse(const unsigned char *der, size_t len, X509 *signer,
     if (!CMS_verify(cms, use, NULL, NULL, inner,
                     CMS_NOINTERN | CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY))
         goto out;
-    if ((rc = scep_bio_to_buf(inner, SCEP_MAX_MESSAGE, &buf, &buf_len)) != 0)
+    if ((rc = msg_bio_to_buf(inner, SCEP_MAX_MESSAGE, &buf, &buf_len)) != 0)
         goto out;
     if (scep_certs_only_parse(buf, buf_len, &certs, NULL) != 0 || sk_X509_num(certs) < 1) {
         rc = SCEP_ERR_CONTENT;

@@ -20,7 +20,7 @@
 static int spec_check(const struct scep_msg_spec *s)
 {
     if (s->transaction_id == NULL ||
-        !scep_transid_valid(s->transaction_id, strnlen(s->transaction_id, SCEP_MAX_TRANSID + 1)))
+        !msg_transid_valid(s->transaction_id, strnlen(s->transaction_id, SCEP_MAX_TRANSID + 1)))
         return SCEP_ERR_TRANSID;
     if (s->signer_cert == NULL || s->signer_key == NULL)
         return SCEP_ERR_INVALID_ARG;
@@ -83,7 +83,7 @@ int scep_msg_build(const struct scep_msg_spec *spec, unsigned char **der, size_t
 
     if (spec == NULL || der == NULL || len == NULL)
         return SCEP_ERR_INVALID_ARG;
-    if ((rc = scep_msg_ready()) != 0)
+    if ((rc = msg_ready()) != 0)
         return rc;
     if ((rc = spec_check(spec)) != 0)
         goto out;
@@ -96,7 +96,7 @@ int scep_msg_build(const struct scep_msg_spec *spec, unsigned char **der, size_t
     }
 
     if (has_content(spec)) {
-        if ((rc = scep_content_encode(spec, &data, &data_len)) != 0)
+        if ((rc = msg_content_encode(spec, &data, &data_len)) != 0)
             goto out;
         rcpts = spec->recipients;
         if (spec->type == SCEP_MSG_CERTREP) {
@@ -107,17 +107,17 @@ int scep_msg_build(const struct scep_msg_spec *spec, unsigned char **der, size_t
                 goto out;
             rcpts = one;
         }
-        if ((rc = scep_envelope_build(data, data_len, rcpts, spec->cipher, spec->key_transport,
-                                      &env, &env_len)) != 0)
+        if ((rc = msg_envelope_build(data, data_len, rcpts, spec->cipher, spec->key_transport,
+                                     &env, &env_len)) != 0)
             goto out;
     }
 
-    if ((rc = scep_signed_start(spec->signer_cert, spec->signer_key, spec->md, spec->extra_certs,
-                                &cms, &si)) != 0)
+    if ((rc = msg_signed_start(spec->signer_cert, spec->signer_key, spec->md, spec->extra_certs,
+                               &cms, &si)) != 0)
         goto out;
-    if ((rc = scep_attrs_write(si, spec, nonce)) != 0)
+    if ((rc = msg_attrs_write(si, spec, nonce)) != 0)
         goto out;
-    rc = scep_signed_finish(cms, env, env_len, env == NULL, der, len);
+    rc = msg_signed_finish(cms, env, env_len, env == NULL, der, len);
 out:
     sk_X509_free(one);
     OPENSSL_free(data);

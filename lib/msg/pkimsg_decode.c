@@ -51,7 +51,7 @@ static int read_envelope(struct scep_msg *m)
         return SCEP_ERR_NOT_ENVELOPED;
     d = ASN1_STRING_get0_data(*pos);
     n = ASN1_STRING_length(*pos);
-    rc = scep_envelope_algs(d, (size_t)n, &m->cipher_nid, &m->key_transport);
+    rc = msg_envelope_algs(d, (size_t)n, &m->cipher_nid, &m->key_transport);
     if (rc == SCEP_ERR_DER || rc == SCEP_ERR_TRAILING)
         rc = SCEP_ERR_NOT_ENVELOPED;
     if (rc != 0)
@@ -79,7 +79,7 @@ int scep_msg_decode(const unsigned char *der, size_t len, struct scep_msg **out)
 
     if (der == NULL || out == NULL)
         return SCEP_ERR_INVALID_ARG;
-    if ((rc = scep_msg_ready()) != 0)
+    if ((rc = msg_ready()) != 0)
         return rc;
     if (len > SCEP_MAX_MESSAGE)
         return SCEP_ERR_TOO_LARGE;
@@ -92,7 +92,7 @@ int scep_msg_decode(const unsigned char *der, size_t len, struct scep_msg **out)
     m->cipher_nid = NID_undef;
     m->digest_nid = NID_undef;
 
-    if ((rc = scep_cms_from_der(der, len, &m->cms)) != 0)
+    if ((rc = msg_cms_from_der(der, len, &m->cms)) != 0)
         goto out;
     rc = SCEP_ERR_NOT_SIGNED;
     if (OBJ_obj2nid(CMS_get0_type(m->cms)) != NID_pkcs7_signed)
@@ -103,7 +103,7 @@ int scep_msg_decode(const unsigned char *der, size_t len, struct scep_msg **out)
         goto out;
     si = sk_CMS_SignerInfo_value(sis, 0);
 
-    if ((rc = scep_attrs_read(si, m)) != 0)
+    if ((rc = msg_attrs_read(si, m)) != 0)
         goto out;
 
     m->certs = CMS_get1_certs(m->cms);
@@ -159,7 +159,7 @@ int scep_msg_verify(struct scep_msg *m, X509 *signer)
         goto out;
     si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(m->cms), 0);
     rc = SCEP_ERR_BAD_ALG;
-    if (!scep_digest_allowed(m->digest_nid))
+    if (!msg_digest_allowed(m->digest_nid))
         goto out;
     cert = signer != NULL ? signer : m->signer_cert;
     rc = SCEP_ERR_NO_SIGNER_CERT;
@@ -220,10 +220,10 @@ int scep_msg_decrypt(struct scep_msg *m, X509 *rcpt_cert, EVP_PKEY *rcpt_key)
     }
     if (rcpt_cert == NULL || rcpt_key == NULL)
         goto out;
-    if ((rc = scep_envelope_open(m->env_der, m->env_len, rcpt_cert, rcpt_key, &plain,
-                                 &plain_len)) != 0)
+    if ((rc = msg_envelope_open(m->env_der, m->env_len, rcpt_cert, rcpt_key, &plain,
+                                &plain_len)) != 0)
         goto out;
-    rc = scep_content_decode(m, plain, plain_len);
+    rc = msg_content_decode(m, plain, plain_len);
 out:
     OPENSSL_clear_free(plain, plain_len);
     return rc;

@@ -42,12 +42,12 @@ out:
 /*
  * Starts a SignedData signed by cert/key with digest md (NULL: SHA-256)
  * and carrying cert plus extra.  The caller adds signed attributes to
- * *si and completes it with scep_signed_finish().  On success *cms (free
+ * *si and completes it with msg_signed_finish().  On success *cms (free
  * with CMS_ContentInfo_free()) and *si (borrowed from *cms) are set.
  * Returns 0, SCEP_ERR_INVALID_ARG, SCEP_ERR_BAD_ALG or SCEP_ERR_INTERNAL.
  */
-int scep_signed_start(X509 *cert, EVP_PKEY *key, const EVP_MD *md, STACK_OF(X509) *extra,
-                      CMS_ContentInfo **cms, CMS_SignerInfo **si)
+int msg_signed_start(X509 *cert, EVP_PKEY *key, const EVP_MD *md, STACK_OF(X509) *extra,
+                     CMS_ContentInfo **cms, CMS_SignerInfo **si)
 {
     CMS_ContentInfo *c = NULL;
     CMS_SignerInfo *s;
@@ -57,7 +57,7 @@ int scep_signed_start(X509 *cert, EVP_PKEY *key, const EVP_MD *md, STACK_OF(X509
         goto out;
     if (md == NULL)
         md = EVP_sha256();
-    if (!scep_digest_allowed(EVP_MD_get_type(md))) {
+    if (!msg_digest_allowed(EVP_MD_get_type(md))) {
         rc = SCEP_ERR_BAD_ALG;
         goto out;
     }
@@ -95,8 +95,8 @@ out:
  * expect).  On success *der (free with scep_free()) / *der_len are set.
  * Returns 0 or SCEP_ERR_*.
  */
-int scep_signed_finish(CMS_ContentInfo *cms, const unsigned char *data, size_t len, int detached,
-                       unsigned char **der, size_t *der_len)
+int msg_signed_finish(CMS_ContentInfo *cms, const unsigned char *data, size_t len, int detached,
+                      unsigned char **der, size_t *der_len)
 {
     static const unsigned char empty[1];
     BIO *in = NULL;
@@ -113,7 +113,7 @@ int scep_signed_finish(CMS_ContentInfo *cms, const unsigned char *data, size_t l
         goto out;
     if (!CMS_final(cms, in, NULL, CMS_BINARY))
         goto out;
-    rc = scep_cms_to_der(cms, der, der_len);
+    rc = msg_cms_to_der(cms, der, der_len);
 out:
     if (rc != 0)
         ERR_clear_error();

@@ -22,7 +22,7 @@
  * NULL, even when *len is 0) and *len are set.  Returns 0,
  * SCEP_ERR_TOO_LARGE or SCEP_ERR_NOMEM.
  */
-int scep_bio_to_buf(BIO *bio, size_t max, unsigned char **out, size_t *len)
+int msg_bio_to_buf(BIO *bio, size_t max, unsigned char **out, size_t *len)
 {
     unsigned char *buf = NULL;
     size_t used = 0;
@@ -68,7 +68,7 @@ out:
  * DER-encodes cms.  On success *der (free with scep_free()) and *len are
  * set.  Returns 0 or SCEP_ERR_INTERNAL.
  */
-int scep_cms_to_der(CMS_ContentInfo *cms, unsigned char **der, size_t *len)
+int msg_cms_to_der(CMS_ContentInfo *cms, unsigned char **der, size_t *len)
 {
     unsigned char *buf = NULL;
     int n;
@@ -88,7 +88,7 @@ int scep_cms_to_der(CMS_ContentInfo *cms, unsigned char **der, size_t *len)
  * CMS_ContentInfo_free().  Returns 0, SCEP_ERR_TOO_LARGE,
  * SCEP_ERR_DER or SCEP_ERR_TRAILING.
  */
-int scep_cms_from_der(const unsigned char *der, size_t len, CMS_ContentInfo **out)
+int msg_cms_from_der(const unsigned char *der, size_t len, CMS_ContentInfo **out)
 {
     CMS_ContentInfo *cms = NULL;
     const unsigned char *p = der;
@@ -125,7 +125,7 @@ out:
  * clients and the SHA-2 family.  MD5 and anything else are refused.
  * Returns 1 when nid is accepted.
  */
-int scep_digest_allowed(int nid)
+int msg_digest_allowed(int nid)
 {
     switch (nid) {
     case NID_sha1:
