@@ -1,6 +1,11 @@
 /*
- * Every hard limit of libscep and scepd in one place.  Untrusted input
- * larger than these is refused before it is parsed further.
+ * The hard limits of libscep: messages, their attributes, certificates,
+ * CSRs and keys, as the message layer and the client enforce them.
+ * Untrusted input larger than these is refused before it is parsed
+ * further.  The server's own limits (HTTP headers and body, timeouts,
+ * connections, workers) are not part of the library; they live in
+ * lib/common/server_limits.h, which includes this header so that the
+ * server code sees every limit from one place.
  */
 #ifndef SCEP_LIMITS_H
 #define SCEP_LIMITS_H
@@ -12,16 +17,6 @@
 /* The whole query string of a GET (base64 of SCEP_MAX_MESSAGE, escaped
  * at worst three bytes per character, plus the operation name). */
 #define SCEP_MAX_QUERY (4 * SCEP_MAX_MESSAGE + 256)
-
-/* HTTP request body for a POST PKIOperation. */
-#define SCEP_MAX_BODY SCEP_MAX_MESSAGE
-
-/* HTTP request line plus headers, total bytes.  libevent counts the
- * request line here, so this also caps a GET PKIOperation: 64 KiB lets
- * a base64 message of about 45 KiB of DER through (a 4096-bit request
- * with a chain is under 8 KiB), while an idle connection cannot make
- * scepd buffer more than this. */
-#define SCEP_MAX_HEADERS (64 * 1024)
 
 /* transactionID: RFC 8894 recommends a hash in hex (64 chars for SHA-256);
  * Windows sends 40-char hex, others base64.  Anything printable fits. */
@@ -49,16 +44,5 @@
 /* RSA modulus sizes accepted in CSRs and for keys we make. */
 #define SCEP_MIN_RSA_BITS 2048
 #define SCEP_MAX_RSA_BITS 8192
-
-/* Seconds scepd waits for a request's headers and body, and for a reply
- * to be written, before it closes the connection. */
-#define SCEP_READ_TIMEOUT_SECONDS 30
-#define SCEP_WRITE_TIMEOUT_SECONDS 30
-
-/* Concurrent connections one scepd worker accepts. */
-#define SCEP_MAX_CONNECTIONS_PER_WORKER 1024
-
-/* Worker threads at most (default: number of cores). */
-#define SCEP_MAX_WORKERS 64
 
 #endif

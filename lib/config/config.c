@@ -28,7 +28,7 @@
 #include <openssl/crypto.h>
 #include <openssl/obj_mac.h>
 #include <scep/error.h>
-#include <scep/limits.h>
+#include "common/server_limits.h"
 
 enum conf_type {
     CT_STRING,   /* char *; "" stores NULL for optional keys */

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <scep/limits.h>
+#include "common/server_limits.h"
 #include "config/config.h"
 
 /* The version, from CMake's project() (the same as SCEP_VERSION_STRING). */

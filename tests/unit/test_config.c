@@ -17,7 +17,7 @@
 
 #include <openssl/obj_mac.h>
 #include <scep/error.h>
-#include <scep/limits.h>
+#include "common/server_limits.h"
 
 #include "config/config.h"
 #include "testutil.h"

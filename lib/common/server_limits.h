@@ -1,0 +1,35 @@
+/*
+ * Limits that only the server enforces: scepd's HTTP front end, its
+ * timeouts and its workers, and the configuration that may lower them
+ * (lib/config).  They are not part of libscep's API, so they live here
+ * and not in include/scep/limits.h.  This header includes that one, so
+ * that one include gives server code every hard limit, all kept in one
+ * commented place (STYLE.md "Untrusted input").  Internal to the server.
+ */
+#ifndef SCEP_COMMON_SERVER_LIMITS_H
+#define SCEP_COMMON_SERVER_LIMITS_H
+
+#include <scep/limits.h>
+
+/* HTTP request body for a POST PKIOperation. */
+#define SCEP_MAX_BODY SCEP_MAX_MESSAGE
+
+/* HTTP request line plus headers, total bytes.  libevent counts the
+ * request line here, so this also caps a GET PKIOperation: 64 KiB lets
+ * a base64 message of about 45 KiB of DER through (a 4096-bit request
+ * with a chain is under 8 KiB), while an idle connection cannot make
+ * scepd buffer more than this. */
+#define SCEP_MAX_HEADERS (64 * 1024)
+
+/* Seconds scepd waits for a request's headers and body, and for a reply
+ * to be written, before it closes the connection. */
+#define SCEP_READ_TIMEOUT_SECONDS 30
+#define SCEP_WRITE_TIMEOUT_SECONDS 30
+
+/* Concurrent connections one scepd worker accepts. */
+#define SCEP_MAX_CONNECTIONS_PER_WORKER 1024
+
+/* Worker threads at most (default: number of cores). */
+#define SCEP_MAX_WORKERS 64
+
+#endif
