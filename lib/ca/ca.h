@@ -193,7 +193,9 @@ int scep_ca_make_crl(const struct scep_ca *ca, X509 *issuer,
  */
 int scep_ca_check_issued(const struct scep_ca *ca, X509 *cert, time_t now);
 
-/* Lowercase hex SHA-256 of a certificate's DER into out (65 bytes). */
+/* Lowercase hex SHA-256 of a certificate's DER into out (65 bytes): the
+ * text form of scep_client_fingerprint(), the one CA fingerprint.
+ * Returns 0 or SCEP_ERR_*. */
 int scep_cert_fingerprint(X509 *cert, char out[65]);
 
 #endif

@@ -15,10 +15,12 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <scep/client.h>
 #include <scep/error.h>
 
 #include "ca/ca_internal.h"
 #include "ca/fsutil.h"
+#include "util/hex.h"
 
 /*
  * Adds an extension from its v3 config text (see ca_internal.h).
@@ -143,23 +145,26 @@ out:
     return rc;
 }
 
-/* Upper-case hex serial of cert.  *out: free with OPENSSL_free(). */
+/*
+ * Serial of cert in the one serial convention (lib/util/hex.h), the name
+ * of its archive file.  *out: free with OPENSSL_free().
+ */
 int ca_serial_hex(X509 *cert, char **out)
 {
-    BIGNUM *bn = NULL;
     char *hex = NULL;
-    int rc = SCEP_ERR_INTERNAL;
+    int rc = SCEP_ERR_NOMEM;
 
-    bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
-    if (bn == NULL || BN_is_negative(bn))
-        goto out;
-    hex = BN_bn2hex(bn);
+    /* A CA certificate from another tool may carry a longer serial than
+     * RFC 5280 allows; this is only a file name, so take up to 64 octets. */
+    hex = OPENSSL_malloc(2 * 64 + 1);
     if (hex == NULL)
         goto out;
+    if ((rc = util_serial_hex(X509_get0_serialNumber(cert), hex, 2 * 64 + 1)) != 0)
+        goto out;
     *out = hex;
-    rc = 0;
+    hex = NULL;
 out:
-    BN_free(bn);
+    OPENSSL_free(hex);
     return rc;
 }
 
@@ -174,24 +179,20 @@ const EVP_MD *ca_md_for(X509 *cert)
 }
 
 /*
- * Writes the lowercase hex SHA-256 of cert's DER and a NUL into out.
- * Returns 0 or SCEP_ERR_INTERNAL.
+ * Writes the lowercase hex SHA-256 of cert's DER and a NUL into out: the
+ * text form of scep_client_fingerprint(), the digest a client pins
+ * (scepc --ca-fingerprint), so that both always name a CA the same way.
+ * Returns 0, SCEP_ERR_INVALID_ARG or SCEP_ERR_INTERNAL; allocates nothing.
  */
 int scep_cert_fingerprint(X509 *cert, char out[65])
 {
-    static const char hex[] = "0123456789abcdef";
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0, i;
+    unsigned char md[SCEP_FINGERPRINT_LEN];
+    int rc;
 
     if (cert == NULL || out == NULL)
         return SCEP_ERR_INVALID_ARG;
-    /* X509_digest() hashes the cached DER encoding of the certificate. */
-    if (!X509_digest(cert, EVP_sha256(), md, &n) || n != 32)
-        return SCEP_ERR_INTERNAL;
-    for (i = 0; i < n; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 0xf];
-    }
-    out[64] = '\0';
-    return 0;
+    out[0] = '\0';
+    if ((rc = scep_client_fingerprint(cert, md)) != 0)
+        return rc;
+    return util_hex_encode(md, sizeof(md), 0, out, 65) == 0 ? 0 : SCEP_ERR_INTERNAL;
 }

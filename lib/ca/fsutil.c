@@ -1,12 +1,12 @@
 /*
  * File-system helpers for the CA state directory.  Every file the CA
- * writes goes through ca_write_file() so that a crash at any instant
- * leaves either the old file or the complete new one, never a torn one:
- * the data is written to a temp name created with O_EXCL (so a stale or
- * hostile file cannot be reused), fsynced, renamed into place, and the
- * directory is fsynced so the rename itself survives a power cut.
+ * writes goes through ca_write_file(), which is the shared atomic writer
+ * util_write_atomic() (lib/util/atomic_file.c: temp file with O_EXCL,
+ * fsync, rename, fsync of the directory), so that a crash at any instant
+ * leaves either the old file or the complete new one, never a torn one.
  */
 #include "ca/fsutil.h"
+#include "util/atomic_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,8 +16,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <openssl/rand.h>
 
 #include <scep/error.h>
 
@@ -67,21 +65,10 @@ int ca_path_exists(const char *path)
     return lstat(path, &st) == 0;
 }
 
-/*
- * Opens dir read-only and fsyncs it: on Linux this is what makes a
- * rename or create inside it durable.  Returns 0 or SCEP_ERR_IO.
- */
+/* Fsyncs dir; util_fsync_dir() under lib/ca's name (see fsutil.h). */
 int ca_fsync_dir(const char *dir)
 {
-    int fd, rc = SCEP_ERR_IO;
-
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return SCEP_ERR_IO;
-    if (fsync(fd) == 0)
-        rc = 0;
-    close(fd);
-    return rc;
+    return util_fsync_dir(dir);
 }
 
 /*
@@ -95,89 +82,16 @@ int ca_rename(const char *from, const char *to)
         return SCEP_ERR_TOO_LARGE;
     if (rename(from, to) != 0)
         return SCEP_ERR_IO;
-    return ca_fsync_dir(dir);
+    return util_fsync_dir(dir);
 }
 
 /*
- * Writes data atomically to path with mode (see fsutil.h).  The temp file
- * is removed on every failure path.  Returns 0 or SCEP_ERR_*.
+ * Writes data atomically to path with mode through the one atomic writer,
+ * util_write_atomic() (lib/util/atomic_file.h).  Returns 0 or SCEP_ERR_*.
  */
 int ca_write_file(const char *path, const void *data, size_t len, mode_t mode, int exclusive)
 {
-    char tmp[PATH_MAX], dir[PATH_MAX];
-    const unsigned char *p = data;
-    int fd = -1, rc = SCEP_ERR_IO, made = 0;
-    size_t off = 0;
-
-    if (path == NULL || (data == NULL && len > 0))
-        return SCEP_ERR_INVALID_ARG;
-    if (dir_of(path, dir, sizeof(dir)) != 0)
-        return SCEP_ERR_TOO_LARGE;
-    {
-        /* A random suffix: two threads writing the same path each get
-         * their own temp file, and O_EXCL below never meets a stale one. */
-        unsigned char rnd[8];
-        int w;
-
-        if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-            return SCEP_ERR_INTERNAL;
-        w = snprintf(tmp, sizeof(tmp), "%s.tmp.%02x%02x%02x%02x%02x%02x%02x%02x", path, rnd[0],
-                     rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-        if (w < 0 || (size_t)w >= sizeof(tmp))
-            return SCEP_ERR_TOO_LARGE;
-    }
-    if (exclusive && ca_path_exists(path)) {
-        rc = SCEP_ERR_EXISTS;
-        goto out;
-    }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-    if (fd < 0)
-        goto out;
-    made = 1;
-    /* The umask may have narrowed mode; fchmod makes it exact (and never wider
-     * than the caller asked). */
-    if (fchmod(fd, mode) != 0)
-        goto out;
-    while (off < len) {
-        ssize_t n = write(fd, p + off, len - off);
-
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            goto out;
-        }
-        off += (size_t)n;
-    }
-    if (fsync(fd) != 0)
-        goto out;
-    if (close(fd) != 0) {
-        fd = -1;
-        goto out;
-    }
-    fd = -1;
-    if (exclusive) {
-        /* link() fails with EEXIST instead of replacing, which closes the
-         * race between the exists check above and the rename. */
-        if (link(tmp, path) != 0) {
-            rc = errno == EEXIST ? SCEP_ERR_EXISTS : SCEP_ERR_IO;
-            goto out;
-        }
-        (void)unlink(tmp);
-        made = 0;
-    } else {
-        if (rename(tmp, path) != 0)
-            goto out;
-        made = 0;
-    }
-    if (ca_fsync_dir(dir) != 0)
-        goto out;
-    rc = 0;
-out:
-    if (fd >= 0)
-        close(fd);
-    if (made)
-        (void)unlink(tmp);
-    return rc;
+    return util_write_atomic(path, data, len, mode, exclusive ? UTIL_WRITE_EXCL : 0);
 }
 
 /*

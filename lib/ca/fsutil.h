@@ -1,7 +1,7 @@
 /*
  * Small file-system helpers for the CA's state directory: crash-safe
- * writes (temp file, fsync, rename, fsync of the directory), reading a
- * whole small file, and making private directories.  Internal to lib/ca.
+ * writes (the shared atomic writer of lib/util), reading a whole small
+ * file, and making private directories.  Internal to lib/ca.
  */
 #ifndef SCEP_CA_FSUTIL_H
 #define SCEP_CA_FSUTIL_H
@@ -14,10 +14,10 @@
 #define CA_MAX_FILE (1024 * 1024)
 
 /*
- * Writes len bytes to path with mode, atomically: a temp file beside it
- * is created with O_EXCL and mode, written, fsynced, renamed over path,
- * and the directory fsynced.  When exclusive is set, refuses with
- * SCEP_ERR_EXISTS if path already exists.  Returns 0 or SCEP_ERR_*.
+ * Writes len bytes to path with mode, atomically: util_write_atomic()
+ * (lib/util/atomic_file.h) under lib/ca's name.  When exclusive is set,
+ * refuses with SCEP_ERR_EXISTS if path already exists.  Returns 0 or
+ * SCEP_ERR_*; allocates nothing.
  */
 int ca_write_file(const char *path, const void *data, size_t len, mode_t mode, int exclusive);
 
@@ -31,7 +31,8 @@ int ca_read_file(const char *path, unsigned char **out, size_t *len);
  * Returns 0 or SCEP_ERR_IO. */
 int ca_mkdir_private(const char *dir);
 
-/* Fsyncs a directory so that a rename inside it is durable. */
+/* Fsyncs a directory so that a rename inside it is durable
+ * (util_fsync_dir()).  Returns 0 or SCEP_ERR_IO. */
 int ca_fsync_dir(const char *dir);
 
 /* Renames from to to and fsyncs the directory of to.  Returns 0 or SCEP_ERR_IO. */

@@ -22,46 +22,6 @@
 #include <scep/limits.h>
 #include "service/certinfo.h"
 
-static const char hexu[] = "0123456789ABCDEF";
-static const char hexl[] = "0123456789abcdef";
-
-/*
- * Content octets of a positive INTEGER in hex.  ASN1_INTEGER keeps the
- * magnitude without DER's sign byte, so the "00" a DER encoder adds in
- * front of a byte with the top bit set is put back here by hand.
- */
-int scep_serial_hex(const ASN1_INTEGER *serial, char *buf, size_t size)
-{
-    const unsigned char *p;
-    size_t n, i, need, pad, skip = 0;
-    size_t pos = 0;
-
-    if (serial == NULL || buf == NULL || size == 0)
-        return SCEP_ERR_INVALID_ARG;
-    if (ASN1_STRING_type(serial) != V_ASN1_INTEGER)
-        return SCEP_ERR_INVALID_ARG; /* V_ASN1_NEG_INTEGER: serials are positive */
-    p = ASN1_STRING_get0_data(serial);
-    n = (size_t)ASN1_STRING_length(serial);
-    while (skip < n && p[skip] == 0) /* non-minimal encodings as received */
-        skip++;
-    if (skip == n)
-        return SCEP_ERR_INVALID_ARG; /* zero is not a serial (RFC 5280 4.1.2.2) */
-    pad = (p[skip] & 0x80) ? 1 : 0;
-    need = 2 * (pad + n - skip) + 1;
-    if (need > size)
-        return SCEP_ERR_TOO_LARGE;
-    if (pad) {
-        buf[pos++] = '0';
-        buf[pos++] = '0';
-    }
-    for (i = skip; i < n; i++) {
-        buf[pos++] = hexu[p[i] >> 4];
-        buf[pos++] = hexu[p[i] & 0x0f];
-    }
-    buf[pos] = '\0';
-    return 0;
-}
-
 /* Lowercase hex SHA-256 of pkey's SubjectPublicKeyInfo into out.
  * Returns 0, SCEP_ERR_INVALID_ARG or SCEP_ERR_INTERNAL. */
 int scep_pubkey_fingerprint(EVP_PKEY *pkey, char out[65])
@@ -69,7 +29,7 @@ int scep_pubkey_fingerprint(EVP_PKEY *pkey, char out[65])
     unsigned char *der = NULL;
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    int len, i, rc = SCEP_ERR_INTERNAL;
+    int len, rc = SCEP_ERR_INTERNAL;
 
     if (pkey == NULL)
         return SCEP_ERR_INVALID_ARG;
@@ -80,12 +40,7 @@ int scep_pubkey_fingerprint(EVP_PKEY *pkey, char out[65])
         goto out;
     if (!EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
         goto out;
-    for (i = 0; i < 32; i++) {
-        out[2 * i] = hexl[md[i] >> 4];
-        out[2 * i + 1] = hexl[md[i] & 0x0f];
-    }
-    out[64] = '\0';
-    rc = 0;
+    rc = util_hex_encode(md, 32, 0, out, 65) == 0 ? 0 : SCEP_ERR_INTERNAL;
 out:
     OPENSSL_free(der);
     return rc;
@@ -304,7 +259,7 @@ int scep_certinfo_from_x509(X509 *cert, const char *issuer_fp, struct scep_cert_
     if (cert == NULL)
         return SCEP_ERR_INVALID_ARG;
 
-    rc = scep_serial_hex(X509_get0_serialNumber(cert), serial, sizeof(serial));
+    rc = util_serial_hex(X509_get0_serialNumber(cert), serial, sizeof(serial));
     if (rc != 0)
         goto out;
     rc = SCEP_ERR_NOMEM;

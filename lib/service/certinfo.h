@@ -12,14 +12,19 @@
 #include <stddef.h>
 #include <openssl/x509.h>
 #include "store/store.h"
+#include "util/hex.h"
 
 /*
- * Writes the serial as uppercase hex of its DER content octets (so a
- * serial whose top bit is set keeps DER's leading "00"; no other leading
- * zeros).  Returns 0, SCEP_ERR_TOO_LARGE when buf is too small, or
- * SCEP_ERR_INVALID_ARG for a negative or empty serial.
+ * The store's serial text: util_serial_hex() (lib/util/hex.h, where the
+ * one serial convention is documented) under the name lib/service code
+ * has used so far; new code calls util_serial_hex() directly.  Returns 0,
+ * SCEP_ERR_TOO_LARGE when buf is too small, or SCEP_ERR_INVALID_ARG for a
+ * negative or zero serial; allocates nothing.
  */
-int scep_serial_hex(const ASN1_INTEGER *serial, char *buf, size_t size);
+static inline int scep_serial_hex(const ASN1_INTEGER *serial, char *buf, size_t size)
+{
+    return util_serial_hex(serial, buf, size);
+}
 
 /* Lowercase hex SHA-256 of the key's SubjectPublicKeyInfo DER into out.
  * Returns 0 or SCEP_ERR_INTERNAL. */

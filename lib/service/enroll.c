@@ -48,7 +48,7 @@ static int check_signer(struct scep_service *svc, X509 *signer, char *why, size_
         snprintf(why, whylen, "signer certificate was not issued by this CA");
         return SCEP_ERR_RENEWAL;
     }
-    rc = scep_serial_hex(X509_get0_serialNumber(signer), serial, sizeof(serial));
+    rc = util_serial_hex(X509_get0_serialNumber(signer), serial, sizeof(serial));
     if (rc != 0) {
         snprintf(why, whylen, "signer certificate serial unusable");
         return SCEP_ERR_RENEWAL;
@@ -183,7 +183,7 @@ int svc_enroll(struct scep_service *svc, struct scep_msg *m, const char *peer,
         if (rc != 0)
             return svc_refuse(o, SCEP_FAIL_BAD_REQUEST, "%s", why);
         subject = X509_get_subject_name(signer);
-        if (scep_serial_hex(X509_get0_serialNumber(signer), old_serial, sizeof(old_serial)) == 0)
+        if (util_serial_hex(X509_get0_serialNumber(signer), old_serial, sizeof(old_serial)) == 0)
             renewed = old_serial;
     } else {
         rc = svc_check_challenge(svc, csr);

@@ -1,19 +1,20 @@
 /*
  * scepc file handling: reading keys and certificates (PEM or DER), and
- * writing results atomically -- a temporary file in the same directory,
- * fsync'd, then renamed over the target -- so that a reader (a VPN
- * daemon, a crash, a failed run) never sees half a file.
+ * writing results atomically through the shared writer
+ * util_write_atomic() (lib/util/atomic_file.h: a temporary file in the
+ * same directory, fsynced, renamed over the target, directory fsynced)
+ * so that a reader (a VPN daemon, a crash, a failed run) never sees half
+ * a file.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/pem.h>
 
 #include "scepc.h"
+#include "util/atomic_file.h"
 
 /* True when path names an existing file. */
 int file_exists(const char *path)
@@ -64,53 +65,6 @@ int load_cert(const char *path, X509 **out)
     return 0;
 }
 
-/*
- * Writes data to path through a temporary file and rename(2), with the
- * given permission bits.  Returns 0 or SCEP_ERR_IO; on failure path is
- * untouched and no temporary file remains.
- */
-int write_atomic(const char *path, const unsigned char *data, size_t len, int mode)
-{
-    char tmp[4096];
-    size_t off = 0;
-    int fd = -1, n;
-    int rc = SCEP_ERR_IO;
-
-    n = snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path);
-    if (n < 0 || (size_t)n >= sizeof(tmp))
-        return SCEP_ERR_IO;
-    fd = mkstemp(tmp);
-    if (fd < 0)
-        return SCEP_ERR_IO;
-    if (fchmod(fd, (mode_t)mode) != 0)
-        goto out;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            goto out;
-        off += (size_t)w;
-    }
-    if (fsync(fd) != 0)
-        goto out;
-    if (close(fd) != 0) {
-        fd = -1;
-        goto out;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0)
-        goto out;
-    rc = 0;
-out:
-    if (fd >= 0)
-        close(fd);
-    if (rc != 0)
-        unlink(tmp);
-    return rc;
-}
-
 /* Writes a memory BIO's contents atomically. */
 static int write_bio(const char *path, BIO *b, int mode)
 {
@@ -119,7 +73,7 @@ static int write_bio(const char *path, BIO *b, int mode)
 
     if (n < 0)
         return SCEP_ERR_INTERNAL;
-    return write_atomic(path, (const unsigned char *)data, (size_t)n, mode);
+    return util_write_atomic(path, data, (size_t)n, (mode_t)mode, 0);
 }
 
 /* Writes key (PKCS#8, unencrypted) with mode 0600. */

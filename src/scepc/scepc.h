@@ -76,7 +76,6 @@ int load_cert(const char *path, X509 **out);
 int write_key(const char *path, EVP_PKEY *key, int format);
 int write_certs(const char *path, STACK_OF(X509) *certs, int from, int count, int format);
 int write_crl(const char *path, X509_CRL *crl, int format);
-int write_atomic(const char *path, const unsigned char *data, size_t len, int mode);
 
 /* enroll.c */
 int scepc_run_enroll(const struct conn_opts *co, const struct enroll_opts *eo);

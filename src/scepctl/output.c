@@ -19,6 +19,7 @@
 #include <openssl/x509.h>
 
 #include "ca/ca.h"
+#include "util/hex.h"
 #include "scepctl.h"
 
 /* Prints "scepctl: " and the formatted message and a newline to stderr. */
@@ -235,22 +236,14 @@ const char *ctl_x509_subject(X509 *x, char *buf, size_t len)
     return buf;
 }
 
-/* Serial of x as uppercase hex into buf; "" on failure. */
+/* Serial of x in the one serial convention (lib/util/hex.h) into buf;
+ * "" on failure. */
 const char *ctl_x509_serial(X509 *x, char *buf, size_t len)
 {
-    BIGNUM *bn = NULL;
-    char *hex = NULL;
-
     if (len == 0)
         return buf;
-    buf[0] = '\0';
-    bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
-    if (bn != NULL)
-        hex = BN_bn2hex(bn); /* uppercase, no leading zero pairs */
-    if (hex != NULL)
-        snprintf(buf, len, "%s", hex);
-    OPENSSL_free(hex);
-    BN_free(bn);
+    if (util_serial_hex(X509_get0_serialNumber(x), buf, len) != 0)
+        buf[0] = '\0';
     return buf;
 }
 

@@ -137,24 +137,14 @@ setup_challenge(struct scep_config *cfg, char *note, size_t notelen)
     return SCEPD_EXIT_OK;
 }
 
-/* Lowercase hex SHA-256 of ca's certificate DER into out; "" on failure. */
+/* Lowercase hex SHA-256 of ca's certificate DER into out; "" on failure.
+ * The same text scepctl prints and scepc --ca-fingerprint pins:
+ * scep_cert_fingerprint() (lib/ca) computes it for all of them. */
 void
 scepd_ca_fingerprint(const struct scep_ca *ca, char out[65])
 {
-    static const char hex[] = "0123456789abcdef";
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0, i;
-
-    out[0] = '\0';
-    /* X509_digest hashes the DER encoding, which is what a pinned
-     * fingerprint (scepc --ca-fingerprint, scepctl) compares. */
-    if (X509_digest(scep_ca_get0_cert(ca), EVP_sha256(), md, &mdlen) != 1 || mdlen != 32)
-        return;
-    for (i = 0; i < mdlen; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[64] = '\0';
+    if (scep_cert_fingerprint(scep_ca_get0_cert(ca), out) != 0)
+        out[0] = '\0';
 }
 
 /*
