@@ -50,10 +50,11 @@ const char *scep_crl_reason_list(void);
 /* ---- certificates (certs.c) ---- */
 
 /*
- * Normalises a serial typed by a person ("0a:1B", "0x0A1B") to the
- * store's form: uppercase hex without separators.  Returns 0 and fills
- * out (size bytes), or SCEP_ERR_INVALID_ARG when s is not hex, is empty
- * or does not fit.
+ * Normalises a serial typed by a person ("0a:1B", "0x0A1B", OpenSSL's
+ * "80AB" for the stored "0080AB") to the store's form, the serial
+ * convention of lib/util/hex.h (util_serial_text_normalize()).  Returns 0
+ * and fills out (size bytes), or SCEP_ERR_INVALID_ARG when s is not hex,
+ * is empty or zero, or does not fit.
  */
 int scep_admin_normalize_serial(const char *s, char *out, size_t size);
 

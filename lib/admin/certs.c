@@ -4,13 +4,13 @@
  * with its audit event in the same transaction.  Releasing a hold is in
  * unhold.c.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <scep/error.h>
 
 #include "admin/admin.h"
+#include "util/hex.h"
 
 /* Room for the audit detail: the reason and the subject (bounded by
  * SCEP_MAX_SUBJECT far below this) and quoting. */
@@ -18,23 +18,9 @@
 
 int scep_admin_normalize_serial(const char *s, char *out, size_t size)
 {
-    size_t n = 0;
-
-    if (s == NULL || out == NULL || size == 0)
-        return SCEP_ERR_INVALID_ARG;
-    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
-        s += 2;
-    for (; *s != '\0'; s++) {
-        if (*s == ':')
-            continue;
-        if (!isxdigit((unsigned char)*s) || n + 1 >= size)
-            return SCEP_ERR_INVALID_ARG;
-        out[n++] = (char)toupper((unsigned char)*s);
-    }
-    if (n == 0)
-        return SCEP_ERR_INVALID_ARG;
-    out[n] = '\0';
-    return 0;
+    /* The one serial convention (lib/util/hex.h), so that OpenSSL's
+     * spelling of a top-bit serial finds the stored record too. */
+    return util_serial_text_normalize(s, out, size) == 0 ? 0 : SCEP_ERR_INVALID_ARG;
 }
 
 const char *scep_admin_cert_status(const struct scep_cert_info *ci, int64_t now)

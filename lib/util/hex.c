@@ -4,6 +4,7 @@
  */
 #include "util/hex.h"
 
+#include <ctype.h>
 #include <string.h>
 
 #include <scep/error.h>
@@ -59,4 +60,49 @@ int util_serial_hex(const ASN1_INTEGER *serial, char *buf, size_t size)
     if (rc != 0)
         buf[0] = '\0';
     return rc;
+}
+
+/*
+ * Typed serial to the convention (see hex.h): the digits without
+ * separators and leading zeros, then one 0 to make whole octets and 00
+ * when the first octet has its top bit set.
+ */
+int util_serial_text_normalize(const char *text, char *out, size_t size)
+{
+    const char *p;
+    size_t digits = 0, lead, pos = 0;
+    int seen = 0;
+
+    if (out != NULL && size > 0)
+        out[0] = '\0';
+    if (text == NULL || out == NULL || size == 0)
+        return SCEP_ERR_INVALID_ARG;
+    if (text[0] == '0' && (text[1] == 'x' || text[1] == 'X'))
+        text += 2;
+    /* First pass: validate and count the significant digits. */
+    for (p = text; *p != '\0'; p++) {
+        if (*p == ':')
+            continue;
+        if (!isxdigit((unsigned char)*p))
+            return SCEP_ERR_INVALID_ARG;
+        seen = 1;
+        if (digits > 0 || *p != '0')
+            digits++;
+    }
+    if (!seen || digits == 0)
+        return SCEP_ERR_INVALID_ARG; /* empty, or zero */
+    for (p = text; *p == ':' || *p == '0'; p++)
+        ;
+    /* p is the first significant digit: a value of 8 or more sets the top
+     * bit of the first octet when the digit count is even. */
+    lead = digits % 2 ? 1 : (strchr("89abcdefABCDEF", *p) != NULL ? 2 : 0);
+    if (lead + digits + 1 > size)
+        return SCEP_ERR_TOO_LARGE;
+    while (pos < lead)
+        out[pos++] = '0';
+    for (; *p != '\0'; p++)
+        if (*p != ':')
+            out[pos++] = (char)toupper((unsigned char)*p);
+    out[pos] = '\0';
+    return 0;
 }

@@ -43,4 +43,16 @@ int util_hex_encode(const unsigned char *p, size_t n, int upper, char *out, size
  */
 int util_serial_hex(const ASN1_INTEGER *serial, char *buf, size_t size);
 
+/*
+ * Rewrites a serial typed by a person or printed by another tool into the
+ * serial convention, so that it finds the stored record: an optional "0x",
+ * ':' separators anywhere, any case, any number of leading zeros, and
+ * OpenSSL's form without DER's 00 are all accepted ("0x0a:1B" -> "0A1B",
+ * "80ab" and "0080AB" -> "0080AB", "A1B" -> "0A1B").  Writes the result
+ * and a NUL into out of size bytes.  Returns 0; SCEP_ERR_INVALID_ARG when
+ * text is NULL, empty, not hex or zero; SCEP_ERR_TOO_LARGE when out is
+ * too small (out is then left empty).  Nothing is allocated.
+ */
+int util_serial_text_normalize(const char *text, char *out, size_t size);
+
 #endif

@@ -2,7 +2,8 @@
  * The one serial convention and the hex encoder (lib/util/hex.c): the
  * DER content octets in uppercase hex, so a serial whose top bit is set
  * keeps DER's 00 and nothing else adds leading zeros; equal to
- * BN_bn2hex() for the serials scepd issues (16 octets, top bit clear).
+ * BN_bn2hex() for the serials scepd issues (16 octets, top bit clear);
+ * and typed serials in any of the usual spellings normalised to it.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -124,13 +125,44 @@ static void test_hex_encode(void **state)
     assert_string_equal(buf, "");
 }
 
+static void test_typed_serial(void **state)
+{
+    static const unsigned char high[] = {0x80, 0xab};
+    char out[UTIL_SERIAL_HEX_SIZE], tiny[6], stored[UTIL_SERIAL_HEX_SIZE];
+
+    assert_int_equal(util_serial_text_normalize("0x0a:1B", out, sizeof(out)), 0);
+    assert_string_equal(out, "0A1B");
+    assert_int_equal(util_serial_text_normalize("A1B", out, sizeof(out)), 0);
+    assert_string_equal(out, "0A1B");
+    assert_int_equal(util_serial_text_normalize("000a1b", out, sizeof(out)), 0);
+    assert_string_equal(out, "0A1B");
+    /* OpenSSL's form of a top-bit serial and the store's form meet */
+    serial_text(high, sizeof(high), stored, sizeof(stored));
+    assert_int_equal(util_serial_text_normalize("80ab", out, sizeof(out)), 0);
+    assert_string_equal(out, stored);
+    assert_int_equal(util_serial_text_normalize("00:80:AB", out, sizeof(out)), 0);
+    assert_string_equal(out, stored);
+    assert_int_equal(util_serial_text_normalize("8ab", out, sizeof(out)), 0);
+    assert_string_equal(out, "08AB");
+    /* refusals */
+    assert_int_equal(util_serial_text_normalize("", out, sizeof(out)), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(util_serial_text_normalize("0x", out, sizeof(out)), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(util_serial_text_normalize("00:00", out, sizeof(out)), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(util_serial_text_normalize("12 34", out, sizeof(out)), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(util_serial_text_normalize("0x1g", out, sizeof(out)), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(util_serial_text_normalize(NULL, out, sizeof(out)), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(util_serial_text_normalize("abcd", tiny, sizeof(tiny)), SCEP_ERR_TOO_LARGE);
+    assert_string_equal(tiny, "");
+    assert_int_equal(util_serial_text_normalize("abcd", out, 7), 0);
+    assert_string_equal(out, "00ABCD");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_top_bit_clear),
-        cmocka_unit_test(test_top_bit_set_keeps_der_zero),
-        cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_hex_encode),
+        cmocka_unit_test(test_top_bit_clear), cmocka_unit_test(test_top_bit_set_keeps_der_zero),
+        cmocka_unit_test(test_refusals),      cmocka_unit_test(test_hex_encode),
+        cmocka_unit_test(test_typed_serial),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
