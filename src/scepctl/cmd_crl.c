@@ -17,7 +17,7 @@
 #include <scep/error.h>
 #include "admin/admin.h"
 #include "ca/ca.h"
-#include "ca/fsutil.h"
+#include "util/atomic_file.h"
 #include "scepctl.h"
 
 /* Prints why --ca names no usable CA.  Returns CTL_EXIT_USAGE or CTL_EXIT_FAIL. */
@@ -87,7 +87,7 @@ int ctl_cmd_crl(struct ctl *c, int argc, char **argv)
     }
     if (out_path != NULL) {
         /* A CRL is public. */
-        if ((err = ca_write_file(out_path, enc, enclen, 0644, 0)) != 0) {
+        if ((err = util_write_atomic(out_path, enc, enclen, 0644, 0)) != 0) {
             ctl_err("crl: cannot write %s: %s", out_path, scep_strerror(err));
             goto out;
         }
