@@ -45,12 +45,14 @@ static void *run(void *arg)
     struct worker *w = arg;
     struct scep_store *st = NULL;
     unsigned char der[600];
-    char serial[40], subject[64];
+    char serial[40], subject[64], why[256];
     long i;
 
-    w->rc = scep_store_open(w->uri, &st);
-    if (w->rc != 0)
+    w->rc = scep_store_open(w->uri, &st, why, sizeof(why));
+    if (w->rc != 0) {
+        fprintf(stderr, "open: %s\n", why);
         return NULL;
+    }
     memset(der, 0xab, sizeof(der)); /* about the size of a P-256 certificate */
     der[0] = 0x30;
     for (i = 0; i < w->n; i++) {

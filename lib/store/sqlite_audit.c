@@ -15,6 +15,13 @@
 
 #include <scep/error.h>
 
+static const struct sq_query q_last = {SQ_AUDIT_LAST,
+                                       "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1"};
+static const struct sq_query q_insert = {
+    SQ_AUDIT_INSERT, "INSERT INTO audit (id, time, kind, actor, transaction_id, peer, "
+                     "serial, detail, prev_hash, hash) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"};
+
 #define AUDIT_COLUMNS "id, time, kind, actor, transaction_id, peer, serial, detail, prev_hash, hash"
 
 /* Reads the newest event's id and hash; an empty table gives id 0 and
@@ -25,7 +32,7 @@ static int chain_head(struct sq_be *be, int64_t *id, char prev[SCEP_AUDIT_HASH_H
     const unsigned char *h;
     int rc, src;
 
-    rc = sq_stmt(be, SQ_AUDIT_LAST, &s);
+    rc = sq_stmt(be, &q_last, &s);
     if (rc != 0)
         return rc;
     rc = SCEP_ERR_STORE;
@@ -74,7 +81,7 @@ int sq_audit_append(struct sq_be *be, const struct scep_audit_event *ev)
         snprintf(be->err, sizeof(be->err), "audit hash failed");
         return SCEP_ERR_STORE;
     }
-    rc = sq_stmt(be, SQ_AUDIT_INSERT, &s);
+    rc = sq_stmt(be, &q_insert, &s);
     if (rc != 0)
         return rc;
     rc = SCEP_ERR_STORE;
@@ -94,19 +101,6 @@ int sq_audit_append(struct sq_be *be, const struct scep_audit_event *ev)
 out:
     sq_done(s);
     return rc;
-}
-
-/* Appends ev, if any, and commits; see sqlite_be.h. */
-int sq_commit_audited(struct sq_be *be, const struct scep_audit_event *ev)
-{
-    int rc;
-
-    if (ev != NULL) {
-        rc = sq_audit_append(be, ev);
-        if (rc != 0)
-            return rc;
-    }
-    return sq_commit(be);
 }
 
 /* Appends one event in its own transaction (scep_store_audit()). */

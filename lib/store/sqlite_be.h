@@ -1,14 +1,21 @@
 /*
- * Internals of the SQLite backend, shared by its four files:
- * store_sqlite.c (connection, transactions, certificates, CRL numbers),
- * store_sqlite_requests.c (requests held for approval), sqlite_audit.c
- * (the hash-chained audit table) and sqlite_migrate.c (versioned
- * schema).  Not seen outside lib/store/.
+ * Internals of the SQLite backend, shared by its files and seen nowhere
+ * outside lib/store/:
+ *   sqlite_base.c      the connection (open, PRAGMAs, busy handling),
+ *                      cached statements, transactions, error capture,
+ *                      the one-row lookup, commit-with-audit, and the
+ *                      struct scep_store_ops that store.c dispatches to;
+ *   sqlite_certs.c     certificates, revocation, un-hold, CRL numbers;
+ *   sqlite_requests.c  requests held for approval;
+ *   sqlite_audit.c     the hash-chained audit table;
+ *   sqlite_migrate.c   the versioned schema.
  *
  * One struct sq_be is one connection, used by one thread at a time
  * (opened SQLITE_OPEN_NOMUTEX).  Statements used on every request are
- * prepared once per connection and kept in stmts[]; sq_stmt() hands one
- * out and sq_done() resets it for the next use.
+ * prepared once per connection: each file describes its own as a
+ * struct sq_query (a cache slot and the SQL beside the code that runs
+ * it); sq_stmt() hands the prepared statement out and sq_done() resets
+ * it for the next use.
  */
 #ifndef SCEP_STORE_SQLITE_BE_H
 #define SCEP_STORE_SQLITE_BE_H
@@ -17,6 +24,8 @@
 
 #include "store_backend.h"
 
+/* One cache slot per cached statement; each is used by exactly one
+ * struct sq_query (sq_stmt() checks). */
 enum sq_stmt_id {
     SQ_BEGIN,
     SQ_COMMIT,
@@ -25,6 +34,7 @@ enum sq_stmt_id {
     SQ_CERT_GET,
     SQ_CERT_BY_TXID,
     SQ_CERT_REVOKE,
+    SQ_CERT_UNHOLD,
     SQ_CERT_STATUS,
     SQ_CERT_TXID_TAKEN,
     SQ_AUDIT_LAST,
@@ -40,19 +50,29 @@ enum sq_stmt_id {
     SQ_NSTMT
 };
 
+/* A statement that is prepared once per connection and then reused. */
+struct sq_query {
+    enum sq_stmt_id slot;
+    const char *sql;
+};
+
 struct sq_be {
     sqlite3 *db;
     sqlite3_stmt *stmts[SQ_NSTMT];
-    int version;   /* schema version after migrations */
-    char err[256]; /* last failure, for scep_store_last_error() */
+    const struct sq_query *owner[SQ_NSTMT]; /* which query filled each slot */
+    int version;                            /* schema version after migrations */
+    char err[256];                          /* last failure, for scep_store_last_error() */
 };
 
-/* Records "what: sqlite's message" in be->err; returns SCEP_ERR_STORE. */
+/* Records "what: sqlite's message" in be->err, with the system error
+ * ("(permission denied)") when SQLite's failure came from one; returns
+ * SCEP_ERR_STORE. */
 int sq_fail(struct sq_be *be, const char *what);
 
-/* Hands out the cached statement id, preparing it on first use; sets *out
- * (borrowed; give it back with sq_done()).  0 or SCEP_ERR_STORE. */
-int sq_stmt(struct sq_be *be, enum sq_stmt_id id, sqlite3_stmt **out);
+/* Hands out the prepared statement of q, preparing it on first use; sets
+ * *out (borrowed; give it back with sq_done()).  0, SCEP_ERR_STORE, or
+ * SCEP_ERR_INTERNAL when two queries claim one slot. */
+int sq_stmt(struct sq_be *be, const struct sq_query *q, sqlite3_stmt **out);
 
 /* Resets a statement from sq_stmt() and clears its bindings.  NULL ok. */
 void sq_done(sqlite3_stmt *s);
@@ -69,24 +89,14 @@ int sq_commit(struct sq_be *be);
 /* ROLLBACK if a transaction is open; keeps be->err as it was. */
 void sq_rollback(struct sq_be *be);
 
+/* Ends the caller's write transaction the one way every change ends:
+ * appends ev (NULL: none) and commits, so that the change and its audit
+ * event commit together.  0 or the failure; the caller rolls back on
+ * failure. */
+int sq_commit_audited(struct sq_be *be, const struct scep_audit_event *ev);
+
 /* Binds s (NULL: SQL NULL) as text to parameter i.  sqlite result code. */
 int sq_bind_str(sqlite3_stmt *st, int i, const char *s);
-
-/*
- * Runs the cached one-key lookup id: binds key as text when it is not
- * NULL and num as an integer otherwise, and steps once.  Returns 0 with
- * *out on the result row (read it, then give it back with sq_done()),
- * SCEP_ERR_NOT_FOUND when there is no row (be->err untouched), or
- * SCEP_ERR_STORE ("bind" or what in be->err); on failure the statement
- * is already reset and *out is left alone.
- */
-int sq_lookup(struct sq_be *be, enum sq_stmt_id id, const char *key, int64_t num,
-              const char *what, sqlite3_stmt **out);
-
-/* The request columns in the order store_sqlite_requests.c reads them. */
-#define SQ_REQ_COLUMNS                                                                \
-    "id, transaction_id, subject, sans, pubkey_fp, msg_type, requester, created_at, " \
-    "status, decided_at, decided_by, reason, serial, csr"
 
 /* Copies text column i of the current row into a fresh string (NULL for
  * SQL NULL), its length taken from SQLite.  *out: free().  0 or
@@ -94,8 +104,29 @@ int sq_lookup(struct sq_be *be, enum sq_stmt_id id, const char *key, int64_t num
 int sq_dup_col(sqlite3_stmt *s, int i, char **out);
 
 /*
+ * Runs the cached one-key lookup q: binds key as text when it is not
+ * NULL and num as an integer otherwise, and steps once.  Returns 0 with
+ * *out on the result row (read it, then give it back with sq_done()),
+ * SCEP_ERR_NOT_FOUND when there is no row (be->err untouched), or
+ * SCEP_ERR_STORE ("bind" or what in be->err); on failure the statement
+ * is already reset and *out is left alone.
+ */
+int sq_lookup(struct sq_be *be, const struct sq_query *q, const char *key, int64_t num,
+              const char *what, sqlite3_stmt **out);
+
+/* The certificate ops (sqlite_certs.c); contracts as in store.h. */
+int sq_insert_cert(void *be, const struct scep_cert_info *ci, const struct scep_audit_event *ev);
+int sq_get_cert(void *be, const char *serial, struct scep_cert_info **out);
+int sq_get_cert_by_transaction(void *be, const char *transaction_id, struct scep_cert_info **out);
+int sq_list_certs(void *be, const struct scep_cert_filter *f, scep_store_cert_cb cb, void *arg);
+int sq_revoke(void *be, const char *serial, int reason, int64_t at,
+              const struct scep_audit_event *ev);
+int sq_unhold(void *be, const char *serial, const struct scep_audit_event *ev);
+int sq_next_crl_number(void *be, int64_t *out);
+
+/*
  * Inserts ci into the certificates table inside the caller's write
- * transaction (store_sqlite.c); the one insert path shared by
+ * transaction (sqlite_certs.c); the one insert path shared by
  * insert_cert and issue_request.  0, SCEP_ERR_EXISTS for a known serial
  * (be->err says which), SCEP_ERR_TRANSID_REUSE when a certificate with
  * ci->transaction_id is already stored, SCEP_ERR_TOO_LARGE, or
@@ -107,20 +138,19 @@ int sq_cert_insert_row(struct sq_be *be, const struct scep_cert_info *ci);
  * (sqlite_audit.c).  0 or SCEP_ERR_STORE. */
 int sq_audit_append(struct sq_be *be, const struct scep_audit_event *ev);
 
-/* Ends the caller's write transaction the one way every change ends:
- * appends ev (NULL: none) and commits, so that the change and its audit
- * event commit together (sqlite_audit.c).  0 or the failure; the caller
- * rolls back on failure. */
-int sq_commit_audited(struct sq_be *be, const struct scep_audit_event *ev);
-
 /* The audit ops (sqlite_audit.c); contracts as in store.h. */
 int sq_audit(void *be, const struct scep_audit_event *ev);
 int sq_list_audit(void *be, int64_t after_id, scep_store_audit_cb cb, void *arg);
 int sq_verify_audit(void *be, int64_t *bad_id);
 
-/* The request ops (store_sqlite_requests.c); contracts as in store.h. */
-int sq_add_request(void *be, const struct scep_request_info *ri,
-                   const struct scep_audit_event *ev, int64_t *id);
+/* The request columns in the order sqlite_requests.c reads them. */
+#define SQ_REQ_COLUMNS                                                                             \
+    "id, transaction_id, subject, sans, pubkey_fp, msg_type, requester, created_at, "              \
+    "status, decided_at, decided_by, reason, serial, csr"
+
+/* The request ops (sqlite_requests.c); contracts as in store.h. */
+int sq_add_request(void *be, const struct scep_request_info *ri, const struct scep_audit_event *ev,
+                   int64_t *id);
 int sq_get_request(void *be, int64_t id, struct scep_request_info **out);
 int sq_get_request_by_transaction(void *be, const char *transaction_id,
                                   struct scep_request_info **out);
@@ -132,7 +162,8 @@ int sq_issue_request(void *be, int64_t id, const struct scep_cert_info *ci,
 
 /* Brings the schema up to the newest version this code knows, one
  * transaction per step, and sets be->version (sqlite_migrate.c).
- * SCEP_ERR_STORE if the database is newer than the code, or fails. */
+ * SCEP_ERR_STORE if the database is newer than the code, or fails;
+ * be->err says which. */
 int sq_migrate(struct sq_be *be);
 
 #endif

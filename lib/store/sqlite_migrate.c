@@ -4,7 +4,9 @@
  * transaction that first re-reads the version, so several processes
  * opening a fresh database at once apply each step exactly once.  A
  * database newer than this code is refused rather than written to: an
- * older program must not guess at columns it does not know.
+ * older program must not guess at columns it does not know.  Steps are
+ * idempotent where SQLite allows it (IF NOT EXISTS), so a step that meets
+ * what it would create does not fail the upgrade.
  *
  * Types are kept to INTEGER, TEXT and BLOB so that store_pg.c can mirror
  * the same schema (BIGINT, TEXT, BYTEA).
@@ -83,6 +85,12 @@ static const struct migration migrations[] = {
      " serial TEXT,"
      " csr BLOB NOT NULL);"
      "CREATE INDEX requests_status ON requests (status);"},
+    /* Listing one CA's certificates (its CRL, an admin view after a
+     * rollover), newest first: the filter and the order from one index.
+     * IF NOT EXISTS so that a database where an administrator already
+     * made it by hand upgrades all the same. */
+    {3, "CREATE INDEX IF NOT EXISTS certificates_issuer_fp"
+        " ON certificates (issuer_fp, issued_at);"},
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -154,9 +162,8 @@ static int migrate_step(struct sq_be *be, int *done)
     if (rc != 0)
         goto out;
     if (cur > latest) {
-        snprintf(be->err, sizeof(be->err),
-                 "database schema version %d is newer than this program knows (%d)", cur,
-                 latest);
+        snprintf(be->err, sizeof(be->err), "schema version %d is newer than this scepd (%d)",
+                 cur, latest);
         rc = SCEP_ERR_STORE;
         goto out;
     }

@@ -1,61 +1,128 @@
 /*
- * The store's public entry points.  Each scep_store_* function checks its
- * arguments and forwards to the backend chosen by scep_store_open() from
- * the URI scheme, through the struct scep_store_ops in store_backend.h.
- * Nothing here knows SQL: the backends own their schema, transactions
- * and durability.
+ * The store's public entry points.  scep_store_open() reads the URI's
+ * scheme and opens the backend that backends[] names for it; each other
+ * scep_store_* function checks its arguments and forwards to that
+ * backend through the struct scep_store_ops in store_backend.h.  Nothing
+ * here knows SQL: the backends own their schema, transactions and
+ * durability.
  */
 #include "store_backend.h"
 
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <scep/error.h>
 
-static int has_prefix(const char *s, const char *prefix)
+/*
+ * The backends, by URI scheme.  A plain path (no scheme) is the "sqlite"
+ * row.  Building the PostgreSQL backend (store_pg.c) means putting its
+ * open function into its row.
+ */
+static const struct scep_store_backend backends[] = {
+    {"sqlite", NULL, "SQLite", scep_store_sqlite_open},
+    {"postgresql", "postgres", "PostgreSQL", NULL},
+};
+
+#define NBACKENDS (sizeof(backends) / sizeof(backends[0]))
+
+/* The backend a path without a scheme is opened with. */
+#define PLAIN_PATH_SCHEME "sqlite"
+
+/* The length of uri's scheme (RFC 3986 3.1: ALPHA *( ALPHA / DIGIT /
+ * "+" / "-" / "." ) before a ':'), or 0 when it has none and is a plain
+ * path. */
+static size_t scheme_len(const char *uri)
 {
-    return strncmp(s, prefix, strlen(prefix)) == 0;
+    size_t n = 0;
+
+    if (!isalpha((unsigned char)uri[0]))
+        return 0;
+    while (isalnum((unsigned char)uri[n]) || uri[n] == '+' || uri[n] == '-' || uri[n] == '.')
+        n++;
+    return uri[n] == ':' ? n : 0;
+}
+
+/* 1 if name (may be NULL) is the scheme of n bytes at s. */
+static int scheme_is(const char *name, const char *s, size_t n)
+{
+    return name != NULL && strlen(name) == n && strncasecmp(name, s, n) == 0;
+}
+
+/* Writes the names of the known schemes into buf, "sqlite:, postgresql:". */
+static void known_schemes(char *buf, size_t len)
+{
+    size_t i, used = 0;
+    int n;
+
+    buf[0] = '\0';
+    for (i = 0; i < NBACKENDS && used < len; i++) {
+        n = snprintf(buf + used, len - used, "%s%s:", i > 0 ? ", " : "", backends[i].scheme);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
 }
 
 /*
- * Opens the store named by uri: "sqlite:PATH", "sqlite://PATH" (so
- * "sqlite:///abs/path") or a plain PATH is SQLite;
- * "postgres://" and "postgresql://" are recognised but not built yet
- * (SCEP_ERR_UNSUPPORTED); any other "scheme://" is SCEP_ERR_UNSUPPORTED
- * too, rather than a file of that odd name.  Returns 0 with *out set
- * (close with scep_store_close()), or a negative SCEP_ERR_*.
+ * Opens the store named by uri; see store.h for the schemes.  Returns 0
+ * with *out set (close with scep_store_close()), or a negative
+ * SCEP_ERR_* with the reason in why.  The reason never quotes the URI
+ * beyond a SQLite path or the scheme: a PostgreSQL URI may hold a
+ * password.
  */
-int scep_store_open(const char *uri, struct scep_store **out)
+int scep_store_open(const char *uri, struct scep_store **out, char *why, size_t whylen)
 {
     int rc = SCEP_ERR_INVALID_ARG;
     struct scep_store *st = NULL;
+    const struct scep_store_backend *b = NULL;
     const struct scep_store_ops *ops = NULL;
     void *be = NULL;
-    const char *path;
+    const char *scheme;
+    char known[128];
+    size_t i, n;
 
-    if (uri == NULL || out == NULL || uri[0] == '\0')
+    if (why == NULL)
+        whylen = 0;
+    if (whylen > 0)
+        why[0] = '\0';
+    if (uri == NULL || out == NULL) {
+        snprintf(why, whylen, "no store URI given");
         goto out;
-    if (has_prefix(uri, "sqlite://")) {
-        /* URL form: "sqlite:///var/lib/scepd.db" names /var/lib/scepd.db. */
-        path = uri + strlen("sqlite://");
-    } else if (has_prefix(uri, "sqlite:")) {
-        path = uri + strlen("sqlite:");
-    } else if (has_prefix(uri, "postgres://") || has_prefix(uri, "postgresql://") ||
-               strstr(uri, "://") != NULL) {
+    }
+    if (uri[0] == '\0') {
+        snprintf(why, whylen, "empty store URI");
+        goto out;
+    }
+    n = scheme_len(uri);
+    scheme = n > 0 ? uri : PLAIN_PATH_SCHEME;
+    if (n == 0)
+        n = strlen(PLAIN_PATH_SCHEME);
+    for (i = 0; i < NBACKENDS && b == NULL; i++) {
+        if (scheme_is(backends[i].scheme, scheme, n) || scheme_is(backends[i].alias, scheme, n))
+            b = &backends[i];
+    }
+    if (b == NULL) {
+        known_schemes(known, sizeof(known));
+        snprintf(why, whylen, "unknown store scheme \"%.*s:\" (known: %s)", (int)(n > 32 ? 32 : n),
+                 scheme, known);
         rc = SCEP_ERR_UNSUPPORTED;
         goto out;
-    } else {
-        path = uri;
     }
-    if (path[0] == '\0')
+    if (b->open == NULL) {
+        snprintf(why, whylen, "%s store not built yet", b->what);
+        rc = SCEP_ERR_UNSUPPORTED;
         goto out;
-
+    }
     st = calloc(1, sizeof(*st));
     if (st == NULL) {
+        snprintf(why, whylen, "out of memory");
         rc = SCEP_ERR_NOMEM;
         goto out;
     }
-    rc = scep_store_sqlite_open(path, &ops, &be);
+    rc = b->open(uri, &ops, &be, why, whylen);
     if (rc != 0)
         goto out;
     st->ops = ops;
@@ -134,8 +201,12 @@ int scep_store_get_cert_by_transaction(struct scep_store *st, const char *transa
 int scep_store_list_certs(struct scep_store *st, const struct scep_cert_filter *f,
                           scep_store_cert_cb cb, void *arg)
 {
-    struct scep_cert_filter all = {.status = -1, .expiring_within = 0,
-                                   .include_expired = 0, .subject_like = NULL, .limit = 0};
+    struct scep_cert_filter all = {.status = -1,
+                                   .expiring_within = 0,
+                                   .include_expired = 0,
+                                   .subject_like = NULL,
+                                   .limit = 0,
+                                   .issuer_fp = NULL};
 
     if (st == NULL || cb == NULL)
         return SCEP_ERR_INVALID_ARG;
@@ -163,6 +234,21 @@ int scep_store_revoke(struct scep_store *st, const char *serial, int reason, int
     if (ev != NULL && ev->kind == NULL)
         return SCEP_ERR_INVALID_ARG;
     return st->ops->revoke(st->be, serial, reason, at, ev);
+}
+
+/*
+ * Takes serial, on hold (revoked with CRLReason certificateHold), back
+ * to valid with ev (may be NULL) appended, in one transaction.  Returns
+ * 0, SCEP_ERR_NOT_FOUND, SCEP_ERR_POLICY when it is not on hold, or
+ * SCEP_ERR_STORE; nothing is written unless it returns 0.
+ */
+int scep_store_unhold(struct scep_store *st, const char *serial, const struct scep_audit_event *ev)
+{
+    if (st == NULL || serial == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    if (ev != NULL && ev->kind == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->unhold(st->be, serial, ev);
 }
 
 /* Appends ev in its own durable transaction.  Returns 0 or SCEP_ERR_STORE. */

@@ -1,8 +1,10 @@
 /*
  * The store: every issued certificate, its status, and the audit trail.
  * Callers see only this interface; the backend (SQLite now, PostgreSQL
- * later) sits behind struct scep_store_ops in store_*.c, so no SQL leaks
- * out of lib/store/.
+ * later), chosen by the URI scheme given to scep_store_open(), sits
+ * behind struct scep_store_ops (store_backend.h), so no SQL leaks out of
+ * lib/store/.  tests/unit/test_store_contract.c checks every backend
+ * against the contracts written here.
  *
  * One struct scep_store is one database connection; use one per thread.
  * Writes are durable (committed and synced) when the call returns: a
@@ -61,6 +63,8 @@ struct scep_cert_filter {
     int include_expired;   /* 0: leave out certs whose not_after has passed */
     const char *subject_like; /* substring of the subject, NULL: any */
     int64_t limit;         /* 0: no limit */
+    const char *issuer_fp; /* NULL: any issuer, else only certs whose issuer_fp equals it
+                            * (exact match on the stored hex) */
 };
 
 typedef int (*scep_store_cert_cb)(const struct scep_cert_info *ci, void *arg);
@@ -71,12 +75,20 @@ typedef int (*scep_store_request_cb)(const struct scep_request_info *ri, void *a
 struct scep_store; /* opaque */
 
 /*
- * Opens the store named by uri: "sqlite:PATH" or a plain PATH for
- * SQLite (created, WAL mode, synchronous=FULL, busy timeout); other
- * schemes give SCEP_ERR_UNSUPPORTED for now.  Applies pending schema
- * migrations.  *out: close with scep_store_close().
+ * Opens the store named by uri and applies pending schema migrations.
+ * The scheme picks the backend: "sqlite:PATH", "sqlite://PATH" or a
+ * plain PATH (no "scheme:" in front) is SQLite (created if absent, WAL
+ * mode, synchronous=FULL, busy timeout); "postgresql://" and
+ * "postgres://" are SCEP_ERR_UNSUPPORTED until that backend is built;
+ * any other scheme is SCEP_ERR_UNSUPPORTED too.  Returns 0 with *out set
+ * (close with scep_store_close()), or a negative SCEP_ERR_* with one
+ * line in why (whylen bytes, truncated to fit; why may be NULL) saying
+ * what failed, e.g. "sqlite:/x/y.db: unable to open database file
+ * (permission denied)" or "sqlite:/x/y.db: schema version 9 is newer than
+ * this scepd (3)".  A password in the URI is never copied into why.  On
+ * success why is set to "".
  */
-int scep_store_open(const char *uri, struct scep_store **out);
+int scep_store_open(const char *uri, struct scep_store **out, char *why, size_t whylen);
 void scep_store_close(struct scep_store *st);
 
 /* Schema version after migrations. */
@@ -113,6 +125,16 @@ int scep_store_list_certs(struct scep_store *st, const struct scep_cert_filter *
  */
 int scep_store_revoke(struct scep_store *st, const char *serial, int reason, int64_t at,
                       const struct scep_audit_event *ev);
+
+/*
+ * Takes serial, revoked with reason certificateHold (6), back to valid
+ * (status valid, revoked_at 0, reason -1), with ev (may be NULL)
+ * appended, in one transaction.  SCEP_ERR_NOT_FOUND when absent;
+ * SCEP_ERR_POLICY when it is not revoked, or revoked with another
+ * reason: a hold is the only revocation that may be released (RFC 5280
+ * 5.3.1).  Nothing is written unless it returns 0.
+ */
+int scep_store_unhold(struct scep_store *st, const char *serial, const struct scep_audit_event *ev);
 
 /* Appends one audit event (its own transaction). */
 int scep_store_audit(struct scep_store *st, const struct scep_audit_event *ev);

@@ -1,14 +1,20 @@
 /*
  * The store's backend interface (internal to lib/store/).  store.c holds
- * the public scep_store_* entry points and forwards each call through a
- * struct scep_store_ops; a backend (store_sqlite.c now, store_pg.c later)
- * fills one in and keeps its connection state behind the opaque be
- * pointer.  Callers outside lib/store/ never see this header, so adding a
+ * the public scep_store_* entry points: scep_store_open() picks a
+ * backend from the URI's scheme in its table of struct
+ * scep_store_backend rows, and every later call is forwarded through
+ * the struct scep_store_ops that the backend's open function filled in,
+ * with the connection state behind the opaque be pointer.  The SQLite
+ * backend is sqlite_*.c (sqlite_base.c holds its open function and ops
+ * table); a PostgreSQL one (store_pg.c) is one more row in store.c's
+ * table.  Callers outside lib/store/ never see this header, so adding a
  * backend changes nothing above the store.
  *
  * Every op returns 0 or a negative SCEP_ERR_*, with the same contract as
  * the public function of the same name in store.h; store.c has already
- * checked that the arguments named there as required are not NULL.
+ * checked that the arguments named there as required are not NULL and
+ * in range.  tests/unit/test_store_contract.c is that contract as
+ * tests: every backend must pass it.
  */
 #ifndef SCEP_STORE_BACKEND_H
 #define SCEP_STORE_BACKEND_H
@@ -19,7 +25,7 @@
 #define SCEP_AUDIT_HASH_HEX 65
 
 struct scep_store_ops {
-    const char *name; /* "sqlite", "postgres" */
+    const char *name; /* "sqlite", "postgresql" */
     void (*close)(void *be);
     int (*schema_version)(void *be);
     int (*insert_cert)(void *be, const struct scep_cert_info *ci,
@@ -31,6 +37,7 @@ struct scep_store_ops {
                       void *arg);
     int (*revoke)(void *be, const char *serial, int reason, int64_t at,
                   const struct scep_audit_event *ev);
+    int (*unhold)(void *be, const char *serial, const struct scep_audit_event *ev);
     int (*audit)(void *be, const struct scep_audit_event *ev);
     int (*list_audit)(void *be, int64_t after_id, scep_store_audit_cb cb, void *arg);
     int (*verify_audit)(void *be, int64_t *bad_id);
@@ -55,11 +62,29 @@ struct scep_store {
 };
 
 /*
- * Opens the SQLite database at path (created if absent), configures it
- * and applies pending migrations (store_sqlite.c).  On success *ops and
- * *be are set; ops->close(be) releases the connection.
+ * A backend's open function.  uri is the whole store URI as the caller
+ * gave it (a plain path for SQLite has no scheme).  On success it sets
+ * *ops and *be (ops->close(be) releases them) and returns 0; on failure
+ * it returns a negative SCEP_ERR_* and writes one line saying why into
+ * why (whylen bytes, truncated; why may be NULL when whylen is 0), which
+ * must not repeat a password the URI may hold.
  */
-int scep_store_sqlite_open(const char *path, const struct scep_store_ops **ops, void **be);
+typedef int (*scep_store_open_fn)(const char *uri, const struct scep_store_ops **ops, void **be,
+                                  char *why, size_t whylen);
+
+/* One row of store.c's scheme table. */
+struct scep_store_backend {
+    const char *scheme;      /* URI scheme, matched case-insensitively: "sqlite" */
+    const char *alias;       /* a second name for the same scheme, or NULL */
+    const char *what;        /* for messages: "SQLite", "PostgreSQL" */
+    scep_store_open_fn open; /* NULL: known, but not built yet */
+};
+
+/* The SQLite backend's open function (sqlite_base.c): "sqlite:PATH",
+ * "sqlite://PATH" or a plain PATH, created if absent, WAL,
+ * synchronous=FULL, migrated. */
+int scep_store_sqlite_open(const char *uri, const struct scep_store_ops **ops, void **be, char *why,
+                           size_t whylen);
 
 /*
  * Computes the audit hash of ev chained to prev_hash (64 hex digits):

@@ -179,6 +179,7 @@ int ctl_serial_arg(const char *cmd, int npos, const char *arg, char *serial, siz
 int ctl_open_store(struct ctl *c, struct scep_store **out)
 {
     struct scep_store *st = NULL;
+    char why[256];
     int rc;
 
     /* Without this check, SQLite would quietly create an empty database in
@@ -189,10 +190,10 @@ int ctl_open_store(struct ctl *c, struct scep_store **out)
                 c->cfg.state_dir);
         return CTL_EXIT_FAIL;
     }
-    rc = scep_store_open(c->cfg.database, &st);
+    rc = scep_store_open(c->cfg.database, &st, why, sizeof(why));
     if (rc != 0) {
-        ctl_err("cannot open the database %s: %s (check --database and the permissions of %s)",
-                c->cfg.database, scep_strerror(rc), c->cfg.state_dir);
+        ctl_err("cannot open the database: %s (check --database and the permissions of %s)", why,
+                c->cfg.state_dir);
         return CTL_EXIT_FAIL;
     }
     *out = st;

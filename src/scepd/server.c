@@ -284,6 +284,7 @@ worker_init(struct server_main *m, struct scepd_worker *w, int i)
     int dfd = -1;
     int rc = -1;
     int err;
+    char why[256];
 
     w->id = i;
     w->srv = &m->srv;
@@ -311,10 +312,10 @@ worker_init(struct server_main *m, struct scepd_worker *w, int i)
         scepd_log(SCEPD_ERROR, "cannot set up connection accounting", NULL);
         goto out;
     }
-    err = scep_store_open(m->srv.cfg->database, &w->store);
+    err = scep_store_open(m->srv.cfg->database, &w->store, why, sizeof(why));
     if (err != 0) {
         scepd_log(SCEPD_ERROR, "cannot open the store", "database", m->srv.cfg->database,
-                  "error", scep_strerror(err), NULL);
+                  "error", why, NULL);
         goto out;
     }
     scep_config_service(m->srv.cfg, &scfg);

@@ -129,7 +129,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (X509_check_private_key(scep_ca_get0_scep_cert(fuzz_ca), id_key) != 1)
         abort();
     n = snprintf(uri, sizeof(uri), "sqlite:%s/scepd.db", state_dir);
-    if (n < 0 || (size_t)n >= sizeof(uri) || scep_store_open(uri, &fuzz_store) != 0)
+    if (n < 0 || (size_t)n >= sizeof(uri) || scep_store_open(uri, &fuzz_store, NULL, 0) != 0)
         abort();
     memset(&cfg, 0, sizeof(cfg));
     cfg.challenge = FUZZ_CHALLENGE;

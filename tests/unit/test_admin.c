@@ -44,7 +44,7 @@ static int setup(void **state)
     assert_int_equal(scep_ca_load(f->dir, &f->ca), 0);
     assert_int_equal(scep_cert_fingerprint(scep_ca_get0_cert(f->ca), f->ca_fp), 0);
     snprintf(uri, sizeof(uri), "sqlite:%s/store.db", f->dir);
-    assert_int_equal(scep_store_open(uri, &f->st), 0);
+    assert_int_equal(scep_store_open(uri, &f->st, NULL, 0), 0);
     *state = f;
     return 0;
 }

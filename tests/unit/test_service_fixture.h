@@ -59,7 +59,7 @@ static inline struct fx *fx_new(int ec, const char *challenge, int renewal)
     assert_int_equal(scep_ca_create(f->dir, &o), 0);
     assert_int_equal(scep_ca_load(f->dir, &f->ca), 0);
     snprintf(uri, sizeof(uri), "sqlite:%s/scepd.db", f->dir);
-    assert_int_equal(scep_store_open(uri, &f->st), 0);
+    assert_int_equal(scep_store_open(uri, &f->st, NULL, 0), 0);
     f->cfg.challenge = challenge;
     f->cfg.allow_renewal = renewal;
     assert_int_equal(scep_service_new(f->ca, f->st, &f->cfg, &f->svc), 0);

@@ -346,7 +346,7 @@ static void test_same_transaction_concurrently(void **state)
     int round;
 
     snprintf(uri, sizeof(uri), "sqlite:%s/scepd.db", f->dir);
-    assert_int_equal(scep_store_open(uri, &st2), 0);
+    assert_int_equal(scep_store_open(uri, &st2, NULL, 0), 0);
     assert_int_equal(scep_service_new(f->ca, st2, &f->cfg, &svc2), 0);
     for (round = 0; round < 12; round++) {
         struct fx_req q;

@@ -102,7 +102,7 @@ static void test_chain_encoding(void **state)
     const char *f2[6] = {"refuse", "scepd", "T2", "192.0.2.2", NULL, "badMessageCheck"};
     int64_t bad = -1;
 
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     write_three(st);
     memset(&s, 0, sizeof(s));
     assert_int_equal(scep_store_list_audit(st, 0, seen_cb, &s), 0);
@@ -136,7 +136,7 @@ static void test_time_zero_is_now(void **state)
     struct seen s;
     int64_t before = (int64_t)time(NULL), bad = -1;
 
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     assert_int_equal(scep_store_audit(st, &ev), 0);
     memset(&s, 0, sizeof(s));
     assert_int_equal(scep_store_list_audit(st, 0, seen_cb, &s), 0);
@@ -157,7 +157,7 @@ static void tamper_case(struct ts_db *d, const char *sql, int64_t want_bad)
     struct scep_store *st = NULL;
     int64_t bad = 0;
 
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     write_three(st);
     assert_int_equal(scep_store_verify_audit(st, &bad), 0);
     ts_raw_exec(d->path, sql);
@@ -237,7 +237,7 @@ static void *worker_main(void *arg)
     char serial[32], subject[64];
     int64_t crl;
 
-    w->open_rc = scep_store_open(w->uri, &st);
+    w->open_rc = scep_store_open(w->uri, &st, NULL, 0);
     if (w->open_rc != 0)
         return NULL;
     for (int i = 0; i < PER_THREAD; i++) {
@@ -290,8 +290,8 @@ static void test_concurrent_writers(void **state)
         assert_int_equal(w[i].failures, 0);
     }
 
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
-    assert_int_equal(scep_store_schema_version(st), 2);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
+    assert_int_equal(scep_store_schema_version(st), 3);
     assert_int_equal(scep_store_list_certs(st, &f, count_cert_cb, &n), 0);
     assert_int_equal(n, NTHREADS * PER_THREAD);
     assert_int_equal(ts_audit_count(st), NTHREADS * PER_THREAD);

@@ -104,10 +104,10 @@ static void test_fresh_db_is_v2(void **state)
     struct ts_db *d = *state;
     struct scep_store *st = NULL;
 
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
-    assert_int_equal(scep_store_schema_version(st), 2);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
+    assert_int_equal(scep_store_schema_version(st), 3);
     scep_store_close(st);
-    assert_int_equal(ts_raw_int(d->path, "SELECT count(*) FROM schema_version"), 2);
+    assert_int_equal(ts_raw_int(d->path, "SELECT count(*) FROM schema_version"), 3);
     assert_int_equal(ts_raw_int(d->path, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
                                       "name = 'requests_status'"),
                      1);
@@ -130,14 +130,14 @@ static void test_round_trip(void **state)
     ri.decided_at = 5;
     ri.decided_by = "someone";
     ri.serial = "0A";
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     assert_int_equal(scep_store_add_request(st, &ri, &ev, &id), 0);
     assert_true(id > 0);
     scep_store_close(st);
     st = NULL;
 
     /* Reopened: the request reached the disk. */
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     assert_int_equal(scep_store_get_request(st, id, &a), 0);
     assert_int_equal(scep_store_get_request_by_transaction(st, "TX-ROUND", &b), 0);
     assert_int_equal(a->id, id);
@@ -200,7 +200,7 @@ static void test_duplicate_transaction(void **state)
     struct scep_audit_event ev = {.kind = "request-pending", .actor = "scepd"};
     int64_t id;
 
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     id = add_req(st, "TX-DUP", "CN=first");
     assert_int_equal(ts_audit_count(st), 1);
     assert_int_equal(scep_store_add_request(st, &ri, &ev, NULL), SCEP_ERR_EXISTS);
@@ -251,7 +251,7 @@ static void test_list_by_status(void **state)
     struct collect c;
     int64_t a, b, e, f;
 
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     memset(&c, 0, sizeof(c));
     assert_int_equal(scep_store_list_requests(st, -1, collect_cb, &c), 0);
     assert_int_equal(c.n, 0);
@@ -321,7 +321,7 @@ static void test_decide(void **state)
     int64_t r1, r2, before = (int64_t)time(NULL);
     int n;
 
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     r1 = add_req(st, "TX-1", "CN=one");
     r2 = add_req(st, "TX-2", "CN=two");
     n = ts_audit_count(st);
@@ -334,7 +334,7 @@ static void test_decide(void **state)
     scep_store_close(st);
     st = NULL;
 
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     assert_int_equal(scep_store_get_request(st, r1, &got), 0);
     assert_int_equal(got->status, SCEP_REQ_APPROVED);
     assert_string_equal(got->decided_by, "scepctl:alice");
@@ -399,7 +399,7 @@ static void test_issue_request_transaction_taken(void **state)
     int64_t id;
     int n;
 
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     id = add_req(st, "TX-TAKEN", "CN=taken");
     assert_int_equal(
         scep_store_decide_request(st, id, SCEP_REQ_APPROVED, "scepctl:root", NULL, NULL), 0);
@@ -434,7 +434,7 @@ static void test_issue_request(void **state)
     int n;
 
     ci.transaction_id = "TX-OK";
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     ok = add_req(st, "TX-OK", "CN=issued");
     pend = add_req(st, "TX-PEND", "CN=pend");
     rej = add_req(st, "TX-REJ", "CN=rej");
@@ -457,7 +457,7 @@ static void test_issue_request(void **state)
     assert_int_equal(ts_audit_count(st), n + 1);
     scep_store_close(st);
     st = NULL;
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     assert_int_equal(scep_store_get_cert(st, "0A0B", &cert), 0);
     assert_string_equal(cert->subject, "CN=issued");
     assert_string_equal(cert->transaction_id, "TX-OK");
@@ -535,18 +535,19 @@ static void test_v1_upgraded(void **state)
     struct scep_audit_event ev = {.kind = "issue", .actor = "scepd", .serial = "01"};
     int64_t crl = 0, id;
 
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     assert_int_equal(scep_store_insert_cert(st, &ci, &ev), 0);
     assert_int_equal(scep_store_next_crl_number(st, &crl), 0);
     scep_store_close(st);
     st = NULL;
-    ts_raw_exec(d->path, "DROP TABLE requests; DELETE FROM schema_version WHERE version = 2;");
+    ts_raw_exec(d->path, "DROP INDEX certificates_issuer_fp; DROP TABLE requests;"
+                         " DELETE FROM schema_version WHERE version >= 2;");
     assert_int_equal(ts_raw_int(d->path, "SELECT max(version) FROM schema_version"), 1);
     assert_int_equal(ts_raw_int(d->path, "SELECT count(*) FROM sqlite_master WHERE name = 'requests'"),
                      0);
 
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
-    assert_int_equal(scep_store_schema_version(st), 2);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
+    assert_int_equal(scep_store_schema_version(st), 3);
     /* What version 1 held survived. */
     assert_int_equal(scep_store_get_cert(st, "01", &cert), 0);
     assert_string_equal(cert->subject, "CN=old");
@@ -561,7 +562,7 @@ static void test_v1_upgraded(void **state)
     scep_request_info_free(got);
     assert_audit_intact(st);
     scep_store_close(st);
-    assert_int_equal(ts_raw_int(d->path, "SELECT count(*) FROM schema_version"), 2);
+    assert_int_equal(ts_raw_int(d->path, "SELECT count(*) FROM schema_version"), 3);
     free(der);
 }
 
@@ -573,7 +574,7 @@ static void test_schema_checks_status(void **state)
     struct scep_store *st = NULL;
     sqlite3 *db = NULL;
 
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     add_req(st, "TX-CHK", "CN=chk");
     scep_store_close(st);
     assert_int_equal(sqlite3_open(d->path, &db), SQLITE_OK);

@@ -20,16 +20,16 @@ static void test_open_migrate_reopen(void **state)
     struct ts_db *d = *state;
     struct scep_store *st = NULL;
 
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
-    assert_int_equal(scep_store_schema_version(st), 2);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
+    assert_int_equal(scep_store_schema_version(st), 3);
     scep_store_close(st);
     st = NULL;
     /* Each migration ran once: one version row per step. */
-    assert_int_equal(ts_raw_int(d->path, "SELECT count(*) FROM schema_version"), 2);
+    assert_int_equal(ts_raw_int(d->path, "SELECT count(*) FROM schema_version"), 3);
     assert_int_equal(ts_raw_int(d->path, "SELECT count(*) FROM crl_numbers"), 1);
     /* A plain path works as well as sqlite:PATH. */
-    assert_int_equal(scep_store_open(d->path, &st), 0);
-    assert_int_equal(scep_store_schema_version(st), 2);
+    assert_int_equal(scep_store_open(d->path, &st, NULL, 0), 0);
+    assert_int_equal(scep_store_schema_version(st), 3);
     scep_store_close(st);
     st = NULL;
     /* And the URL form, sqlite:// followed by an absolute path. */
@@ -37,11 +37,11 @@ static void test_open_migrate_reopen(void **state)
         char url[700];
 
         snprintf(url, sizeof(url), "sqlite://%s", d->path);
-        assert_int_equal(scep_store_open(url, &st), 0);
+        assert_int_equal(scep_store_open(url, &st, NULL, 0), 0);
         scep_store_close(st);
     }
-    assert_int_equal(ts_raw_int(d->path, "SELECT count(*) FROM schema_version"), 2);
-    assert_int_equal(ts_raw_int(d->path, "SELECT max(version) FROM schema_version"), 2);
+    assert_int_equal(ts_raw_int(d->path, "SELECT count(*) FROM schema_version"), 3);
+    assert_int_equal(ts_raw_int(d->path, "SELECT max(version) FROM schema_version"), 3);
 }
 
 static void test_older_db_upgraded(void **state)
@@ -52,8 +52,8 @@ static void test_older_db_upgraded(void **state)
     /* A database at version 0: the version table exists, nothing else. */
     ts_raw_exec(d->path, "CREATE TABLE schema_version (version INTEGER PRIMARY KEY,"
                       " applied_at INTEGER NOT NULL)");
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
-    assert_int_equal(scep_store_schema_version(st), 2);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
+    assert_int_equal(scep_store_schema_version(st), 3);
     scep_store_close(st);
     assert_int_equal(ts_raw_int(d->path, "SELECT count(*) FROM certificates"), 0);
     assert_int_equal(
@@ -65,11 +65,11 @@ static void test_newer_db_refused(void **state)
     struct ts_db *d = *state;
     struct scep_store *st = NULL;
 
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     scep_store_close(st);
     st = NULL;
     ts_raw_exec(d->path, "INSERT INTO schema_version (version, applied_at) VALUES (99, 0)");
-    assert_int_equal(scep_store_open(d->uri, &st), SCEP_ERR_STORE);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), SCEP_ERR_STORE);
     assert_null(st);
 }
 
@@ -78,14 +78,14 @@ static void test_uri_schemes(void **state)
     struct scep_store *st = NULL;
 
     (void)state;
-    assert_int_equal(scep_store_open("postgres://x", &st), SCEP_ERR_UNSUPPORTED);
-    assert_int_equal(scep_store_open("postgresql://u@h/db", &st), SCEP_ERR_UNSUPPORTED);
-    assert_int_equal(scep_store_open("mysql://h/db", &st), SCEP_ERR_UNSUPPORTED);
-    assert_int_equal(scep_store_open("", &st), SCEP_ERR_INVALID_ARG);
-    assert_int_equal(scep_store_open("sqlite:", &st), SCEP_ERR_INVALID_ARG);
-    assert_int_equal(scep_store_open(NULL, &st), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_open("postgres://x", &st, NULL, 0), SCEP_ERR_UNSUPPORTED);
+    assert_int_equal(scep_store_open("postgresql://u@h/db", &st, NULL, 0), SCEP_ERR_UNSUPPORTED);
+    assert_int_equal(scep_store_open("mysql://h/db", &st, NULL, 0), SCEP_ERR_UNSUPPORTED);
+    assert_int_equal(scep_store_open("", &st, NULL, 0), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_open("sqlite:", &st, NULL, 0), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_open(NULL, &st, NULL, 0), SCEP_ERR_INVALID_ARG);
     /* A directory that does not exist cannot hold the file. */
-    assert_int_equal(scep_store_open("sqlite:/nonexistent-dir/x/store.db", &st),
+    assert_int_equal(scep_store_open("sqlite:/nonexistent-dir/x/store.db", &st, NULL, 0),
                      SCEP_ERR_STORE);
     assert_null(st);
 }
@@ -120,13 +120,13 @@ static void test_insert_get_round_trip(void **state)
     ci.der = der;
     ci.der_len = der_len;
 
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     assert_int_equal(scep_store_insert_cert(st, &ci, &ev), 0);
     scep_store_close(st);
     st = NULL;
 
     /* Reopened: what comes back was on disk. */
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     assert_int_equal(scep_store_get_cert(st, "0A1B", &got), 0);
     assert_string_equal(got->serial, "0A1B");
     assert_string_equal(got->issuer_fp, "f00dfeed");
@@ -171,7 +171,7 @@ static void test_null_fields_stay_null(void **state)
     struct scep_cert_info ci = ts_info("01", "CN=bare", der, sizeof(der));
 
     ci.issuer_fp = NULL;
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     /* No audit event: allowed. */
     assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
     assert_int_equal(scep_store_get_cert(st, "01", &got), 0);
@@ -204,7 +204,7 @@ static void test_duplicate_serial(void **state)
     struct scep_cert_info b = ts_info("77", "CN=second", der2, sizeof(der2));
     struct scep_audit_event ev = {.kind = "issue", .actor = "scepd", .serial = "77"};
 
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     assert_int_equal(scep_store_insert_cert(st, &a, &ev), 0);
     assert_int_equal(ts_audit_count(st), 1);
     assert_int_equal(scep_store_insert_cert(st, &b, &ev), SCEP_ERR_EXISTS);
@@ -231,7 +231,7 @@ static void test_get_by_transaction(void **state)
     static const unsigned char der[] = {0x30, 0x00};
     struct scep_cert_info ci = ts_info("10", "CN=old", der, sizeof(der));
 
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     ci.transaction_id = "TX";
     ci.issued_at = 2000;
     assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
@@ -279,8 +279,8 @@ static void test_one_cert_per_transaction(void **state)
     memset(&ev, 0, sizeof(ev));
     ev.kind = "issue";
     ev.transaction_id = "TX1";
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
-    assert_int_equal(scep_store_open(d->uri, &st2), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
+    assert_int_equal(scep_store_open(d->uri, &st2, NULL, 0), 0);
     ci.transaction_id = "TX1";
     assert_int_equal(scep_store_insert_cert(st, &ci, &ev), 0);
     /* another connection, another serial, the same transactionID */
@@ -342,7 +342,7 @@ static void test_list_filters(void **state)
     struct collected c;
     int64_t now = (int64_t)time(NULL);
 
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     /* A: valid, long-lived, issued first. */
     ci.serial = "A";
     ci.subject = "CN=alpha,O=Example";
@@ -450,7 +450,7 @@ static void test_revoke(void **state)
     struct scep_audit_event ev = {.kind = "revoke", .actor = "scepctl:root", .serial = "5E",
                                   .detail = "keyCompromise"};
 
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
     assert_int_equal(scep_store_revoke(st, "5E", 1, 1234567, &ev), 0);
     assert_int_equal(ts_audit_count(st), 1);
@@ -463,7 +463,7 @@ static void test_revoke(void **state)
     scep_store_close(st);
     st = NULL;
 
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     assert_int_equal(scep_store_get_cert(st, "5E", &got), 0);
     assert_int_equal(got->status, SCEP_CERT_REVOKED);
     assert_int_equal(got->revoked_at, 1234567);
@@ -487,19 +487,19 @@ static void test_crl_numbers(void **state)
     struct scep_store *st = NULL, *st2 = NULL;
     int64_t n = 0;
 
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     assert_int_equal(scep_store_next_crl_number(st, &n), 0);
     assert_int_equal(n, 1);
     assert_int_equal(scep_store_next_crl_number(st, &n), 0);
     assert_int_equal(n, 2);
     /* A second connection sees and continues the same counter. */
-    assert_int_equal(scep_store_open(d->uri, &st2), 0);
+    assert_int_equal(scep_store_open(d->uri, &st2, NULL, 0), 0);
     assert_int_equal(scep_store_next_crl_number(st2, &n), 0);
     assert_int_equal(n, 3);
     scep_store_close(st2);
     scep_store_close(st);
     st = NULL;
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     assert_int_equal(scep_store_next_crl_number(st, &n), 0);
     assert_int_equal(n, 4);
     scep_store_close(st);
@@ -513,7 +513,7 @@ static void test_store_error_rolls_back(void **state)
     struct scep_cert_info ci = ts_info("99", "CN=x", der, sizeof(der));
     struct scep_audit_event ev = {.kind = "issue", .actor = "scepd"};
 
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     /* Make the audit insert fail after the certificate row went in: the
      * whole transaction must vanish. */
     ts_raw_exec(d->path, "CREATE TRIGGER no_audit BEFORE INSERT ON audit "
@@ -536,7 +536,7 @@ static void test_kill_after_insert(void **state)
     int status = 0;
     pid_t pid;
 
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     scep_store_close(st);
     st = NULL;
     pid = fork();
@@ -547,7 +547,7 @@ static void test_kill_after_insert(void **state)
         struct scep_audit_event ev = {.kind = "issue", .actor = "scepd", .serial = "DEAD"};
         struct scep_store *cst = NULL;
 
-        if (scep_store_open(d->uri, &cst) != 0 || scep_store_insert_cert(cst, &ci, &ev) != 0)
+        if (scep_store_open(d->uri, &cst, NULL, 0) != 0 || scep_store_insert_cert(cst, &ci, &ev) != 0)
             _exit(3);
         /* No close, no checkpoint, no atexit: only what COMMIT did. */
         raise(SIGKILL);
@@ -556,7 +556,7 @@ static void test_kill_after_insert(void **state)
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFSIGNALED(status));
     assert_int_equal(WTERMSIG(status), SIGKILL);
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     assert_int_equal(scep_store_get_cert(st, "DEAD", &got), 0);
     assert_string_equal(got->subject, "CN=killed");
     scep_cert_info_free(got);
@@ -616,7 +616,7 @@ static void test_list_reentrant(void **state)
     struct reenter r;
     struct collected c;
 
-    assert_int_equal(scep_store_open(d->uri, &st), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
     ci.serial = "R2";
     ci.subject = "CN=r2";

@@ -18,6 +18,24 @@
 
 #include <scep/error.h>
 
+static const struct sq_query q_insert = {
+    SQ_REQ_INSERT, "INSERT INTO requests (transaction_id, subject, sans, pubkey_fp, "
+                   "msg_type, requester, created_at, status, csr) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8)"};
+static const struct sq_query q_get = {SQ_REQ_GET,
+                                      "SELECT " SQ_REQ_COLUMNS " FROM requests WHERE id = ?1"};
+static const struct sq_query q_by_txid = {
+    SQ_REQ_BY_TXID, "SELECT " SQ_REQ_COLUMNS " FROM requests WHERE transaction_id = ?1"};
+/* Only a pending request can be decided: the status test in the WHERE
+ * clause makes approve/reject races resolve to one winner. */
+static const struct sq_query q_decide = {
+    SQ_REQ_DECIDE, "UPDATE requests SET status = ?2, decided_at = ?3, decided_by = ?4, "
+                   "reason = ?5 WHERE id = ?1 AND status = 0"};
+static const struct sq_query q_status = {SQ_REQ_STATUS,
+                                         "SELECT status FROM requests WHERE id = ?1"};
+static const struct sq_query q_issue = {
+    SQ_REQ_ISSUE, "UPDATE requests SET status = 3, serial = ?2 WHERE id = ?1 AND status = 1"};
+
 /* Builds an owned record from the current row of an SQ_REQ_COLUMNS
  * query.  *out: free with scep_request_info_free(). */
 static int read_req_row(struct sq_be *be, sqlite3_stmt *s, struct scep_request_info **out)
@@ -76,7 +94,7 @@ int sq_add_request(void *vbe, const struct scep_request_info *ri, const struct s
     rc = sq_begin(be);
     if (rc != 0)
         return rc;
-    rc = sq_stmt(be, SQ_REQ_INSERT, &s);
+    rc = sq_stmt(be, &q_insert, &s);
     if (rc != 0)
         goto out;
     rc = SCEP_ERR_STORE;
@@ -119,13 +137,13 @@ out:
 
 /* Runs a cached one-key request query, keyed by txid when it is given
  * and by id otherwise, and returns its row. */
-static int get_req(struct sq_be *be, enum sq_stmt_id sid, int64_t id, const char *txid,
+static int get_req(struct sq_be *be, const struct sq_query *q, int64_t id, const char *txid,
                    struct scep_request_info **out)
 {
     sqlite3_stmt *s = NULL;
     int rc;
 
-    rc = sq_lookup(be, sid, txid, id, "select request", &s);
+    rc = sq_lookup(be, q, txid, id, "select request", &s);
     if (rc == 0)
         rc = read_req_row(be, s, out);
     sq_done(s);
@@ -135,7 +153,7 @@ static int get_req(struct sq_be *be, enum sq_stmt_id sid, int64_t id, const char
 /* Looks a request up by id (scep_store_get_request()). */
 int sq_get_request(void *be, int64_t id, struct scep_request_info **out)
 {
-    return get_req(be, SQ_REQ_GET, id, NULL, out);
+    return get_req(be, &q_get, id, NULL, out);
 }
 
 /* Looks a request up by transactionID
@@ -143,7 +161,7 @@ int sq_get_request(void *be, int64_t id, struct scep_request_info **out)
 int sq_get_request_by_transaction(void *be, const char *transaction_id,
                                   struct scep_request_info **out)
 {
-    return get_req(be, SQ_REQ_BY_TXID, 0, transaction_id, out);
+    return get_req(be, &q_by_txid, 0, transaction_id, out);
 }
 
 /*
@@ -202,7 +220,7 @@ static int req_status(struct sq_be *be, int64_t id, int *status)
     sqlite3_stmt *s = NULL;
     int rc;
 
-    rc = sq_lookup(be, SQ_REQ_STATUS, NULL, id, "select request status", &s);
+    rc = sq_lookup(be, &q_status, NULL, id, "select request status", &s);
     if (rc == SCEP_ERR_NOT_FOUND)
         snprintf(be->err, sizeof(be->err), "no request with id %lld", (long long)id);
     if (rc == 0)
@@ -222,7 +240,7 @@ int sq_decide_request(void *vbe, int64_t id, int status, const char *actor, cons
     rc = sq_begin(be);
     if (rc != 0)
         return rc;
-    rc = sq_stmt(be, SQ_REQ_DECIDE, &s);
+    rc = sq_stmt(be, &q_decide, &s);
     if (rc != 0)
         goto out;
     rc = SCEP_ERR_STORE;
@@ -286,7 +304,7 @@ int sq_issue_request(void *vbe, int64_t id, const struct scep_cert_info *ci,
     rc = sq_cert_insert_row(be, ci);
     if (rc != 0)
         goto out;
-    rc = sq_stmt(be, SQ_REQ_ISSUE, &s);
+    rc = sq_stmt(be, &q_issue, &s);
     if (rc != 0)
         goto out;
     rc = SCEP_ERR_STORE;

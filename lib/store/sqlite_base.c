@@ -1,0 +1,403 @@
+/*
+ * The SQLite backend's base: one connection per struct sq_be (one per
+ * worker thread), opened and configured here, with the helpers every
+ * other sqlite_*.c file builds on (cached statements, transactions,
+ * error capture, the one-row lookup, commit-with-audit) and the struct
+ * scep_store_ops that store.c dispatches to.  What the tables hold and
+ * how they change lives in sqlite_certs.c, sqlite_requests.c,
+ * sqlite_audit.c and sqlite_migrate.c.
+ *
+ * Durability: WAL with synchronous=FULL fsyncs the log on every COMMIT,
+ * so a certificate is on disk when scep_store_insert_cert() returns and
+ * a kill -9 right after the response loses nothing.  Concurrency: every
+ * connection waits up to BUSY_TIMEOUT_MS for the write lock, and every
+ * write runs in BEGIN IMMEDIATE ... COMMIT, so writers from several
+ * threads or processes serialise cleanly.  Any failing statement rolls
+ * the whole transaction back: a call either writes everything or
+ * nothing.
+ */
+#include "sqlite_be.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <scep/error.h>
+
+/* How long a connection waits for another writer's lock before SQLite
+ * gives up with SQLITE_BUSY. */
+#define BUSY_TIMEOUT_MS 10000
+/* Extra attempts at BEGIN/COMMIT when SQLite answers SQLITE_BUSY without
+ * waiting (it does so e.g. while another connection recovers the WAL). */
+#define BUSY_RETRIES 5
+#define BUSY_RETRY_SLEEP_NS 20000000L
+/* The same for the PRAGMAs run at open, which contend harder when many
+ * connections open a new file at once: 250 x 20 ms = 5 s at most. */
+#define OPEN_BUSY_RETRIES 250
+
+static const struct sq_query q_begin = {SQ_BEGIN, "BEGIN IMMEDIATE"};
+static const struct sq_query q_commit = {SQ_COMMIT, "COMMIT"};
+static const struct sq_query q_rollback = {SQ_ROLLBACK, "ROLLBACK"};
+
+/* Records the failure; see sqlite_be.h.  The system error is added only
+ * for the result codes that come from a system call (opening, reading,
+ * writing the files), where it is what tells "permission denied" from
+ * "no such directory"; elsewhere sqlite3_system_errno() may be stale. */
+int sq_fail(struct sq_be *be, const char *what)
+{
+    char sys[128] = "";
+    int code, eno;
+
+    if (be->db == NULL) {
+        snprintf(be->err, sizeof(be->err), "%s%sno connection", what != NULL ? what : "",
+                 what != NULL ? ": " : "");
+        return SCEP_ERR_STORE;
+    }
+    code = sqlite3_extended_errcode(be->db) & 0xff;
+    eno = sqlite3_system_errno(be->db);
+    if (eno != 0 && (code == SQLITE_CANTOPEN || code == SQLITE_IOERR || code == SQLITE_READONLY ||
+                     code == SQLITE_FULL)) {
+        snprintf(sys, sizeof(sys), " (%s)", strerror(eno));
+        /* "(Permission denied)" reads oddly after SQLite's lower-case
+         * message. */
+        sys[2] = (char)tolower((unsigned char)sys[2]);
+    }
+    snprintf(be->err, sizeof(be->err), "%s%s%s%s", what != NULL ? what : "",
+             what != NULL ? ": " : "", sqlite3_errmsg(be->db), sys);
+    return SCEP_ERR_STORE;
+}
+
+/* Hands out a cached prepared statement; see sqlite_be.h. */
+int sq_stmt(struct sq_be *be, const struct sq_query *q, sqlite3_stmt **out)
+{
+    if (be->owner[q->slot] != NULL && be->owner[q->slot] != q) {
+        snprintf(be->err, sizeof(be->err), "statement slot %d used by two queries", (int)q->slot);
+        return SCEP_ERR_INTERNAL;
+    }
+    if (be->stmts[q->slot] == NULL) {
+        /* PERSISTENT tells SQLite the statement is kept for long, so it
+         * allocates it outside the short-lived lookaside pool. */
+        if (sqlite3_prepare_v3(be->db, q->sql, -1, SQLITE_PREPARE_PERSISTENT, &be->stmts[q->slot],
+                               NULL) != SQLITE_OK)
+            return sq_fail(be, "prepare");
+        be->owner[q->slot] = q;
+    }
+    *out = be->stmts[q->slot];
+    return 0;
+}
+
+/* Resets a cached statement; see sqlite_be.h. */
+void sq_done(sqlite3_stmt *s)
+{
+    if (s == NULL)
+        return;
+    /* reset repeats the last step's error code; it was already handled. */
+    (void)sqlite3_reset(s);
+    (void)sqlite3_clear_bindings(s);
+}
+
+static void busy_sleep(void)
+{
+    struct timespec ts = {0, BUSY_RETRY_SLEEP_NS};
+
+    (void)nanosleep(&ts, NULL);
+}
+
+/* Steps a cached no-result statement, retrying SQLITE_BUSY. */
+static int step_retry(struct sq_be *be, const struct sq_query *q, const char *what)
+{
+    sqlite3_stmt *s = NULL;
+    int rc, tries, src = SQLITE_BUSY;
+
+    rc = sq_stmt(be, q, &s);
+    if (rc != 0)
+        return rc;
+    for (tries = 0; tries <= BUSY_RETRIES; tries++) {
+        src = sqlite3_step(s);
+        sq_done(s);
+        if ((src & 0xff) != SQLITE_BUSY)
+            break;
+        busy_sleep();
+    }
+    if (src != SQLITE_DONE)
+        return sq_fail(be, what);
+    return 0;
+}
+
+/* Starts a write transaction; see sqlite_be.h. */
+int sq_begin(struct sq_be *be)
+{
+    return step_retry(be, &q_begin, "begin");
+}
+
+/* Commits; see sqlite_be.h. */
+int sq_commit(struct sq_be *be)
+{
+    int rc = step_retry(be, &q_commit, "commit");
+
+    if (rc != 0)
+        sq_rollback(be);
+    return rc;
+}
+
+/* Rolls back; see sqlite_be.h. */
+void sq_rollback(struct sq_be *be)
+{
+    sqlite3_stmt *s = NULL;
+
+    /* A failed statement may already have ended the transaction (SQLite
+     * rolls back by itself on e.g. SQLITE_FULL); ROLLBACK outside one is
+     * an error we do not want in be->err. */
+    if (sqlite3_get_autocommit(be->db))
+        return;
+    if (sq_stmt(be, &q_rollback, &s) != 0)
+        return;
+    (void)sqlite3_step(s);
+    sq_done(s);
+}
+
+/* Appends ev, if any, and commits; see sqlite_be.h. */
+int sq_commit_audited(struct sq_be *be, const struct scep_audit_event *ev)
+{
+    int rc;
+
+    if (ev != NULL) {
+        rc = sq_audit_append(be, ev);
+        if (rc != 0)
+            return rc;
+    }
+    return sq_commit(be);
+}
+
+/* Binds a string or NULL; see sqlite_be.h. */
+int sq_bind_str(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s == NULL)
+        return sqlite3_bind_null(st, i);
+    return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+/* Copies text column i into a fresh string (NULL for SQL NULL); its
+ * length comes from SQLite, not from a terminator.  See sqlite_be.h. */
+int sq_dup_col(sqlite3_stmt *s, int i, char **out)
+{
+    const unsigned char *t;
+    int n;
+    char *p;
+
+    *out = NULL;
+    if (sqlite3_column_type(s, i) == SQLITE_NULL)
+        return 0;
+    t = sqlite3_column_text(s, i);
+    n = sqlite3_column_bytes(s, i);
+    if (t == NULL || n < 0)
+        return SCEP_ERR_NOMEM;
+    p = malloc((size_t)n + 1);
+    if (p == NULL)
+        return SCEP_ERR_NOMEM;
+    memcpy(p, t, (size_t)n);
+    p[n] = '\0';
+    *out = p;
+    return 0;
+}
+
+/* Binds, steps and sorts out the one-row answer; see sqlite_be.h. */
+int sq_lookup(struct sq_be *be, const struct sq_query *q, const char *key, int64_t num,
+              const char *what, sqlite3_stmt **out)
+{
+    sqlite3_stmt *s = NULL;
+    int rc, src, brc;
+
+    rc = sq_stmt(be, q, &s);
+    if (rc != 0)
+        return rc;
+    rc = SCEP_ERR_STORE;
+    brc = key != NULL ? sq_bind_str(s, 1, key) : sqlite3_bind_int64(s, 1, num);
+    if (brc != SQLITE_OK) {
+        sq_fail(be, "bind");
+        goto out;
+    }
+    src = sqlite3_step(s);
+    if (src == SQLITE_DONE) {
+        rc = SCEP_ERR_NOT_FOUND;
+        goto out;
+    }
+    if (src != SQLITE_ROW) {
+        sq_fail(be, what);
+        goto out;
+    }
+    *out = s;
+    s = NULL;
+    rc = 0;
+out:
+    sq_done(s);
+    return rc;
+}
+
+static int sq_schema_version(void *vbe)
+{
+    return ((struct sq_be *)vbe)->version;
+}
+
+static const char *sq_last_error(void *vbe)
+{
+    return ((struct sq_be *)vbe)->err;
+}
+
+static void sq_close(void *vbe)
+{
+    struct sq_be *be = vbe;
+    int i;
+
+    if (be == NULL)
+        return;
+    for (i = 0; i < SQ_NSTMT; i++)
+        sqlite3_finalize(be->stmts[i]);
+    /* With every statement finalized close cannot fail with SQLITE_BUSY;
+     * the last connection to close checkpoints the WAL. */
+    sqlite3_close(be->db);
+    free(be);
+}
+
+static const struct scep_store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .schema_version = sq_schema_version,
+    .insert_cert = sq_insert_cert,
+    .get_cert = sq_get_cert,
+    .get_cert_by_transaction = sq_get_cert_by_transaction,
+    .list_certs = sq_list_certs,
+    .revoke = sq_revoke,
+    .unhold = sq_unhold,
+    .audit = sq_audit,
+    .list_audit = sq_list_audit,
+    .verify_audit = sq_verify_audit,
+    .next_crl_number = sq_next_crl_number,
+    .add_request = sq_add_request,
+    .get_request = sq_get_request,
+    .get_request_by_transaction = sq_get_request_by_transaction,
+    .list_requests = sq_list_requests,
+    .decide_request = sq_decide_request,
+    .issue_request = sq_issue_request,
+    .last_error = sq_last_error,
+};
+
+/* Runs a PRAGMA that answers one row and checks the answer, if want is
+ * not NULL, case-insensitively (journal_mode answers "wal"). */
+static int pragma(struct sq_be *be, const char *sql, const char *want)
+{
+    sqlite3_stmt *s = NULL;
+    const unsigned char *got;
+    int rc = SCEP_ERR_STORE, src = SQLITE_BUSY, tries;
+
+    if (sqlite3_prepare_v2(be->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        sq_fail(be, sql);
+        goto out;
+    }
+    /* Switching the journal mode needs an exclusive lock, and SQLite
+     * answers SQLITE_BUSY at once, without the busy handler, when waiting
+     * could deadlock with another connection doing the same (several
+     * workers opening a new database together).  Back off and retry. */
+    for (tries = 0; tries < OPEN_BUSY_RETRIES; tries++) {
+        src = sqlite3_step(s);
+        if ((src & 0xff) != SQLITE_BUSY)
+            break;
+        (void)sqlite3_reset(s);
+        busy_sleep();
+    }
+    if (src != SQLITE_ROW && src != SQLITE_DONE) {
+        sq_fail(be, sql);
+        goto out;
+    }
+    if (want != NULL) {
+        got = src == SQLITE_ROW ? sqlite3_column_text(s, 0) : NULL;
+        if (got == NULL || sqlite3_stricmp((const char *)got, want) != 0) {
+            snprintf(be->err, sizeof(be->err), "%s: answered %s instead of %s", sql,
+                     got != NULL ? (const char *)got : "nothing", want);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* The file a SQLite store URI names: "sqlite:PATH", "sqlite://PATH" (so
+ * "sqlite:///abs/path" is /abs/path) or a plain PATH.  Borrowed from
+ * uri. */
+static const char *uri_path(const char *uri)
+{
+    static const char scheme[] = "sqlite:";
+
+    if (strncasecmp(uri, scheme, sizeof(scheme) - 1) != 0)
+        return uri;
+    uri += sizeof(scheme) - 1;
+    if (uri[0] == '/' && uri[1] == '/')
+        uri += 2;
+    return uri;
+}
+
+/*
+ * Opens the database a SQLite store URI names, configures the connection
+ * for durability and concurrent writers, and migrates the schema; see
+ * store_backend.h.  A failure is described in why as "sqlite:PATH: what
+ * went wrong", taken from the connection before it is closed.
+ */
+int scep_store_sqlite_open(const char *uri, const struct scep_store_ops **ops, void **out,
+                           char *why, size_t whylen)
+{
+    int rc = SCEP_ERR_STORE;
+    struct sq_be *be = NULL;
+    const char *path = uri_path(uri);
+
+    if (path[0] == '\0') {
+        snprintf(why, whylen, "%s: names no database file", uri);
+        return SCEP_ERR_INVALID_ARG;
+    }
+    be = calloc(1, sizeof(*be));
+    if (be == NULL) {
+        snprintf(why, whylen, "sqlite:%s: out of memory", path);
+        return SCEP_ERR_NOMEM;
+    }
+    /* NOMUTEX: each connection belongs to one thread, so SQLite's
+     * per-connection mutex would only cost time.  sqlite3_open_v2 hands
+     * back a handle even when it fails, with the reason in it; sq_close()
+     * closes it. */
+    if (sqlite3_open_v2(path, &be->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        sq_fail(be, NULL);
+        goto out;
+    }
+    /* Extended codes tell a duplicate serial (CONSTRAINT_PRIMARYKEY)
+     * apart from other failures. */
+    sqlite3_extended_result_codes(be->db, 1);
+    /* The timeout first: switching to WAL needs a lock that another
+     * process opening the same file may hold. */
+    if (sqlite3_busy_timeout(be->db, BUSY_TIMEOUT_MS) != SQLITE_OK) {
+        sq_fail(be, "busy_timeout");
+        goto out;
+    }
+    rc = pragma(be, "PRAGMA journal_mode=WAL", "wal");
+    if (rc == 0)
+        rc = pragma(be, "PRAGMA synchronous=FULL", NULL);
+    if (rc == 0)
+        rc = pragma(be, "PRAGMA foreign_keys=ON", NULL);
+    if (rc == 0)
+        rc = sq_migrate(be);
+    if (rc != 0)
+        goto out;
+    *ops = &sqlite_ops;
+    *out = be;
+    be = NULL;
+    rc = 0;
+out:
+    if (be != NULL)
+        snprintf(why, whylen, "sqlite:%s: %s", path, be->err);
+    sq_close(be);
+    return rc;
+}
