@@ -355,7 +355,7 @@ int scep_store_sqlite_open(const char *uri, const struct scep_store_ops **ops, v
     const char *path = uri_path(uri);
 
     if (path[0] == '\0') {
-        snprintf(why, whylen, "%s: names no database file", uri);
+        snprintf(why, whylen, "%s names no database file", uri);
         return SCEP_ERR_INVALID_ARG;
     }
     be = calloc(1, sizeof(*be));

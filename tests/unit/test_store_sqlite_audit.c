@@ -1,9 +1,11 @@
 /*
- * Unit tests of the store's audit trail and of concurrent writers: the
- * hash chain's exact encoding (recomputed here independently), its
- * verification, detection of tampered, deleted and reordered rows made
- * through raw SQLite behind the store's back, and four threads writing
- * through their own connections at once.
+ * Unit tests of the SQLite audit table and of concurrent writers on one
+ * file: detection of tampered, deleted, renumbered and NUL-smuggling
+ * rows made through raw SQLite behind the store's back, and four
+ * threads creating, migrating and writing one new database through
+ * their own connections at once.  The chain's contract as the public
+ * interface sees it (its exact hashes, after_id, time 0) is in
+ * test_store_contract.c.
  */
 #include "test_store_common.h"
 
@@ -14,63 +16,6 @@
 #include <openssl/evp.h>
 
 #include <scep/error.h>
-
-/* The documented encoding, written out again independently of
- * audit_hash.c so that a change to it fails here. */
-static void enc_u64(unsigned char *buf, size_t *off, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--)
-        buf[(*off)++] = (unsigned char)(v >> (8 * i));
-}
-
-static void enc_str(unsigned char *buf, size_t *off, const char *s)
-{
-    buf[(*off)++] = s != NULL;
-    enc_u64(buf, off, s != NULL ? strlen(s) : 0);
-    if (s != NULL) {
-        memcpy(buf + *off, s, strlen(s));
-        *off += strlen(s);
-    }
-}
-
-static void expected_hash(const char *prev, int64_t id, int64_t t, const char *f[6],
-                          char out[65])
-{
-    unsigned char buf[2048], md[32];
-    unsigned int mdlen = 0;
-    size_t off = 0;
-
-    enc_str(buf, &off, "scep-audit-v1");
-    enc_str(buf, &off, prev);
-    enc_u64(buf, &off, (uint64_t)id);
-    enc_u64(buf, &off, (uint64_t)t);
-    for (int i = 0; i < 6; i++)
-        enc_str(buf, &off, f[i]);
-    assert_int_equal(EVP_Digest(buf, off, md, &mdlen, EVP_sha256(), NULL), 1);
-    for (unsigned int i = 0; i < mdlen; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
-struct seen {
-    int64_t ids[16];
-    char hashes[16][65];
-    int64_t times[16];
-    char details[16][64];
-    int n;
-};
-
-static int seen_cb(const struct scep_audit_event *ev, void *arg)
-{
-    struct seen *s = arg;
-
-    assert_true(s->n < 16);
-    s->ids[s->n] = ev->id;
-    s->times[s->n] = ev->time;
-    snprintf(s->hashes[s->n], 65, "%s", ev->hash);
-    snprintf(s->details[s->n], 64, "%s", ev->detail != NULL ? ev->detail : "(null)");
-    s->n++;
-    return 0;
-}
 
 /* Three events: an issue (with its certificate), a refusal, a revoke. */
 static void write_three(struct scep_store *st)
@@ -90,64 +35,6 @@ static void write_three(struct scep_store *st)
     assert_int_equal(scep_store_insert_cert(st, &ci, &issue), 0);
     assert_int_equal(scep_store_audit(st, &refuse), 0);
     assert_int_equal(scep_store_revoke(st, "AB", 1, 1002, &revoke), 0);
-}
-
-static void test_chain_encoding(void **state)
-{
-    struct ts_db *d = *state;
-    struct scep_store *st = NULL;
-    struct seen s;
-    char h1[65], h2[65];
-    const char *f1[6] = {"issue", "scepd", "T1", "192.0.2.1", "AB", "CN=a"};
-    const char *f2[6] = {"refuse", "scepd", "T2", "192.0.2.2", NULL, "badMessageCheck"};
-    int64_t bad = -1;
-
-    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
-    write_three(st);
-    memset(&s, 0, sizeof(s));
-    assert_int_equal(scep_store_list_audit(st, 0, seen_cb, &s), 0);
-    assert_int_equal(s.n, 3);
-    assert_int_equal(s.ids[0], 1);
-    assert_int_equal(s.ids[2], 3);
-    assert_int_equal(s.times[1], 1001);
-    assert_string_equal(s.details[1], "badMessageCheck");
-    /* The first event chains from 64 zeros, the second from the first. */
-    expected_hash("0000000000000000000000000000000000000000000000000000000000000000", 1,
-                  1000, f1, h1);
-    assert_string_equal(s.hashes[0], h1);
-    expected_hash(h1, 2, 1001, f2, h2);
-    assert_string_equal(s.hashes[1], h2);
-    assert_int_equal(scep_store_verify_audit(st, &bad), 0);
-    assert_int_equal(bad, 0);
-
-    /* after_id skips what the caller has already seen. */
-    memset(&s, 0, sizeof(s));
-    assert_int_equal(scep_store_list_audit(st, 2, seen_cb, &s), 0);
-    assert_int_equal(s.n, 1);
-    assert_int_equal(s.ids[0], 3);
-    scep_store_close(st);
-}
-
-static void test_time_zero_is_now(void **state)
-{
-    struct ts_db *d = *state;
-    struct scep_store *st = NULL;
-    struct scep_audit_event ev = {.kind = "ca-init", .actor = "scepctl:root"};
-    struct seen s;
-    int64_t before = (int64_t)time(NULL), bad = -1;
-
-    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
-    assert_int_equal(scep_store_audit(st, &ev), 0);
-    memset(&s, 0, sizeof(s));
-    assert_int_equal(scep_store_list_audit(st, 0, seen_cb, &s), 0);
-    assert_int_equal(s.n, 1);
-    assert_true(s.times[0] >= before && s.times[0] <= before + 5);
-    assert_string_equal(s.details[0], "(null)");
-    assert_int_equal(scep_store_verify_audit(st, &bad), 0);
-    /* kind is required. */
-    ev.kind = NULL;
-    assert_int_equal(scep_store_audit(st, &ev), SCEP_ERR_INVALID_ARG);
-    scep_store_close(st);
 }
 
 /* Writes three events, applies sql behind the store's back, and expects
@@ -291,7 +178,7 @@ static void test_concurrent_writers(void **state)
     }
 
     assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
-    assert_int_equal(scep_store_schema_version(st), 3);
+    assert_true(scep_store_schema_version(st) > 0);
     assert_int_equal(scep_store_list_certs(st, &f, count_cert_cb, &n), 0);
     assert_int_equal(n, NTHREADS * PER_THREAD);
     assert_int_equal(ts_audit_count(st), NTHREADS * PER_THREAD);
@@ -309,8 +196,6 @@ static void test_concurrent_writers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_chain_encoding, ts_setup, ts_teardown),
-        cmocka_unit_test_setup_teardown(test_time_zero_is_now, ts_setup, ts_teardown),
         cmocka_unit_test_setup_teardown(test_tamper_detail, ts_setup, ts_teardown),
         cmocka_unit_test_setup_teardown(test_tamper_null_vs_empty, ts_setup, ts_teardown),
         cmocka_unit_test_setup_teardown(test_tamper_field_shift, ts_setup, ts_teardown),

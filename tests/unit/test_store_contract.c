@@ -1,0 +1,1544 @@
+/*
+ * The store's backend contract: what every backend behind
+ * lib/store/store.h must do, as tests written against store.h alone (no
+ * SQL; sqlite: URIs only as the default store and in the open-error
+ * cases of the scheme table).  SQLite passes it today;
+ * the PostgreSQL backend will run the same program.  What only SQLite
+ * can show (PRAGMAs, raw-SQL tampering, migrations of old files,
+ * several processes on one file) lives in test_store_sqlite*.c.
+ *
+ * The store comes from $SCEP_STORE_URI, else argv[1], else a fresh
+ * sqlite: file in a temporary directory.  All tests share that one
+ * store and none assumes it starts empty: each names its certificates,
+ * requests and transactionIDs with a tag unique to the run and the test,
+ * narrows listings to its own issuer_fp or serials, and counts only the
+ * audit events it wrote (their actor names the run).  So a database that
+ * other runs have written to, or are writing to (a PostgreSQL server kept
+ * for tests), is a valid target.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+
+#include <scep/error.h>
+
+#include "store/store.h"
+#include "testutil.h"
+
+static const char *g_uri;
+static char g_run[24];   /* hex, unique to this run */
+static char g_actor[40]; /* the actor of every event this run writes */
+static int g_test;       /* bumped by each test's setup */
+
+/* Some bytes that are not text: NULs and high bytes must round-trip. */
+static const unsigned char der_a[] = {0x30, 0x03, 0x00, 0xff, 0x00};
+static const unsigned char der_b[] = {0x30, 0x02, 0x05, 0x00};
+
+/* A name unique to this run and test: tag "S" for a serial gives
+ * "<run><test>S<n>".  Serials stay hex digits: "<run><test>0<n>". */
+static void uniq(char *buf, size_t len, const char *kind, int n)
+{
+    snprintf(buf, len, "%s%02X%s%02X", g_run, (unsigned)g_test & 0xff, kind, (unsigned)n);
+}
+
+static void serial_of(char *buf, size_t len, int n)
+{
+    uniq(buf, len, "0", n);
+}
+
+static int test_setup(void **state)
+{
+    (void)state;
+    g_test++;
+    return 0;
+}
+
+static struct scep_store *open_store(void)
+{
+    struct scep_store *st = NULL;
+    char why[256] = "unset";
+    int rc = scep_store_open(g_uri, &st, why, sizeof(why));
+
+    if (rc != 0)
+        fail_msg("cannot open %s: %s (%s)", g_uri, why, scep_strerror(rc));
+    assert_string_equal(why, "");
+    return st;
+}
+
+/* A record whose strings live in the caller's storage. */
+static struct scep_cert_info cert(const char *serial, const char *subject, const char *issuer)
+{
+    struct scep_cert_info ci;
+
+    memset(&ci, 0, sizeof(ci));
+    ci.serial = (char *)serial;
+    ci.issuer_fp = (char *)issuer;
+    ci.subject = (char *)subject;
+    ci.not_before = 1000;
+    ci.not_after = 4102444800; /* 2100 */
+    ci.issued_at = 1000;
+    ci.status = SCEP_CERT_VALID;
+    ci.revocation_reason = -1;
+    ci.der = (unsigned char *)der_a;
+    ci.der_len = sizeof(der_a);
+    return ci;
+}
+
+static int max_id_cb(const struct scep_audit_event *ev, void *arg)
+{
+    int64_t *max = arg;
+
+    if (ev->id > *max)
+        *max = ev->id;
+    return 0;
+}
+
+/* The id of the newest audit event (0: none). */
+static int64_t audit_mark(struct scep_store *st)
+{
+    int64_t max = 0;
+
+    assert_int_equal(scep_store_list_audit(st, 0, max_id_cb, &max), 0);
+    return max;
+}
+
+static int count_cb(const struct scep_audit_event *ev, void *arg)
+{
+    if (ev->actor != NULL && strcmp(ev->actor, g_actor) == 0)
+        (*(int *)arg)++;
+    return 0;
+}
+
+/* How many audit events this run wrote after mark (another run on the
+ * same store may be writing too). */
+static int audit_since(struct scep_store *st, int64_t mark)
+{
+    int n = 0;
+
+    assert_int_equal(scep_store_list_audit(st, mark, count_cb, &n), 0);
+    return n;
+}
+
+static void assert_audit_intact(struct scep_store *st)
+{
+    int64_t bad = -1;
+
+    assert_int_equal(scep_store_verify_audit(st, &bad), 0);
+    assert_int_equal(bad, 0);
+}
+
+/* --- scep_store_open ------------------------------------------------ */
+
+static void assert_open_fails(const char *uri, int want, const char *want_in_why)
+{
+    struct scep_store *st = NULL;
+    char why[256] = "";
+
+    assert_int_equal(scep_store_open(uri, &st, why, sizeof(why)), want);
+    assert_null(st);
+    assert_true(why[0] != '\0');
+    if (want_in_why != NULL && strstr(why, want_in_why) == NULL)
+        fail_msg("\"%s\" does not say \"%s\"", why, want_in_why);
+    /* A password in the URI never reaches the reason (nor a log). */
+    assert_null(strstr(why, "s3cret"));
+}
+
+static void test_open_errors(void **state)
+{
+    struct scep_store *st = NULL;
+    char why[256] = "", tiny[8];
+    int rc;
+
+    (void)state;
+    assert_open_fails(NULL, SCEP_ERR_INVALID_ARG, NULL);
+    assert_open_fails("", SCEP_ERR_INVALID_ARG, NULL);
+    assert_open_fails("sqlite:", SCEP_ERR_INVALID_ARG, NULL);
+    assert_open_fails("mysql://u:s3cret@h/db", SCEP_ERR_UNSUPPORTED, "\"mysql:\"");
+    assert_open_fails("ldap:x", SCEP_ERR_UNSUPPORTED, "\"ldap:\"");
+    assert_open_fails("sqlite:/nonexistent-dir/x/store.db", SCEP_ERR_STORE,
+                      "/nonexistent-dir/x/store.db");
+    assert_int_equal(scep_store_open(g_uri, NULL, why, sizeof(why)), SCEP_ERR_INVALID_ARG);
+
+    /* PostgreSQL: refused until its backend is built; once it is, a
+     * server nobody listens for still fails, with a reason. */
+    rc = scep_store_open("postgresql://u:s3cret@127.0.0.1:1/none", &st, why, sizeof(why));
+    assert_true(rc < 0);
+    assert_null(st);
+    if (rc == SCEP_ERR_UNSUPPORTED)
+        assert_string_equal(why, "PostgreSQL store not built yet");
+    assert_true(why[0] != '\0');
+    assert_null(strstr(why, "s3cret"));
+    rc = scep_store_open("postgres://u:s3cret@127.0.0.1:1/none", &st, why, sizeof(why));
+    assert_true(rc < 0);
+    if (rc == SCEP_ERR_UNSUPPORTED)
+        assert_string_equal(why, "PostgreSQL store not built yet");
+    assert_null(strstr(why, "s3cret"));
+
+    /* why may be NULL, and a short one is truncated, not overrun. */
+    assert_int_equal(scep_store_open("mysql://h/db", &st, NULL, 0), SCEP_ERR_UNSUPPORTED);
+    memset(tiny, 'x', sizeof(tiny));
+    assert_int_equal(scep_store_open("mysql://h/db", &st, tiny, sizeof(tiny)),
+                     SCEP_ERR_UNSUPPORTED);
+    assert_int_equal(strlen(tiny), sizeof(tiny) - 1);
+    assert_null(st);
+}
+
+static void test_open_schema_version(void **state)
+{
+    struct scep_store *st = open_store(), *st2 = open_store();
+    int v = scep_store_schema_version(st);
+
+    (void)state;
+    assert_true(v > 0);
+    assert_int_equal(scep_store_schema_version(st2), v);
+    assert_int_equal(scep_store_schema_version(NULL), SCEP_ERR_INVALID_ARG);
+    scep_store_close(st2);
+    scep_store_close(st);
+    scep_store_close(NULL);
+    st = open_store();
+    assert_int_equal(scep_store_schema_version(st), v);
+    assert_string_equal(scep_store_last_error(NULL), "");
+    scep_store_close(st);
+}
+
+/* --- certificates --------------------------------------------------- */
+
+static void test_insert_get_round_trip(void **state)
+{
+    struct scep_store *st = open_store();
+    struct scep_cert_info *got = NULL;
+    char serial[40], txid[40];
+    struct scep_cert_info ci;
+    struct scep_audit_event ev = {.kind = "issue", .actor = g_actor, .peer = "192.0.2.7"};
+    int64_t mark = audit_mark(st);
+
+    (void)state;
+    serial_of(serial, sizeof(serial), 1);
+    uniq(txid, sizeof(txid), "T", 1);
+    ci = cert(serial, "CN=rt,O=Example", "f00dfeed");
+    ci.sans = "DNS:a.example, IP:192.0.2.1";
+    ci.not_before = 1700000000;
+    ci.not_after = 4102444800;
+    ci.issued_at = 1700000005;
+    ci.transaction_id = txid;
+    ci.requester = "192.0.2.7";
+    ci.msg_type = "RenewalReq";
+    ci.pubkey_fp = "abcdef";
+    ci.renewed_serial = "09";
+    ev.transaction_id = txid;
+    ev.serial = serial;
+    assert_int_equal(scep_store_insert_cert(st, &ci, &ev), 0);
+    scep_store_close(st);
+
+    /* Another connection: what comes back was committed. */
+    st = open_store();
+    assert_int_equal(scep_store_get_cert(st, serial, &got), 0);
+    assert_string_equal(got->serial, serial);
+    assert_string_equal(got->issuer_fp, "f00dfeed");
+    assert_string_equal(got->subject, "CN=rt,O=Example");
+    assert_string_equal(got->sans, "DNS:a.example, IP:192.0.2.1");
+    assert_int_equal(got->not_before, 1700000000);
+    assert_int_equal(got->not_after, 4102444800);
+    assert_int_equal(got->issued_at, 1700000005);
+    assert_int_equal(got->status, SCEP_CERT_VALID);
+    assert_int_equal(got->revoked_at, 0);
+    assert_int_equal(got->revocation_reason, -1);
+    assert_string_equal(got->transaction_id, txid);
+    assert_string_equal(got->requester, "192.0.2.7");
+    assert_string_equal(got->msg_type, "RenewalReq");
+    assert_string_equal(got->pubkey_fp, "abcdef");
+    assert_string_equal(got->renewed_serial, "09");
+    assert_int_equal(got->der_len, sizeof(der_a));
+    assert_memory_equal(got->der, der_a, sizeof(der_a));
+    scep_cert_info_free(got);
+    got = NULL;
+    assert_int_equal(audit_since(st, mark), 1);
+
+    /* Absent: NOT_FOUND, and the output left alone. */
+    uniq(serial, sizeof(serial), "F", 0xff);
+    assert_int_equal(scep_store_get_cert(st, serial, &got), SCEP_ERR_NOT_FOUND);
+    assert_null(got);
+    assert_int_equal(scep_store_get_cert(st, NULL, &got), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_get_cert(st, serial, NULL), SCEP_ERR_INVALID_ARG);
+    scep_store_close(st);
+}
+
+static void test_null_fields_and_required(void **state)
+{
+    struct scep_store *st = open_store();
+    struct scep_cert_info *got = NULL;
+    char serial[40];
+    struct scep_cert_info ci;
+    struct scep_audit_event bad_ev = {.kind = NULL, .actor = g_actor};
+    int64_t mark = audit_mark(st);
+
+    (void)state;
+    serial_of(serial, sizeof(serial), 1);
+    ci = cert(serial, "CN=bare", NULL);
+    ci.der = (unsigned char *)der_b;
+    ci.der_len = sizeof(der_b);
+    /* No audit event: allowed. */
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+    assert_int_equal(scep_store_get_cert(st, serial, &got), 0);
+    assert_null(got->issuer_fp);
+    assert_null(got->sans);
+    assert_null(got->transaction_id);
+    assert_null(got->requester);
+    assert_null(got->msg_type);
+    assert_null(got->pubkey_fp);
+    assert_null(got->renewed_serial);
+    assert_int_equal(got->der_len, sizeof(der_b));
+    assert_memory_equal(got->der, der_b, sizeof(der_b));
+    scep_cert_info_free(got);
+    assert_int_equal(audit_since(st, mark), 0);
+
+    /* Required: serial, subject, DER; a known status; an event's kind. */
+    serial_of(serial, sizeof(serial), 2);
+    ci.der = NULL;
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), SCEP_ERR_INVALID_ARG);
+    ci.der = (unsigned char *)der_b;
+    ci.der_len = 0;
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), SCEP_ERR_INVALID_ARG);
+    ci.der_len = sizeof(der_b);
+    ci.subject = NULL;
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), SCEP_ERR_INVALID_ARG);
+    ci.subject = "CN=bare";
+    ci.serial = "";
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), SCEP_ERR_INVALID_ARG);
+    ci.serial = serial;
+    ci.status = 2;
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), SCEP_ERR_INVALID_ARG);
+    ci.status = SCEP_CERT_VALID;
+    assert_int_equal(scep_store_insert_cert(st, &ci, &bad_ev), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_insert_cert(NULL, &ci, NULL), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_insert_cert(st, NULL, NULL), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_get_cert(st, serial, &got), SCEP_ERR_NOT_FOUND);
+    assert_int_equal(audit_since(st, mark), 0);
+    scep_cert_info_free(NULL);
+    scep_store_close(st);
+}
+
+static void test_duplicate_serial(void **state)
+{
+    struct scep_store *st = open_store();
+    struct scep_cert_info *got = NULL;
+    char serial[40], serial2[40];
+    struct scep_cert_info a, b;
+    struct scep_audit_event ev = {.kind = "issue", .actor = g_actor};
+    int64_t mark = audit_mark(st);
+
+    (void)state;
+    serial_of(serial, sizeof(serial), 1);
+    a = cert(serial, "CN=first", NULL);
+    b = cert(serial, "CN=second", NULL);
+    b.der = (unsigned char *)der_b;
+    b.der_len = sizeof(der_b);
+    assert_int_equal(scep_store_insert_cert(st, &a, &ev), 0);
+    assert_int_equal(scep_store_insert_cert(st, &b, &ev), SCEP_ERR_EXISTS);
+    assert_non_null(strstr(scep_store_last_error(st), serial));
+    /* Nothing of the second insert was written, not even its audit. */
+    assert_int_equal(audit_since(st, mark), 1);
+    assert_int_equal(scep_store_get_cert(st, serial, &got), 0);
+    assert_string_equal(got->subject, "CN=first");
+    assert_memory_equal(got->der, der_a, sizeof(der_a));
+    scep_cert_info_free(got);
+    /* The connection is still usable afterwards. */
+    serial_of(serial2, sizeof(serial2), 2);
+    b.serial = serial2;
+    assert_int_equal(scep_store_insert_cert(st, &b, &ev), 0);
+    assert_int_equal(audit_since(st, mark), 2);
+    assert_audit_intact(st);
+    scep_store_close(st);
+}
+
+static void test_get_by_transaction(void **state)
+{
+    struct scep_store *st = open_store();
+    struct scep_cert_info *got = NULL;
+    char s1[40], s2[40], s3[40], s4[40], tx[40], other[40], none[40];
+    struct scep_cert_info ci;
+
+    (void)state;
+    serial_of(s1, sizeof(s1), 1);
+    serial_of(s2, sizeof(s2), 2);
+    serial_of(s3, sizeof(s3), 3);
+    serial_of(s4, sizeof(s4), 4);
+    uniq(tx, sizeof(tx), "T", 1);
+    uniq(other, sizeof(other), "T", 2);
+    uniq(none, sizeof(none), "T", 3);
+    ci = cert(s1, "CN=old", NULL);
+    ci.transaction_id = tx;
+    ci.issued_at = 2000;
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+    ci = cert(s2, "CN=other", NULL);
+    ci.transaction_id = other;
+    ci.issued_at = 9000;
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+    /* Certificates without a transactionID (not issued through SCEP) do
+     * not collide with one another. */
+    ci = cert(s3, "CN=plain", NULL);
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+    ci.serial = s4;
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+
+    assert_int_equal(scep_store_get_cert_by_transaction(st, tx, &got), 0);
+    assert_string_equal(got->serial, s1);
+    assert_string_equal(got->subject, "CN=old");
+    scep_cert_info_free(got);
+    got = NULL;
+    assert_int_equal(scep_store_get_cert_by_transaction(st, other, &got), 0);
+    assert_string_equal(got->serial, s2);
+    scep_cert_info_free(got);
+    got = NULL;
+    assert_int_equal(scep_store_get_cert_by_transaction(st, none, &got), SCEP_ERR_NOT_FOUND);
+    assert_null(got);
+    assert_int_equal(scep_store_get_cert_by_transaction(st, NULL, &got), SCEP_ERR_INVALID_ARG);
+    scep_store_close(st);
+}
+
+/* One certificate per transactionID, checked by the store under its
+ * write lock, across connections: a second one is refused with nothing
+ * written (neither the row nor its audit event). */
+static void test_one_cert_per_transaction(void **state)
+{
+    struct scep_store *st = open_store(), *st2 = open_store();
+    struct scep_cert_info *got = NULL;
+    char s1[40], s2[40], s3[40], tx1[40], tx2[40], tx3[40];
+    struct scep_audit_event ev = {.kind = "issue", .actor = g_actor};
+    struct scep_cert_info ci;
+    int64_t mark = audit_mark(st);
+
+    (void)state;
+    serial_of(s1, sizeof(s1), 1);
+    serial_of(s2, sizeof(s2), 2);
+    serial_of(s3, sizeof(s3), 3);
+    uniq(tx1, sizeof(tx1), "T", 1);
+    uniq(tx2, sizeof(tx2), "T", 2);
+    uniq(tx3, sizeof(tx3), "T", 3);
+    ci = cert(s1, "CN=first", NULL);
+    ci.transaction_id = tx1;
+    ev.transaction_id = tx1;
+    assert_int_equal(scep_store_insert_cert(st, &ci, &ev), 0);
+    /* another connection, another serial, the same transactionID */
+    ci.serial = s2;
+    ci.subject = "CN=second";
+    assert_int_equal(scep_store_insert_cert(st2, &ci, &ev), SCEP_ERR_TRANSID_REUSE);
+    assert_int_equal(scep_store_insert_cert(st, &ci, &ev), SCEP_ERR_TRANSID_REUSE);
+    assert_int_equal(audit_since(st, mark), 1);
+    assert_int_equal(scep_store_get_cert(st, s2, &got), SCEP_ERR_NOT_FOUND);
+    assert_int_equal(scep_store_get_cert_by_transaction(st2, tx1, &got), 0);
+    assert_string_equal(got->serial, s1);
+    scep_cert_info_free(got);
+    /* both connections still write */
+    ci.transaction_id = tx2;
+    ev.transaction_id = tx2;
+    assert_int_equal(scep_store_insert_cert(st2, &ci, &ev), 0);
+    ci.serial = s3;
+    ci.transaction_id = tx3;
+    ev.transaction_id = tx3;
+    assert_int_equal(scep_store_insert_cert(st, &ci, &ev), 0);
+    assert_int_equal(audit_since(st, mark), 3);
+    assert_audit_intact(st2);
+    scep_store_close(st2);
+    scep_store_close(st);
+}
+
+struct collected {
+    char serials[32][40];
+    int n;
+    int stop_after;     /* 0: never */
+    const char *prefix; /* NULL: every row; else only serials starting so */
+};
+
+static int collect_cb(const struct scep_cert_info *ci, void *arg)
+{
+    struct collected *c = arg;
+
+    assert_non_null(ci->der);
+    if (c->prefix != NULL && strncmp(ci->serial, c->prefix, strlen(c->prefix)) != 0)
+        return 0;
+    assert_true(c->n < 32);
+    snprintf(c->serials[c->n], sizeof(c->serials[c->n]), "%s", ci->serial);
+    c->n++;
+    if (c->stop_after > 0 && c->n == c->stop_after)
+        return 42;
+    return 0;
+}
+
+static void list(struct scep_store *st, const struct scep_cert_filter *f, struct collected *c)
+{
+    const char *prefix = c->prefix;
+
+    memset(c, 0, sizeof(*c));
+    c->prefix = prefix;
+    assert_int_equal(scep_store_list_certs(st, f, collect_cb, c), 0);
+}
+
+/* Inserts serial n of this test with issuer, subject, expiry and issue
+ * time; returns the serial in buf. */
+static void put(struct scep_store *st, char *buf, size_t len, int n, const char *issuer,
+                const char *subject, int64_t not_after, int64_t issued_at)
+{
+    struct scep_cert_info ci;
+
+    serial_of(buf, len, n);
+    ci = cert(buf, subject, issuer);
+    ci.not_after = not_after;
+    ci.issued_at = issued_at;
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+}
+
+static void test_list_filters(void **state)
+{
+    struct scep_store *st = open_store();
+    char a[40], b[40], c_[40], d[40], e[40], issuer[40], other[40], prefix[40], subj[64];
+    struct scep_cert_filter f;
+    struct collected c;
+    int64_t now = (int64_t)time(NULL);
+
+    (void)state;
+    uniq(issuer, sizeof(issuer), "I", 1);
+    uniq(other, sizeof(other), "I", 2);
+    uniq(prefix, sizeof(prefix), "0", 0);
+    prefix[strlen(prefix) - 2] = '\0'; /* "<run><test>0": this test's serials */
+    /* A: valid, long-lived, issued first. */
+    snprintf(subj, sizeof(subj), "CN=alpha,O=%s", issuer);
+    put(st, a, sizeof(a), 1, issuer, subj, now + 365 * 86400, now - 500);
+    /* B: valid, expires in a day. */
+    snprintf(subj, sizeof(subj), "CN=beta,O=%s", issuer);
+    put(st, b, sizeof(b), 2, issuer, subj, now + 86400, now - 400);
+    /* C: expired an hour ago. */
+    put(st, c_, sizeof(c_), 3, issuer, "CN=gamma,O=Other", now - 3600, now - 300);
+    /* D: valid, expires in two days, then revoked. */
+    snprintf(subj, sizeof(subj), "CN=delta,O=%s", issuer);
+    put(st, d, sizeof(d), 4, issuer, subj, now + 2 * 86400, now - 200);
+    assert_int_equal(scep_store_revoke(st, d, 1, now, NULL), 0);
+    /* E: another CA's, the newest. */
+    snprintf(subj, sizeof(subj), "CN=epsilon,O=%s", issuer);
+    put(st, e, sizeof(e), 5, other, subj, now + 86400, now - 100);
+
+    /* One issuer: everything not expired, newest first. */
+    memset(&f, 0, sizeof(f));
+    f.status = -1;
+    f.issuer_fp = issuer;
+    memset(&c, 0, sizeof(c));
+    list(st, &f, &c);
+    assert_int_equal(c.n, 3);
+    assert_string_equal(c.serials[0], d);
+    assert_string_equal(c.serials[1], b);
+    assert_string_equal(c.serials[2], a);
+    f.issuer_fp = other;
+    list(st, &f, &c);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.serials[0], e);
+    /* Any issuer (NULL), and a NULL filter: the same default, ours among
+     * whatever else the store holds. */
+    f.issuer_fp = NULL;
+    c.prefix = prefix;
+    list(st, &f, &c);
+    assert_int_equal(c.n, 4);
+    assert_string_equal(c.serials[0], e);
+    assert_string_equal(c.serials[3], a);
+    list(st, NULL, &c);
+    assert_int_equal(c.n, 4);
+    c.prefix = NULL;
+    f.issuer_fp = issuer;
+
+    f.include_expired = 1;
+    list(st, &f, &c);
+    assert_int_equal(c.n, 4);
+    assert_string_equal(c.serials[1], c_);
+
+    f.status = SCEP_CERT_REVOKED;
+    list(st, &f, &c);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.serials[0], d);
+
+    f.status = SCEP_CERT_VALID;
+    f.include_expired = 0;
+    list(st, &f, &c);
+    assert_int_equal(c.n, 2);
+
+    /* Expiring within 3 days: valid ones only (D is revoked), not the
+     * expired C. */
+    f.status = -1;
+    f.expiring_within = 3 * 86400;
+    list(st, &f, &c);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.serials[0], b);
+    f.expiring_within = 0;
+
+    /* A substring of the subject. */
+    snprintf(subj, sizeof(subj), "O=%s", issuer);
+    f.subject_like = subj;
+    list(st, &f, &c);
+    assert_int_equal(c.n, 3);
+    f.subject_like = "gamma";
+    list(st, &f, &c);
+    assert_int_equal(c.n, 0);
+    f.include_expired = 1;
+    list(st, &f, &c);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.serials[0], c_);
+    /* LIKE and glob wildcards are plain characters here. */
+    f.subject_like = "%";
+    list(st, &f, &c);
+    assert_int_equal(c.n, 0);
+    f.subject_like = "CN=*";
+    list(st, &f, &c);
+    assert_int_equal(c.n, 0);
+    f.subject_like = "CN=_amma";
+    list(st, &f, &c);
+    assert_int_equal(c.n, 0);
+    f.subject_like = NULL;
+
+    /* A limit keeps the newest. */
+    f.limit = 2;
+    list(st, &f, &c);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.serials[0], d);
+    assert_string_equal(c.serials[1], c_);
+    f.limit = 0;
+
+    /* A non-zero callback return stops the walk and comes back. */
+    memset(&c, 0, sizeof(c));
+    c.stop_after = 2;
+    assert_int_equal(scep_store_list_certs(st, &f, collect_cb, &c), 42);
+    assert_int_equal(c.n, 2);
+
+    f.status = 5;
+    assert_int_equal(scep_store_list_certs(st, &f, collect_cb, &c), SCEP_ERR_INVALID_ARG);
+    f.status = -1;
+    f.limit = -1;
+    assert_int_equal(scep_store_list_certs(st, &f, collect_cb, &c), SCEP_ERR_INVALID_ARG);
+    f.limit = 0;
+    f.expiring_within = -1;
+    assert_int_equal(scep_store_list_certs(st, &f, collect_cb, &c), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_list_certs(st, NULL, NULL, &c), SCEP_ERR_INVALID_ARG);
+    scep_store_close(st);
+}
+
+struct reenter {
+    struct scep_store *st;
+    const char *issuer;
+    int seen;
+};
+
+/* Calls back into the store from inside a listing: a lookup, a
+ * revocation (a write transaction) and a nested listing. */
+static int reenter_cb(const struct scep_cert_info *ci, void *arg)
+{
+    struct reenter *r = arg;
+    struct scep_cert_info *got = NULL;
+    struct collected inner;
+    struct scep_cert_filter all = {.status = -1, .include_expired = 1, .issuer_fp = r->issuer};
+
+    assert_int_equal(scep_store_get_cert(r->st, ci->serial, &got), 0);
+    assert_string_equal(got->subject, ci->subject);
+    scep_cert_info_free(got);
+    assert_int_equal(scep_store_revoke(r->st, ci->serial, 0, 0, NULL), 0);
+    memset(&inner, 0, sizeof(inner));
+    assert_int_equal(scep_store_list_certs(r->st, &all, collect_cb, &inner), 0);
+    assert_int_equal(inner.n, 3);
+    r->seen++;
+    return 0;
+}
+
+static void test_list_reentrant(void **state)
+{
+    struct scep_store *st = open_store();
+    char s[40], issuer[40];
+    /* Status "any", so the rows being revoked stay in the walk's scope: a
+     * backend need not say whether a running listing sees changes its own
+     * connection makes. */
+    struct scep_cert_filter any = {.status = -1};
+    struct scep_cert_filter valid = {.status = SCEP_CERT_VALID};
+    struct reenter r;
+    struct collected c;
+    int i;
+
+    (void)state;
+    uniq(issuer, sizeof(issuer), "I", 1);
+    for (i = 1; i <= 3; i++)
+        put(st, s, sizeof(s), i, issuer, "CN=r", 4102444800, 1000 + i);
+    any.issuer_fp = issuer;
+    valid.issuer_fp = issuer;
+    r.st = st;
+    r.issuer = issuer;
+    r.seen = 0;
+    assert_int_equal(scep_store_list_certs(st, &any, reenter_cb, &r), 0);
+    assert_int_equal(r.seen, 3);
+    memset(&c, 0, sizeof(c));
+    list(st, &valid, &c);
+    assert_int_equal(c.n, 0);
+    scep_store_close(st);
+}
+
+static void test_revoke(void **state)
+{
+    struct scep_store *st = open_store();
+    struct scep_cert_info *got = NULL;
+    char s1[40], s2[40], none[40];
+    struct scep_cert_info ci;
+    struct scep_audit_event ev = {.kind = "revoke", .actor = g_actor, .detail = "keyCompromise"};
+    struct scep_audit_event bad_ev = {.kind = NULL};
+    int64_t mark = audit_mark(st), before;
+
+    (void)state;
+    serial_of(s1, sizeof(s1), 1);
+    serial_of(s2, sizeof(s2), 2);
+    uniq(none, sizeof(none), "F", 0xff);
+    ci = cert(s1, "CN=r", NULL);
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+    ev.serial = s1;
+    assert_int_equal(scep_store_revoke(st, s1, 1, 1234567, &ev), 0);
+    assert_int_equal(audit_since(st, mark), 1);
+    /* Twice: EXISTS, and no second audit event. */
+    assert_int_equal(scep_store_revoke(st, s1, 4, 2345678, &ev), SCEP_ERR_EXISTS);
+    assert_int_equal(scep_store_revoke(st, none, 1, 0, &ev), SCEP_ERR_NOT_FOUND);
+    assert_int_equal(audit_since(st, mark), 1);
+    /* CRLReason 0..10 without 7 (RFC 5280 5.3.1), or -1: none. */
+    assert_int_equal(scep_store_revoke(st, s1, 7, 0, NULL), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_revoke(st, s1, 11, 0, NULL), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_revoke(st, s1, -2, 0, NULL), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_revoke(st, NULL, 1, 0, NULL), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_revoke(st, s1, 1, 0, &bad_ev), SCEP_ERR_INVALID_ARG);
+    scep_store_close(st);
+
+    st = open_store();
+    assert_int_equal(scep_store_get_cert(st, s1, &got), 0);
+    assert_int_equal(got->status, SCEP_CERT_REVOKED);
+    assert_int_equal(got->revoked_at, 1234567);
+    assert_int_equal(got->revocation_reason, 1);
+    scep_cert_info_free(got);
+    /* at = 0: now; reason -1 is kept as "none". */
+    ci.serial = s2;
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+    before = (int64_t)time(NULL);
+    assert_int_equal(scep_store_revoke(st, s2, -1, 0, NULL), 0);
+    assert_int_equal(scep_store_get_cert(st, s2, &got), 0);
+    assert_true(got->revoked_at >= before && got->revoked_at <= (int64_t)time(NULL) + 1);
+    assert_int_equal(got->revocation_reason, -1);
+    scep_cert_info_free(got);
+    assert_audit_intact(st);
+    scep_store_close(st);
+}
+
+static void assert_status(struct scep_store *st, const char *serial, int status, int64_t at,
+                          int reason)
+{
+    struct scep_cert_info *got = NULL;
+
+    assert_int_equal(scep_store_get_cert(st, serial, &got), 0);
+    assert_int_equal(got->status, status);
+    assert_int_equal(got->revoked_at, at);
+    assert_int_equal(got->revocation_reason, reason);
+    scep_cert_info_free(got);
+}
+
+/* RFC 5280 5.3.1: certificateHold (6) is the one revocation that may be
+ * released; scep_store_unhold() does that and nothing else. */
+static void test_unhold(void **state)
+{
+    struct scep_store *st = open_store();
+    char held[40], gone[40], valid[40], none[40];
+    struct scep_cert_info ci;
+    struct scep_audit_event ev = {.kind = "unhold", .actor = g_actor};
+    struct scep_audit_event bad_ev = {.kind = NULL};
+    int64_t mark;
+
+    (void)state;
+    serial_of(held, sizeof(held), 1);
+    serial_of(gone, sizeof(gone), 2);
+    serial_of(valid, sizeof(valid), 3);
+    uniq(none, sizeof(none), "F", 0xff);
+    ci = cert(held, "CN=held", NULL);
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+    ci.serial = gone;
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+    ci.serial = valid;
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+    assert_int_equal(scep_store_revoke(st, held, 6, 5000, NULL), 0);
+    assert_int_equal(scep_store_revoke(st, gone, 1, 5000, NULL), 0);
+    mark = audit_mark(st);
+
+    /* Refusals write nothing. */
+    assert_int_equal(scep_store_unhold(st, none, &ev), SCEP_ERR_NOT_FOUND);
+    assert_int_equal(scep_store_unhold(st, valid, &ev), SCEP_ERR_POLICY);
+    assert_int_equal(scep_store_unhold(st, gone, &ev), SCEP_ERR_POLICY);
+    assert_non_null(strstr(scep_store_last_error(st), gone));
+    assert_int_equal(scep_store_unhold(st, NULL, &ev), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_unhold(NULL, held, &ev), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_unhold(st, held, &bad_ev), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(audit_since(st, mark), 0);
+    assert_status(st, gone, SCEP_CERT_REVOKED, 5000, 1);
+    assert_status(st, valid, SCEP_CERT_VALID, 0, -1);
+    assert_status(st, held, SCEP_CERT_REVOKED, 5000, 6);
+
+    /* The hold is released, with its event, durably. */
+    ev.serial = held;
+    assert_int_equal(scep_store_unhold(st, held, &ev), 0);
+    assert_int_equal(audit_since(st, mark), 1);
+    scep_store_close(st);
+    st = open_store();
+    assert_status(st, held, SCEP_CERT_VALID, 0, -1);
+    /* Released once: now it is valid, so a second release is refused. */
+    assert_int_equal(scep_store_unhold(st, held, NULL), SCEP_ERR_POLICY);
+    /* It can be held again, and released again without an event. */
+    assert_int_equal(scep_store_revoke(st, held, 6, 6000, NULL), 0);
+    assert_int_equal(scep_store_unhold(st, held, NULL), 0);
+    assert_status(st, held, SCEP_CERT_VALID, 0, -1);
+    assert_int_equal(audit_since(st, mark), 1);
+    assert_audit_intact(st);
+    scep_store_close(st);
+}
+
+static void test_crl_numbers(void **state)
+{
+    struct scep_store *st = open_store(), *st2 = open_store();
+    int64_t a = 0, b = 0, c = 0, d = 0;
+
+    (void)state;
+    assert_int_equal(scep_store_next_crl_number(st, &a), 0);
+    assert_true(a >= 1);
+    assert_int_equal(scep_store_next_crl_number(st, &b), 0);
+    assert_true(b > a);
+    /* A second connection continues the same counter. */
+    assert_int_equal(scep_store_next_crl_number(st2, &c), 0);
+    assert_true(c > b);
+    scep_store_close(st2);
+    scep_store_close(st);
+    /* And it survives reopening. */
+    st = open_store();
+    assert_int_equal(scep_store_next_crl_number(st, &d), 0);
+    assert_true(d > c);
+    assert_int_equal(scep_store_next_crl_number(st, NULL), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_next_crl_number(NULL, &d), SCEP_ERR_INVALID_ARG);
+    scep_store_close(st);
+}
+
+/* --- audit ------------------------------------------------------------ */
+
+/* The hash chain as audit_hash.c documents it, recomputed here from
+ * listed events alone: any backend must store exactly these hashes. */
+static void put_u64(EVP_MD_CTX *md, uint64_t v)
+{
+    unsigned char b[8];
+    int i;
+
+    for (i = 7; i >= 0; i--) {
+        b[i] = (unsigned char)(v & 0xff);
+        v >>= 8;
+    }
+    assert_int_equal(EVP_DigestUpdate(md, b, sizeof(b)), 1);
+}
+
+static void put_str(EVP_MD_CTX *md, const char *s)
+{
+    unsigned char present = s != NULL;
+
+    assert_int_equal(EVP_DigestUpdate(md, &present, 1), 1);
+    put_u64(md, s != NULL ? strlen(s) : 0);
+    if (s != NULL)
+        assert_int_equal(EVP_DigestUpdate(md, s, strlen(s)), 1);
+}
+
+static void chain_hash(const char *prev, const struct scep_audit_event *ev, char out[65])
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char d[32];
+    unsigned int n = 0, i;
+
+    assert_non_null(md);
+    assert_int_equal(EVP_DigestInit_ex(md, EVP_sha256(), NULL), 1);
+    put_str(md, "scep-audit-v1");
+    put_str(md, prev);
+    put_u64(md, (uint64_t)ev->id);
+    put_u64(md, (uint64_t)ev->time);
+    put_str(md, ev->kind);
+    put_str(md, ev->actor);
+    put_str(md, ev->transaction_id);
+    put_str(md, ev->peer);
+    put_str(md, ev->serial);
+    put_str(md, ev->detail);
+    assert_int_equal(EVP_DigestFinal_ex(md, d, &n), 1);
+    EVP_MD_CTX_free(md);
+    for (i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+struct chain {
+    char prev[65];
+    int64_t last_id;
+    int n;
+};
+
+static int chain_cb(const struct scep_audit_event *ev, void *arg)
+{
+    struct chain *c = arg;
+    char h[65];
+
+    /* ids grow by one: no gaps, no reordering. */
+    assert_int_equal(ev->id, c->last_id + 1);
+    assert_non_null(ev->kind);
+    assert_non_null(ev->hash);
+    chain_hash(c->prev, ev, h);
+    assert_string_equal(ev->hash, h);
+    memcpy(c->prev, h, sizeof(c->prev));
+    c->last_id = ev->id;
+    c->n++;
+    return 0;
+}
+
+struct seen {
+    int64_t ids[8];
+    int64_t times[8];
+    char kinds[8][32];
+    char details[8][64];
+    char serials[8][40];
+    int n;
+};
+
+/* Records this run's events. */
+static int seen_cb(const struct scep_audit_event *ev, void *arg)
+{
+    struct seen *s = arg;
+
+    if (ev->actor == NULL || strcmp(ev->actor, g_actor) != 0)
+        return 0;
+    assert_true(s->n < 8);
+    s->ids[s->n] = ev->id;
+    s->times[s->n] = ev->time;
+    snprintf(s->kinds[s->n], sizeof(s->kinds[0]), "%s", ev->kind);
+    snprintf(s->details[s->n], sizeof(s->details[0]), "%s",
+             ev->detail != NULL ? ev->detail : "(null)");
+    snprintf(s->serials[s->n], sizeof(s->serials[0]), "%s",
+             ev->serial != NULL ? ev->serial : "(null)");
+    s->n++;
+    return 0;
+}
+
+static int stop_cb(const struct scep_audit_event *ev, void *arg)
+{
+    (void)ev;
+    (*(int *)arg)++;
+    return 7;
+}
+
+static void test_audit_append_list_verify(void **state)
+{
+    struct scep_store *st = open_store();
+    char serial[40], txid[40];
+    struct scep_cert_info ci;
+    struct scep_audit_event issue = {
+        .time = 1000, .kind = "issue", .actor = g_actor, .peer = "192.0.2.1", .detail = "CN=a"};
+    struct scep_audit_event refuse = {.time = 1001,
+                                      .kind = "refuse",
+                                      .actor = g_actor,
+                                      .peer = "192.0.2.2",
+                                      .detail = "badMessageCheck"};
+    struct scep_audit_event revoke = {
+        .time = 1002, .kind = "revoke", .actor = g_actor, .detail = ""};
+    struct scep_audit_event now_ev = {.kind = "ca-init", .actor = g_actor};
+    struct chain chain;
+    struct seen s;
+    int64_t mark = audit_mark(st), before, third, bad = -1;
+    int stops = 0;
+
+    (void)state;
+    serial_of(serial, sizeof(serial), 1);
+    uniq(txid, sizeof(txid), "T", 1);
+    ci = cert(serial, "CN=a", NULL);
+    issue.transaction_id = txid;
+    issue.serial = serial;
+    revoke.serial = serial;
+    assert_int_equal(scep_store_insert_cert(st, &ci, &issue), 0);
+    assert_int_equal(scep_store_audit(st, &refuse), 0);
+    assert_int_equal(scep_store_revoke(st, serial, 1, 1002, &revoke), 0);
+    before = (int64_t)time(NULL);
+    assert_int_equal(scep_store_audit(st, &now_ev), 0);
+
+    /* after_id: only what came later, oldest first, fields as given. */
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(scep_store_list_audit(st, mark, seen_cb, &s), 0);
+    assert_int_equal(s.n, 4);
+    assert_true(s.ids[0] > mark);
+    assert_true(s.ids[1] > s.ids[0] && s.ids[2] > s.ids[1] && s.ids[3] > s.ids[2]);
+    assert_string_equal(s.kinds[0], "issue");
+    assert_string_equal(s.serials[0], serial);
+    assert_int_equal(s.times[1], 1001);
+    assert_string_equal(s.details[1], "badMessageCheck");
+    assert_string_equal(s.serials[1], "(null)");
+    assert_string_equal(s.details[2], ""); /* "" stays "", not NULL */
+    /* time 0: now; a NULL detail stays NULL. */
+    assert_true(s.times[3] >= before && s.times[3] <= (int64_t)time(NULL) + 1);
+    assert_string_equal(s.details[3], "(null)");
+    third = s.ids[2];
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(scep_store_list_audit(st, third, seen_cb, &s), 0);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.kinds[0], "ca-init");
+    /* A non-zero callback return stops the walk and comes back. */
+    assert_int_equal(scep_store_list_audit(st, mark, stop_cb, &stops), 7);
+    assert_int_equal(stops, 1);
+
+    /* The whole chain, recomputed from the listing, from the genesis. */
+    memset(&chain, 0, sizeof(chain));
+    memset(chain.prev, '0', 64);
+    assert_int_equal(scep_store_list_audit(st, 0, chain_cb, &chain), 0);
+    assert_true(chain.n >= 4);
+    assert_true(chain.last_id > mark);
+    assert_int_equal(scep_store_verify_audit(st, &bad), 0);
+    assert_int_equal(bad, 0);
+
+    /* Arguments. */
+    now_ev.kind = NULL;
+    assert_int_equal(scep_store_audit(st, &now_ev), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_audit(st, NULL), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_list_audit(st, 0, NULL, NULL), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_verify_audit(st, NULL), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(audit_since(st, mark), 4);
+    scep_store_close(st);
+}
+
+/* The only tampering the public interface allows: a caller filling in
+ * the output-only id and hash of an event.  The store assigns both
+ * itself, so the chain stays intact. */
+static void test_audit_forged_id_and_hash(void **state)
+{
+    struct scep_store *st = open_store();
+    struct scep_audit_event ev = {
+        .id = 1,
+        .kind = "refuse",
+        .actor = g_actor,
+        .detail = "forged",
+        .hash = "1111111111111111111111111111111111111111111111111111111111111111"};
+    struct chain chain;
+    struct seen s;
+    int64_t mark = audit_mark(st), bad = -1;
+
+    (void)state;
+    assert_int_equal(scep_store_audit(st, &ev), 0);
+    ev.id = INT64_MAX;
+    assert_int_equal(scep_store_audit(st, &ev), 0);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(scep_store_list_audit(st, mark, seen_cb, &s), 0);
+    assert_int_equal(s.n, 2);
+    assert_true(s.ids[0] > mark);
+    assert_true(s.ids[1] > s.ids[0] && s.ids[1] != INT64_MAX);
+    memset(&chain, 0, sizeof(chain));
+    memset(chain.prev, '0', 64);
+    assert_int_equal(scep_store_list_audit(st, 0, chain_cb, &chain), 0);
+    assert_int_equal(scep_store_verify_audit(st, &bad), 0);
+    assert_int_equal(bad, 0);
+    scep_store_close(st);
+}
+
+/* --- requests held for approval --------------------------------------- */
+
+static const unsigned char csr_a[] = {0x30, 0x04, 0x00, 0x01, 0xfe, 0x00};
+
+/* A request record whose strings live in static or caller storage. */
+static struct scep_request_info req_info(const char *txid, const char *subject)
+{
+    struct scep_request_info ri;
+
+    memset(&ri, 0, sizeof(ri));
+    ri.transaction_id = (char *)txid;
+    ri.subject = (char *)subject;
+    ri.sans = "DNS:host.example";
+    ri.pubkey_fp = "ab12cd34";
+    ri.msg_type = "PKCSReq";
+    ri.requester = "192.0.2.7";
+    ri.created_at = 1700000000;
+    ri.csr_der = (unsigned char *)csr_a;
+    ri.csr_len = sizeof(csr_a);
+    return ri;
+}
+
+/* Adds request n of this test with a "request-pending" event; its
+ * transactionID goes to txid, and its id is returned. */
+static int64_t add_req(struct scep_store *st, int n, char *txid, size_t len, const char *subject)
+{
+    struct scep_request_info ri;
+    struct scep_audit_event ev = {.kind = "request-pending", .actor = g_actor};
+    int64_t id = -1;
+
+    uniq(txid, len, "R", n);
+    ri = req_info(txid, subject);
+    ev.transaction_id = txid;
+    assert_int_equal(scep_store_add_request(st, &ri, &ev, &id), 0);
+    assert_true(id > 0);
+    return id;
+}
+
+static void assert_str_or_null(const char *got, const char *want)
+{
+    if (want == NULL)
+        assert_null(got);
+    else
+        assert_string_equal(got, want);
+}
+
+static void assert_same_request(const struct scep_request_info *got,
+                                const struct scep_request_info *want)
+{
+    assert_string_equal(got->transaction_id, want->transaction_id);
+    assert_str_or_null(got->subject, want->subject);
+    assert_str_or_null(got->sans, want->sans);
+    assert_str_or_null(got->pubkey_fp, want->pubkey_fp);
+    assert_str_or_null(got->msg_type, want->msg_type);
+    assert_str_or_null(got->requester, want->requester);
+    assert_int_equal(got->created_at, want->created_at);
+    assert_int_equal(got->csr_len, want->csr_len);
+    assert_memory_equal(got->csr_der, want->csr_der, want->csr_len);
+}
+
+static void test_request_round_trip(void **state)
+{
+    struct scep_store *st = open_store();
+    struct scep_request_info *a = NULL, *b = NULL;
+    char txid[40], sparse[40], none[40];
+    struct scep_request_info ri;
+    struct scep_audit_event ev = {.kind = "request-pending", .actor = g_actor};
+    int64_t id = 0, id2 = 0, before, mark = audit_mark(st);
+
+    (void)state;
+    uniq(txid, sizeof(txid), "R", 1);
+    uniq(sparse, sizeof(sparse), "R", 2);
+    uniq(none, sizeof(none), "R", 3);
+    ri = req_info(txid, "CN=round,O=Example");
+    /* Fields the store owns are ignored on input. */
+    ri.id = 77;
+    ri.status = SCEP_REQ_ISSUED;
+    ri.decided_at = 5;
+    ri.decided_by = "someone";
+    ri.reason = "because";
+    ri.serial = "0A";
+    ev.transaction_id = txid;
+    assert_int_equal(scep_store_add_request(st, &ri, &ev, &id), 0);
+    assert_true(id > 0);
+    scep_store_close(st);
+
+    /* Another connection: the request was committed. */
+    st = open_store();
+    assert_int_equal(scep_store_get_request(st, id, &a), 0);
+    assert_int_equal(scep_store_get_request_by_transaction(st, txid, &b), 0);
+    assert_int_equal(a->id, id);
+    assert_int_equal(b->id, id);
+    assert_same_request(a, &ri);
+    assert_same_request(b, &ri);
+    assert_int_equal(a->status, SCEP_REQ_PENDING);
+    assert_int_equal(a->decided_at, 0);
+    assert_null(a->decided_by);
+    assert_null(a->reason);
+    assert_null(a->serial);
+    scep_request_info_free(a);
+    scep_request_info_free(b);
+    a = b = NULL;
+
+    /* NULL optional strings stay NULL; created_at 0 means now; id may
+     * be NULL; ids grow. */
+    ri = req_info(sparse, NULL);
+    ri.sans = ri.pubkey_fp = ri.msg_type = ri.requester = NULL;
+    ri.created_at = 0;
+    before = (int64_t)time(NULL);
+    assert_int_equal(scep_store_add_request(st, &ri, NULL, NULL), 0);
+    assert_int_equal(scep_store_get_request_by_transaction(st, sparse, &a), 0);
+    assert_null(a->subject);
+    assert_null(a->sans);
+    assert_null(a->pubkey_fp);
+    assert_null(a->msg_type);
+    assert_null(a->requester);
+    assert_true(a->created_at >= before && a->created_at <= (int64_t)time(NULL) + 1);
+    assert_true(a->id > id);
+    scep_request_info_free(a);
+    a = NULL;
+
+    /* A known transactionID: EXISTS, nothing written, *id untouched. */
+    assert_int_equal(scep_store_add_request(st, &ri, &ev, &id2), SCEP_ERR_EXISTS);
+    assert_non_null(strstr(scep_store_last_error(st), sparse));
+    assert_int_equal(id2, 0);
+    assert_int_equal(scep_store_get_request(st, INT64_MAX, &a), SCEP_ERR_NOT_FOUND);
+    assert_null(a);
+    assert_int_equal(scep_store_get_request_by_transaction(st, none, &a), SCEP_ERR_NOT_FOUND);
+    assert_null(a);
+    assert_int_equal(scep_store_get_request(st, id, NULL), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_get_request_by_transaction(st, NULL, &a), SCEP_ERR_INVALID_ARG);
+
+    /* Required fields. */
+    ri = req_info("", "CN=x");
+    assert_int_equal(scep_store_add_request(st, &ri, NULL, NULL), SCEP_ERR_INVALID_ARG);
+    ri = req_info(none, "CN=x");
+    ri.csr_der = NULL;
+    assert_int_equal(scep_store_add_request(st, &ri, NULL, NULL), SCEP_ERR_INVALID_ARG);
+    ri = req_info(none, "CN=x");
+    ri.csr_len = 0;
+    assert_int_equal(scep_store_add_request(st, &ri, NULL, NULL), SCEP_ERR_INVALID_ARG);
+    ri = req_info(none, "CN=x");
+    ev.kind = NULL;
+    assert_int_equal(scep_store_add_request(st, &ri, &ev, NULL), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_get_request_by_transaction(st, none, &a), SCEP_ERR_NOT_FOUND);
+    assert_int_equal(audit_since(st, mark), 1);
+    assert_audit_intact(st);
+    scep_request_info_free(NULL);
+    scep_store_close(st);
+}
+
+struct rcollect {
+    int n;
+    int64_t ids[8];
+    int stop_after;     /* 0: never */
+    const char *prefix; /* only transactionIDs starting so */
+};
+
+static int rcollect_cb(const struct scep_request_info *ri, void *arg)
+{
+    struct rcollect *c = arg;
+
+    assert_non_null(ri->csr_der);
+    if (strncmp(ri->transaction_id, c->prefix, strlen(c->prefix)) != 0)
+        return 0;
+    assert_true(c->n < 8);
+    c->ids[c->n++] = ri->id;
+    if (c->stop_after > 0 && c->n == c->stop_after)
+        return 42;
+    return 0;
+}
+
+static void rlist(struct scep_store *st, int status, struct rcollect *c, const char *prefix)
+{
+    memset(c, 0, sizeof(*c));
+    c->prefix = prefix;
+    assert_int_equal(scep_store_list_requests(st, status, rcollect_cb, c), 0);
+}
+
+struct walker {
+    struct scep_store *st;
+    const char *prefix;
+};
+
+/* Decides this test's requests from inside the walk. */
+static int approve_in_walk_cb(const struct scep_request_info *ri, void *arg)
+{
+    struct walker *w = arg;
+
+    if (strncmp(ri->transaction_id, w->prefix, strlen(w->prefix)) != 0)
+        return 0;
+    return scep_store_decide_request(w->st, ri->id, SCEP_REQ_APPROVED, "scepctl:walker", NULL,
+                                     NULL);
+}
+
+static void test_request_list_by_status(void **state)
+{
+    struct scep_store *st = open_store();
+    struct rcollect c;
+    struct walker w;
+    char tx[40], prefix[40];
+    int64_t a, b, e, f;
+
+    (void)state;
+    uniq(prefix, sizeof(prefix), "R", 0);
+    prefix[strlen(prefix) - 2] = '\0';
+    rlist(st, -1, &c, prefix);
+    assert_int_equal(c.n, 0);
+    a = add_req(st, 1, tx, sizeof(tx), "CN=a");
+    b = add_req(st, 2, tx, sizeof(tx), "CN=b");
+    e = add_req(st, 3, tx, sizeof(tx), "CN=e");
+    f = add_req(st, 4, tx, sizeof(tx), "CN=f");
+    assert_int_equal(
+        scep_store_decide_request(st, b, SCEP_REQ_APPROVED, "scepctl:root", NULL, NULL), 0);
+    assert_int_equal(
+        scep_store_decide_request(st, e, SCEP_REQ_REJECTED, "scepctl:root", "unknown", NULL), 0);
+
+    rlist(st, SCEP_REQ_PENDING, &c, prefix);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(c.ids[0], a); /* oldest first */
+    assert_int_equal(c.ids[1], f);
+    rlist(st, SCEP_REQ_APPROVED, &c, prefix);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.ids[0], b);
+    rlist(st, SCEP_REQ_REJECTED, &c, prefix);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.ids[0], e);
+    rlist(st, SCEP_REQ_ISSUED, &c, prefix);
+    assert_int_equal(c.n, 0);
+    rlist(st, -1, &c, prefix);
+    assert_int_equal(c.n, 4);
+    assert_int_equal(c.ids[0], a);
+    assert_int_equal(c.ids[3], f);
+
+    /* A non-zero callback value stops the walk and comes back. */
+    memset(&c, 0, sizeof(c));
+    c.prefix = prefix;
+    c.stop_after = 2;
+    assert_int_equal(scep_store_list_requests(st, -1, rcollect_cb, &c), 42);
+    assert_int_equal(c.n, 2);
+
+    assert_int_equal(scep_store_list_requests(st, 4, rcollect_cb, &c), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_list_requests(st, -2, rcollect_cb, &c), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_list_requests(st, -1, NULL, &c), SCEP_ERR_INVALID_ARG);
+
+    /* Deciding from inside the walk works. */
+    w.st = st;
+    w.prefix = prefix;
+    assert_int_equal(scep_store_list_requests(st, SCEP_REQ_PENDING, approve_in_walk_cb, &w), 0);
+    rlist(st, SCEP_REQ_APPROVED, &c, prefix);
+    assert_int_equal(c.n, 3);
+    assert_audit_intact(st);
+    scep_store_close(st);
+}
+
+static void test_request_decide(void **state)
+{
+    struct scep_store *st = open_store();
+    struct scep_request_info *got = NULL;
+    char tx1[40], tx2[40], tx3[40];
+    struct scep_audit_event ev = {.kind = "request-approve", .actor = g_actor};
+    struct scep_audit_event rev = {
+        .kind = "request-reject", .actor = g_actor, .detail = "not ours"};
+    int64_t r1, r2, r3, mark, before = (int64_t)time(NULL);
+
+    (void)state;
+    r1 = add_req(st, 1, tx1, sizeof(tx1), "CN=one");
+    r2 = add_req(st, 2, tx2, sizeof(tx2), "CN=two");
+    mark = audit_mark(st);
+    assert_int_equal(
+        scep_store_decide_request(st, r1, SCEP_REQ_APPROVED, "scepctl:alice", NULL, &ev), 0);
+    assert_int_equal(
+        scep_store_decide_request(st, r2, SCEP_REQ_REJECTED, "scepctl:bob", "not ours", &rev), 0);
+    assert_int_equal(audit_since(st, mark), 2);
+    scep_store_close(st);
+
+    st = open_store();
+    assert_int_equal(scep_store_get_request(st, r1, &got), 0);
+    assert_int_equal(got->status, SCEP_REQ_APPROVED);
+    assert_string_equal(got->decided_by, "scepctl:alice");
+    assert_null(got->reason);
+    assert_true(got->decided_at >= before && got->decided_at <= (int64_t)time(NULL) + 1);
+    assert_null(got->serial);
+    scep_request_info_free(got);
+    assert_int_equal(scep_store_get_request(st, r2, &got), 0);
+    assert_int_equal(got->status, SCEP_REQ_REJECTED);
+    assert_string_equal(got->decided_by, "scepctl:bob");
+    assert_string_equal(got->reason, "not ours");
+    assert_true(got->decided_at >= before);
+    scep_request_info_free(got);
+
+    /* A second decision, either way, is refused with nothing written. */
+    mark = audit_mark(st);
+    assert_int_equal(
+        scep_store_decide_request(st, r1, SCEP_REQ_REJECTED, "scepctl:eve", "late", &rev),
+        SCEP_ERR_EXISTS);
+    assert_int_equal(scep_store_decide_request(st, r1, SCEP_REQ_APPROVED, "scepctl:eve", NULL, &ev),
+                     SCEP_ERR_EXISTS);
+    assert_int_equal(scep_store_decide_request(st, r2, SCEP_REQ_APPROVED, "scepctl:eve", NULL, &ev),
+                     SCEP_ERR_EXISTS);
+    assert_int_equal(
+        scep_store_decide_request(st, INT64_MAX, SCEP_REQ_APPROVED, "scepctl:eve", NULL, &ev),
+        SCEP_ERR_NOT_FOUND);
+    assert_int_equal(audit_since(st, mark), 0);
+    assert_int_equal(scep_store_get_request(st, r1, &got), 0);
+    assert_int_equal(got->status, SCEP_REQ_APPROVED);
+    assert_string_equal(got->decided_by, "scepctl:alice");
+    scep_request_info_free(got);
+
+    /* Only APPROVED and REJECTED are decisions; an actor is required. */
+    r3 = add_req(st, 3, tx3, sizeof(tx3), "CN=three");
+    assert_int_equal(scep_store_decide_request(st, r3, SCEP_REQ_ISSUED, "scepctl:a", NULL, NULL),
+                     SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_decide_request(st, r3, SCEP_REQ_PENDING, "scepctl:a", NULL, NULL),
+                     SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_decide_request(st, r3, SCEP_REQ_APPROVED, NULL, NULL, NULL),
+                     SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_get_request(st, r3, &got), 0);
+    assert_int_equal(got->status, SCEP_REQ_PENDING);
+    scep_request_info_free(got);
+    assert_audit_intact(st);
+    scep_store_close(st);
+}
+
+static void test_request_issue(void **state)
+{
+    struct scep_store *st = open_store();
+    struct scep_request_info *got = NULL;
+    struct scep_cert_info *cert_got = NULL;
+    char txok[40], txpend[40], txrej[40], txdup[40], s1[40], s2[40], s3[40];
+    struct scep_cert_info ci;
+    struct scep_audit_event ev = {.kind = "issue", .actor = g_actor};
+    int64_t ok, pend, rej, dup, mark;
+
+    (void)state;
+    serial_of(s1, sizeof(s1), 1);
+    serial_of(s2, sizeof(s2), 2);
+    serial_of(s3, sizeof(s3), 3);
+    ok = add_req(st, 1, txok, sizeof(txok), "CN=issued");
+    pend = add_req(st, 2, txpend, sizeof(txpend), "CN=pend");
+    rej = add_req(st, 3, txrej, sizeof(txrej), "CN=rej");
+    dup = add_req(st, 4, txdup, sizeof(txdup), "CN=dup");
+    assert_int_equal(
+        scep_store_decide_request(st, ok, SCEP_REQ_APPROVED, "scepctl:root", NULL, NULL), 0);
+    assert_int_equal(
+        scep_store_decide_request(st, rej, SCEP_REQ_REJECTED, "scepctl:root", "no", NULL), 0);
+    ci = cert(s1, "CN=issued", NULL);
+    ci.transaction_id = txok;
+    ev.serial = s1;
+    ev.transaction_id = txok;
+    mark = audit_mark(st);
+
+    /* Not approved, or unknown: refused, nothing written. */
+    assert_int_equal(scep_store_issue_request(st, pend, &ci, &ev), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_issue_request(st, rej, &ci, &ev), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_issue_request(st, INT64_MAX, &ci, &ev), SCEP_ERR_NOT_FOUND);
+    assert_int_equal(scep_store_get_cert(st, s1, &cert_got), SCEP_ERR_NOT_FOUND);
+    assert_int_equal(audit_since(st, mark), 0);
+
+    /* Approved: certificate and request change together. */
+    assert_int_equal(scep_store_issue_request(st, ok, &ci, &ev), 0);
+    assert_int_equal(audit_since(st, mark), 1);
+    scep_store_close(st);
+    st = open_store();
+    assert_int_equal(scep_store_get_cert(st, s1, &cert_got), 0);
+    assert_string_equal(cert_got->subject, "CN=issued");
+    assert_string_equal(cert_got->transaction_id, txok);
+    assert_memory_equal(cert_got->der, der_a, sizeof(der_a));
+    scep_cert_info_free(cert_got);
+    cert_got = NULL;
+    assert_int_equal(scep_store_get_request(st, ok, &got), 0);
+    assert_int_equal(got->status, SCEP_REQ_ISSUED);
+    assert_string_equal(got->serial, s1);
+    assert_string_equal(got->decided_by, "scepctl:root");
+    scep_request_info_free(got);
+    got = NULL;
+
+    /* Issued once: a second issue is refused (not APPROVED any more). */
+    ci.serial = s2;
+    assert_int_equal(scep_store_issue_request(st, ok, &ci, NULL), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_get_cert(st, s2, &cert_got), SCEP_ERR_NOT_FOUND);
+
+    /* A duplicate serial: EXISTS; the request stays APPROVED with no
+     * serial, and no audit event. */
+    assert_int_equal(
+        scep_store_decide_request(st, dup, SCEP_REQ_APPROVED, "scepctl:root", NULL, NULL), 0);
+    mark = audit_mark(st);
+    ci = cert(s1, "CN=dup", NULL);
+    ci.transaction_id = txdup;
+    assert_int_equal(scep_store_issue_request(st, dup, &ci, &ev), SCEP_ERR_EXISTS);
+    assert_int_equal(audit_since(st, mark), 0);
+    assert_int_equal(scep_store_get_request(st, dup, &got), 0);
+    assert_int_equal(got->status, SCEP_REQ_APPROVED);
+    assert_null(got->serial);
+    scep_request_info_free(got);
+    got = NULL;
+    assert_int_equal(scep_store_get_cert(st, s1, &cert_got), 0);
+    assert_string_equal(cert_got->subject, "CN=issued");
+    scep_cert_info_free(cert_got);
+
+    /* Certificate checks as for insert_cert. */
+    ci.serial = s3;
+    ci.der = NULL;
+    assert_int_equal(scep_store_issue_request(st, dup, &ci, NULL), SCEP_ERR_INVALID_ARG);
+    ci.der = (unsigned char *)der_a;
+    ci.subject = NULL;
+    assert_int_equal(scep_store_issue_request(st, dup, &ci, NULL), SCEP_ERR_INVALID_ARG);
+    ci.subject = "CN=dup";
+    assert_int_equal(scep_store_issue_request(st, dup, NULL, NULL), SCEP_ERR_INVALID_ARG);
+
+    /* And then it issues with a fresh serial. */
+    assert_int_equal(scep_store_issue_request(st, dup, &ci, NULL), 0);
+    assert_int_equal(scep_store_get_request(st, dup, &got), 0);
+    assert_int_equal(got->status, SCEP_REQ_ISSUED);
+    assert_string_equal(got->serial, s3);
+    scep_request_info_free(got);
+    assert_audit_intact(st);
+    scep_store_close(st);
+}
+
+/* An approved request whose transactionID already has a certificate
+ * (issued meanwhile by another path) is not issued a second time. */
+static void test_request_issue_transaction_taken(void **state)
+{
+    struct scep_store *st = open_store();
+    struct scep_request_info *got = NULL;
+    struct scep_cert_info *cert_got = NULL;
+    char tx[40], s1[40], s2[40];
+    struct scep_cert_info ci;
+    struct scep_audit_event ev = {.kind = "issue", .actor = g_actor};
+    int64_t id, mark;
+
+    (void)state;
+    serial_of(s1, sizeof(s1), 1);
+    serial_of(s2, sizeof(s2), 2);
+    id = add_req(st, 1, tx, sizeof(tx), "CN=taken");
+    assert_int_equal(
+        scep_store_decide_request(st, id, SCEP_REQ_APPROVED, "scepctl:root", NULL, NULL), 0);
+    ci = cert(s1, "CN=taken", NULL);
+    ci.transaction_id = tx;
+    assert_int_equal(scep_store_insert_cert(st, &ci, &ev), 0);
+    mark = audit_mark(st);
+    ci.serial = s2;
+    assert_int_equal(scep_store_issue_request(st, id, &ci, &ev), SCEP_ERR_TRANSID_REUSE);
+    assert_int_equal(audit_since(st, mark), 0);
+    assert_int_equal(scep_store_get_cert(st, s2, &cert_got), SCEP_ERR_NOT_FOUND);
+    assert_int_equal(scep_store_get_request(st, id, &got), 0);
+    assert_int_equal(got->status, SCEP_REQ_APPROVED);
+    assert_null(got->serial);
+    scep_request_info_free(got);
+    assert_audit_intact(st);
+    scep_store_close(st);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_open_errors, test_setup),
+        cmocka_unit_test_setup(test_open_schema_version, test_setup),
+        cmocka_unit_test_setup(test_insert_get_round_trip, test_setup),
+        cmocka_unit_test_setup(test_null_fields_and_required, test_setup),
+        cmocka_unit_test_setup(test_duplicate_serial, test_setup),
+        cmocka_unit_test_setup(test_get_by_transaction, test_setup),
+        cmocka_unit_test_setup(test_one_cert_per_transaction, test_setup),
+        cmocka_unit_test_setup(test_list_filters, test_setup),
+        cmocka_unit_test_setup(test_list_reentrant, test_setup),
+        cmocka_unit_test_setup(test_revoke, test_setup),
+        cmocka_unit_test_setup(test_unhold, test_setup),
+        cmocka_unit_test_setup(test_crl_numbers, test_setup),
+        cmocka_unit_test_setup(test_audit_append_list_verify, test_setup),
+        cmocka_unit_test_setup(test_audit_forged_id_and_hash, test_setup),
+        cmocka_unit_test_setup(test_request_round_trip, test_setup),
+        cmocka_unit_test_setup(test_request_list_by_status, test_setup),
+        cmocka_unit_test_setup(test_request_decide, test_setup),
+        cmocka_unit_test_setup(test_request_issue, test_setup),
+        cmocka_unit_test_setup(test_request_issue_transaction_taken, test_setup),
+    };
+    char *dir = NULL, uri[600];
+    int rc;
+
+    g_uri = getenv("SCEP_STORE_URI");
+    if ((g_uri == NULL || g_uri[0] == '\0') && argc > 1)
+        g_uri = argv[1];
+    if (g_uri == NULL || g_uri[0] == '\0') {
+        dir = tu_tempdir();
+        snprintf(uri, sizeof(uri), "sqlite:%s/contract.db", dir);
+        g_uri = uri;
+    }
+    snprintf(g_run, sizeof(g_run), "%08lX%06lX", (unsigned long)time(NULL) & 0xffffffffUL,
+             (unsigned long)getpid() & 0xffffffUL);
+    snprintf(g_actor, sizeof(g_actor), "contract:%s", g_run);
+    printf("# store contract against %s\n", g_uri);
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    if (dir != NULL) {
+        tu_rmrf(dir);
+        free(dir);
+    }
+    return rc;
+}
