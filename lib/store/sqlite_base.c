@@ -19,11 +19,14 @@
 #include "sqlite_be.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <scep/error.h>
 
@@ -42,32 +45,77 @@ static const struct sq_query q_begin = {SQ_BEGIN, "BEGIN IMMEDIATE"};
 static const struct sq_query q_commit = {SQ_COMMIT, "COMMIT"};
 static const struct sq_query q_rollback = {SQ_ROLLBACK, "ROLLBACK"};
 
+/* Writes " (permission denied)" for eno into buf, or "" for eno 0. */
+static void errno_text(int eno, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (eno == 0)
+        return;
+    snprintf(buf, len, " (%s)", strerror(eno));
+    /* "(Permission denied)" reads oddly after SQLite's lower-case
+     * messages. */
+    buf[2] = (char)tolower((unsigned char)buf[2]);
+}
+
+/* Writes "what: sqlite's message (system error)" into be->err, the
+ * system error only when eno is not 0.  Returns SCEP_ERR_STORE. */
+static int fail_errno(struct sq_be *be, const char *what, int eno)
+{
+    char sys[128];
+
+    errno_text(eno, sys, sizeof(sys));
+    snprintf(be->err, sizeof(be->err), "%s%s%s%s", what != NULL ? what : "",
+             what != NULL ? ": " : "", be->db != NULL ? sqlite3_errmsg(be->db) : "no connection",
+             sys);
+    return SCEP_ERR_STORE;
+}
+
 /* Records the failure; see sqlite_be.h.  The system error is added only
  * for the result codes that come from a system call (opening, reading,
  * writing the files), where it is what tells "permission denied" from
- * "no such directory"; elsewhere sqlite3_system_errno() may be stale. */
+ * "no space left"; elsewhere sqlite3_system_errno() may be stale. */
 int sq_fail(struct sq_be *be, const char *what)
 {
-    char sys[128] = "";
-    int code, eno;
+    int code, eno = 0;
 
-    if (be->db == NULL) {
-        snprintf(be->err, sizeof(be->err), "%s%sno connection", what != NULL ? what : "",
-                 what != NULL ? ": " : "");
-        return SCEP_ERR_STORE;
+    if (be->db != NULL) {
+        code = sqlite3_extended_errcode(be->db) & 0xff;
+        if (code == SQLITE_CANTOPEN || code == SQLITE_IOERR || code == SQLITE_READONLY ||
+            code == SQLITE_FULL)
+            eno = sqlite3_system_errno(be->db);
     }
-    code = sqlite3_extended_errcode(be->db) & 0xff;
-    eno = sqlite3_system_errno(be->db);
-    if (eno != 0 && (code == SQLITE_CANTOPEN || code == SQLITE_IOERR || code == SQLITE_READONLY ||
-                     code == SQLITE_FULL)) {
-        snprintf(sys, sizeof(sys), " (%s)", strerror(eno));
-        /* "(Permission denied)" reads oddly after SQLite's lower-case
-         * message. */
-        sys[2] = (char)tolower((unsigned char)sys[2]);
+    return fail_errno(be, what, eno);
+}
+
+/*
+ * Why path cannot be opened for reading and writing, as an errno, or 0
+ * when nothing is found.  SQLite's own errno is that of its last
+ * attempt, a read-only open, which for a new file in a directory we may
+ * not write to says "no such file" instead of "permission denied".
+ * AT_EACCESS: the effective ids, which are what open() uses.
+ */
+static int open_errno(const char *path)
+{
+    char dir[4096];
+    const char *slash;
+    size_t n;
+
+    if (faccessat(AT_FDCWD, path, F_OK, AT_EACCESS) == 0)
+        return faccessat(AT_FDCWD, path, R_OK | W_OK, AT_EACCESS) == 0 ? 0 : errno;
+    if (errno != ENOENT)
+        return errno;
+    /* No such file: may it be created in its directory? */
+    slash = strrchr(path, '/');
+    if (slash == NULL) {
+        snprintf(dir, sizeof(dir), ".");
+    } else {
+        n = slash == path ? 1 : (size_t)(slash - path);
+        if (n >= sizeof(dir))
+            return 0;
+        memcpy(dir, path, n);
+        dir[n] = '\0';
     }
-    snprintf(be->err, sizeof(be->err), "%s%s%s%s", what != NULL ? what : "",
-             what != NULL ? ": " : "", sqlite3_errmsg(be->db), sys);
-    return SCEP_ERR_STORE;
+    return faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) == 0 ? 0 : errno;
 }
 
 /* Hands out a cached prepared statement; see sqlite_be.h. */
@@ -353,6 +401,8 @@ int scep_store_sqlite_open(const char *uri, const struct scep_store_ops **ops, v
     int rc = SCEP_ERR_STORE;
     struct sq_be *be = NULL;
     const char *path = uri_path(uri);
+    char sys[128];
+    int eno;
 
     if (path[0] == '\0') {
         snprintf(why, whylen, "%s names no database file", uri);
@@ -370,7 +420,18 @@ int scep_store_sqlite_open(const char *uri, const struct scep_store_ops **ops, v
     if (sqlite3_open_v2(path, &be->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
-        sq_fail(be, NULL);
+        eno = open_errno(path);
+        if (eno != 0)
+            fail_errno(be, NULL, eno);
+        else
+            sq_fail(be, NULL);
+        goto out;
+    }
+    /* A file we may not write is opened read-only without a word; say so
+     * now rather than at the first PRAGMA that writes. */
+    if (sqlite3_db_readonly(be->db, "main") == 1) {
+        errno_text(open_errno(path), sys, sizeof(sys));
+        snprintf(be->err, sizeof(be->err), "cannot write the database file%s", sys);
         goto out;
     }
     /* Extended codes tell a duplicate serial (CONSTRAINT_PRIMARYKEY)

@@ -88,8 +88,12 @@ int scep_store_open(const char *uri, struct scep_store **out, char *why, size_t 
         whylen = 0;
     if (whylen > 0)
         why[0] = '\0';
-    if (uri == NULL || out == NULL) {
+    if (uri == NULL) {
         snprintf(why, whylen, "no store URI given");
+        goto out;
+    }
+    if (out == NULL) {
+        snprintf(why, whylen, "nowhere to put the store handle");
         goto out;
     }
     if (uri[0] == '\0') {

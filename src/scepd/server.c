@@ -314,8 +314,8 @@ worker_init(struct server_main *m, struct scepd_worker *w, int i)
     }
     err = scep_store_open(m->srv.cfg->database, &w->store, why, sizeof(why));
     if (err != 0) {
-        scepd_log(SCEPD_ERROR, "cannot open the store", "database", m->srv.cfg->database,
-                  "error", why, NULL);
+        /* why names a SQLite file; the URI itself may hold a password. */
+        scepd_log(SCEPD_ERROR, "cannot open the store", "error", why, NULL);
         goto out;
     }
     scep_config_service(m->srv.cfg, &scfg);

@@ -104,6 +104,74 @@ static void test_open_reasons(void **state)
     assert_string_equal(why, "PostgreSQL store not built yet");
 }
 
+/* What a process that may not write gets told: run as nobody when the
+ * tests run as root (root may write anywhere). */
+static int denied_reasons(const char *dir)
+{
+    char ro[600], file[600], uri[700], why[512], want[800];
+    struct scep_store *st = NULL;
+    FILE *f;
+
+    snprintf(ro, sizeof(ro), "%s/ro", dir);
+    snprintf(file, sizeof(file), "%s/ro.db", dir);
+    /* A new file in a directory we may not write to. */
+    snprintf(uri, sizeof(uri), "sqlite:%s/x.db", ro);
+    if (scep_store_open(uri, &st, why, sizeof(why)) != SCEP_ERR_STORE)
+        return 1;
+    snprintf(want, sizeof(want), "%s: unable to open database file (permission denied)", uri);
+    if (strcmp(why, want) != 0) {
+        fprintf(stderr, "got \"%s\"\nwant \"%s\"\n", why, want);
+        return 2;
+    }
+    /* An existing file we may only read. */
+    f = fopen(file, "r");
+    if (f == NULL)
+        return 3;
+    fclose(f);
+    snprintf(uri, sizeof(uri), "sqlite:%s", file);
+    if (scep_store_open(uri, &st, why, sizeof(why)) != SCEP_ERR_STORE)
+        return 4;
+    snprintf(want, sizeof(want), "%s: cannot write the database file (permission denied)", uri);
+    if (strcmp(why, want) != 0) {
+        fprintf(stderr, "got \"%s\"\nwant \"%s\"\n", why, want);
+        return 5;
+    }
+    return 0;
+}
+
+static void test_open_permission_denied(void **state)
+{
+    struct ts_db *d = *state;
+    char ro[512], file[512];
+    struct scep_store *st = NULL;
+    int status = 0;
+    pid_t pid;
+
+    snprintf(ro, sizeof(ro), "%s/ro", d->dir);
+    snprintf(file, sizeof(file), "%s/ro.db", d->dir);
+    assert_int_equal(mkdir(ro, 0555), 0);
+    snprintf(d->uri, sizeof(d->uri), "sqlite:%s", file);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
+    scep_store_close(st);
+    assert_int_equal(chmod(file, 0444), 0);
+    assert_int_equal(chmod(d->dir, 0755), 0);
+    if (geteuid() != 0) {
+        assert_int_equal(denied_reasons(d->dir), 0);
+        return;
+    }
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* 65534: nobody */
+        if (setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(9);
+        _exit(denied_reasons(d->dir));
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* The connection runs in WAL mode (persistent in the file), and the
  * indexes the listings need are there. */
 static void test_pragmas(void **state)
@@ -199,6 +267,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_uri_forms, ts_setup, ts_teardown),
         cmocka_unit_test_setup_teardown(test_open_reasons, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_open_permission_denied, ts_setup, ts_teardown),
         cmocka_unit_test_setup_teardown(test_pragmas, ts_setup, ts_teardown),
         cmocka_unit_test_setup_teardown(test_store_error_rolls_back, ts_setup, ts_teardown),
         cmocka_unit_test_setup_teardown(test_kill_after_insert, ts_setup, ts_teardown),
