@@ -22,15 +22,21 @@ static void write_three(struct scep_store *st)
 {
     static const unsigned char der[] = {0x30, 0x00};
     struct scep_cert_info ci = ts_info("AB", "CN=a", der, sizeof(der));
-    struct scep_audit_event issue = {.time = 1000, .kind = "issue", .actor = "scepd",
-                                     .transaction_id = "T1", .peer = "192.0.2.1",
-                                     .serial = "AB", .detail = "CN=a"};
-    struct scep_audit_event refuse = {.time = 1001, .kind = "refuse", .actor = "scepd",
-                                      .transaction_id = "T2", .peer = "192.0.2.2",
+    struct scep_audit_event issue = {.time = 1000,
+                                     .kind = "issue",
+                                     .actor = "scepd",
+                                     .transaction_id = "T1",
+                                     .peer = "192.0.2.1",
+                                     .serial = "AB",
+                                     .detail = "CN=a"};
+    struct scep_audit_event refuse = {.time = 1001,
+                                      .kind = "refuse",
+                                      .actor = "scepd",
+                                      .transaction_id = "T2",
+                                      .peer = "192.0.2.2",
                                       .detail = "badMessageCheck"};
-    struct scep_audit_event revoke = {.time = 1002, .kind = "revoke",
-                                      .actor = "scepctl:root", .serial = "AB",
-                                      .detail = ""};
+    struct scep_audit_event revoke = {
+        .time = 1002, .kind = "revoke", .actor = "scepctl:root", .serial = "AB", .detail = ""};
 
     assert_int_equal(scep_store_insert_cert(st, &ci, &issue), 0);
     assert_int_equal(scep_store_audit(st, &refuse), 0);
@@ -68,8 +74,7 @@ static void test_tamper_null_vs_empty(void **state)
 static void test_tamper_field_shift(void **state)
 {
     /* Moving bytes from one field to its neighbour keeps the concatenation. */
-    tamper_case(*state, "UPDATE audit SET actor = 'scep', transaction_id = 'dT1' WHERE id = 1",
-                1);
+    tamper_case(*state, "UPDATE audit SET actor = 'scep', transaction_id = 'dT1' WHERE id = 1", 1);
 }
 
 static void test_tamper_time(void **state)
@@ -93,14 +98,14 @@ static void test_tamper_delete_middle(void **state)
 
 static void test_tamper_renumber(void **state)
 {
-    tamper_case(*state, "DELETE FROM audit WHERE id = 3; UPDATE audit SET id = 3 WHERE id = 2",
-                3);
+    tamper_case(*state, "DELETE FROM audit WHERE id = 3; UPDATE audit SET id = 3 WHERE id = 2", 3);
 }
 
 static void test_tamper_nul_byte(void **state)
 {
-    tamper_case(*state, "UPDATE audit SET detail = CAST(detail || x'00' || 'x' AS TEXT) "
-                        "WHERE id = 2",
+    tamper_case(*state,
+                "UPDATE audit SET detail = CAST(detail || x'00' || 'x' AS TEXT) "
+                "WHERE id = 2",
                 2);
 }
 
@@ -136,8 +141,8 @@ static void *worker_main(void *arg)
         der[2] = (unsigned char)w->index;
         der[3] = (unsigned char)i;
         struct scep_cert_info ci = ts_info(serial, subject, der, sizeof(der));
-        struct scep_audit_event ev = {.kind = "issue", .actor = "scepd", .serial = serial,
-                                      .detail = subject};
+        struct scep_audit_event ev = {
+            .kind = "issue", .actor = "scepd", .serial = serial, .detail = subject};
         if (scep_store_insert_cert(st, &ci, &ev) != 0)
             w->failures++;
         if (i % 10 == 0 && scep_store_next_crl_number(st, &crl) != 0)
