@@ -6,9 +6,10 @@
  * the struct scep_store_ops that the backend's open function filled in,
  * with the connection state behind the opaque be pointer.  The SQLite
  * backend is sqlite_*.c (sqlite_base.c holds its open function and ops
- * table); a PostgreSQL one (store_pg.c) is one more row in store.c's
- * table.  Callers outside lib/store/ never see this header, so adding a
- * backend changes nothing above the store.
+ * table); a PostgreSQL one (store_pg.c) only puts its open function into
+ * the postgresql row that store.c's table already has, and another
+ * backend is one more row.  Callers outside lib/store/ never see this
+ * header, so adding a backend changes nothing above the store.
  *
  * Every op returns 0 or a negative SCEP_ERR_*, with the same contract as
  * the public function of the same name in store.h; store.c has already
