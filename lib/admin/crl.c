@@ -121,6 +121,9 @@ int scep_admin_make_crl(struct scep_store *st, const struct scep_ca *ca, X509 *i
     memset(&f, 0, sizeof(f));
     f.status = SCEP_CERT_REVOKED;
     f.include_expired = 0;
+    /* An archived CA's entries come straight from the issuer index; the
+     * current CA's walk also takes records without an issuer. */
+    f.issuer_fp = l.is_current ? NULL : fp;
     rc = scep_store_list_certs(st, &f, collect_revoked, &l);
     if (l.rc != 0)
         rc = l.rc;

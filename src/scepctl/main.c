@@ -44,6 +44,8 @@ const struct ctl_command ctl_commands[] = {
      "scepctl revoke SERIAL [--reason unspecified|keyCompromise|caCompromise|\n"
      "               affiliationChanged|superseded|cessationOfOperation|certificateHold]",
      ctl_cmd_revoke},
+    {"unhold", "release a certificateHold: the certificate is valid again",
+     "scepctl unhold SERIAL", ctl_cmd_unhold},
     {"crl", "issue the CRL of the current CA, or of an archived one",
      "scepctl crl [--ca current|previous|FINGERPRINT] [--out FILE] [--der]",
      ctl_cmd_crl},

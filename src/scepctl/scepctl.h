@@ -55,6 +55,7 @@ int ctl_cmd_ca(struct ctl *c, int argc, char **argv);
 int ctl_cmd_list(struct ctl *c, int argc, char **argv);
 int ctl_cmd_show(struct ctl *c, int argc, char **argv);
 int ctl_cmd_revoke(struct ctl *c, int argc, char **argv);
+int ctl_cmd_unhold(struct ctl *c, int argc, char **argv);
 int ctl_cmd_crl(struct ctl *c, int argc, char **argv);
 int ctl_cmd_audit(struct ctl *c, int argc, char **argv);
 int ctl_cmd_requests(struct ctl *c, int argc, char **argv);

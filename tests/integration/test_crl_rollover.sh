@@ -5,7 +5,8 @@
 # verify -crl_check then reports it revoked, the new CA's CRL does not
 # list it, and GetCRL naming that certificate (scepc getcrl) answers with
 # the archived CA's CRL.  Relying parties can check the old CA's
-# certificates until they expire.
+# certificates until they expire.  Then a certificateHold on a new-CA
+# certificate is listed until "scepctl unhold" releases it.
 . "$(dirname "$0")/lib.sh"
 
 # crl_signed_by FORM CRL CAFILE: openssl says the CRL's signature verifies
@@ -103,10 +104,33 @@ crl_signed_by "$form" "$IT_WORK/got.crl" "$IT_WORK/ca1/ca.pem" ||
 crl_lists "$form" "$IT_WORK/got.crl" "$serial" ||
     fail "GetCRL's CRL does not list $serial"
 
+say "a hold on a new-CA certificate: listed while held, gone after scepctl unhold"
+fetch_ca_certs "$IT_WORK/ca2"
+rsa_key "$IT_WORK/k2.pem"
+sw_enroll "$IT_WORK/k2.pem" "$IT_WORK/c2.pem" "$IT_WORK/ca2" aes sha256 "CN=crl-new" \
+    --password "$IT_CHALLENGE" || fail "enrollment under the new CA: $(cat "$IT_WORK/c2.pem.log")"
+serial2=$(cert_serial "$IT_WORK/c2.pem")
+"$SCEPCTL" --state-dir "$SCEPD_STATE" revoke "$serial2" --reason certificateHold >/dev/null 2>"$IT_WORK/err" ||
+    fail "revoke --reason certificateHold: $(cat "$IT_WORK/err")"
+"$SCEPCTL" --state-dir "$SCEPD_STATE" crl --out "$IT_WORK/held.crl" >/dev/null 2>&1 || fail "crl while held"
+crl_lists PEM "$IT_WORK/held.crl" "$serial2" || fail "the CRL does not list the held $serial2"
+grep -q 'Certificate Hold' "$IT_WORK/held.crl.txt" || fail "the held entry carries no certificateHold reason"
+rc=0
+"$SCEPCTL" --state-dir "$SCEPD_STATE" unhold "$serial" >/dev/null 2>"$IT_WORK/err" || rc=$?
+[ "$rc" -eq 1 ] || fail "unhold of a keyCompromise revocation exited $rc (want 1)"
+grep -q 'not on hold' "$IT_WORK/err" || fail "no reason for refusing unhold: $(cat "$IT_WORK/err")"
+"$SCEPCTL" --state-dir "$SCEPD_STATE" unhold "$serial2" >/dev/null 2>"$IT_WORK/err" ||
+    fail "unhold: $(cat "$IT_WORK/err")"
+"$SCEPCTL" --state-dir "$SCEPD_STATE" crl --out "$IT_WORK/released.crl" >/dev/null 2>&1 || fail "crl after unhold"
+crl_lists PEM "$IT_WORK/released.crl" "$serial2" && fail "the CRL still lists $serial2 after unhold"
+"$SCEPCTL" --state-dir "$SCEPD_STATE" --json show "$serial2" | grep -q '"status": "valid"' ||
+    fail "$serial2 is not valid after unhold"
+
 say "the audit trail holds the CRLs with their issuers and still verifies"
 "$SCEPCTL" --state-dir "$SCEPD_STATE" --json audit >"$IT_WORK/audit.json" 2>/dev/null ||
     fail "scepctl audit failed"
 n=$(grep -c '"kind": "crl"' "$IT_WORK/audit.json" || true)
-[ "$n" -ge 3 ] || fail "expected at least 3 crl audit events, found $n"
+[ "$n" -ge 5 ] || fail "expected at least 5 crl audit events, found $n"
+grep -q '"kind": "unhold"' "$IT_WORK/audit.json" || fail "no unhold audit event"
 "$SCEPCTL" --state-dir "$SCEPD_STATE" audit --verify >/dev/null 2>&1 || fail "audit chain does not verify"
 say "ok"

@@ -189,6 +189,33 @@ static void test_revoke_rules(void **state)
     assert_int_equal(count_kind(f, "revoke"), 1);
 }
 
+static void test_unhold_rules(void **state)
+{
+    struct fx *f = *state;
+    struct scep_cert_info *ci = NULL;
+
+    put(f, "0E01", f->ca_fp, SCEP_CRL_REASON_HOLD, FUTURE);
+    put(f, "0E02", f->ca_fp, 1, FUTURE);
+    put(f, "0E03", f->ca_fp, NOT_REVOKED, FUTURE);
+    assert_int_equal(scep_admin_unhold(f->st, "test", "0E02", NULL), SCEP_ERR_POLICY);
+    assert_int_equal(scep_admin_unhold(f->st, "test", "0E03", NULL), SCEP_ERR_POLICY);
+    assert_int_equal(scep_admin_unhold(f->st, "test", "0E99", NULL), SCEP_ERR_NOT_FOUND);
+    assert_int_equal(count_kind(f, "unhold"), 0);
+    assert_int_equal(scep_admin_unhold(f->st, "test", "0e:01", &ci), 0);
+    assert_int_equal(ci->status, SCEP_CERT_VALID);
+    scep_cert_info_free(ci);
+    ci = NULL;
+    assert_int_equal(scep_store_get_cert(f->st, "0E01", &ci), 0);
+    assert_int_equal(ci->status, SCEP_CERT_VALID);
+    assert_int_equal(ci->revocation_reason, -1);
+    assert_int_equal(ci->revoked_at, 0);
+    scep_cert_info_free(ci);
+    assert_int_equal(scep_admin_unhold(f->st, "test", "0E01", NULL), SCEP_ERR_POLICY);
+    assert_int_equal(count_kind(f, "unhold"), 1);
+    /* Valid again means revocable again. */
+    assert_int_equal(scep_admin_revoke(f->st, "test", "0E01", 4, 5000, NULL), 0);
+}
+
 static void test_decide_rules(void **state)
 {
     struct fx *f = *state;
@@ -329,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_reasons),
         cmocka_unit_test(test_normalize_serial),
         cmocka_unit_test_setup_teardown(test_revoke_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unhold_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decide_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crl_lists_own_revoked_unexpired, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crl_of_archived_ca, setup, teardown),
