@@ -2,7 +2,10 @@
  * The certificate authority: its certificates and keys on disk in the
  * state directory, issuing certificates from CSRs under a profile,
  * CRLs, CA rollover, and the CA-side of SCEP message crypto (decrypting
- * requests, signing CertReps) through the keyring.
+ * requests, signing CertReps).  Certificates, CRLs and CMS are built
+ * here and in lib/msg with OpenSSL; the private keys stay in a keyring
+ * (lib/keyring), which only ever sees digests to sign and wrapped
+ * content keys to decrypt, reached through key handles.
  *
  * State directory layout (all written by scep_ca_create / _next_create):
  *   ca.crt, ca.key (0600)        the current CA
@@ -14,7 +17,8 @@
  *                                renewals and GetCert
  *
  * A loaded struct scep_ca is immutable and reference counted, so worker
- * threads share one and a rollover swaps in a new one.
+ * threads share one and a rollover swaps in a new one.  Its key handles
+ * are built once at load.
  */
 #ifndef SCEP_CA_CA_H
 #define SCEP_CA_CA_H
@@ -73,7 +77,8 @@ int scep_ca_next_create(const char *dir, const struct scep_ca_init_opts *opts, t
 /*
  * Loads the CA in dir.  When a next CA exists whose activate-at has
  * passed, it is promoted first (current moved to archive/, next to the
- * top).  Refuses with SCEP_ERR_PERMISSIONS when a key file is readable or
+ * top).  The keys go into the CA's keyring as "file:" references.
+ * Refuses with SCEP_ERR_PERMISSIONS when a key file is readable or
  * writable by group or others.  *out: release with scep_ca_free().
  */
 int scep_ca_load(const char *dir, struct scep_ca **out);
@@ -109,13 +114,15 @@ int scep_ca_getcacert(const struct scep_ca *ca, unsigned char **der, size_t *len
  */
 int scep_ca_getnextcacert(const struct scep_ca *ca, unsigned char **der, size_t *len);
 
-/* Decrypts a decoded request with the RA (or CA) key; see scep_msg_decrypt(). */
+/* Decrypts a decoded request with the RA (or CA) key handle; see
+ * scep_msg_decrypt().  Only the wrapped content key reaches the keyring. */
 int scep_ca_decrypt(const struct scep_ca *ca, struct scep_msg *m);
 
 /*
  * Builds a CertRep (or any message) signed by the RA (or CA): fills in
- * spec->signer_cert / signer_key from the keyring on a private copy of
- * spec and calls scep_msg_build().  *der: free with scep_free().
+ * spec->signer_cert and, as signer_key, the RA (or CA) key handle on a
+ * private copy of spec and calls scep_msg_build().  *der: free with
+ * scep_free().
  */
 int scep_ca_sign_message(const struct scep_ca *ca, const struct scep_msg_spec *spec,
                          unsigned char **der, size_t *len);
@@ -172,7 +179,8 @@ int scep_ca_find_by_fingerprint(const struct scep_ca *ca, const char *fp, X509 *
 
 /*
  * Makes a CRL v2 with crlNumber and AKI, thisUpdate now, nextUpdate now
- * + next_update_seconds, signed by issuer: a certificate of this CA set
+ * + next_update_seconds, signed (through a key handle, see
+ * keyring/keyhandle.h) by issuer: a certificate of this CA set
  * (scep_ca_get0_cert, or an archived one from scep_ca_find_issuer; NULL
  * means the current CA).  An archived CA signs with its archived key
  * (archive/<SERIAL>.key, kept by the rollover); SCEP_ERR_NOT_FOUND when

@@ -12,7 +12,7 @@
 #include <openssl/x509v3.h>
 
 #include "ca/ca.h"
-#include "ca/keyring.h"
+#include "keyring/keyring.h"
 
 /* File names inside the state directory (see ca.h). */
 #define CA_CRT "ca.crt"
@@ -29,12 +29,19 @@
  * client whose clock runs a little slow still accepts it. */
 #define CA_BACKDATE_SECONDS 300
 
+/*
+ * The private keys live in the keyring; the CA holds key handles
+ * (keyring/keyhandle.h): EVP_PKEYs without private key material that
+ * X509_sign(), X509_CRL_sign() and the CMS code use like any key, built
+ * once at load and shared by every thread.
+ */
 struct scep_ca {
     atomic_int refs;
-    X509 *cert; /* issuing CA */
-    struct scep_key *key;
-    X509 *ra_cert; /* NULL without RA */
-    struct scep_key *ra_key;
+    struct scep_keyring *kr; /* the CA and RA keys */
+    X509 *cert;              /* issuing CA */
+    EVP_PKEY *key;           /* handle of the CA key */
+    X509 *ra_cert;           /* NULL without RA */
+    EVP_PKEY *ra_key;        /* handle of the RA key, NULL without RA */
     X509 *next_cert;          /* NULL without next CA */
     X509 *next_ra_cert;       /* NULL without next RA */
     time_t next_at;           /* 0 without next CA */
@@ -79,9 +86,17 @@ int ca_serial_hex(X509 *cert, char **out);
 /*
  * Loads the archived key of the former CA certificate cert from
  * ca->dir/archive/<SERIAL>.key and checks that it belongs to cert.
- * *out: free with scep_key_free().  SCEP_ERR_NOT_FOUND without that file.
+ * The key is loaded into a keyring of its own, which the handle keeps
+ * alive.  *out (a key handle): free with EVP_PKEY_free().
+ * SCEP_ERR_NOT_FOUND without that file.
  */
-int ca_load_archived_key(const struct scep_ca *ca, X509 *cert, struct scep_key **out);
+int ca_load_archived_key(const struct scep_ca *ca, X509 *cert, EVP_PKEY **out);
+
+/*
+ * The keyring reference of the key file dir/name: "file:" and the path.
+ * Returns 0 or SCEP_ERR_TOO_LARGE.
+ */
+int ca_key_ref(char *buf, size_t n, const char *dir, const char *name);
 
 /* Digest for certificates signed by the key in cert: SHA-384 for a P-384
  * key, SHA-256 otherwise. */

@@ -2,7 +2,10 @@
  * Loading a CA from its state directory into an immutable, reference
  * counted struct scep_ca, promoting a due next CA on the way, and the
  * operations on a loaded CA that need its keys: GetCACert and
- * GetNextCACert bodies, decrypting requests and signing CertReps.
+ * GetNextCACert bodies, decrypting requests and signing CertReps.  The
+ * keys are loaded into the CA's keyring by reference ("file:" + path);
+ * what this file holds are key handles (keyring/keyhandle.h), made once
+ * here so that requests never build one.
  *
  * Promotion is a sequence of links and renames that can be repeated
  * from the start after a crash at any step: next/activate-at is removed
@@ -26,7 +29,8 @@
 #include "ca/ca.h"
 #include "ca/ca_internal.h"
 #include "ca/fsutil.h"
-#include "ca/keyring.h"
+#include "keyring/keyhandle.h"
+#include "keyring/keyring.h"
 
 /* Parses next/activate-at: a decimal Unix time.  Returns 0 or SCEP_ERR_*. */
 static int read_activate_at(const char *path, time_t *out)
@@ -191,35 +195,48 @@ out:
 }
 
 /*
- * Loads the certificate dir/crt_name and its key dir/key_name and checks
- * that they belong together.  *cert, *key: the caller frees.
+ * Loads the key dir/key_name into kr and the certificate dir/crt_name,
+ * checks that they belong together and attaches the certificate to the
+ * key in the keyring.  *cert: free with X509_free(); *key (a handle):
+ * free with EVP_PKEY_free().
  */
-static int load_pair(const char *dir, const char *crt_name, const char *key_name, X509 **cert,
-                     struct scep_key **key)
+static int load_pair(const char *dir, const char *crt_name, const char *key_name,
+                     struct scep_keyring *kr, X509 **cert, EVP_PKEY **key)
 {
-    char path[PATH_MAX];
+    char path[PATH_MAX], ref[PATH_MAX + 8];
     X509 *c = NULL;
-    struct scep_key *k = NULL;
-    int rc;
+    EVP_PKEY *k = NULL;
+    unsigned char *der = NULL;
+    int n, rc;
 
-    if ((rc = ca_path_join(path, sizeof(path), dir, key_name)) != 0 ||
-        (rc = scep_key_load(path, &k)) != 0)
+    if ((rc = ca_key_ref(ref, sizeof(ref), dir, key_name)) != 0 ||
+        (rc = scep_keyring_load(kr, ref)) != 0)
         goto out;
     if ((rc = ca_path_join(path, sizeof(path), dir, crt_name)) != 0 ||
         (rc = ca_read_cert(path, &c)) != 0)
         goto out;
-    if (!scep_key_matches(k, c)) {
+    if ((rc = scep_keyhandle_new(kr, ref, &k)) != 0)
+        goto out;
+    /* EVP_PKEY_eq() compares parameters and public components only (the
+     * handle exports nothing else); -1/-2 for mismatched types mean "no". */
+    if (EVP_PKEY_eq(X509_get0_pubkey(c), k) != 1) {
         rc = SCEP_ERR_KEY;
         goto out;
     }
+    rc = SCEP_ERR_INTERNAL;
+    if ((n = i2d_X509(c, &der)) <= 0)
+        goto out;
+    if ((rc = scep_keyring_set_cert(kr, ref, der, (size_t)n)) != 0)
+        goto out;
     *cert = c;
     *key = k;
     c = NULL;
     k = NULL;
     rc = 0;
 out:
+    OPENSSL_free(der);
     X509_free(c);
-    scep_key_free(k);
+    EVP_PKEY_free(k);
     return rc;
 }
 
@@ -274,12 +291,14 @@ out:
 
 /*
  * Loads the announced next CA (certificates only, after checking that
- * the keys beside them are private and match).
+ * the keys beside them are private and match; the keys go into a
+ * keyring of their own that is dropped again).
  */
 static int load_next(const char *dir, struct scep_ca *ca)
 {
     char next[PATH_MAX], path[PATH_MAX];
-    struct scep_key *k = NULL;
+    struct scep_keyring *kr = NULL;
+    EVP_PKEY *k = NULL;
     int rc;
 
     if ((rc = ca_path_join(next, sizeof(next), dir, NEXT_DIR)) != 0 ||
@@ -289,21 +308,22 @@ static int load_next(const char *dir, struct scep_ca *ca)
         rc = 0;
         goto out;
     }
-    if ((rc = read_activate_at(path, &ca->next_at)) != 0)
+    if ((rc = read_activate_at(path, &ca->next_at)) != 0 || (rc = scep_keyring_new(&kr)) != 0)
         goto out;
-    if ((rc = load_pair(next, CA_CRT, CA_KEY, &ca->next_cert, &k)) != 0)
+    if ((rc = load_pair(next, CA_CRT, CA_KEY, kr, &ca->next_cert, &k)) != 0)
         goto out;
-    scep_key_free(k);
+    EVP_PKEY_free(k);
     k = NULL;
     if ((rc = ca_path_join(path, sizeof(path), next, RA_CRT)) != 0)
         goto out;
     if (ca_path_exists(path)) {
-        if ((rc = load_pair(next, RA_CRT, RA_KEY, &ca->next_ra_cert, &k)) != 0)
+        if ((rc = load_pair(next, RA_CRT, RA_KEY, kr, &ca->next_ra_cert, &k)) != 0)
             goto out;
     }
     rc = 0;
 out:
-    scep_key_free(k);
+    EVP_PKEY_free(k);
+    scep_keyring_free(kr);
     return rc;
 }
 
@@ -311,9 +331,11 @@ out:
 static void ca_destroy(struct scep_ca *ca)
 {
     X509_free(ca->cert);
-    scep_key_free(ca->key);
+    EVP_PKEY_free(ca->key);
     X509_free(ca->ra_cert);
-    scep_key_free(ca->ra_key);
+    EVP_PKEY_free(ca->ra_key);
+    /* After the handles: each holds a reference on the keyring. */
+    scep_keyring_free(ca->kr);
     X509_free(ca->next_cert);
     X509_free(ca->next_ra_cert);
     sk_X509_pop_free(ca->archive, X509_free);
@@ -349,12 +371,13 @@ int scep_ca_load(const char *dir, struct scep_ca **out)
         rc = SCEP_ERR_NOMEM;
         goto out;
     }
-    if ((rc = load_pair(dir, CA_CRT, CA_KEY, &ca->cert, &ca->key)) != 0)
+    if ((rc = scep_keyring_new(&ca->kr)) != 0 ||
+        (rc = load_pair(dir, CA_CRT, CA_KEY, ca->kr, &ca->cert, &ca->key)) != 0)
         goto out;
     if ((rc = ca_path_join(path, sizeof(path), dir, RA_CRT)) != 0)
         goto out;
     if (ca_path_exists(path)) {
-        if ((rc = load_pair(dir, RA_CRT, RA_KEY, &ca->ra_cert, &ca->ra_key)) != 0)
+        if ((rc = load_pair(dir, RA_CRT, RA_KEY, ca->kr, &ca->ra_cert, &ca->ra_key)) != 0)
             goto out;
     } else if (!EVP_PKEY_is_a(X509_get0_pubkey(ca->cert), "RSA")) {
         /* No RSA key to receive envelopes: the CA cannot speak SCEP. */
@@ -423,8 +446,8 @@ X509 *scep_ca_get0_scep_cert(const struct scep_ca *ca)
     return ca->ra_cert != NULL ? ca->ra_cert : ca->cert;
 }
 
-/* The key behind scep_ca_get0_scep_cert(). */
-static const struct scep_key *scep_key_of(const struct scep_ca *ca)
+/* The key handle behind scep_ca_get0_scep_cert(). */
+static EVP_PKEY *scep_key_of(const struct scep_ca *ca)
 {
     return ca->ra_key != NULL ? ca->ra_key : ca->key;
 }
@@ -499,18 +522,22 @@ int scep_ca_getnextcacert(const struct scep_ca *ca, unsigned char **der, size_t 
         goto out;
     if (!sk_X509_push(certs, ca->next_cert))
         goto out;
-    rc = scep_key_build_next_ca(scep_key_of(ca), scep_ca_get0_scep_cert(ca), certs, der, len);
+    rc = scep_next_ca_build(certs, scep_ca_get0_scep_cert(ca), scep_key_of(ca), NULL, der, len);
 out:
     sk_X509_free(certs);
     return rc;
 }
 
-/* Decrypts m with the SCEP key; returns what scep_msg_decrypt() returns. */
+/*
+ * Decrypts m with the SCEP key; returns what scep_msg_decrypt() returns.
+ * CMS does the envelope; only the wrapped content key reaches the
+ * keyring, through the handle.
+ */
 int scep_ca_decrypt(const struct scep_ca *ca, struct scep_msg *m)
 {
     if (ca == NULL || m == NULL)
         return SCEP_ERR_INVALID_ARG;
-    return scep_key_decrypt_msg(scep_key_of(ca), scep_ca_get0_scep_cert(ca), m);
+    return scep_msg_decrypt(m, scep_ca_get0_scep_cert(ca), scep_key_of(ca));
 }
 
 /*
@@ -520,7 +547,12 @@ int scep_ca_decrypt(const struct scep_ca *ca, struct scep_msg *m)
 int scep_ca_sign_message(const struct scep_ca *ca, const struct scep_msg_spec *spec,
                          unsigned char **der, size_t *len)
 {
-    if (ca == NULL || spec == NULL)
+    struct scep_msg_spec s;
+
+    if (ca == NULL || spec == NULL || der == NULL || len == NULL)
         return SCEP_ERR_INVALID_ARG;
-    return scep_key_build_msg(scep_key_of(ca), scep_ca_get0_scep_cert(ca), spec, der, len);
+    s = *spec;
+    s.signer_cert = scep_ca_get0_scep_cert(ca);
+    s.signer_key = scep_key_of(ca);
+    return scep_msg_build(&s, der, len);
 }

@@ -196,3 +196,11 @@ int scep_cert_fingerprint(X509 *cert, char out[65])
         return rc;
     return util_hex_encode(md, sizeof(md), 0, out, 65) == 0 ? 0 : SCEP_ERR_INTERNAL;
 }
+
+/* "file:" + dir/name into buf (n bytes).  Returns 0 or SCEP_ERR_TOO_LARGE. */
+int ca_key_ref(char *buf, size_t n, const char *dir, const char *name)
+{
+    int w = snprintf(buf, n, "file:%s/%s", dir, name);
+
+    return w < 0 || (size_t)w >= n ? SCEP_ERR_TOO_LARGE : 0;
+}

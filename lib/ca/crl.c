@@ -1,6 +1,6 @@
 /*
  * CRLs: a version 2 CRL (RFC 5280 5) of the given revoked serials,
- * signed by the CA key through the keyring.  Which serials are revoked
+ * signed with the CA's key handle (the keyring signs the digest).  Which serials are revoked
  * is the store's business; this file only encodes and signs.
  */
 #include <time.h>
@@ -13,7 +13,6 @@
 
 #include "ca/ca.h"
 #include "ca/ca_internal.h"
-#include "ca/keyring.h"
 
 /* Adds one revoked entry to crl.  Returns 0 or SCEP_ERR_*. */
 static int add_entry(X509_CRL *crl, const struct scep_revoked_entry *e)
@@ -68,8 +67,7 @@ int scep_ca_make_crl(const struct scep_ca *ca, X509 *issuer,
                      const struct scep_revoked_entry *entries, size_t n, int64_t crl_number,
                      long next_update_seconds, X509_CRL **out)
 {
-    struct scep_key *archived_key = NULL;
-    const struct scep_key *key;
+    EVP_PKEY *archived_key = NULL, *key; /* key handles */
     X509_CRL *crl = NULL;
     ASN1_TIME *t = NULL;
     ASN1_INTEGER *num = NULL;
@@ -130,13 +128,14 @@ int scep_ca_make_crl(const struct scep_ca *ca, X509 *issuer,
      * verifiers search by serial. */
     if (!X509_CRL_sort(crl))
         goto out;
-    if ((rc = scep_key_sign_crl(key, crl, ca_md_for(issuer))) != 0)
+    /* X509_CRL_sign() returns the signature length, 0 on failure. */
+    if (X509_CRL_sign(crl, key, ca_md_for(issuer)) <= 0)
         goto out;
     *out = crl;
     crl = NULL;
     rc = 0;
 out:
-    scep_key_free(archived_key);
+    EVP_PKEY_free(archived_key);
     X509_EXTENSION_free(akid);
     ASN1_INTEGER_free(num);
     ASN1_TIME_free(t);

@@ -20,7 +20,6 @@
 
 #include "ca/ca.h"
 #include "ca/ca_internal.h"
-#include "ca/keyring.h"
 
 #define PROFILE_DEFAULT_DAYS 365
 #define PROFILE_DEFAULT_KU "critical,digitalSignature,keyEncipherment"
@@ -271,7 +270,10 @@ int scep_ca_issue(const struct scep_ca *ca, X509_REQ *csr, const X509_NAME *subj
     }
     if ((rc = add_profile_exts(cert, ca->cert, p)) != 0)
         goto out;
-    if ((rc = scep_key_sign_cert(ca->key, cert, p->md)) != 0)
+    /* ca->key is a key handle: the keyring signs only the digest.
+     * X509_sign() returns the signature length, 0 on failure. */
+    rc = SCEP_ERR_INTERNAL;
+    if (X509_sign(cert, ca->key, p->md != NULL ? p->md : EVP_sha256()) <= 0)
         goto out;
     /* Catches a CA certificate and key that do not belong together before
      * a client does. */

@@ -22,7 +22,8 @@
 #include "ca/ca.h"
 #include "ca/ca_internal.h"
 #include "ca/fsutil.h"
-#include "ca/keyring.h"
+#include "keyring/keyhandle.h"
+#include "keyring/keyring.h"
 
 /* Shortest fingerprint or key-identifier prefix accepted: 8 hex digits
  * (32 bits) make an accidental match between a handful of CAs
@@ -147,24 +148,31 @@ int scep_ca_find_by_fingerprint(const struct scep_ca *ca, const char *fp, X509 *
     return SCEP_ERR_NOT_FOUND;
 }
 
-int ca_load_archived_key(const struct scep_ca *ca, X509 *cert, struct scep_key **out)
+/*
+ * Loads archive/<SERIAL>.key of cert into a keyring of its own (archived
+ * keys sign only the odd CRL, so they are not kept loaded) and returns
+ * a handle for it.  *out: free with EVP_PKEY_free().
+ */
+int ca_load_archived_key(const struct scep_ca *ca, X509 *cert, EVP_PKEY **out)
 {
-    char name[300], path[PATH_MAX];
-    struct scep_key *k = NULL;
+    char name[300], ref[PATH_MAX + 8];
+    struct scep_keyring *kr = NULL;
+    EVP_PKEY *k = NULL;
     char *hex = NULL;
     int w, rc;
 
     if ((rc = ca_serial_hex(cert, &hex)) != 0)
         goto out;
     w = snprintf(name, sizeof(name), "%s/%s.key", ARCHIVE_DIR, hex);
-    if (w < 0 || (size_t)w >= sizeof(name) ||
-        ca_path_join(path, sizeof(path), ca->dir, name) != 0) {
+    if (w < 0 || (size_t)w >= sizeof(name) || ca_key_ref(ref, sizeof(ref), ca->dir, name) != 0) {
         rc = SCEP_ERR_TOO_LARGE;
         goto out;
     }
-    if ((rc = scep_key_load(path, &k)) != 0)
+    if ((rc = scep_keyring_new(&kr)) != 0 || (rc = scep_keyring_load(kr, ref)) != 0 ||
+        (rc = scep_keyhandle_new(kr, ref, &k)) != 0)
         goto out;
-    if (!scep_key_matches(k, cert)) {
+    /* Public components only; -1/-2 for mismatched types mean "no". */
+    if (EVP_PKEY_eq(X509_get0_pubkey(cert), k) != 1) {
         rc = SCEP_ERR_KEY;
         goto out;
     }
@@ -172,7 +180,8 @@ int ca_load_archived_key(const struct scep_ca *ca, X509 *cert, struct scep_key *
     k = NULL;
     rc = 0;
 out:
-    scep_key_free(k);
+    EVP_PKEY_free(k);
+    scep_keyring_free(kr); /* a returned handle holds its own reference */
     OPENSSL_free(hex);
     return rc;
 }
