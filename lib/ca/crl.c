@@ -1,7 +1,8 @@
 /*
  * CRLs: a version 2 CRL (RFC 5280 5) of the given revoked serials,
- * signed with the CA's key handle (the keyring signs the digest).  Which serials are revoked
- * is the store's business; this file only encodes and signs.
+ * signed with the CA's key handle (the keyring signs the digest).
+ * Which serials are revoked is the store's business; this file only
+ * encodes and signs.
  */
 #include <time.h>
 

@@ -231,6 +231,7 @@ static int km_import(void *keydata, int selection, const OSSL_PARAM params[])
         return bind_ref(k, (struct scep_keyring *)kr, ref);
     }
     ctx = EVP_PKEY_CTX_new_from_name(NULL, k->type == SCEP_KEYRING_RSA ? "RSA" : "EC", NULL);
+    /* EVP_PKEY_fromdata() takes non-const parameters but only reads them. */
     if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) <= 0 ||
         EVP_PKEY_fromdata(ctx, &k->pub, EVP_PKEY_PUBLIC_KEY, (OSSL_PARAM *)params) <= 0)
         goto out;
@@ -328,30 +329,35 @@ static const char *km_ec_opname(int operation_id)
     return operation_id == OSSL_OP_SIGNATURE ? "ECDSA" : NULL;
 }
 
-#define KM_COMMON(types_fn)                                                                        \
-    {OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))km_free},                                             \
-        {OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))km_has},                                           \
-        {OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))km_import},                                     \
-        {OSSL_FUNC_KEYMGMT_IMPORT_TYPES, (void (*)(void))types_fn},                                \
-        {OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))km_export},                                     \
-        {OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))types_fn},                                \
-        {OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))km_match},                                       \
-        {OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))km_get_params},                             \
-    {                                                                                              \
-        OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, (void (*)(void))km_gettable_params                      \
-    }
-
+/* RSA and EC differ only in how a key is made and which operations
+ * it names; everything else is shared. */
 static const OSSL_DISPATCH km_rsa_fns[] = {
     {OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))km_rsa_new},
     {OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, (void (*)(void))km_rsa_opname},
-    KM_COMMON(km_rsa_types_fn),
+    {OSSL_FUNC_KEYMGMT_IMPORT_TYPES, (void (*)(void))km_rsa_types_fn},
+    {OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))km_rsa_types_fn},
+    {OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))km_free},
+    {OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))km_has},
+    {OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))km_import},
+    {OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))km_export},
+    {OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))km_match},
+    {OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))km_get_params},
+    {OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, (void (*)(void))km_gettable_params},
     {0, NULL},
 };
 
 static const OSSL_DISPATCH km_ec_fns[] = {
     {OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))km_ec_new},
     {OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, (void (*)(void))km_ec_opname},
-    KM_COMMON(km_ec_types_fn),
+    {OSSL_FUNC_KEYMGMT_IMPORT_TYPES, (void (*)(void))km_ec_types_fn},
+    {OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))km_ec_types_fn},
+    {OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))km_free},
+    {OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))km_has},
+    {OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))km_import},
+    {OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))km_export},
+    {OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))km_match},
+    {OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))km_get_params},
+    {OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, (void (*)(void))km_gettable_params},
     {0, NULL},
 };
 

@@ -412,22 +412,33 @@ out:
     return rc;
 }
 
-/* Generates a key per spec.  Returns the new key or NULL. */
-static EVP_PKEY *key_gen(struct scep_keyring *kr, const struct scep_keyring_keyspec *spec)
+/*
+ * Generates a key per spec into *out (free with EVP_PKEY_free()).
+ * Returns 0, SCEP_ERR_INVALID_ARG (size, type or curve) or
+ * SCEP_ERR_INTERNAL.
+ */
+static int key_gen(struct scep_keyring *kr, const struct scep_keyring_keyspec *spec, EVP_PKEY **out)
 {
     if (spec->type == SCEP_KEYRING_RSA) {
         if (spec->rsa_bits < SCEP_MIN_RSA_BITS || spec->rsa_bits > SCEP_MAX_RSA_BITS) {
             set_err(kr, "RSA key size %d outside %d..%d", spec->rsa_bits, SCEP_MIN_RSA_BITS,
                     SCEP_MAX_RSA_BITS);
-            return NULL;
+            return SCEP_ERR_INVALID_ARG;
         }
-        return EVP_RSA_gen((unsigned int)spec->rsa_bits);
+        *out = EVP_RSA_gen((unsigned int)spec->rsa_bits);
+    } else if (spec->type == SCEP_KEYRING_EC && spec->ec_curve != NULL &&
+               (strcmp(spec->ec_curve, "prime256v1") == 0 ||
+                strcmp(spec->ec_curve, "secp384r1") == 0)) {
+        *out = EVP_EC_gen(spec->ec_curve);
+    } else {
+        set_err(kr, "unsupported key type or curve");
+        return SCEP_ERR_INVALID_ARG;
     }
-    if (spec->type == SCEP_KEYRING_EC && spec->ec_curve != NULL &&
-        (strcmp(spec->ec_curve, "prime256v1") == 0 || strcmp(spec->ec_curve, "secp384r1") == 0))
-        return EVP_EC_gen(spec->ec_curve);
-    set_err(kr, "unsupported key type or curve");
-    return NULL;
+    if (*out == NULL) {
+        set_err(kr, "key generation failed");
+        return SCEP_ERR_INTERNAL;
+    }
+    return 0;
 }
 
 /*
@@ -460,8 +471,7 @@ int scep_keyring_generate(struct scep_keyring *kr, const char *ref,
         set_err(kr, "%s: exists already", path);
         goto out;
     }
-    rc = SCEP_ERR_INVALID_ARG;
-    if ((pkey = key_gen(kr, spec)) == NULL)
+    if ((rc = key_gen(kr, spec, &pkey)) != 0)
         goto out;
     rc = SCEP_ERR_INTERNAL;
     /* A secure-memory BIO: the PEM text is cleansed when it is freed. */
@@ -724,10 +734,12 @@ int scep_keyring_decrypt(struct scep_keyring *kr, const char *ref,
     rc = SCEP_ERR_KEY;
     if (k->info.type != SCEP_KEYRING_RSA)
         goto out;
-    /* Both lengths are public: the ciphertext is one modulus long, and
-     * the output buffer must hold any plaintext that fits in one. */
+    /* Both lengths are public: the ciphertext is at most one modulus
+     * long (RFC 8017 makes it exactly that; OpenSSL, and so scepd before
+     * the keyring, also takes one whose leading zero bytes were dropped),
+     * and the output buffer must hold any plaintext that fits in one. */
     rc = SCEP_ERR_INVALID_ARG;
-    if (in_len != k->info.max_out || out_cap < k->info.max_out)
+    if (in_len == 0 || in_len > k->info.max_out || out_cap < k->info.max_out)
         goto out;
     rc = SCEP_ERR_INTERNAL;
     pctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);

@@ -150,7 +150,7 @@ int scep_keyring_sign_digest(struct scep_keyring *kr, const char *ref, const cha
                              size_t sig_cap, size_t *sig_len);
 
 /*
- * RSA-decrypts a key-transport blob (in, exactly the modulus size) with
+ * RSA-decrypts a key-transport blob (in, at most the modulus size) with
  * key ref as o says; the plaintext goes to out (out_cap bytes, at least
  * the modulus size), its length to *out_len.  For PKCS#1 v1.5 the
  * padding check is OpenSSL's constant-time one (with implicit rejection

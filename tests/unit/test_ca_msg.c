@@ -1,5 +1,5 @@
 /*
- * Unit tests for the CA side of SCEP message crypto through the keyring:
+ * Unit tests for the CA side of SCEP message crypto through the key handles:
  * a request encrypted to the CA's SCEP certificate (RA or CA) decrypts
  * with scep_ca_decrypt(), and a CertRep built with scep_ca_sign_message()
  * verifies against that certificate and decrypts for the requester.

@@ -226,8 +226,10 @@ static void test_decrypt_pkcs1(void **state)
     assert_int_equal(ERR_peek_error(), 0);
     /* wrong lengths, EC key */
     assert_int_equal(
-        scep_keyring_decrypt(f->kr, f->rsa_ref, &o, blob, blen - 1, out, sizeof(out), &olen),
+        scep_keyring_decrypt(f->kr, f->rsa_ref, &o, blob, blen + 1, out, sizeof(out), &olen),
         SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_keyring_decrypt(f->kr, f->rsa_ref, &o, blob, 0, out, sizeof(out), &olen),
+                     SCEP_ERR_INVALID_ARG);
     assert_int_equal(scep_keyring_decrypt(f->kr, f->rsa_ref, &o, blob, blen, out, 100, &olen),
                      SCEP_ERR_INVALID_ARG);
     assert_int_equal(
