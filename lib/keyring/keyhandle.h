@@ -7,9 +7,10 @@
  * only the digest (scep_keyring_sign_digest()) or the wrapped content
  * key (scep_keyring_decrypt()) to the keyring.
  *
- * This file and keyhandle.c are the only place that builds such
- * EVP_PKEYs.  A handle may be used from any number of threads at once;
- * build it once (at CA load), not per request.
+ * This file and keyhandle.c (with keyhandle_ops.c behind it) are the
+ * only place that builds such EVP_PKEYs.  A handle may be used from any
+ * number of threads at once; build it once (at CA load), not per
+ * request.
  */
 #ifndef SCEP_KEYRING_KEYHANDLE_H
 #define SCEP_KEYRING_KEYHANDLE_H
