@@ -118,6 +118,7 @@ const struct kh_md *kh_md_lookup(const char *name)
 
 /* ---- keymgmt ---------------------------------------------------------- */
 
+/* New empty key data; OpenSSL frees it through km_free(). */
 static void *km_new(int type)
 {
     struct kh_key *k = calloc(1, sizeof(*k));

@@ -29,6 +29,7 @@ struct kh_sig {
     EVP_MD_CTX *mdctx;        /* digest-sign only */
 };
 
+/* A signature context; OpenSSL frees it through sig_freectx(). */
 static void *sig_newctx(void *provctx, const char *propq)
 {
     return calloc(1, sizeof(struct kh_sig));
@@ -44,7 +45,8 @@ static void sig_freectx(void *ctx)
     free(s);
 }
 
-/* EVP_DigestSignFinal() signs a duplicate, so the running hash is copied. */
+/* EVP_DigestSignFinal() signs a duplicate, so the running hash is
+ * copied.  Freed by OpenSSL through sig_freectx(). */
 static void *sig_dupctx(void *ctx)
 {
     const struct kh_sig *s = ctx;
@@ -252,6 +254,8 @@ struct kh_dec {
     size_t label_len;
 };
 
+/* A decryption context (PKCS#1 v1.5 until told otherwise); OpenSSL
+ * frees it through dec_freectx(). */
 static void *dec_newctx(void *provctx)
 {
     struct kh_dec *d = calloc(1, sizeof(*d));
@@ -271,6 +275,7 @@ static void dec_freectx(void *ctx)
     free(d);
 }
 
+/* A copy with its own label; freed by OpenSSL through dec_freectx(). */
 static void *dec_dupctx(void *ctx)
 {
     const struct kh_dec *s = ctx;
