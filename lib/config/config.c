@@ -84,6 +84,19 @@ static const struct conf_key conf_keys[] = {
     {"public_url", "server", CT_STRING, OFF(public_url), 0, 0, 0, NULL, NULL, 0,
      "URL clients use, for messages (default http://LISTEN/PREFIX)"},
 
+    /* [tls] */
+    {"tls_listen", "tls", CT_STRING, OFF(tls_listen), 0, 0, 0, NULL, NULL, CF_LISTEN,
+     "address of a TLS listener serving the same routes, HOST:PORT; default none"},
+    {"tls_cert", "tls", CT_STRING, OFF(tls_cert), 0, 0, 0, NULL, NULL, 0,
+     "PEM certificate (chain) of the TLS listener"},
+    {"tls_key", "tls", CT_STRING, OFF(tls_key), 0, 0, 0, NULL, NULL, 0,
+     "PEM private key of tls_cert (not readable by others)"},
+    {"tls_client_ca", "tls", CT_STRING, OFF(tls_client_ca), 0, 0, 0, NULL, NULL, 0,
+     "PEM CA certificates that TLS client certificates are verified against"},
+    {"tls_client_verify", "tls", CT_CHOICE, OFF(tls_client_verify), 0, 0, 0, "none",
+     "none|optional|require", CF_REQUIRED,
+     "TLS client certificates: none, optional (verified when sent) or require"},
+
     /* [ca] */
     {"state_dir", "ca", CT_STRING, OFF(state_dir), 0, 0, 0, "/var/lib/scepd", NULL, CF_REQUIRED,
      "directory holding the CA keys and certificates"},
@@ -633,10 +646,46 @@ out:
 }
 
 /*
+ * The [tls] keys go together: tls_listen needs tls_cert and tls_key,
+ * the others mean nothing without tls_listen (a silently ignored
+ * tls_cert would leave an operator believing TLS is on), and verifying
+ * client certificates needs tls_client_ca.  The files themselves are
+ * checked by scepd when it makes the listener.
+ */
+static int
+conf_check_tls(const struct scep_config *c, char *err, size_t errlen)
+{
+    int verify = c->tls_client_verify != NULL && strcmp(c->tls_client_verify, "none") != 0;
+
+    if (c->tls_listen == NULL) {
+        const char *set = c->tls_cert != NULL        ? "tls_cert"
+                          : c->tls_key != NULL       ? "tls_key"
+                          : c->tls_client_ca != NULL ? "tls_client_ca"
+                          : verify                   ? "tls_client_verify"
+                                                     : NULL;
+
+        if (set != NULL) {
+            conf_err(err, errlen, "%s is set but tls_listen is not", set);
+            return SCEP_ERR_CONFIG;
+        }
+        return 0;
+    }
+    if (c->tls_cert == NULL || c->tls_key == NULL) {
+        conf_err(err, errlen, "tls_listen needs tls_cert and tls_key");
+        return SCEP_ERR_CONFIG;
+    }
+    if (verify && c->tls_client_ca == NULL) {
+        conf_err(err, errlen, "tls_client_verify = %s needs tls_client_ca", c->tls_client_verify);
+        return SCEP_ERR_CONFIG;
+    }
+    return 0;
+}
+
+/*
  * Resolves what depends on other keys, after the file and the flags:
  * the database defaults to "sqlite:<state_dir>/scepd.db"; challenge_file
- * is read into challenge (both set is an error).  Returns 0 or SCEP_ERR_*
- * with err set.
+ * is read into challenge (both set is an error); the [tls] keys must go
+ * together.  Returns 0 or SCEP_ERR_* with err set.
  */
 int
 scep_config_finish(struct scep_config *c, char *err, size_t errlen)
@@ -650,6 +699,10 @@ scep_config_finish(struct scep_config *c, char *err, size_t errlen)
         conf_err(err, errlen, "challenge and challenge_file are exclusive");
         goto out;
     }
+    rc = conf_check_tls(c, err, errlen);
+    if (rc != 0)
+        goto out;
+    rc = SCEP_ERR_CONFIG;
     if (c->database == NULL) {
         n = strlen(c->state_dir) + sizeof("sqlite:/scepd.db");
         db = malloc(n);

@@ -24,6 +24,13 @@ struct scep_config {
     char *log_level;       /* "debug", "info" (default), "warn", "error" */
     char *public_url;      /* URL to print/log; default http://LISTEN PREFIX */
 
+    /* [tls]: a second listener speaking TLS, serving the same routes */
+    char *tls_listen;        /* "HOST:PORT"; default NULL: no TLS listener */
+    char *tls_cert;          /* PEM server certificate (chain) */
+    char *tls_key;           /* PEM private key of tls_cert */
+    char *tls_client_ca;     /* PEM CA certificates that client certificates must chain to */
+    char *tls_client_verify; /* "none" (default), "optional", "require" */
+
     /* [ca] */
     char *state_dir;       /* default "/var/lib/scepd" */
     char *database;        /* default NULL: "sqlite:<state_dir>/scepd.db" */

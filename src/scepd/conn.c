@@ -1,5 +1,5 @@
 /*
- * scepd's connection accounting: how many connections each worker holds,
+ * scepd's connection accounting (conn.h): how many connections each worker holds,
  * from accept to close, so that max_connections is a real limit and a
  * shutdown can wait for the requests that are still arriving.
  *
@@ -29,38 +29,140 @@
  * without an error callback, print a warning each time).  The error
  * callback here disables the listener for a short, growing pause
  * instead, counts the failure and logs it at most once a second.
+ *
+ * TLS: a TLS listener's connections get an OpenSSL bufferevent made here
+ * (bufferevent_openssl_socket_new with no descriptor yet, in accepting
+ * state: evhttp sets the descriptor right after, which starts the
+ * handshake), from the listener's SSL_CTX, which every worker shares.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/listener.h>
 
+#include "conn.h"
 #include "scepd.h"
 
-/*
- * The listener's callbacks get the evhttp as their argument (evhttp
- * installs its accept callback with it, and libevent has one argument
- * for both), so the error callback finds its worker here.  Written by
- * scepd_conn_init before the worker threads start, read-only afterwards.
- */
-static struct scepd_worker *conn_workers[SCEP_MAX_WORKERS];
+/* Why accepting is off (bits of scepd_conns.accept_off). */
+#define CONN_ACCEPT_FULL 1u    /* max_connections reached */
+#define CONN_ACCEPT_BACKOFF 2u /* accept(2) failed for lack of resources */
 
-/* One counted connection.  While on w->conns_new, bev holds our reference
- * and evcon is NULL; once on w->conns, evcon is set and bev is NULL. */
+struct scepd_conn;
+
+/* One listener served by this worker; the bufferevent callback's
+ * argument. */
+struct conn_port {
+    struct scepd_conns *c;
+    struct evhttp *http;
+    struct evconnlistener *l; /* NULL once stopping */
+    SSL_CTX *ssl_ctx;         /* NULL: plain HTTP */
+};
+
+struct scepd_conns {
+    struct event_base *base;
+    int max_connections;
+    int read_timeout;
+    struct scepd_metrics *metrics;
+    scepd_conns_drained_fn *drained;
+    void *drained_arg;
+
+    struct conn_port ports[SCEPD_CONNS_MAX_PORTS];
+    int nports;
+
+    /* Connections evhttp made but we have not hooked yet, those hooked
+     * (their close callback is ours), and how many are open. */
+    struct event *conn_ev;
+    struct event *accept_timer;
+    struct scepd_conn *conns_new;
+    struct scepd_conn *conns;
+    struct scepd_conn **ht; /* hooked connections by evhttp_connection */
+    size_t htcap;           /* a power of two, or 0 */
+    long nconns;
+    unsigned accept_off;      /* CONN_ACCEPT_* bits */
+    int backoff_ms;           /* current accept-error pause */
+    time_t accept_err_logged; /* last accept-error log line (rate limit) */
+    int stopping;
+};
+
+/* One counted connection.  While on conns_new, bev holds our reference
+ * and evcon is NULL; once on conns, evcon is set and bev is NULL. */
 struct scepd_conn {
-    struct scepd_worker *w;
+    struct scepd_conns *c;
     struct bufferevent *bev;
     struct evhttp_connection *evcon;
     struct event *deadline; /* read_timeout; pending while a request is awaited */
     struct scepd_conn *prev, *next;
-    struct scepd_conn *hnext; /* w->conn_ht chain */
+    struct scepd_conn *hnext; /* ht chain */
 };
+
+/*
+ * The listener's error callback gets the evhttp as its argument (evhttp
+ * installs its accept callback with it, and libevent has one argument
+ * for both), so it finds its accounting here.  Filled before the worker
+ * threads start; the lock makes a lookup safe whatever the order.
+ */
+static struct {
+    struct evhttp *http;
+    struct scepd_conns *c;
+} conn_registry[SCEP_MAX_WORKERS * SCEPD_CONNS_MAX_PORTS];
+static pthread_mutex_t conn_registry_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int
+conn_registry_add(struct evhttp *http, struct scepd_conns *c)
+{
+    size_t i;
+    int rc = -1;
+
+    pthread_mutex_lock(&conn_registry_lock);
+    for (i = 0; i < sizeof(conn_registry) / sizeof(conn_registry[0]); i++) {
+        if (conn_registry[i].http == NULL) {
+            conn_registry[i].http = http;
+            conn_registry[i].c = c;
+            rc = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&conn_registry_lock);
+    return rc;
+}
+
+static struct scepd_conns *
+conn_registry_find(const void *http)
+{
+    struct scepd_conns *c = NULL;
+    size_t i;
+
+    pthread_mutex_lock(&conn_registry_lock);
+    for (i = 0; i < sizeof(conn_registry) / sizeof(conn_registry[0]) && c == NULL; i++)
+        if (conn_registry[i].http != NULL && conn_registry[i].http == http)
+            c = conn_registry[i].c;
+    pthread_mutex_unlock(&conn_registry_lock);
+    return c;
+}
+
+static void
+conn_registry_remove(const struct scepd_conns *c)
+{
+    size_t i;
+
+    pthread_mutex_lock(&conn_registry_lock);
+    for (i = 0; i < sizeof(conn_registry) / sizeof(conn_registry[0]); i++) {
+        if (conn_registry[i].c == c) {
+            conn_registry[i].http = NULL;
+            conn_registry[i].c = NULL;
+        }
+    }
+    pthread_mutex_unlock(&conn_registry_lock);
+}
 
 /* ---- hooked connections by evhttp_connection pointer ---------------- */
 
@@ -76,181 +178,185 @@ conn_hash(const struct evhttp_connection *evcon, size_t cap)
 /* Doubles the table (or makes it) once it holds as many entries as
  * slots; on allocation failure the chains just grow longer. */
 static void
-conn_ht_grow(struct scepd_worker *w)
+conn_ht_grow(struct scepd_conns *c)
 {
-    size_t cap = w->conn_htcap != 0 ? w->conn_htcap * 2 : 64, i;
+    size_t cap = c->htcap != 0 ? c->htcap * 2 : 64, i;
     struct scepd_conn **ht = calloc(cap, sizeof(*ht));
 
     if (ht == NULL)
         return;
-    for (i = 0; i < w->conn_htcap; i++) {
-        struct scepd_conn *c = w->conn_ht[i], *next;
+    for (i = 0; i < c->htcap; i++) {
+        struct scepd_conn *k = c->ht[i], *next;
 
-        for (; c != NULL; c = next) {
-            size_t h = conn_hash(c->evcon, cap);
+        for (; k != NULL; k = next) {
+            size_t h = conn_hash(k->evcon, cap);
 
-            next = c->hnext;
-            c->hnext = ht[h];
-            ht[h] = c;
+            next = k->hnext;
+            k->hnext = ht[h];
+            ht[h] = k;
         }
     }
-    free(w->conn_ht);
-    w->conn_ht = ht;
-    w->conn_htcap = cap;
+    free(c->ht);
+    c->ht = ht;
+    c->htcap = cap;
 }
 
 /* Returns 0, or -1 when there is no table at all (out of memory). */
 static int
-conn_ht_add(struct scepd_worker *w, struct scepd_conn *c)
+conn_ht_add(struct scepd_conns *c, struct scepd_conn *k)
 {
     size_t h;
 
-    if ((size_t)w->nconns >= w->conn_htcap)
-        conn_ht_grow(w);
-    if (w->conn_htcap == 0)
+    if ((size_t)c->nconns >= c->htcap)
+        conn_ht_grow(c);
+    if (c->htcap == 0)
         return -1;
-    h = conn_hash(c->evcon, w->conn_htcap);
-    c->hnext = w->conn_ht[h];
-    w->conn_ht[h] = c;
+    h = conn_hash(k->evcon, c->htcap);
+    k->hnext = c->ht[h];
+    c->ht[h] = k;
     return 0;
 }
 
 static void
-conn_ht_del(struct scepd_worker *w, struct scepd_conn *c)
+conn_ht_del(struct scepd_conns *c, struct scepd_conn *k)
 {
     struct scepd_conn **pp;
 
-    if (w->conn_htcap == 0)
+    if (c->htcap == 0)
         return;
-    for (pp = &w->conn_ht[conn_hash(c->evcon, w->conn_htcap)]; *pp != NULL; pp = &(*pp)->hnext) {
-        if (*pp == c) {
-            *pp = c->hnext;
+    for (pp = &c->ht[conn_hash(k->evcon, c->htcap)]; *pp != NULL; pp = &(*pp)->hnext) {
+        if (*pp == k) {
+            *pp = k->hnext;
             break;
         }
     }
-    c->hnext = NULL;
+    k->hnext = NULL;
 }
 
 static struct scepd_conn *
-conn_find(struct scepd_worker *w, const struct evhttp_connection *evcon)
+conn_find(struct scepd_conns *c, const struct evhttp_connection *evcon)
 {
-    struct scepd_conn *c;
+    struct scepd_conn *k;
 
-    if (w->conn_htcap == 0 || evcon == NULL)
+    if (c->htcap == 0 || evcon == NULL)
         return NULL;
-    for (c = w->conn_ht[conn_hash(evcon, w->conn_htcap)]; c != NULL; c = c->hnext)
-        if (c->evcon == evcon)
-            return c;
+    for (k = c->ht[conn_hash(evcon, c->htcap)]; k != NULL; k = k->hnext)
+        if (k->evcon == evcon)
+            return k;
     return NULL;
 }
 
 /* ---- counting -------------------------------------------------------- */
 
 static void
-conn_unlink(struct scepd_conn **head, struct scepd_conn *c)
+conn_unlink(struct scepd_conn **head, struct scepd_conn *k)
 {
-    if (c->prev != NULL)
-        c->prev->next = c->next;
+    if (k->prev != NULL)
+        k->prev->next = k->next;
     else
-        *head = c->next;
-    if (c->next != NULL)
-        c->next->prev = c->prev;
-    c->prev = c->next = NULL;
+        *head = k->next;
+    if (k->next != NULL)
+        k->next->prev = k->prev;
+    k->prev = k->next = NULL;
 }
 
 static void
-conn_push(struct scepd_conn **head, struct scepd_conn *c)
+conn_push(struct scepd_conn **head, struct scepd_conn *k)
 {
-    c->prev = NULL;
-    c->next = *head;
+    k->prev = NULL;
+    k->next = *head;
     if (*head != NULL)
-        (*head)->prev = c;
-    *head = c;
+        (*head)->prev = k;
+    *head = k;
 }
 
-static struct evconnlistener *
-conn_listener(struct scepd_worker *w)
-{
-    return w->bound != NULL ? evhttp_bound_socket_get_listener(w->bound) : NULL;
-}
-
-/* Turns accepting on or off for reason bit why. */
+/* Turns accepting on every listener on or off for reason bit why. */
 static void
-conn_accept_set(struct scepd_worker *w, unsigned why, int off)
+conn_accept_set(struct scepd_conns *c, unsigned why, int off)
 {
-    struct evconnlistener *l = conn_listener(w);
-    unsigned before = w->accept_off;
+    unsigned before = c->accept_off;
+    int i;
 
     if (off)
-        w->accept_off |= why;
+        c->accept_off |= why;
     else
-        w->accept_off &= ~why;
-    if (l == NULL || (before != 0) == (w->accept_off != 0))
+        c->accept_off &= ~why;
+    if ((before != 0) == (c->accept_off != 0))
         return;
-    if (w->accept_off != 0)
-        evconnlistener_disable(l);
-    else
-        evconnlistener_enable(l);
+    for (i = 0; i < c->nports; i++) {
+        if (c->ports[i].l == NULL)
+            continue;
+        if (c->accept_off != 0)
+            evconnlistener_disable(c->ports[i].l);
+        else
+            evconnlistener_enable(c->ports[i].l);
+    }
+}
+
+static void
+conn_set_open(struct scepd_conns *c)
+{
+    atomic_store_explicit(&c->metrics->conns_open, c->nconns, memory_order_relaxed);
 }
 
 /* A connection is gone: uncount it, maybe accept again, maybe finish. */
 static void
-conn_gone(struct scepd_worker *w)
+conn_gone(struct scepd_conns *c)
 {
-    if (w->nconns > 0)
-        w->nconns--;
-    atomic_store_explicit(&w->metrics.conns_open, w->nconns, memory_order_relaxed);
-    if (!w->stopping && (w->accept_off & SCEPD_ACCEPT_FULL) &&
-        w->nconns < w->srv->cfg->max_connections)
-        conn_accept_set(w, SCEPD_ACCEPT_FULL, 0);
-    scepd_worker_maybe_finish(w);
+    if (c->nconns > 0)
+        c->nconns--;
+    conn_set_open(c);
+    if (!c->stopping && (c->accept_off & CONN_ACCEPT_FULL) && c->nconns < c->max_connections)
+        conn_accept_set(c, CONN_ACCEPT_FULL, 0);
+    if (c->stopping && c->nconns == 0 && c->drained != NULL)
+        c->drained(c->drained_arg);
 }
 
 /* evhttp's close callback for a hooked connection. */
 static void
 conn_closed(struct evhttp_connection *evcon, void *arg)
 {
-    struct scepd_conn *c = arg;
-    struct scepd_worker *w = c->w;
+    struct scepd_conn *k = arg;
+    struct scepd_conns *c = k->c;
 
     /* Never twice: evhttp may reset a connection and free it later. */
     evhttp_connection_set_closecb(evcon, NULL, NULL);
-    conn_ht_del(w, c);
-    conn_unlink(&w->conns, c);
-    if (c->deadline != NULL)
-        event_free(c->deadline);
-    free(c);
-    conn_gone(w);
+    conn_ht_del(c, k);
+    conn_unlink(&c->conns, k);
+    if (k->deadline != NULL)
+        event_free(k->deadline);
+    free(k);
+    conn_gone(c);
 }
 
 /* A connection's read deadline passed with no whole request. */
 static void
 conn_deadline(evutil_socket_t fd, short what, void *arg)
 {
-    struct scepd_conn *c = arg;
+    struct scepd_conn *k = arg;
 
     (void)fd;
     (void)what;
-    atomic_fetch_add_explicit(&c->w->metrics.read_deadlines, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&k->c->metrics->read_deadlines, 1, memory_order_relaxed);
     if (scepd_log_enabled(SCEPD_DEBUG)) {
         char *addr = NULL;
         ev_uint16_t port = 0;
 
-        evhttp_connection_get_peer(c->evcon, &addr, &port);
+        evhttp_connection_get_peer(k->evcon, &addr, &port);
         scepd_log(SCEPD_DEBUG, "connection closed: no whole request within read_timeout",
                   "peer", addr != NULL ? addr : "", NULL);
     }
-    /* Frees c through conn_closed. */
-    evhttp_connection_free(c->evcon);
+    /* Frees k through conn_closed. */
+    evhttp_connection_free(k->evcon);
 }
 
 static void
-conn_arm_deadline(struct scepd_conn *c)
+conn_arm_deadline(struct scepd_conn *k)
 {
-    struct timeval tv = {c->w->srv->cfg->read_timeout, 0};
+    struct timeval tv = {k->c->read_timeout, 0};
 
-    if (c->deadline != NULL)
-        evtimer_add(c->deadline, &tv);
+    if (k->deadline != NULL)
+        evtimer_add(k->deadline, &tv);
 }
 
 static void
@@ -265,79 +371,110 @@ conn_stop_timeout(struct evhttp_connection *evcon)
 static void
 conn_register(evutil_socket_t fd, short what, void *arg)
 {
-    struct scepd_worker *w = arg;
-    struct scepd_conn *c;
+    struct scepd_conns *c = arg;
+    struct scepd_conn *k;
 
     (void)fd;
     (void)what;
-    while ((c = w->conns_new) != NULL) {
+    while ((k = c->conns_new) != NULL) {
         bufferevent_data_cb rd = NULL, wr = NULL;
         bufferevent_event_cb ev = NULL;
         void *cbarg = NULL;
-        struct bufferevent *bev = c->bev;
+        struct bufferevent *bev = k->bev;
 
-        conn_unlink(&w->conns_new, c);
-        c->bev = NULL;
+        conn_unlink(&c->conns_new, k);
+        k->bev = NULL;
         /* evhttp sets its bufferevent callbacks with the connection as
          * their argument; bufferevent_free() clears them, so no event
          * callback means evhttp already let go of the connection. */
         bufferevent_getcb(bev, &rd, &wr, &ev, &cbarg);
         if (ev != NULL && cbarg != NULL) {
-            c->evcon = cbarg;
-            conn_push(&w->conns, c);
-            evhttp_connection_set_closecb(c->evcon, conn_closed, c);
+            k->evcon = cbarg;
+            conn_push(&c->conns, k);
+            evhttp_connection_set_closecb(k->evcon, conn_closed, k);
             /* Without a table entry or a timer the connection is still
              * counted and closed by evhttp's inactivity timeout. */
-            if (conn_ht_add(w, c) == 0) {
-                c->deadline = evtimer_new(w->base, conn_deadline, c);
-                conn_arm_deadline(c);
+            if (conn_ht_add(c, k) == 0) {
+                k->deadline = evtimer_new(c->base, conn_deadline, k);
+                conn_arm_deadline(k);
             }
-            if (w->stopping)
-                conn_stop_timeout(c->evcon);
+            if (c->stopping)
+                conn_stop_timeout(k->evcon);
             bufferevent_decref(bev);
         } else {
-            free(c);
+            free(k);
             bufferevent_decref(bev);
-            conn_gone(w);
+            conn_gone(c);
         }
     }
+}
+
+/* A bufferevent for a new TLS connection from p's SSL_CTX, or NULL. */
+static struct bufferevent *
+conn_tls_bev(struct event_base *base, struct conn_port *p)
+{
+    struct bufferevent *bev;
+    SSL *ssl = SSL_new(p->ssl_ctx);
+
+    if (ssl == NULL)
+        return NULL;
+    /* The descriptor is -1 until evhttp sets it (bufferevent_setfd),
+     * which gives the SSL its socket BIO and starts the handshake; with
+     * BEV_OPT_CLOSE_ON_FREE the bufferevent frees the SSL and closes the
+     * socket. */
+    bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                         BEV_OPT_CLOSE_ON_FREE);
+    if (bev == NULL) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    /* A client that closes without close_notify (most do after reading
+     * a Content-Length reply) is an end of stream, not an error. */
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return bev;
 }
 
 /* evhttp's bufferevent callback: one new connection on this worker. */
 static struct bufferevent *
 conn_new_bev(struct event_base *base, void *arg)
 {
-    struct scepd_worker *w = arg;
-    struct scepd_conn *c = calloc(1, sizeof(*c));
+    struct conn_port *p = arg;
+    struct scepd_conns *c = p->c;
+    struct scepd_conn *k = calloc(1, sizeof(*k));
     struct bufferevent *bev = NULL;
 
-    if (c == NULL)
+    if (k == NULL)
         goto fail;
     /* The options evhttp uses when it makes the bufferevent itself; the
      * descriptor is set by evhttp right after this returns. */
-    bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (p->ssl_ctx != NULL)
+        bev = conn_tls_bev(base, p);
+    else
+        bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
     if (bev == NULL)
         goto fail;
     /* Our reference keeps the bufferevent readable until conn_register
      * has looked at it, even if evhttp frees it first. */
     bufferevent_incref(bev);
-    c->w = w;
-    c->bev = bev;
-    conn_push(&w->conns_new, c);
-    event_active(w->conn_ev, EV_READ, 0);
-    w->nconns++;
-    atomic_store_explicit(&w->metrics.conns_open, w->nconns, memory_order_relaxed);
-    atomic_fetch_add_explicit(&w->metrics.conns_accepted, 1, memory_order_relaxed);
-    if (w->backoff_ms > SCEPD_ACCEPT_BACKOFF_MIN_MS)
-        w->backoff_ms = SCEPD_ACCEPT_BACKOFF_MIN_MS; /* accepting works again */
-    if (w->nconns >= w->srv->cfg->max_connections && !(w->accept_off & SCEPD_ACCEPT_FULL)) {
-        atomic_fetch_add_explicit(&w->metrics.accept_paused, 1, memory_order_relaxed);
-        conn_accept_set(w, SCEPD_ACCEPT_FULL, 1);
+    k->c = c;
+    k->bev = bev;
+    conn_push(&c->conns_new, k);
+    event_active(c->conn_ev, EV_READ, 0);
+    c->nconns++;
+    conn_set_open(c);
+    atomic_fetch_add_explicit(&c->metrics->conns_accepted, 1, memory_order_relaxed);
+    if (c->backoff_ms > SCEPD_ACCEPT_BACKOFF_MIN_MS)
+        c->backoff_ms = SCEPD_ACCEPT_BACKOFF_MIN_MS; /* accepting works again */
+    if (c->nconns >= c->max_connections && !(c->accept_off & CONN_ACCEPT_FULL)) {
+        atomic_fetch_add_explicit(&c->metrics->accept_paused, 1, memory_order_relaxed);
+        conn_accept_set(c, CONN_ACCEPT_FULL, 1);
     }
     return bev;
 fail:
-    /* evhttp makes a bufferevent of its own: served, but not counted. */
-    free(c);
+    /* evhttp makes a plain bufferevent of its own: served, but not
+     * counted; on a TLS listener it then answers the ClientHello as a
+     * malformed HTTP request and closes, so nothing is served in clear. */
+    free(k);
     return NULL;
 }
 
@@ -345,12 +482,12 @@ fail:
 static void
 conn_accept_resume(evutil_socket_t fd, short what, void *arg)
 {
-    struct scepd_worker *w = arg;
+    struct scepd_conns *c = arg;
 
     (void)fd;
     (void)what;
-    if (!w->stopping)
-        conn_accept_set(w, SCEPD_ACCEPT_BACKOFF, 0);
+    if (!c->stopping)
+        conn_accept_set(c, CONN_ACCEPT_BACKOFF, 0);
 }
 
 /* The listener's error callback: accept(2) failed with a non-transient
@@ -358,63 +495,101 @@ conn_accept_resume(evutil_socket_t fd, short what, void *arg)
 static void
 conn_accept_error(struct evconnlistener *l, void *arg)
 {
-    struct scepd_worker *w = NULL;
     int err = errno;
+    struct scepd_conns *c = conn_registry_find(arg);
     time_t now = time(NULL);
     struct timeval tv;
-    int i, pause;
+    int pause;
 
     (void)l;
-    for (i = 0; i < SCEP_MAX_WORKERS && w == NULL; i++)
-        if (conn_workers[i] != NULL && conn_workers[i]->http == arg)
-            w = conn_workers[i];
-    if (w == NULL)
+    if (c == NULL)
         return;
-    atomic_fetch_add_explicit(&w->metrics.accept_errors, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->metrics->accept_errors, 1, memory_order_relaxed);
     pause = err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
-    if (now != w->accept_err_logged) {
+    if (now != c->accept_err_logged) {
         char n[32];
 
-        w->accept_err_logged = now;
-        snprintf(n, sizeof(n), "%ld", w->nconns);
+        c->accept_err_logged = now;
+        snprintf(n, sizeof(n), "%ld", c->nconns);
         scepd_log(SCEPD_WARN, pause ? "accept failed; pausing accepts" : "accept failed",
                   "error", strerror(err), "open_connections", n, NULL);
     }
-    if (!pause || w->stopping)
+    if (!pause || c->stopping)
         return;
-    if (w->backoff_ms < SCEPD_ACCEPT_BACKOFF_MIN_MS)
-        w->backoff_ms = SCEPD_ACCEPT_BACKOFF_MIN_MS;
-    tv.tv_sec = w->backoff_ms / 1000;
-    tv.tv_usec = (w->backoff_ms % 1000) * 1000;
-    w->backoff_ms *= 2;
-    if (w->backoff_ms > SCEPD_ACCEPT_BACKOFF_MAX_MS)
-        w->backoff_ms = SCEPD_ACCEPT_BACKOFF_MAX_MS;
+    if (c->backoff_ms < SCEPD_ACCEPT_BACKOFF_MIN_MS)
+        c->backoff_ms = SCEPD_ACCEPT_BACKOFF_MIN_MS;
+    tv.tv_sec = c->backoff_ms / 1000;
+    tv.tv_usec = (c->backoff_ms % 1000) * 1000;
+    c->backoff_ms *= 2;
+    if (c->backoff_ms > SCEPD_ACCEPT_BACKOFF_MAX_MS)
+        c->backoff_ms = SCEPD_ACCEPT_BACKOFF_MAX_MS;
     /* If the timer cannot be armed, keep accepting: a busy loop beats a
      * listener that never comes back. */
-    if (evtimer_add(w->accept_timer, &tv) == 0)
-        conn_accept_set(w, SCEPD_ACCEPT_BACKOFF, 1);
+    if (evtimer_add(c->accept_timer, &tv) == 0)
+        conn_accept_set(c, CONN_ACCEPT_BACKOFF, 1);
 }
 
 /*
- * Hooks connection counting into w->http and w->bound (see the top of
- * this file).  Returns 0, or -1 when its events cannot be made (the
- * caller frees w, and scepd_conn_free releases what was made).
+ * Makes one worker's accounting (see conn.h).  Returns 0 or -1; *out:
+ * scepd_conns_free().
  */
 int
-scepd_conn_init(struct scepd_worker *w)
+scepd_conns_new(struct event_base *base, int max_connections, int read_timeout,
+                struct scepd_metrics *m, scepd_conns_drained_fn *drained, void *arg,
+                struct scepd_conns **out)
 {
-    struct evconnlistener *l = conn_listener(w);
+    struct scepd_conns *c = NULL;
+    int rc = -1;
 
-    if (w->id < 0 || w->id >= SCEP_MAX_WORKERS)
+    if (base == NULL || m == NULL || max_connections < 1 || read_timeout < 1)
+        goto out;
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        goto out;
+    c->base = base;
+    c->max_connections = max_connections;
+    c->read_timeout = read_timeout;
+    c->metrics = m;
+    c->drained = drained;
+    c->drained_arg = arg;
+    c->backoff_ms = SCEPD_ACCEPT_BACKOFF_MIN_MS;
+    c->conn_ev = event_new(base, -1, 0, conn_register, c);
+    c->accept_timer = evtimer_new(base, conn_accept_resume, c);
+    if (c->conn_ev == NULL || c->accept_timer == NULL)
+        goto out;
+    *out = c;
+    c = NULL;
+    rc = 0;
+out:
+    scepd_conns_free(c);
+    return rc;
+}
+
+/*
+ * Counts http's connections (see conn.h): makes their bufferevents
+ * (TLS ones from ssl_ctx) and watches bound's accept errors.  Returns 0
+ * or -1.
+ */
+int
+scepd_conns_attach(struct scepd_conns *c, struct evhttp *http,
+                   struct evhttp_bound_socket *bound, SSL_CTX *ssl_ctx)
+{
+    struct evconnlistener *l = bound != NULL ? evhttp_bound_socket_get_listener(bound) : NULL;
+    struct conn_port *p;
+
+    if (c == NULL || http == NULL || l == NULL || c->nports >= SCEPD_CONNS_MAX_PORTS)
         return -1;
-    conn_workers[w->id] = w;
-    w->backoff_ms = SCEPD_ACCEPT_BACKOFF_MIN_MS;
-    w->conn_ev = event_new(w->base, -1, 0, conn_register, w);
-    w->accept_timer = evtimer_new(w->base, conn_accept_resume, w);
-    if (w->conn_ev == NULL || w->accept_timer == NULL || l == NULL)
+    if (conn_registry_add(http, c) != 0)
         return -1;
-    evhttp_set_bevcb(w->http, conn_new_bev, w);
+    p = &c->ports[c->nports++];
+    p->c = c;
+    p->http = http;
+    p->l = l;
+    p->ssl_ctx = ssl_ctx;
+    evhttp_set_bevcb(http, conn_new_bev, p);
     evconnlistener_set_error_cb(l, conn_accept_error);
+    if (c->accept_off != 0)
+        evconnlistener_disable(l);
     return 0;
 }
 
@@ -423,12 +598,12 @@ scepd_conn_init(struct scepd_worker *w)
  * its deadline is met; the reply is bounded by evhttp's own timeout.
  */
 void
-scepd_conn_request_begin(struct scepd_worker *w, struct evhttp_connection *evcon)
+scepd_conns_request_begin(struct scepd_conns *c, struct evhttp_connection *evcon)
 {
-    struct scepd_conn *c = conn_find(w, evcon);
+    struct scepd_conn *k = conn_find(c, evcon);
 
-    if (c != NULL && c->deadline != NULL)
-        evtimer_del(c->deadline);
+    if (k != NULL && k->deadline != NULL)
+        evtimer_del(k->deadline);
 }
 
 /*
@@ -437,62 +612,76 @@ scepd_conn_request_begin(struct scepd_worker *w, struct evhttp_connection *evcon
  * closes the connection right after this, conn_closed frees the timer.)
  */
 void
-scepd_conn_request_end(struct scepd_worker *w, struct evhttp_connection *evcon)
+scepd_conns_request_end(struct scepd_conns *c, struct evhttp_connection *evcon)
 {
-    struct scepd_conn *c = conn_find(w, evcon);
+    struct scepd_conn *k = conn_find(c, evcon);
 
-    if (c != NULL)
-        conn_arm_deadline(c);
+    if (k != NULL)
+        conn_arm_deadline(k);
+}
+
+/* Connections open now. */
+long
+scepd_conns_open(const struct scepd_conns *c)
+{
+    return c->nconns;
+}
+
+/* 1 once the accounting is stopping. */
+int
+scepd_conns_stopping(const struct scepd_conns *c)
+{
+    return c->stopping;
 }
 
 /*
- * The worker is stopping and its listener is gone: connections still
- * open get the short stop timeout, so that idle ones close soon while a
- * request still arriving, or a reply still leaving, carries on.
+ * Stopping (see conn.h): forgets the listeners, which the caller deletes
+ * next, and gives open connections the short stop timeout.
  */
 void
-scepd_conn_stop(struct scepd_worker *w)
+scepd_conns_stop(struct scepd_conns *c)
 {
-    struct scepd_conn *c;
+    struct scepd_conn *k;
+    int i;
 
-    w->accept_off = 0;
-    if (w->accept_timer != NULL)
-        evtimer_del(w->accept_timer);
-    for (c = w->conns; c != NULL; c = c->next)
-        conn_stop_timeout(c->evcon);
+    c->stopping = 1;
+    c->accept_off = 0;
+    for (i = 0; i < c->nports; i++)
+        c->ports[i].l = NULL;
+    if (c->accept_timer != NULL)
+        evtimer_del(c->accept_timer);
+    for (k = c->conns; k != NULL; k = k->next)
+        conn_stop_timeout(k->evcon);
 }
 
 /*
- * Releases what conn.c holds.  Call after evhttp_free(w->http), which
- * closes the remaining connections through conn_closed.
+ * Releases c.  Call after evhttp_free() of every attached evhttp, which
+ * closes the remaining connections through conn_closed.  Accepts NULL.
  */
 void
-scepd_conn_free(struct scepd_worker *w)
+scepd_conns_free(struct scepd_conns *c)
 {
-    struct scepd_conn *c;
+    struct scepd_conn *k;
 
-    while ((c = w->conns_new) != NULL) {
-        conn_unlink(&w->conns_new, c);
-        bufferevent_decref(c->bev);
-        free(c);
+    if (c == NULL)
+        return;
+    conn_registry_remove(c);
+    while ((k = c->conns_new) != NULL) {
+        conn_unlink(&c->conns_new, k);
+        bufferevent_decref(k->bev);
+        free(k);
     }
     /* Empty once evhttp_free() has closed every connection. */
-    while ((c = w->conns) != NULL) {
-        conn_unlink(&w->conns, c);
-        if (c->deadline != NULL)
-            event_free(c->deadline);
-        free(c);
+    while ((k = c->conns) != NULL) {
+        conn_unlink(&c->conns, k);
+        if (k->deadline != NULL)
+            event_free(k->deadline);
+        free(k);
     }
-    free(w->conn_ht);
-    w->conn_ht = NULL;
-    w->conn_htcap = 0;
-    if (w->id >= 0 && w->id < SCEP_MAX_WORKERS && conn_workers[w->id] == w)
-        conn_workers[w->id] = NULL;
-    if (w->conn_ev != NULL)
-        event_free(w->conn_ev);
-    if (w->accept_timer != NULL)
-        event_free(w->accept_timer);
-    w->conn_ev = NULL;
-    w->accept_timer = NULL;
-    w->nconns = 0;
+    free(c->ht);
+    if (c->conn_ev != NULL)
+        event_free(c->conn_ev);
+    if (c->accept_timer != NULL)
+        event_free(c->accept_timer);
+    free(c);
 }

@@ -1,17 +1,26 @@
 /*
  * scepd internals: the pieces of the server program shared between its
  * files.  main.c parses arguments and configuration, setup.c prepares the
- * state directory (CA, challenge), server.c owns the listening socket,
- * the worker threads, signals and CA rollover, conn.c counts each
- * worker's connections (max_connections, accept errors, the drain at
- * shutdown), http.c answers requests, query.c splits query strings,
- * metrics.c counts and renders Prometheus text, log.c writes logfmt
- * lines.  Nothing here is part of libscep.
+ * state directory (CA, challenge), server.c runs the worker threads,
+ * signals and CA rollover, query.c splits query strings, metrics.c
+ * counts and renders Prometheus text, log.c writes logfmt lines,
+ * handlers.c holds the endpoints.  The concerns with state of their own
+ * have their own header and opaque type: listener.h (an address, plain
+ * or TLS, and its route table), route.h (path -> handler), request.h
+ * (what a handler sees and how it replies), http.h (a listener served on
+ * one worker), conn.h (connection accounting).  Nothing here is part of
+ * libscep.
+ *
+ * How a request travels: a listener's socket is shared by every worker;
+ * the worker whose accept wins makes the connection (conn.c: counted,
+ * TLS from the listener's SSL_CTX), evhttp parses the request, http.c
+ * builds the request context and looks the path up in the listener's
+ * route table, the handler (handlers.c) calls the worker's SCEP service
+ * and replies, and http.c writes the log line.
  */
 #ifndef SCEPD_SCEPD_H
 #define SCEPD_SCEPD_H
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <sys/types.h>
 #include <stddef.h>
@@ -124,71 +133,22 @@ struct evbuffer;
  * metrics to out.  Returns 0 or -1 when out cannot grow. */
 int scepd_metrics_render(struct scepd_metrics *const *m, size_t n, struct evbuffer *out);
 
-/* ---- server.c / conn.c / http.c ----------------------------------- */
+/* ---- server.c ------------------------------------------------------ */
 
-struct scepd_server;
-struct scepd_conn; /* conn.c: one connection being counted */
-struct evhttp_connection;
-
-/* Why a worker's listener is disabled (bits of scepd_worker.accept_off). */
-#define SCEPD_ACCEPT_FULL 1u    /* max_connections reached */
-#define SCEPD_ACCEPT_BACKOFF 2u /* accept(2) failed for lack of resources */
-
-/* One worker thread: its own event loop, HTTP server, store connection
- * and service.  Only its own thread touches it once running. */
-struct scepd_worker {
-    int id;
-    struct scepd_server *srv;
-    pthread_t thread;
-    int thread_started;
-    struct event_base *base;
-    struct evhttp *http;
-    struct evhttp_bound_socket *bound;
-    struct event *stop_ev;
-    struct event *now_ev;       /* second signal: leave without draining */
-    struct event *drain_timer;
-    struct scep_store *store;
-    struct scep_service *svc;
-    int stopping;
-    long in_flight; /* replies sent but not yet written out */
-
-    /* conn.c: connections evhttp made but we have not hooked yet, those
-     * hooked (their close callback is ours), and how many are open. */
-    struct event *conn_ev;
-    struct event *accept_timer;
-    struct scepd_conn *conns_new;
-    struct scepd_conn *conns;
-    struct scepd_conn **conn_ht; /* hooked connections by evhttp_connection */
-    size_t conn_htcap;           /* a power of two, or 0 */
-    long nconns;
-    unsigned accept_off;        /* SCEPD_ACCEPT_* bits */
-    int backoff_ms;             /* current accept-error pause */
-    time_t accept_err_logged;   /* last accept-error log line (rate limit) */
-
-    struct scepd_metrics metrics;
-};
-
+/*
+ * What every worker may read of the whole server.  main fills it before
+ * the worker threads start; afterwards nobody writes it (the metrics it
+ * points at are written only by their own worker).
+ */
 struct scepd_server {
     const struct scep_config *cfg;
-    char prefix[256];    /* path_prefix without a trailing '/' ("" for "/") */
     int nworkers;
-    struct scepd_worker *workers;
     struct scepd_metrics *metrics_ptrs[SCEP_MAX_WORKERS];
-    /* Workers still in their loop; the last one out wakes main. */
-    _Atomic int running;
-    struct event *done_ev;
     /* The database file as opened (see scepd_store_present). */
     int db_watch;
     dev_t db_dev;
     ino_t db_ino;
 };
-
-/* Installs the request handler on w->http. */
-void scepd_http_init(struct scepd_worker *w);
-/* Called from a worker when a reply has been written out. */
-void scepd_worker_reply_done(struct scepd_worker *w);
-/* Leaves the worker's loop once it is stopping and nothing is left open. */
-void scepd_worker_maybe_finish(struct scepd_worker *w);
 
 /*
  * Returns 1 when the database file scepd opened is still the one at its
@@ -199,34 +159,23 @@ void scepd_worker_maybe_finish(struct scepd_worker *w);
  */
 int scepd_store_present(const struct scepd_server *srv);
 
-/*
- * conn.c.  scepd_conn_init hooks connection counting into w->http (after
- * scepd_http_init; w->bound must be set): every connection is counted
- * from accept to close, accepting pauses at cfg->max_connections and,
- * for a while, after accept(2) fails for lack of descriptors or memory.
- * Returns 0, or -1 when its events cannot be made.
- */
-int scepd_conn_init(struct scepd_worker *w);
-/* A whole request has arrived on evcon: its read deadline is met. */
-void scepd_conn_request_begin(struct scepd_worker *w, struct evhttp_connection *evcon);
-/* The reply on evcon is written; if the connection stays open, the next
- * request must arrive within read_timeout. */
-void scepd_conn_request_end(struct scepd_worker *w, struct evhttp_connection *evcon);
-/* Stopping: the listener is gone; connections idle for
- * SCEPD_STOP_IDLE_SECONDS are closed, others finish their request. */
-void scepd_conn_stop(struct scepd_worker *w);
-/* Frees what conn.c holds; after evhttp_free(w->http). */
-void scepd_conn_free(struct scepd_worker *w);
+/* ---- handlers.c ---------------------------------------------------- */
 
-/* After SIGTERM, an open connection that makes no progress for this long
- * is closed: an idle keep-alive connection must not hold the shutdown for
- * a whole read_timeout, while a request arriving or a reply leaving
- * keeps going. */
-#define SCEPD_STOP_IDLE_SECONDS 2
-/* The pause after accept(2) fails with EMFILE, ENFILE, ENOBUFS or
- * ENOMEM: first, and at most (it doubles while the failures last). */
-#define SCEPD_ACCEPT_BACKOFF_MIN_MS 50
-#define SCEPD_ACCEPT_BACKOFF_MAX_MS 1000
+/*
+ * What a route handler (route.h) reaches on the worker it runs on: the
+ * worker's SCEP service and counters, and the server's read-only part.
+ * Owned by the worker; handlers borrow it for one request.
+ */
+struct scepd_app {
+    const struct scepd_server *srv;
+    struct scep_service *svc;
+    struct scepd_metrics *metrics;
+};
+
+struct scepd_router;
+/* Adds scepd's routes (SCEP under prefix and /cgi-bin/pkiclient.exe,
+ * /healthz, /metrics) to r.  Returns 0 or -1. */
+int scepd_routes_scep(struct scepd_router *r, const char *prefix);
 
 /*
  * Runs the server until SIGTERM/SIGINT: listener, workers, ready line,

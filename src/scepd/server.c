@@ -1,16 +1,21 @@
 /*
- * scepd's server core: one listening socket, N worker threads and the
- * main thread's housekeeping.
+ * scepd's server core: the listeners, N worker threads and the main
+ * thread's housekeeping.
  *
- * Each worker has its own event_base, evhttp, store connection and
- * struct scep_service, so the hot path takes no lock; they share the
- * listening socket (each through its own dup() of it, because evhttp
- * closes the descriptor it was given when it lets go of it) and the CA by
- * reference.  The main thread runs a small event loop of its own for
- * signals and CA rollover.
+ * Listeners and routes (listener.h, route.h): main makes the route table
+ * (handlers.c) and a listener for listen (plain HTTP) and, when
+ * tls_listen is set, one for TLS serving the same table.  Each worker has
+ * its own event_base, store connection, struct scep_service and
+ * connection accounting (conn.h), and serves every listener through an
+ * evhttp of its own (http.h) on a dup() of the listener's socket, so the
+ * hot path takes no lock; the CA is shared by reference and a TLS
+ * listener's SSL_CTX by pointer.  The main thread runs a small event loop
+ * of its own for signals and CA rollover.  A worker's state is its own:
+ * the handlers see only struct scepd_app, the accounting only its
+ * struct scepd_conns.
  *
- * SIGTERM/SIGINT stop gracefully: the listening socket is closed at once
- * (new connections are refused), and each worker keeps serving the
+ * SIGTERM/SIGINT stop gracefully: the listening sockets are closed at
+ * once (new connections are refused), and each worker keeps serving the
  * connections it already has (conn.c counts them) until every one is
  * closed: a request still arriving is read and answered, with
  * "Connection: close"; a connection idle for SCEPD_STOP_IDLE_SECONDS is
@@ -24,39 +29,60 @@
  * service on its own thread.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <stdarg.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/listener.h>
 #include <event2/thread.h>
 
 #include <scep/error.h>
 #include <scep/encoding.h>
 #include <scep/message.h>
 
+#include "conn.h"
+#include "http.h"
+#include "listener.h"
+#include "route.h"
 #include "scepd.h"
 #include "ca/ca.h"
 #include "service/service.h"
 #include "store/store.h"
 
-/* Pending connections the kernel queues for us. */
-#define SERVER_BACKLOG 1024
 /* How often main checks for a next CA that appeared (scepctl ca rollover). */
 #define SERVER_CA_POLL_SECONDS 60
+/* Listeners scepd makes: listen and tls_listen. */
+#define SERVER_MAX_LISTENERS 2
+
+struct server_main;
+
+/* One worker thread: its own event loop, an evhttp per listener, store
+ * connection, service and connection accounting.  Only its own thread
+ * touches it once running (main only makes its events active). */
+struct worker {
+    int id;
+    struct server_main *m;
+    pthread_t thread;
+    int thread_started;
+    struct event_base *base;
+    struct scepd_http *http[SERVER_MAX_LISTENERS];
+    int nhttp;
+    struct scepd_conns *conns;
+    struct event *stop_ev;
+    struct event *now_ev; /* second signal: leave without draining */
+    struct event *drain_timer;
+    struct scep_store *store;
+    struct scep_service *svc;
+    struct scepd_app app;
+    int stopping;
+    struct scepd_metrics metrics;
+};
 
 /* The main thread's state; lives on scepd_serve()'s stack. */
 struct server_main {
@@ -64,154 +90,39 @@ struct server_main {
     struct event_base *base;
     struct event *sigterm, *sigint, *sighup, *rollover, *done;
     struct scep_ca *ca;
-    int fd;
-    int stopping;        /* a stop signal came */
-    int wildcard;        /* listening on every address (0.0.0.0, ::) */
-    char host[256];
-    int port;
+    struct scepd_router *routes;
+    struct scepd_listener *listeners[SERVER_MAX_LISTENERS];
+    int nlisteners;
+    struct worker *workers;
+    /* Workers still in their loop; the last one out wakes main. */
+    _Atomic int running;
+    int stopping; /* a stop signal came */
 };
-
-/* ---- listening socket -------------------------------------------- */
-
-/*
- * Splits "HOST:PORT" / "[V6]:PORT" (already checked by the config) into
- * host (empty: any address) and port.
- */
-static int
-server_split_listen(const char *listen, char *host, size_t hostlen, char *port, size_t portlen)
-{
-    const char *colon;
-    const char *h = listen;
-    size_t hlen;
-
-    if (listen[0] == '[') {
-        const char *close = strchr(listen, ']');
-
-        if (close == NULL || close[1] != ':')
-            return -1;
-        h = listen + 1;
-        hlen = (size_t)(close - h);
-        colon = close + 1;
-    } else {
-        colon = strrchr(listen, ':');
-        if (colon == NULL)
-            return -1;
-        hlen = (size_t)(colon - listen);
-    }
-    if (hlen >= hostlen || strlen(colon + 1) >= portlen)
-        return -1;
-    memcpy(host, h, hlen);
-    host[hlen] = '\0';
-    memcpy(port, colon + 1, strlen(colon + 1) + 1);
-    return 0;
-}
-
-/* Opens, binds and listens on cfg->listen; fills m->fd, m->host, m->port. */
-static int
-server_listen(struct server_main *m)
-{
-    struct addrinfo hints, *res = NULL, *ai;
-    struct sockaddr_storage ss;
-    socklen_t sslen = sizeof(ss);
-    char host[256], port[16];
-    int fd = -1, one = 1, gai;
-    int rc = -1;
-
-    if (server_split_listen(m->srv.cfg->listen, host, sizeof(host), port, sizeof(port)) != 0) {
-        scepd_log(SCEPD_ERROR, "bad listen address", "listen", m->srv.cfg->listen, NULL);
-        goto out;
-    }
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    gai = getaddrinfo(host[0] != '\0' ? host : NULL, port, &hints, &res);
-    if (gai != 0) {
-        scepd_log(SCEPD_ERROR, "cannot resolve listen address", "listen", m->srv.cfg->listen,
-                  "error", gai_strerror(gai), NULL);
-        goto out;
-    }
-    for (ai = res; ai != NULL; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    ai->ai_protocol);
-        if (fd < 0)
-            continue;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SERVER_BACKLOG) == 0)
-            break;
-        close(fd);
-        fd = -1;
-    }
-    if (fd < 0) {
-        scepd_log(SCEPD_ERROR, "cannot listen", "listen", m->srv.cfg->listen, "error",
-                  strerror(errno), NULL);
-        goto out;
-    }
-    /* Port 0 asks the kernel for one: read back which. */
-    if (getsockname(fd, (struct sockaddr *)&ss, &sslen) != 0) {
-        scepd_log(SCEPD_ERROR, "getsockname failed", "error", strerror(errno), NULL);
-        goto out;
-    }
-    if (ss.ss_family == AF_INET6) {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-        m->port = ntohs(s6->sin6_port);
-    } else {
-        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-        m->port = ntohs(s4->sin_port);
-    }
-    snprintf(m->host, sizeof(m->host), "%s", host[0] != '\0' ? host : "0.0.0.0");
-    m->wildcard = host[0] == '\0' || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 ||
-                  strcmp(host, "0:0:0:0:0:0:0:0") == 0;
-    m->fd = fd;
-    fd = -1;
-    rc = 0;
-out:
-    if (fd >= 0)
-        close(fd);
-    if (res != NULL)
-        freeaddrinfo(res);
-    return rc;
-}
 
 /* ---- workers ------------------------------------------------------ */
 
 static void
-worker_finish(struct scepd_worker *w)
+worker_finish(struct worker *w)
 {
     event_base_loopbreak(w->base);
 }
 
-/*
- * Leaves the worker's loop when it is stopping and no connection is left
- * open.  Runs on the worker's thread (conn.c calls it on every close).
- */
-void
-scepd_worker_maybe_finish(struct scepd_worker *w)
+/* conn.c: the worker is stopping and its last connection has closed. */
+static void
+worker_drained(void *arg)
 {
-    if (w->stopping && w->nconns == 0)
-        worker_finish(w);
-}
-
-/* Called (on the worker's thread) each time a reply has been written. */
-void
-scepd_worker_reply_done(struct scepd_worker *w)
-{
-    if (w->in_flight > 0)
-        w->in_flight--;
-    scepd_worker_maybe_finish(w);
+    worker_finish(arg);
 }
 
 static void
 worker_drain_timeout(evutil_socket_t fd, short what, void *arg)
 {
-    struct scepd_worker *w = arg;
+    struct worker *w = arg;
     char n[32];
 
     (void)fd;
     (void)what;
-    snprintf(n, sizeof(n), "%ld", w->nconns);
+    snprintf(n, sizeof(n), "%ld", scepd_conns_open(w->conns));
     scepd_log(SCEPD_WARN, "shutdown: drain time is over, closing connections", "open", n, NULL);
     worker_finish(w);
 }
@@ -220,31 +131,31 @@ worker_drain_timeout(evutil_socket_t fd, short what, void *arg)
 static void
 worker_stop(evutil_socket_t fd, short what, void *arg)
 {
-    struct scepd_worker *w = arg;
-    const struct scep_config *cfg = w->srv->cfg;
+    struct worker *w = arg;
+    const struct scep_config *cfg = w->m->srv.cfg;
     struct timeval tv = {cfg->read_timeout > cfg->write_timeout ? cfg->read_timeout
                                                                 : cfg->write_timeout,
                          0};
+    int i;
 
     (void)fd;
     (void)what;
     if (w->stopping)
         return;
     w->stopping = 1;
-    if (w->bound != NULL) {
-        /* Closes this worker's dup of the listening socket. */
-        evhttp_del_accept_socket(w->http, w->bound);
-        w->bound = NULL;
-    }
-    scepd_conn_stop(w);
-    if (w->nconns == 0) {
+    /* The accounting forgets the listeners before they go. */
+    scepd_conns_stop(w->conns);
+    /* Closes this worker's dups of the listening sockets. */
+    for (i = 0; i < w->nhttp; i++)
+        scepd_http_unbind(w->http[i]);
+    if (scepd_conns_open(w->conns) == 0) {
         worker_finish(w);
         return;
     }
     {
         char n[32];
 
-        snprintf(n, sizeof(n), "%ld", w->nconns);
+        snprintf(n, sizeof(n), "%ld", scepd_conns_open(w->conns));
         scepd_log(SCEPD_DEBUG, "shutdown: waiting for connections", "open", n, NULL);
     }
     w->drain_timer = evtimer_new(w->base, worker_drain_timeout, w);
@@ -256,7 +167,7 @@ worker_stop(evutil_socket_t fd, short what, void *arg)
 static void
 worker_stop_now(evutil_socket_t fd, short what, void *arg)
 {
-    struct scepd_worker *w = arg;
+    struct worker *w = arg;
 
     (void)fd;
     (void)what;
@@ -267,81 +178,76 @@ worker_stop_now(evutil_socket_t fd, short what, void *arg)
 static void *
 worker_main(void *arg)
 {
-    struct scepd_worker *w = arg;
+    struct worker *w = arg;
 
     event_base_dispatch(w->base);
     /* The last worker out wakes main, whose loop waits for all of them. */
-    if (atomic_fetch_sub(&w->srv->running, 1) == 1)
-        event_active(w->srv->done_ev, EV_READ, 0);
+    if (atomic_fetch_sub(&w->m->running, 1) == 1)
+        event_active(w->m->done, EV_READ, 0);
     return NULL;
 }
 
-/* Makes worker i: base, evhttp on a dup of fd, store, service. */
+/* Makes worker i: base, accounting, an evhttp per listener, store,
+ * service.  Returns 0, or -1 after logging why (worker_free cleans up). */
 static int
-worker_init(struct server_main *m, struct scepd_worker *w, int i)
+worker_init(struct server_main *m, struct worker *w, int i)
 {
+    const struct scep_config *cfg = m->srv.cfg;
     struct scep_service_config scfg;
-    int dfd = -1;
-    int rc = -1;
-    int err;
     char why[256];
+    int rc = -1;
+    int err, k;
 
     w->id = i;
-    w->srv = &m->srv;
+    w->m = m;
     w->base = event_base_new();
-    w->http = w->base != NULL ? evhttp_new(w->base) : NULL;
     w->stop_ev = w->base != NULL ? event_new(w->base, -1, 0, worker_stop, w) : NULL;
     w->now_ev = w->base != NULL ? event_new(w->base, -1, 0, worker_stop_now, w) : NULL;
-    if (w->http == NULL || w->stop_ev == NULL || w->now_ev == NULL) {
+    if (w->stop_ev == NULL || w->now_ev == NULL) {
         scepd_log(SCEPD_ERROR, "cannot create worker event loop", NULL);
         goto out;
     }
-    scepd_http_init(w);
-    dfd = fcntl(m->fd, F_DUPFD_CLOEXEC, 0);
-    if (dfd < 0) {
-        scepd_log(SCEPD_ERROR, "dup of listening socket failed", "error", strerror(errno), NULL);
-        goto out;
-    }
-    w->bound = evhttp_accept_socket_with_handle(w->http, dfd);
-    if (w->bound == NULL) {
-        scepd_log(SCEPD_ERROR, "evhttp cannot accept on the listening socket", NULL);
-        goto out;
-    }
-    dfd = -1; /* evhttp owns it now */
-    if (scepd_conn_init(w) != 0) {
+    if (scepd_conns_new(w->base, cfg->max_connections, cfg->read_timeout, &w->metrics,
+                        worker_drained, w, &w->conns) != 0) {
         scepd_log(SCEPD_ERROR, "cannot set up connection accounting", NULL);
         goto out;
     }
-    err = scep_store_open(m->srv.cfg->database, &w->store, why, sizeof(why));
+    err = scep_store_open(cfg->database, &w->store, why, sizeof(why));
     if (err != 0) {
         /* why names a SQLite file; the URI itself may hold a password. */
         scepd_log(SCEPD_ERROR, "cannot open the store", "error", why, NULL);
         goto out;
     }
-    scep_config_service(m->srv.cfg, &scfg);
+    scep_config_service(cfg, &scfg);
     err = scep_service_new(m->ca, w->store, &scfg, &w->svc);
     if (err != 0) {
         scepd_log(SCEPD_ERROR, "cannot create the SCEP service", "error", scep_strerror(err),
                   NULL);
         goto out;
     }
+    w->app.srv = &m->srv;
+    w->app.svc = w->svc;
+    w->app.metrics = &w->metrics;
+    for (k = 0; k < m->nlisteners; k++) {
+        if (scepd_http_new(w->base, cfg, m->listeners[k], &w->app, w->conns, &w->http[k]) != 0)
+            goto out;
+        w->nhttp++;
+    }
     m->srv.metrics_ptrs[i] = &w->metrics;
     rc = 0;
 out:
-    if (dfd >= 0)
-        close(dfd);
     return rc;
 }
 
 static void
-worker_free(struct scepd_worker *w)
+worker_free(struct worker *w)
 {
-    if (w->bound != NULL)
-        evhttp_del_accept_socket(w->http, w->bound);
+    int i;
+
     /* Closes the connections left open, through conn.c's callback. */
-    if (w->http != NULL)
-        evhttp_free(w->http);
-    scepd_conn_free(w);
+    for (i = 0; i < w->nhttp; i++)
+        scepd_http_free(w->http[i]);
+    scepd_conns_free(w->conns);
     if (w->stop_ev != NULL)
         event_free(w->stop_ev);
     if (w->now_ev != NULL)
@@ -358,7 +264,7 @@ worker_free(struct scepd_worker *w)
 /* ---- CA rollover -------------------------------------------------- */
 
 struct swap_msg {
-    struct scepd_worker *w;
+    struct worker *w;
     struct scep_ca *ca; /* one reference, dropped after the swap */
 };
 
@@ -430,7 +336,7 @@ server_rollover(evutil_socket_t fd, short what, void *arg)
                   "ca_fingerprint", fp, NULL);
     }
     for (i = 0; i < m->srv.nworkers; i++) {
-        struct scepd_worker *w = &m->srv.workers[i];
+        struct worker *w = &m->workers[i];
         struct swap_msg *s = malloc(sizeof(*s));
         struct timeval zero = {0, 0};
 
@@ -467,21 +373,19 @@ server_signal(evutil_socket_t sig, short what, void *arg)
         scepd_log(SCEPD_WARN, "second stop signal: closing open connections now", "signal",
                   name, NULL);
         for (i = 0; i < m->srv.nworkers; i++)
-            event_active(m->srv.workers[i].now_ev, EV_READ, 0);
+            event_active(m->workers[i].now_ev, EV_READ, 0);
         return;
     }
     m->stopping = 1;
     scepd_log(SCEPD_INFO, "shutdown", "signal", name, NULL);
     evtimer_del(m->rollover);
     for (i = 0; i < m->srv.nworkers; i++)
-        event_active(m->srv.workers[i].stop_ev, EV_READ, 0);
-    /* The workers close their dups of the socket as they stop; with ours
-     * closed too, the kernel refuses new connections instead of queueing
-     * them for nobody. */
-    if (m->fd >= 0) {
-        close(m->fd);
-        m->fd = -1;
-    }
+        event_active(m->workers[i].stop_ev, EV_READ, 0);
+    /* The workers close their dups of the sockets as they stop; with
+     * ours closed too, the kernel refuses new connections instead of
+     * queueing them for nobody. */
+    for (i = 0; i < m->nlisteners; i++)
+        scepd_listener_close(m->listeners[i]);
 }
 
 /* SIGHUP: no configuration reload (documented); look for a next CA now. */
@@ -576,19 +480,6 @@ server_default_workers(void)
     return (int)n;
 }
 
-/* Strips the trailing '/' of the configured prefix, so "/scep/" and
- * "/scep" serve the same paths and "/" serves every path. */
-static void
-server_set_prefix(struct scepd_server *srv)
-{
-    size_t n;
-
-    snprintf(srv->prefix, sizeof(srv->prefix), "%s", srv->cfg->path_prefix);
-    n = strlen(srv->prefix);
-    while (n > 0 && srv->prefix[n - 1] == '/')
-        srv->prefix[--n] = '\0';
-}
-
 /* Descriptors scepd needs besides connections: stdio, the listening
  * socket, the database, its WAL and shm files, event loop internals. */
 #define SERVER_FD_RESERVE 64
@@ -618,22 +509,24 @@ server_check_nofile(const struct scep_config *cfg, int nworkers)
 }
 
 /*
- * The URL for the ready line: public_url when set; else the listen
- * address, except that an address meaning "every address" (0.0.0.0, ::)
- * cannot be pasted into a client, so the host name stands in for it.
+ * The URL of listener l for the ready lines: scheme, host, port and
+ * path_prefix.  public_url replaces the plain listener's (use_public);
+ * an address meaning "every address" (0.0.0.0, ::) cannot be pasted into
+ * a client, so the host name stands in for it.
  */
 static void
-server_ready_url(const struct server_main *m, char *url, size_t len)
+server_url(const struct scep_config *cfg, const struct scepd_listener *l, int use_public,
+           char *url, size_t len)
 {
-    const struct scep_config *cfg = m->srv.cfg;
+    const char *scheme = scepd_listener_get0_ssl_ctx(l) != NULL ? "https" : "http";
     char host[256];
 
-    if (cfg->public_url != NULL) {
+    if (use_public && cfg->public_url != NULL) {
         snprintf(url, len, "%s", cfg->public_url);
         return;
     }
-    snprintf(host, sizeof(host), "%s", m->host);
-    if (m->wildcard) {
+    snprintf(host, sizeof(host), "%s", scepd_listener_host(l));
+    if (scepd_listener_wildcard(l)) {
         char name[256];
 
         /* gethostname may leave the name unterminated when it is cut. */
@@ -644,9 +537,105 @@ server_ready_url(const struct server_main *m, char *url, size_t len)
         }
     }
     if (strchr(host, ':') != NULL)
-        snprintf(url, len, "http://[%s]:%d%s", host, m->port, cfg->path_prefix);
+        snprintf(url, len, "%s://[%s]:%d%s", scheme, host, scepd_listener_port(l),
+                 cfg->path_prefix);
     else
-        snprintf(url, len, "http://%s:%d%s", host, m->port, cfg->path_prefix);
+        snprintf(url, len, "%s://%s:%d%s", scheme, host, scepd_listener_port(l),
+                 cfg->path_prefix);
+}
+
+/* tls_client_verify's word as enum scepd_tls_verify (validated by the
+ * configuration). */
+static enum scepd_tls_verify
+server_tls_verify(const char *word)
+{
+    if (word != NULL && strcmp(word, "require") == 0)
+        return SCEPD_TLS_VERIFY_REQUIRE;
+    if (word != NULL && strcmp(word, "optional") == 0)
+        return SCEPD_TLS_VERIFY_OPTIONAL;
+    return SCEPD_TLS_VERIFY_NONE;
+}
+
+/* The route table and the listeners: listen, and tls_listen when set.
+ * Returns 0, or -1 after logging why. */
+static int
+server_listeners(struct server_main *m)
+{
+    const struct scep_config *cfg = m->srv.cfg;
+    struct scepd_listener_config lc;
+    char err[512];
+
+    if (scepd_router_new(&m->routes) != 0 || scepd_routes_scep(m->routes, cfg->path_prefix) != 0) {
+        scepd_log(SCEPD_ERROR, "cannot build the route table", "path_prefix", cfg->path_prefix,
+                  NULL);
+        return -1;
+    }
+    /* TLS first: a certificate problem is reported before any port is
+     * bound. */
+    if (cfg->tls_listen != NULL) {
+        memset(&lc, 0, sizeof(lc));
+        lc.name = "tls_listen";
+        lc.address = cfg->tls_listen;
+        lc.tls_cert = cfg->tls_cert;
+        lc.tls_key = cfg->tls_key;
+        lc.tls_client_ca = cfg->tls_client_ca;
+        lc.client_verify = server_tls_verify(cfg->tls_client_verify);
+        lc.routes = m->routes;
+        if (lc.tls_cert == NULL) {
+            scepd_log(SCEPD_ERROR, "refusing to start: tls_listen needs tls_cert and tls_key",
+                      NULL);
+            return -1;
+        }
+        if (scepd_listener_new(&lc, &m->listeners[1], err, sizeof(err)) != 0) {
+            scepd_log(SCEPD_ERROR, "refusing to start: cannot set up the TLS listener", "reason",
+                      err, NULL);
+            return -1;
+        }
+    }
+    memset(&lc, 0, sizeof(lc));
+    lc.name = "listen";
+    lc.address = cfg->listen;
+    lc.routes = m->routes;
+    if (scepd_listener_new(&lc, &m->listeners[0], err, sizeof(err)) != 0) {
+        scepd_log(SCEPD_ERROR, "cannot listen", "listen", cfg->listen, "reason", err, NULL);
+        return -1;
+    }
+    m->nlisteners = m->listeners[1] != NULL ? 2 : 1;
+    return 0;
+}
+
+/* Prints the ready lines (stdout, which scripts read) and logs them. */
+static void
+server_ready(const struct server_main *m, const char *challenge_note)
+{
+    const struct scep_config *cfg = m->srv.cfg;
+    const struct scepd_listener *plain = m->listeners[0];
+    char url[512], listen_at[300], workers[16];
+
+    scepd_listener_address(plain, listen_at, sizeof(listen_at));
+    server_url(cfg, plain, 1, url, sizeof(url));
+    if (m->listeners[1] != NULL) {
+        char tls_url[512], tls_at[300];
+
+        scepd_listener_address(m->listeners[1], tls_at, sizeof(tls_at));
+        server_url(cfg, m->listeners[1], 0, tls_url, sizeof(tls_url));
+        scepd_log(SCEPD_INFO, "listening", "url", tls_url, "listen", tls_at, "tls", "true",
+                  "client_verify", cfg->tls_client_verify, NULL);
+    }
+    snprintf(workers, sizeof(workers), "%d", m->srv.nworkers);
+    scepd_log(SCEPD_INFO, "ready", "url", url, "listen", listen_at, "workers", workers, NULL);
+    printf("scepd: serving SCEP at %s\n", url);
+    if (m->listeners[1] != NULL) {
+        server_url(cfg, m->listeners[1], 0, url, sizeof(url));
+        printf("scepd: serving SCEP over TLS at %s\n", url);
+    }
+    if (scepd_listener_wildcard(plain) && cfg->public_url == NULL)
+        printf("scepd: listening on every address of this host (%s); set public_url to the "
+               "name clients use\n",
+               listen_at);
+    if (challenge_note != NULL && challenge_note[0] != '\0')
+        printf("%s\n", challenge_note);
+    fflush(stdout);
 }
 
 /*
@@ -659,16 +648,12 @@ scepd_serve(const struct scep_config *cfg, struct scep_ca *ca, const char *chall
 {
     struct server_main m;
     sigset_t block, old;
-    char url[512];
-    char listen_at[300];
     int i, started = 0;
     int rc = SCEPD_EXIT_RUNTIME;
 
     memset(&m, 0, sizeof(m));
-    m.fd = -1;
     m.srv.cfg = cfg;
     m.ca = scep_ca_up_ref(ca);
-    server_set_prefix(&m.srv);
 
     /* Must precede every event_base_new so bases get locks and can be
      * woken from other threads (stop events, rollover). */
@@ -679,31 +664,32 @@ scepd_serve(const struct scep_config *cfg, struct scep_ca *ca, const char *chall
     event_set_log_callback(server_libevent_log);
     /* A client closing early must not kill us with SIGPIPE. */
     signal(SIGPIPE, SIG_IGN);
-    if (server_listen(&m) != 0)
+    if (server_listeners(&m) != 0)
         goto out;
 
     m.srv.nworkers = cfg->workers > 0 ? cfg->workers : server_default_workers();
     server_check_nofile(cfg, m.srv.nworkers);
-    m.srv.workers = calloc((size_t)m.srv.nworkers, sizeof(*m.srv.workers));
-    if (m.srv.workers == NULL)
+    m.workers = calloc((size_t)m.srv.nworkers, sizeof(*m.workers));
+    if (m.workers == NULL)
         goto out;
-    for (i = 0; i < m.srv.nworkers; i++)
-        if (worker_init(&m, &m.srv.workers[i], i) != 0)
-            goto out;
-
     m.base = event_base_new();
     if (m.base == NULL)
         goto out;
+    m.done = event_new(m.base, -1, 0, server_done, &m);
+    if (m.done == NULL)
+        goto out;
+    for (i = 0; i < m.srv.nworkers; i++)
+        if (worker_init(&m, &m.workers[i], i) != 0)
+            goto out;
+
     m.sigterm = evsignal_new(m.base, SIGTERM, server_signal, &m);
     m.sigint = evsignal_new(m.base, SIGINT, server_signal, &m);
     m.sighup = evsignal_new(m.base, SIGHUP, server_sighup, &m);
     m.rollover = evtimer_new(m.base, server_rollover, &m);
-    m.done = event_new(m.base, -1, 0, server_done, &m);
     if (m.sigterm == NULL || m.sigint == NULL || m.sighup == NULL || m.rollover == NULL ||
-        m.done == NULL || evsignal_add(m.sigterm, NULL) != 0 ||
-        evsignal_add(m.sigint, NULL) != 0 || evsignal_add(m.sighup, NULL) != 0)
+        evsignal_add(m.sigterm, NULL) != 0 || evsignal_add(m.sigint, NULL) != 0 ||
+        evsignal_add(m.sighup, NULL) != 0)
         goto out;
-    m.srv.done_ev = m.done;
     server_arm_rollover(&m);
     server_watch_db(&m.srv);
 
@@ -715,58 +701,38 @@ scepd_serve(const struct scep_config *cfg, struct scep_ca *ca, const char *chall
     sigaddset(&block, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &block, &old);
     for (i = 0; i < m.srv.nworkers; i++) {
-        atomic_fetch_add(&m.srv.running, 1);
-        if (pthread_create(&m.srv.workers[i].thread, NULL, worker_main, &m.srv.workers[i]) != 0) {
-            atomic_fetch_sub(&m.srv.running, 1);
+        atomic_fetch_add(&m.running, 1);
+        if (pthread_create(&m.workers[i].thread, NULL, worker_main, &m.workers[i]) != 0) {
+            atomic_fetch_sub(&m.running, 1);
             break;
         }
-        m.srv.workers[i].thread_started = 1;
+        m.workers[i].thread_started = 1;
         started++;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (started != m.srv.nworkers) {
         scepd_log(SCEPD_ERROR, "cannot start worker threads", NULL);
         for (i = 0; i < started; i++)
-            event_active(m.srv.workers[i].stop_ev, EV_READ, 0);
+            event_active(m.workers[i].stop_ev, EV_READ, 0);
         goto join;
     }
 
-    if (strchr(m.host, ':') != NULL)
-        snprintf(listen_at, sizeof(listen_at), "[%s]:%d", m.host, m.port);
-    else
-        snprintf(listen_at, sizeof(listen_at), "%s:%d", m.host, m.port);
-    server_ready_url(&m, url, sizeof(url));
-    {
-        char workers[16];
-
-        snprintf(workers, sizeof(workers), "%d", m.srv.nworkers);
-        scepd_log(SCEPD_INFO, "ready", "url", url, "listen", listen_at, "workers", workers,
-                  NULL);
-    }
-    printf("scepd: serving SCEP at %s\n", url);
-    if (m.wildcard && cfg->public_url == NULL)
-        printf("scepd: listening on every address of this host (%s); set public_url to the "
-               "name clients use\n",
-               listen_at);
-    if (challenge_note != NULL && challenge_note[0] != '\0')
-        printf("%s\n", challenge_note);
-    fflush(stdout);
-
+    server_ready(&m, challenge_note);
     event_base_dispatch(m.base);
     rc = SCEPD_EXIT_OK;
 join:
     for (i = 0; i < m.srv.nworkers; i++)
-        if (m.srv.workers[i].thread_started)
-            pthread_join(m.srv.workers[i].thread, NULL);
+        if (m.workers[i].thread_started)
+            pthread_join(m.workers[i].thread, NULL);
     if (started != m.srv.nworkers)
         rc = SCEPD_EXIT_RUNTIME;
     else
         scepd_log(SCEPD_INFO, "stopped", NULL);
 out:
-    if (m.srv.workers != NULL) {
+    if (m.workers != NULL) {
         for (i = 0; i < m.srv.nworkers; i++)
-            worker_free(&m.srv.workers[i]);
-        free(m.srv.workers);
+            worker_free(&m.workers[i]);
+        free(m.workers);
     }
     if (m.sigterm != NULL)
         event_free(m.sigterm);
@@ -780,8 +746,9 @@ out:
         event_free(m.rollover);
     if (m.base != NULL)
         event_base_free(m.base);
-    if (m.fd >= 0)
-        close(m.fd);
+    for (i = 0; i < SERVER_MAX_LISTENERS; i++)
+        scepd_listener_free(m.listeners[i]);
+    scepd_router_free(m.routes);
     scep_ca_free(m.ca);
     return rc;
 }

@@ -2,7 +2,7 @@
  * Unit tests of lib/config: defaults from the key table, INI file
  * parsing with FILE:LINE errors, flags overriding the file, value
  * validation, unknown sections and keys, and scep_config_finish (database
- * default, challenge_file).
+ * default, challenge_file, the [tls] keys that go together).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -346,7 +346,7 @@ count_key(const char *key, const char *section, const char *help, void *arg)
 
     assert_true(scep_config_is_key(key));
     assert_true(strcmp(section, "server") == 0 || strcmp(section, "ca") == 0 ||
-                strcmp(section, "enroll") == 0);
+                strcmp(section, "enroll") == 0 || strcmp(section, "tls") == 0);
     assert_true(strlen(help) > 0);
     (*n)++;
 }
@@ -359,7 +359,38 @@ test_each_key(void **state)
     (void)state;
     scep_config_each_key(count_key, &n);
     /* one per field of struct scep_config */
-    assert_int_equal(n, 28);
+    assert_int_equal(n, 33);
+}
+
+/* The [tls] keys go together; files are scepd's to check. */
+static void
+test_tls_keys(void **state)
+{
+    struct fixture *f = *state;
+    struct scep_config *c = &f->c;
+
+    assert_null(c->tls_listen);
+    assert_string_equal(c->tls_client_verify, "none");
+    assert_int_equal(scep_config_set(c, "tls-client-verify", "sometimes", f->err, sizeof(f->err)),
+                     SCEP_ERR_CONFIG);
+    assert_int_equal(scep_config_set(c, "tls_listen", "nocolon", f->err, sizeof(f->err)),
+                     SCEP_ERR_CONFIG);
+    /* A certificate without a listener would be silently unused. */
+    assert_int_equal(scep_config_set(c, "tls_cert", "/x/cert.pem", f->err, sizeof(f->err)), 0);
+    assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+    assert_non_null(strstr(f->err, "tls_listen"));
+    assert_int_equal(scep_config_set(c, "tls-listen", "127.0.0.1:8443", f->err, sizeof(f->err)),
+                     0);
+    assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+    assert_non_null(strstr(f->err, "tls_key"));
+    assert_int_equal(scep_config_set(c, "tls_key", "/x/key.pem", f->err, sizeof(f->err)), 0);
+    assert_int_equal(scep_config_set(c, "tls_client_verify", "require", f->err, sizeof(f->err)),
+                     0);
+    assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+    assert_non_null(strstr(f->err, "tls_client_ca"));
+    assert_int_equal(scep_config_set(c, "tls_client_ca", "/x/ca.pem", f->err, sizeof(f->err)), 0);
+    assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), 0);
+    assert_string_equal(c->tls_listen, "127.0.0.1:8443");
 }
 
 int
@@ -374,6 +405,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_long_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_challenge_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_each_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_keys, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,201 @@
+/*
+ * scepd's endpoints: the route table every listener serves today and the
+ * handlers behind it.  SCEP (RFC 8894 4: GetCACaps, GetCACert,
+ * GetNextCACert, PKIOperation by POST or GET) under the configured path
+ * prefix and under /cgi-bin/pkiclient.exe, /healthz and /metrics.
+ *
+ * A handler reads the request and replies through request.h, and reaches
+ * its worker's SCEP service and metrics through struct scepd_app; it
+ * never sees evhttp or the worker.  A new endpoint is a handler here and
+ * one line in scepd_routes_scep() (or in the table of its own listener).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include <scep/error.h>
+#include <scep/encoding.h>
+#include <scep/message.h>
+
+#include "request.h"
+#include "route.h"
+#include "scepd.h"
+#include "service/service.h"
+
+/* The path every SCEP client falls back to (RFC 8894 4.1 examples). */
+#define HANDLERS_CGI_PATH "/cgi-bin/pkiclient.exe"
+
+/* Counts a SCEP request in scepd_requests_total and friends. */
+static void scep_count(struct scepd_request *req, struct scepd_app *app, int op)
+{
+    const struct scep_reply *r = scepd_request_result(req);
+    int outcome;
+
+    if (r->outcome != NULL)
+        outcome = scepd_outcome_from_text(r->outcome);
+    else
+        outcome = scepd_request_status(req) == 200 ? SCEPD_OUT_SUCCESS : SCEPD_OUT_ERROR;
+    scepd_metrics_request(app->metrics, op, outcome);
+    if (outcome == SCEPD_OUT_FAILURE)
+        scepd_metrics_refusal(app->metrics, r->fail_info);
+    if (r->issue_seconds > 0)
+        scepd_metrics_issuance(app->metrics, r->issue_seconds);
+}
+
+/* Sends what the service put in the result: its body on 200, else its
+ * reason. */
+static void scep_send_result(struct scepd_request *req)
+{
+    const struct scep_reply *r = scepd_request_result(req);
+
+    if (r->http_status == 200)
+        scepd_reply_send(req, 200,
+                         r->content_type != NULL ? r->content_type : "application/octet-stream",
+                         r->body, r->len);
+    else
+        scepd_reply_text(req, r->http_status >= 400 ? r->http_status : 500,
+                         r->reason[0] != '\0' ? r->reason : "internal error");
+}
+
+static void scep_pkioperation(struct scepd_request *req, struct scepd_app *app,
+                              const struct scepd_query *q)
+{
+    unsigned char *decoded = NULL;
+    const unsigned char *msg = NULL;
+    size_t len = 0;
+    char why[128];
+    int rc;
+
+    if (scepd_request_method(req) == SCEPD_M_POST) {
+        if (scepd_request_body(req, &msg, &len) != 0) {
+            scepd_reply_refuse(req, 500, "out of memory");
+            goto out;
+        }
+        if (len == 0) {
+            scepd_reply_refuse(req, 400, "empty PKIOperation body");
+            goto out;
+        }
+        if (len > app->srv->cfg->max_body || len > SCEP_MAX_MESSAGE) {
+            scepd_reply_refuse(req, 413, "PKIOperation body too large");
+            goto out;
+        }
+    } else {
+        if (q->message == NULL || q->message_len == 0) {
+            scepd_reply_refuse(req, 400, "PKIOperation GET without message");
+            goto out;
+        }
+        rc = scep_query_message_decode(q->message, q->message_len, &decoded, &len);
+        if (rc != 0) {
+            snprintf(why, sizeof(why), "bad message parameter: %s", scep_strerror(rc));
+            scepd_reply_refuse(req, 400, why);
+            goto out;
+        }
+        msg = decoded;
+    }
+    /* The store would take the certificate into a deleted file and the
+     * client would hold one that no restart knows: refuse instead. */
+    if (!scepd_store_present(app->srv)) {
+        scepd_reply_refuse(req, 503,
+                           "certificate store unavailable: the database file was "
+                           "removed or replaced; restart scepd");
+        goto out;
+    }
+    /* A non-zero return has the result filled as a 500 with its reason. */
+    (void)scep_service_pkioperation(app->svc, msg, len, scepd_request_peer(req),
+                                    scepd_request_result(req));
+    scep_send_result(req);
+out:
+    scep_free(decoded);
+}
+
+/*
+ * SCEP: the operation named in the query string.  HEAD is answered as
+ * GET for the operations that only read (the route table lets it through
+ * wherever GET is), but a HEAD PKIOperation would enroll a client that
+ * never sees the answer, so it gets 405.
+ */
+static void scep_handler(struct scepd_request *req, struct scepd_app *app)
+{
+    struct scepd_query q;
+    const char *query;
+    size_t qlen;
+
+    query = scepd_request_query(req, &qlen);
+    scepd_query_parse(query, qlen, &q);
+    scepd_request_set_op(req, q.op);
+    /* The message= that clients add to the GET operations is the old
+     * CA-IDENT; it is ignored, never a reason to fail. */
+    switch (q.op) {
+    case SCEPD_OP_GETCACAPS:
+        (void)scep_service_getcacaps(app->svc, scepd_request_result(req));
+        scep_send_result(req);
+        break;
+    case SCEPD_OP_GETCACERT:
+        (void)scep_service_getcacert(app->svc, scepd_request_result(req));
+        scep_send_result(req);
+        break;
+    case SCEPD_OP_GETNEXTCACERT:
+        (void)scep_service_getnextcacert(app->svc, scepd_request_result(req));
+        scep_send_result(req);
+        break;
+    case SCEPD_OP_PKIOPERATION:
+        if (scepd_request_method(req) == SCEPD_M_HEAD) {
+            scepd_reply_header(req, "Allow", "GET, POST");
+            scepd_reply_refuse(req, 405, "PKIOperation is not answered to HEAD");
+            break;
+        }
+        scep_pkioperation(req, app, &q);
+        break;
+    default:
+        scepd_reply_refuse(req, 400, "unknown operation");
+        break;
+    }
+    scep_count(req, app, q.op);
+}
+
+/* /healthz: "ok", or 503 once the database file is gone. */
+static void healthz_handler(struct scepd_request *req, struct scepd_app *app)
+{
+    if (!scepd_store_present(app->srv))
+        scepd_reply_refuse(req, 503, "certificate store unavailable");
+    else
+        scepd_reply_send(req, 200, "text/plain", "ok\n", 3);
+}
+
+/* /metrics: the Prometheus text of every worker's counters. */
+static void metrics_handler(struct scepd_request *req, struct scepd_app *app)
+{
+    const struct scepd_server *srv = app->srv;
+    struct evbuffer *buf = evbuffer_new();
+    unsigned char *text;
+
+    if (buf == NULL || scepd_metrics_render(srv->metrics_ptrs, (size_t)srv->nworkers, buf) != 0 ||
+        (text = evbuffer_pullup(buf, -1)) == NULL) {
+        scepd_reply_refuse(req, 500, "cannot render metrics");
+        evbuffer_free(buf);
+        return;
+    }
+    scepd_reply_send(req, 200, "text/plain; version=0.0.4", text, evbuffer_get_length(buf));
+    evbuffer_free(buf);
+}
+
+/*
+ * Fills r with scepd's routes: prefix is path_prefix (a trailing '/' is
+ * dropped; "/" serves SCEP on every path the other routes leave).  The
+ * order is the precedence.  Returns 0 or -1 (table full, bad prefix).
+ */
+int scepd_routes_scep(struct scepd_router *r, const char *prefix)
+{
+    int rc = 0;
+
+    rc |=
+        scepd_router_add(r, "/healthz", SCEPD_MATCH_EXACT, SCEPD_M_GET, healthz_handler, "healthz");
+    rc |=
+        scepd_router_add(r, "/metrics", SCEPD_MATCH_EXACT, SCEPD_M_GET, metrics_handler, "metrics");
+    rc |= scepd_router_add(r, prefix, SCEPD_MATCH_UNDER, SCEPD_M_GET | SCEPD_M_POST, scep_handler,
+                           "scep");
+    rc |= scepd_router_add(r, HANDLERS_CGI_PATH, SCEPD_MATCH_UNDER, SCEPD_M_GET | SCEPD_M_POST,
+                           scep_handler, "scep");
+    return rc != 0 ? -1 : 0;
+}

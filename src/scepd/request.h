@@ -1,0 +1,93 @@
+/*
+ * What a route handler (route.h) sees of one HTTP request, and the small
+ * interface through which it replies.  http.c makes the context from
+ * evhttp's request and owns it; a handler only borrows it for the length
+ * of its call, so nothing here is kept after the handler returns.
+ *
+ * Every handler sends exactly one reply: scepd_reply_send(),
+ * scepd_reply_text() or scepd_reply_refuse().  A handler that returns
+ * without one gets a 500 sent for it.  For HEAD the reply carries the
+ * headers and Content-Length of the GET reply and no body.
+ *
+ * The one logfmt line per request is written by http.c after the
+ * handler; SCEP handlers put the service's result into
+ * scepd_request_result() so that it shows the operation, transaction id,
+ * outcome and failInfo.
+ */
+#ifndef SCEPD_REQUEST_H
+#define SCEPD_REQUEST_H
+
+#include <stddef.h>
+
+#include <openssl/x509.h>
+
+struct scepd_request; /* opaque, owned by http.c */
+struct scep_reply;
+
+/* The method as one SCEPD_M_* bit (route.h) and as text ("GET"). */
+unsigned scepd_request_method(const struct scepd_request *req);
+const char *scepd_request_method_name(const struct scepd_request *req);
+
+/* The raw path (still percent-encoded, no query), *len bytes, not
+ * NUL-terminated.  Borrowed from the request. */
+const char *scepd_request_path(const struct scepd_request *req, size_t *len);
+
+/* The raw query string after '?' (*len bytes, NUL-terminated), or NULL
+ * with *len = 0 when there is none.  Borrowed from the request. */
+const char *scepd_request_query(const struct scepd_request *req, size_t *len);
+
+/*
+ * The request body as one run of bytes: *body borrowed from the request
+ * (NULL with *len = 0 when empty).  Returns 0, or -1 when the body
+ * cannot be made contiguous (out of memory).
+ */
+int scepd_request_body(struct scepd_request *req, const unsigned char **body, size_t *len);
+
+/* The peer's address as text ("" when unknown).  Borrowed. */
+const char *scepd_request_peer(const struct scepd_request *req);
+
+/* 1 when the request came over TLS. */
+int scepd_request_is_tls(const struct scepd_request *req);
+
+/*
+ * The client certificate of a TLS connection, verified against the
+ * listener's tls_client_ca during the handshake; NULL without TLS or
+ * without a client certificate.  Borrowed: valid during the handler
+ * only, not to be freed.
+ */
+X509 *scepd_request_get0_peer_cert(const struct scepd_request *req);
+
+/* The service result the log line reads (op, transaction id, outcome):
+ * owned by the request and cleared after the log line. */
+struct scep_reply *scepd_request_result(struct scepd_request *req);
+
+/* Records the SCEP operation (enum scepd_op) for the log line. */
+void scepd_request_set_op(struct scepd_request *req, int op);
+
+/* The status sent, or 0 before the reply. */
+int scepd_request_status(const struct scepd_request *req);
+
+/*
+ * Adds a response header (copied by evhttp) before the reply is sent.
+ * Content-Length, Content-Type and Cache-Control are set by
+ * scepd_reply_send().  Returns 0 or -1.
+ */
+int scepd_reply_header(struct scepd_request *req, const char *name, const char *value);
+
+/*
+ * Sends status with body (len bytes, copied) as content_type, with a
+ * Content-Length (never chunked: several SCEP clients cannot read
+ * chunked replies) and no body for HEAD.  The second and later replies
+ * of one request are ignored.
+ */
+void scepd_reply_send(struct scepd_request *req, int status, const char *content_type,
+                      const void *body, size_t len);
+
+/* Sends text as a one-line text/plain reply (a newline is added). */
+void scepd_reply_text(struct scepd_request *req, int status, const char *text);
+
+/* Refuses the request: a one-line text/plain reply with reason, which
+ * the log line also shows (outcome=error). */
+void scepd_reply_refuse(struct scepd_request *req, int status, const char *reason);
+
+#endif
