@@ -1,7 +1,8 @@
 /*
- * scepd's connection accounting (conn.h): how many connections each worker holds,
- * from accept to close, so that max_connections is a real limit and a
- * shutdown can wait for the requests that are still arriving.
+ * scepd's connection accounting (conn.h): how many connections each
+ * worker holds on all its listeners, from accept to close, so that
+ * max_connections is a real limit and a shutdown can wait for the
+ * requests that are still arriving.
  *
  * libevent 2.1's evhttp has no connection limit and no callback for a new
  * connection; it does let us make each connection's bufferevent
@@ -12,9 +13,9 @@
  * from the callback, runs once the accept callback returns) we read the
  * evhttp_connection back from the bufferevent's callback argument and
  * hook its close.  A connection that died before that is uncounted then.
- * When the count reaches max_connections the worker's listener is
- * disabled; the kernel queues further connections in the backlog until a
- * slot frees.
+ * When the count reaches max_connections the worker's listeners are
+ * disabled; the kernel queues further connections in the backlogs until
+ * a slot frees.
  *
  * evhttp 2.1 has one inactivity timeout per connection, which a client
  * sending a byte now and then never trips (slowloris), and which must be
@@ -27,7 +28,7 @@
  * connection in the queue, so the listening socket stays readable and
  * libevent would call accept again at once, for ever, at full CPU (and,
  * without an error callback, print a warning each time).  The error
- * callback here disables the listener for a short, growing pause
+ * callback here disables the listeners for a short, growing pause
  * instead, counts the failure and logs it at most once a second.
  *
  * TLS: a TLS listener's connections get an OpenSSL bufferevent made here
