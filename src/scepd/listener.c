@@ -194,6 +194,17 @@ out:
     return rc;
 }
 
+/* The PEM passphrase callback: none.  Without it OpenSSL would prompt on
+ * the terminal for an encrypted key and a daemon would hang there. */
+static int listener_no_passphrase(char *buf, int size, int rwflag, void *arg)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)arg;
+    return -1;
+}
+
 /* Makes the SSL_CTX of a TLS listener into l->ssl_ctx (see listener.h). */
 static int listener_tls(struct scepd_listener *l, const struct scepd_listener_config *lc, char *err,
                         size_t errlen)
@@ -236,6 +247,7 @@ static int listener_tls(struct scepd_listener *l, const struct scepd_listener_co
      * close_notify is a normal end of a Content-Length reply. */
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
                                  SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_CTX_set_default_passwd_cb(ctx, listener_no_passphrase);
     /* The chain file may hold intermediates after the certificate. */
     if (SSL_CTX_use_certificate_chain_file(ctx, lc->tls_cert) != 1) {
         listener_ssl_reason(why, sizeof(why));
@@ -243,14 +255,17 @@ static int listener_tls(struct scepd_listener *l, const struct scepd_listener_co
         goto out;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, lc->tls_key, SSL_FILETYPE_PEM) != 1) {
+        int reason = ERR_GET_REASON(ERR_peek_last_error());
+
         listener_ssl_reason(why, sizeof(why));
-        /* OpenSSL checks the pair here already when the key parses. */
-        if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH ||
-            strstr(why, "values mismatch") != NULL)
+        /* OpenSSL already compares the key with the certificate here
+         * when the key parses. */
+        if (reason == X509_R_KEY_VALUES_MISMATCH || reason == X509_R_KEY_TYPE_MISMATCH)
             listener_err(err, errlen, "tls_key %s does not match tls_cert %s", lc->tls_key,
                          lc->tls_cert);
         else
-            listener_err(err, errlen, "tls_key %s: not a PEM private key: %s", lc->tls_key, why);
+            listener_err(err, errlen, "tls_key %s: not an unencrypted PEM private key: %s",
+                         lc->tls_key, why);
         goto out;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {

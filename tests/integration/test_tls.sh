@@ -75,8 +75,13 @@ scepd_refuses openkey "readable or writable by others" --tls-listen 127.0.0.1:0 
     --tls-cert "$pki/server.crt" --tls-key "$pki/open.key"
 cp "$pki/server.crt" "$pki/garbage.key"
 chmod 600 "$pki/garbage.key"
-scepd_refuses badkey "not a PEM private key" --tls-listen 127.0.0.1:0 \
+scepd_refuses badkey "not an unencrypted PEM private key" --tls-listen 127.0.0.1:0 \
     --tls-cert "$pki/server.crt" --tls-key "$pki/garbage.key"
+# An encrypted key is refused at once, never a passphrase prompt.
+openssl pkey -in "$pki/server.key" -aes256 -passout pass:secret -out "$pki/enc.key"
+chmod 600 "$pki/enc.key"
+scepd_refuses enckey "not an unencrypted PEM private key" --tls-listen 127.0.0.1:0 \
+    --tls-cert "$pki/server.crt" --tls-key "$pki/enc.key" </dev/null
 
 # tls_url: the https URL from the current scepd's second ready line.
 tls_url() {
