@@ -1,15 +1,15 @@
 /*
  * scepd internals: the pieces of the server program shared between its
- * files.  main.c parses arguments and configuration, setup.c prepares the
- * state directory (CA, challenge), server.c runs the worker threads,
- * signals and CA rollover, query.c splits query strings, metrics.c
- * counts and renders Prometheus text, log.c writes logfmt lines,
- * handlers.c holds the endpoints.  The concerns with state of their own
- * have their own header and opaque type: listener.h (an address, plain
- * or TLS, and its route table), route.h (path -> handler), request.h
- * (what a handler sees and how it replies), http.h (a listener served on
- * one worker), conn.h (connection accounting).  Nothing here is part of
- * libscep.
+ * files.  main.c parses arguments and configuration, setup.c prepares
+ * the state directory (CA, challenge), server.c makes the listeners and
+ * workers and handles signals and CA rollover, query.c splits query
+ * strings, metrics.c counts and renders Prometheus text, log.c writes
+ * logfmt lines, handlers.c holds the endpoints.  The concerns with state
+ * of their own have their own header and opaque type: listener.h (an
+ * address, plain or TLS, and its route table), route.h (path ->
+ * handler), request.h (what a handler sees and how it replies), http.h
+ * (a listener served on one worker), conn.h (connection accounting),
+ * worker.h (one worker thread).  Nothing here is part of libscep.
  *
  * How a request travels: a listener's socket is shared by every worker;
  * the worker whose accept wins makes the connection (conn.c: counted,

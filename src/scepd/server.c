@@ -4,15 +4,14 @@
  *
  * Listeners and routes (listener.h, route.h): main makes the route table
  * (handlers.c) and a listener for listen (plain HTTP) and, when
- * tls_listen is set, one for TLS serving the same table.  Each worker has
- * its own event_base, store connection, struct scep_service and
- * connection accounting (conn.h), and serves every listener through an
- * evhttp of its own (http.h) on a dup() of the listener's socket, so the
- * hot path takes no lock; the CA is shared by reference and a TLS
- * listener's SSL_CTX by pointer.  The main thread runs a small event loop
- * of its own for signals and CA rollover.  A worker's state is its own:
- * the handlers see only struct scepd_app, the accounting only its
- * struct scepd_conns.
+ * tls_listen is set, one for TLS serving the same table.  Each worker
+ * (worker.h) has its own event_base, store connection, struct
+ * scep_service and connection accounting (conn.h), and serves every
+ * listener through an evhttp of its own (http.h) on a dup() of the
+ * listener's socket, so the hot path takes no lock; the CA is shared by
+ * reference and a TLS listener's SSL_CTX by pointer.  The main thread
+ * runs a small event loop of its own for signals and CA rollover, and
+ * reaches a worker only through worker.h.
  *
  * SIGTERM/SIGINT stop gracefully: the listening sockets are closed at
  * once (new connections are refused), and each worker keeps serving the
@@ -46,43 +45,16 @@
 #include <scep/encoding.h>
 #include <scep/message.h>
 
-#include "conn.h"
-#include "http.h"
 #include "listener.h"
 #include "route.h"
 #include "scepd.h"
+#include "worker.h"
 #include "ca/ca.h"
-#include "service/service.h"
-#include "store/store.h"
 
 /* How often main checks for a next CA that appeared (scepctl ca rollover). */
 #define SERVER_CA_POLL_SECONDS 60
 /* Listeners scepd makes: listen and tls_listen. */
 #define SERVER_MAX_LISTENERS 2
-
-struct server_main;
-
-/* One worker thread: its own event loop, an evhttp per listener, store
- * connection, service and connection accounting.  Only its own thread
- * touches it once running (main only makes its events active). */
-struct worker {
-    int id;
-    struct server_main *m;
-    pthread_t thread;
-    int thread_started;
-    struct event_base *base;
-    struct scepd_http *http[SERVER_MAX_LISTENERS];
-    int nhttp;
-    struct scepd_conns *conns;
-    struct event *stop_ev;
-    struct event *now_ev; /* second signal: leave without draining */
-    struct event *drain_timer;
-    struct scep_store *store;
-    struct scep_service *svc;
-    struct scepd_app app;
-    int stopping;
-    struct scepd_metrics metrics;
-};
 
 /* The main thread's state; lives on scepd_serve()'s stack. */
 struct server_main {
@@ -93,193 +65,24 @@ struct server_main {
     struct scepd_router *routes;
     struct scepd_listener *listeners[SERVER_MAX_LISTENERS];
     int nlisteners;
-    struct worker *workers;
+    struct scepd_worker **workers; /* srv.nworkers of them */
     /* Workers still in their loop; the last one out wakes main. */
     _Atomic int running;
     int stopping; /* a stop signal came */
 };
 
-/* ---- workers ------------------------------------------------------ */
-
+/* A worker's loop has ended (on that worker's thread): the last one out
+ * wakes main, whose loop waits for all of them. */
 static void
-worker_finish(struct worker *w)
+server_worker_exited(void *arg)
 {
-    event_base_loopbreak(w->base);
-}
+    struct server_main *m = arg;
 
-/* conn.c: the worker is stopping and its last connection has closed. */
-static void
-worker_drained(void *arg)
-{
-    worker_finish(arg);
-}
-
-static void
-worker_drain_timeout(evutil_socket_t fd, short what, void *arg)
-{
-    struct worker *w = arg;
-    char n[32];
-
-    (void)fd;
-    (void)what;
-    snprintf(n, sizeof(n), "%ld", scepd_conns_open(w->conns));
-    scepd_log(SCEPD_WARN, "shutdown: drain time is over, closing connections", "open", n, NULL);
-    worker_finish(w);
-}
-
-/* The stop event, made active by main on the first SIGTERM/SIGINT. */
-static void
-worker_stop(evutil_socket_t fd, short what, void *arg)
-{
-    struct worker *w = arg;
-    const struct scep_config *cfg = w->m->srv.cfg;
-    struct timeval tv = {cfg->read_timeout > cfg->write_timeout ? cfg->read_timeout
-                                                                : cfg->write_timeout,
-                         0};
-    int i;
-
-    (void)fd;
-    (void)what;
-    if (w->stopping)
-        return;
-    w->stopping = 1;
-    /* The accounting forgets the listeners before they go. */
-    scepd_conns_stop(w->conns);
-    /* Closes this worker's dups of the listening sockets. */
-    for (i = 0; i < w->nhttp; i++)
-        scepd_http_unbind(w->http[i]);
-    if (scepd_conns_open(w->conns) == 0) {
-        worker_finish(w);
-        return;
-    }
-    {
-        char n[32];
-
-        snprintf(n, sizeof(n), "%ld", scepd_conns_open(w->conns));
-        scepd_log(SCEPD_DEBUG, "shutdown: waiting for connections", "open", n, NULL);
-    }
-    w->drain_timer = evtimer_new(w->base, worker_drain_timeout, w);
-    if (w->drain_timer == NULL || evtimer_add(w->drain_timer, &tv) != 0)
-        worker_finish(w);
-}
-
-/* The second SIGTERM/SIGINT: leave now, closing what is still open. */
-static void
-worker_stop_now(evutil_socket_t fd, short what, void *arg)
-{
-    struct worker *w = arg;
-
-    (void)fd;
-    (void)what;
-    w->stopping = 1;
-    worker_finish(w);
-}
-
-static void *
-worker_main(void *arg)
-{
-    struct worker *w = arg;
-
-    event_base_dispatch(w->base);
-    /* The last worker out wakes main, whose loop waits for all of them. */
-    if (atomic_fetch_sub(&w->m->running, 1) == 1)
-        event_active(w->m->done, EV_READ, 0);
-    return NULL;
-}
-
-/* Makes worker i: base, accounting, an evhttp per listener, store,
- * service.  Returns 0, or -1 after logging why (worker_free cleans up). */
-static int
-worker_init(struct server_main *m, struct worker *w, int i)
-{
-    const struct scep_config *cfg = m->srv.cfg;
-    struct scep_service_config scfg;
-    char why[256];
-    int rc = -1;
-    int err, k;
-
-    w->id = i;
-    w->m = m;
-    w->base = event_base_new();
-    w->stop_ev = w->base != NULL ? event_new(w->base, -1, 0, worker_stop, w) : NULL;
-    w->now_ev = w->base != NULL ? event_new(w->base, -1, 0, worker_stop_now, w) : NULL;
-    if (w->stop_ev == NULL || w->now_ev == NULL) {
-        scepd_log(SCEPD_ERROR, "cannot create worker event loop", NULL);
-        goto out;
-    }
-    if (scepd_conns_new(w->base, cfg->max_connections, cfg->read_timeout, &w->metrics,
-                        worker_drained, w, &w->conns) != 0) {
-        scepd_log(SCEPD_ERROR, "cannot set up connection accounting", NULL);
-        goto out;
-    }
-    err = scep_store_open(cfg->database, &w->store, why, sizeof(why));
-    if (err != 0) {
-        /* why names a SQLite file; the URI itself may hold a password. */
-        scepd_log(SCEPD_ERROR, "cannot open the store", "error", why, NULL);
-        goto out;
-    }
-    scep_config_service(cfg, &scfg);
-    err = scep_service_new(m->ca, w->store, &scfg, &w->svc);
-    if (err != 0) {
-        scepd_log(SCEPD_ERROR, "cannot create the SCEP service", "error", scep_strerror(err),
-                  NULL);
-        goto out;
-    }
-    w->app.srv = &m->srv;
-    w->app.svc = w->svc;
-    w->app.metrics = &w->metrics;
-    for (k = 0; k < m->nlisteners; k++) {
-        if (scepd_http_new(w->base, cfg, m->listeners[k], &w->app, w->conns, &w->http[k]) != 0)
-            goto out;
-        w->nhttp++;
-    }
-    m->srv.metrics_ptrs[i] = &w->metrics;
-    rc = 0;
-out:
-    return rc;
-}
-
-static void
-worker_free(struct worker *w)
-{
-    int i;
-
-    /* Closes the connections left open, through conn.c's callback. */
-    for (i = 0; i < w->nhttp; i++)
-        scepd_http_free(w->http[i]);
-    scepd_conns_free(w->conns);
-    if (w->stop_ev != NULL)
-        event_free(w->stop_ev);
-    if (w->now_ev != NULL)
-        event_free(w->now_ev);
-    if (w->drain_timer != NULL)
-        event_free(w->drain_timer);
-    scep_service_free(w->svc);
-    scep_store_close(w->store);
-    if (w->base != NULL)
-        event_base_free(w->base);
-    memset(w, 0, sizeof(*w));
+    if (atomic_fetch_sub(&m->running, 1) == 1)
+        event_active(m->done, EV_READ, 0);
 }
 
 /* ---- CA rollover -------------------------------------------------- */
-
-struct swap_msg {
-    struct worker *w;
-    struct scep_ca *ca; /* one reference, dropped after the swap */
-};
-
-/* Runs on a worker's thread: swaps its service's CA. */
-static void
-worker_swap_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct swap_msg *s = arg;
-
-    (void)fd;
-    (void)what;
-    scep_service_set_ca(s->w->svc, s->ca);
-    scep_ca_free(s->ca);
-    free(s);
-}
 
 /* Schedules the next check: at the next CA's activate-at, and no later
  * than SERVER_CA_POLL_SECONDS, to notice a next CA made meanwhile. */
@@ -335,22 +138,11 @@ server_rollover(evutil_socket_t fd, short what, void *arg)
         scepd_log(SCEPD_INFO, at != 0 && time(NULL) >= at ? "ca-rollover" : "ca-next-loaded",
                   "ca_fingerprint", fp, NULL);
     }
-    for (i = 0; i < m->srv.nworkers; i++) {
-        struct worker *w = &m->workers[i];
-        struct swap_msg *s = malloc(sizeof(*s));
-        struct timeval zero = {0, 0};
-
-        if (s == NULL)
-            continue;
-        s->w = w;
-        s->ca = scep_ca_up_ref(ca);
-        /* event_base_once on another thread's base: safe because
-         * evthread_use_pthreads() made every base lockable and notifiable. */
-        if (event_base_once(w->base, -1, EV_TIMEOUT, worker_swap_cb, s, &zero) != 0) {
-            scep_ca_free(s->ca);
-            free(s);
-        }
-    }
+    /* Each worker swaps on its own thread; one that cannot be asked
+     * (out of memory) keeps the old CA until the next start. */
+    for (i = 0; i < m->srv.nworkers; i++)
+        if (scepd_worker_swap_ca(m->workers[i], ca) != 0)
+            scepd_log(SCEPD_ERROR, "cannot hand the new CA to a worker", NULL);
     scep_ca_free(m->ca);
     m->ca = ca;
 out:
@@ -373,14 +165,14 @@ server_signal(evutil_socket_t sig, short what, void *arg)
         scepd_log(SCEPD_WARN, "second stop signal: closing open connections now", "signal",
                   name, NULL);
         for (i = 0; i < m->srv.nworkers; i++)
-            event_active(m->workers[i].now_ev, EV_READ, 0);
+            scepd_worker_stop_now(m->workers[i]);
         return;
     }
     m->stopping = 1;
     scepd_log(SCEPD_INFO, "shutdown", "signal", name, NULL);
     evtimer_del(m->rollover);
     for (i = 0; i < m->srv.nworkers; i++)
-        event_active(m->workers[i].stop_ev, EV_READ, 0);
+        scepd_worker_stop(m->workers[i]);
     /* The workers close their dups of the sockets as they stop; with
      * ours closed too, the kernel refuses new connections instead of
      * queueing them for nobody. */
@@ -678,9 +470,12 @@ scepd_serve(const struct scep_config *cfg, struct scep_ca *ca, const char *chall
     m.done = event_new(m.base, -1, 0, server_done, &m);
     if (m.done == NULL)
         goto out;
-    for (i = 0; i < m.srv.nworkers; i++)
-        if (worker_init(&m, &m.workers[i], i) != 0)
+    for (i = 0; i < m.srv.nworkers; i++) {
+        if (scepd_worker_new(i, &m.srv, m.ca, m.listeners, m.nlisteners, server_worker_exited, &m,
+                             &m.workers[i]) != 0)
             goto out;
+        m.srv.metrics_ptrs[i] = scepd_worker_metrics(m.workers[i]);
+    }
 
     m.sigterm = evsignal_new(m.base, SIGTERM, server_signal, &m);
     m.sigint = evsignal_new(m.base, SIGINT, server_signal, &m);
@@ -702,18 +497,17 @@ scepd_serve(const struct scep_config *cfg, struct scep_ca *ca, const char *chall
     pthread_sigmask(SIG_BLOCK, &block, &old);
     for (i = 0; i < m.srv.nworkers; i++) {
         atomic_fetch_add(&m.running, 1);
-        if (pthread_create(&m.workers[i].thread, NULL, worker_main, &m.workers[i]) != 0) {
+        if (scepd_worker_start(m.workers[i]) != 0) {
             atomic_fetch_sub(&m.running, 1);
             break;
         }
-        m.workers[i].thread_started = 1;
         started++;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (started != m.srv.nworkers) {
         scepd_log(SCEPD_ERROR, "cannot start worker threads", NULL);
         for (i = 0; i < started; i++)
-            event_active(m.workers[i].stop_ev, EV_READ, 0);
+            scepd_worker_stop(m.workers[i]);
         goto join;
     }
 
@@ -722,8 +516,7 @@ scepd_serve(const struct scep_config *cfg, struct scep_ca *ca, const char *chall
     rc = SCEPD_EXIT_OK;
 join:
     for (i = 0; i < m.srv.nworkers; i++)
-        if (m.workers[i].thread_started)
-            pthread_join(m.workers[i].thread, NULL);
+        scepd_worker_join(m.workers[i]);
     if (started != m.srv.nworkers)
         rc = SCEPD_EXIT_RUNTIME;
     else
@@ -731,7 +524,7 @@ join:
 out:
     if (m.workers != NULL) {
         for (i = 0; i < m.srv.nworkers; i++)
-            worker_free(&m.workers[i]);
+            scepd_worker_free(m.workers[i]);
         free(m.workers);
     }
     if (m.sigterm != NULL)

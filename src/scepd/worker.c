@@ -1,0 +1,291 @@
+/*
+ * scepd's worker threads (worker.h).  Each worker runs one event loop;
+ * the main thread reaches it only through events it makes active (stop,
+ * stop now) and event_base_once (CA swap), which evthread_use_pthreads()
+ * makes safe from another thread, so nothing here is locked.
+ *
+ * Stopping: the first stop makes the connection accounting forget the
+ * listeners, closes this worker's dups of the listening sockets and
+ * waits until the accounting reports the last connection closed (or the
+ * drain time is over); a second stop leaves at once.
+ */
+#include "worker.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include <scep/error.h>
+
+#include "conn.h"
+#include "http.h"
+#include "scepd.h"
+#include "ca/ca.h"
+#include "service/service.h"
+#include "store/store.h"
+
+/* Listeners one worker serves (listen and tls_listen today). */
+#define WORKER_MAX_LISTENERS SCEPD_CONNS_MAX_PORTS
+
+struct scepd_worker {
+    int id;
+    const struct scepd_server *srv;
+    pthread_t thread;
+    int thread_started;
+    struct event_base *base;
+    struct scepd_http *http[WORKER_MAX_LISTENERS];
+    int nhttp;
+    struct scepd_conns *conns;
+    struct event *stop_ev;
+    struct event *now_ev; /* second signal: leave without draining */
+    struct event *drain_timer;
+    struct scep_store *store;
+    struct scep_service *svc;
+    struct scepd_app app;
+    int stopping;
+    scepd_worker_exit_fn *on_exit;
+    void *on_exit_arg;
+    struct scepd_metrics metrics;
+};
+
+static void worker_finish(struct scepd_worker *w)
+{
+    event_base_loopbreak(w->base);
+}
+
+/* conn.c: the worker is stopping and its last connection has closed. */
+static void worker_drained(void *arg)
+{
+    worker_finish(arg);
+}
+
+static void worker_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct scepd_worker *w = arg;
+    char n[32];
+
+    (void)fd;
+    (void)what;
+    snprintf(n, sizeof(n), "%ld", scepd_conns_open(w->conns));
+    scepd_log(SCEPD_WARN, "shutdown: drain time is over, closing connections", "open", n, NULL);
+    worker_finish(w);
+}
+
+/* The stop event, made active by main on the first SIGTERM/SIGINT. */
+static void worker_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct scepd_worker *w = arg;
+    const struct scep_config *cfg = w->srv->cfg;
+    struct timeval tv = {
+        cfg->read_timeout > cfg->write_timeout ? cfg->read_timeout : cfg->write_timeout, 0};
+    int i;
+
+    (void)fd;
+    (void)what;
+    if (w->stopping)
+        return;
+    w->stopping = 1;
+    /* The accounting forgets the listeners before they go. */
+    scepd_conns_stop(w->conns);
+    /* Closes this worker's dups of the listening sockets. */
+    for (i = 0; i < w->nhttp; i++)
+        scepd_http_unbind(w->http[i]);
+    if (scepd_conns_open(w->conns) == 0) {
+        worker_finish(w);
+        return;
+    }
+    {
+        char n[32];
+
+        snprintf(n, sizeof(n), "%ld", scepd_conns_open(w->conns));
+        scepd_log(SCEPD_DEBUG, "shutdown: waiting for connections", "open", n, NULL);
+    }
+    w->drain_timer = evtimer_new(w->base, worker_drain_timeout, w);
+    if (w->drain_timer == NULL || evtimer_add(w->drain_timer, &tv) != 0)
+        worker_finish(w);
+}
+
+/* The second SIGTERM/SIGINT: leave now, closing what is still open. */
+static void worker_stop_now_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct scepd_worker *w = arg;
+
+    (void)fd;
+    (void)what;
+    w->stopping = 1;
+    worker_finish(w);
+}
+
+static void *worker_main(void *arg)
+{
+    struct scepd_worker *w = arg;
+
+    event_base_dispatch(w->base);
+    if (w->on_exit != NULL)
+        w->on_exit(w->on_exit_arg);
+    return NULL;
+}
+
+/*
+ * Makes worker id (see worker.h).  Returns 0 and *out
+ * (scepd_worker_free()), or -1 after logging why.
+ */
+int scepd_worker_new(int id, const struct scepd_server *srv, struct scep_ca *ca,
+                     struct scepd_listener *const *listeners, int n, scepd_worker_exit_fn *on_exit,
+                     void *arg, struct scepd_worker **out)
+{
+    const struct scep_config *cfg = srv->cfg;
+    struct scep_service_config scfg;
+    struct scepd_worker *w = NULL;
+    char why[256];
+    int rc = -1;
+    int err, k;
+
+    if (n < 1 || n > WORKER_MAX_LISTENERS)
+        goto out;
+    w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        scepd_log(SCEPD_ERROR, "out of memory for a worker", NULL);
+        goto out;
+    }
+    w->id = id;
+    w->srv = srv;
+    w->on_exit = on_exit;
+    w->on_exit_arg = arg;
+    w->base = event_base_new();
+    w->stop_ev = w->base != NULL ? event_new(w->base, -1, 0, worker_stop_cb, w) : NULL;
+    w->now_ev = w->base != NULL ? event_new(w->base, -1, 0, worker_stop_now_cb, w) : NULL;
+    if (w->stop_ev == NULL || w->now_ev == NULL) {
+        scepd_log(SCEPD_ERROR, "cannot create worker event loop", NULL);
+        goto out;
+    }
+    if (scepd_conns_new(w->base, cfg->max_connections, cfg->read_timeout, &w->metrics,
+                        worker_drained, w, &w->conns) != 0) {
+        scepd_log(SCEPD_ERROR, "cannot set up connection accounting", NULL);
+        goto out;
+    }
+    err = scep_store_open(cfg->database, &w->store, why, sizeof(why));
+    if (err != 0) {
+        /* why names a SQLite file; the URI itself may hold a password. */
+        scepd_log(SCEPD_ERROR, "cannot open the store", "error", why, NULL);
+        goto out;
+    }
+    scep_config_service(cfg, &scfg);
+    err = scep_service_new(ca, w->store, &scfg, &w->svc);
+    if (err != 0) {
+        scepd_log(SCEPD_ERROR, "cannot create the SCEP service", "error", scep_strerror(err), NULL);
+        goto out;
+    }
+    w->app.srv = srv;
+    w->app.svc = w->svc;
+    w->app.metrics = &w->metrics;
+    for (k = 0; k < n; k++) {
+        if (scepd_http_new(w->base, cfg, listeners[k], &w->app, w->conns, &w->http[k]) != 0)
+            goto out;
+        w->nhttp++;
+    }
+    *out = w;
+    w = NULL;
+    rc = 0;
+out:
+    scepd_worker_free(w);
+    return rc;
+}
+
+/* Starts the thread; returns 0 or -1. */
+int scepd_worker_start(struct scepd_worker *w)
+{
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+        return -1;
+    w->thread_started = 1;
+    return 0;
+}
+
+/* From any thread: a graceful stop, on the worker's thread. */
+void scepd_worker_stop(struct scepd_worker *w)
+{
+    event_active(w->stop_ev, EV_READ, 0);
+}
+
+/* From any thread: leave now. */
+void scepd_worker_stop_now(struct scepd_worker *w)
+{
+    event_active(w->now_ev, EV_READ, 0);
+}
+
+struct worker_swap {
+    struct scepd_worker *w;
+    struct scep_ca *ca; /* one reference, dropped after the swap */
+};
+
+/* Runs on the worker's thread: swaps its service's CA. */
+static void worker_swap_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker_swap *s = arg;
+
+    (void)fd;
+    (void)what;
+    scep_service_set_ca(s->w->svc, s->ca);
+    scep_ca_free(s->ca);
+    free(s);
+}
+
+/* From any thread: swap the CA on the worker's thread.  Returns 0 or -1. */
+int scepd_worker_swap_ca(struct scepd_worker *w, struct scep_ca *ca)
+{
+    struct worker_swap *s = malloc(sizeof(*s));
+    struct timeval zero = {0, 0};
+
+    if (s == NULL)
+        return -1;
+    s->w = w;
+    s->ca = scep_ca_up_ref(ca);
+    /* event_base_once on another thread's base: safe because
+     * evthread_use_pthreads() made every base lockable and notifiable. */
+    if (event_base_once(w->base, -1, EV_TIMEOUT, worker_swap_cb, s, &zero) != 0) {
+        scep_ca_free(s->ca);
+        free(s);
+        return -1;
+    }
+    return 0;
+}
+
+struct scepd_metrics *scepd_worker_metrics(struct scepd_worker *w)
+{
+    return &w->metrics;
+}
+
+void scepd_worker_join(struct scepd_worker *w)
+{
+    if (w != NULL && w->thread_started) {
+        pthread_join(w->thread, NULL);
+        w->thread_started = 0;
+    }
+}
+
+/* Frees w; evhttp_free closes the connections left open, through
+ * conn.c's close callback.  Accepts NULL. */
+void scepd_worker_free(struct scepd_worker *w)
+{
+    int i;
+
+    if (w == NULL)
+        return;
+    for (i = 0; i < w->nhttp; i++)
+        scepd_http_free(w->http[i]);
+    scepd_conns_free(w->conns);
+    if (w->stop_ev != NULL)
+        event_free(w->stop_ev);
+    if (w->now_ev != NULL)
+        event_free(w->now_ev);
+    if (w->drain_timer != NULL)
+        event_free(w->drain_timer);
+    scep_service_free(w->svc);
+    scep_store_close(w->store);
+    if (w->base != NULL)
+        event_base_free(w->base);
+    free(w);
+}
