@@ -41,7 +41,7 @@ struct load_target {
     const char *challenge;    /* challengePassword put into every CSR */
     const EVP_CIPHER *cipher; /* envelope content cipher of requests */
     const EVP_MD *md;         /* request signature and CSR digest */
-    STACK_OF(X509) * rcpt;    /* the certificate requests are encrypted to */
+    STACK_OF(X509) *rcpt;     /* the certificate requests are encrypted to */
     X509 *ca_signer;          /* the certificate whose key signs CertReps */
     int fresh_connection;     /* 1: one TCP connection per request */
 };

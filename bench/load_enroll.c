@@ -38,7 +38,7 @@ static int can_encipher(X509 *c)
 
 /* Picks the certificate to encrypt to and verify against from a CA/RA set.
  * Returns a borrowed pointer into certs, or NULL if none may encipher. */
-static X509 *choose_ra(STACK_OF(X509) * certs)
+static X509 *choose_ra(STACK_OF(X509) *certs)
 {
     X509 *ca_fallback = NULL, *c;
     int i;
@@ -266,7 +266,7 @@ static int check_reply(struct scep_msg *m, const struct load_target *t,
 {
     const unsigned char *rn;
     const char *ft;
-    STACK_OF(X509) * certs;
+    STACK_OF(X509) *certs;
     int rc, i, st;
 
     if (scep_msg_type(m) != SCEP_MSG_CERTREP) {

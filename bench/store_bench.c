@@ -60,8 +60,8 @@ static void *run(void *arg)
         struct scep_audit_event ev;
         double t0;
 
-        snprintf(serial, sizeof(serial), "%08lX%02X%08lX", (unsigned long)time(NULL),
-                 w->index, (unsigned long)i);
+        snprintf(serial, sizeof(serial), "%08lX%02X%08lX", (unsigned long)time(NULL), w->index,
+                 (unsigned long)i);
         snprintf(subject, sizeof(subject), "CN=bench-%d-%ld", w->index, i);
         memset(&ci, 0, sizeof(ci));
         ci.serial = serial;
@@ -80,8 +80,7 @@ static void *run(void *arg)
         w->rc = scep_store_insert_cert(st, &ci, &ev);
         w->lat[i] = now_s() - t0;
         if (w->rc != 0) {
-            fprintf(stderr, "insert: %s: %s\n", scep_strerror(w->rc),
-                    scep_store_last_error(st));
+            fprintf(stderr, "insert: %s: %s\n", scep_strerror(w->rc), scep_store_last_error(st));
             break;
         }
     }

@@ -56,11 +56,11 @@ extern "C" {
  * and released with scep_http_response_clear().
  */
 struct scep_http_response {
-    long status;              /* HTTP status code, e.g. 200 */
-    unsigned char *body;      /* NULL when empty */
+    long status;         /* HTTP status code, e.g. 200 */
+    unsigned char *body; /* NULL when empty */
     size_t len;
-    char content_type[128];   /* media type as sent, "" when none */
-    char error[256];          /* transport's explanation when it fails */
+    char content_type[128]; /* media type as sent, "" when none */
+    char error[256];        /* transport's explanation when it fails */
 };
 
 /* Frees the body and zeroes r.  Accepts NULL. */
@@ -130,14 +130,14 @@ enum scep_client_digest {
 };
 
 struct scep_client_options {
-    const char *url;                 /* e.g. http://host/cgi-bin/pkiclient.exe; required */
+    const char *url;                        /* e.g. http://host/cgi-bin/pkiclient.exe; required */
     const struct scep_transport *transport; /* copied; NULL: libcurl with curl below */
-    struct scep_curl_options curl;   /* used only when transport is NULL */
-    const unsigned char *ca_fingerprint; /* SHA-256 of a CA certificate to pin, or NULL */
-    const char *ca_ident;            /* message= sent with GetCACert; NULL: none */
-    int method;                      /* enum scep_method */
-    int cipher;                      /* enum scep_client_cipher */
-    int digest;                      /* enum scep_client_digest */
+    struct scep_curl_options curl;          /* used only when transport is NULL */
+    const unsigned char *ca_fingerprint;    /* SHA-256 of a CA certificate to pin, or NULL */
+    const char *ca_ident;                   /* message= sent with GetCACert; NULL: none */
+    int method;                             /* enum scep_method */
+    int cipher;                             /* enum scep_client_cipher */
+    int digest;                             /* enum scep_client_digest */
 };
 
 struct scep_client; /* opaque */
@@ -306,11 +306,11 @@ SCEP_API int scep_client_get_crl(struct scep_client *c, X509 *cert, EVP_PKEY *ke
 SCEP_API int scep_key_generate_rsa(int bits, EVP_PKEY **out);
 
 struct scep_csr_params {
-    const char *subject;         /* "CN=dev1,O=Acme" ('\' escapes ',' '=' '\'); required */
-    const char *const *sans;     /* "DNS:x", "IP:192.0.2.1", "email:a@b", "URI:u" */
+    const char *subject;     /* "CN=dev1,O=Acme" ('\' escapes ',' '=' '\'); required */
+    const char *const *sans; /* "DNS:x", "IP:192.0.2.1", "email:a@b", "URI:u" */
     size_t nsans;
-    const char *challenge;       /* challengePassword, NULL: none */
-    const EVP_MD *md;            /* NULL: SHA-256 */
+    const char *challenge; /* challengePassword, NULL: none */
+    const EVP_MD *md;      /* NULL: SHA-256 */
 };
 
 /*

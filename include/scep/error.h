@@ -48,21 +48,21 @@ enum scep_err {
     SCEP_ERR_STATUS = -33,         /* pkiStatus / failInfo missing or invalid (3.2.1.3) */
 
     /* cryptography */
-    SCEP_ERR_SIGNATURE = -40,  /* SignedData signature does not verify */
-    SCEP_ERR_DECRYPT = -41,    /* envelope cannot be decrypted with our key */
-    SCEP_ERR_BAD_ALG = -42,    /* digest, cipher or key algorithm we do not accept */
-    SCEP_ERR_CSR = -43,        /* PKCS#10 malformed */
-    SCEP_ERR_POP = -44,        /* CSR self-signature (proof of possession) fails */
-    SCEP_ERR_KEY = -45,        /* key unusable (type, size) */
+    SCEP_ERR_SIGNATURE = -40, /* SignedData signature does not verify */
+    SCEP_ERR_DECRYPT = -41,   /* envelope cannot be decrypted with our key */
+    SCEP_ERR_BAD_ALG = -42,   /* digest, cipher or key algorithm we do not accept */
+    SCEP_ERR_CSR = -43,       /* PKCS#10 malformed */
+    SCEP_ERR_POP = -44,       /* CSR self-signature (proof of possession) fails */
+    SCEP_ERR_KEY = -45,       /* key unusable (type, size) */
 
     /* policy: the request is well formed but refused */
-    SCEP_ERR_CHALLENGE = -60,      /* challenge password missing or wrong */
-    SCEP_ERR_POLICY = -61,         /* the profile refuses the request */
-    SCEP_ERR_RENEWAL = -62,        /* renewal signer not a valid certificate of this CA */
-    SCEP_ERR_TRANSID_REUSE = -63,  /* transactionID reused with another public key */
-    SCEP_ERR_CERT_UNKNOWN = -64,   /* GetCert/CertPoll names nothing we know (badCertId) */
-    SCEP_ERR_BAD_TIME = -65,       /* signingTime or signer validity out of range */
-    SCEP_ERR_REJECTED = -66,       /* an administrator rejected the request */
+    SCEP_ERR_CHALLENGE = -60,     /* challenge password missing or wrong */
+    SCEP_ERR_POLICY = -61,        /* the profile refuses the request */
+    SCEP_ERR_RENEWAL = -62,       /* renewal signer not a valid certificate of this CA */
+    SCEP_ERR_TRANSID_REUSE = -63, /* transactionID reused with another public key */
+    SCEP_ERR_CERT_UNKNOWN = -64,  /* GetCert/CertPoll names nothing we know (badCertId) */
+    SCEP_ERR_BAD_TIME = -65,      /* signingTime or signer validity out of range */
+    SCEP_ERR_REJECTED = -66,      /* an administrator rejected the request */
 
     /* client side */
     SCEP_ERR_HTTP = -80,       /* transport failed or server answered non-2xx */

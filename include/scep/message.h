@@ -44,11 +44,7 @@ enum scep_msg_type {
 };
 
 /* RFC 8894 3.2.1.3 pkiStatus values. */
-enum scep_pki_status {
-    SCEP_STATUS_SUCCESS = 0,
-    SCEP_STATUS_FAILURE = 2,
-    SCEP_STATUS_PENDING = 3
-};
+enum scep_pki_status { SCEP_STATUS_SUCCESS = 0, SCEP_STATUS_FAILURE = 2, SCEP_STATUS_PENDING = 3 };
 
 /* Key transport used for the envelope's recipient. */
 enum scep_key_transport {
@@ -157,35 +153,35 @@ SCEP_API STACK_OF(X509_CRL) *scep_msg_get0_crls(const struct scep_msg *m);
  * are borrowed for the duration of the call.
  */
 struct scep_msg_spec {
-    int type;                      /* enum scep_msg_type */
-    const char *transaction_id;    /* printable, 1..SCEP_MAX_TRANSID chars */
+    int type;                             /* enum scep_msg_type */
+    const char *transaction_id;           /* printable, 1..SCEP_MAX_TRANSID chars */
     const unsigned char *sender_nonce;    /* 16 bytes; NULL: fresh random */
     const unsigned char *recipient_nonce; /* CertRep: the request's senderNonce */
 
     /* signer (the requester, or the CA/RA for a CertRep) */
     X509 *signer_cert;
     EVP_PKEY *signer_key;
-    const EVP_MD *md;               /* signature digest; NULL: SHA-256 */
-    STACK_OF(X509) *extra_certs;    /* added to SignedData.certificates; may be NULL */
+    const EVP_MD *md;            /* signature digest; NULL: SHA-256 */
+    STACK_OF(X509) *extra_certs; /* added to SignedData.certificates; may be NULL */
 
     /* envelope */
-    STACK_OF(X509) *recipients;     /* requests: the CA/RA encryption certs */
-    X509 *recipient;                /* CertRep SUCCESS: the requester's signer cert */
-    const EVP_CIPHER *cipher;       /* NULL: AES-128-CBC */
-    int key_transport;              /* enum scep_key_transport */
+    STACK_OF(X509) *recipients; /* requests: the CA/RA encryption certs */
+    X509 *recipient;            /* CertRep SUCCESS: the requester's signer cert */
+    const EVP_CIPHER *cipher;   /* NULL: AES-128-CBC */
+    int key_transport;          /* enum scep_key_transport */
 
     /* messageData */
-    X509_REQ *csr;                  /* PKCSReq, RenewalReq */
-    X509_NAME *issuer;              /* CertPoll, GetCert, GetCRL */
-    X509_NAME *subject;             /* CertPoll */
-    const ASN1_INTEGER *serial;     /* GetCert, GetCRL */
+    X509_REQ *csr;              /* PKCSReq, RenewalReq */
+    X509_NAME *issuer;          /* CertPoll, GetCert, GetCRL */
+    X509_NAME *subject;         /* CertPoll */
+    const ASN1_INTEGER *serial; /* GetCert, GetCRL */
 
     /* CertRep */
-    int status;                     /* enum scep_pki_status */
-    int fail_info;                  /* enum scep_fail_info, FAILURE only */
-    const char *fail_text;          /* optional failInfoText, FAILURE only */
-    STACK_OF(X509) *certs;          /* SUCCESS: issued cert first, then chain */
-    STACK_OF(X509_CRL) *crls;       /* SUCCESS to GetCRL */
+    int status;               /* enum scep_pki_status */
+    int fail_info;            /* enum scep_fail_info, FAILURE only */
+    const char *fail_text;    /* optional failInfoText, FAILURE only */
+    STACK_OF(X509) *certs;    /* SUCCESS: issued cert first, then chain */
+    STACK_OF(X509_CRL) *crls; /* SUCCESS to GetCRL */
 };
 
 /*
@@ -221,9 +217,8 @@ SCEP_API int scep_certs_only_parse(const unsigned char *der, size_t len, STACK_O
  * current CA/RA whose encapsulated content is a degenerate certs-only
  * SignedData holding next_certs.  *der: free with scep_free().
  */
-SCEP_API int scep_next_ca_build(STACK_OF(X509) *next_certs, X509 *signer_cert,
-                                EVP_PKEY *signer_key, const EVP_MD *md, unsigned char **der,
-                                size_t *len);
+SCEP_API int scep_next_ca_build(STACK_OF(X509) *next_certs, X509 *signer_cert, EVP_PKEY *signer_key,
+                                const EVP_MD *md, unsigned char **der, size_t *len);
 
 /*
  * Parses and verifies a GetNextCACert response against signer (the current

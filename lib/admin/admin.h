@@ -108,8 +108,7 @@ int scep_admin_unhold(struct scep_store *st, const char *actor, const char *seri
  * id out of range), SCEP_ERR_NOT_FOUND or a store error.  *out: free with
  * scep_request_info_free().
  */
-int scep_admin_find_request(struct scep_store *st, const char *ref,
-                            struct scep_request_info **out);
+int scep_admin_find_request(struct scep_store *st, const char *ref, struct scep_request_info **out);
 
 /* Looks a request up by id.  *out: free with scep_request_info_free(). */
 int scep_admin_get_request(struct scep_store *st, int64_t id, struct scep_request_info **out);
@@ -137,8 +136,8 @@ int scep_admin_decide(struct scep_store *st, const char *actor, int64_t id, int 
 
 /* What a CRL that was made says, for reports and audit. */
 struct scep_admin_crl_info {
-    int64_t number;    /* crlNumber */
-    size_t entries;    /* revoked serials listed */
+    int64_t number;     /* crlNumber */
+    size_t entries;     /* revoked serials listed */
     char issuer_fp[65]; /* hex SHA-256 of the signing CA certificate */
 };
 
@@ -166,8 +165,7 @@ int scep_admin_make_crl(struct scep_store *st, const struct scep_ca *ca, X509 *i
  */
 int scep_admin_make_crl_encoded(struct scep_store *st, const struct scep_ca *ca, X509 *issuer,
                                 long next_update_seconds, const char *actor, int pem,
-                                unsigned char **out, size_t *len,
-                                struct scep_admin_crl_info *info);
+                                unsigned char **out, size_t *len, struct scep_admin_crl_info *info);
 
 /*
  * Encodes crl as DER, or PEM when pem is non-zero.  *out: free with
@@ -181,8 +179,8 @@ int scep_admin_crl_encode(X509_CRL *crl, int pem, unsigned char **out, size_t *l
  * Appends an audit event of kind by actor, with serial, transaction_id
  * and detail (each may be NULL), at now.  Returns 0 or a store error.
  */
-int scep_admin_audit(struct scep_store *st, const char *actor, const char *kind,
-                     const char *serial, const char *transaction_id, const char *detail);
+int scep_admin_audit(struct scep_store *st, const char *actor, const char *kind, const char *serial,
+                     const char *transaction_id, const char *detail);
 
 /* Walks the audit events after after_id, oldest first. */
 int scep_admin_list_audit(struct scep_store *st, int64_t after_id, scep_store_audit_cb cb,

@@ -12,8 +12,8 @@
 
 #include "admin/admin.h"
 
-int scep_admin_audit(struct scep_store *st, const char *actor, const char *kind,
-                     const char *serial, const char *transaction_id, const char *detail)
+int scep_admin_audit(struct scep_store *st, const char *actor, const char *kind, const char *serial,
+                     const char *transaction_id, const char *detail)
 {
     struct scep_audit_event ev;
 

@@ -190,8 +190,7 @@ out:
 
 int scep_admin_make_crl_encoded(struct scep_store *st, const struct scep_ca *ca, X509 *issuer,
                                 long next_update_seconds, const char *actor, int pem,
-                                unsigned char **out, size_t *len,
-                                struct scep_admin_crl_info *info)
+                                unsigned char **out, size_t *len, struct scep_admin_crl_info *info)
 {
     X509_CRL *crl = NULL;
     int rc;

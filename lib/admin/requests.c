@@ -37,8 +37,7 @@ static int has_control(const char *s)
     return 0;
 }
 
-int scep_admin_find_request(struct scep_store *st, const char *ref,
-                            struct scep_request_info **out)
+int scep_admin_find_request(struct scep_store *st, const char *ref, struct scep_request_info **out)
 {
     long long id;
     char *end = NULL;
@@ -61,8 +60,7 @@ int scep_admin_get_request(struct scep_store *st, int64_t id, struct scep_reques
     return scep_store_get_request(st, id, out);
 }
 
-int scep_admin_list_requests(struct scep_store *st, int status, scep_store_request_cb cb,
-                             void *arg)
+int scep_admin_list_requests(struct scep_store *st, int status, scep_store_request_cb cb, void *arg)
 {
     if (st == NULL || cb == NULL)
         return SCEP_ERR_INVALID_ARG;
@@ -77,13 +75,12 @@ int scep_admin_decide(struct scep_store *st, const char *actor, int64_t id, int 
     char detail[ADMIN_DETAIL_LEN];
     int rc;
 
-    if (st == NULL || actor == NULL ||
-        (status != SCEP_REQ_APPROVED && status != SCEP_REQ_REJECTED))
+    if (st == NULL || actor == NULL || (status != SCEP_REQ_APPROVED && status != SCEP_REQ_REJECTED))
         return SCEP_ERR_INVALID_ARG;
     if (reason != NULL && reason[0] == '\0')
         reason = NULL;
-    if (reason != NULL &&
-        (status != SCEP_REQ_REJECTED || strlen(reason) > SCEP_ADMIN_REASON_MAX || has_control(reason)))
+    if (reason != NULL && (status != SCEP_REQ_REJECTED || strlen(reason) > SCEP_ADMIN_REASON_MAX ||
+                           has_control(reason)))
         return SCEP_ERR_INVALID_ARG;
     if ((rc = scep_store_get_request(st, id, &ri)) != 0)
         goto out;

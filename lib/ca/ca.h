@@ -32,27 +32,28 @@
 enum scep_key_type { SCEP_KEY_RSA = 0, SCEP_KEY_EC = 1 };
 
 struct scep_ca_init_opts {
-    const char *subject;  /* RFC 2253 or "/CN=.." form; NULL: "CN=scepd CA" */
-    int key_type;         /* enum scep_key_type */
-    int rsa_bits;         /* 0: 3072 */
-    int ec_curve;         /* NID; 0: NID_X9_62_prime256v1 (also NID_secp384r1) */
-    int validity_days;    /* 0: 3650 */
-    int with_ra;          /* make a separate RSA RA certificate (forced for EC) */
-    int ra_bits;          /* 0: 3072 */
+    const char *subject;    /* RFC 2253 or "/CN=.." form; NULL: "CN=scepd CA" */
+    int key_type;           /* enum scep_key_type */
+    int rsa_bits;           /* 0: 3072 */
+    int ec_curve;           /* NID; 0: NID_X9_62_prime256v1 (also NID_secp384r1) */
+    int validity_days;      /* 0: 3650 */
+    int with_ra;            /* make a separate RSA RA certificate (forced for EC) */
+    int ra_bits;            /* 0: 3072 */
     const char *ra_subject; /* NULL: subject with " RA" appended to the CN */
 };
 
 /* Issuance profile: what every certificate this CA issues looks like. */
 struct scep_profile {
-    int validity_days;         /* 0: 365 */
-    long validity_seconds;     /* >0: overrides validity_days (short-lived certificates, tests) */
-    int backdate_seconds;      /* notBefore = now - this, for skewed clocks; 0: none */
-    const char *key_usage;     /* OpenSSL v3 syntax; NULL: "critical,digitalSignature,keyEncipherment" */
-    const char *ext_key_usage; /* OpenSSL v3 syntax; NULL: "clientAuth" */
-    const char *crl_url;       /* crlDistributionPoints URI; NULL: none */
-    const char *ocsp_url;      /* AIA OCSP URI; NULL: none */
-    const char *ca_issuers_url;/* AIA caIssuers URI; NULL: none */
-    const EVP_MD *md;          /* signature digest; NULL: SHA-256 */
+    int validity_days;     /* 0: 365 */
+    long validity_seconds; /* >0: overrides validity_days (short-lived certificates, tests) */
+    int backdate_seconds;  /* notBefore = now - this, for skewed clocks; 0: none */
+    const char
+        *key_usage; /* OpenSSL v3 syntax; NULL: "critical,digitalSignature,keyEncipherment" */
+    const char *ext_key_usage;  /* OpenSSL v3 syntax; NULL: "clientAuth" */
+    const char *crl_url;        /* crlDistributionPoints URI; NULL: none */
+    const char *ocsp_url;       /* AIA OCSP URI; NULL: none */
+    const char *ca_issuers_url; /* AIA caIssuers URI; NULL: none */
+    const EVP_MD *md;           /* signature digest; NULL: SHA-256 */
 };
 
 struct scep_ca; /* opaque, refcounted */
@@ -90,9 +91,9 @@ struct scep_ca *scep_ca_up_ref(struct scep_ca *ca);
 void scep_ca_free(struct scep_ca *ca);
 
 /* Borrowed getters; valid while the reference is held. */
-X509 *scep_ca_get0_cert(const struct scep_ca *ca);    /* the issuing CA */
-X509 *scep_ca_get0_ra_cert(const struct scep_ca *ca); /* NULL without RA */
-X509 *scep_ca_get0_next_cert(const struct scep_ca *ca); /* NULL without next CA */
+X509 *scep_ca_get0_cert(const struct scep_ca *ca);         /* the issuing CA */
+X509 *scep_ca_get0_ra_cert(const struct scep_ca *ca);      /* NULL without RA */
+X509 *scep_ca_get0_next_cert(const struct scep_ca *ca);    /* NULL without next CA */
 time_t scep_ca_next_activate_at(const struct scep_ca *ca); /* 0 without next CA */
 /* The certificate requests are encrypted to and CertReps are signed by:
  * the RA when there is one, else the CA. */

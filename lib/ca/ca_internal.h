@@ -42,11 +42,11 @@ struct scep_ca {
     EVP_PKEY *key;           /* handle of the CA key */
     X509 *ra_cert;           /* NULL without RA */
     EVP_PKEY *ra_key;        /* handle of the RA key, NULL without RA */
-    X509 *next_cert;          /* NULL without next CA */
-    X509 *next_ra_cert;       /* NULL without next RA */
-    time_t next_at;           /* 0 without next CA */
-    STACK_OF(X509) * archive; /* former CA certificates, newest first, never NULL once loaded */
-    char *dir;                /* the state directory it was loaded from (archived keys) */
+    X509 *next_cert;         /* NULL without next CA */
+    X509 *next_ra_cert;      /* NULL without next RA */
+    time_t next_at;          /* 0 without next CA */
+    STACK_OF(X509) *archive; /* former CA certificates, newest first, never NULL once loaded */
+    char *dir;               /* the state directory it was loaded from (archived keys) */
 };
 
 /*

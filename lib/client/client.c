@@ -285,22 +285,23 @@ static int fetch_ca(struct scep_client *c)
     }
     rc = parse_ca_body(&r, &certs);
     if (rc != 0) {
-        client_set_error(c, "GetCACert: the answer (%s) is neither a DER certificate nor a "
-                         "certs-only PKCS#7: %s", r.content_type[0] ? r.content_type : "no type",
-                         scep_strerror(rc));
+        client_set_error(c,
+                         "GetCACert: the answer (%s) is neither a DER certificate nor a "
+                         "certs-only PKCS#7: %s",
+                         r.content_type[0] ? r.content_type : "no type", scep_strerror(rc));
         goto out;
     }
     rc = scep_ca_select(certs, &ca, &enc, &sign);
     if (rc != 0) {
         client_set_error(c, "GetCACert: no certificate fit for encryption (RSA, "
-                         "keyEncipherment) and signing (digitalSignature)");
+                            "keyEncipherment) and signing (digitalSignature)");
         goto out;
     }
     if (c->has_pin) {
         rc = scep_ca_check_pin(certs, enc, sign, c->pin);
         if (rc != 0) {
             client_set_error(c, "GetCACert: no CA certificate matches the pinned SHA-256 "
-                             "fingerprint; the server may not be who it claims");
+                                "fingerprint; the server may not be who it claims");
             goto out;
         }
     }
@@ -406,9 +407,15 @@ int scep_client_algorithms(struct scep_client *c, const EVP_CIPHER **cipher, con
         return rc;
     if (cipher != NULL) {
         switch (c->cipher) {
-        case SCEP_CIPHER_AES128: *cipher = EVP_aes_128_cbc(); break;
-        case SCEP_CIPHER_AES256: *cipher = EVP_aes_256_cbc(); break;
-        case SCEP_CIPHER_DES3: *cipher = EVP_des_ede3_cbc(); break;
+        case SCEP_CIPHER_AES128:
+            *cipher = EVP_aes_128_cbc();
+            break;
+        case SCEP_CIPHER_AES256:
+            *cipher = EVP_aes_256_cbc();
+            break;
+        case SCEP_CIPHER_DES3:
+            *cipher = EVP_des_ede3_cbc();
+            break;
         case SCEP_CIPHER_DES:
             /* Single DES lives only in the legacy provider (loaded by
              * scep_init()), so it must be fetched; the client keeps the
@@ -426,9 +433,15 @@ int scep_client_algorithms(struct scep_client *c, const EVP_CIPHER **cipher, con
     }
     if (md != NULL) {
         switch (c->digest) {
-        case SCEP_DIGEST_SHA1: *md = EVP_sha1(); break;
-        case SCEP_DIGEST_SHA256: *md = EVP_sha256(); break;
-        case SCEP_DIGEST_SHA512: *md = EVP_sha512(); break;
+        case SCEP_DIGEST_SHA1:
+            *md = EVP_sha1();
+            break;
+        case SCEP_DIGEST_SHA256:
+            *md = EVP_sha256();
+            break;
+        case SCEP_DIGEST_SHA512:
+            *md = EVP_sha512();
+            break;
         default:
             if (caps & SCEP_CAP_SHA512)
                 *md = EVP_sha512();
@@ -487,8 +500,8 @@ int client_pkioperation(struct scep_client *c, const unsigned char *der, size_t 
         goto out;
     }
     if (r.status != 200) {
-        client_set_error(c, "PKIOperation (%s): server answered HTTP %ld", use_post ? "POST" : "GET",
-                         r.status);
+        client_set_error(c, "PKIOperation (%s): server answered HTTP %ld",
+                         use_post ? "POST" : "GET", r.status);
         rc = SCEP_ERR_HTTP;
         goto out;
     }

@@ -27,7 +27,7 @@ struct scep_client {
     X509 *enc;
     X509 *sign;
 
-    EVP_CIPHER *des;          /* fetched on demand for SCEP_CIPHER_DES */
+    EVP_CIPHER *des; /* fetched on demand for SCEP_CIPHER_DES */
 
     int fail_info;
     char *fail_text;

@@ -26,10 +26,10 @@
 #include "client_int.h"
 
 struct scep_txn {
-    int type;                        /* SCEP_MSG_PKCSREQ or SCEP_MSG_RENEWALREQ */
+    int type; /* SCEP_MSG_PKCSREQ or SCEP_MSG_RENEWALREQ */
     char id[SCEP_MAX_TRANSID + 1];
     X509_REQ *csr;
-    X509 *signer;                    /* self-signed (PKCSReq) or current cert */
+    X509 *signer; /* self-signed (PKCSReq) or current cert */
     EVP_PKEY *signer_key;
 };
 
@@ -231,8 +231,8 @@ static void record_failure(struct scep_client *c, const struct scep_msg *m)
     c->fail_text = NULL;
     if (text != NULL)
         c->fail_text = strndup(text, SCEP_MAX_FAIL_TEXT);
-    client_set_error(c, "the server refused the request: %s%s%s",
-                     scep_fail_info_name(c->fail_info), text ? ": " : "", text ? text : "");
+    client_set_error(c, "the server refused the request: %s%s%s", scep_fail_info_name(c->fail_info),
+                     text ? ": " : "", text ? text : "");
 }
 
 /*
@@ -321,7 +321,7 @@ static int exchange(struct scep_client *c, const struct op *op, const char *id, 
     if (rn == NULL || CRYPTO_memcmp(rn, nonce, SCEP_NONCE_LEN) != 0) {
         rc = SCEP_ERR_NONCE;
         client_set_error(c, "the CertRep's recipientNonce is not our senderNonce: a replay? "
-                         "(RFC 8894 3.2.1.5)");
+                            "(RFC 8894 3.2.1.5)");
         goto out;
     }
     switch (scep_msg_status(m)) {

@@ -126,8 +126,7 @@ static int curl_request(void *vctx, const char *url, const unsigned char *body, 
         goto out;
     }
     if (cc != CURLE_OK) {
-        snprintf(out->error, sizeof(out->error), "%s",
-                 errbuf[0] ? errbuf : curl_easy_strerror(cc));
+        snprintf(out->error, sizeof(out->error), "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
         rc = cc == CURLE_OUT_OF_MEMORY ? SCEP_ERR_NOMEM : SCEP_ERR_HTTP;
         goto out;
     }

@@ -31,12 +31,12 @@
 #include "common/server_limits.h"
 
 enum conf_type {
-    CT_STRING,   /* char *; "" stores NULL for optional keys */
-    CT_INT,      /* int within [min, max] */
-    CT_LONG,     /* long within [min, max] */
-    CT_SIZE,     /* size_t within [min, max] */
-    CT_BOOL,     /* int 0/1 from true/false/yes/no/on/off/1/0 */
-    CT_CHOICE    /* char *, one of the '|'-separated words in choices */
+    CT_STRING, /* char *; "" stores NULL for optional keys */
+    CT_INT,    /* int within [min, max] */
+    CT_LONG,   /* long within [min, max] */
+    CT_SIZE,   /* size_t within [min, max] */
+    CT_BOOL,   /* int 0/1 from true/false/yes/no/on/off/1/0 */
+    CT_CHOICE  /* char *, one of the '|'-separated words in choices */
 };
 
 /* Key flags. */
@@ -50,10 +50,10 @@ struct conf_key {
     const char *section;
     enum conf_type type;
     size_t offset;
-    long long min, max;     /* numeric types */
-    long long def_num;      /* numeric and boolean default */
-    const char *def_str;    /* string and choice default; NULL: none */
-    const char *choices;    /* CT_CHOICE */
+    long long min, max;  /* numeric types */
+    long long def_num;   /* numeric and boolean default */
+    const char *def_str; /* string and choice default; NULL: none */
+    const char *choices; /* CT_CHOICE */
     unsigned flags;
     const char *help;
 };
@@ -70,17 +70,18 @@ static const struct conf_key conf_keys[] = {
     {"workers", "server", CT_INT, OFF(workers), 0, SCEP_MAX_WORKERS, 0, NULL, NULL, 0,
      "worker threads; 0 means one per online core"},
     {"path_prefix", "server", CT_STRING, OFF(path_prefix), 0, 0, 0, "/scep", NULL,
-     CF_REQUIRED | CF_PATH, "URL path of the SCEP endpoint (/cgi-bin/pkiclient.exe is also served)"},
+     CF_REQUIRED | CF_PATH,
+     "URL path of the SCEP endpoint (/cgi-bin/pkiclient.exe is also served)"},
     {"max_body", "server", CT_SIZE, OFF(max_body), 1024, SCEP_MAX_BODY, SCEP_MAX_BODY, NULL, NULL,
      0, "largest POST body accepted, in bytes"},
-    {"read_timeout", "server", CT_INT, OFF(read_timeout), 1, 3600, SCEP_READ_TIMEOUT_SECONDS,
-     NULL, NULL, 0, "seconds to wait for a request"},
+    {"read_timeout", "server", CT_INT, OFF(read_timeout), 1, 3600, SCEP_READ_TIMEOUT_SECONDS, NULL,
+     NULL, 0, "seconds to wait for a request"},
     {"write_timeout", "server", CT_INT, OFF(write_timeout), 1, 3600, SCEP_WRITE_TIMEOUT_SECONDS,
      NULL, NULL, 0, "seconds to wait for a reply to be sent"},
     {"max_connections", "server", CT_INT, OFF(max_connections), 1, 1000000,
      SCEP_MAX_CONNECTIONS_PER_WORKER, NULL, NULL, 0, "concurrent connections per worker"},
-    {"log_level", "server", CT_CHOICE, OFF(log_level), 0, 0, 0, "info", "debug|info|warn|error",
-     0, "least severe log level written: debug, info, warn or error"},
+    {"log_level", "server", CT_CHOICE, OFF(log_level), 0, 0, 0, "info", "debug|info|warn|error", 0,
+     "least severe log level written: debug, info, warn or error"},
     {"public_url", "server", CT_STRING, OFF(public_url), 0, 0, 0, NULL, NULL, 0,
      "URL clients use, for messages (default http://LISTEN/PREFIX)"},
 
@@ -108,12 +109,12 @@ static const struct conf_key conf_keys[] = {
      "key of a CA made on first start: rsa, ec-p256 or ec-p384"},
     {"ca_rsa_bits", "ca", CT_INT, OFF(ca_rsa_bits), SCEP_MIN_RSA_BITS, SCEP_MAX_RSA_BITS, 3072,
      NULL, NULL, 0, "RSA modulus size of a CA made on first start"},
-    {"ca_validity_days", "ca", CT_INT, OFF(ca_validity_days), 1, CONF_MAX_DAYS, 3650, NULL, NULL,
-     0, "validity of a CA certificate made on first start, in days"},
+    {"ca_validity_days", "ca", CT_INT, OFF(ca_validity_days), 1, CONF_MAX_DAYS, 3650, NULL, NULL, 0,
+     "validity of a CA certificate made on first start, in days"},
     {"ca_with_ra", "ca", CT_BOOL, OFF(ca_with_ra), 0, 1, 0, NULL, NULL, 0,
      "make a separate RA certificate (always for an EC CA)"},
-    {"crl_validity_hours", "ca", CT_INT, OFF(crl_validity_hours), 1, 24 * CONF_MAX_DAYS, 168,
-     NULL, NULL, 0, "hours until a CRL's nextUpdate"},
+    {"crl_validity_hours", "ca", CT_INT, OFF(crl_validity_hours), 1, 24 * CONF_MAX_DAYS, 168, NULL,
+     NULL, 0, "hours until a CRL's nextUpdate"},
 
     /* [enroll] */
     {"challenge", "enroll", CT_STRING, OFF(challenge), 0, 0, 0, NULL, NULL, CF_SECRET,
@@ -150,8 +151,7 @@ static const struct conf_key conf_keys[] = {
 static void conf_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void
-conf_err(char *err, size_t errlen, const char *fmt, ...)
+static void conf_err(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
 
@@ -163,8 +163,7 @@ conf_err(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /* Finds a key by name, treating '-' as '_' so flags and file agree. */
-static const struct conf_key *
-conf_find(const char *name)
+static const struct conf_key *conf_find(const char *name)
 {
     char norm[CONF_MAX_NAME];
     size_t i, len;
@@ -183,8 +182,7 @@ conf_find(const char *name)
     return NULL;
 }
 
-static char **
-conf_str(struct scep_config *c, const struct conf_key *k)
+static char **conf_str(struct scep_config *c, const struct conf_key *k)
 {
     return (char **)((char *)c + k->offset);
 }
@@ -193,8 +191,7 @@ conf_str(struct scep_config *c, const struct conf_key *k)
  * Parses a decimal integer with every check strtoll leaves to its caller:
  * empty input, trailing junk, overflow.
  */
-static int
-conf_parse_num(const char *s, long long min, long long max, long long *out)
+static int conf_parse_num(const char *s, long long min, long long max, long long *out)
 {
     char *end = NULL;
     long long v;
@@ -211,8 +208,7 @@ conf_parse_num(const char *s, long long min, long long max, long long *out)
     return 0;
 }
 
-static int
-conf_parse_bool(const char *s, int *out)
+static int conf_parse_bool(const char *s, int *out)
 {
     static const char *const yes[] = {"true", "yes", "on", "1"};
     static const char *const no[] = {"false", "no", "off", "0"};
@@ -232,8 +228,7 @@ conf_parse_bool(const char *s, int *out)
 }
 
 /* Returns 1 when word is one of the '|'-separated choices. */
-static int
-conf_choice_ok(const char *choices, const char *word)
+static int conf_choice_ok(const char *choices, const char *word)
 {
     const char *p = choices;
     size_t wlen = strlen(word);
@@ -255,8 +250,7 @@ conf_choice_ok(const char *choices, const char *word)
  * Checks the form of a listen address: "HOST:PORT" (HOST may be empty or
  * a name) or "[V6ADDR]:PORT", port 0..65535.  Resolution is scepd's job.
  */
-static int
-conf_listen_ok(const char *s)
+static int conf_listen_ok(const char *s)
 {
     const char *colon;
     long long port;
@@ -275,9 +269,8 @@ conf_listen_ok(const char *s)
     return conf_parse_num(colon + 1, 0, 65535, &port) == 0;
 }
 
-static int
-conf_apply(struct scep_config *c, const struct conf_key *k, const char *value, char *err,
-           size_t errlen)
+static int conf_apply(struct scep_config *c, const struct conf_key *k, const char *value, char *err,
+                      size_t errlen)
 {
     const char *shown = (k->flags & CF_SECRET) ? "(secret)" : value;
     long long num = 0;
@@ -354,8 +347,7 @@ conf_apply(struct scep_config *c, const struct conf_key *k, const char *value, c
  * Returns 0, or SCEP_ERR_NOMEM (c is then cleared).  Free with
  * scep_config_clear().
  */
-int
-scep_config_defaults(struct scep_config *c)
+int scep_config_defaults(struct scep_config *c)
 {
     char buf[32];
     size_t i;
@@ -388,9 +380,8 @@ out:
  * "path-prefix".  Returns 0, or SCEP_ERR_CONFIG (unknown key or bad
  * value) with err filled; c is unchanged on error.
  */
-int
-scep_config_set(struct scep_config *c, const char *key, const char *value, char *err,
-                size_t errlen)
+int scep_config_set(struct scep_config *c, const char *key, const char *value, char *err,
+                    size_t errlen)
 {
     const struct conf_key *k = conf_find(key);
 
@@ -406,17 +397,15 @@ scep_config_set(struct scep_config *c, const char *key, const char *value, char 
 }
 
 /* Returns 1 when name (dashes or underscores) is a configuration key. */
-int
-scep_config_is_key(const char *name)
+int scep_config_is_key(const char *name)
 {
     return conf_find(name) != NULL;
 }
 
 /* Calls cb(name, section, help, arg) for every key in table order. */
-void
-scep_config_each_key(void (*cb)(const char *key, const char *section, const char *help,
-                                void *arg),
-                     void *arg)
+void scep_config_each_key(void (*cb)(const char *key, const char *section, const char *help,
+                                     void *arg),
+                          void *arg)
 {
     size_t i;
 
@@ -430,9 +419,9 @@ struct conf_parse {
     struct scep_config *c;
     FILE *fp;
     int line;
-    int err_line;      /* first failing line, 0: none */
-    int rc;            /* SCEP_ERR_* of the first failure */
-    int too_long;      /* the reader stopped at an over-long line */
+    int err_line; /* first failing line, 0: none */
+    int rc;       /* SCEP_ERR_* of the first failure */
+    int too_long; /* the reader stopped at an over-long line */
     char reason[256];
 };
 
@@ -441,8 +430,7 @@ struct conf_parse {
  * rest of a longer line as a new line, so a long value would be cut
  * silently.  Reading whole lines ourselves lets us refuse that instead.
  */
-static char *
-conf_reader(char *str, int num, void *stream)
+static char *conf_reader(char *str, int num, void *stream)
 {
     struct conf_parse *p = stream;
     int ch;
@@ -467,8 +455,7 @@ conf_reader(char *str, int num, void *stream)
     return str;
 }
 
-static void
-conf_parse_fail(struct conf_parse *p, int rc, const char *reason)
+static void conf_parse_fail(struct conf_parse *p, int rc, const char *reason)
 {
     if (p->err_line != 0)
         return;
@@ -479,8 +466,7 @@ conf_parse_fail(struct conf_parse *p, int rc, const char *reason)
 
 /* ini_handler: returns 1 to go on, 0 to record an error (inih keeps
  * going; only the first error is reported). */
-static int
-conf_handler(void *user, const char *section, const char *name, const char *value)
+static int conf_handler(void *user, const char *section, const char *name, const char *value)
 {
     struct conf_parse *p = user;
     const struct conf_key *k;
@@ -525,8 +511,7 @@ conf_handler(void *user, const char *section, const char *name, const char *valu
  * value, with err set to "FILE:LINE: reason".  c may be partly updated on
  * error; callers stop then.
  */
-int
-scep_config_load_file(struct scep_config *c, const char *path, char *err, size_t errlen)
+int scep_config_load_file(struct scep_config *c, const char *path, char *err, size_t errlen)
 {
     struct conf_parse p;
     int line;
@@ -576,8 +561,7 @@ out:
  * stripped).  Refuses a file others may read or write: the challenge is a
  * credential.  *out: free().
  */
-static int
-conf_read_challenge(const char *path, char **out, char *err, size_t errlen)
+static int conf_read_challenge(const char *path, char **out, char *err, size_t errlen)
 {
     char buf[SCEP_MAX_CHALLENGE + 3];
     struct stat st;
@@ -652,8 +636,7 @@ out:
  * client certificates needs tls_client_ca.  The files themselves are
  * checked by scepd when it makes the listener.
  */
-static int
-conf_check_tls(const struct scep_config *c, char *err, size_t errlen)
+static int conf_check_tls(const struct scep_config *c, char *err, size_t errlen)
 {
     int verify = c->tls_client_verify != NULL && strcmp(c->tls_client_verify, "none") != 0;
 
@@ -687,8 +670,7 @@ conf_check_tls(const struct scep_config *c, char *err, size_t errlen)
  * is read into challenge (both set is an error); the [tls] keys must go
  * together.  Returns 0 or SCEP_ERR_* with err set.
  */
-int
-scep_config_finish(struct scep_config *c, char *err, size_t errlen)
+int scep_config_finish(struct scep_config *c, char *err, size_t errlen)
 {
     char *chal = NULL;
     char *db = NULL;
@@ -733,8 +715,7 @@ out:
 }
 
 /* Fills o from c; strings borrow from c. */
-void
-scep_config_ca_init_opts(const struct scep_config *c, struct scep_ca_init_opts *o)
+void scep_config_ca_init_opts(const struct scep_config *c, struct scep_ca_init_opts *o)
 {
     memset(o, 0, sizeof(*o));
     o->subject = c->ca_subject;
@@ -753,8 +734,7 @@ scep_config_ca_init_opts(const struct scep_config *c, struct scep_ca_init_opts *
 }
 
 /* Fills p (the issuance profile) from c; strings borrow from c. */
-void
-scep_config_profile(const struct scep_config *c, struct scep_profile *p)
+void scep_config_profile(const struct scep_config *c, struct scep_profile *p)
 {
     memset(p, 0, sizeof(*p));
     p->validity_days = c->validity_days;
@@ -767,8 +747,7 @@ scep_config_profile(const struct scep_config *c, struct scep_profile *p)
 }
 
 /* Fills s (the service settings) from c; strings borrow from c. */
-void
-scep_config_service(const struct scep_config *c, struct scep_service_config *s)
+void scep_config_service(const struct scep_config *c, struct scep_service_config *s)
 {
     memset(s, 0, sizeof(*s));
     s->challenge = c->challenge;
@@ -782,8 +761,7 @@ scep_config_service(const struct scep_config *c, struct scep_service_config *s)
 
 /* Frees every string of c and zeroes it; the challenge is wiped first.
  * Accepts NULL. */
-void
-scep_config_clear(struct scep_config *c)
+void scep_config_clear(struct scep_config *c)
 {
     size_t i;
 

@@ -14,15 +14,15 @@
 
 struct scep_config {
     /* [server] */
-    char *listen;          /* "HOST:PORT"; default "0.0.0.0:8080" ("[::1]:8080" for v6) */
-    int workers;           /* 0: number of cores (max SCEP_MAX_WORKERS) */
-    char *path_prefix;     /* default "/scep"; "/cgi-bin/pkiclient.exe" always also served */
-    size_t max_body;       /* default SCEP_MAX_BODY */
-    int read_timeout;      /* seconds, default SCEP_READ_TIMEOUT_SECONDS */
-    int write_timeout;     /* seconds, default SCEP_WRITE_TIMEOUT_SECONDS */
-    int max_connections;   /* per worker, default SCEP_MAX_CONNECTIONS_PER_WORKER */
-    char *log_level;       /* "debug", "info" (default), "warn", "error" */
-    char *public_url;      /* URL to print/log; default http://LISTEN PREFIX */
+    char *listen;        /* "HOST:PORT"; default "0.0.0.0:8080" ("[::1]:8080" for v6) */
+    int workers;         /* 0: number of cores (max SCEP_MAX_WORKERS) */
+    char *path_prefix;   /* default "/scep"; "/cgi-bin/pkiclient.exe" always also served */
+    size_t max_body;     /* default SCEP_MAX_BODY */
+    int read_timeout;    /* seconds, default SCEP_READ_TIMEOUT_SECONDS */
+    int write_timeout;   /* seconds, default SCEP_WRITE_TIMEOUT_SECONDS */
+    int max_connections; /* per worker, default SCEP_MAX_CONNECTIONS_PER_WORKER */
+    char *log_level;     /* "debug", "info" (default), "warn", "error" */
+    char *public_url;    /* URL to print/log; default http://LISTEN PREFIX */
 
     /* [tls]: a second listener speaking TLS, serving the same routes */
     char *tls_listen;        /* "HOST:PORT"; default NULL: no TLS listener */
@@ -32,14 +32,14 @@ struct scep_config {
     char *tls_client_verify; /* "none" (default), "optional", "require" */
 
     /* [ca] */
-    char *state_dir;       /* default "/var/lib/scepd" */
-    char *database;        /* default NULL: "sqlite:<state_dir>/scepd.db" */
-    char *ca_subject;      /* default "CN=scepd CA" (used on first start / scepctl init) */
-    char *ca_key_type;     /* "rsa" (default), "ec-p256", "ec-p384" */
-    int ca_rsa_bits;       /* default 3072 */
-    int ca_validity_days;  /* default 3650 */
-    int ca_with_ra;        /* default 0 (forced for EC) */
-    int crl_validity_hours;/* nextUpdate of CRLs, default 168 */
+    char *state_dir;        /* default "/var/lib/scepd" */
+    char *database;         /* default NULL: "sqlite:<state_dir>/scepd.db" */
+    char *ca_subject;       /* default "CN=scepd CA" (used on first start / scepctl init) */
+    char *ca_key_type;      /* "rsa" (default), "ec-p256", "ec-p384" */
+    int ca_rsa_bits;        /* default 3072 */
+    int ca_validity_days;   /* default 3650 */
+    int ca_with_ra;         /* default 0 (forced for EC) */
+    int crl_validity_hours; /* nextUpdate of CRLs, default 168 */
 
     /* [enroll] */
     char *challenge;       /* static challenge password; default none */

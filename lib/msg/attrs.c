@@ -79,8 +79,8 @@ int msg_attrs_write(CMS_SignerInfo *si, const struct scep_msg_spec *spec,
 
     if ((rc = add_number(si, MSG_ATTR_MESSAGE_TYPE, spec->type)) != 0)
         return rc;
-    if ((rc = add_attr(si, MSG_ATTR_TRANSACTION_ID, V_ASN1_PRINTABLESTRING,
-                       spec->transaction_id, strlen(spec->transaction_id))) != 0)
+    if ((rc = add_attr(si, MSG_ATTR_TRANSACTION_ID, V_ASN1_PRINTABLESTRING, spec->transaction_id,
+                       strlen(spec->transaction_id))) != 0)
         return rc;
     if ((rc = add_attr(si, MSG_ATTR_SENDER_NONCE, V_ASN1_OCTET_STRING, sender_nonce,
                        SCEP_NONCE_LEN)) != 0)
@@ -89,8 +89,8 @@ int msg_attrs_write(CMS_SignerInfo *si, const struct scep_msg_spec *spec,
         return 0;
     if ((rc = add_number(si, MSG_ATTR_PKI_STATUS, spec->status)) != 0)
         return rc;
-    if ((rc = add_attr(si, MSG_ATTR_RECIPIENT_NONCE, V_ASN1_OCTET_STRING,
-                       spec->recipient_nonce, SCEP_NONCE_LEN)) != 0)
+    if ((rc = add_attr(si, MSG_ATTR_RECIPIENT_NONCE, V_ASN1_OCTET_STRING, spec->recipient_nonce,
+                       SCEP_NONCE_LEN)) != 0)
         return rc;
     if (spec->status != SCEP_STATUS_FAILURE)
         return 0;

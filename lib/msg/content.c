@@ -27,13 +27,14 @@ typedef struct {
     X509_NAME *subject;
 } SCEP_ISSUER_AND_SUBJECT;
 
-ASN1_SEQUENCE(SCEP_ISSUER_AND_SUBJECT) = {
-    ASN1_SIMPLE(SCEP_ISSUER_AND_SUBJECT, issuer, X509_NAME),
-    ASN1_SIMPLE(SCEP_ISSUER_AND_SUBJECT, subject, X509_NAME),
+ASN1_SEQUENCE(SCEP_ISSUER_AND_SUBJECT) =
+    {
+        ASN1_SIMPLE(SCEP_ISSUER_AND_SUBJECT, issuer, X509_NAME),
+        ASN1_SIMPLE(SCEP_ISSUER_AND_SUBJECT, subject, X509_NAME),
 } static_ASN1_SEQUENCE_END(SCEP_ISSUER_AND_SUBJECT)
 
-/* i2d into a fresh buffer owned by the caller (OPENSSL_free). */
-static int item_encode(const void *val, const ASN1_ITEM *it, unsigned char **der, size_t *len)
+    /* i2d into a fresh buffer owned by the caller (OPENSSL_free). */
+    static int item_encode(const void *val, const ASN1_ITEM *it, unsigned char **der, size_t *len)
 {
     unsigned char *buf = NULL;
     int n = ASN1_item_i2d((const ASN1_VALUE *)val, &buf, it);

@@ -63,8 +63,8 @@ static long normalise(const char *value, size_t len, char *out, size_t *pad)
             c = '+';
         else if (c == '_')
             c = '/';
-        else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                   (c >= '0' && c <= '9') || c == '+' || c == '/'))
+        else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                   c == '+' || c == '/'))
             return SCEP_ERR_BASE64;
         out[n++] = (char)c;
     }
@@ -80,8 +80,7 @@ static long normalise(const char *value, size_t len, char *out, size_t *pad)
  * 0, SCEP_ERR_INVALID_ARG, SCEP_ERR_TOO_LARGE, SCEP_ERR_BASE64 or
  * SCEP_ERR_NOMEM.
  */
-int scep_query_message_decode(const char *value, size_t len, unsigned char **out,
-                              size_t *outlen)
+int scep_query_message_decode(const char *value, size_t len, unsigned char **out, size_t *outlen)
 {
     EVP_ENCODE_CTX *ctx = NULL;
     char *b64 = NULL;
@@ -168,10 +167,17 @@ int scep_query_message_encode(const unsigned char *der, size_t len, char **out)
         const char *e = NULL;
 
         switch (b64[i]) {
-        case '+': e = "%2B"; break;
-        case '/': e = "%2F"; break;
-        case '=': e = "%3D"; break;
-        default: break;
+        case '+':
+            e = "%2B";
+            break;
+        case '/':
+            e = "%2F";
+            break;
+        case '=':
+            e = "%3D";
+            break;
+        default:
+            break;
         }
         if (e != NULL) {
             memcpy(esc + o, e, 3);

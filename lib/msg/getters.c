@@ -14,13 +14,20 @@
 const char *scep_msg_type_name(int type)
 {
     switch (type) {
-    case SCEP_MSG_CERTREP: return "CertRep";
-    case SCEP_MSG_RENEWALREQ: return "RenewalReq";
-    case SCEP_MSG_PKCSREQ: return "PKCSReq";
-    case SCEP_MSG_CERTPOLL: return "CertPoll";
-    case SCEP_MSG_GETCERT: return "GetCert";
-    case SCEP_MSG_GETCRL: return "GetCRL";
-    default: return "unknown";
+    case SCEP_MSG_CERTREP:
+        return "CertRep";
+    case SCEP_MSG_RENEWALREQ:
+        return "RenewalReq";
+    case SCEP_MSG_PKCSREQ:
+        return "PKCSReq";
+    case SCEP_MSG_CERTPOLL:
+        return "CertPoll";
+    case SCEP_MSG_GETCERT:
+        return "GetCert";
+    case SCEP_MSG_GETCRL:
+        return "GetCRL";
+    default:
+        return "unknown";
     }
 }
 

@@ -34,21 +34,21 @@ enum msg_attr {
 
 /* The decoded message behind struct scep_msg. */
 struct scep_msg {
-    CMS_ContentInfo *cms;      /* the outer SignedData */
-    int type;                  /* enum scep_msg_type */
+    CMS_ContentInfo *cms; /* the outer SignedData */
+    int type;             /* enum scep_msg_type */
     char transaction_id[SCEP_MAX_TRANSID + 1];
     unsigned char sender_nonce[SCEP_NONCE_LEN];
     unsigned char recipient_nonce[SCEP_NONCE_LEN];
     int has_recipient_nonce;
-    int status;                /* -1 unless CertRep */
-    int fail_info;             /* -1 unless CertRep FAILURE */
-    char *fail_text;           /* NUL-terminated copy of failInfoText, or NULL */
-    X509 *signer_cert;         /* reference, or NULL if not included */
-    STACK_OF(X509) *certs;     /* every certificate of the SignedData */
+    int status;            /* -1 unless CertRep */
+    int fail_info;         /* -1 unless CertRep FAILURE */
+    char *fail_text;       /* NUL-terminated copy of failInfoText, or NULL */
+    X509 *signer_cert;     /* reference, or NULL if not included */
+    STACK_OF(X509) *certs; /* every certificate of the SignedData */
     int digest_nid;
-    int cipher_nid;            /* NID_undef when there is no envelope */
-    int key_transport;         /* -1 when there is no envelope */
-    unsigned char *env_der;    /* the EnvelopedData ContentInfo, or NULL */
+    int cipher_nid;         /* NID_undef when there is no envelope */
+    int key_transport;      /* -1 when there is no envelope */
+    unsigned char *env_der; /* the EnvelopedData ContentInfo, or NULL */
     size_t env_len;
     int verified;
 

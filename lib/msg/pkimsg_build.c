@@ -46,8 +46,8 @@ static int spec_check(const struct scep_msg_spec *s)
     case SCEP_STATUS_FAILURE:
         if (s->fail_info < SCEP_FAIL_BAD_ALG || s->fail_info > SCEP_FAIL_BAD_CERT_ID)
             return SCEP_ERR_STATUS;
-        if (s->fail_text != NULL && strnlen(s->fail_text, SCEP_MAX_FAIL_TEXT + 1) >
-                                        SCEP_MAX_FAIL_TEXT)
+        if (s->fail_text != NULL &&
+            strnlen(s->fail_text, SCEP_MAX_FAIL_TEXT + 1) > SCEP_MAX_FAIL_TEXT)
             return SCEP_ERR_TOO_LARGE;
         return 0;
     case SCEP_STATUS_PENDING:
@@ -107,8 +107,8 @@ int scep_msg_build(const struct scep_msg_spec *spec, unsigned char **der, size_t
                 goto out;
             rcpts = one;
         }
-        if ((rc = msg_envelope_build(data, data_len, rcpts, spec->cipher, spec->key_transport,
-                                     &env, &env_len)) != 0)
+        if ((rc = msg_envelope_build(data, data_len, rcpts, spec->cipher, spec->key_transport, &env,
+                                     &env_len)) != 0)
             goto out;
     }
 

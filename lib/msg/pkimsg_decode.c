@@ -220,8 +220,8 @@ int scep_msg_decrypt(struct scep_msg *m, X509 *rcpt_cert, EVP_PKEY *rcpt_key)
     }
     if (rcpt_cert == NULL || rcpt_key == NULL)
         goto out;
-    if ((rc = msg_envelope_open(m->env_der, m->env_len, rcpt_cert, rcpt_key, &plain,
-                                &plain_len)) != 0)
+    if ((rc = msg_envelope_open(m->env_der, m->env_len, rcpt_cert, rcpt_key, &plain, &plain_len)) !=
+        0)
         goto out;
     rc = msg_content_decode(m, plain, plain_len);
 out:

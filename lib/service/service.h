@@ -18,27 +18,27 @@
 #include "store/store.h"
 
 struct scep_service_config {
-    const char *challenge;     /* static challenge password; NULL/"": none required */
-    int allow_renewal;         /* accept RenewalReq (and advertise Renewal) */
+    const char *challenge;        /* static challenge password; NULL/"": none required */
+    int allow_renewal;            /* accept RenewalReq (and advertise Renewal) */
     long crl_next_update_seconds; /* nextUpdate of CRLs answered to GetCRL; 0: 168 hours */
-    int manual_approval;       /* new enrollments wait (PENDING) until approved with scepctl */
+    int manual_approval;          /* new enrollments wait (PENDING) until approved with scepctl */
     struct scep_profile profile;
 };
 
 /* What happened, for the HTTP layer's response, log line and metrics. */
 struct scep_reply {
-    unsigned char *body;       /* owned: free with scep_reply_clear() */
+    unsigned char *body; /* owned: free with scep_reply_clear() */
     size_t len;
-    const char *content_type;  /* static */
-    int http_status;           /* 200, or 400/404/500 with reason */
-    char reason[256];          /* one-line text for 4xx/5xx bodies and logs */
+    const char *content_type; /* static */
+    int http_status;          /* 200, or 400/404/500 with reason */
+    char reason[256];         /* one-line text for 4xx/5xx bodies and logs */
 
-    int msg_type;              /* request messageType, -1 if not decoded */
+    int msg_type; /* request messageType, -1 if not decoded */
     char transaction_id[SCEP_MAX_TRANSID + 1];
-    const char *outcome;       /* "success", "failure", "pending", "error" (static) */
-    int fail_info;             /* -1 unless outcome is "failure" */
-    char serial[64];           /* issued serial (hex) or "" */
-    double issue_seconds;      /* time spent issuing + storing, 0 if none */
+    const char *outcome;  /* "success", "failure", "pending", "error" (static) */
+    int fail_info;        /* -1 unless outcome is "failure" */
+    char serial[64];      /* issued serial (hex) or "" */
+    double issue_seconds; /* time spent issuing + storing, 0 if none */
 };
 
 struct scep_service; /* opaque */

@@ -48,8 +48,8 @@ struct scep_service {
     char *challenge;       /* owned; NULL: none required */
     size_t challenge_len;
     int allow_renewal;
-    int manual_approval;   /* new enrollments wait as PENDING requests */
-    long crl_next_update;  /* seconds */
+    int manual_approval;         /* new enrollments wait as PENDING requests */
+    long crl_next_update;        /* seconds */
     struct scep_profile profile; /* string members point at the copies below */
     char *key_usage, *ext_key_usage, *crl_url, *ocsp_url, *ca_issuers_url;
 

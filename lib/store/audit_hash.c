@@ -73,9 +73,8 @@ int scep_audit_hash(const char *prev_hash, int64_t id, const struct scep_audit_e
     if (md == NULL)
         goto out;
     if (!EVP_DigestInit_ex(md, EVP_sha256(), NULL) || !put_str(md, AUDIT_HASH_TAG) ||
-        !put_str(md, prev_hash) || !put_u64(md, (uint64_t)id) ||
-        !put_u64(md, (uint64_t)ev->time) || !put_str(md, ev->kind) ||
-        !put_str(md, ev->actor) || !put_str(md, ev->transaction_id) ||
+        !put_str(md, prev_hash) || !put_u64(md, (uint64_t)id) || !put_u64(md, (uint64_t)ev->time) ||
+        !put_str(md, ev->kind) || !put_str(md, ev->actor) || !put_str(md, ev->transaction_id) ||
         !put_str(md, ev->peer) || !put_str(md, ev->serial) || !put_str(md, ev->detail) ||
         !EVP_DigestFinal_ex(md, dgst, &dlen) || dlen != 32)
         goto out;

@@ -88,8 +88,8 @@ int sq_audit_append(struct sq_be *be, const struct scep_audit_event *ev)
     if (sqlite3_bind_int64(s, 1, last + 1) || sqlite3_bind_int64(s, 2, e.time) ||
         sq_bind_str(s, 3, e.kind) || sq_bind_str(s, 4, e.actor) ||
         sq_bind_str(s, 5, e.transaction_id) || sq_bind_str(s, 6, e.peer) ||
-        sq_bind_str(s, 7, e.serial) || sq_bind_str(s, 8, e.detail) ||
-        sq_bind_str(s, 9, prev) || sq_bind_str(s, 10, hash)) {
+        sq_bind_str(s, 7, e.serial) || sq_bind_str(s, 8, e.detail) || sq_bind_str(s, 9, prev) ||
+        sq_bind_str(s, 10, hash)) {
         sq_fail(be, "bind audit");
         goto out;
     }
@@ -165,8 +165,7 @@ int sq_list_audit(void *vbe, int64_t after_id, scep_store_audit_cb cb, void *arg
     struct scep_audit_event ev;
     int rc = SCEP_ERR_STORE, src;
 
-    if (sqlite3_prepare_v2(be->db,
-                           "SELECT " AUDIT_COLUMNS " FROM audit WHERE id > ?1 ORDER BY id",
+    if (sqlite3_prepare_v2(be->db, "SELECT " AUDIT_COLUMNS " FROM audit WHERE id > ?1 ORDER BY id",
                            -1, &s, NULL) != SQLITE_OK) {
         sq_fail(be, "prepare audit list");
         goto out;
@@ -241,8 +240,7 @@ int sq_verify_audit(void *vbe, int64_t *bad_id)
         stored = ev.hash;
         if (prev == NULL || strcmp(prev, expect_prev) != 0 || stored == NULL ||
             sqlite3_column_bytes(s, 9) != SCEP_AUDIT_HASH_HEX - 1 ||
-            scep_audit_hash(expect_prev, ev.id, &ev, hash) != 0 ||
-            strcmp(hash, stored) != 0) {
+            scep_audit_hash(expect_prev, ev.id, &ev, hash) != 0 || strcmp(hash, stored) != 0) {
             snprintf(be->err, sizeof(be->err), "audit chain broken at event %lld",
                      (long long)ev.id);
             *bad_id = ev.id;

@@ -25,66 +25,64 @@ struct migration {
 
 /* Append new steps at the end; never edit a step that has shipped. */
 static const struct migration migrations[] = {
-    {1,
-     "CREATE TABLE certificates ("
-     " serial TEXT PRIMARY KEY NOT NULL,"
-     " issuer_fp TEXT,"
-     " subject TEXT NOT NULL,"
-     " sans TEXT,"
-     " not_before INTEGER NOT NULL,"
-     " not_after INTEGER NOT NULL,"
-     " issued_at INTEGER NOT NULL,"
-     " status INTEGER NOT NULL DEFAULT 0 CHECK (status IN (0, 1)),"
-     " revoked_at INTEGER NOT NULL DEFAULT 0,"
-     " revocation_reason INTEGER NOT NULL DEFAULT -1,"
-     " transaction_id TEXT,"
-     " requester TEXT,"
-     " msg_type TEXT,"
-     " pubkey_fp TEXT,"
-     " renewed_serial TEXT,"
-     " der BLOB NOT NULL);"
-     "CREATE INDEX certificates_transaction_id ON certificates (transaction_id);"
-     "CREATE INDEX certificates_not_after ON certificates (not_after);"
-     "CREATE INDEX certificates_status ON certificates (status);"
-     "CREATE INDEX certificates_issued_at ON certificates (issued_at);"
-     "CREATE TABLE audit ("
-     " id INTEGER PRIMARY KEY,"
-     " time INTEGER NOT NULL,"
-     " kind TEXT NOT NULL,"
-     " actor TEXT,"
-     " transaction_id TEXT,"
-     " peer TEXT,"
-     " serial TEXT,"
-     " detail TEXT,"
-     " prev_hash TEXT NOT NULL,"
-     " hash TEXT NOT NULL);"
-     /* One row: the last CRL number handed out. */
-     "CREATE TABLE crl_numbers ("
-     " id INTEGER PRIMARY KEY CHECK (id = 1),"
-     " last INTEGER NOT NULL);"
-     "INSERT INTO crl_numbers (id, last) VALUES (1, 0);"},
+    {1, "CREATE TABLE certificates ("
+        " serial TEXT PRIMARY KEY NOT NULL,"
+        " issuer_fp TEXT,"
+        " subject TEXT NOT NULL,"
+        " sans TEXT,"
+        " not_before INTEGER NOT NULL,"
+        " not_after INTEGER NOT NULL,"
+        " issued_at INTEGER NOT NULL,"
+        " status INTEGER NOT NULL DEFAULT 0 CHECK (status IN (0, 1)),"
+        " revoked_at INTEGER NOT NULL DEFAULT 0,"
+        " revocation_reason INTEGER NOT NULL DEFAULT -1,"
+        " transaction_id TEXT,"
+        " requester TEXT,"
+        " msg_type TEXT,"
+        " pubkey_fp TEXT,"
+        " renewed_serial TEXT,"
+        " der BLOB NOT NULL);"
+        "CREATE INDEX certificates_transaction_id ON certificates (transaction_id);"
+        "CREATE INDEX certificates_not_after ON certificates (not_after);"
+        "CREATE INDEX certificates_status ON certificates (status);"
+        "CREATE INDEX certificates_issued_at ON certificates (issued_at);"
+        "CREATE TABLE audit ("
+        " id INTEGER PRIMARY KEY,"
+        " time INTEGER NOT NULL,"
+        " kind TEXT NOT NULL,"
+        " actor TEXT,"
+        " transaction_id TEXT,"
+        " peer TEXT,"
+        " serial TEXT,"
+        " detail TEXT,"
+        " prev_hash TEXT NOT NULL,"
+        " hash TEXT NOT NULL);"
+        /* One row: the last CRL number handed out. */
+        "CREATE TABLE crl_numbers ("
+        " id INTEGER PRIMARY KEY CHECK (id = 1),"
+        " last INTEGER NOT NULL);"
+        "INSERT INTO crl_numbers (id, last) VALUES (1, 0);"},
     /* Requests held for an administrator (approval = manual).  The status
      * values are enum scep_request_status.  AUTOINCREMENT so that an id an
      * administrator once saw never names another request, even if rows
      * are purged one day; transaction_id is UNIQUE because a client's
      * retries and polls find their request by it. */
-    {2,
-     "CREATE TABLE requests ("
-     " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-     " transaction_id TEXT NOT NULL UNIQUE,"
-     " subject TEXT,"
-     " sans TEXT,"
-     " pubkey_fp TEXT,"
-     " msg_type TEXT,"
-     " requester TEXT,"
-     " created_at INTEGER NOT NULL,"
-     " status INTEGER NOT NULL DEFAULT 0 CHECK (status IN (0, 1, 2, 3)),"
-     " decided_at INTEGER NOT NULL DEFAULT 0,"
-     " decided_by TEXT,"
-     " reason TEXT,"
-     " serial TEXT,"
-     " csr BLOB NOT NULL);"
-     "CREATE INDEX requests_status ON requests (status);"},
+    {2, "CREATE TABLE requests ("
+        " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " transaction_id TEXT NOT NULL UNIQUE,"
+        " subject TEXT,"
+        " sans TEXT,"
+        " pubkey_fp TEXT,"
+        " msg_type TEXT,"
+        " requester TEXT,"
+        " created_at INTEGER NOT NULL,"
+        " status INTEGER NOT NULL DEFAULT 0 CHECK (status IN (0, 1, 2, 3)),"
+        " decided_at INTEGER NOT NULL DEFAULT 0,"
+        " decided_by TEXT,"
+        " reason TEXT,"
+        " serial TEXT,"
+        " csr BLOB NOT NULL);"
+        "CREATE INDEX requests_status ON requests (status);"},
     /* Listing one CA's certificates (its CRL, an admin view after a
      * rollover), newest first: the filter and the order from one index.
      * IF NOT EXISTS so that a database where an administrator already
@@ -101,8 +99,8 @@ static int current_version(struct sq_be *be, int *out)
     sqlite3_stmt *s = NULL;
     int rc = SCEP_ERR_STORE;
 
-    if (sqlite3_prepare_v2(be->db, "SELECT coalesce(max(version), 0) FROM schema_version", -1,
-                           &s, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(be->db, "SELECT coalesce(max(version), 0) FROM schema_version", -1, &s,
+                           NULL) != SQLITE_OK) {
         sq_fail(be, "prepare schema version");
         goto out;
     }
@@ -123,8 +121,8 @@ static int record_version(struct sq_be *be, int version)
     int rc = SCEP_ERR_STORE;
 
     if (sqlite3_prepare_v2(be->db,
-                           "INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)",
-                           -1, &s, NULL) != SQLITE_OK) {
+                           "INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)", -1,
+                           &s, NULL) != SQLITE_OK) {
         sq_fail(be, "prepare schema version");
         goto out;
     }
@@ -162,8 +160,8 @@ static int migrate_step(struct sq_be *be, int *done)
     if (rc != 0)
         goto out;
     if (cur > latest) {
-        snprintf(be->err, sizeof(be->err), "schema version %d is newer than this scepd (%d)",
-                 cur, latest);
+        snprintf(be->err, sizeof(be->err), "schema version %d is newer than this scepd (%d)", cur,
+                 latest);
         rc = SCEP_ERR_STORE;
         goto out;
     }

@@ -338,8 +338,8 @@ static int valid_request_status(int status)
 int scep_store_add_request(struct scep_store *st, const struct scep_request_info *ri,
                            const struct scep_audit_event *ev, int64_t *id)
 {
-    if (st == NULL || ri == NULL || ri->transaction_id == NULL ||
-        ri->transaction_id[0] == '\0' || ri->csr_der == NULL || ri->csr_len == 0)
+    if (st == NULL || ri == NULL || ri->transaction_id == NULL || ri->transaction_id[0] == '\0' ||
+        ri->csr_der == NULL || ri->csr_len == 0)
         return SCEP_ERR_INVALID_ARG;
     if (ev != NULL && ev->kind == NULL)
         return SCEP_ERR_INVALID_ARG;
@@ -371,8 +371,7 @@ int scep_store_get_request_by_transaction(struct scep_store *st, const char *tra
  * first; the record is borrowed for the call.  Returns 0, the first
  * non-zero value cb returned, or SCEP_ERR_STORE.
  */
-int scep_store_list_requests(struct scep_store *st, int status, scep_store_request_cb cb,
-                             void *arg)
+int scep_store_list_requests(struct scep_store *st, int status, scep_store_request_cb cb, void *arg)
 {
     if (st == NULL || cb == NULL || (status != -1 && !valid_request_status(status)))
         return SCEP_ERR_INVALID_ARG;
@@ -389,8 +388,7 @@ int scep_store_list_requests(struct scep_store *st, int status, scep_store_reque
 int scep_store_decide_request(struct scep_store *st, int64_t id, int status, const char *actor,
                               const char *reason, const struct scep_audit_event *ev)
 {
-    if (st == NULL || actor == NULL ||
-        (status != SCEP_REQ_APPROVED && status != SCEP_REQ_REJECTED))
+    if (st == NULL || actor == NULL || (status != SCEP_REQ_APPROVED && status != SCEP_REQ_REJECTED))
         return SCEP_ERR_INVALID_ARG;
     if (ev != NULL && ev->kind == NULL)
         return SCEP_ERR_INVALID_ARG;

@@ -24,11 +24,11 @@ enum scep_cert_status { SCEP_CERT_VALID = 0, SCEP_CERT_REVOKED = 1 };
  * scep_cert_info_free(); in list callbacks it is borrowed for the call.
  */
 struct scep_cert_info {
-    char *serial;          /* uppercase hex, no leading zero pairs beyond DER's */
-    char *issuer_fp;       /* hex SHA-256 of the issuing CA certificate */
-    char *subject;         /* RFC 2253 */
-    char *sans;            /* "DNS:a.example, IP:192.0.2.1", NULL/empty: none */
-    int64_t not_before;    /* Unix time */
+    char *serial;       /* uppercase hex, no leading zero pairs beyond DER's */
+    char *issuer_fp;    /* hex SHA-256 of the issuing CA certificate */
+    char *subject;      /* RFC 2253 */
+    char *sans;         /* "DNS:a.example, IP:192.0.2.1", NULL/empty: none */
+    int64_t not_before; /* Unix time */
     int64_t not_after;
     int64_t issued_at;
     int status;            /* enum scep_cert_status */
@@ -46,25 +46,25 @@ struct scep_cert_info {
 /* An audit event.  Input: borrowed strings.  Output (list callback):
  * borrowed for the call. */
 struct scep_audit_event {
-    int64_t id;            /* output only: sequence number */
-    int64_t time;          /* Unix time; 0 on input: now */
-    const char *kind;      /* "issue", "refuse", "revoke", "ca-init", "crl", ... */
-    const char *actor;     /* "scepd", "scepctl:<user>", ... */
+    int64_t id;        /* output only: sequence number */
+    int64_t time;      /* Unix time; 0 on input: now */
+    const char *kind;  /* "issue", "refuse", "revoke", "ca-init", "crl", ... */
+    const char *actor; /* "scepd", "scepctl:<user>", ... */
     const char *transaction_id;
     const char *peer;
     const char *serial;
-    const char *detail;    /* free text: reason, failInfo, subject */
-    const char *hash;      /* output only: hex SHA-256 chaining this event */
+    const char *detail; /* free text: reason, failInfo, subject */
+    const char *hash;   /* output only: hex SHA-256 chaining this event */
 };
 
 struct scep_cert_filter {
-    int status;            /* -1: any, else enum scep_cert_status */
-    int expiring_within;   /* >0: only valid certs whose not_after < now + this many seconds */
-    int include_expired;   /* 0: leave out certs whose not_after has passed */
+    int status;               /* -1: any, else enum scep_cert_status */
+    int expiring_within;      /* >0: only valid certs whose not_after < now + this many seconds */
+    int include_expired;      /* 0: leave out certs whose not_after has passed */
     const char *subject_like; /* substring of the subject, NULL: any */
-    int64_t limit;         /* 0: no limit */
-    const char *issuer_fp; /* NULL: any issuer, else only certs whose issuer_fp equals it
-                            * (exact match on the stored hex) */
+    int64_t limit;            /* 0: no limit */
+    const char *issuer_fp;    /* NULL: any issuer, else only certs whose issuer_fp equals it
+                               * (exact match on the stored hex) */
 };
 
 typedef int (*scep_store_cert_cb)(const struct scep_cert_info *ci, void *arg);
@@ -174,19 +174,19 @@ enum scep_request_status {
  * scep_request_info_free()), borrowed in list callbacks.
  */
 struct scep_request_info {
-    int64_t id;            /* output: sequence number */
-    char *transaction_id;  /* unique among requests */
-    char *subject;         /* RFC 2253, of the CSR (or the renewed cert) */
-    char *sans;            /* as in struct scep_cert_info */
-    char *pubkey_fp;       /* hex SHA-256 of the CSR's SubjectPublicKeyInfo */
-    char *msg_type;        /* "PKCSReq", "RenewalReq" */
-    char *requester;       /* peer address */
+    int64_t id;           /* output: sequence number */
+    char *transaction_id; /* unique among requests */
+    char *subject;        /* RFC 2253, of the CSR (or the renewed cert) */
+    char *sans;           /* as in struct scep_cert_info */
+    char *pubkey_fp;      /* hex SHA-256 of the CSR's SubjectPublicKeyInfo */
+    char *msg_type;       /* "PKCSReq", "RenewalReq" */
+    char *requester;      /* peer address */
     int64_t created_at;
-    int status;            /* enum scep_request_status */
-    int64_t decided_at;    /* 0 while pending */
-    char *decided_by;      /* actor, e.g. "scepctl:root" */
-    char *reason;          /* rejection reason, or NULL */
-    char *serial;          /* issued certificate's serial, or NULL */
+    int status;             /* enum scep_request_status */
+    int64_t decided_at;     /* 0 while pending */
+    char *decided_by;       /* actor, e.g. "scepctl:root" */
+    char *reason;           /* rejection reason, or NULL */
+    char *serial;           /* issued certificate's serial, or NULL */
     unsigned char *csr_der; /* the PKCS#10 as received */
     size_t csr_len;
 };

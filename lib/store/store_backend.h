@@ -34,8 +34,7 @@ struct scep_store_ops {
     int (*get_cert)(void *be, const char *serial, struct scep_cert_info **out);
     int (*get_cert_by_transaction)(void *be, const char *transaction_id,
                                    struct scep_cert_info **out);
-    int (*list_certs)(void *be, const struct scep_cert_filter *f, scep_store_cert_cb cb,
-                      void *arg);
+    int (*list_certs)(void *be, const struct scep_cert_filter *f, scep_store_cert_cb cb, void *arg);
     int (*revoke)(void *be, const char *serial, int reason, int64_t at,
                   const struct scep_audit_event *ev);
     int (*unhold)(void *be, const char *serial, const struct scep_audit_event *ev);
@@ -49,8 +48,8 @@ struct scep_store_ops {
     int (*get_request_by_transaction)(void *be, const char *transaction_id,
                                       struct scep_request_info **out);
     int (*list_requests)(void *be, int status, scep_store_request_cb cb, void *arg);
-    int (*decide_request)(void *be, int64_t id, int status, const char *actor,
-                          const char *reason, const struct scep_audit_event *ev);
+    int (*decide_request)(void *be, int64_t id, int status, const char *actor, const char *reason,
+                          const struct scep_audit_event *ev);
     int (*issue_request)(void *be, int64_t id, const struct scep_cert_info *ci,
                          const struct scep_audit_event *ev);
     const char *(*last_error)(void *be);

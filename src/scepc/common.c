@@ -75,11 +75,21 @@ int scepc_parse_long(const char *s, long min, long max, long *out)
 int scepc_conn_option(struct conn_opts *o, int opt, const char *arg)
 {
     switch (opt) {
-    case OPT_URL: o->url = arg; return 1;
-    case OPT_FINGERPRINT: o->fingerprint = arg; return 1;
-    case OPT_CA_BUNDLE: o->ca_bundle = arg; return 1;
-    case OPT_CA_IDENT: o->ca_ident = arg; return 1;
-    case OPT_VERBOSE: o->verbose = 1; return 1;
+    case OPT_URL:
+        o->url = arg;
+        return 1;
+    case OPT_FINGERPRINT:
+        o->fingerprint = arg;
+        return 1;
+    case OPT_CA_BUNDLE:
+        o->ca_bundle = arg;
+        return 1;
+    case OPT_CA_IDENT:
+        o->ca_ident = arg;
+        return 1;
+    case OPT_VERBOSE:
+        o->verbose = 1;
+        return 1;
     case OPT_TIMEOUT:
         return scepc_parse_long(arg, 1, 3600, &o->timeout) == 0 ? 1 : -1;
     case OPT_METHOD:
@@ -165,12 +175,17 @@ int scepc_client_new(const struct conn_opts *o, struct scep_client **out)
 int scepc_exit_code(int err)
 {
     switch (err) {
-    case 0: return EX_SCEPC_OK;
-    case SCEP_ERR_FAILURE: return EX_SCEPC_REFUSED;
+    case 0:
+        return EX_SCEPC_OK;
+    case SCEP_ERR_FAILURE:
+        return EX_SCEPC_REFUSED;
     case SCEP_ERR_HTTP:
-    case SCEP_ERR_TOO_LARGE: return EX_SCEPC_UNREACHABLE;
-    case SCEP_ERR_FINGERPRINT: return EX_SCEPC_FINGERPRINT;
-    case SCEP_ERR_PENDING: return EX_SCEPC_PENDING;
+    case SCEP_ERR_TOO_LARGE:
+        return EX_SCEPC_UNREACHABLE;
+    case SCEP_ERR_FINGERPRINT:
+        return EX_SCEPC_FINGERPRINT;
+    case SCEP_ERR_PENDING:
+        return EX_SCEPC_PENDING;
     case SCEP_ERR_BASE64:
     case SCEP_ERR_DER:
     case SCEP_ERR_TRAILING:
@@ -186,8 +201,10 @@ int scepc_exit_code(int err)
     case SCEP_ERR_CONTENT:
     case SCEP_ERR_STATUS:
     case SCEP_ERR_SIGNATURE:
-    case SCEP_ERR_DECRYPT: return EX_SCEPC_BAD_REPLY;
-    default: return EX_SCEPC_ERROR;
+    case SCEP_ERR_DECRYPT:
+        return EX_SCEPC_BAD_REPLY;
+    default:
+        return EX_SCEPC_ERROR;
     }
 }
 

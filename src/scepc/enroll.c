@@ -102,7 +102,8 @@ static int run_txn(const struct conn_opts *co, const struct enroll_opts *eo, str
             goto out;
         }
         scepc_err("still pending after %lds; the key is in %s: run \"scepc poll\" with the "
-                  "same --key and --subject later", eo->max_wait, eo->key_path);
+                  "same --key and --subject later",
+                  eo->max_wait, eo->key_path);
         ex = EX_SCEPC_PENDING;
         goto out;
     }
@@ -169,7 +170,8 @@ int scepc_run_enroll(const struct conn_opts *co, const struct enroll_opts *eo)
         rc = scep_txn_new_enroll(key, csr, &t);
     if (rc != 0) {
         scepc_err("cannot make the request: %s (subject like 'CN=dev1,O=Acme', SANs like "
-                  "DNS:host, IP:192.0.2.1, email:a@b, URI:u)", scep_strerror(rc));
+                  "DNS:host, IP:192.0.2.1, email:a@b, URI:u)",
+                  scep_strerror(rc));
         ex = EX_SCEPC_USAGE;
         goto out;
     }
@@ -196,9 +198,18 @@ static size_t cert_sans(X509 *cert, char buf[][300], size_t max)
         char ip[INET6_ADDRSTRLEN];
 
         switch (g->type) {
-        case GEN_DNS: pfx = "DNS:"; s = g->d.dNSName; break;
-        case GEN_EMAIL: pfx = "email:"; s = g->d.rfc822Name; break;
-        case GEN_URI: pfx = "URI:"; s = g->d.uniformResourceIdentifier; break;
+        case GEN_DNS:
+            pfx = "DNS:";
+            s = g->d.dNSName;
+            break;
+        case GEN_EMAIL:
+            pfx = "email:";
+            s = g->d.rfc822Name;
+            break;
+        case GEN_URI:
+            pfx = "URI:";
+            s = g->d.uniformResourceIdentifier;
+            break;
         case GEN_IPADD:
             if (g->d.iPAddress->length == 4 &&
                 inet_ntop(AF_INET, g->d.iPAddress->data, ip, sizeof(ip)) != NULL)
@@ -207,7 +218,8 @@ static size_t cert_sans(X509 *cert, char buf[][300], size_t max)
                      inet_ntop(AF_INET6, g->d.iPAddress->data, ip, sizeof(ip)) != NULL)
                 snprintf(buf[n++], 300, "IP:%s", ip);
             continue;
-        default: continue;
+        default:
+            continue;
         }
         snprintf(buf[n++], 300, "%s%.*s", pfx, ASN1_STRING_length(s),
                  (const char *)ASN1_STRING_get0_data(s));
@@ -361,18 +373,32 @@ static int parse_enroll(int argc, char **argv, const char *cmd, struct conn_opts
         if (r > 0)
             continue;
         switch (opt) {
-        case OPT_CHALLENGE: eo->challenge = optarg; break;
-        case OPT_CHALLENGE_FILE: chfile = optarg; break;
-        case OPT_SUBJECT: eo->subject = optarg; break;
+        case OPT_CHALLENGE:
+            eo->challenge = optarg;
+            break;
+        case OPT_CHALLENGE_FILE:
+            chfile = optarg;
+            break;
+        case OPT_SUBJECT:
+            eo->subject = optarg;
+            break;
         case OPT_SAN:
             if (eo->nsans >= sizeof(eo->sans) / sizeof(eo->sans[0]))
                 goto bad;
             eo->sans[eo->nsans++] = optarg;
             break;
-        case OPT_KEY: eo->key_path = optarg; break;
-        case OPT_CERT: eo->cert_path = optarg; break;
-        case OPT_CHAIN: eo->chain_path = optarg; break;
-        case OPT_REUSE_KEY: eo->reuse_key = 1; break;
+        case OPT_KEY:
+            eo->key_path = optarg;
+            break;
+        case OPT_CERT:
+            eo->cert_path = optarg;
+            break;
+        case OPT_CHAIN:
+            eo->chain_path = optarg;
+            break;
+        case OPT_REUSE_KEY:
+            eo->reuse_key = 1;
+            break;
         case OPT_KEY_SIZE:
             if (scepc_parse_long(optarg, 2048, 4096, &v) != 0 ||
                 (v != 2048 && v != 3072 && v != 4096))

@@ -21,14 +21,13 @@ struct extra {
 
 static int parse(int argc, char **argv, const char *usage, struct conn_opts *co, struct extra *x)
 {
-    static const struct option longopts[] = {
-        CONN_LONG_OPTIONS,
-        {"out", required_argument, NULL, OPT_OUT},
-        {"key", required_argument, NULL, OPT_KEY},
-        {"cert", required_argument, NULL, OPT_CERT},
-        {"serial", required_argument, NULL, OPT_SERIAL},
-        {"format", required_argument, NULL, OPT_FORMAT},
-        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {CONN_LONG_OPTIONS,
+                                             {"out", required_argument, NULL, OPT_OUT},
+                                             {"key", required_argument, NULL, OPT_KEY},
+                                             {"cert", required_argument, NULL, OPT_CERT},
+                                             {"serial", required_argument, NULL, OPT_SERIAL},
+                                             {"format", required_argument, NULL, OPT_FORMAT},
+                                             {NULL, 0, NULL, 0}};
     int opt, r;
 
     optind = 1;
@@ -39,10 +38,18 @@ static int parse(int argc, char **argv, const char *usage, struct conn_opts *co,
         if (r > 0)
             continue;
         switch (opt) {
-        case OPT_OUT: x->out = optarg; break;
-        case OPT_KEY: x->key = optarg; break;
-        case OPT_CERT: x->cert = optarg; break;
-        case OPT_SERIAL: x->serial = optarg; break;
+        case OPT_OUT:
+            x->out = optarg;
+            break;
+        case OPT_KEY:
+            x->key = optarg;
+            break;
+        case OPT_CERT:
+            x->cert = optarg;
+            break;
+        case OPT_SERIAL:
+            x->serial = optarg;
+            break;
         case OPT_FORMAT:
             if (scepc_parse_format(optarg, &x->format) != 0)
                 goto bad;
@@ -114,8 +121,8 @@ int cmd_cacert(int argc, char **argv)
     int rc, i, ex;
 
     ex = parse(argc, argv,
-               "scepc cacert --url URL [--fingerprint SHA256] [--out FILE] [--format pem|der]",
-               &co, &x);
+               "scepc cacert --url URL [--fingerprint SHA256] [--out FILE] [--format pem|der]", &co,
+               &x);
     if (ex >= 0)
         return ex;
     ex = scepc_client_new(&co, &c);
@@ -188,8 +195,8 @@ int cmd_getcert(int argc, char **argv)
     STACK_OF(X509) *one = NULL;
     int rc, ex;
 
-    ex = parse(argc, argv,
-               "scepc getcert --url URL --key FILE --cert FILE --serial HEX --out FILE", &co, &x);
+    ex = parse(argc, argv, "scepc getcert --url URL --key FILE --cert FILE --serial HEX --out FILE",
+               &co, &x);
     if (ex >= 0)
         return ex;
     ex = EX_SCEPC_USAGE;

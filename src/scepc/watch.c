@@ -151,8 +151,8 @@ static int ini_cb(void *user, const char *section, const char *name, const char 
         return scepc_read_challenge(value, &c->challenge) == 0;
     }
     if (strcmp(name, "reuse_key") == 0) {
-        c->reuse_key = strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 ||
-                       strcmp(value, "1") == 0;
+        c->reuse_key =
+            strcmp(value, "yes") == 0 || strcmp(value, "true") == 0 || strcmp(value, "1") == 0;
         return 1;
     }
     snprintf(w->err, sizeof(w->err), "unknown key %s in [%s]", name, section);
@@ -352,13 +352,27 @@ int cmd_watch(int argc, char **argv)
         if (r > 0)
             continue;
         switch (opt) {
-        case OPT_CONFIG: config = optarg; break;
-        case OPT_KEY: key = optarg; break;
-        case OPT_CERT: cert = optarg; break;
-        case OPT_CHAIN: chain = optarg; break;
-        case OPT_HOOK: hook = optarg; break;
-        case OPT_ONCE: once = 1; break;
-        case OPT_REUSE_KEY: reuse = 1; break;
+        case OPT_CONFIG:
+            config = optarg;
+            break;
+        case OPT_KEY:
+            key = optarg;
+            break;
+        case OPT_CERT:
+            cert = optarg;
+            break;
+        case OPT_CHAIN:
+            chain = optarg;
+            break;
+        case OPT_HOOK:
+            hook = optarg;
+            break;
+        case OPT_ONCE:
+            once = 1;
+            break;
+        case OPT_REUSE_KEY:
+            reuse = 1;
+            break;
         case OPT_RENEW_AT:
             if (parse_share(optarg, &share) != 0)
                 goto bad;

@@ -168,8 +168,8 @@ int ctl_serial_arg(const char *cmd, int npos, const char *arg, char *serial, siz
         return CTL_EXIT_USAGE;
     }
     if (scep_admin_normalize_serial(arg, serial, len) != 0) {
-        ctl_err("%s: \"%s\" is not a serial number (hexadecimal, as \"scepctl list\" prints)",
-                cmd, arg);
+        ctl_err("%s: \"%s\" is not a serial number (hexadecimal, as \"scepctl list\" prints)", cmd,
+                arg);
         return CTL_EXIT_USAGE;
     }
     return CTL_EXIT_OK;

@@ -117,8 +117,7 @@ static struct {
 } conn_registry[SCEP_MAX_WORKERS * SCEPD_CONNS_MAX_PORTS];
 static pthread_mutex_t conn_registry_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int
-conn_registry_add(struct evhttp *http, struct scepd_conns *c)
+static int conn_registry_add(struct evhttp *http, struct scepd_conns *c)
 {
     size_t i;
     int rc = -1;
@@ -136,8 +135,7 @@ conn_registry_add(struct evhttp *http, struct scepd_conns *c)
     return rc;
 }
 
-static struct scepd_conns *
-conn_registry_find(const void *http)
+static struct scepd_conns *conn_registry_find(const void *http)
 {
     struct scepd_conns *c = NULL;
     size_t i;
@@ -150,8 +148,7 @@ conn_registry_find(const void *http)
     return c;
 }
 
-static void
-conn_registry_remove(const struct scepd_conns *c)
+static void conn_registry_remove(const struct scepd_conns *c)
 {
     size_t i;
 
@@ -167,8 +164,7 @@ conn_registry_remove(const struct scepd_conns *c)
 
 /* ---- hooked connections by evhttp_connection pointer ---------------- */
 
-static size_t
-conn_hash(const struct evhttp_connection *evcon, size_t cap)
+static size_t conn_hash(const struct evhttp_connection *evcon, size_t cap)
 {
     uintptr_t p = (uintptr_t)evcon;
 
@@ -178,8 +174,7 @@ conn_hash(const struct evhttp_connection *evcon, size_t cap)
 
 /* Doubles the table (or makes it) once it holds as many entries as
  * slots; on allocation failure the chains just grow longer. */
-static void
-conn_ht_grow(struct scepd_conns *c)
+static void conn_ht_grow(struct scepd_conns *c)
 {
     size_t cap = c->htcap != 0 ? c->htcap * 2 : 64, i;
     struct scepd_conn **ht = calloc(cap, sizeof(*ht));
@@ -203,8 +198,7 @@ conn_ht_grow(struct scepd_conns *c)
 }
 
 /* Returns 0, or -1 when there is no table at all (out of memory). */
-static int
-conn_ht_add(struct scepd_conns *c, struct scepd_conn *k)
+static int conn_ht_add(struct scepd_conns *c, struct scepd_conn *k)
 {
     size_t h;
 
@@ -218,8 +212,7 @@ conn_ht_add(struct scepd_conns *c, struct scepd_conn *k)
     return 0;
 }
 
-static void
-conn_ht_del(struct scepd_conns *c, struct scepd_conn *k)
+static void conn_ht_del(struct scepd_conns *c, struct scepd_conn *k)
 {
     struct scepd_conn **pp;
 
@@ -234,8 +227,7 @@ conn_ht_del(struct scepd_conns *c, struct scepd_conn *k)
     k->hnext = NULL;
 }
 
-static struct scepd_conn *
-conn_find(struct scepd_conns *c, const struct evhttp_connection *evcon)
+static struct scepd_conn *conn_find(struct scepd_conns *c, const struct evhttp_connection *evcon)
 {
     struct scepd_conn *k;
 
@@ -249,8 +241,7 @@ conn_find(struct scepd_conns *c, const struct evhttp_connection *evcon)
 
 /* ---- counting -------------------------------------------------------- */
 
-static void
-conn_unlink(struct scepd_conn **head, struct scepd_conn *k)
+static void conn_unlink(struct scepd_conn **head, struct scepd_conn *k)
 {
     if (k->prev != NULL)
         k->prev->next = k->next;
@@ -261,8 +252,7 @@ conn_unlink(struct scepd_conn **head, struct scepd_conn *k)
     k->prev = k->next = NULL;
 }
 
-static void
-conn_push(struct scepd_conn **head, struct scepd_conn *k)
+static void conn_push(struct scepd_conn **head, struct scepd_conn *k)
 {
     k->prev = NULL;
     k->next = *head;
@@ -272,8 +262,7 @@ conn_push(struct scepd_conn **head, struct scepd_conn *k)
 }
 
 /* Turns accepting on every listener on or off for reason bit why. */
-static void
-conn_accept_set(struct scepd_conns *c, unsigned why, int off)
+static void conn_accept_set(struct scepd_conns *c, unsigned why, int off)
 {
     unsigned before = c->accept_off;
     int i;
@@ -294,15 +283,13 @@ conn_accept_set(struct scepd_conns *c, unsigned why, int off)
     }
 }
 
-static void
-conn_set_open(struct scepd_conns *c)
+static void conn_set_open(struct scepd_conns *c)
 {
     atomic_store_explicit(&c->metrics->conns_open, c->nconns, memory_order_relaxed);
 }
 
 /* A connection is gone: uncount it, maybe accept again, maybe finish. */
-static void
-conn_gone(struct scepd_conns *c)
+static void conn_gone(struct scepd_conns *c)
 {
     if (c->nconns > 0)
         c->nconns--;
@@ -314,8 +301,7 @@ conn_gone(struct scepd_conns *c)
 }
 
 /* evhttp's close callback for a hooked connection. */
-static void
-conn_closed(struct evhttp_connection *evcon, void *arg)
+static void conn_closed(struct evhttp_connection *evcon, void *arg)
 {
     struct scepd_conn *k = arg;
     struct scepd_conns *c = k->c;
@@ -331,8 +317,7 @@ conn_closed(struct evhttp_connection *evcon, void *arg)
 }
 
 /* A connection's read deadline passed with no whole request. */
-static void
-conn_deadline(evutil_socket_t fd, short what, void *arg)
+static void conn_deadline(evutil_socket_t fd, short what, void *arg)
 {
     struct scepd_conn *k = arg;
 
@@ -344,15 +329,14 @@ conn_deadline(evutil_socket_t fd, short what, void *arg)
         ev_uint16_t port = 0;
 
         evhttp_connection_get_peer(k->evcon, &addr, &port);
-        scepd_log(SCEPD_DEBUG, "connection closed: no whole request within read_timeout",
-                  "peer", addr != NULL ? addr : "", NULL);
+        scepd_log(SCEPD_DEBUG, "connection closed: no whole request within read_timeout", "peer",
+                  addr != NULL ? addr : "", NULL);
     }
     /* Frees k through conn_closed. */
     evhttp_connection_free(k->evcon);
 }
 
-static void
-conn_arm_deadline(struct scepd_conn *k)
+static void conn_arm_deadline(struct scepd_conn *k)
 {
     struct timeval tv = {k->c->read_timeout, 0};
 
@@ -360,8 +344,7 @@ conn_arm_deadline(struct scepd_conn *k)
         evtimer_add(k->deadline, &tv);
 }
 
-static void
-conn_stop_timeout(struct evhttp_connection *evcon)
+static void conn_stop_timeout(struct evhttp_connection *evcon)
 {
     /* Applies at once: evhttp hands it to the bufferevent, whose read and
      * write timeouts restart on every byte of progress. */
@@ -369,8 +352,7 @@ conn_stop_timeout(struct evhttp_connection *evcon)
 }
 
 /* conn_ev: hooks the close of every connection evhttp has just made. */
-static void
-conn_register(evutil_socket_t fd, short what, void *arg)
+static void conn_register(evutil_socket_t fd, short what, void *arg)
 {
     struct scepd_conns *c = arg;
     struct scepd_conn *k;
@@ -411,8 +393,7 @@ conn_register(evutil_socket_t fd, short what, void *arg)
 }
 
 /* A bufferevent for a new TLS connection from p's SSL_CTX, or NULL. */
-static struct bufferevent *
-conn_tls_bev(struct event_base *base, struct conn_port *p)
+static struct bufferevent *conn_tls_bev(struct event_base *base, struct conn_port *p)
 {
     struct bufferevent *bev;
     SSL *ssl = SSL_new(p->ssl_ctx);
@@ -436,8 +417,7 @@ conn_tls_bev(struct event_base *base, struct conn_port *p)
 }
 
 /* evhttp's bufferevent callback: one new connection on this worker. */
-static struct bufferevent *
-conn_new_bev(struct event_base *base, void *arg)
+static struct bufferevent *conn_new_bev(struct event_base *base, void *arg)
 {
     struct conn_port *p = arg;
     struct scepd_conns *c = p->c;
@@ -480,8 +460,7 @@ fail:
 }
 
 /* accept_timer: the pause after an accept error is over. */
-static void
-conn_accept_resume(evutil_socket_t fd, short what, void *arg)
+static void conn_accept_resume(evutil_socket_t fd, short what, void *arg)
 {
     struct scepd_conns *c = arg;
 
@@ -493,8 +472,7 @@ conn_accept_resume(evutil_socket_t fd, short what, void *arg)
 
 /* The listener's error callback: accept(2) failed with a non-transient
  * error (libevent already ignores EAGAIN, EINTR and ECONNABORTED). */
-static void
-conn_accept_error(struct evconnlistener *l, void *arg)
+static void conn_accept_error(struct evconnlistener *l, void *arg)
 {
     int err = errno;
     struct scepd_conns *c = conn_registry_find(arg);
@@ -512,8 +490,8 @@ conn_accept_error(struct evconnlistener *l, void *arg)
 
         c->accept_err_logged = now;
         snprintf(n, sizeof(n), "%ld", c->nconns);
-        scepd_log(SCEPD_WARN, pause ? "accept failed; pausing accepts" : "accept failed",
-                  "error", strerror(err), "open_connections", n, NULL);
+        scepd_log(SCEPD_WARN, pause ? "accept failed; pausing accepts" : "accept failed", "error",
+                  strerror(err), "open_connections", n, NULL);
     }
     if (!pause || c->stopping)
         return;
@@ -534,10 +512,9 @@ conn_accept_error(struct evconnlistener *l, void *arg)
  * Makes one worker's accounting (see conn.h).  Returns 0 or -1; *out:
  * scepd_conns_free().
  */
-int
-scepd_conns_new(struct event_base *base, int max_connections, int read_timeout,
-                struct scepd_metrics *m, scepd_conns_drained_fn *drained, void *arg,
-                struct scepd_conns **out)
+int scepd_conns_new(struct event_base *base, int max_connections, int read_timeout,
+                    struct scepd_metrics *m, scepd_conns_drained_fn *drained, void *arg,
+                    struct scepd_conns **out)
 {
     struct scepd_conns *c = NULL;
     int rc = -1;
@@ -571,9 +548,8 @@ out:
  * (TLS ones from ssl_ctx) and watches bound's accept errors.  Returns 0
  * or -1.
  */
-int
-scepd_conns_attach(struct scepd_conns *c, struct evhttp *http,
-                   struct evhttp_bound_socket *bound, SSL_CTX *ssl_ctx)
+int scepd_conns_attach(struct scepd_conns *c, struct evhttp *http,
+                       struct evhttp_bound_socket *bound, SSL_CTX *ssl_ctx)
 {
     struct evconnlistener *l = bound != NULL ? evhttp_bound_socket_get_listener(bound) : NULL;
     struct conn_port *p;
@@ -598,8 +574,7 @@ scepd_conns_attach(struct scepd_conns *c, struct evhttp *http,
  * A whole request has arrived on evcon (evhttp is calling the handler):
  * its deadline is met; the reply is bounded by evhttp's own timeout.
  */
-void
-scepd_conns_request_begin(struct scepd_conns *c, struct evhttp_connection *evcon)
+void scepd_conns_request_begin(struct scepd_conns *c, struct evhttp_connection *evcon)
 {
     struct scepd_conn *k = conn_find(c, evcon);
 
@@ -612,8 +587,7 @@ scepd_conns_request_begin(struct scepd_conns *c, struct evhttp_connection *evcon
  * another request, that one must arrive within read_timeout.  (When evhttp
  * closes the connection right after this, conn_closed frees the timer.)
  */
-void
-scepd_conns_request_end(struct scepd_conns *c, struct evhttp_connection *evcon)
+void scepd_conns_request_end(struct scepd_conns *c, struct evhttp_connection *evcon)
 {
     struct scepd_conn *k = conn_find(c, evcon);
 
@@ -622,15 +596,13 @@ scepd_conns_request_end(struct scepd_conns *c, struct evhttp_connection *evcon)
 }
 
 /* Connections open now. */
-long
-scepd_conns_open(const struct scepd_conns *c)
+long scepd_conns_open(const struct scepd_conns *c)
 {
     return c->nconns;
 }
 
 /* 1 once the accounting is stopping. */
-int
-scepd_conns_stopping(const struct scepd_conns *c)
+int scepd_conns_stopping(const struct scepd_conns *c)
 {
     return c->stopping;
 }
@@ -639,8 +611,7 @@ scepd_conns_stopping(const struct scepd_conns *c)
  * Stopping (see conn.h): forgets the listeners, which the caller deletes
  * next, and gives open connections the short stop timeout.
  */
-void
-scepd_conns_stop(struct scepd_conns *c)
+void scepd_conns_stop(struct scepd_conns *c)
 {
     struct scepd_conn *k;
     int i;
@@ -659,8 +630,7 @@ scepd_conns_stop(struct scepd_conns *c)
  * Releases c.  Call after evhttp_free() of every attached evhttp, which
  * closes the remaining connections through conn_closed.  Accepts NULL.
  */
-void
-scepd_conns_free(struct scepd_conns *c)
+void scepd_conns_free(struct scepd_conns *c)
 {
     struct scepd_conn *k;
 

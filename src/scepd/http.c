@@ -60,7 +60,7 @@ struct scepd_http {
 struct scepd_request {
     struct scepd_http *h;
     struct evhttp_request *req;
-    unsigned method;         /* SCEPD_M_* bit, 0 for a method we do not know */
+    unsigned method; /* SCEPD_M_* bit, 0 for a method we do not know */
     const char *method_name;
     const char *path; /* raw, without the query */
     size_t path_len;
@@ -81,63 +81,61 @@ static const struct {
     unsigned bit;
     const char *name;
 } http_methods[] = {
-    {EVHTTP_REQ_GET, SCEPD_M_GET, "GET"},
-    {EVHTTP_REQ_POST, SCEPD_M_POST, "POST"},
-    {EVHTTP_REQ_HEAD, SCEPD_M_HEAD, "HEAD"},
-    {EVHTTP_REQ_PUT, SCEPD_M_PUT, "PUT"},
-    {EVHTTP_REQ_DELETE, SCEPD_M_DELETE, "DELETE"},
-    {EVHTTP_REQ_OPTIONS, SCEPD_M_OPTIONS, "OPTIONS"},
-    {EVHTTP_REQ_TRACE, SCEPD_M_TRACE, "TRACE"},
-    {EVHTTP_REQ_CONNECT, SCEPD_M_CONNECT, "CONNECT"},
+    {EVHTTP_REQ_GET, SCEPD_M_GET, "GET"},          {EVHTTP_REQ_POST, SCEPD_M_POST, "POST"},
+    {EVHTTP_REQ_HEAD, SCEPD_M_HEAD, "HEAD"},       {EVHTTP_REQ_PUT, SCEPD_M_PUT, "PUT"},
+    {EVHTTP_REQ_DELETE, SCEPD_M_DELETE, "DELETE"}, {EVHTTP_REQ_OPTIONS, SCEPD_M_OPTIONS, "OPTIONS"},
+    {EVHTTP_REQ_TRACE, SCEPD_M_TRACE, "TRACE"},    {EVHTTP_REQ_CONNECT, SCEPD_M_CONNECT, "CONNECT"},
     {EVHTTP_REQ_PATCH, SCEPD_M_PATCH, "PATCH"},
 };
 
-static const char *
-http_status_text(int status)
+static const char *http_status_text(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Payload Too Large";
-    case 503: return "Service Unavailable";
-    default: return status >= 500 ? "Internal Server Error" : "Error";
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 413:
+        return "Payload Too Large";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return status >= 500 ? "Internal Server Error" : "Error";
     }
 }
 
 /* ---- request context (request.h) ------------------------------------ */
 
-unsigned
-scepd_request_method(const struct scepd_request *req)
+unsigned scepd_request_method(const struct scepd_request *req)
 {
     return req->method;
 }
 
-const char *
-scepd_request_method_name(const struct scepd_request *req)
+const char *scepd_request_method_name(const struct scepd_request *req)
 {
     return req->method_name;
 }
 
-const char *
-scepd_request_path(const struct scepd_request *req, size_t *len)
+const char *scepd_request_path(const struct scepd_request *req, size_t *len)
 {
     *len = req->path_len;
     return req->path;
 }
 
-const char *
-scepd_request_query(const struct scepd_request *req, size_t *len)
+const char *scepd_request_query(const struct scepd_request *req, size_t *len)
 {
     *len = req->query_len;
     return req->query;
 }
 
 /* The body as one run; *body borrowed from evhttp's input buffer. */
-int
-scepd_request_body(struct scepd_request *req, const unsigned char **body, size_t *len)
+int scepd_request_body(struct scepd_request *req, const unsigned char **body, size_t *len)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(req->req);
     size_t n = in != NULL ? evbuffer_get_length(in) : 0;
@@ -154,38 +152,32 @@ scepd_request_body(struct scepd_request *req, const unsigned char **body, size_t
     return 0;
 }
 
-const char *
-scepd_request_peer(const struct scepd_request *req)
+const char *scepd_request_peer(const struct scepd_request *req)
 {
     return req->peer;
 }
 
-int
-scepd_request_is_tls(const struct scepd_request *req)
+int scepd_request_is_tls(const struct scepd_request *req)
 {
     return req->h->tls;
 }
 
-X509 *
-scepd_request_get0_peer_cert(const struct scepd_request *req)
+X509 *scepd_request_get0_peer_cert(const struct scepd_request *req)
 {
     return req->peer_cert;
 }
 
-struct scep_reply *
-scepd_request_result(struct scepd_request *req)
+struct scep_reply *scepd_request_result(struct scepd_request *req)
 {
     return &req->r;
 }
 
-void
-scepd_request_set_op(struct scepd_request *req, int op)
+void scepd_request_set_op(struct scepd_request *req, int op)
 {
     req->op = op;
 }
 
-int
-scepd_request_status(const struct scepd_request *req)
+int scepd_request_status(const struct scepd_request *req)
 {
     return req->status;
 }
@@ -194,8 +186,7 @@ scepd_request_status(const struct scepd_request *req)
 
 /* evhttp calls this once the reply is fully written (or the request is
  * being freed after it was sent). */
-static void
-http_reply_complete(struct evhttp_request *req, void *arg)
+static void http_reply_complete(struct evhttp_request *req, void *arg)
 {
     struct scepd_http *h = arg;
 
@@ -203,20 +194,17 @@ http_reply_complete(struct evhttp_request *req, void *arg)
     scepd_conns_request_end(h->conns, evhttp_request_get_connection(req));
 }
 
-int
-scepd_reply_header(struct scepd_request *req, const char *name, const char *value)
+int scepd_reply_header(struct scepd_request *req, const char *name, const char *value)
 {
     if (req->replied)
         return -1;
-    return evhttp_add_header(evhttp_request_get_output_headers(req->req), name, value) == 0
-               ? 0
-               : -1;
+    return evhttp_add_header(evhttp_request_get_output_headers(req->req), name, value) == 0 ? 0
+                                                                                            : -1;
 }
 
 /* Sends status with body (len bytes); see request.h. */
-void
-scepd_reply_send(struct scepd_request *req, int status, const char *content_type,
-                 const void *body, size_t len)
+void scepd_reply_send(struct scepd_request *req, int status, const char *content_type,
+                      const void *body, size_t len)
 {
     struct evkeyvalq *hdr = evhttp_request_get_output_headers(req->req);
     struct evbuffer *buf;
@@ -255,8 +243,7 @@ scepd_reply_send(struct scepd_request *req, int status, const char *content_type
 }
 
 /* Sends a one-line text/plain reply. */
-void
-scepd_reply_text(struct scepd_request *req, int status, const char *text)
+void scepd_reply_text(struct scepd_request *req, int status, const char *text)
 {
     char line[320];
     int n = snprintf(line, sizeof(line), "%s\n", text);
@@ -271,8 +258,7 @@ scepd_reply_text(struct scepd_request *req, int status, const char *text)
 }
 
 /* Records an HTTP-level refusal in the result so the log line has it. */
-void
-scepd_reply_refuse(struct scepd_request *req, int status, const char *reason)
+void scepd_reply_refuse(struct scepd_request *req, int status, const char *reason)
 {
     if (req->replied)
         return;
@@ -283,8 +269,7 @@ scepd_reply_refuse(struct scepd_request *req, int status, const char *reason)
 
 /* ---- one request -------------------------------------------------------- */
 
-static void
-http_log(struct scepd_request *c)
+static void http_log(struct scepd_request *c)
 {
     struct scepd_logline l;
     struct timespec now;
@@ -310,8 +295,7 @@ http_log(struct scepd_request *c)
     scepd_log_str(&l, "msg_type", c->r.msg_type >= 0 ? scep_msg_type_name(c->r.msg_type) : "");
     scepd_log_str(&l, "transaction_id", c->r.transaction_id);
     scepd_log_str(&l, "outcome", c->r.outcome);
-    scepd_log_str(&l, "fail_info",
-                  c->r.fail_info >= 0 ? scep_fail_info_name(c->r.fail_info) : "");
+    scepd_log_str(&l, "fail_info", c->r.fail_info >= 0 ? scep_fail_info_name(c->r.fail_info) : "");
     scepd_log_str(&l, "serial", c->r.serial);
     if (c->status != 200 || c->r.fail_info >= 0)
         scepd_log_str(&l, "reason", c->r.reason);
@@ -322,8 +306,8 @@ http_log(struct scepd_request *c)
 
         /* Verified against tls_client_ca; the log escapes it anyway; last, so that
          * it cannot push the fields above out of the line. */
-        if (X509_NAME_oneline(X509_get_subject_name(c->peer_cert), subject,
-                              (int)sizeof(subject)) == NULL)
+        if (X509_NAME_oneline(X509_get_subject_name(c->peer_cert), subject, (int)sizeof(subject)) ==
+            NULL)
             subject[0] = '\0';
         scepd_log_str(&l, "client_subject", subject);
     }
@@ -331,8 +315,7 @@ http_log(struct scepd_request *c)
 }
 
 /* The verified client certificate of evcon's TLS session, or NULL. */
-static X509 *
-http_peer_cert(struct evhttp_connection *evcon)
+static X509 *http_peer_cert(struct evhttp_connection *evcon)
 {
     struct bufferevent *bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
     /* NULL for a bufferevent that is not an OpenSSL one. */
@@ -351,8 +334,7 @@ http_peer_cert(struct evhttp_connection *evcon)
 }
 
 /* Splits evhttp's raw request target into path and query. */
-static void
-http_split_target(struct scepd_request *c, const char *uri)
+static void http_split_target(struct scepd_request *c, const char *uri)
 {
     const char *qmark;
 
@@ -374,8 +356,7 @@ http_split_target(struct scepd_request *c, const char *uri)
 }
 
 /* evhttp's callback for every request on one listener of a worker. */
-static void
-http_handle(struct evhttp_request *evreq, void *arg)
+static void http_handle(struct evhttp_request *evreq, void *arg)
 {
     struct scepd_request c;
     struct scepd_route_match m;
@@ -436,10 +417,9 @@ http_handle(struct evhttp_request *evreq, void *arg)
  * through to the handler, so that the route table, not evhttp (which
  * answers 501), answers 405 with an Allow header.
  */
-int
-scepd_http_new(struct event_base *base, const struct scep_config *cfg,
-               const struct scepd_listener *l, struct scepd_app *app,
-               struct scepd_conns *conns, struct scepd_http **out)
+int scepd_http_new(struct event_base *base, const struct scep_config *cfg,
+                   const struct scepd_listener *l, struct scepd_app *app, struct scepd_conns *conns,
+                   struct scepd_http **out)
 {
     struct scepd_http *h = NULL;
     int dfd = -1;
@@ -470,8 +450,8 @@ scepd_http_new(struct event_base *base, const struct scep_config *cfg,
      * each worker gets its own dup of the listening socket. */
     dfd = fcntl(scepd_listener_fd(l), F_DUPFD_CLOEXEC, 0);
     if (dfd < 0) {
-        scepd_log(SCEPD_ERROR, "dup of listening socket failed", "listener",
-                  scepd_listener_name(l), "error", strerror(errno), NULL);
+        scepd_log(SCEPD_ERROR, "dup of listening socket failed", "listener", scepd_listener_name(l),
+                  "error", strerror(errno), NULL);
         goto out;
     }
     h->bound = evhttp_accept_socket_with_handle(h->http, dfd);
@@ -497,8 +477,7 @@ out:
 }
 
 /* Stops accepting on this worker's dup of the socket. */
-void
-scepd_http_unbind(struct scepd_http *h)
+void scepd_http_unbind(struct scepd_http *h)
 {
     if (h != NULL && h->bound != NULL) {
         evhttp_del_accept_socket(h->http, h->bound);
@@ -508,8 +487,7 @@ scepd_http_unbind(struct scepd_http *h)
 
 /* Frees h; evhttp_free closes the open connections (conn.c's close
  * callback uncounts them).  Accepts NULL. */
-void
-scepd_http_free(struct scepd_http *h)
+void scepd_http_free(struct scepd_http *h)
 {
     if (h == NULL)
         return;

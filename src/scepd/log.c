@@ -21,8 +21,7 @@ static int log_min_level = SCEPD_INFO;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 /* Sets the least severe level written.  Returns 0, or -1 for an unknown name. */
-int
-scepd_log_set_level(const char *name)
+int scepd_log_set_level(const char *name)
 {
     int i;
 
@@ -36,14 +35,12 @@ scepd_log_set_level(const char *name)
 }
 
 /* Returns 1 when lines of level are written. */
-int
-scepd_log_enabled(int level)
+int scepd_log_enabled(int level)
 {
     return level >= log_min_level;
 }
 
-static void
-log_append(struct scepd_logline *l, const char *s, size_t n)
+static void log_append(struct scepd_logline *l, const char *s, size_t n)
 {
     /* Keep one byte for the final newline. */
     size_t room = sizeof(l->buf) - 1 - l->len;
@@ -56,15 +53,13 @@ log_append(struct scepd_logline *l, const char *s, size_t n)
     l->len += n;
 }
 
-static void
-log_append_c(struct scepd_logline *l, char c)
+static void log_append_c(struct scepd_logline *l, char c)
 {
     log_append(l, &c, 1);
 }
 
 /* Starts a line with time (UTC, milliseconds), level and msg. */
-void
-scepd_log_begin(struct scepd_logline *l, int level, const char *msg)
+void scepd_log_begin(struct scepd_logline *l, int level, const char *msg)
 {
     struct timespec ts;
     struct tm tm;
@@ -77,8 +72,7 @@ scepd_log_begin(struct scepd_logline *l, int level, const char *msg)
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     n = snprintf(t, sizeof(t), "time=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                 ts.tv_nsec / 1000000);
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
     if (n > 0)
         log_append(l, t, (size_t)n < sizeof(t) ? (size_t)n : sizeof(t) - 1);
     scepd_log_str(l, "level", level_names[level >= 0 && level < 4 ? level : 1]);
@@ -86,8 +80,7 @@ scepd_log_begin(struct scepd_logline *l, int level, const char *msg)
 }
 
 /* Bytes left in l before the final newline. */
-static size_t
-log_room(const struct scepd_logline *l)
+static size_t log_room(const struct scepd_logline *l)
 {
     return sizeof(l->buf) - 1 - l->len;
 }
@@ -99,8 +92,7 @@ log_room(const struct scepd_logline *l)
  * shorten the line but never leave it unparsable; a pair without room
  * for even its key is dropped.
  */
-void
-scepd_log_mem(struct scepd_logline *l, const char *key, const char *value, size_t len)
+void scepd_log_mem(struct scepd_logline *l, const char *key, const char *value, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     size_t klen = strlen(key);
@@ -153,16 +145,14 @@ scepd_log_mem(struct scepd_logline *l, const char *key, const char *value, size_
 }
 
 /* Appends key=value; a NULL value is logged empty. */
-void
-scepd_log_str(struct scepd_logline *l, const char *key, const char *value)
+void scepd_log_str(struct scepd_logline *l, const char *key, const char *value)
 {
     if (value == NULL)
         value = "";
     scepd_log_mem(l, key, value, strlen(value));
 }
 
-void
-scepd_log_int(struct scepd_logline *l, const char *key, long long value)
+void scepd_log_int(struct scepd_logline *l, const char *key, long long value)
 {
     char v[32];
 
@@ -170,8 +160,7 @@ scepd_log_int(struct scepd_logline *l, const char *key, long long value)
     scepd_log_str(l, key, v);
 }
 
-void
-scepd_log_double(struct scepd_logline *l, const char *key, double value)
+void scepd_log_double(struct scepd_logline *l, const char *key, double value)
 {
     char v[48];
 
@@ -181,8 +170,7 @@ scepd_log_double(struct scepd_logline *l, const char *key, double value)
 
 /* Ends the line and writes it in one write(2) (stderr is unbuffered
  * anyway, but stdio may split a long line into several writes). */
-void
-scepd_log_end(struct scepd_logline *l)
+void scepd_log_end(struct scepd_logline *l)
 {
     size_t off = 0;
 
@@ -199,8 +187,7 @@ scepd_log_end(struct scepd_logline *l)
 }
 
 /* Writes one line: msg and then key/value string pairs up to a NULL key. */
-void
-scepd_log(int level, const char *msg, ...)
+void scepd_log(int level, const char *msg, ...)
 {
     struct scepd_logline l;
     const char *k;

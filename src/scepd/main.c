@@ -38,8 +38,7 @@ struct main_flag {
     const char *value;
 };
 
-static void
-main_collect_key(const char *key, const char *section, const char *help, void *arg)
+static void main_collect_key(const char *key, const char *section, const char *help, void *arg)
 {
     struct main_keys *k = arg;
     size_t i, len = strlen(key);
@@ -59,8 +58,7 @@ main_collect_key(const char *key, const char *section, const char *help, void *a
     k->n++;
 }
 
-static void
-main_build_options(struct main_keys *k)
+static void main_build_options(struct main_keys *k)
 {
     static const struct option fixed[] = {
         {"config", required_argument, NULL, 'c'},
@@ -76,8 +74,7 @@ main_build_options(struct main_keys *k)
 
 static const char *help_section;
 
-static void
-main_help_key(const char *key, const char *section, const char *help, void *arg)
+static void main_help_key(const char *key, const char *section, const char *help, void *arg)
 {
     char flag[80];
     size_t i;
@@ -94,15 +91,13 @@ main_help_key(const char *key, const char *section, const char *help, void *arg)
     printf("  %-24s %s\n", flag, help);
 }
 
-static void
-main_usage(FILE *fp)
+static void main_usage(FILE *fp)
 {
     fprintf(fp, "usage: scepd [--config FILE] [--KEY VALUE ...]\n"
                 "       scepd --help | --version\n");
 }
 
-static void
-main_help(void)
+static void main_help(void)
 {
     main_usage(stdout);
     printf("\nThe SCEP (RFC 8894) server.  Every configuration key (scepd.conf(5)) is also a\n"
@@ -119,8 +114,7 @@ main_help(void)
 }
 
 /* Parses, configures, prepares and serves; returns the exit status. */
-int
-main(int argc, char **argv)
+int main(int argc, char **argv)
 {
     struct main_keys keys;
     struct main_flag *flags = NULL;
@@ -178,8 +172,7 @@ main(int argc, char **argv)
         goto out;
     }
     for (i = 0; i < nflags; i++) {
-        if (scep_config_set(&cfg, keys.keys[flags[i].key], flags[i].value, err, sizeof(err)) !=
-            0) {
+        if (scep_config_set(&cfg, keys.keys[flags[i].key], flags[i].value, err, sizeof(err)) != 0) {
             fprintf(stderr, "scepd: --%s: %s\n", keys.names[flags[i].key], err);
             goto out;
         }

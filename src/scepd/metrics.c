@@ -24,8 +24,7 @@ static const char *const outcome_names[SCEPD_OUT_COUNT] = {"success", "failure",
                                                            "error"};
 
 /* Maps the service's outcome text to enum scepd_outcome (unknown: error). */
-int
-scepd_outcome_from_text(const char *outcome)
+int scepd_outcome_from_text(const char *outcome)
 {
     int i;
 
@@ -36,8 +35,7 @@ scepd_outcome_from_text(const char *outcome)
 }
 
 /* Counts one request of operation op with outcome. */
-void
-scepd_metrics_request(struct scepd_metrics *m, int op, int outcome)
+void scepd_metrics_request(struct scepd_metrics *m, int op, int outcome)
 {
     if (op < 0 || op >= SCEPD_OP_COUNT)
         op = SCEPD_OP_UNKNOWN;
@@ -47,8 +45,7 @@ scepd_metrics_request(struct scepd_metrics *m, int op, int outcome)
 }
 
 /* Counts one CertRep FAILURE with fail_info. */
-void
-scepd_metrics_refusal(struct scepd_metrics *m, int fail_info)
+void scepd_metrics_refusal(struct scepd_metrics *m, int fail_info)
 {
     if (fail_info < 0 || fail_info >= SCEPD_FAIL_INFO_COUNT)
         return;
@@ -56,8 +53,7 @@ scepd_metrics_refusal(struct scepd_metrics *m, int fail_info)
 }
 
 /* Adds one issuance taking seconds to the histogram. */
-void
-scepd_metrics_issuance(struct scepd_metrics *m, double seconds)
+void scepd_metrics_issuance(struct scepd_metrics *m, double seconds)
 {
     int b;
 
@@ -73,15 +69,14 @@ scepd_metrics_issuance(struct scepd_metrics *m, double seconds)
     atomic_fetch_add_explicit(&m->issue_sum_ns, (uint64_t)(seconds * 1e9), memory_order_relaxed);
 }
 
-static uint64_t
-sum(struct scepd_metrics *const *m, size_t n, size_t off)
+static uint64_t sum(struct scepd_metrics *const *m, size_t n, size_t off)
 {
     uint64_t total = 0;
     size_t i;
 
     for (i = 0; i < n; i++)
-        total += atomic_load_explicit((_Atomic uint64_t *)((char *)m[i] + off),
-                                      memory_order_relaxed);
+        total +=
+            atomic_load_explicit((_Atomic uint64_t *)((char *)m[i] + off), memory_order_relaxed);
     return total;
 }
 
@@ -91,8 +86,7 @@ sum(struct scepd_metrics *const *m, size_t n, size_t off)
  * Appends the Prometheus text for the sum of n workers' metrics to out.
  * Returns 0, or -1 when out could not grow.
  */
-int
-scepd_metrics_render(struct scepd_metrics *const *m, size_t n, struct evbuffer *out)
+int scepd_metrics_render(struct scepd_metrics *const *m, size_t n, struct evbuffer *out)
 {
     uint64_t cum = 0, count;
     int op, oc, b, rc = 0;
@@ -111,8 +105,7 @@ scepd_metrics_render(struct scepd_metrics *const *m, size_t n, struct evbuffer *
                                    "failInfo.\n# TYPE scepd_refusals_total counter\n") < 0;
     for (b = 0; b < SCEPD_FAIL_INFO_COUNT; b++)
         rc |= evbuffer_add_printf(out, "scepd_refusals_total{fail_info=\"%s\"} %llu\n",
-                                  scep_fail_info_name(b),
-                                  (unsigned long long)SUM(refusals[b])) < 0;
+                                  scep_fail_info_name(b), (unsigned long long)SUM(refusals[b])) < 0;
 
     rc |= evbuffer_add_printf(out, "# HELP scepd_issuance_seconds Time to issue and store a "
                                    "certificate.\n# TYPE scepd_issuance_seconds histogram\n") < 0;
@@ -139,34 +132,40 @@ scepd_metrics_render(struct scepd_metrics *const *m, size_t n, struct evbuffer *
 
         for (i = 0; i < n; i++)
             open += atomic_load_explicit(&m[i]->conns_open, memory_order_relaxed);
-        rc |= evbuffer_add_printf(out, "# HELP scepd_connections Client connections open now.\n"
-                                       "# TYPE scepd_connections gauge\n"
-                                       "scepd_connections %lld\n",
+        rc |= evbuffer_add_printf(out,
+                                  "# HELP scepd_connections Client connections open now.\n"
+                                  "# TYPE scepd_connections gauge\n"
+                                  "scepd_connections %lld\n",
                                   (long long)open) < 0;
     }
-    rc |= evbuffer_add_printf(out, "# HELP scepd_connections_accepted_total Client connections "
-                                   "accepted.\n# TYPE scepd_connections_accepted_total counter\n"
-                                   "scepd_connections_accepted_total %llu\n",
+    rc |= evbuffer_add_printf(out,
+                              "# HELP scepd_connections_accepted_total Client connections "
+                              "accepted.\n# TYPE scepd_connections_accepted_total counter\n"
+                              "scepd_connections_accepted_total %llu\n",
                               (unsigned long long)SUM(conns_accepted)) < 0;
-    rc |= evbuffer_add_printf(out, "# HELP scepd_accept_errors_total accept(2) failures, such as "
-                                   "EMFILE.\n# TYPE scepd_accept_errors_total counter\n"
-                                   "scepd_accept_errors_total %llu\n",
+    rc |= evbuffer_add_printf(out,
+                              "# HELP scepd_accept_errors_total accept(2) failures, such as "
+                              "EMFILE.\n# TYPE scepd_accept_errors_total counter\n"
+                              "scepd_accept_errors_total %llu\n",
                               (unsigned long long)SUM(accept_errors)) < 0;
-    rc |= evbuffer_add_printf(out, "# HELP scepd_accept_paused_total Times a worker stopped "
-                                   "accepting at max_connections.\n"
-                                   "# TYPE scepd_accept_paused_total counter\n"
-                                   "scepd_accept_paused_total %llu\n",
+    rc |= evbuffer_add_printf(out,
+                              "# HELP scepd_accept_paused_total Times a worker stopped "
+                              "accepting at max_connections.\n"
+                              "# TYPE scepd_accept_paused_total counter\n"
+                              "scepd_accept_paused_total %llu\n",
                               (unsigned long long)SUM(accept_paused)) < 0;
 
-    rc |= evbuffer_add_printf(out, "# HELP scepd_read_deadlines_total Connections closed because "
-                                   "no whole request came within read_timeout.\n"
-                                   "# TYPE scepd_read_deadlines_total counter\n"
-                                   "scepd_read_deadlines_total %llu\n",
+    rc |= evbuffer_add_printf(out,
+                              "# HELP scepd_read_deadlines_total Connections closed because "
+                              "no whole request came within read_timeout.\n"
+                              "# TYPE scepd_read_deadlines_total counter\n"
+                              "scepd_read_deadlines_total %llu\n",
                               (unsigned long long)SUM(read_deadlines)) < 0;
 
-    rc |= evbuffer_add_printf(out, "# HELP scepd_build_info Build information.\n"
-                                   "# TYPE scepd_build_info gauge\n"
-                                   "scepd_build_info{version=\"%s\"} 1\n",
+    rc |= evbuffer_add_printf(out,
+                              "# HELP scepd_build_info Build information.\n"
+                              "# TYPE scepd_build_info gauge\n"
+                              "scepd_build_info{version=\"%s\"} 1\n",
                               SCEPD_VERSION) < 0;
     return rc ? -1 : 0;
 }

@@ -13,18 +13,15 @@
 #include "scepd.h"
 
 static const char *const op_names[SCEPD_OP_COUNT] = {
-    [SCEPD_OP_UNKNOWN] = "unknown",
-    [SCEPD_OP_GETCACAPS] = "GetCACaps",
-    [SCEPD_OP_GETCACERT] = "GetCACert",
-    [SCEPD_OP_GETNEXTCACERT] = "GetNextCACert",
+    [SCEPD_OP_UNKNOWN] = "unknown",           [SCEPD_OP_GETCACAPS] = "GetCACaps",
+    [SCEPD_OP_GETCACERT] = "GetCACert",       [SCEPD_OP_GETNEXTCACERT] = "GetNextCACert",
     [SCEPD_OP_PKIOPERATION] = "PKIOperation",
 };
 
 /* Longest operation value we try to match (the longest name is 13). */
 #define QUERY_MAX_OP 32
 
-static int
-hexval(char c)
+static int hexval(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -37,8 +34,7 @@ hexval(char c)
 
 /* Matches an operation value, percent-decoding it first (a client may
  * escape a letter); anything undecodable or too long is unknown. */
-static int
-query_match_op(const char *v, size_t len)
+static int query_match_op(const char *v, size_t len)
 {
     char name[QUERY_MAX_OP + 1];
     size_t i, n = 0;
@@ -74,8 +70,7 @@ query_match_op(const char *v, size_t len)
  * Splits q (len bytes, without the '?') on '&' and fills out.  The first
  * operation= and the first message= win; other parameters are ignored.
  */
-void
-scepd_query_parse(const char *q, size_t len, struct scepd_query *out)
+void scepd_query_parse(const char *q, size_t len, struct scepd_query *out)
 {
     size_t pos = 0;
 
@@ -102,8 +97,7 @@ scepd_query_parse(const char *q, size_t len, struct scepd_query *out)
 }
 
 /* Returns the RFC spelling of op, "unknown" or "none"; never NULL. */
-const char *
-scepd_op_name(int op)
+const char *scepd_op_name(int op)
 {
     if (op == SCEPD_OP_NONE)
         return "none";

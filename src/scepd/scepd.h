@@ -72,8 +72,8 @@ void scepd_log(int level, const char *msg, ...);
 /* ---- query.c ------------------------------------------------------- */
 
 enum scepd_op {
-    SCEPD_OP_NONE = -1,     /* no operation= parameter */
-    SCEPD_OP_UNKNOWN = 0,   /* an operation we do not serve */
+    SCEPD_OP_NONE = -1,   /* no operation= parameter */
+    SCEPD_OP_UNKNOWN = 0, /* an operation we do not serve */
     SCEPD_OP_GETCACAPS,
     SCEPD_OP_GETCACERT,
     SCEPD_OP_GETNEXTCACERT,
@@ -115,11 +115,11 @@ struct scepd_metrics {
     _Atomic uint64_t issue_buckets[SCEPD_HIST_BUCKETS]; /* non-cumulative */
     _Atomic uint64_t issue_count;
     _Atomic uint64_t issue_sum_ns;
-    _Atomic int64_t conns_open;          /* gauge: connections open now */
-    _Atomic uint64_t conns_accepted;     /* connections evhttp took on */
-    _Atomic uint64_t accept_errors;      /* accept(2) failures (EMFILE, ...) */
-    _Atomic uint64_t accept_paused;      /* times accepting paused at max_connections */
-    _Atomic uint64_t read_deadlines;     /* connections closed at the read deadline */
+    _Atomic int64_t conns_open;      /* gauge: connections open now */
+    _Atomic uint64_t conns_accepted; /* connections evhttp took on */
+    _Atomic uint64_t accept_errors;  /* accept(2) failures (EMFILE, ...) */
+    _Atomic uint64_t accept_paused;  /* times accepting paused at max_connections */
+    _Atomic uint64_t read_deadlines; /* connections closed at the read deadline */
 };
 
 /* Maps the service's outcome text to enum scepd_outcome. */

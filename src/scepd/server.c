@@ -73,8 +73,7 @@ struct server_main {
 
 /* A worker's loop has ended (on that worker's thread): the last one out
  * wakes main, whose loop waits for all of them. */
-static void
-server_worker_exited(void *arg)
+static void server_worker_exited(void *arg)
 {
     struct server_main *m = arg;
 
@@ -86,8 +85,7 @@ server_worker_exited(void *arg)
 
 /* Schedules the next check: at the next CA's activate-at, and no later
  * than SERVER_CA_POLL_SECONDS, to notice a next CA made meanwhile. */
-static void
-server_arm_rollover(struct server_main *m)
+static void server_arm_rollover(struct server_main *m)
 {
     time_t at = scep_ca_next_activate_at(m->ca);
     time_t now = time(NULL);
@@ -101,8 +99,7 @@ server_arm_rollover(struct server_main *m)
 }
 
 /* Returns 1 when the state directory holds a next CA the loaded one lacks. */
-static int
-server_next_ca_appeared(const struct server_main *m)
+static int server_next_ca_appeared(const struct server_main *m)
 {
     char path[4096];
     struct stat st;
@@ -113,8 +110,7 @@ server_next_ca_appeared(const struct server_main *m)
     return stat(path, &st) == 0;
 }
 
-static void
-server_rollover(evutil_socket_t fd, short what, void *arg)
+static void server_rollover(evutil_socket_t fd, short what, void *arg)
 {
     struct server_main *m = arg;
     time_t at = scep_ca_next_activate_at(m->ca);
@@ -153,8 +149,7 @@ out:
 
 /* SIGTERM/SIGINT: the first drains, the second closes at once.  Main's
  * loop goes on until the last worker is out (server_done). */
-static void
-server_signal(evutil_socket_t sig, short what, void *arg)
+static void server_signal(evutil_socket_t sig, short what, void *arg)
 {
     struct server_main *m = arg;
     const char *name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
@@ -162,8 +157,8 @@ server_signal(evutil_socket_t sig, short what, void *arg)
 
     (void)what;
     if (m->stopping) {
-        scepd_log(SCEPD_WARN, "second stop signal: closing open connections now", "signal",
-                  name, NULL);
+        scepd_log(SCEPD_WARN, "second stop signal: closing open connections now", "signal", name,
+                  NULL);
         for (i = 0; i < m->srv.nworkers; i++)
             scepd_worker_stop_now(m->workers[i]);
         return;
@@ -181,8 +176,7 @@ server_signal(evutil_socket_t sig, short what, void *arg)
 }
 
 /* SIGHUP: no configuration reload (documented); look for a next CA now. */
-static void
-server_sighup(evutil_socket_t sig, short what, void *arg)
+static void server_sighup(evutil_socket_t sig, short what, void *arg)
 {
     struct server_main *m = arg;
 
@@ -196,8 +190,7 @@ server_sighup(evutil_socket_t sig, short what, void *arg)
 }
 
 /* The last worker has left its loop. */
-static void
-server_done(evutil_socket_t fd, short what, void *arg)
+static void server_done(evutil_socket_t fd, short what, void *arg)
 {
     struct server_main *m = arg;
 
@@ -207,11 +200,10 @@ server_done(evutil_socket_t fd, short what, void *arg)
 }
 
 /* libevent's own warnings, as logfmt lines instead of "[warn] ..." text. */
-static void
-server_libevent_log(int severity, const char *msg)
+static void server_libevent_log(int severity, const char *msg)
 {
-    int lvl = severity == EVENT_LOG_DEBUG ? SCEPD_DEBUG
-              : severity == EVENT_LOG_MSG ? SCEPD_INFO
+    int lvl = severity == EVENT_LOG_DEBUG  ? SCEPD_DEBUG
+              : severity == EVENT_LOG_MSG  ? SCEPD_INFO
               : severity == EVENT_LOG_WARN ? SCEPD_WARN
                                            : SCEPD_ERROR;
 
@@ -221,8 +213,7 @@ server_libevent_log(int severity, const char *msg)
 /* The file behind cfg->database ("sqlite:PATH" or PATH), recorded once
  * the workers have opened it, so that scepd_store_present can tell it
  * was deleted or replaced. */
-static void
-server_watch_db(struct scepd_server *srv)
+static void server_watch_db(struct scepd_server *srv)
 {
     const char *db = srv->cfg->database;
     struct stat st;
@@ -245,8 +236,7 @@ server_watch_db(struct scepd_server *srv)
  * a PKIOperation would answer SUCCESS for a certificate that is gone at
  * the next start.
  */
-int
-scepd_store_present(const struct scepd_server *srv)
+int scepd_store_present(const struct scepd_server *srv)
 {
     const char *db = srv->cfg->database;
     struct stat st;
@@ -260,8 +250,7 @@ scepd_store_present(const struct scepd_server *srv)
     return st.st_dev == srv->db_dev && st.st_ino == srv->db_ino;
 }
 
-static int
-server_default_workers(void)
+static int server_default_workers(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -278,13 +267,11 @@ server_default_workers(void)
 
 /* Warns when max_connections cannot be reached for lack of descriptors:
  * then EMFILE, not max_connections, is the limit that holds. */
-static void
-server_check_nofile(const struct scep_config *cfg, int nworkers)
+static void server_check_nofile(const struct scep_config *cfg, int nworkers)
 {
     struct rlimit rl;
     unsigned long long want =
-        (unsigned long long)nworkers * (unsigned long long)cfg->max_connections +
-        SERVER_FD_RESERVE;
+        (unsigned long long)nworkers * (unsigned long long)cfg->max_connections + SERVER_FD_RESERVE;
 
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || want <= rl.rlim_cur)
         return;
@@ -306,9 +293,8 @@ server_check_nofile(const struct scep_config *cfg, int nworkers)
  * an address meaning "every address" (0.0.0.0, ::) cannot be pasted into
  * a client, so the host name stands in for it.
  */
-static void
-server_url(const struct scep_config *cfg, const struct scepd_listener *l, int use_public,
-           char *url, size_t len)
+static void server_url(const struct scep_config *cfg, const struct scepd_listener *l,
+                       int use_public, char *url, size_t len)
 {
     const char *scheme = scepd_listener_get0_ssl_ctx(l) != NULL ? "https" : "http";
     char host[256];
@@ -332,14 +318,12 @@ server_url(const struct scep_config *cfg, const struct scepd_listener *l, int us
         snprintf(url, len, "%s://[%s]:%d%s", scheme, host, scepd_listener_port(l),
                  cfg->path_prefix);
     else
-        snprintf(url, len, "%s://%s:%d%s", scheme, host, scepd_listener_port(l),
-                 cfg->path_prefix);
+        snprintf(url, len, "%s://%s:%d%s", scheme, host, scepd_listener_port(l), cfg->path_prefix);
 }
 
 /* tls_client_verify's word as enum scepd_tls_verify (validated by the
  * configuration). */
-static enum scepd_tls_verify
-server_tls_verify(const char *word)
+static enum scepd_tls_verify server_tls_verify(const char *word)
 {
     if (word != NULL && strcmp(word, "require") == 0)
         return SCEPD_TLS_VERIFY_REQUIRE;
@@ -350,8 +334,7 @@ server_tls_verify(const char *word)
 
 /* The route table and the listeners: listen, and tls_listen when set.
  * Returns 0, or -1 after logging why. */
-static int
-server_listeners(struct server_main *m)
+static int server_listeners(struct server_main *m)
 {
     const struct scep_config *cfg = m->srv.cfg;
     struct scepd_listener_config lc;
@@ -397,8 +380,7 @@ server_listeners(struct server_main *m)
 }
 
 /* Prints the ready lines (stdout, which scripts read) and logs them. */
-static void
-server_ready(const struct server_main *m, const char *challenge_note)
+static void server_ready(const struct server_main *m, const char *challenge_note)
 {
     const struct scep_config *cfg = m->srv.cfg;
     const struct scepd_listener *plain = m->listeners[0];
@@ -435,8 +417,7 @@ server_ready(const struct server_main *m, const char *challenge_note)
  * challenge_note (may be NULL) is printed after the ready line.  Returns
  * SCEPD_EXIT_OK after a clean stop, SCEPD_EXIT_RUNTIME on failure.
  */
-int
-scepd_serve(const struct scep_config *cfg, struct scep_ca *ca, const char *challenge_note)
+int scepd_serve(const struct scep_config *cfg, struct scep_ca *ca, const char *challenge_note)
 {
     struct server_main m;
     sigset_t block, old;

@@ -31,8 +31,7 @@
 #define SETUP_CHALLENGE_BYTES 16
 
 /* mkdir -p with mode for every directory it makes. */
-static int
-setup_mkdir_p(const char *dir, mode_t mode)
+static int setup_mkdir_p(const char *dir, mode_t mode)
 {
     char path[4096];
     size_t i, n = strlen(dir);
@@ -52,8 +51,7 @@ setup_mkdir_p(const char *dir, mode_t mode)
 }
 
 /* Writes a new random challenge to path (O_EXCL, 0600). */
-static int
-setup_write_challenge(const char *path)
+static int setup_write_challenge(const char *path)
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char raw[SETUP_CHALLENGE_BYTES];
@@ -97,8 +95,7 @@ out:
  * Settles cfg->challenge: configured, or read from STATE/challenge,
  * generated there first when missing.  note receives what to print.
  */
-static int
-setup_challenge(struct scep_config *cfg, char *note, size_t notelen)
+static int setup_challenge(struct scep_config *cfg, char *note, size_t notelen)
 {
     char path[4096];
     char err[512];
@@ -115,8 +112,7 @@ setup_challenge(struct scep_config *cfg, char *note, size_t notelen)
     snprintf(path, sizeof(path), "%s/challenge", cfg->state_dir);
     if (stat(path, &st) != 0) {
         if (errno != ENOENT || setup_write_challenge(path) != 0) {
-            fprintf(stderr, "scepd: cannot create challenge file %s: %s\n", path,
-                    strerror(errno));
+            fprintf(stderr, "scepd: cannot create challenge file %s: %s\n", path, strerror(errno));
             return SCEPD_EXIT_RUNTIME;
         }
         generated = 1;
@@ -140,8 +136,7 @@ setup_challenge(struct scep_config *cfg, char *note, size_t notelen)
 /* Lowercase hex SHA-256 of ca's certificate DER into out; "" on failure.
  * The same text scepctl prints and scepc --ca-fingerprint pins:
  * scep_cert_fingerprint() (lib/ca) computes it for all of them. */
-void
-scepd_ca_fingerprint(const struct scep_ca *ca, char out[65])
+void scepd_ca_fingerprint(const struct scep_ca *ca, char out[65])
 {
     if (scep_cert_fingerprint(scep_ca_get0_cert(ca), out) != 0)
         out[0] = '\0';
@@ -152,8 +147,7 @@ scepd_ca_fingerprint(const struct scep_ca *ca, char out[65])
  * holds a reference (scep_ca_free()).  Returns SCEPD_EXIT_OK or
  * SCEPD_EXIT_RUNTIME after telling the operator why on stderr.
  */
-int
-scepd_setup(struct scep_config *cfg, struct scep_ca **ca, char *note, size_t notelen)
+int scepd_setup(struct scep_config *cfg, struct scep_ca **ca, char *note, size_t notelen)
 {
     struct scep_ca_init_opts opts;
     struct scep_ca *loaded = NULL;
@@ -173,8 +167,8 @@ scepd_setup(struct scep_config *cfg, struct scep_ca **ca, char *note, size_t not
                     scep_strerror(err));
             goto out;
         }
-        scepd_log(SCEPD_INFO, "ca-created", "state_dir", cfg->state_dir, "subject",
-                  cfg->ca_subject, "key_type", cfg->ca_key_type, NULL);
+        scepd_log(SCEPD_INFO, "ca-created", "state_dir", cfg->state_dir, "subject", cfg->ca_subject,
+                  "key_type", cfg->ca_key_type, NULL);
     }
     rc = setup_challenge(cfg, note, notelen);
     if (rc != SCEPD_EXIT_OK)
@@ -197,8 +191,7 @@ scepd_setup(struct scep_config *cfg, struct scep_ca **ca, char *note, size_t not
         char fp[65];
 
         scepd_ca_fingerprint(loaded, fp);
-        scepd_log(SCEPD_INFO, "ca-loaded", "state_dir", cfg->state_dir, "ca_fingerprint", fp,
-                  NULL);
+        scepd_log(SCEPD_INFO, "ca-loaded", "state_dir", cfg->state_dir, "ca_fingerprint", fp, NULL);
     }
     *ca = loaded;
     loaded = NULL;

@@ -22,8 +22,7 @@ static int run_file(const char *path)
     long n;
     int rc = -1;
 
-    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
-        fseek(f, 0, SEEK_SET) != 0)
+    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
         goto out;
     /* malloc(0) may return NULL; one spare byte avoids that case */
     if ((buf = malloc((size_t)n + 1)) == NULL)

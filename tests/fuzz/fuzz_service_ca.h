@@ -28,7 +28,6 @@ static const char fuzz_service_ca_pem[] =
     "zKY+jLA46XzCAFVqC4r5mSIIgCWPONW3+d5hxtBf4Edl29D+A+3hDRpYcBissT+l\n"
     "CD4EWyD4Y11m8SaT2JM5oobHO0CWD39wdqhLidSeZctTeUE9TGPS6OBuUL5fZxDt\n"
     "RpbEQYWePLF49+/XsXKJFzoxbAXDBVDbgFswygeqCnW4I3rbZdc=\n"
-    "-----END CERTIFICATE-----\n"
-    ;
+    "-----END CERTIFICATE-----\n";
 
 #endif

@@ -95,7 +95,6 @@ static void put(struct fx *f, const char *serial, const char *issuer_fp, int rev
     EVP_PKEY_free(k);
 }
 
-
 struct kind_count {
     const char *kind;
     int n;
@@ -128,8 +127,8 @@ static int crl_lists(X509_CRL *crl, const char *hex)
 
     assert_true(BN_hex2bn(&want, hex) > 0);
     for (int i = 0; i < sk_X509_REVOKED_num(revs); i++) {
-        BIGNUM *bn =
-            ASN1_INTEGER_to_BN(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revs, i)), NULL);
+        BIGNUM *bn = ASN1_INTEGER_to_BN(
+            X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revs, i)), NULL);
         found |= BN_cmp(bn, want) == 0;
         BN_free(bn);
     }
@@ -271,7 +270,7 @@ static void test_crl_lists_own_revoked_unexpired(void **state)
     X509_CRL *crl = NULL;
     int64_t now = (int64_t)time(NULL);
 
-    put(f, "0C01", f->ca_fp, 1, FUTURE);          /* listed */
+    put(f, "0C01", f->ca_fp, 1, FUTURE);           /* listed */
     put(f, "0C02", f->ca_fp, NOT_REVOKED, FUTURE); /* valid */
     put(f, "0C03", "ff00ff00", 1, FUTURE);         /* another CA's */
     put(f, "0C04", f->ca_fp, -1, now - 10);        /* revoked, expired */

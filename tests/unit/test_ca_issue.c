@@ -418,7 +418,7 @@ static void test_crl(void **state)
         {.serial = s2, .serial_len = sizeof(s2), .revoked_at = 1700000100, .reason = -1},
     };
     X509_CRL *crl = NULL;
-    STACK_OF(X509_REVOKED) * revs;
+    STACK_OF(X509_REVOKED) *revs;
     ASN1_INTEGER *num;
     ASN1_ENUMERATED *reason;
     X509_REVOKED *r;

@@ -34,8 +34,8 @@ struct fixture {
 
 static int setup(void **state)
 {
-    struct scep_ca_init_opts o = {.rsa_bits = 2048, .ra_bits = 2048, .with_ra = 1,
-                                  .subject = "CN=Review CA,O=Example"};
+    struct scep_ca_init_opts o = {
+        .rsa_bits = 2048, .ra_bits = 2048, .with_ra = 1, .subject = "CN=Review CA,O=Example"};
     struct fixture *f = calloc(1, sizeof(*f));
 
     if (f == NULL)
@@ -82,25 +82,24 @@ static X509_NAME *name_of_len(size_t len)
     size_t cur;
 
     assert_non_null(n);
-    assert_int_equal(X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
-                                                (const unsigned char *)"x", -1, -1, 0),
-                     1);
+    assert_int_equal(
+        X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)"x", -1, -1, 0),
+        1);
     /* "CN=x" plus ",OU=" + 50 characters per entry, then one shorter
      * entry to land on len exactly. */
     while ((cur = rfc2253_len(n)) + 54 + 5 < len) {
         memset(v, 'a', 50);
         v[50] = '\0';
-        assert_int_equal(X509_NAME_add_entry_by_txt(n, "OU", MBSTRING_UTF8,
-                                                    (const unsigned char *)v, -1, 0, 0),
-                         1);
+        assert_int_equal(
+            X509_NAME_add_entry_by_txt(n, "OU", MBSTRING_UTF8, (const unsigned char *)v, -1, 0, 0),
+            1);
     }
     cur = rfc2253_len(n);
     assert_true(len - cur - 4 > 0 && len - cur - 4 < sizeof(v));
     memset(v, 'b', len - cur - 4);
     v[len - cur - 4] = '\0';
-    assert_int_equal(X509_NAME_add_entry_by_txt(n, "OU", MBSTRING_UTF8,
-                                                (const unsigned char *)v, -1, 0, 0),
-                     1);
+    assert_int_equal(
+        X509_NAME_add_entry_by_txt(n, "OU", MBSTRING_UTF8, (const unsigned char *)v, -1, 0, 0), 1);
     assert_int_equal(rfc2253_len(n), len);
     return n;
 }

@@ -19,17 +19,25 @@
 
 #include "testutil.h"
 
-enum mode { M_ISSUE, M_PENDING_ONCE, M_FAILURE, M_BAD_NONCE, M_BAD_TXID, M_WRONG_SIGNER, M_HTTP500 };
+enum mode {
+    M_ISSUE,
+    M_PENDING_ONCE,
+    M_FAILURE,
+    M_BAD_NONCE,
+    M_BAD_TXID,
+    M_WRONG_SIGNER,
+    M_HTTP500
+};
 
 struct fake {
     const char *caps;
     X509 *ca;
     EVP_PKEY *ca_key;
-    X509 *other;        /* a certificate the client does not trust */
+    X509 *other; /* a certificate the client does not trust */
     EVP_PKEY *other_key;
     enum mode mode;
     int pending_left;
-    EVP_PKEY *req_pub;  /* public key of the CSR of the transaction */
+    EVP_PKEY *req_pub; /* public key of the CSR of the transaction */
     /* what the client sent last */
     int posted;
     int type;
@@ -384,8 +392,8 @@ static void test_pin_mismatch(void **state)
 {
     struct scep_transport t = {fake_get, fake_post, NULL, &F};
     unsigned char fp[SCEP_FINGERPRINT_LEN];
-    struct scep_client_options o = {.url = "http://fake/scep", .transport = &t,
-                                    .ca_fingerprint = fp};
+    struct scep_client_options o = {
+        .url = "http://fake/scep", .transport = &t, .ca_fingerprint = fp};
     struct scep_client *c = NULL;
     STACK_OF(X509) *certs = NULL;
 

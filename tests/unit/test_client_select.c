@@ -91,7 +91,8 @@ static void test_single_ca(void **state)
 
 static void test_ra_pair(void **state)
 {
-    EVP_PKEY *kc = tu_rsa_key_fresh(2048), *ke = tu_rsa_key_fresh(2048), *ks = tu_rsa_key_fresh(2048);
+    EVP_PKEY *kc = tu_rsa_key_fresh(2048), *ke = tu_rsa_key_fresh(2048),
+             *ks = tu_rsa_key_fresh(2048);
     X509 *ca = mk(kc, "CA", NULL, NULL, 1, "keyCertSign,cRLSign");
     X509 *ras = mk(ks, "RA sign", ca, kc, 0, "digitalSignature");
     X509 *rae = mk(ke, "RA enc", ca, kc, 0, "keyEncipherment");
@@ -125,7 +126,8 @@ static void test_ra_pair(void **state)
 
 static void test_pin_rejects_foreign_ra(void **state)
 {
-    EVP_PKEY *kc = tu_rsa_key_fresh(2048), *kx = tu_rsa_key_fresh(2048), *kr = tu_rsa_key_fresh(2048);
+    EVP_PKEY *kc = tu_rsa_key_fresh(2048), *kx = tu_rsa_key_fresh(2048),
+             *kr = tu_rsa_key_fresh(2048);
     X509 *ca = mk(kc, "CA", NULL, NULL, 1, "keyCertSign");
     X509 *evil = mk(kx, "CA", NULL, NULL, 1, "keyCertSign"); /* same name, other key */
     X509 *ra = mk(kr, "RA", evil, kx, 0, "digitalSignature,keyEncipherment");
@@ -192,11 +194,14 @@ static void test_fingerprint_parse(void **state)
     assert_int_equal(scep_fingerprint_parse(colons, fp), 0);
     assert_int_equal(fp[1], 0x50);
     assert_int_equal(scep_fingerprint_parse("8450", fp), SCEP_ERR_INVALID_ARG);
-    assert_int_equal(scep_fingerprint_parse("zz50F1DBB24ECDB032F7C52B7ABD14ADF16C7C1658B228E4D8CC37BE63F30F2F", fp),
+    assert_int_equal(scep_fingerprint_parse(
+                         "zz50F1DBB24ECDB032F7C52B7ABD14ADF16C7C1658B228E4D8CC37BE63F30F2F", fp),
                      SCEP_ERR_INVALID_ARG);
-    assert_int_equal(scep_fingerprint_parse("8450F1DBB24ECDB032F7C52B7ABD14ADF16C7C1658B228E4D8CC37BE63F30F2F00", fp),
+    assert_int_equal(scep_fingerprint_parse(
+                         "8450F1DBB24ECDB032F7C52B7ABD14ADF16C7C1658B228E4D8CC37BE63F30F2F00", fp),
                      SCEP_ERR_INVALID_ARG);
-    assert_int_equal(scep_fingerprint_parse("8:450F1DBB24ECDB032F7C52B7ABD14ADF16C7C1658B228E4D8CC37BE63F30F2F", fp),
+    assert_int_equal(scep_fingerprint_parse(
+                         "8:450F1DBB24ECDB032F7C52B7ABD14ADF16C7C1658B228E4D8CC37BE63F30F2F", fp),
                      SCEP_ERR_INVALID_ARG);
 }
 
@@ -229,10 +234,10 @@ static void test_subject(void **state)
 static void test_csr(void **state)
 {
     EVP_PKEY *k = tu_rsa_key(2048);
-    const char *sans[] = {"DNS:dev1.example", "IP:192.0.2.1", "IP:2001:db8::1", "email:a@example.org",
-                          "URI:urn:uuid:1"};
-    struct scep_csr_params p = {.subject = "CN=dev1", .sans = sans, .nsans = 5,
-                                .challenge = "s3cret pw"};
+    const char *sans[] = {"DNS:dev1.example", "IP:192.0.2.1", "IP:2001:db8::1",
+                          "email:a@example.org", "URI:urn:uuid:1"};
+    struct scep_csr_params p = {
+        .subject = "CN=dev1", .sans = sans, .nsans = 5, .challenge = "s3cret pw"};
     X509_REQ *req = NULL;
     STACK_OF(X509_EXTENSION) *exts;
     GENERAL_NAMES *gens;

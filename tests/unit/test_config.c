@@ -28,8 +28,7 @@ struct fixture {
     char err[512];
 };
 
-static int
-setup(void **state)
+static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
 
@@ -40,8 +39,7 @@ setup(void **state)
     return 0;
 }
 
-static int
-teardown(void **state)
+static int teardown(void **state)
 {
     struct fixture *f = *state;
 
@@ -53,8 +51,7 @@ teardown(void **state)
 }
 
 /* Writes text to DIR/name with mode and returns the path (free()). */
-static char *
-write_file(const struct fixture *f, const char *name, const char *text, mode_t mode)
+static char *write_file(const struct fixture *f, const char *name, const char *text, mode_t mode)
 {
     size_t n = strlen(f->dir) + strlen(name) + 2;
     char *path = malloc(n);
@@ -70,8 +67,7 @@ write_file(const struct fixture *f, const char *name, const char *text, mode_t m
     return path;
 }
 
-static void
-test_defaults(void **state)
+static void test_defaults(void **state)
 {
     struct fixture *f = *state;
     struct scep_config *c = &f->c;
@@ -107,8 +103,7 @@ test_defaults(void **state)
     assert_string_equal(c->database, "sqlite:/var/lib/scepd/scepd.db");
 }
 
-static void
-test_file_parsing(void **state)
+static void test_file_parsing(void **state)
 {
     struct fixture *f = *state;
     struct scep_config *c = &f->c;
@@ -171,8 +166,7 @@ test_file_parsing(void **state)
     free(path);
 }
 
-static void
-test_flags_override_file(void **state)
+static void test_flags_override_file(void **state)
 {
     struct fixture *f = *state;
     struct scep_config *c = &f->c;
@@ -199,19 +193,31 @@ test_flags_override_file(void **state)
     free(path);
 }
 
-static void
-test_bad_values(void **state)
+static void test_bad_values(void **state)
 {
     struct fixture *f = *state;
     struct scep_config *c = &f->c;
     static const char *const bad[][2] = {
-        {"workers", "-1"},           {"workers", "65"},        {"workers", "3x"},
-        {"workers", ""},             {"workers", "99999999999999999999"},
-        {"read_timeout", "0"},       {"max_body", "1000000"},  {"renewal", "maybe"},
-        {"log_level", "verbose"},    {"ca_key_type", "dsa"},   {"ca_rsa_bits", "1024"},
-        {"listen", "8080"},          {"listen", "[::1]8080"},  {"listen", "::1:8080"},
-        {"listen", "a:65536"},       {"listen", ""},           {"path_prefix", "scep"},
-        {"path_prefix", "/a?b"},     {"validity_seconds", "-5"}, {"state_dir", ""},
+        {"workers", "-1"},
+        {"workers", "65"},
+        {"workers", "3x"},
+        {"workers", ""},
+        {"workers", "99999999999999999999"},
+        {"read_timeout", "0"},
+        {"max_body", "1000000"},
+        {"renewal", "maybe"},
+        {"log_level", "verbose"},
+        {"ca_key_type", "dsa"},
+        {"ca_rsa_bits", "1024"},
+        {"listen", "8080"},
+        {"listen", "[::1]8080"},
+        {"listen", "::1:8080"},
+        {"listen", "a:65536"},
+        {"listen", ""},
+        {"path_prefix", "scep"},
+        {"path_prefix", "/a?b"},
+        {"validity_seconds", "-5"},
+        {"state_dir", ""},
     };
     size_t i;
 
@@ -238,8 +244,7 @@ test_bad_values(void **state)
     }
 }
 
-static void
-test_unknown_keys(void **state)
+static void test_unknown_keys(void **state)
 {
     struct fixture *f = *state;
     struct scep_config *c = &f->c;
@@ -286,8 +291,7 @@ test_unknown_keys(void **state)
     free(p6);
 }
 
-static void
-test_long_line(void **state)
+static void test_long_line(void **state)
 {
     struct fixture *f = *state;
     char text[2048];
@@ -306,8 +310,7 @@ test_long_line(void **state)
     free(path);
 }
 
-static void
-test_challenge_file(void **state)
+static void test_challenge_file(void **state)
 {
     struct fixture *f = *state;
     struct scep_config *c = &f->c;
@@ -330,8 +333,7 @@ test_challenge_file(void **state)
     assert_int_equal(scep_config_set(c, "challenge_file", empty, f->err, sizeof(f->err)), 0);
     assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
 
-    assert_int_equal(scep_config_set(c, "challenge_file", "/nonexistent/x", f->err,
-                                     sizeof(f->err)),
+    assert_int_equal(scep_config_set(c, "challenge_file", "/nonexistent/x", f->err, sizeof(f->err)),
                      0);
     assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), SCEP_ERR_NOT_FOUND);
     free(good);
@@ -339,8 +341,7 @@ test_challenge_file(void **state)
     free(empty);
 }
 
-static void
-count_key(const char *key, const char *section, const char *help, void *arg)
+static void count_key(const char *key, const char *section, const char *help, void *arg)
 {
     size_t *n = arg;
 
@@ -351,8 +352,7 @@ count_key(const char *key, const char *section, const char *help, void *arg)
     (*n)++;
 }
 
-static void
-test_each_key(void **state)
+static void test_each_key(void **state)
 {
     size_t n = 0;
 
@@ -363,8 +363,7 @@ test_each_key(void **state)
 }
 
 /* The [tls] keys go together; files are scepd's to check. */
-static void
-test_tls_keys(void **state)
+static void test_tls_keys(void **state)
 {
     struct fixture *f = *state;
     struct scep_config *c = &f->c;
@@ -379,13 +378,11 @@ test_tls_keys(void **state)
     assert_int_equal(scep_config_set(c, "tls_cert", "/x/cert.pem", f->err, sizeof(f->err)), 0);
     assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
     assert_non_null(strstr(f->err, "tls_listen"));
-    assert_int_equal(scep_config_set(c, "tls-listen", "127.0.0.1:8443", f->err, sizeof(f->err)),
-                     0);
+    assert_int_equal(scep_config_set(c, "tls-listen", "127.0.0.1:8443", f->err, sizeof(f->err)), 0);
     assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
     assert_non_null(strstr(f->err, "tls_key"));
     assert_int_equal(scep_config_set(c, "tls_key", "/x/key.pem", f->err, sizeof(f->err)), 0);
-    assert_int_equal(scep_config_set(c, "tls_client_verify", "require", f->err, sizeof(f->err)),
-                     0);
+    assert_int_equal(scep_config_set(c, "tls_client_verify", "require", f->err, sizeof(f->err)), 0);
     assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
     assert_non_null(strstr(f->err, "tls_client_ca"));
     assert_int_equal(scep_config_set(c, "tls_client_ca", "/x/ca.pem", f->err, sizeof(f->err)), 0);
@@ -393,8 +390,7 @@ test_tls_keys(void **state)
     assert_string_equal(c->tls_listen, "127.0.0.1:8443");
 }
 
-int
-main(void)
+int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),

@@ -383,14 +383,10 @@ static void test_next_ca(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_success_matrix),
-        cmocka_unit_test(test_success_crl),
-        cmocka_unit_test(test_failure_each_info),
-        cmocka_unit_test(test_pending),
-        cmocka_unit_test(test_certrep_rejects),
-        cmocka_unit_test(test_success_pkcs7_client),
-        cmocka_unit_test(test_certs_only),
-        cmocka_unit_test(test_certs_only_rejects_signed),
+        cmocka_unit_test(test_success_matrix),    cmocka_unit_test(test_success_crl),
+        cmocka_unit_test(test_failure_each_info), cmocka_unit_test(test_pending),
+        cmocka_unit_test(test_certrep_rejects),   cmocka_unit_test(test_success_pkcs7_client),
+        cmocka_unit_test(test_certs_only),        cmocka_unit_test(test_certs_only_rejects_signed),
         cmocka_unit_test(test_next_ca),
     };
 

@@ -58,7 +58,10 @@ static char *dialect(const char *(*map)(char c, char *tmp), const char *nl)
     return out;
 }
 
-static const char *m_raw(char c, char *tmp) { return tmp; }
+static const char *m_raw(char c, char *tmp)
+{
+    return tmp;
+}
 static const char *m_rfc(char c, char *tmp)
 {
     return c == '+' ? "%2B" : c == '/' ? "%2F" : c == '=' ? "%3D" : tmp;
@@ -67,10 +70,22 @@ static const char *m_rfc_lower(char c, char *tmp)
 {
     return c == '+' ? "%2b" : c == '/' ? "%2f" : c == '=' ? "%3d" : tmp;
 }
-static const char *m_sscep(char c, char *tmp) { return c == '+' ? "%2B" : c == '=' ? "%3D" : tmp; }
-static const char *m_strongswan(char c, char *tmp) { return c == '+' ? "%2B" : tmp; }
-static const char *m_ios11(char c, char *tmp) { return c == '+' ? " " : tmp; }
-static const char *m_ios11_escaped(char c, char *tmp) { return c == '+' ? "%20" : tmp; }
+static const char *m_sscep(char c, char *tmp)
+{
+    return c == '+' ? "%2B" : c == '=' ? "%3D" : tmp;
+}
+static const char *m_strongswan(char c, char *tmp)
+{
+    return c == '+' ? "%2B" : tmp;
+}
+static const char *m_ios11(char c, char *tmp)
+{
+    return c == '+' ? " " : tmp;
+}
+static const char *m_ios11_escaped(char c, char *tmp)
+{
+    return c == '+' ? "%20" : tmp;
+}
 static const char *m_url(char c, char *tmp)
 {
     return c == '+' ? "-" : c == '/' ? "_" : c == '=' ? "%3D" : tmp;
@@ -97,17 +112,17 @@ static void test_dialects(void **state)
         const char *(*map)(char, char *);
         const char *nl;
     } d[] = {
-        {m_rfc, NULL},             /* RFC 8894 4.1 */
-        {m_rfc_lower, NULL},       /* lower-case escapes */
-        {m_sscep, "%0A"},          /* sscep */
-        {m_strongswan, "%0A"},     /* strongSwan */
-        {m_rfc, "%0D%0A"},         /* Cisco */
-        {m_raw, NULL},             /* Apple, jscep */
-        {m_raw, "\n"},             /* raw line breaks */
-        {m_ios11, NULL},           /* iOS 11 */
-        {m_ios11_escaped, NULL},   /* the same after a proxy re-escaped it */
-        {m_url, NULL},             /* micromdm scepclient <= 2.3.0 */
-        {m_url_nopad, NULL},       /* base64url without padding */
+        {m_rfc, NULL},           /* RFC 8894 4.1 */
+        {m_rfc_lower, NULL},     /* lower-case escapes */
+        {m_sscep, "%0A"},        /* sscep */
+        {m_strongswan, "%0A"},   /* strongSwan */
+        {m_rfc, "%0D%0A"},       /* Cisco */
+        {m_raw, NULL},           /* Apple, jscep */
+        {m_raw, "\n"},           /* raw line breaks */
+        {m_ios11, NULL},         /* iOS 11 */
+        {m_ios11_escaped, NULL}, /* the same after a proxy re-escaped it */
+        {m_url, NULL},           /* micromdm scepclient <= 2.3.0 */
+        {m_url_nopad, NULL},     /* base64url without padding */
     };
     size_t i;
 
@@ -132,14 +147,14 @@ static void test_rejects(void **state)
 {
     char *big;
 
-    expect_bad("QUJD%4", 6, SCEP_ERR_BASE64);   /* cut escape */
-    expect_bad("QUJD%G1", 7, SCEP_ERR_BASE64);  /* not hex */
-    expect_bad("QU*D", 4, SCEP_ERR_BASE64);     /* not base64 */
+    expect_bad("QUJD%4", 6, SCEP_ERR_BASE64);  /* cut escape */
+    expect_bad("QUJD%G1", 7, SCEP_ERR_BASE64); /* not hex */
+    expect_bad("QU*D", 4, SCEP_ERR_BASE64);    /* not base64 */
     expect_bad("QU.D", 4, SCEP_ERR_BASE64);
-    expect_bad("QUJD%00", 7, SCEP_ERR_BASE64);  /* NUL */
-    expect_bad("QU=JD", 5, SCEP_ERR_BASE64);    /* padding inside */
-    expect_bad("QUJDR", 5, SCEP_ERR_BASE64);    /* 4n+1 characters */
-    expect_bad("QQ===", 5, SCEP_ERR_BASE64);    /* three pads */
+    expect_bad("QUJD%00", 7, SCEP_ERR_BASE64); /* NUL */
+    expect_bad("QU=JD", 5, SCEP_ERR_BASE64);   /* padding inside */
+    expect_bad("QUJDR", 5, SCEP_ERR_BASE64);   /* 4n+1 characters */
+    expect_bad("QQ===", 5, SCEP_ERR_BASE64);   /* three pads */
     expect_bad("", 0, SCEP_ERR_BASE64);
     expect_bad("%0A%0D", 6, SCEP_ERR_BASE64);
     expect_bad(NULL, 0, SCEP_ERR_INVALID_ARG);
@@ -230,11 +245,11 @@ static void test_caps_parse(void **state)
     const char *std = "SCEPStandard\n";
 
     assert_int_equal(scep_caps_parse(crlf, strlen(crlf)),
-                     SCEP_CAP_AES | SCEP_CAP_DES3 | SCEP_CAP_POST_PKI_OPERATION |
-                         SCEP_CAP_RENEWAL | SCEP_CAP_SHA1 | SCEP_CAP_SHA512 | SCEP_CAP_SHA384);
-    assert_int_equal(scep_caps_parse(std, strlen(std)),
-                     SCEP_CAP_SCEP_STANDARD | SCEP_CAP_AES | SCEP_CAP_POST_PKI_OPERATION |
-                         SCEP_CAP_SHA256);
+                     SCEP_CAP_AES | SCEP_CAP_DES3 | SCEP_CAP_POST_PKI_OPERATION | SCEP_CAP_RENEWAL |
+                         SCEP_CAP_SHA1 | SCEP_CAP_SHA512 | SCEP_CAP_SHA384);
+    assert_int_equal(scep_caps_parse(std, strlen(std)), SCEP_CAP_SCEP_STANDARD | SCEP_CAP_AES |
+                                                            SCEP_CAP_POST_PKI_OPERATION |
+                                                            SCEP_CAP_SHA256);
     assert_int_equal(scep_caps_parse("", 0), 0);
     assert_int_equal(scep_caps_parse(NULL, 0), 0);
     /* partial words and words run together do not count */
@@ -247,12 +262,9 @@ static void test_caps_parse(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dialects),
-        cmocka_unit_test(test_rejects),
-        cmocka_unit_test(test_small),
-        cmocka_unit_test(test_encode),
-        cmocka_unit_test(test_caps_format),
-        cmocka_unit_test(test_caps_parse),
+        cmocka_unit_test(test_dialects),    cmocka_unit_test(test_rejects),
+        cmocka_unit_test(test_small),       cmocka_unit_test(test_encode),
+        cmocka_unit_test(test_caps_format), cmocka_unit_test(test_caps_parse),
     };
 
     return cmocka_run_group_tests(tests, setup, NULL);

@@ -13,7 +13,7 @@
 #include "test_msg_fixture.h"
 
 static struct fx F;
-static unsigned char *csr_env;  /* EnvelopedData of the CSR to the CA */
+static unsigned char *csr_env; /* EnvelopedData of the CSR to the CA */
 static size_t csr_env_len;
 
 static int setup(void **state)
@@ -494,22 +494,14 @@ static void test_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_raw_baseline),
-        cmocka_unit_test(test_size_and_framing),
-        cmocka_unit_test(test_not_signed),
-        cmocka_unit_test(test_signer_count),
-        cmocka_unit_test(test_missing_attrs),
-        cmocka_unit_test(test_attr_types),
-        cmocka_unit_test(test_message_type),
-        cmocka_unit_test(test_nonce_and_transid),
-        cmocka_unit_test(test_no_signer_cert),
-        cmocka_unit_test(test_not_enveloped),
-        cmocka_unit_test(test_certrep_status),
-        cmocka_unit_test(test_tampered),
-        cmocka_unit_test(test_md5_refused),
-        cmocka_unit_test(test_wrong_key),
-        cmocka_unit_test(test_wrong_content),
-        cmocka_unit_test(test_ber_indefinite),
+        cmocka_unit_test(test_raw_baseline),   cmocka_unit_test(test_size_and_framing),
+        cmocka_unit_test(test_not_signed),     cmocka_unit_test(test_signer_count),
+        cmocka_unit_test(test_missing_attrs),  cmocka_unit_test(test_attr_types),
+        cmocka_unit_test(test_message_type),   cmocka_unit_test(test_nonce_and_transid),
+        cmocka_unit_test(test_no_signer_cert), cmocka_unit_test(test_not_enveloped),
+        cmocka_unit_test(test_certrep_status), cmocka_unit_test(test_tampered),
+        cmocka_unit_test(test_md5_refused),    cmocka_unit_test(test_wrong_key),
+        cmocka_unit_test(test_wrong_content),  cmocka_unit_test(test_ber_indefinite),
         cmocka_unit_test(test_names),
     };
 

@@ -125,7 +125,7 @@ static inline X509_CRL *fx_crl(struct fx *f)
 /* One attribute for the raw builder. */
 struct raw_attr {
     const char *oid;
-    int type;         /* V_ASN1_* */
+    int type; /* V_ASN1_* */
     const void *data;
     int len;
 };
@@ -135,11 +135,11 @@ struct raw_attr {
 struct raw_msg {
     struct raw_attr attrs[RAW_MAX_ATTRS];
     int nattrs;
-    int nsigners;             /* 1 normally; 0 or 2 for negative tests */
-    int no_certs;             /* leave the signer certificate out */
+    int nsigners;                 /* 1 normally; 0 or 2 for negative tests */
+    int no_certs;                 /* leave the signer certificate out */
     const unsigned char *content; /* eContent bytes, NULL: detached/absent */
     size_t content_len;
-    int ber;                  /* stream it out as BER, indefinite lengths */
+    int ber; /* stream it out as BER, indefinite lengths */
     const EVP_MD *md;
 };
 
@@ -192,17 +192,17 @@ static inline unsigned char *raw_build(struct fx *f, const struct raw_msg *r, si
     for (i = 0; i < r->nsigners; i++) {
         X509 *c = i == 0 ? f->cl_cert : f->ca_cert;
         EVP_PKEY *k = i == 0 ? f->cl_key : f->ca_key;
-        CMS_SignerInfo *si = CMS_add1_signer(cms, c, k, r->md ? r->md : EVP_sha256(),
-                                             CMS_BINARY | CMS_NOSMIMECAP |
-                                                 (r->no_certs ? CMS_NOCERTS : 0));
+        CMS_SignerInfo *si =
+            CMS_add1_signer(cms, c, k, r->md ? r->md : EVP_sha256(),
+                            CMS_BINARY | CMS_NOSMIMECAP | (r->no_certs ? CMS_NOCERTS : 0));
 
         if (si == NULL)
             fx_die("CMS_add1_signer");
         for (j = 0; j < r->nattrs; j++) {
             ASN1_OBJECT *o = OBJ_txt2obj(r->attrs[j].oid, 1);
 
-            if (o == NULL || !CMS_signed_add1_attr_by_OBJ(si, o, r->attrs[j].type,
-                                                          r->attrs[j].data, r->attrs[j].len))
+            if (o == NULL || !CMS_signed_add1_attr_by_OBJ(si, o, r->attrs[j].type, r->attrs[j].data,
+                                                          r->attrs[j].len))
                 fx_die("add attr");
             ASN1_OBJECT_free(o);
         }

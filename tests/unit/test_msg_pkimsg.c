@@ -28,7 +28,7 @@ static const struct {
     const char *name;
     int nid;
 } digests[] = {
-    {"SHA1", NID_sha1}, {"SHA224", NID_sha224}, {"SHA256", NID_sha256},
+    {"SHA1", NID_sha1},     {"SHA224", NID_sha224}, {"SHA256", NID_sha256},
     {"SHA384", NID_sha384}, {"SHA512", NID_sha512},
 };
 
@@ -257,10 +257,8 @@ static void test_build_rejects(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_matrix),
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_extra_certs),
-        cmocka_unit_test(test_two_recipients),
+        cmocka_unit_test(test_matrix),        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_extra_certs),   cmocka_unit_test(test_two_recipients),
         cmocka_unit_test(test_build_rejects),
     };
 

@@ -65,8 +65,7 @@ static X509_REQ *csr_with(EVP_PKEY *key, const char *cn, const X509_NAME *name,
     }
     assert_int_equal(X509_REQ_set_pubkey(r, key), 1);
     if (challenge != NULL)
-        assert_int_equal(X509_REQ_add1_attr_by_NID(r, NID_pkcs9_challengePassword,
-                                                   MBSTRING_UTF8,
+        assert_int_equal(X509_REQ_add1_attr_by_NID(r, NID_pkcs9_challengePassword, MBSTRING_UTF8,
                                                    (const unsigned char *)challenge, -1),
                          1);
     if (san != NULL) {
@@ -201,8 +200,7 @@ static void test_renewal_disabled_pkcsreq(void **state)
     /* with the challenge it is an ordinary enrollment, with the CSR's subject */
     q.csr = tu_csr(newkey, "new-name", CHALLENGE, NULL);
     c = fx_expect_cert(f, SCEP_MSG_PKCSREQ, "tid-nrp-3", &q);
-    assert_int_equal(X509_NAME_cmp(X509_get_subject_name(c), X509_REQ_get_subject_name(q.csr)),
-                     0);
+    assert_int_equal(X509_NAME_cmp(X509_get_subject_name(c), X509_REQ_get_subject_name(q.csr)), 0);
     assert_int_equal(fx_cert_count(f), 2);
     X509_free(c);
     X509_REQ_free(q.csr);
@@ -585,8 +583,7 @@ static void test_rejected_stays_rejected_in_auto(void **state)
     expect_pending(f, "tid-held-2", &q2);
     assert_int_equal(scep_store_get_request_by_transaction(f->st, "tid-held-1", &ri), 0);
     assert_int_equal(
-        scep_store_decide_request(f->st, ri->id, SCEP_REQ_REJECTED, "scepctl:root", "no", NULL),
-        0);
+        scep_store_decide_request(f->st, ri->id, SCEP_REQ_REJECTED, "scepctl:root", "no", NULL), 0);
     scep_request_info_free(ri);
 
     set_approval(f, 0);
@@ -598,8 +595,7 @@ static void test_rejected_stays_rejected_in_auto(void **state)
     /* once approved, it is collected as under manual approval */
     assert_int_equal(scep_store_get_request_by_transaction(f->st, "tid-held-2", &ri), 0);
     assert_int_equal(
-        scep_store_decide_request(f->st, ri->id, SCEP_REQ_APPROVED, "scepctl:root", NULL, NULL),
-        0);
+        scep_store_decide_request(f->st, ri->id, SCEP_REQ_APPROVED, "scepctl:root", NULL, NULL), 0);
     scep_request_info_free(ri);
     c = fx_expect_cert(f, SCEP_MSG_PKCSREQ, "tid-held-2", &q2);
     assert_int_equal(fx_cert_count(f), 1);

@@ -111,7 +111,7 @@ static inline unsigned char *ts_cert_der(const char *cn, size_t *len)
 
 /* A record whose strings all live in static or caller storage. */
 static inline struct scep_cert_info ts_info(const char *serial, const char *subject,
-                                     const unsigned char *der, size_t der_len)
+                                            const unsigned char *der, size_t der_len)
 {
     struct scep_cert_info ci;
 
