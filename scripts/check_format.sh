@@ -36,7 +36,8 @@ if [ "${#bad[@]}" -gt 0 ]; then
     echo "lint.format: ${#bad[@]} of ${#files[@]} files differ from clang-format (fix: scripts/check_format.sh --fix):"
     for f in "${bad[@]}"; do
         echo "  $f"
-        clang-format --style=file "$f" | diff -u "$f" - | sed -n '3,12p' | sed 's/^/    /'
+        # diff exits 1 on a difference; that is the point here, not a failure.
+        { clang-format --style=file "$f" | diff -u "$f" - || true; } | sed -n '3,12p' | sed 's/^/    /'
     done
     exit 1
 fi
