@@ -25,6 +25,7 @@
 #include "ca/ca.h"
 #include "ca/ca_internal.h"
 #include "ca/fsutil.h"
+#include "util/atomic_file.h"
 #include "keyring/keyhandle.h"
 #include "keyring/keyring.h"
 
@@ -401,7 +402,7 @@ int scep_ca_next_create(const char *dir, const struct scep_ca_init_opts *opts, t
         goto out;
     }
     /* Written last: its presence is what makes the next CA exist. */
-    rc = ca_write_file(path, stamp, (size_t)w, 0644, 1);
+    rc = util_write_atomic(path, stamp, (size_t)w, 0644, UTIL_WRITE_EXCL);
 out:
     plan_clear(&plan);
     return rc;

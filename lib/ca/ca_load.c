@@ -29,6 +29,7 @@
 #include "ca/ca.h"
 #include "ca/ca_internal.h"
 #include "ca/fsutil.h"
+#include "util/atomic_file.h"
 #include "keyring/keyhandle.h"
 #include "keyring/keyring.h"
 
@@ -149,7 +150,7 @@ static int promote_if_due(const char *dir, time_t now)
             rc = rc != 0 ? rc : SCEP_ERR_TOO_LARGE;
             goto out;
         }
-        if ((rc = ca_fsync_dir(arch)) != 0)
+        if ((rc = util_fsync_dir(arch)) != 0)
             goto out;
     }
     /* Step 2. */
@@ -183,7 +184,7 @@ static int promote_if_due(const char *dir, time_t now)
         goto io;
     if (rmdir(next) != 0 && errno != ENOENT)
         goto io;
-    rc = ca_fsync_dir(dir);
+    rc = util_fsync_dir(dir);
     goto out;
 io:
     rc = rc != 0 ? rc : SCEP_ERR_IO;

@@ -20,6 +20,7 @@
 
 #include "ca/ca_internal.h"
 #include "ca/fsutil.h"
+#include "util/atomic_file.h"
 #include "util/hex.h"
 
 /*
@@ -139,7 +140,7 @@ int ca_write_cert(const char *path, X509 *cert, int exclusive)
     n = BIO_get_mem_data(mem, &pem);
     if (n <= 0)
         goto out;
-    rc = ca_write_file(path, pem, (size_t)n, 0644, exclusive);
+    rc = util_write_atomic(path, pem, (size_t)n, 0644, exclusive ? UTIL_WRITE_EXCL : 0);
 out:
     BIO_free(mem);
     return rc;

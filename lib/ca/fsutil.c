@@ -1,9 +1,10 @@
 /*
  * File-system helpers for the CA state directory.  Every file the CA
- * writes goes through ca_write_file(), which is the shared atomic writer
- * util_write_atomic() (lib/util/atomic_file.c: temp file with O_EXCL,
- * fsync, rename, fsync of the directory), so that a crash at any instant
- * leaves either the old file or the complete new one, never a torn one.
+ * writes goes through the one atomic writer, util_write_atomic()
+ * (lib/util/atomic_file.c: temp file with O_EXCL, fsync, rename, fsync of
+ * the directory), so that a crash at any instant leaves either the old
+ * file or the complete new one, never a torn one.  What is left here is
+ * reading, directories, renames and paths.
  */
 #include "ca/fsutil.h"
 #include "util/atomic_file.h"
@@ -65,12 +66,6 @@ int ca_path_exists(const char *path)
     return lstat(path, &st) == 0;
 }
 
-/* Fsyncs dir; util_fsync_dir() under lib/ca's name (see fsutil.h). */
-int ca_fsync_dir(const char *dir)
-{
-    return util_fsync_dir(dir);
-}
-
 /*
  * Renames from to to, then fsyncs to's directory.  Returns 0 or SCEP_ERR_IO.
  */
@@ -83,15 +78,6 @@ int ca_rename(const char *from, const char *to)
     if (rename(from, to) != 0)
         return SCEP_ERR_IO;
     return util_fsync_dir(dir);
-}
-
-/*
- * Writes data atomically to path with mode through the one atomic writer,
- * util_write_atomic() (lib/util/atomic_file.h).  Returns 0 or SCEP_ERR_*.
- */
-int ca_write_file(const char *path, const void *data, size_t len, mode_t mode, int exclusive)
-{
-    return util_write_atomic(path, data, len, mode, exclusive ? UTIL_WRITE_EXCL : 0);
 }
 
 /*

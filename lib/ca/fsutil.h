@@ -14,14 +14,6 @@
 #define CA_MAX_FILE (1024 * 1024)
 
 /*
- * Writes len bytes to path with mode, atomically: util_write_atomic()
- * (lib/util/atomic_file.h) under lib/ca's name.  When exclusive is set,
- * refuses with SCEP_ERR_EXISTS if path already exists.  Returns 0 or
- * SCEP_ERR_*; allocates nothing.
- */
-int ca_write_file(const char *path, const void *data, size_t len, mode_t mode, int exclusive);
-
-/*
  * Reads the whole file at path (at most CA_MAX_FILE bytes).  *out: free
  * with free().  SCEP_ERR_NOT_FOUND when it does not exist.
  */
@@ -30,10 +22,6 @@ int ca_read_file(const char *path, unsigned char **out, size_t *len);
 /* Creates dir with mode 0700 unless it exists as a directory.
  * Returns 0 or SCEP_ERR_IO. */
 int ca_mkdir_private(const char *dir);
-
-/* Fsyncs a directory so that a rename inside it is durable
- * (util_fsync_dir()).  Returns 0 or SCEP_ERR_IO. */
-int ca_fsync_dir(const char *dir);
 
 /* Renames from to to and fsyncs the directory of to.  Returns 0 or SCEP_ERR_IO. */
 int ca_rename(const char *from, const char *to);

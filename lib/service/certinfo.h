@@ -14,18 +14,6 @@
 #include "store/store.h"
 #include "util/hex.h"
 
-/*
- * The store's serial text: util_serial_hex() (lib/util/hex.h, where the
- * one serial convention is documented) under the name lib/service code
- * has used so far; new code calls util_serial_hex() directly.  Returns 0,
- * SCEP_ERR_TOO_LARGE when buf is too small, or SCEP_ERR_INVALID_ARG for a
- * negative or zero serial; allocates nothing.
- */
-static inline int scep_serial_hex(const ASN1_INTEGER *serial, char *buf, size_t size)
-{
-    return util_serial_hex(serial, buf, size);
-}
-
 /* Lowercase hex SHA-256 of the key's SubjectPublicKeyInfo DER into out.
  * Returns 0 or SCEP_ERR_INTERNAL. */
 int scep_pubkey_fingerprint(EVP_PKEY *pkey, char out[65]);

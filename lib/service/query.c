@@ -20,6 +20,7 @@
 #include <scep/message.h>
 #include "admin/admin.h"
 #include "service/certinfo.h"
+#include "util/hex.h"
 #include "service/service_int.h"
 
 /*
@@ -113,7 +114,7 @@ int svc_getcert(struct scep_service *svc, struct scep_msg *m, struct svc_outcome
 
     if (issuer == NULL || sn == NULL)
         return svc_refuse(o, SCEP_FAIL_BAD_REQUEST, "no IssuerAndSerialNumber in the message");
-    if (scep_serial_hex(sn, serial, sizeof(serial)) != 0)
+    if (util_serial_hex(sn, serial, sizeof(serial)) != 0)
         return svc_refuse(o, SCEP_FAIL_BAD_CERT_ID, "serial number unusable");
     rc = scep_store_get_cert(svc->st, serial, &ci);
     if (rc == SCEP_ERR_NOT_FOUND)
@@ -173,7 +174,7 @@ static int getcrl_issuer(struct scep_service *svc, X509_NAME *issuer, const ASN1
     char serial[64];
     int i;
 
-    if (sn != NULL && scep_serial_hex(sn, serial, sizeof(serial)) == 0 &&
+    if (sn != NULL && util_serial_hex(sn, serial, sizeof(serial)) == 0 &&
         scep_store_get_cert(svc->st, serial, &ci) == 0 && ci->issuer_fp != NULL &&
         scep_ca_find_by_fingerprint(svc->ca, ci->issuer_fp, &c) == 0 &&
         X509_NAME_cmp(X509_get_subject_name(c), issuer) == 0) {
