@@ -202,6 +202,14 @@ int scep_ca_make_crl(const struct scep_ca *ca, X509 *issuer,
  */
 int scep_ca_check_issued(const struct scep_ca *ca, X509 *cert, time_t now);
 
+/*
+ * Checks that value, in OpenSSL's v3 configuration syntax, makes an
+ * extension nid (NID_key_usage, NID_ext_key_usage) that OpenSSL accepts,
+ * so that a typing error in scepd.conf refuses to start instead of
+ * failing every issuance later.  Returns 0 or SCEP_ERR_CONFIG.
+ */
+int scep_ca_check_ext_value(int nid, const char *value);
+
 /* Lowercase hex SHA-256 of a certificate's DER into out (65 bytes): the
  * text form of scep_client_fingerprint(), the one CA fingerprint.
  * Returns 0 or SCEP_ERR_*. */

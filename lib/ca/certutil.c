@@ -13,6 +13,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
+#include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include <scep/client.h>
@@ -22,6 +23,26 @@
 #include "ca/fsutil.h"
 #include "util/atomic_file.h"
 #include "util/hex.h"
+
+/* See ca.h.  Builds the extension once, without certificates: keyUsage and
+ * extendedKeyUsage need no issuer or subject to be made. */
+int scep_ca_check_ext_value(int nid, const char *value)
+{
+    X509V3_CTX ctx;
+    X509_EXTENSION *ext;
+
+    if (value == NULL)
+        return SCEP_ERR_CONFIG;
+    X509V3_set_ctx(&ctx, NULL, NULL, NULL, NULL, 0);
+    ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+    /* The reason is ours to phrase (the caller names the key); OpenSSL's
+     * queue entry would otherwise surface in an unrelated later error. */
+    ERR_clear_error();
+    if (ext == NULL)
+        return SCEP_ERR_CONFIG;
+    X509_EXTENSION_free(ext);
+    return 0;
+}
 
 /*
  * Adds an extension from its v3 config text (see ca_internal.h).

@@ -44,6 +44,8 @@ enum conf_type {
 #define CF_SECRET 2u   /* never repeated in error texts */
 #define CF_LISTEN 4u   /* HOST:PORT or [V6]:PORT */
 #define CF_PATH 8u     /* an URL path: starts with '/' */
+#define CF_KU 16u      /* a keyUsage value OpenSSL accepts */
+#define CF_EKU 32u     /* an extendedKeyUsage value OpenSSL accepts */
 
 struct conf_key {
     const char *name;
@@ -131,10 +133,10 @@ static const struct conf_key conf_keys[] = {
      (long long)CONF_MAX_DAYS * 86400, 0, NULL, NULL, 0,
      "validity of issued certificates in seconds; overrides validity_days when > 0"},
     {"key_usage", "enroll", CT_STRING, OFF(key_usage), 0, 0, 0,
-     "critical,digitalSignature,keyEncipherment", NULL, CF_REQUIRED,
+     "critical,digitalSignature,keyEncipherment", NULL, CF_REQUIRED | CF_KU,
      "keyUsage of issued certificates (OpenSSL syntax)"},
     {"ext_key_usage", "enroll", CT_STRING, OFF(ext_key_usage), 0, 0, 0, "clientAuth", NULL,
-     CF_REQUIRED, "extendedKeyUsage of issued certificates (OpenSSL syntax)"},
+     CF_REQUIRED | CF_EKU, "extendedKeyUsage of issued certificates (OpenSSL syntax)"},
     {"crl_url", "enroll", CT_STRING, OFF(crl_url), 0, 0, 0, NULL, NULL, 0,
      "CRL distribution point URI put in issued certificates"},
     {"ocsp_url", "enroll", CT_STRING, OFF(ocsp_url), 0, 0, 0, NULL, NULL, 0,
@@ -299,6 +301,17 @@ static int conf_apply(struct scep_config *c, const struct conf_key *k, const cha
         }
         if ((k->flags & CF_PATH) && (value[0] != '/' || strpbrk(value, "?# \t") != NULL)) {
             conf_err(err, errlen, "%s: \"%s\" must be a path starting with /", k->name, shown);
+            return SCEP_ERR_CONFIG;
+        }
+        if ((k->flags & (CF_KU | CF_EKU)) &&
+            scep_ca_check_ext_value((k->flags & CF_KU) ? NID_key_usage : NID_ext_key_usage,
+                                    value) != 0) {
+            conf_err(err, errlen,
+                     "%s: \"%s\" is not %s value OpenSSL accepts (names such as %s, "
+                     "comma-separated, optionally starting with critical)",
+                     k->name, shown, (k->flags & CF_KU) ? "a keyUsage" : "an extendedKeyUsage",
+                     (k->flags & CF_KU) ? "digitalSignature, keyEncipherment"
+                                        : "clientAuth, serverAuth or an OID");
             return SCEP_ERR_CONFIG;
         }
         if ((k->flags & CF_SECRET) && strlen(value) > SCEP_MAX_CHALLENGE) {

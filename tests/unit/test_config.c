@@ -291,6 +291,36 @@ static void test_unknown_keys(void **state)
     free(p6);
 }
 
+/* keyUsage and extendedKeyUsage are checked where they are read, with
+ * file:line, instead of failing every issuance once scepd runs. */
+static void test_extension_values(void **state)
+{
+    struct fixture *f = *state;
+    struct scep_config *c = &f->c;
+    char *p1 = write_file(f, "e1.conf", "[enroll]\n\next_key_usage = clientAuth,bogusEKU\n", 0600);
+    char *p2 = write_file(f, "e2.conf", "[enroll]\nkey_usage = critical,digitalSignatur\n", 0600);
+    char *p3 = write_file(f, "e3.conf",
+                          "[enroll]\nkey_usage = critical,digitalSignature\n"
+                          "ext_key_usage = serverAuth,clientAuth,1.3.6.1.5.5.7.3.17\n",
+                          0600);
+    char expect[600];
+
+    assert_int_equal(scep_config_load_file(c, p1, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+    snprintf(expect, sizeof(expect),
+             "%s:3: ext_key_usage: \"clientAuth,bogusEKU\" is not an extendedKeyUsage value", p1);
+    assert_non_null(strstr(f->err, expect));
+    assert_int_equal(scep_config_load_file(c, p2, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+    snprintf(expect, sizeof(expect), "%s:2: key_usage:", p2);
+    assert_non_null(strstr(f->err, expect));
+    assert_int_equal(scep_config_load_file(c, p3, f->err, sizeof(f->err)), 0);
+    assert_string_equal(c->ext_key_usage, "serverAuth,clientAuth,1.3.6.1.5.5.7.3.17");
+    assert_int_equal(scep_config_set(c, "ext_key_usage", "nonsense", f->err, sizeof(f->err)),
+                     SCEP_ERR_CONFIG);
+    free(p1);
+    free(p2);
+    free(p3);
+}
+
 static void test_long_line(void **state)
 {
     struct fixture *f = *state;
@@ -398,6 +428,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flags_override_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_extension_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_challenge_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_each_key, setup, teardown),
