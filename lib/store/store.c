@@ -18,12 +18,11 @@
 
 /*
  * The backends, by URI scheme.  A plain path (no scheme) is the "sqlite"
- * row.  Building the PostgreSQL backend (store_pg.c) means putting its
- * open function into its row.
+ * row; another backend is one more row.
  */
 static const struct scep_store_backend backends[] = {
     {"sqlite", NULL, "SQLite", scep_store_sqlite_open},
-    {"postgresql", "postgres", "PostgreSQL", NULL},
+    {"postgresql", "postgres", "PostgreSQL", scep_store_pg_open},
 };
 
 #define NBACKENDS (sizeof(backends) / sizeof(backends[0]))
@@ -112,11 +111,6 @@ int scep_store_open(const char *uri, struct scep_store **out, char *why, size_t 
         known_schemes(known, sizeof(known));
         snprintf(why, whylen, "unknown store scheme \"%.*s:\" (known: %s)", (int)(n > 32 ? 32 : n),
                  scheme, known);
-        rc = SCEP_ERR_UNSUPPORTED;
-        goto out;
-    }
-    if (b->open == NULL) {
-        snprintf(why, whylen, "%s store not built yet", b->what);
         rc = SCEP_ERR_UNSUPPORTED;
         goto out;
     }

@@ -1,14 +1,18 @@
 /*
  * The store: every issued certificate, its status, and the audit trail.
- * Callers see only this interface; the backend (SQLite now, PostgreSQL
- * later), chosen by the URI scheme given to scep_store_open(), sits
+ * Callers see only this interface; the backend (SQLite or PostgreSQL),
+ * chosen by the URI scheme given to scep_store_open(), sits
  * behind struct scep_store_ops (store_backend.h), so no SQL leaks out of
  * lib/store/.  tests/unit/test_store_contract.c checks every backend
  * against the contracts written here.
  *
  * One struct scep_store is one database connection; use one per thread.
  * Writes are durable (committed and synced) when the call returns: a
- * certificate is in the store before anyone sees it.
+ * certificate is in the store before anyone sees it.  Several
+ * processes (with PostgreSQL, several hosts) may share one store: what
+ * must be unique or ordered (serials, one certificate per
+ * transactionID, the audit chain, CRL numbers) is decided by the
+ * database, not by the caller.
  */
 #ifndef SCEP_STORE_STORE_H
 #define SCEP_STORE_STORE_H
@@ -79,14 +83,18 @@ struct scep_store; /* opaque */
  * The scheme picks the backend: "sqlite:PATH", "sqlite://PATH" or a
  * plain PATH (no "scheme:" in front) is SQLite (created if absent, WAL
  * mode, synchronous=FULL, busy timeout); "postgresql://" and
- * "postgres://" are SCEP_ERR_UNSUPPORTED until that backend is built;
- * any other scheme is SCEP_ERR_UNSUPPORTED too.  Returns 0 with *out set
+ * "postgres://" are PostgreSQL, any libpq connection URI (the password
+ * best from PGPASSFILE, passfile= or PGPASSWORD; synchronous_commit on;
+ * migrated under an advisory lock, so several nodes may open one new
+ * database at once); any other scheme is SCEP_ERR_UNSUPPORTED.  Returns
+ * 0 with *out set
  * (close with scep_store_close()), or a negative SCEP_ERR_* with one
  * line in why (whylen bytes, truncated to fit; why may be NULL) saying
  * what failed, e.g. "sqlite:/x/y.db: unable to open database file
  * (permission denied)" or "sqlite:/x/y.db: schema version 9 is newer than
- * this scepd (3)".  A password in the URI is never copied into why.  On
- * success why is set to "".
+ * this scepd (3)" or "postgresql: connection to server at "127.0.0.1",
+ * port 5432 failed: Connection refused; ...".  A password in the URI is
+ * never copied into why.  On success why is set to "".
  */
 int scep_store_open(const char *uri, struct scep_store **out, char *why, size_t whylen);
 void scep_store_close(struct scep_store *st);

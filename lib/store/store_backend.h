@@ -5,11 +5,11 @@
  * scep_store_backend rows, and every later call is forwarded through
  * the struct scep_store_ops that the backend's open function filled in,
  * with the connection state behind the opaque be pointer.  The SQLite
- * backend is sqlite_*.c (sqlite_base.c holds its open function and ops
- * table); a PostgreSQL one (store_pg.c) only puts its open function into
- * the postgresql row that store.c's table already has, and another
- * backend is one more row.  Callers outside lib/store/ never see this
- * header, so adding a backend changes nothing above the store.
+ * backend is sqlite_*.c (sqlite_be.h; sqlite_base.c holds its open
+ * function and ops table), the PostgreSQL backend pg_*.c (pg_be.h;
+ * pg_base.c likewise), each one row of store.c's table; another backend
+ * is one more row.  Callers outside lib/store/ never see this header,
+ * so adding a backend changes nothing above the store.
  *
  * Every op returns 0 or a negative SCEP_ERR_*, with the same contract as
  * the public function of the same name in store.h; store.c has already
@@ -74,10 +74,10 @@ typedef int (*scep_store_open_fn)(const char *uri, const struct scep_store_ops *
 
 /* One row of store.c's scheme table. */
 struct scep_store_backend {
-    const char *scheme;      /* URI scheme, matched case-insensitively: "sqlite" */
-    const char *alias;       /* a second name for the same scheme, or NULL */
-    const char *what;        /* for messages: "SQLite", "PostgreSQL" */
-    scep_store_open_fn open; /* NULL: known, but not built yet */
+    const char *scheme; /* URI scheme, matched case-insensitively: "sqlite" */
+    const char *alias;  /* a second name for the same scheme, or NULL */
+    const char *what;   /* for messages: "SQLite", "PostgreSQL" */
+    scep_store_open_fn open;
 };
 
 /* The SQLite backend's open function (sqlite_base.c): "sqlite:PATH",
@@ -85,6 +85,12 @@ struct scep_store_backend {
  * synchronous=FULL, migrated. */
 int scep_store_sqlite_open(const char *uri, const struct scep_store_ops **ops, void **be, char *why,
                            size_t whylen);
+
+/* The PostgreSQL backend's open function (pg_base.c): "postgresql://"
+ * or "postgres://", any libpq connection URI; connected with
+ * synchronous_commit on, migrated under an advisory lock. */
+int scep_store_pg_open(const char *uri, const struct scep_store_ops **ops, void **be, char *why,
+                       size_t whylen);
 
 /*
  * Computes the audit hash of ev chained to prev_hash (64 hex digits):

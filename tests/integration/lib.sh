@@ -45,8 +45,13 @@ need() {
     done
 }
 
+# it_on_exit CMD...: runs CMD at exit, after every scepd is stopped and
+# before the temp directory goes (pg.sh stops its server so).
+IT_ON_EXIT=()
+it_on_exit() { IT_ON_EXIT+=("$*"); }
+
 it_cleanup() {
-    local rc=$? pid i
+    local rc=$? pid i hook
     for pid in "${IT_PIDS[@]}"; do
         if kill -0 "$pid" 2>/dev/null; then
             kill -TERM "$pid" 2>/dev/null || true
@@ -57,6 +62,9 @@ it_cleanup() {
             kill -KILL "$pid" 2>/dev/null || true
         fi
         wait "$pid" 2>/dev/null || true
+    done
+    for hook in "${IT_ON_EXIT[@]}"; do
+        eval "$hook" || true
     done
     if [ "${IT_KEEP:-0}" = 1 ]; then
         printf '%s: kept %s\n' "$IT_NAME" "$IT_WORK" >&2

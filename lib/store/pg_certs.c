@@ -1,0 +1,456 @@
+/*
+ * Certificates in the PostgreSQL backend: inserting one (the single
+ * insert path, shared with issuing an approved request), lookups by
+ * serial and by transactionID, filtered listings, revocation and the
+ * release of a certificateHold, and the CRL number counter.  Every
+ * change runs in one transaction ending in pg_commit_audited(), so a
+ * row and its audit event commit together.
+ *
+ * What must hold across nodes is decided by the database: a serial is
+ * stored once (primary key), a transactionID has one certificate (the
+ * unique partial index of pg_migrate.c: of two nodes inserting one at
+ * once, the second waits for the first's COMMIT and is then refused), a
+ * status change applies only to the row in the state it starts from
+ * (the WHERE clause re-checked on the newest row version by the
+ * UPDATE), and CRL numbers come from one locked counter row.
+ */
+#include "pg_be.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <scep/error.h>
+
+/* CRLReason certificateHold (RFC 5280 5.3.1): the one revocation that
+ * can be undone. */
+#define REASON_CERTIFICATE_HOLD 6
+
+/* Rows per page of a listing. */
+#define CERT_PAGE 500
+
+/* The certificate columns in the order read_cert_row() expects. */
+#define CERT_COLUMNS                                                                               \
+    "serial, issuer_fp, subject, sans, not_before, not_after, issued_at, status, "                 \
+    "revoked_at, revocation_reason, transaction_id, requester, msg_type, pubkey_fp, "              \
+    "renewed_serial, der"
+
+/* Builds an owned record from row of a CERT_COLUMNS result.  *out: free
+ * with scep_cert_info_free().  0 or SCEP_ERR_NOMEM/STORE. */
+static int read_cert_row(struct pg_be *be, const PGresult *res, int row,
+                         struct scep_cert_info **out)
+{
+    int rc = SCEP_ERR_NOMEM;
+    struct scep_cert_info *ci = NULL;
+    int64_t status = 0, reason = 0;
+
+    ci = calloc(1, sizeof(*ci));
+    if (ci == NULL)
+        goto out;
+    if (pg_dup_str(res, row, 0, &ci->serial) || pg_dup_str(res, row, 1, &ci->issuer_fp) ||
+        pg_dup_str(res, row, 2, &ci->subject) || pg_dup_str(res, row, 3, &ci->sans) ||
+        pg_dup_str(res, row, 10, &ci->transaction_id) || pg_dup_str(res, row, 11, &ci->requester) ||
+        pg_dup_str(res, row, 12, &ci->msg_type) || pg_dup_str(res, row, 13, &ci->pubkey_fp) ||
+        pg_dup_str(res, row, 14, &ci->renewed_serial))
+        goto out;
+    rc = SCEP_ERR_STORE;
+    if (pg_int(res, row, 4, &ci->not_before) || pg_int(res, row, 5, &ci->not_after) ||
+        pg_int(res, row, 6, &ci->issued_at) || pg_int(res, row, 7, &status) ||
+        pg_int(res, row, 8, &ci->revoked_at) || pg_int(res, row, 9, &reason)) {
+        snprintf(be->err, sizeof(be->err), "certificate %s: malformed row",
+                 ci->serial != NULL ? ci->serial : "?");
+        goto out;
+    }
+    ci->status = (int)status;
+    ci->revocation_reason = (int)reason;
+    rc = pg_dup_bytes(res, row, 15, &ci->der, &ci->der_len);
+    if (rc == SCEP_ERR_STORE)
+        snprintf(be->err, sizeof(be->err), "certificate %s has no DER",
+                 ci->serial != NULL ? ci->serial : "?");
+    if (rc != 0)
+        goto out;
+    *out = ci;
+    ci = NULL;
+    rc = 0;
+out:
+    scep_cert_info_free(ci);
+    return rc;
+}
+
+/*
+ * Is a certificate already stored for transaction_id?  The common case
+ * (a client repeating a PKCSReq after the first one succeeded) is
+ * answered here, naming the serial; two inserts racing for one
+ * transactionID are settled by the unique index instead.  0 when free,
+ * SCEP_ERR_TRANSID_REUSE (be->err names the serial) or SCEP_ERR_STORE.
+ */
+static int txid_free(struct pg_be *be, const char *transaction_id)
+{
+    struct pg_params p = {0};
+    PGresult *res = NULL;
+    int rc;
+
+    pg_param_str(&p, transaction_id);
+    rc = pg_exec(be, "SELECT serial FROM certificates WHERE transaction_id = $1 LIMIT 1", &p,
+                 "select transaction id", &res);
+    if (rc != 0)
+        return rc;
+    if (PQntuples(res) > 0) {
+        snprintf(be->err, sizeof(be->err), "transaction id already has certificate %s",
+                 PQgetvalue(res, 0, 0));
+        rc = SCEP_ERR_TRANSID_REUSE;
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* Inserts the certificate row inside the caller's transaction; see
+ * pg_be.h. */
+int pg_cert_insert_row(struct pg_be *be, const struct scep_cert_info *ci)
+{
+    struct pg_params p = {0};
+    int rc;
+
+    if (ci->der_len > (size_t)INT32_MAX)
+        return SCEP_ERR_TOO_LARGE;
+    if (ci->transaction_id != NULL && (rc = txid_free(be, ci->transaction_id)) != 0)
+        return rc;
+    pg_param_str(&p, ci->serial);
+    pg_param_str(&p, ci->issuer_fp);
+    pg_param_str(&p, ci->subject);
+    pg_param_str(&p, ci->sans);
+    pg_param_int(&p, ci->not_before);
+    pg_param_int(&p, ci->not_after);
+    pg_param_int(&p, ci->issued_at != 0 ? ci->issued_at : (int64_t)time(NULL));
+    pg_param_int(&p, ci->status);
+    pg_param_int(&p, ci->revoked_at);
+    pg_param_int(&p, ci->revocation_reason);
+    pg_param_str(&p, ci->transaction_id);
+    pg_param_str(&p, ci->requester);
+    pg_param_str(&p, ci->msg_type);
+    pg_param_str(&p, ci->pubkey_fp);
+    pg_param_str(&p, ci->renewed_serial);
+    pg_param_bytes(&p, ci->der, ci->der_len);
+    rc = pg_exec(be,
+                 "INSERT INTO certificates (" CERT_COLUMNS ") VALUES "
+                 "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                 &p, "insert certificate", NULL);
+    if (rc == SCEP_ERR_STORE && pg_unique_violation(be, "certificates_pkey")) {
+        snprintf(be->err, sizeof(be->err), "serial %s already stored", ci->serial);
+        return SCEP_ERR_EXISTS;
+    }
+    if (rc == SCEP_ERR_STORE && pg_unique_violation(be, "certificates_transaction_id")) {
+        snprintf(be->err, sizeof(be->err),
+                 "transaction id already has a certificate (stored meanwhile by another "
+                 "connection)");
+        return SCEP_ERR_TRANSID_REUSE;
+    }
+    return rc;
+}
+
+/* Inserts one certificate with ev (scep_store_insert_cert()). */
+int pg_insert_cert(void *vbe, const struct scep_cert_info *ci, const struct scep_audit_event *ev)
+{
+    struct pg_be *be = vbe;
+    int rc;
+
+    if (ci->der_len > (size_t)INT32_MAX)
+        return SCEP_ERR_TOO_LARGE;
+    rc = pg_begin(be);
+    if (rc != 0)
+        return rc;
+    rc = pg_cert_insert_row(be, ci);
+    if (rc == 0)
+        rc = pg_commit_audited(be, ev);
+    if (rc != 0)
+        pg_rollback(be);
+    return rc;
+}
+
+/* Runs a one-key certificate query and returns its first row. */
+static int get_one(struct pg_be *be, const char *sql, const char *key, struct scep_cert_info **out)
+{
+    struct pg_params p = {0};
+    PGresult *res = NULL;
+    int rc;
+
+    pg_param_str(&p, key);
+    rc = pg_exec(be, sql, &p, "select certificate", &res);
+    if (rc != 0)
+        return rc;
+    rc = PQntuples(res) > 0 ? read_cert_row(be, res, 0, out) : SCEP_ERR_NOT_FOUND;
+    PQclear(res);
+    return rc;
+}
+
+/* Looks a certificate up by serial (scep_store_get_cert()). */
+int pg_get_cert(void *be, const char *serial, struct scep_cert_info **out)
+{
+    return get_one(be, "SELECT " CERT_COLUMNS " FROM certificates WHERE serial = $1", serial, out);
+}
+
+/* The certificate of a transactionID (scep_store_get_cert_by_transaction());
+ * the unique index allows one, the ORDER BY keeps the contract's "most
+ * recent" should an imported database hold several. */
+int pg_get_cert_by_transaction(void *be, const char *transaction_id, struct scep_cert_info **out)
+{
+    return get_one(be,
+                   "SELECT " CERT_COLUMNS " FROM certificates WHERE transaction_id = $1 "
+                   "ORDER BY issued_at DESC, serial DESC LIMIT 1",
+                   transaction_id, out);
+}
+
+/* Appends " AND <clause with $N>" to sql (N the next parameter). */
+static int add_clause(char *sql, size_t len, size_t *used, const char *fmt, int n)
+{
+    int w = snprintf(sql + *used, len - *used, fmt, n);
+
+    if (w < 0 || (size_t)w >= len - *used)
+        return -1;
+    *used += (size_t)w;
+    return 0;
+}
+
+/*
+ * One page of the listing: the filters of f, then (after the first page)
+ * the rows after the last one seen in the order issued_at DESC, serial
+ * ASC.  The query is built from fixed clauses (caller text is only
+ * bound), one clause per filter so that the indexes can serve it.
+ * *out: PQclear().
+ */
+static int cert_page(struct pg_be *be, const struct scep_cert_filter *f, int64_t now,
+                     const int64_t *last_issued, const char *last_serial, int64_t want,
+                     PGresult **out)
+{
+    struct pg_params p = {0};
+    char sql[1024];
+    size_t used;
+    int bad = 0;
+
+    used =
+        (size_t)snprintf(sql, sizeof(sql), "SELECT " CERT_COLUMNS " FROM certificates WHERE true");
+    if (f->status >= 0) {
+        pg_param_int(&p, f->status);
+        bad |= add_clause(sql, sizeof(sql), &used, " AND status = $%d", p.n);
+    }
+    if (f->expiring_within > 0) {
+        pg_param_int(&p, now + f->expiring_within);
+        bad |= add_clause(sql, sizeof(sql), &used, " AND status = 0 AND not_after < $%d", p.n);
+    }
+    if (!f->include_expired) {
+        pg_param_int(&p, now);
+        bad |= add_clause(sql, sizeof(sql), &used, " AND not_after >= $%d", p.n);
+    }
+    /* strpos, not LIKE: '%' and '_' in the filter are plain characters. */
+    if (f->subject_like != NULL) {
+        pg_param_str(&p, f->subject_like);
+        bad |= add_clause(sql, sizeof(sql), &used, " AND strpos(subject, $%d) > 0", p.n);
+    }
+    if (f->issuer_fp != NULL) {
+        pg_param_str(&p, f->issuer_fp);
+        bad |= add_clause(sql, sizeof(sql), &used, " AND issuer_fp = $%d", p.n);
+    }
+    if (last_issued != NULL) {
+        pg_param_int(&p, *last_issued);
+        pg_param_str(&p, last_serial);
+        bad |= add_clause(sql, sizeof(sql), &used, " AND (issued_at < $%d", p.n - 1);
+        bad |= add_clause(sql, sizeof(sql), &used, " OR (issued_at = $%d", p.n - 1);
+        bad |= add_clause(sql, sizeof(sql), &used, " AND serial > $%d))", p.n);
+    }
+    pg_param_int(&p, want);
+    bad |=
+        add_clause(sql, sizeof(sql), &used, " ORDER BY issued_at DESC, serial ASC LIMIT $%d", p.n);
+    if (bad) {
+        snprintf(be->err, sizeof(be->err), "listing query too long");
+        return SCEP_ERR_INTERNAL;
+    }
+    return pg_exec(be, sql, &p, "list certificates", out);
+}
+
+/*
+ * Walks the certificates matching f, newest first, in pages
+ * (scep_store_list_certs()).  Each page is read whole before its rows
+ * go to cb, so cb may call back into the store, even list_certs itself;
+ * the next page starts after the last row seen, so rows cb changes are
+ * neither repeated nor skipped.
+ */
+int pg_list_certs(void *vbe, const struct scep_cert_filter *f, scep_store_cert_cb cb, void *arg)
+{
+    struct pg_be *be = vbe;
+    PGresult *res = NULL;
+    struct scep_cert_info *ci = NULL;
+    char *last_serial = NULL;
+    int64_t now = (int64_t)time(NULL), last_issued = 0, left = f->limit, want;
+    int rc, i, n, started = 0;
+
+    for (;;) {
+        want = left > 0 && left < CERT_PAGE ? left : CERT_PAGE;
+        rc = cert_page(be, f, now, started ? &last_issued : NULL, last_serial, want, &res);
+        if (rc != 0)
+            goto out;
+        n = PQntuples(res);
+        for (i = 0; i < n; i++) {
+            /* An owned copy per row, freed right after the call. */
+            rc = read_cert_row(be, res, i, &ci);
+            if (rc != 0)
+                goto out;
+            rc = cb(ci, arg);
+            free(last_serial);
+            last_serial = ci->serial;
+            ci->serial = NULL;
+            last_issued = ci->issued_at;
+            started = 1;
+            scep_cert_info_free(ci);
+            ci = NULL;
+            if (rc != 0)
+                goto out;
+        }
+        PQclear(res);
+        res = NULL;
+        if (f->limit > 0) {
+            left -= n;
+            if (left <= 0)
+                break;
+        }
+        if (n < want)
+            break;
+    }
+    rc = 0;
+out:
+    scep_cert_info_free(ci);
+    free(last_serial);
+    PQclear(res);
+    return rc;
+}
+
+/*
+ * Explains, inside the current transaction, why a revoke (unhold 0) or a
+ * release (unhold 1) matched no row, in be->err: SCEP_ERR_NOT_FOUND for
+ * an unknown serial; for a revoke SCEP_ERR_EXISTS (already revoked); for
+ * a release SCEP_ERR_POLICY (not revoked, or revoked for good).  Else
+ * SCEP_ERR_STORE.
+ */
+static int why_unchanged(struct pg_be *be, const char *serial, int unhold)
+{
+    struct pg_params p = {0};
+    PGresult *res = NULL;
+    int64_t status = 0, reason = 0;
+    int rc;
+
+    pg_param_str(&p, serial);
+    rc = pg_exec(be, "SELECT status, revocation_reason FROM certificates WHERE serial = $1", &p,
+                 "select status", &res);
+    if (rc != 0)
+        return rc;
+    if (PQntuples(res) == 0) {
+        snprintf(be->err, sizeof(be->err), "no certificate with serial %s", serial);
+        rc = SCEP_ERR_NOT_FOUND;
+    } else if (pg_int(res, 0, 0, &status) != 0 || pg_int(res, 0, 1, &reason) != 0) {
+        snprintf(be->err, sizeof(be->err), "certificate %s: malformed status", serial);
+        rc = SCEP_ERR_STORE;
+    } else if (!unhold) {
+        snprintf(be->err, sizeof(be->err), "certificate %s already revoked", serial);
+        rc = SCEP_ERR_EXISTS;
+    } else if (status != SCEP_CERT_REVOKED) {
+        snprintf(be->err, sizeof(be->err), "certificate %s is not revoked", serial);
+        rc = SCEP_ERR_POLICY;
+    } else {
+        snprintf(be->err, sizeof(be->err),
+                 "certificate %s is revoked with reason %lld, not certificateHold (%d): only a "
+                 "hold can be released (RFC 5280 5.3.1)",
+                 serial, (long long)reason, REASON_CERTIFICATE_HOLD);
+        rc = SCEP_ERR_POLICY;
+    }
+    PQclear(res);
+    return rc;
+}
+
+/*
+ * Runs the status change sql with p in a transaction and, when it
+ * changed the certificate's row, appends ev and commits; otherwise says
+ * why through why_unchanged().  The UPDATE's WHERE clause names the
+ * state the change starts from, so two nodes revoking one certificate
+ * at once leave one winner: the second waits for the first's row lock
+ * and then finds the row no longer matches.
+ */
+static int status_change(struct pg_be *be, const char *sql, const struct pg_params *p,
+                         const char *serial, int unhold, const struct scep_audit_event *ev)
+{
+    PGresult *res = NULL;
+    int rc;
+
+    rc = pg_begin(be);
+    if (rc != 0)
+        return rc;
+    rc = pg_exec(be, sql, p, unhold ? "release hold" : "revoke", &res);
+    if (rc != 0)
+        goto out;
+    if (pg_changes(res) != 1)
+        rc = why_unchanged(be, serial, unhold);
+    else
+        rc = pg_commit_audited(be, ev);
+out:
+    PQclear(res);
+    if (rc != 0)
+        pg_rollback(be);
+    return rc;
+}
+
+/* Revokes a valid certificate with ev (scep_store_revoke()). */
+int pg_revoke(void *vbe, const char *serial, int reason, int64_t at,
+              const struct scep_audit_event *ev)
+{
+    struct pg_params p = {0};
+
+    pg_param_str(&p, serial);
+    pg_param_int(&p, at != 0 ? at : (int64_t)time(NULL));
+    pg_param_int(&p, reason);
+    return status_change(vbe,
+                         "UPDATE certificates SET status = 1, revoked_at = $2, "
+                         "revocation_reason = $3 WHERE serial = $1 AND status = 0",
+                         &p, serial, 0, ev);
+}
+
+/* Takes a certificate on hold back to valid with ev (scep_store_unhold()). */
+int pg_unhold(void *vbe, const char *serial, const struct scep_audit_event *ev)
+{
+    struct pg_params p = {0};
+
+    pg_param_str(&p, serial);
+    return status_change(vbe,
+                         "UPDATE certificates SET status = 0, revoked_at = 0, "
+                         "revocation_reason = -1 "
+                         "WHERE serial = $1 AND status = 1 AND revocation_reason = 6",
+                         &p, serial, 1, ev);
+}
+
+/*
+ * Hands out the next CRL number (scep_store_next_crl_number()): one
+ * UPDATE ... RETURNING, its own transaction, which locks the counter
+ * row, so no two callers on any node get the same number and each gets
+ * a larger one than any committed before.  Should the connection fail
+ * as the answer comes back, the statement is sent again on a new one
+ * (pg_exec()), which may skip a number: numbers stay monotonic, which
+ * is all RFC 5280 5.2.3 asks.
+ */
+int pg_next_crl_number(void *vbe, int64_t *out)
+{
+    struct pg_be *be = vbe;
+    PGresult *res = NULL;
+    int64_t n = 0;
+    int rc;
+
+    rc = pg_exec(be, "UPDATE crl_numbers SET last = last + 1 WHERE id = 1 RETURNING last", NULL,
+                 "bump CRL number", &res);
+    if (rc != 0)
+        return rc;
+    if (PQntuples(res) != 1 || pg_int(res, 0, 0, &n) != 0) {
+        snprintf(be->err, sizeof(be->err), "bump CRL number: the counter row is missing");
+        rc = SCEP_ERR_STORE;
+    } else {
+        *out = n;
+    }
+    PQclear(res);
+    return rc;
+}
