@@ -63,6 +63,17 @@ pg_stop() {
     fi
 }
 
+# pg_server_up: starts the server of pg_start again at $PG_PORT (0: up);
+# pg_server_down: stops it (fast shutdown: sessions are cut off).
+pg_server_up() {
+    pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w -t 30 \
+        -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$PG_DIR" \
+        start >/dev/null 2>&1
+}
+pg_server_down() {
+    pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w -t 20 stop >/dev/null 2>&1
+}
+
 pg_sql() {
     "$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$PG_DIR" -p "$PG_PORT" -U scepd -d scepd \
         -c "$1"
@@ -89,11 +100,7 @@ pg_start() {
     # Another test may take the port between the probe and the bind.
     for try in 1 2 3; do
         PG_PORT=$(pg_free_port)
-        if pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w -t 30 \
-            -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$PG_DIR" \
-            start >/dev/null 2>&1; then
-            break
-        fi
+        pg_server_up && break
         [ "$try" -lt 3 ] || fail "PostgreSQL did not start: $(tail -n 5 "$PG_DIR/log")"
     done
     "$PG_BIN/createdb" -h "$PG_DIR" -p "$PG_PORT" -U scepd scepd 2>"$PG_DIR/createdb.log" ||

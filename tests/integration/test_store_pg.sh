@@ -12,6 +12,9 @@
 #     and writes no SQLite file; every certificate is in PostgreSQL.
 #   - scepctl --database postgresql://... list, revoke, crl (openssl
 #     reads the CRL and finds the serial) and audit --verify work.
+#   - The server restarts under a running scepd: the next enrollment
+#     works.  While it is down a PKIOperation gets 500 and writes
+#     nothing; once it is back, scepd recovers by itself.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg.sh"
 need pki openssl curl
@@ -106,6 +109,41 @@ say "the password is nowhere: not in a log, not in the database"
 grep -rqs -- "$PG_PASSWORD" "$IT_WORK" && fail "the password appears in $(grep -rls -- "$PG_PASSWORD" "$IT_WORK" | head -n 1)"
 [ "$(pg_sql "SELECT count(*) FROM audit WHERE position('$PG_PASSWORD' IN coalesce(detail, '') || coalesce(actor, '')) > 0")" = 0 ] ||
     fail "the password appears in the audit table"
+
+say "the server restarts under scepd: the next enrollment works, no scepd restart"
+pg_server_down || fail "cannot stop PostgreSQL"
+pg_server_up || fail "cannot start PostgreSQL again: $(tail -n 5 "$PG_DIR/log")"
+rsa_key "$IT_WORK/k4.pem"
+sw_enroll "$IT_WORK/k4.pem" "$IT_WORK/c4.pem" "$IT_WORK/ca" aes sha256 "CN=pg-4" \
+    --password "$IT_CHALLENGE" || fail "enrollment after a restart failed: $(tail -n 5 "$IT_WORK/c4.pem.log")"
+[ "$(pg_sql "SELECT count(*) FROM certificates WHERE subject = 'CN=pg-4'")" = 1 ] ||
+    fail "the certificate issued after the restart is not stored"
+
+say "while the server is down: no certificate, nothing written; then it recovers by itself"
+n=$(pg_sql "SELECT count(*) FROM audit")
+pg_server_down || fail "cannot stop PostgreSQL"
+rsa_key "$IT_WORK/k5.pem"
+sw_enroll "$IT_WORK/k5.pem" "$IT_WORK/c5.pem" "$IT_WORK/ca" aes sha256 "CN=pg-5" \
+    --password "$IT_CHALLENGE" --maxpolltime 2 && fail "an enrollment succeeded with the server down"
+grep 'op=PKIOperation' "$SCEPD_LOG" | tail -n 1 | grep -q 'status=500' ||
+    fail "the PKIOperation during the outage was not answered 500: $(grep 'op=PKIOperation' "$SCEPD_LOG" | tail -n 1)"
+kill -0 "$SCEPD_PID" || fail "scepd died with the database"
+pg_server_up || fail "cannot start PostgreSQL again: $(tail -n 5 "$PG_DIR/log")"
+[ "$(pg_sql "SELECT count(*) FROM certificates WHERE subject = 'CN=pg-5'")" = 0 ] ||
+    fail "a certificate was stored during the outage"
+[ "$(pg_sql "SELECT count(*) FROM audit")" = "$n" ] || fail "audit events were written during the outage"
+ok=
+for i in 1 2 3 4 5 6 7 8 9 10; do
+    if sw_enroll "$IT_WORK/k5.pem" "$IT_WORK/c5.pem" "$IT_WORK/ca" aes sha256 "CN=pg-5" \
+        --password "$IT_CHALLENGE"; then
+        ok=1
+        break
+    fi
+    sleep 1
+done
+[ -n "$ok" ] || fail "no enrollment within 10 s of the server's return: $(tail -n 5 "$IT_WORK/c5.pem.log")"
+[ "$(pg_sql "SELECT count(*) FROM certificates WHERE subject = 'CN=pg-5'")" = 1 ] ||
+    fail "the certificate issued after the outage is not stored"
 
 say "SIGTERM stops scepd with status 0"
 scepd_stop
