@@ -133,6 +133,70 @@ out:
     return rc;
 }
 
+/* Appends n bytes of s to buf (used of len bytes so far), as far as
+ * they fit with a NUL after them. */
+static void put_n(char *buf, size_t len, size_t *used, const char *s, size_t n)
+{
+    if (*used + 1 >= len)
+        return;
+    if (n > len - 1 - *used)
+        n = len - 1 - *used;
+    memcpy(buf + *used, s, n);
+    *used += n;
+    buf[*used] = '\0';
+}
+
+/*
+ * Copies uri with its passwords replaced; see store.h.  The authority is
+ * what lies between "://" and the first '/', '?' or '#'; its userinfo
+ * ends at its last '@' (RFC 3986 3.2).  In the query, every password=
+ * value (up to the next '&' or '#') is replaced.
+ */
+const char *scep_store_uri_redacted(const char *uri, char *buf, size_t len)
+{
+    static const char mask[] = "***";
+    const char *p, *auth, *end, *at = NULL, *colon, *q;
+    size_t used = 0;
+
+    if (buf == NULL || len == 0)
+        return buf;
+    buf[0] = '\0';
+    if (uri == NULL)
+        return buf;
+    auth = strstr(uri, "://");
+    if (auth == NULL) {
+        put_n(buf, len, &used, uri, strlen(uri));
+        return buf;
+    }
+    auth += 3;
+    end = auth + strcspn(auth, "/?#");
+    for (p = auth; p < end; p++)
+        if (*p == '@')
+            at = p;
+    colon = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    if (colon != NULL) {
+        put_n(buf, len, &used, uri, (size_t)(colon + 1 - uri));
+        put_n(buf, len, &used, mask, strlen(mask));
+        p = at;
+    } else {
+        p = uri;
+    }
+    q = strchr(end, '?');
+    while (q != NULL) {
+        q++;
+        put_n(buf, len, &used, p, (size_t)(q - p));
+        p = q;
+        if (strncasecmp(q, "password=", 9) == 0) {
+            put_n(buf, len, &used, q, 9);
+            put_n(buf, len, &used, mask, strlen(mask));
+            p = q + 9 + strcspn(q + 9, "&#");
+        }
+        q = strchr(p, '&');
+    }
+    put_n(buf, len, &used, p, strlen(p));
+    return buf;
+}
+
 /* Closes the connection and frees st.  Accepts NULL. */
 void scep_store_close(struct scep_store *st)
 {

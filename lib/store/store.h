@@ -158,6 +158,14 @@ int scep_store_verify_audit(struct scep_store *st, int64_t *bad_id);
 /* Allocates the next CRL number (monotonic, durable). */
 int scep_store_next_crl_number(struct scep_store *st, int64_t *out);
 
+/*
+ * Writes uri into buf (len bytes, truncated to fit) as it may be shown
+ * in messages and output: the password a URI may hold, after "user:" in
+ * its authority or as a password= parameter, becomes "***"; anything
+ * else is copied as it is.  Returns buf (borrowed from the caller).
+ */
+const char *scep_store_uri_redacted(const char *uri, char *buf, size_t len);
+
 /* The text of the last database failure on st ("" if none), for logs;
  * borrowed, valid until the next call on st. */
 const char *scep_store_last_error(struct scep_store *st);

@@ -42,7 +42,7 @@ static int print_result(struct ctl *c, struct scep_ca *ca)
             ctl_kv("  RA certificate:", ra_crt);
             ctl_kv("  RA key:", ra_key);
         }
-        ctl_kv("  database:", c->cfg.database);
+        ctl_kv("  database:", ctl_database(c));
         return CTL_EXIT_OK;
     }
     o = json_object();
@@ -57,7 +57,7 @@ static int print_result(struct ctl *c, struct scep_ca *ca)
         json_object_set_new(files, "ra_cert", ra != NULL ? json_string(ra_crt) : json_null()) !=
             0 ||
         json_object_set_new(files, "ra_key", ra != NULL ? json_string(ra_key) : json_null()) != 0 ||
-        json_object_set_new(files, "database", ctl_json_str(c->cfg.database)) != 0)
+        json_object_set_new(files, "database", ctl_json_str(ctl_database(c))) != 0)
         goto nomem;
     if (json_object_set_new(o, "files", files) != 0) {
         files = NULL;

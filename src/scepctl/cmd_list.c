@@ -163,7 +163,7 @@ int ctl_cmd_list(struct ctl *c, int argc, char **argv)
     }
     err = scep_admin_list_certs(st, &f, list_one, &ls);
     if (err != 0) {
-        ctl_err("list: reading the database %s failed: %s", c->cfg.database, scep_strerror(err));
+        ctl_err("list: reading the database %s failed: %s", ctl_database(c), scep_strerror(err));
         goto out;
     }
     if (ls.array != NULL) {

@@ -58,7 +58,7 @@ int ctl_find_request(struct ctl *c, struct scep_store *st, const char *cmd, cons
     }
     if (err == SCEP_ERR_NOT_FOUND) {
         ctl_err("%s: no request with %s %s in %s (see \"scepctl requests --status all\")", cmd,
-                all_digits(arg) ? "id" : "transaction id", arg, c->cfg.database);
+                all_digits(arg) ? "id" : "transaction id", arg, ctl_database(c));
         return CTL_EXIT_FAIL;
     }
     if (err != 0) {
@@ -170,7 +170,7 @@ int ctl_cmd_requests(struct ctl *c, int argc, char **argv)
     }
     err = scep_admin_list_requests(st, want, list_one, &rl);
     if (err != 0) {
-        ctl_err("requests: reading the database %s failed: %s", c->cfg.database,
+        ctl_err("requests: reading the database %s failed: %s", ctl_database(c),
                 scep_strerror(err));
         goto out;
     }

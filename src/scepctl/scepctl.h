@@ -39,6 +39,7 @@ struct ctl {
     struct scep_config cfg; /* defaults, then file, then flags, then finish */
     int json;               /* --json: machine-readable output on stdout */
     char actor[96];         /* audit actor: "scepctl:<user>" */
+    char db_shown[1024];    /* cfg.database as ctl_database() shows it */
 };
 
 /* One command: its name, one-line summary, usage text and entry point.
@@ -119,6 +120,10 @@ int ctl_serial_arg(const char *cmd, int npos, const char *arg, char *serial, siz
  * and returns CTL_EXIT_FAIL; *out: close with scep_store_close().
  */
 int ctl_open_store(struct ctl *c, struct scep_store **out);
+
+/* c->cfg.database for messages and output, a password in it replaced by
+ * "***"; borrowed from c, valid until the next call. */
+const char *ctl_database(struct ctl *c);
 
 /*
  * Loads the CA from the state directory, printing a helpful message on

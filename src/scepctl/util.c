@@ -200,6 +200,12 @@ int ctl_open_store(struct ctl *c, struct scep_store **out)
     return CTL_EXIT_OK;
 }
 
+/* The database URI without its password.  See scepctl.h. */
+const char *ctl_database(struct ctl *c)
+{
+    return scep_store_uri_redacted(c->cfg.database, c->db_shown, sizeof(c->db_shown));
+}
+
 /* Loads the CA with a helpful message on failure.  See scepctl.h. */
 int ctl_load_ca(struct ctl *c, struct scep_ca **out)
 {
@@ -251,7 +257,7 @@ int ctl_get_cert(struct ctl *c, struct scep_store *st, const char *cmd, const ch
     err = scep_admin_get_cert(st, serial, &ci);
     if (err == SCEP_ERR_NOT_FOUND) {
         ctl_err("%s: no certificate with serial %s in %s (see \"scepctl list\")", cmd, serial,
-                c->cfg.database);
+                ctl_database(c));
         return CTL_EXIT_FAIL;
     }
     if (err != 0) {

@@ -56,6 +56,14 @@ grep -q 'postgresql: .*password' "$IT_WORK/ctl.err" ||
 grep -q 'password authentication failed' "$IT_WORK/ctl.err" ||
     fail "wrong password: the reason does not say so: $(cat "$IT_WORK/ctl.err")"
 grep -q -- "$PG_PASSWORD" "$IT_WORK/ctl.err" && fail "the password appears in scepctl's message"
+# A password in the URI works (it is not recommended), and a message
+# that names the database shows it as ***.
+(unset PGPASSFILE &&
+    "$SCEPCTL" --state-dir "$IT_WORK/ctl-ca" --database "postgresql://scepd:$PG_PASSWORD@127.0.0.1:$PG_PORT/scepd" \
+        show 0BADC0DE >"$IT_WORK/ctl.out" 2>"$IT_WORK/ctl.err") && fail "scepctl show of an unknown serial succeeded"
+grep -q 'no certificate with serial .* in postgresql://scepd:\*\*\*@127.0.0.1' "$IT_WORK/ctl.err" ||
+    fail "scepctl show: unexpected message: $(cat "$IT_WORK/ctl.err")"
+grep -q -- "$PG_PASSWORD" "$IT_WORK/ctl.err" "$IT_WORK/ctl.out" && fail "the password appears in scepctl's output"
 
 say "scepd --database postgresql://... enrolls strongSwan pki clients"
 scepd_start pg --database "$PG_URI" --workers 2

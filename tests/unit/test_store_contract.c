@@ -190,6 +190,38 @@ static void test_open_errors(void **state)
     assert_null(st);
 }
 
+/* What messages may show of a URI: everything but its password. */
+static void test_uri_redacted(void **state)
+{
+    char buf[256], tiny[8];
+
+    (void)state;
+    assert_string_equal(
+        scep_store_uri_redacted("postgresql://u:s3cret@db:5432/scepd?sslmode=require", buf,
+                                sizeof(buf)),
+        "postgresql://u:***@db:5432/scepd?sslmode=require");
+    assert_string_equal(scep_store_uri_redacted("postgresql://u@db/scepd?password=s3cret&sslmode=x",
+                                                buf, sizeof(buf)),
+                        "postgresql://u@db/scepd?password=***&sslmode=x");
+    assert_string_equal(
+        scep_store_uri_redacted("postgres://db/x?sslmode=x&PASSWORD=s3cret", buf, sizeof(buf)),
+        "postgres://db/x?sslmode=x&PASSWORD=***");
+    /* The userinfo ends at the authority's last '@'. */
+    assert_string_equal(scep_store_uri_redacted("postgresql://u:s3@cret@db/x", buf, sizeof(buf)),
+                        "postgresql://u:***@db/x");
+    assert_string_equal(scep_store_uri_redacted("postgresql://u@db/x@y:z", buf, sizeof(buf)),
+                        "postgresql://u@db/x@y:z");
+    assert_string_equal(scep_store_uri_redacted("sqlite:/var/lib/scepd/scepd.db", buf, sizeof(buf)),
+                        "sqlite:/var/lib/scepd/scepd.db");
+    assert_string_equal(scep_store_uri_redacted("./my:store.db", buf, sizeof(buf)),
+                        "./my:store.db");
+    assert_string_equal(scep_store_uri_redacted(NULL, buf, sizeof(buf)), "");
+    memset(tiny, 'x', sizeof(tiny));
+    assert_string_equal(scep_store_uri_redacted("postgresql://u:s3cret@db/x", tiny, sizeof(tiny)),
+                        "postgre");
+    assert_null(scep_store_uri_redacted("x", NULL, 0));
+}
+
 static void test_open_schema_version(void **state)
 {
     struct scep_store *st = open_store(), *st2 = open_store();
@@ -1499,6 +1531,7 @@ int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_open_errors, test_setup),
+        cmocka_unit_test_setup(test_uri_redacted, test_setup),
         cmocka_unit_test_setup(test_open_schema_version, test_setup),
         cmocka_unit_test_setup(test_insert_get_round_trip, test_setup),
         cmocka_unit_test_setup(test_null_fields_and_required, test_setup),
