@@ -202,7 +202,18 @@ static int pg_session(struct pg_be *be)
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         rc = pg_fail(be, "set synchronous_commit", res);
     PQclear(res);
+    be->session_ok = rc == 0;
     return rc;
+}
+
+/* After a failed reconnect: the next attempt waits longer. */
+static int backoff_fail(struct pg_be *be)
+{
+    be->backoff = be->backoff == 0 ? PG_BACKOFF_MIN_MS : be->backoff * 2;
+    if (be->backoff > PG_BACKOFF_MAX_MS)
+        be->backoff = PG_BACKOFF_MAX_MS;
+    be->retry_at = mono_ms() + be->backoff;
+    return SCEP_ERR_STORE;
 }
 
 /* Re-establishes a lost connection; see pg_be.h. */
@@ -211,7 +222,7 @@ int pg_ready(struct pg_be *be)
     PGresult *res;
     int64_t now;
 
-    if (PQstatus(be->conn) == CONNECTION_OK) {
+    if (PQstatus(be->conn) == CONNECTION_OK && be->session_ok) {
         /* Not ours to keep: a transaction left open outside
          * pg_begin() ... pg_commit() would swallow the next write. */
         if (!be->in_tx && PQtransactionStatus(be->conn) != PQTRANS_IDLE) {
@@ -227,16 +238,17 @@ int pg_ready(struct pg_be *be)
                  (long long)(be->retry_at - now));
         return SCEP_ERR_STORE;
     }
-    PQreset(be->conn);
-    if (PQstatus(be->conn) != CONNECTION_OK || pg_session(be) != 0) {
-        be->backoff = be->backoff == 0 ? PG_BACKOFF_MIN_MS : be->backoff * 2;
-        if (be->backoff > PG_BACKOFF_MAX_MS)
-            be->backoff = PG_BACKOFF_MAX_MS;
-        be->retry_at = mono_ms() + be->backoff;
-        if (PQstatus(be->conn) != CONNECTION_OK)
+    if (PQstatus(be->conn) != CONNECTION_OK) {
+        be->session_ok = 0;
+        PQreset(be->conn);
+        if (PQstatus(be->conn) != CONNECTION_OK) {
             pg_fail(be, "reconnect", NULL);
-        return SCEP_ERR_STORE;
+            return backoff_fail(be);
+        }
     }
+    /* A new session, or one whose settings failed last time. */
+    if (pg_session(be) != 0)
+        return backoff_fail(be);
     be->backoff = 0;
     return 0;
 }

@@ -55,6 +55,7 @@ struct pg_be {
     char *secret;        /* the URI's password, kept only to scrub it from messages */
     int version;         /* schema version after migrations */
     int in_tx;           /* inside pg_begin() ... pg_commit()/pg_rollback() */
+    int session_ok;      /* the session settings hold on this connection */
     int64_t retry_at;    /* CLOCK_MONOTONIC ms: no reconnect attempt before this */
     int64_t backoff;     /* ms between reconnect attempts; 0 while connected */
     char sqlstate[6];    /* SQLSTATE of the last failed statement, "" if none */
@@ -83,10 +84,12 @@ int pg_fail(struct pg_be *be, const char *what, const PGresult *res);
 /*
  * Runs sql with parameters p (NULL: none), results in binary form.
  * Outside a transaction a lost connection is first re-established
- * (pg_ready()); inside one it is not, since the transaction died with
- * it.  Returns 0 with *out set to the result (free with PQclear(); out
- * may be NULL when no rows are wanted), or SCEP_ERR_STORE with be->err,
- * be->sqlstate and be->constraint saying why.
+ * (pg_ready()), and a statement that only then finds the connection
+ * dead is sent once more on a new one; inside a transaction neither,
+ * since the transaction died with the connection.  Returns 0 with *out
+ * set to the result (free with PQclear(); out may be NULL when no rows
+ * are wanted), or SCEP_ERR_STORE with be->err, be->sqlstate and
+ * be->constraint saying why.
  */
 int pg_exec(struct pg_be *be, const char *sql, const struct pg_params *p, const char *what,
             PGresult **out);

@@ -160,15 +160,38 @@ out:
     return rc;
 }
 
+/*
+ * Creates schema_version unless it exists.  Looked up first rather than
+ * CREATE TABLE IF NOT EXISTS, which needs the CREATE privilege even when
+ * the table is there: a role that may only read and write the tables of
+ * an up-to-date schema (another role migrated it) must still start.
+ */
+static int ensure_version_table(struct pg_be *be)
+{
+    PGresult *res = NULL;
+    int rc, exists;
+
+    rc = pg_exec(be, "SELECT to_regclass('schema_version') IS NOT NULL", NULL,
+                 "look for schema_version", &res);
+    if (rc != 0)
+        return rc;
+    /* A bool in binary form is one byte, 1 for true. */
+    exists = PQntuples(res) == 1 && PQgetlength(res, 0, 0) == 1 && PQgetvalue(res, 0, 0)[0] == 1;
+    PQclear(res);
+    if (exists)
+        return 0;
+    return pg_exec(be,
+                   "CREATE TABLE schema_version ("
+                   " version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
+                   NULL, "create schema_version", NULL);
+}
+
 /* Applies whatever is pending; the caller holds the migration lock. */
 static int migrate_locked(struct pg_be *be)
 {
     int rc, cur = 0, latest = migrations[NMIGRATIONS - 1].version;
 
-    rc = pg_exec(be,
-                 "CREATE TABLE IF NOT EXISTS schema_version ("
-                 " version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
-                 NULL, "create schema_version", NULL);
+    rc = ensure_version_table(be);
     if (rc != 0)
         return rc;
     for (;;) {

@@ -65,6 +65,20 @@ grep -q 'no certificate with serial .* in postgresql://scepd:\*\*\*@127.0.0.1' "
     fail "scepctl show: unexpected message: $(cat "$IT_WORK/ctl.err")"
 grep -q -- "$PG_PASSWORD" "$IT_WORK/ctl.err" "$IT_WORK/ctl.out" && fail "the password appears in scepctl's output"
 
+say "a role that may only read and write the tables (no CREATE) works on the migrated schema"
+printf "CREATE ROLE scepd_rw LOGIN PASSWORD '%s';\n" "$PG_PASSWORD" |
+    "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_DIR" -p "$PG_PORT" -U scepd -d scepd -f - ||
+    fail "cannot create the role scepd_rw"
+pg_sql "GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO scepd_rw;
+        GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO scepd_rw" || fail "GRANT failed"
+printf '127.0.0.1:%s:*:scepd_rw:%s\n' "$PG_PORT" "$PG_PASSWORD" >>"$PG_PASSFILE"
+RW_URI="postgresql://scepd_rw@127.0.0.1:$PG_PORT/scepd"
+ctl_list "$RW_URI" || fail "scepctl list as scepd_rw failed: $(cat "$IT_WORK/ctl.err")"
+"$SCEPCTL" --state-dir "$IT_WORK/ctl-ca" --database "$RW_URI" crl --out "$IT_WORK/rw.crl" >/dev/null 2>"$IT_WORK/ctl.err" ||
+    fail "scepctl crl (a write) as scepd_rw failed: $(cat "$IT_WORK/ctl.err")"
+pg_sql "SELECT count(*) FROM pg_tables WHERE tableowner = 'scepd_rw'" | grep -qx 0 ||
+    fail "scepd_rw created a table"
+
 say "scepd --database postgresql://... enrolls strongSwan pki clients"
 scepd_start pg --database "$PG_URI" --workers 2
 fetch_ca_certs "$IT_WORK/ca"
