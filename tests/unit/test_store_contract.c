@@ -16,6 +16,7 @@
  * other runs have written to, or are writing to (a PostgreSQL server kept
  * for tests), is a valid target.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -479,6 +480,115 @@ static void test_one_cert_per_transaction(void **state)
     assert_int_equal(audit_since(st, mark), 3);
     assert_audit_intact(st2);
     scep_store_close(st2);
+    scep_store_close(st);
+}
+
+/* Connections racing to insert at one moment (RACERS threads, each with
+ * its own store handle, released together by a barrier). */
+#define RACERS 8
+
+struct racer {
+    pthread_barrier_t *go;
+    struct scep_store *st;
+    char serial[40];
+    char txid[40];
+    int rc;
+};
+
+static void *race_insert(void *arg)
+{
+    struct racer *r = arg;
+    struct scep_cert_info ci = cert(r->serial, "CN=race", NULL);
+    struct scep_audit_event ev = {.kind = "issue", .actor = g_actor};
+
+    ci.transaction_id = r->txid;
+    ev.transaction_id = r->txid;
+    ev.serial = r->serial;
+    (void)pthread_barrier_wait(r->go);
+    r->rc = scep_store_insert_cert(r->st, &ci, &ev);
+    return NULL;
+}
+
+/* Runs the racers of rs; returns how many inserted.  *others is set to
+ * the one code every other racer got, or -1 when they differ. */
+static int run_race(struct racer *rs, int *others)
+{
+    pthread_barrier_t go;
+    pthread_t th[RACERS];
+    int i, won = 0;
+
+    assert_int_equal(pthread_barrier_init(&go, NULL, RACERS), 0);
+    for (i = 0; i < RACERS; i++) {
+        rs[i].go = &go;
+        assert_int_equal(pthread_create(&th[i], NULL, race_insert, &rs[i]), 0);
+    }
+    for (i = 0; i < RACERS; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    pthread_barrier_destroy(&go);
+    *others = 0;
+    for (i = 0; i < RACERS; i++) {
+        if (rs[i].rc == 0) {
+            won++;
+            continue;
+        }
+        if (*others == 0)
+            *others = rs[i].rc;
+        else if (*others != rs[i].rc)
+            *others = -1;
+    }
+    return won;
+}
+
+/* What must be unique stays unique when several connections (on a
+ * server: several nodes) insert at the same moment: one transactionID
+ * gets one certificate, one serial one row, each with one audit event,
+ * and the chain does not fork. */
+static void test_concurrent_inserts(void **state)
+{
+    struct racer rs[RACERS];
+    struct scep_store *st = open_store();
+    struct scep_cert_info *got = NULL;
+    int64_t mark = audit_mark(st);
+    int i, others = 0;
+
+    (void)state;
+    memset(rs, 0, sizeof(rs));
+    for (i = 0; i < RACERS; i++) {
+        rs[i].st = open_store();
+        serial_of(rs[i].serial, sizeof(rs[i].serial), i + 1);
+        uniq(rs[i].txid, sizeof(rs[i].txid), "T", 1);
+    }
+    assert_int_equal(run_race(rs, &others), 1);
+    assert_int_equal(others, SCEP_ERR_TRANSID_REUSE);
+    assert_int_equal(audit_since(st, mark), 1);
+    assert_int_equal(scep_store_get_cert_by_transaction(st, rs[0].txid, &got), 0);
+    for (i = 0; i < RACERS && rs[i].rc != 0; i++)
+        ;
+    assert_true(i < RACERS);
+    assert_string_equal(got->serial, rs[i].serial);
+    scep_cert_info_free(got);
+
+    /* One serial, a transactionID each. */
+    mark = audit_mark(st);
+    for (i = 0; i < RACERS; i++) {
+        serial_of(rs[i].serial, sizeof(rs[i].serial), 0x40);
+        uniq(rs[i].txid, sizeof(rs[i].txid), "U", i + 1);
+    }
+    assert_int_equal(run_race(rs, &others), 1);
+    assert_int_equal(others, SCEP_ERR_EXISTS);
+    assert_int_equal(audit_since(st, mark), 1);
+
+    /* Everyone different: everyone inserts, one event each, in one chain. */
+    mark = audit_mark(st);
+    for (i = 0; i < RACERS; i++) {
+        serial_of(rs[i].serial, sizeof(rs[i].serial), 0x80 + i);
+        uniq(rs[i].txid, sizeof(rs[i].txid), "V", i + 1);
+    }
+    assert_int_equal(run_race(rs, &others), RACERS);
+    assert_int_equal(audit_since(st, mark), RACERS);
+    assert_audit_intact(st);
+    for (i = 0; i < RACERS; i++)
+        scep_store_close(rs[i].st);
     scep_store_close(st);
 }
 
@@ -1538,6 +1648,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup(test_duplicate_serial, test_setup),
         cmocka_unit_test_setup(test_get_by_transaction, test_setup),
         cmocka_unit_test_setup(test_one_cert_per_transaction, test_setup),
+        cmocka_unit_test_setup(test_concurrent_inserts, test_setup),
         cmocka_unit_test_setup(test_list_filters, test_setup),
         cmocka_unit_test_setup(test_list_reentrant, test_setup),
         cmocka_unit_test_setup(test_revoke, test_setup),
