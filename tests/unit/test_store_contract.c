@@ -2,10 +2,13 @@
  * The store's backend contract: what every backend behind
  * lib/store/store.h must do, as tests written against store.h alone (no
  * SQL; sqlite: URIs only as the default store and in the open-error
- * cases of the scheme table).  SQLite passes it today;
- * the PostgreSQL backend will run the same program.  What only SQLite
- * can show (PRAGMAs, raw-SQL tampering, migrations of old files,
- * several processes on one file) lives in test_store_sqlite*.c.
+ * cases of the scheme table).  SQLite and PostgreSQL both pass it: the
+ * unit run uses a fresh SQLite file, and integration.store_pg runs this
+ * same program against a PostgreSQL server it starts (SCEP_STORE_URI).
+ * What only SQLite can show (PRAGMAs, raw-SQL tampering, migrations of
+ * old files, several processes on one file) lives in
+ * test_store_sqlite*.c; what only a PostgreSQL server shows (password
+ * sources, restarts, several scepd nodes) in tests/integration.
  *
  * The store comes from $SCEP_STORE_URI, else argv[1], else a fresh
  * sqlite: file in a temporary directory.  All tests share that one
