@@ -17,7 +17,8 @@
  * statement that met it.  Outside a transaction the statement is then
  * sent once more on a fresh connection, so a server restart costs no
  * request; inside one the operation fails with SCEP_ERR_STORE (scepd
- * answers 503) and nothing of it is written.  While the server stays
+ * answers 500, see STORE FAILURES in scepd(8)) and nothing of it is
+ * written.  While the server stays
  * away, reconnecting is tried at most once per backoff interval, which
  * doubles from PG_BACKOFF_MIN_MS to PG_BACKOFF_MAX_MS, so that a worker
  * does not spend every request waiting for connect_timeout.
