@@ -7,7 +7,9 @@
 #     twice at once on the now shared database.
 #   - The password comes from PGPASSFILE, passfile= or PGPASSWORD; without
 #     one the open fails with the server's reason; it never shows up in
-#     a message, a log or the database.
+#     a message, a log or the database.  scepd facing no server exits 1
+#     with libpq's reason.  A role without CREATE works once the schema
+#     is migrated.
 #   - scepd --database postgresql://... enrolls strongSwan pki clients,
 #     and writes no SQLite file; every certificate is in PostgreSQL.
 #   - scepctl --database postgresql://... list, revoke, crl (openssl
@@ -64,6 +66,16 @@ grep -q -- "$PG_PASSWORD" "$IT_WORK/ctl.err" && fail "the password appears in sc
 grep -q 'no certificate with serial .* in postgresql://scepd:\*\*\*@127.0.0.1' "$IT_WORK/ctl.err" ||
     fail "scepctl show: unexpected message: $(cat "$IT_WORK/ctl.err")"
 grep -q -- "$PG_PASSWORD" "$IT_WORK/ctl.err" "$IT_WORK/ctl.out" && fail "the password appears in scepctl's output"
+
+say "scepd with a server nobody listens for: exit 1, libpq's reason, no password"
+rc=0
+"$SCEPD" --state-dir "$IT_WORK/ctl-ca" --listen 127.0.0.1:0 --challenge "$IT_CHALLENGE" \
+    --database "postgresql://scepd:s3cret-$PG_PASSWORD@127.0.0.1:1/scepd" >"$IT_WORK/down.out" \
+    2>"$IT_WORK/down.log" || rc=$?
+[ "$rc" = 1 ] || fail "scepd without a server exited $rc (want 1)"
+grep -q 'cannot open the store.*postgresql: connection to server at .*127.0.0.1.*port 1 failed' \
+    "$IT_WORK/down.log" || fail "scepd did not say why: $(tail -n 2 "$IT_WORK/down.log")"
+grep -q -- "s3cret" "$IT_WORK/down.log" "$IT_WORK/down.out" && fail "scepd printed the password"
 
 say "a role that may only read and write the tables (no CREATE) works on the migrated schema"
 printf "CREATE ROLE scepd_rw LOGIN PASSWORD '%s';\n" "$PG_PASSWORD" |
