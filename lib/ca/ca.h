@@ -54,6 +54,8 @@ struct scep_profile {
     const char *ocsp_url;       /* AIA OCSP URI; NULL: none */
     const char *ca_issuers_url; /* AIA caIssuers URI; NULL: none */
     const EVP_MD *md;           /* signature digest; NULL: SHA-256 */
+    long min_rsa_exponent;      /* smallest RSA public exponent; 0: 65537, never below 3 */
+    int allow_wildcard_dns;     /* a dNSName may start with "*." */
 };
 
 struct scep_ca; /* opaque, refcounted */
@@ -129,6 +131,24 @@ int scep_ca_sign_message(const struct scep_ca *ca, const struct scep_msg_spec *s
                          unsigned char **der, size_t *len);
 
 /*
+ * Checks what csr asks this CA to certify under profile p (NULL:
+ * defaults), before anything is signed or held for approval: a PKCS#10
+ * version 1 request; a sound public key (RSA within the modulus limits
+ * with an odd exponent of at least p->min_rsa_exponent, EC on P-256,
+ * P-384 or P-521, both validated by OpenSSL); subject (NULL: the CSR's)
+ * and subjectAltNames well formed (no control characters or NUL, string
+ * types valid for their attribute, valid UTF-8; iPAddress of 4 or 16
+ * bytes, host names, local@domain mailboxes, URIs with a scheme, and no
+ * other name types but directoryName and the UPN otherName); and a
+ * subject that is not the DN of the CA, an RA or an archived or next CA.
+ * Returns 0, or SCEP_ERR_CSR, SCEP_ERR_KEY or SCEP_ERR_POLICY with why[]
+ * naming the rule broken, or SCEP_ERR_NOMEM.  scep_ca_issue applies it
+ * too.
+ */
+int scep_ca_check_request(const struct scep_ca *ca, X509_REQ *csr, const X509_NAME *subject,
+                          const struct scep_profile *p, char *why, size_t whylen);
+
+/*
  * Issues a certificate for csr under profile p with the given serial
  * (positive, big-endian, 1..20 bytes).  subject NULL: the CSR's subject;
  * a renewal passes the old certificate's subject.  Copies the CSR's
@@ -136,8 +156,9 @@ int scep_ca_sign_message(const struct scep_ca *ca, const struct scep_msg_spec *s
  * extendedKeyUsage, CDP and AIA from p.  Does not check the CSR's
  * signature (the caller has).  Refuses with SCEP_ERR_POLICY a subject
  * (or a subjectAltName directoryName) whose RFC 2253 text exceeds
- * SCEP_MAX_SUBJECT, or more than SCEP_MAX_SANS names; SCEP_ERR_KEY an
- * RSA key outside SCEP_MIN/MAX_RSA_BITS.  *out: free with X509_free().
+ * SCEP_MAX_SUBJECT, or more than SCEP_MAX_SANS names; and whatever
+ * scep_ca_check_request refuses, with its code.  *out: free with
+ * X509_free().
  */
 int scep_ca_issue(const struct scep_ca *ca, X509_REQ *csr, const X509_NAME *subject,
                   const struct scep_profile *p, const unsigned char *serial, size_t serial_len,

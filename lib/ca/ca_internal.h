@@ -50,6 +50,21 @@ struct scep_ca {
 };
 
 /*
+ * Public-key soundness (keycheck.c): see scep_ca_check_request.  Returns
+ * 0, or SCEP_ERR_KEY with why[] naming the rule, or SCEP_ERR_NOMEM.
+ */
+int ca_check_pubkey(EVP_PKEY *pkey, const struct scep_profile *p, char *why, size_t whylen);
+
+/*
+ * Name well-formedness (namecheck.c).  ca_check_name checks every
+ * attribute value of name, where naming it in why[] ("subject");
+ * ca_check_general_names every subjectAltName, wildcard host names only
+ * with allow_wildcard.  Both return 0 or SCEP_ERR_CSR with why[] set.
+ */
+int ca_check_name(const X509_NAME *name, const char *where, char *why, size_t whylen);
+int ca_check_general_names(const GENERAL_NAMES *gens, int allow_wildcard, char *why, size_t whylen);
+
+/*
  * Parses "CN=a,O=b" (RFC 2253 order: most significant last) or "/O=b/CN=a"
  * (OpenSSL oneline order) into a new X509_NAME.  A backslash escapes the
  * next character.  Unknown attribute names, empty values and subjects

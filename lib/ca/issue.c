@@ -11,6 +11,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -209,6 +210,108 @@ static int set_validity(X509 *cert, X509 *ca_cert, const struct scep_profile *p)
 }
 
 /*
+ * Is name the subject of one of the CA's own certificates: the current,
+ * next and archived CA certificates and the RA certificates?  An
+ * end-entity certificate with issuer == subject would look self-issued
+ * to path building (RFC 5280 6.1), and one naming the RA would be taken
+ * for the RA by clients that pick it by name.  Returns 1 when it is.
+ */
+static int is_own_name(const struct scep_ca *ca, const X509_NAME *name)
+{
+    X509 *own[4];
+    int i;
+
+    own[0] = ca->cert;
+    own[1] = ca->ra_cert;
+    own[2] = ca->next_cert;
+    own[3] = ca->next_ra_cert;
+    /* X509_NAME_cmp compares the canonical encodings: case and spacing
+     * variants of the same DN are equal. */
+    for (i = 0; i < 4; i++)
+        if (own[i] != NULL && X509_NAME_cmp(name, X509_get_subject_name(own[i])) == 0)
+            return 1;
+    for (i = 0; i < sk_X509_num(ca->archive); i++)
+        if (X509_NAME_cmp(name, X509_get_subject_name(sk_X509_value(ca->archive, i))) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * The subjectAltNames csr requests, for checking: *out is NULL when it
+ * asks for none (free with GENERAL_NAMES_free()).  Returns 0 or
+ * SCEP_ERR_CSR when the extension is repeated or does not decode.
+ */
+static int requested_sans(X509_REQ *csr, GENERAL_NAMES **out)
+{
+    STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(csr);
+    GENERAL_NAMES *gens = NULL;
+    int crit = -1, rc = 0;
+
+    *out = NULL;
+    if (exts != NULL) {
+        /* crit: -1 absent, -2 repeated, else decoded (NULL if it failed). */
+        gens = X509V3_get_d2i(exts, NID_subject_alt_name, &crit, NULL);
+        if (crit != -1 && gens == NULL)
+            rc = SCEP_ERR_CSR;
+    }
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    ERR_clear_error();
+    *out = gens;
+    return rc;
+}
+
+/*
+ * What a CSR may ask for (see ca.h).
+ */
+int scep_ca_check_request(const struct scep_ca *ca, X509_REQ *csr, const X509_NAME *subject,
+                          const struct scep_profile *p, char *why, size_t whylen)
+{
+    static const struct scep_profile defaults = {0};
+    GENERAL_NAMES *gens = NULL;
+    const X509_NAME *subj;
+    int rc = SCEP_ERR_INVALID_ARG;
+
+    if (ca == NULL || csr == NULL || why == NULL || whylen == 0)
+        goto out;
+    why[0] = '\0';
+    if (p == NULL)
+        p = &defaults;
+    rc = SCEP_ERR_CSR;
+    /* RFC 2986 4.1: version is v1 (0); there is no other. */
+    if (X509_REQ_get_version(csr) != X509_REQ_VERSION_1) {
+        snprintf(why, whylen, "CSR version %ld, not v1 (RFC 2986 4.1)",
+                 X509_REQ_get_version(csr) + 1);
+        goto out;
+    }
+    if ((rc = ca_check_pubkey(X509_REQ_get0_pubkey(csr), p, why, whylen)) != 0)
+        goto out;
+    subj = subject != NULL ? subject : X509_REQ_get_subject_name(csr);
+    rc = SCEP_ERR_CSR;
+    if (subj == NULL) {
+        snprintf(why, whylen, "CSR has no subject");
+        goto out;
+    }
+    if ((rc = ca_check_name(subj, "subject", why, whylen)) != 0)
+        goto out;
+    if (X509_NAME_entry_count(subj) > 0 && is_own_name(ca, subj)) {
+        snprintf(why, whylen, "subject is the name of this CA or its RA");
+        rc = SCEP_ERR_POLICY;
+        goto out;
+    }
+    if ((rc = requested_sans(csr, &gens)) != 0) {
+        snprintf(why, whylen, "CSR subjectAltName unreadable or repeated");
+        goto out;
+    }
+    if (gens != NULL &&
+        (rc = ca_check_general_names(gens, p->allow_wildcard_dns, why, whylen)) != 0)
+        goto out;
+    rc = 0;
+out:
+    GENERAL_NAMES_free(gens);
+    return rc;
+}
+
+/*
  * Issues a certificate for csr (see ca.h).  *out: free with X509_free().
  */
 int scep_ca_issue(const struct scep_ca *ca, X509_REQ *csr, const X509_NAME *subject,
@@ -220,6 +323,7 @@ int scep_ca_issue(const struct scep_ca *ca, X509_REQ *csr, const X509_NAME *subj
     BIGNUM *bn = NULL;
     EVP_PKEY *pub;
     const X509_NAME *subj;
+    char why[256];
     int rc = SCEP_ERR_INVALID_ARG, empty, had_san = 0;
 
     if (ca == NULL || csr == NULL || serial == NULL || out == NULL)
@@ -238,13 +342,11 @@ int scep_ca_issue(const struct scep_ca *ca, X509_REQ *csr, const X509_NAME *subj
     pub = X509_REQ_get0_pubkey(csr);
     if (pub == NULL)
         goto out;
-    /* The service checks keys too; refusing here as well means no code
-     * path can put a weak RSA key under our signature. */
-    if (EVP_PKEY_is_a(pub, "RSA") && (EVP_PKEY_get_bits(pub) < SCEP_MIN_RSA_BITS ||
-                                      EVP_PKEY_get_bits(pub) > SCEP_MAX_RSA_BITS)) {
-        rc = SCEP_ERR_KEY;
+    /* The service checks the request first, for its failInfoText;
+     * checking here as well means no code path (an approval, scepctl)
+     * can put a weak key or a malformed name under our signature. */
+    if ((rc = scep_ca_check_request(ca, csr, subject, p, why, sizeof(why))) != 0)
         goto out;
-    }
     /* SCEP_MAX_SUBJECT (limits.h); a renewal's subject is the old
      * certificate's and fits already. */
     if ((rc = name_fits(subj)) != 0)

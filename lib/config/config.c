@@ -143,6 +143,10 @@ static const struct conf_key conf_keys[] = {
      "OCSP responder URI put in issued certificates"},
     {"ca_issuers_url", "enroll", CT_STRING, OFF(ca_issuers_url), 0, 0, 0, NULL, NULL, 0,
      "caIssuers URI put in issued certificates"},
+    {"min_rsa_exponent", "enroll", CT_LONG, OFF(min_rsa_exponent), 3, 0x7fffffffL, 65537, NULL,
+     NULL, 0, "smallest RSA public exponent certified (odd exponents only; at least 3)"},
+    {"allow_wildcard_dns", "enroll", CT_BOOL, OFF(allow_wildcard_dns), 0, 1, 0, NULL, NULL, 0,
+     "certify dNSName subjectAltNames of the form *.example.org"},
 };
 
 #define CONF_NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -757,6 +761,8 @@ void scep_config_profile(const struct scep_config *c, struct scep_profile *p)
     p->crl_url = c->crl_url;
     p->ocsp_url = c->ocsp_url;
     p->ca_issuers_url = c->ca_issuers_url;
+    p->min_rsa_exponent = c->min_rsa_exponent;
+    p->allow_wildcard_dns = c->allow_wildcard_dns;
 }
 
 /* Fills s (the service settings) from c; strings borrow from c. */

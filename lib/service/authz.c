@@ -1,18 +1,14 @@
 /*
- * Authorisation and key policy for enrollment: the static challenge
- * password a PKCSReq must carry (RFC 8894 2.2, PKCS#9 challengePassword
- * in the CSR) and the public-key types and sizes we certify.  Renewal
- * authorisation (a signer certificate of this CA) lives in enroll.c with
- * the rest of the renewal rules.
+ * Authorisation for enrollment: the static challenge password a PKCSReq
+ * must carry (RFC 8894 2.2, PKCS#9 challengePassword in the CSR).
+ * Renewal authorisation (a signer certificate of this CA) lives in
+ * enroll.c with the rest of the renewal rules; what a CSR may ask for
+ * (key, names) is the CA's rule, scep_ca_check_request in lib/ca.
  */
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/ec.h>
-#include <openssl/evp.h>
-#include <openssl/objects.h>
 
 #include <scep/error.h>
 #include <scep/limits.h>
@@ -99,50 +95,4 @@ out:
     OPENSSL_cleanse(want, sizeof(want));
     OPENSSL_cleanse(got, sizeof(got));
     return rc;
-}
-
-/*
- * Key policy of what we certify (see service_int.h).  Returns 0, or
- * SCEP_ERR_KEY with a one-line why for the failInfoText.
- */
-int svc_check_key(EVP_PKEY *pkey, char *why, size_t whylen)
-{
-    char group[64];
-    size_t glen = 0;
-    int bits, nid;
-
-    if (pkey == NULL) {
-        snprintf(why, whylen, "CSR has no usable public key");
-        return SCEP_ERR_KEY;
-    }
-    switch (EVP_PKEY_get_base_id(pkey)) {
-    case EVP_PKEY_RSA:
-        bits = EVP_PKEY_get_bits(pkey);
-        if (bits < SCEP_MIN_RSA_BITS || bits > SCEP_MAX_RSA_BITS) {
-            snprintf(why, whylen, "RSA key of %d bits (accepted: %d to %d)", bits,
-                     SCEP_MIN_RSA_BITS, SCEP_MAX_RSA_BITS);
-            return SCEP_ERR_KEY;
-        }
-        return 0;
-    case EVP_PKEY_EC:
-        /* The provider reports the curve by name ("prime256v1" or
-         * "P-256" depending on how the key was made); map both forms. */
-        if (!EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
-                                            &glen)) {
-            snprintf(why, whylen, "EC key with explicit or unknown curve parameters");
-            return SCEP_ERR_KEY;
-        }
-        nid = OBJ_sn2nid(group);
-        if (nid == NID_undef)
-            nid = EC_curve_nist2nid(group);
-        if (nid != NID_X9_62_prime256v1 && nid != NID_secp384r1) {
-            snprintf(why, whylen, "EC curve %s (accepted: P-256, P-384)", group);
-            return SCEP_ERR_KEY;
-        }
-        return 0;
-    default:
-        snprintf(why, whylen, "key type %s (accepted: RSA, EC P-256/P-384)",
-                 OBJ_nid2sn(EVP_PKEY_get_base_id(pkey)));
-        return SCEP_ERR_KEY;
-    }
 }

@@ -1,6 +1,7 @@
 /*
  * Enrollment: PKCSReq and RenewalReq (RFC 8894 3.3.1).  Checks the CSR
- * (proof of possession, key policy), authorises (challenge password, or a
+ * (proof of possession; key, version and names through the CA's
+ * scep_ca_check_request), authorises (challenge password, or a
  * signer certificate of this CA for renewals), answers a repeated
  * transactionID with what was already issued, or issues and stores the
  * certificate with its audit event in one transaction (issue.c).  The
@@ -127,8 +128,9 @@ out:
 }
 
 /*
- * PKCSReq and RenewalReq, in this order: CSR proof of possession and key
- * policy; authorisation (renewal signer or challenge); a repeated
+ * PKCSReq and RenewalReq, in this order: CSR proof of possession;
+ * renewal signer; what the CSR asks for (scep_ca_check_request: key,
+ * version, names); the challenge for a new enrollment; a repeated
  * transactionID; with manual approval a new enrollment is held
  * (approval.c); else issue + store.  Returns 0 with o holding the certificate
  * or the refusal, or SCEP_ERR_* when the CA or the store failed.
@@ -155,8 +157,6 @@ int svc_enroll(struct scep_service *svc, struct scep_msg *m, const char *peer,
     pkey = X509_REQ_get0_pubkey(csr);
     if (pkey == NULL || X509_REQ_verify(csr, pkey) != 1)
         return svc_refuse(o, SCEP_FAIL_BAD_MESSAGE_CHECK, "%s", scep_strerror(SCEP_ERR_POP));
-    if (svc_check_key(pkey, why, sizeof(why)) != 0)
-        return svc_refuse(o, SCEP_FAIL_BAD_ALG, "%s", why);
     rc = scep_pubkey_fingerprint(pkey, csr_fp);
     if (rc != 0)
         return rc;
@@ -185,7 +185,17 @@ int svc_enroll(struct scep_service *svc, struct scep_msg *m, const char *peer,
         subject = X509_get_subject_name(signer);
         if (util_serial_hex(X509_get0_serialNumber(signer), old_serial, sizeof(old_serial)) == 0)
             renewed = old_serial;
-    } else {
+    }
+    /* What the CSR asks us to certify (key, version, names; lib/ca),
+     * under the subject the certificate will carry.  The CA checks it
+     * again when it signs; here it is refused with the rule it broke,
+     * and before a request is held for approval. */
+    rc = scep_ca_check_request(svc->ca, csr, subject, &svc->profile, why, sizeof(why));
+    if (rc == SCEP_ERR_KEY || rc == SCEP_ERR_CSR || rc == SCEP_ERR_POLICY)
+        return svc_refuse(o, (int)scep_err_fail_info(rc), "%s", why);
+    if (rc != 0)
+        return rc;
+    if (!renewal) {
         rc = svc_check_challenge(svc, csr);
         if (rc == SCEP_ERR_CHALLENGE)
             return svc_refuse(o, SCEP_FAIL_BAD_REQUEST, "%s", scep_strerror(rc));

@@ -176,13 +176,6 @@ int svc_poll_request(struct scep_service *svc, struct scep_msg *m, const char *p
 int svc_check_challenge(const struct scep_service *svc, X509_REQ *csr);
 
 /*
- * Key policy for a CSR's public key: RSA of SCEP_MIN_RSA_BITS ..
- * SCEP_MAX_RSA_BITS, or EC on P-256 / P-384.  Returns 0 or SCEP_ERR_KEY
- * with why[] describing the refusal.
- */
-int svc_check_key(EVP_PKEY *pkey, char *why, size_t whylen);
-
-/*
  * Turns the outcome into the reply: a CertRep signed by the RA/CA echoing
  * m's transactionID and senderNonce (SUCCESS encrypted to m's signer with
  * m's cipher and key transport), and for a refusal one "refuse" audit

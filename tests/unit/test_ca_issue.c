@@ -73,6 +73,8 @@ static X509_REQ *make_csr(EVP_PKEY *key, const char *cn, int n_sans)
     assert_non_null(exts);
     if (cn != NULL)
         X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
+    /* PKCS#10 v1: a CSR made in memory has no version until set. */
+    assert_int_equal(X509_REQ_set_version(r, X509_REQ_VERSION_1), 1);
     X509_REQ_set_subject_name(r, name);
     X509_REQ_set_pubkey(r, key);
     if (n_sans > 0) {

@@ -109,6 +109,8 @@ static X509_REQ *csr_named(EVP_PKEY *key, const X509_NAME *name, const X509_NAME
     X509_REQ *r = X509_REQ_new();
 
     assert_non_null(r);
+    /* PKCS#10 v1: a CSR made in memory has no version until set. */
+    assert_int_equal(X509_REQ_set_version(r, X509_REQ_VERSION_1), 1);
     assert_int_equal(X509_REQ_set_subject_name(r, name), 1);
     assert_int_equal(X509_REQ_set_pubkey(r, key), 1);
     if (dirname != NULL) {

@@ -66,6 +66,14 @@ static inline struct fx *fx_new(int ec, const char *challenge, int renewal)
     return f;
 }
 
+/* Makes f's service again from f->cfg, after a test changed it. */
+static inline void fx_restart(struct fx *f)
+{
+    scep_service_free(f->svc);
+    f->svc = NULL;
+    assert_int_equal(scep_service_new(f->ca, f->st, &f->cfg, &f->svc), 0);
+}
+
 static inline void fx_free(struct fx *f)
 {
     if (f == NULL)

@@ -128,13 +128,16 @@ static void test_renewal_othername_swap(void **state)
     EVP_PKEY_free(newkey);
 }
 
-/* "DNS:a?b" and "DNS:a,b" print the same once ',' is masked as '?'. */
+/* "URI:a?b" and "URI:a,b" print the same once ',' is masked as '?'.
+ * (This used dNSNames; those may no longer hold '?' or ',' at all, since
+ * SANs are validated before anything is issued, so URIs, which may hold
+ * both, carry the same attack.) */
 static void test_renewal_masked_dns_swap(void **state)
 {
     struct fx *f = *state;
     struct fx_req q;
     EVP_PKEY *oldkey = tu_rsa_key(2048), *newkey = tu_rsa_key_fresh(2048);
-    X509 *old = enroll_san(f, oldkey, "masked", "DNS:www?bank.example", "tid-mask-1");
+    X509 *old = enroll_san(f, oldkey, "masked", "URI:https://www.bank.example/?a", "tid-mask-1");
     X509_EXTENSION *e;
     STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
     GENERAL_NAMES *gens = GENERAL_NAMES_new();
@@ -142,13 +145,13 @@ static void test_renewal_masked_dns_swap(void **state)
     ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
     X509_NAME *n = X509_NAME_new();
 
-    /* the v3 config syntax cannot put a ',' into a dNSName: build it */
+    /* the v3 config syntax cannot put a ',' into a URI: build it */
     assert_non_null(exts);
     assert_non_null(gens);
     assert_non_null(gn);
     assert_non_null(ia5);
-    assert_int_equal(ASN1_STRING_set(ia5, "www,bank.example", -1), 1);
-    GENERAL_NAME_set0_value(gn, GEN_DNS, ia5);
+    assert_int_equal(ASN1_STRING_set(ia5, "https://www.bank.example/,a", -1), 1);
+    GENERAL_NAME_set0_value(gn, GEN_URI, ia5);
     assert_true(sk_GENERAL_NAME_push(gens, gn) > 0);
     e = X509V3_EXT_i2d(NID_subject_alt_name, 0, gens);
     assert_non_null(e);
