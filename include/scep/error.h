@@ -46,6 +46,7 @@ enum scep_err {
     SCEP_ERR_NOT_ENVELOPED = -31,  /* messageData is not EnvelopedData (3.1) */
     SCEP_ERR_CONTENT = -32,        /* decrypted content is not the type the messageType needs */
     SCEP_ERR_STATUS = -33,         /* pkiStatus / failInfo missing or invalid (3.2.1.3) */
+    SCEP_ERR_CONTENT_TYPE = -34,   /* SignedData eContentType is not id-data (3.2) */
 
     /* cryptography */
     SCEP_ERR_SIGNATURE = -40, /* SignedData signature does not verify */

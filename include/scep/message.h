@@ -89,7 +89,9 @@ SCEP_API int scep_msg_decode(const unsigned char *der, size_t len, struct scep_m
  * message.  signer NULL: use the certificate the message includes (a
  * request); otherwise the signature must be by that certificate's key
  * (a CertRep checked against the CA/RA certificate).  Only checks the
- * signature, not the certificate's chain.  Returns 0 or SCEP_ERR_*.
+ * signature, not the certificate's chain; refuses an eContentType other
+ * than id-data with SCEP_ERR_CONTENT_TYPE (RFC 8894 3.2).  Returns 0 or
+ * SCEP_ERR_*.
  */
 SCEP_API int scep_msg_verify(struct scep_msg *m, X509 *signer);
 

@@ -58,6 +58,8 @@ const char *scep_strerror(int err)
         return "decrypted messageData is not what the messageType requires";
     case SCEP_ERR_STATUS:
         return "pkiStatus or failInfo missing or invalid (RFC 8894 3.2.1.3)";
+    case SCEP_ERR_CONTENT_TYPE:
+        return "SignedData eContentType is not id-data (RFC 8894 3.2)";
     case SCEP_ERR_SIGNATURE:
         return "message signature does not verify";
     case SCEP_ERR_DECRYPT:

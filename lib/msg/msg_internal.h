@@ -46,6 +46,7 @@ struct scep_msg {
     X509 *signer_cert;     /* reference, or NULL if not included */
     STACK_OF(X509) *certs; /* every certificate of the SignedData */
     int digest_nid;
+    int econtent_nid;       /* eContentType of the SignedData; RFC 8894 3.2 wants id-data */
     int cipher_nid;         /* NID_undef when there is no envelope */
     int key_transport;      /* -1 when there is no envelope */
     unsigned char *env_der; /* the EnvelopedData ContentInfo, or NULL */

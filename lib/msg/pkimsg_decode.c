@@ -97,6 +97,9 @@ int scep_msg_decode(const unsigned char *der, size_t len, struct scep_msg **out)
     rc = SCEP_ERR_NOT_SIGNED;
     if (OBJ_obj2nid(CMS_get0_type(m->cms)) != NID_pkcs7_signed)
         goto out;
+    /* Noted here and refused by scep_msg_verify, so that a server still
+     * knows the transactionID and can answer with a CertRep FAILURE. */
+    m->econtent_nid = OBJ_obj2nid(CMS_get0_eContentType(m->cms));
     sis = CMS_get0_SignerInfos(m->cms);
     rc = SCEP_ERR_SIGNER_COUNT;
     if (sk_CMS_SignerInfo_num(sis) != 1)
@@ -142,9 +145,10 @@ out:
 /*
  * Verifies the signature of a decoded message, with signer's key if given
  * (the SignerInfo must name that certificate) or else with the signer
- * certificate the message includes.  Only SHA-1 and SHA-2 digests are
- * accepted.  The certificate chain is not checked.  Returns 0,
- * SCEP_ERR_BAD_ALG, SCEP_ERR_NO_SIGNER_CERT or SCEP_ERR_SIGNATURE.
+ * certificate the message includes.  Only SHA-1 and SHA-2 digests and an
+ * eContentType of id-data are accepted.  The certificate chain is not
+ * checked.  Returns 0, SCEP_ERR_CONTENT_TYPE, SCEP_ERR_BAD_ALG,
+ * SCEP_ERR_NO_SIGNER_CERT or SCEP_ERR_SIGNATURE.
  */
 int scep_msg_verify(struct scep_msg *m, X509 *signer)
 {
@@ -158,6 +162,11 @@ int scep_msg_verify(struct scep_msg *m, X509 *signer)
     if (m == NULL || m->cms == NULL)
         goto out;
     si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(m->cms), 0);
+    /* RFC 8894 3.2: the signed content is id-data, whatever it holds;
+     * a signature over another type is not a pkiMessage's. */
+    rc = SCEP_ERR_CONTENT_TYPE;
+    if (m->econtent_nid != NID_pkcs7_data)
+        goto out;
     rc = SCEP_ERR_BAD_ALG;
     if (!msg_digest_allowed(m->digest_nid))
         goto out;

@@ -55,7 +55,9 @@ static int check_message(struct scep_service *svc, struct scep_msg *m, struct sv
         if (is_internal(rc))
             return rc;
         return svc_refuse(o,
-                          rc == SCEP_ERR_BAD_ALG ? SCEP_FAIL_BAD_ALG : SCEP_FAIL_BAD_MESSAGE_CHECK,
+                          rc == SCEP_ERR_BAD_ALG        ? SCEP_FAIL_BAD_ALG
+                          : rc == SCEP_ERR_CONTENT_TYPE ? SCEP_FAIL_BAD_REQUEST
+                                                        : SCEP_FAIL_BAD_MESSAGE_CHECK,
                           "%s", scep_strerror(rc));
     }
     /* SUCCESS is encrypted to the signer certificate with RSA key

@@ -6,10 +6,10 @@
  * characters, string types their attribute cannot have, invalid UTF-8;
  * malformed subjectAltNames (a 17-byte iPAddress, non-host dNSNames,
  * wildcards, mailboxes and URIs without their parts, other name types);
- * the CA's own DN as subject; a CSR version other than v1.  The
- * CA-level check (which scep_ca_issue applies on every path) is
- * exercised directly where a CSR cannot carry a proof of possession
- * (e = 1).
+ * the CA's own DN as subject; a CSR version other than v1; a pkiMessage
+ * whose eContentType is not id-data.  The CA-level check (which
+ * scep_ca_issue applies on every path) is exercised directly where a
+ * CSR cannot carry a proof of possession (e = 1).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include <openssl/bn.h>
+#include <openssl/cms.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
@@ -529,6 +530,65 @@ static void test_own_dn_and_version(void **state)
     fx_free(ec);
 }
 
+/* RFC 8894 3.2: eContentType must be id-data.  The message is otherwise
+ * a valid PKCSReq; the answer is a signed FAILURE badRequest. */
+static void test_econtent_type(void **state)
+{
+    struct fx *f = *state;
+    EVP_PKEY *key = tu_rsa_key(2048);
+    struct fx_req q;
+    unsigned char *der = NULL, *bad = NULL, *p;
+    const unsigned char *in;
+    size_t len = 0;
+    int blen;
+    CMS_ContentInfo *cms;
+    struct scep_reply r;
+    struct scep_msg *m;
+
+    memset(&q, 0, sizeof(q));
+    q.key = key;
+    q.signer = tu_self_signed(key, "ectype");
+    q.csr = csr_of(key, NULL, X509_REQ_VERSION_1, NULL);
+    fx_build(f, SCEP_MSG_PKCSREQ, "tid-ectype", &q, &der, &len);
+    in = der;
+    cms = d2i_CMS_ContentInfo(NULL, &in, (long)len);
+    assert_non_null(cms);
+    assert_int_equal(CMS_set1_eContentType(cms, OBJ_nid2obj(NID_pkcs7_enveloped)), 1);
+    blen = i2d_CMS_ContentInfo(cms, NULL);
+    assert_true(blen > 0);
+    bad = OPENSSL_malloc((size_t)blen);
+    assert_non_null(bad);
+    p = bad;
+    assert_int_equal(i2d_CMS_ContentInfo(cms, &p), blen);
+
+    fx_send(f, bad, (size_t)blen, &r);
+    assert_string_equal(r.outcome, "failure");
+    assert_int_equal(r.fail_info, SCEP_FAIL_BAD_REQUEST);
+    m = fx_open(f, &r, "tid-ectype", &q);
+    assert_int_equal(scep_msg_status(m), SCEP_STATUS_FAILURE);
+    assert_string_equal(scep_msg_get0_fail_text(m),
+                        "SignedData eContentType is not id-data (RFC 8894 3.2)");
+    assert_int_equal(fx_cert_count(f), 0);
+    scep_msg_free(m);
+    scep_reply_clear(&r);
+
+    /* the message layer on its own: decoded, then refused at verify */
+    assert_int_equal(scep_msg_decode(bad, (size_t)blen, &m), 0);
+    assert_int_equal(scep_msg_verify(m, NULL), SCEP_ERR_CONTENT_TYPE);
+    scep_msg_free(m);
+    /* and the untouched message still verifies */
+    assert_int_equal(scep_msg_decode(der, len, &m), 0);
+    assert_int_equal(scep_msg_verify(m, NULL), 0);
+    scep_msg_free(m);
+
+    OPENSSL_free(bad);
+    CMS_ContentInfo_free(cms);
+    scep_free(der);
+    X509_REQ_free(q.csr);
+    X509_free(q.signer);
+    EVP_PKEY_free(key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -539,6 +599,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wildcard, setup, teardown),
         cmocka_unit_test_setup_teardown(test_own_dn_and_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_econtent_type, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
