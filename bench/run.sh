@@ -25,6 +25,7 @@
 #   connection per request), SCEPSERVER=scepserver, SCEPD_ARGS= (more
 #   scepd flags, split on spaces, e.g. "--database sqlite:/dev/shm/b.db"
 #   to see what the fsync of every issued certificate costs).
+#   CIPHER=des adds --allow-des true: scepd refuses single DES otherwise.
 #
 # Exit status: 0 when every enrollment against scepd succeeded (the
 # peer's failures are reported, not fatal), 1 when one failed or a server
@@ -82,7 +83,8 @@ challenge=$(python3 -c 'import secrets; print(secrets.token_hex(12))')
 # SCEPD_ARGS is split on purpose: it holds several flags.
 # shellcheck disable=SC2086
 "$scepd" --state-dir "$tmp/scepd" --listen 127.0.0.1:0 --challenge "$challenge" \
-    --ca-key-type rsa --ca-rsa-bits "$CA_BITS" ${SCEPD_ARGS:-} >"$tmp/scepd.log" 2>&1 &
+    --ca-key-type rsa --ca-rsa-bits "$CA_BITS" ${SCEPD_ARGS:-} \
+    $([ "$CIPHER" = des ] && echo --allow-des true) >"$tmp/scepd.log" 2>&1 &
 scepd_pid=$!
 scepd_url=
 for _ in $(seq 1 300); do

@@ -147,6 +147,8 @@ static const struct conf_key conf_keys[] = {
      NULL, 0, "smallest RSA public exponent certified (odd exponents only; at least 3)"},
     {"allow_wildcard_dns", "enroll", CT_BOOL, OFF(allow_wildcard_dns), 0, 1, 0, NULL, NULL, 0,
      "certify dNSName subjectAltNames of the form *.example.org"},
+    {"allow_des", "enroll", CT_BOOL, OFF(allow_des), 0, 1, 0, NULL, NULL, 0,
+     "accept single-DES envelopes (old Cisco IOS, micromdm scepclient)"},
 };
 
 #define CONF_NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -775,6 +777,7 @@ void scep_config_service(const struct scep_config *c, struct scep_service_config
     /* Only the exact word turns approval on: the choice was validated,
      * and a config made by hand (NULL) keeps the old behaviour. */
     s->manual_approval = c->approval != NULL && strcmp(c->approval, "manual") == 0;
+    s->allow_des = c->allow_des;
     scep_config_profile(c, &s->profile);
 }
 

@@ -55,6 +55,7 @@ struct scep_config {
     char *ca_issuers_url;
     long min_rsa_exponent;  /* smallest RSA public exponent certified, default 65537, >= 3 */
     int allow_wildcard_dns; /* dNSName "*.example" in CSRs, default 0 */
+    int allow_des;          /* single-DES envelopes (old Cisco IOS, micromdm), default 0 */
 };
 
 /* Fills c with the defaults above (strings allocated).  Returns 0 or SCEP_ERR_NOMEM. */

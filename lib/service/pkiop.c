@@ -70,6 +70,12 @@ static int check_message(struct scep_service *svc, struct scep_msg *m, struct sv
     if (svc_accepted_cipher(nid) == NULL)
         return svc_refuse(o, SCEP_FAIL_BAD_ALG, "content cipher %s not accepted",
                           nid == NID_undef ? "(none)" : OBJ_nid2sn(nid));
+    /* Single DES (56-bit keys) protects the challenge password in the
+     * envelope: only for the old clients a profile enables it for. */
+    if (nid == NID_des_cbc && !svc->allow_des)
+        return svc_refuse(o, SCEP_FAIL_BAD_ALG,
+                          "content cipher DES-CBC not accepted: single DES is disabled "
+                          "(allow_des; RFC 8894 3.5.2 advertises AES and DES3 only)");
     rc = scep_ca_decrypt(svc->ca, m);
     if (rc != 0) {
         if (rc == SCEP_ERR_NOMEM)

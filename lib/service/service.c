@@ -57,6 +57,7 @@ int scep_service_new(struct scep_ca *ca, struct scep_store *st,
     svc->st = st;
     svc->allow_renewal = cfg->allow_renewal;
     svc->manual_approval = cfg->manual_approval;
+    svc->allow_des = cfg->allow_des;
     svc->crl_next_update = cfg->crl_next_update_seconds > 0 ? cfg->crl_next_update_seconds
                                                             : SVC_CRL_NEXT_UPDATE_SECONDS;
     svc->profile = cfg->profile;
@@ -156,6 +157,19 @@ int scep_service_getcacaps(struct scep_service *svc, struct scep_reply *r)
     n = scep_caps_format(scep_service_caps(svc), buf, sizeof(buf));
     if (n < 0)
         return internal_error(r, n, "GetCACaps");
+    /* RFC 8894 3.5.2 has no keyword for single DES: it is what a client
+     * uses when the server advertises no cipher at all, and old Cisco
+     * IOS images send it regardless.  When it is enabled we say so with
+     * a private keyword (the vendor-prefix form the interop notes
+     * recommend), which every client ignores as unknown. */
+    if (svc->allow_des) {
+        static const char des_word[] = SVC_CAP_DES_WORD "\n";
+
+        if ((size_t)n + sizeof(des_word) > sizeof(buf))
+            return internal_error(r, SCEP_ERR_TOO_LARGE, "GetCACaps");
+        memcpy(buf + n, des_word, sizeof(des_word));
+        n += (int)sizeof(des_word) - 1;
+    }
     r->body = OPENSSL_malloc((size_t)n + 1); /* scep_free() is OPENSSL_free-compatible */
     if (r->body == NULL)
         return internal_error(r, SCEP_ERR_NOMEM, "GetCACaps");

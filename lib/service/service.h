@@ -22,6 +22,7 @@ struct scep_service_config {
     int allow_renewal;            /* accept RenewalReq (and advertise Renewal) */
     long crl_next_update_seconds; /* nextUpdate of CRLs answered to GetCRL; 0: 168 hours */
     int manual_approval;          /* new enrollments wait (PENDING) until approved with scepctl */
+    int allow_des;                /* accept single-DES envelopes (old Cisco IOS, micromdm) */
     struct scep_profile profile;
 };
 

@@ -38,6 +38,10 @@ struct svc_crl_slot {
  * (scepd.conf's crl_validity_hours defaults to the same). */
 #define SVC_CRL_NEXT_UPDATE_SECONDS (168L * 3600L)
 
+/* The private GetCACaps keyword saying that single DES is accepted
+ * (allow_des); RFC 8894 defines none. */
+#define SVC_CAP_DES_WORD "scepd-DES"
+
 /* Attempts at a random serial before giving up (a collision of 127-bit
  * random serials means the RNG is broken, so this never loops in practice). */
 #define SVC_ISSUE_ATTEMPTS 3
@@ -49,6 +53,7 @@ struct scep_service {
     size_t challenge_len;
     int allow_renewal;
     int manual_approval;         /* new enrollments wait as PENDING requests */
+    int allow_des;               /* single DES envelopes accepted (allow_des) */
     long crl_next_update;        /* seconds */
     struct scep_profile profile; /* string members point at the copies below */
     char *key_usage, *ext_key_usage, *crl_url, *ocsp_url, *ca_issuers_url;

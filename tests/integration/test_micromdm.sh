@@ -1,13 +1,32 @@
 #!/usr/bin/env bash
 # micromdm scepclient (Debian scep 2.1.0) enrolls against scepd: a legacy
-# client that sends DES-CBC/SHA-1 by POST whatever the server advertises.
+# client that sends DES-CBC/SHA-1 by POST whatever the server advertises,
+# so single DES is enabled (allow_des) and advertised; a server without
+# allow_des refuses it with a signed badAlg and issues nothing.
 # Checks: the certificate chains to scepd's CA (openssl verify), certifies
 # the client's own key, carries the CN asked for, and is in the store
 # byte for byte, visible through scepctl too.
 . "$(dirname "$0")/lib.sh"
-need scepclient openssl sqlite3 python3
+need scepclient openssl sqlite3 python3 curl
 
-scepd_start mm
+say "without allow_des, scepclient's single-DES request is refused and nothing issued"
+scepd_start nodes
+curl -fsS "$SCEPD_URL?operation=GetCACaps" | grep -qx 'scepd-DES' &&
+    fail "GetCACaps advertises single DES although allow_des is off"
+if mm_enroll nodes-dev1; then
+    fail "scepclient enrolled with single DES although allow_des is off"
+fi
+[ -s "$IT_WORK/nodes-dev1/cert.pem" ] && fail "scepclient wrote a certificate with DES disabled"
+n=$(store_sql "SELECT count(*) FROM certificates;")
+[ "$n" = 0 ] || fail "$n certificate(s) stored for a single-DES request"
+store_sql "SELECT detail FROM audit WHERE kind = 'refuse';" | grep -q 'single DES is disabled' ||
+    fail "no refuse audit event naming single DES: $(store_sql "SELECT detail FROM audit;")"
+scepd_stop
+
+scepd_start mm --allow-des true
+say "with allow_des, GetCACaps says so"
+curl -fsS "$SCEPD_URL?operation=GetCACaps" | grep -qx 'scepd-DES' ||
+    fail "GetCACaps lacks scepd-DES with allow_des on"
 
 say "scepclient enrolls CN=dev1 with the challenge"
 mm_enroll dev1 || fail "scepclient failed: $(tail -n 5 "$IT_WORK/dev1/log")"

@@ -98,7 +98,10 @@ tls_url() {
 }
 
 say "scepd serves plain HTTP and TLS at once"
-scepd_start tls --tls-listen 127.0.0.1:0 --tls-cert "$pki/server.crt" --tls-key "$pki/server.key"
+# micromdm scepclient 2.1.0 always sends single DES (scep-interop.md 2),
+# which scepd accepts only with allow_des.
+scepd_start tls --tls-listen 127.0.0.1:0 --tls-cert "$pki/server.crt" --tls-key "$pki/server.key" \
+    --allow-des true
 tls_url tls
 base=${SCEPD_URL%/scep}
 tbase=${TLS_URL%/scep}

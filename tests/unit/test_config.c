@@ -389,7 +389,7 @@ static void test_each_key(void **state)
     (void)state;
     scep_config_each_key(count_key, &n);
     /* one per field of struct scep_config */
-    assert_int_equal(n, 35);
+    assert_int_equal(n, 36);
 }
 
 /* The [tls] keys go together; files are scepd's to check. */

@@ -231,6 +231,9 @@ static void test_mirror_algorithms(void **state)
     char tid[32];
     size_t i, j;
 
+    /* single DES is among them: it is accepted only with allow_des */
+    f->cfg.allow_des = 1;
+    fx_restart(f);
     for (i = 0; i < sizeof(ciphers) / sizeof(ciphers[0]); i++) {
         for (j = 0; j < sizeof(mds) / sizeof(mds[0]); j++) {
             snprintf(tid, sizeof(tid), "tid-mirror-%zu-%zu", i, j);
@@ -240,6 +243,47 @@ static void test_mirror_algorithms(void **state)
     /* Windows' RSA-OAEP key transport comes back as OAEP */
     mirror_one(f, issued, key, EVP_aes_256_cbc(), EVP_sha256(), SCEP_KT_RSA_OAEP,
                "tid-mirror-oaep");
+    X509_free(issued);
+    EVP_PKEY_free(key);
+}
+
+static int has_line(const struct scep_reply *r, const char *kw);
+
+/* Single DES is refused (badAlg, naming the setting) unless allow_des is
+ * set, and GetCACaps says when it is accepted. */
+static void test_des_needs_allow_des(void **state)
+{
+    struct fx *f = *state;
+    EVP_PKEY *key = tu_rsa_key(2048);
+    X509 *issued = fx_enroll(f, key, "des-device", CHALLENGE, "tid-des-enroll");
+    struct fx_req q;
+    struct scep_reply r;
+
+    memset(&q, 0, sizeof(q));
+    q.key = key;
+    q.signer = tu_self_signed(key, "des-device");
+    q.csr = tu_csr(key, "des-device", CHALLENGE, NULL);
+    q.cipher = EVP_des_cbc();
+    fx_expect_failure(f, SCEP_MSG_PKCSREQ, "tid-des-1", &q, SCEP_FAIL_BAD_ALG,
+                      "content cipher DES-CBC not accepted: single DES is disabled "
+                      "(allow_des; RFC 8894 3.5.2 advertises AES and DES3 only)");
+    assert_int_equal(fx_cert_count(f), 1);
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(scep_service_getcacaps(f->svc, &r), 0);
+    assert_false(has_line(&r, "scepd-DES"));
+    scep_reply_clear(&r);
+
+    f->cfg.allow_des = 1;
+    fx_restart(f);
+    assert_int_equal(scep_service_getcacaps(f->svc, &r), 0);
+    assert_true(has_line(&r, "scepd-DES"));
+    assert_true(has_line(&r, "DES3"));
+    scep_reply_clear(&r);
+    X509_free(fx_expect_cert(f, SCEP_MSG_PKCSREQ, "tid-des-2", &q));
+    assert_int_equal(fx_cert_count(f), 2);
+
+    X509_REQ_free(q.csr);
+    X509_free(q.signer);
     X509_free(issued);
     EVP_PKEY_free(key);
 }
@@ -413,6 +457,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_getcert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_getcrl, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mirror_algorithms, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_des_needs_allow_des, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ec_signer_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ec_csr_renewal, setup, teardown),
         cmocka_unit_test(test_ec_ca_with_ra),
