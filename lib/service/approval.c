@@ -132,9 +132,10 @@ static int store_request(struct scep_service *svc, struct scep_msg *m, const cha
     struct scep_request_info ri;
     struct scep_audit_event ev;
     STACK_OF(X509_EXTENSION) *exts = NULL;
+    X509_REQ *bare = NULL;
     unsigned char *der = NULL;
     char *subject = NULL, *sans = NULL;
-    int der_len, rc;
+    int der_len, idx, rc;
 
     rc = scep_name_rfc2253(X509_REQ_get_subject_name(csr), &subject);
     if (rc != 0)
@@ -145,9 +146,19 @@ static int store_request(struct scep_service *svc, struct scep_msg *m, const cha
     rc = scep_sans_text(exts, &sans);
     if (rc != 0)
         goto out;
-    /* i2d with a NULL-initialised pointer allocates the output buffer
-     * (OPENSSL_free); the CSR we store is the one we decoded and checked. */
-    der_len = i2d_X509_REQ(csr, &der);
+    /* The challenge password must not wait in the database for as long
+     * as the request does.  Approval needs the CSR's subject, public key
+     * and requested extensions only (svc_issue does not verify the CSR's
+     * signature again: it was verified here, on arrival), so what is
+     * stored is a copy with every challengePassword attribute removed.
+     * Its signature no longer verifies, and nothing checks it.  i2d with
+     * a NULL-initialised pointer allocates the output (OPENSSL_free). */
+    rc = SCEP_ERR_NOMEM;
+    if ((bare = X509_REQ_dup(csr)) == NULL)
+        goto out;
+    while ((idx = X509_REQ_get_attr_by_NID(bare, NID_pkcs9_challengePassword, -1)) >= 0)
+        X509_ATTRIBUTE_free(X509_REQ_delete_attr(bare, idx));
+    der_len = i2d_X509_REQ(bare, &der);
     if (der_len <= 0) {
         rc = SCEP_ERR_INTERNAL;
         goto out;
@@ -174,6 +185,7 @@ static int store_request(struct scep_service *svc, struct scep_msg *m, const cha
     rc = scep_store_add_request(svc->st, &ri, &ev, NULL);
 out:
     OPENSSL_free(der);
+    X509_REQ_free(bare);
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
     free(subject);
     free(sans);

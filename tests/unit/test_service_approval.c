@@ -133,8 +133,8 @@ static void test_pending_approve_issue(void **state)
     device(&q, key, "held-device");
     expect_pending(f, SCEP_MSG_PKCSREQ, "tid-held", &q);
 
-    /* One PENDING request with the CSR as sent, one audit event, no
-     * certificate. */
+    /* One PENDING request with the CSR as sent less its challenge
+     * password, one audit event, no certificate. */
     ri = request(f, "tid-held");
     assert_int_equal(ri->status, SCEP_REQ_PENDING);
     assert_string_equal(ri->transaction_id, "tid-held");
@@ -143,12 +143,27 @@ static void test_pending_approve_issue(void **state)
     assert_string_equal(ri->requester, FX_PEER);
     assert_int_equal(scep_pubkey_fingerprint(key, fp), 0);
     assert_string_equal(ri->pubkey_fp, fp);
-    csr_len = i2d_X509_REQ(q.csr, &csr_der);
-    assert_true(csr_len > 0);
-    assert_int_equal(ri->csr_len, (size_t)csr_len);
-    assert_memory_equal(ri->csr_der, csr_der, (size_t)csr_len);
+    {
+        const unsigned char *in = ri->csr_der;
+        X509_REQ *stored = d2i_X509_REQ(NULL, &in, (long)ri->csr_len);
+
+        /* the challenge must not wait in the database with the request */
+        assert_non_null(stored);
+        assert_true(X509_REQ_get_attr_by_NID(q.csr, NID_pkcs9_challengePassword, -1) >= 0);
+        assert_int_equal(X509_REQ_get_attr_by_NID(stored, NID_pkcs9_challengePassword, -1), -1);
+        for (size_t i = 0; i + strlen(CHALLENGE) <= ri->csr_len; i++)
+            assert_true(memcmp(ri->csr_der + i, CHALLENGE, strlen(CHALLENGE)) != 0);
+        /* what approval needs is kept: subject, key, requested names */
+        assert_int_equal(
+            X509_NAME_cmp(X509_REQ_get_subject_name(stored), X509_REQ_get_subject_name(q.csr)), 0);
+        assert_int_equal(EVP_PKEY_eq(X509_REQ_get0_pubkey(stored), key), 1);
+        csr_len = i2d_X509_REQ(q.csr, &csr_der);
+        assert_true(csr_len > 0);
+        assert_true(ri->csr_len < (size_t)csr_len);
+        OPENSSL_free(csr_der);
+        X509_REQ_free(stored);
+    }
     assert_null(ri->serial);
-    OPENSSL_free(csr_der);
     scep_request_info_free(ri);
     assert_int_equal(fx_cert_count(f), 0);
     fx_audit_read(f, &a);
