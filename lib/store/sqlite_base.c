@@ -413,6 +413,17 @@ int scep_store_sqlite_open(const char *uri, const struct scep_store_ops **ops, v
         snprintf(why, whylen, "sqlite:%s: out of memory", path);
         return SCEP_ERR_NOMEM;
     }
+    /* The database holds requests and the audit trail: create it 0600
+     * ourselves (SQLite would use 0644 less the umask).  SQLite gives its
+     * -wal, -shm and -journal files the mode of the database file.  An
+     * existing file is left as it is; O_EXCL makes that race-free, and a
+     * failure other than EEXIST is reported by the open below. */
+    if (strcmp(path, ":memory:") != 0) {
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+        if (fd >= 0)
+            close(fd);
+    }
     /* NOMUTEX: each connection belongs to one thread, so SQLite's
      * per-connection mutex would only cost time.  sqlite3_open_v2 hands
      * back a handle even when it fails, with the reason in it; sq_close()

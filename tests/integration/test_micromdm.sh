@@ -21,6 +21,9 @@ n=$(store_sql "SELECT count(*) FROM certificates;")
 [ "$n" = 0 ] || fail "$n certificate(s) stored for a single-DES request"
 store_sql "SELECT detail FROM audit WHERE kind = 'refuse';" | grep -q 'single DES is disabled' ||
     fail "no refuse audit event naming single DES: $(store_sql "SELECT detail FROM audit;")"
+say "scepd.db is created 0600"
+[ "$(stat -c %a "$SCEPD_STATE/scepd.db")" = 600 ] ||
+    fail "scepd.db has mode $(stat -c %a "$SCEPD_STATE/scepd.db"), want 600"
 scepd_stop
 
 scepd_start mm --allow-des true

@@ -174,6 +174,38 @@ static void test_open_permission_denied(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* A new database file, and the WAL and shared-memory files SQLite makes
+ * beside it, are 0600 whatever the umask: they hold pending requests and
+ * the audit trail.  An existing file keeps the mode it has. */
+static void test_new_file_mode(void **state)
+{
+    struct ts_db *d = *state;
+    char file[512], side[560];
+    struct scep_store *st = NULL;
+    struct stat sb;
+    mode_t old = umask(022);
+
+    snprintf(file, sizeof(file), "%s/mode.db", d->dir);
+    snprintf(d->uri, sizeof(d->uri), "sqlite:%s", file);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
+    assert_int_equal(stat(file, &sb), 0);
+    assert_int_equal(sb.st_mode & 07777, 0600);
+    snprintf(side, sizeof(side), "%s-wal", file);
+    if (stat(side, &sb) == 0)
+        assert_int_equal(sb.st_mode & 07777, 0600);
+    snprintf(side, sizeof(side), "%s-shm", file);
+    if (stat(side, &sb) == 0)
+        assert_int_equal(sb.st_mode & 07777, 0600);
+    scep_store_close(st);
+
+    assert_int_equal(chmod(file, 0640), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
+    scep_store_close(st);
+    assert_int_equal(stat(file, &sb), 0);
+    assert_int_equal(sb.st_mode & 07777, 0640);
+    umask(old);
+}
+
 /* The connection runs in WAL mode (persistent in the file), and the
  * indexes the listings need are there. */
 static void test_pragmas(void **state)
@@ -271,6 +303,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_reasons, ts_setup, ts_teardown),
         cmocka_unit_test_setup_teardown(test_open_permission_denied, ts_setup, ts_teardown),
         cmocka_unit_test_setup_teardown(test_pragmas, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_new_file_mode, ts_setup, ts_teardown),
         cmocka_unit_test_setup_teardown(test_store_error_rolls_back, ts_setup, ts_teardown),
         cmocka_unit_test_setup_teardown(test_kill_after_insert, ts_setup, ts_teardown),
     };
