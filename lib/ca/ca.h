@@ -43,6 +43,11 @@ struct scep_ca_init_opts {
 };
 
 /* Issuance profile: what every certificate this CA issues looks like. */
+/* EC curves a profile may certify (scep_profile.ec_curves). */
+#define SCEP_CURVE_P256 1u
+#define SCEP_CURVE_P384 2u
+#define SCEP_CURVE_P521 4u
+
 struct scep_profile {
     int validity_days;     /* 0: 365 */
     long validity_seconds; /* >0: overrides validity_days (short-lived certificates, tests) */
@@ -55,6 +60,7 @@ struct scep_profile {
     const char *ca_issuers_url; /* AIA caIssuers URI; NULL: none */
     const EVP_MD *md;           /* signature digest; NULL: SHA-256 */
     long min_rsa_exponent;      /* smallest RSA public exponent; 0: 65537, never below 3 */
+    unsigned ec_curves;         /* SCEP_CURVE_* bits certified; 0: all three */
     int allow_wildcard_dns;     /* a dNSName may start with "*." */
 };
 
@@ -134,8 +140,9 @@ int scep_ca_sign_message(const struct scep_ca *ca, const struct scep_msg_spec *s
  * Checks what csr asks this CA to certify under profile p (NULL:
  * defaults), before anything is signed or held for approval: a PKCS#10
  * version 1 request; a sound public key (RSA within the modulus limits
- * with an odd exponent of at least p->min_rsa_exponent, EC on P-256,
- * P-384 or P-521, both validated by OpenSSL); subject (NULL: the CSR's)
+ * with an odd exponent of at least p->min_rsa_exponent, EC on one of
+ * p->ec_curves, by default P-256, P-384 or P-521, both validated by
+ * OpenSSL); subject (NULL: the CSR's)
  * and subjectAltNames well formed (no control characters or NUL, string
  * types valid for their attribute, valid UTF-8; iPAddress of 4 or 16
  * bytes, host names, local@domain mailboxes, URIs with a scheme, and no
@@ -230,6 +237,13 @@ int scep_ca_check_issued(const struct scep_ca *ca, X509 *cert, time_t now);
  * failing every issuance later.  Returns 0 or SCEP_ERR_CONFIG.
  */
 int scep_ca_check_ext_value(int nid, const char *value);
+
+/*
+ * Parses a list of EC curve names ("P-256, P-384, P-521", in any order,
+ * separated by commas and blanks) into SCEP_CURVE_* bits in *out.
+ * Returns 0, or SCEP_ERR_CONFIG for an unknown name or an empty list.
+ */
+int scep_ca_parse_curves(const char *list, unsigned *out);
 
 /* Lowercase hex SHA-256 of a certificate's DER into out (65 bytes): the
  * text form of scep_client_fingerprint(), the one CA fingerprint.

@@ -9,6 +9,7 @@
  * (modulus size, exponent, curves) is the profile's.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -88,10 +89,62 @@ out:
     return rc;
 }
 
-static int check_ec(EVP_PKEY *pkey, char *why, size_t whylen)
+/* The curves we know, by NIST name, and their profile bits. */
+static const struct {
+    const char *name;
+    int nid;
+    unsigned bit;
+} curves[] = {
+    {"P-256", NID_X9_62_prime256v1, SCEP_CURVE_P256},
+    {"P-384", NID_secp384r1, SCEP_CURVE_P384},
+    {"P-521", NID_secp521r1, SCEP_CURVE_P521},
+};
+
+#define NCURVES (sizeof(curves) / sizeof(curves[0]))
+#define ALL_CURVES (SCEP_CURVE_P256 | SCEP_CURVE_P384 | SCEP_CURVE_P521)
+
+/*
+ * The curve list of ec_curves (see ca.h).  Names are matched exactly,
+ * with their lengths: a value in scepd.conf is text we check, not trust.
+ */
+int scep_ca_parse_curves(const char *list, unsigned *out)
 {
-    char group[64];
-    size_t glen = 0;
+    unsigned bits = 0;
+    size_t i = 0, n, k;
+
+    if (list == NULL || out == NULL)
+        return SCEP_ERR_CONFIG;
+    n = strlen(list);
+    while (i < n) {
+        size_t start, len;
+        unsigned bit = 0;
+
+        while (i < n && (list[i] == ' ' || list[i] == '\t' || list[i] == ','))
+            i++;
+        start = i;
+        while (i < n && list[i] != ' ' && list[i] != '\t' && list[i] != ',')
+            i++;
+        len = i - start;
+        if (len == 0)
+            break;
+        for (k = 0; k < NCURVES; k++)
+            if (strlen(curves[k].name) == len && memcmp(curves[k].name, list + start, len) == 0)
+                bit = curves[k].bit;
+        if (bit == 0)
+            return SCEP_ERR_CONFIG;
+        bits |= bit;
+    }
+    if (bits == 0)
+        return SCEP_ERR_CONFIG;
+    *out = bits;
+    return 0;
+}
+
+static int check_ec(EVP_PKEY *pkey, const struct scep_profile *p, char *why, size_t whylen)
+{
+    char group[64], list[32];
+    size_t glen = 0, k, used = 0;
+    unsigned allowed = p->ec_curves != 0 ? p->ec_curves & ALL_CURVES : ALL_CURVES, bit = 0;
     int nid;
 
     /* The provider reports the curve by name ("prime256v1" or "P-256"
@@ -106,8 +159,22 @@ static int check_ec(EVP_PKEY *pkey, char *why, size_t whylen)
     nid = OBJ_sn2nid(group);
     if (nid == NID_undef)
         nid = EC_curve_nist2nid(group);
-    if (nid != NID_X9_62_prime256v1 && nid != NID_secp384r1 && nid != NID_secp521r1) {
-        snprintf(why, whylen, "EC curve %s (accepted: P-256, P-384, P-521)", group);
+    for (k = 0; k < NCURVES; k++)
+        if (curves[k].nid == nid)
+            bit = curves[k].bit;
+    if ((bit & allowed) == 0) {
+        list[0] = '\0';
+        for (k = 0; k < NCURVES; k++) {
+            int w;
+
+            if ((curves[k].bit & allowed) == 0)
+                continue;
+            w = snprintf(list + used, sizeof(list) - used, "%s%s", used ? ", " : "",
+                         curves[k].name);
+            if (w > 0 && (size_t)w < sizeof(list) - used)
+                used += (size_t)w;
+        }
+        snprintf(why, whylen, "EC curve %s (accepted: %s; ec_curves)", group, list);
         return SCEP_ERR_KEY;
     }
     if (!public_check(pkey)) {
@@ -135,7 +202,7 @@ int ca_check_pubkey(EVP_PKEY *pkey, const struct scep_profile *p, char *why, siz
     case EVP_PKEY_RSA:
         return check_rsa(pkey, p, why, whylen);
     case EVP_PKEY_EC:
-        return check_ec(pkey, why, whylen);
+        return check_ec(pkey, p, why, whylen);
     default:
         snprintf(why, whylen, "key type %s (accepted: RSA, EC P-256/P-384/P-521)",
                  OBJ_nid2sn(EVP_PKEY_get_base_id(pkey)));

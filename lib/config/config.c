@@ -46,6 +46,7 @@ enum conf_type {
 #define CF_PATH 8u     /* an URL path: starts with '/' */
 #define CF_KU 16u      /* a keyUsage value OpenSSL accepts */
 #define CF_EKU 32u     /* an extendedKeyUsage value OpenSSL accepts */
+#define CF_CURVES 64u  /* a list of EC curve names (scep_ca_parse_curves) */
 
 struct conf_key {
     const char *name;
@@ -145,6 +146,8 @@ static const struct conf_key conf_keys[] = {
      "caIssuers URI put in issued certificates"},
     {"min_rsa_exponent", "enroll", CT_LONG, OFF(min_rsa_exponent), 3, 0x7fffffffL, 65537, NULL,
      NULL, 0, "smallest RSA public exponent certified (odd exponents only; at least 3)"},
+    {"ec_curves", "enroll", CT_STRING, OFF(ec_curves), 0, 0, 0, "P-256,P-384,P-521", NULL,
+     CF_REQUIRED | CF_CURVES, "EC curves certified in CSRs: P-256, P-384, P-521, comma-separated"},
     {"allow_wildcard_dns", "enroll", CT_BOOL, OFF(allow_wildcard_dns), 0, 1, 0, NULL, NULL, 0,
      "certify dNSName subjectAltNames of the form *.example.org"},
     {"allow_des", "enroll", CT_BOOL, OFF(allow_des), 0, 1, 0, NULL, NULL, 0,
@@ -282,6 +285,7 @@ static int conf_apply(struct scep_config *c, const struct conf_key *k, const cha
 {
     const char *shown = (k->flags & CF_SECRET) ? "(secret)" : value;
     long long num = 0;
+    unsigned curves = 0;
     int b = 0;
     char *dup = NULL;
 
@@ -318,6 +322,11 @@ static int conf_apply(struct scep_config *c, const struct conf_key *k, const cha
                      k->name, shown, (k->flags & CF_KU) ? "a keyUsage" : "an extendedKeyUsage",
                      (k->flags & CF_KU) ? "digitalSignature, keyEncipherment"
                                         : "clientAuth, serverAuth or an OID");
+            return SCEP_ERR_CONFIG;
+        }
+        if ((k->flags & CF_CURVES) && scep_ca_parse_curves(value, &curves) != 0) {
+            conf_err(err, errlen, "%s: \"%s\" is not a list of P-256, P-384 and P-521", k->name,
+                     shown);
             return SCEP_ERR_CONFIG;
         }
         if ((k->flags & CF_SECRET) && strlen(value) > SCEP_MAX_CHALLENGE) {
@@ -764,6 +773,9 @@ void scep_config_profile(const struct scep_config *c, struct scep_profile *p)
     p->ocsp_url = c->ocsp_url;
     p->ca_issuers_url = c->ca_issuers_url;
     p->min_rsa_exponent = c->min_rsa_exponent;
+    /* checked when read; a config made by hand (NULL) keeps all three */
+    if (c->ec_curves == NULL || scep_ca_parse_curves(c->ec_curves, &p->ec_curves) != 0)
+        p->ec_curves = 0;
     p->allow_wildcard_dns = c->allow_wildcard_dns;
 }
 

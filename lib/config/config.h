@@ -54,6 +54,7 @@ struct scep_config {
     char *ocsp_url;
     char *ca_issuers_url;
     long min_rsa_exponent;  /* smallest RSA public exponent certified, default 65537, >= 3 */
+    char *ec_curves;        /* EC curves certified, default "P-256,P-384,P-521" */
     int allow_wildcard_dns; /* dNSName "*.example" in CSRs, default 0 */
     int allow_des;          /* single-DES envelopes (old Cisco IOS, micromdm), default 0 */
 };

@@ -321,6 +321,29 @@ static void test_extension_values(void **state)
     free(p3);
 }
 
+/* ec_curves: a list of the three NIST curves, checked when read. */
+static void test_ec_curves(void **state)
+{
+    struct fixture *f = *state;
+    struct scep_config *c = &f->c;
+    struct scep_profile p;
+    unsigned bits = 0;
+
+    scep_config_profile(c, &p);
+    assert_int_equal(p.ec_curves, SCEP_CURVE_P256 | SCEP_CURVE_P384 | SCEP_CURVE_P521);
+    assert_int_equal(scep_config_set(c, "ec_curves", "P-384, P-256", f->err, sizeof(f->err)), 0);
+    scep_config_profile(c, &p);
+    assert_int_equal(p.ec_curves, SCEP_CURVE_P256 | SCEP_CURVE_P384);
+    assert_int_equal(scep_config_set(c, "ec-curves", "P-256,P-224", f->err, sizeof(f->err)),
+                     SCEP_ERR_CONFIG);
+    assert_non_null(strstr(f->err, "ec_curves: \"P-256,P-224\" is not a list of"));
+    assert_int_equal(scep_config_set(c, "ec_curves", ",", f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+    assert_int_equal(scep_ca_parse_curves("P-521", &bits), 0);
+    assert_int_equal(bits, SCEP_CURVE_P521);
+    assert_int_equal(scep_ca_parse_curves("p-521", &bits), SCEP_ERR_CONFIG);
+    assert_int_equal(scep_ca_parse_curves("P-5210", &bits), SCEP_ERR_CONFIG);
+}
+
 static void test_long_line(void **state)
 {
     struct fixture *f = *state;
@@ -389,7 +412,7 @@ static void test_each_key(void **state)
     (void)state;
     scep_config_each_key(count_key, &n);
     /* one per field of struct scep_config */
-    assert_int_equal(n, 36);
+    assert_int_equal(n, 37);
 }
 
 /* The [tls] keys go together; files are scepd's to check. */
@@ -429,6 +452,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_extension_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ec_curves, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_challenge_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_each_key, setup, teardown),

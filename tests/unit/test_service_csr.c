@@ -266,7 +266,8 @@ static void test_rsa_exponent_service(void **state)
     EVP_PKEY_free(k3);
 }
 
-/* Curves: P-224 refused, P-521 accepted. */
+/* Curves: P-224 refused, P-521 accepted by default; with ec_curves
+ * narrowed to P-256, P-521 is refused too. */
 static void test_ec_curves(void **state)
 {
     struct fx *f = *state;
@@ -279,6 +280,10 @@ static void test_ec_curves(void **state)
     good = csr_of(p521, NULL, X509_REQ_VERSION_1, NULL);
     expect_refused(f, bad, "tid-p224", SCEP_FAIL_BAD_ALG, "EC curve secp224r1");
     expect_issued(f, good, "tid-p521");
+    assert_int_equal(scep_ca_parse_curves("P-256", &f->cfg.profile.ec_curves), 0);
+    fx_restart(f);
+    expect_refused(f, good, "tid-p521-off", SCEP_FAIL_BAD_ALG,
+                   "EC curve secp521r1 (accepted: P-256; ec_curves)");
     X509_REQ_free(bad);
     X509_REQ_free(good);
     EVP_PKEY_free(p224);
