@@ -25,7 +25,8 @@ echo "quickstart: starting scepd (state in $state); stop it with Ctrl-C"
 if [ -z "${SCEPD_CHALLENGE:-}" ] && [ -s "$state/challenge" ]; then
     echo "quickstart: challenge password: $(head -n 1 "$state/challenge")"
 fi
-echo "quickstart: enroll with e.g.: scepclient -server-url URL -challenge PASSWORD -private-key k.pem -certificate c.pem -cn dev1"
+echo "quickstart: enroll with e.g.: pki --scep --url URL --in k.pem --dn CN=dev1 --password PASSWORD --cacert-enc ca.der --cacert-sig ca.der"
+echo "quickstart: micromdm's scepclient sends single DES only: for it, add --allow-des true (scepd.conf(5) allow_des)"
 echo "quickstart: inspect: $build/src/scepctl/scepctl --state-dir $state list"
 # scepd prints its URL, and on first start the challenge it generated.
 exec "$build/src/scepd/scepd" "${args[@]}" "$@"
