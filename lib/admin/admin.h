@@ -173,6 +173,41 @@ int scep_admin_make_crl_encoded(struct scep_store *st, const struct scep_ca *ca,
  */
 int scep_admin_crl_encode(X509_CRL *crl, int pem, unsigned char **out, size_t *len);
 
+/* ---- OCSP (ocsp.c): the responder's core ---- */
+
+/* What an OCSP answer said, for the front end's headers, logs and
+ * metrics. */
+struct scep_ocsp_info {
+    int status;      /* OCSPResponseStatus sent (OCSP_RESPONSE_STATUS_*) */
+    int cert_status; /* V_OCSP_CERTSTATUS_* of the first CertID; -1 without one */
+    size_t count;    /* CertIDs answered */
+    char serial[SCEP_ADMIN_SERIAL_MAX]; /* the first CertID's serial, store form; "" if none */
+    int64_t this_update;                /* Unix time; 0 unless status is successful */
+    int64_t next_update;                /* Unix time; 0 unless status is successful */
+    char why[128];                      /* why it was refused ("" when successful), for logs */
+};
+
+/*
+ * Answers the OCSP request req (len bytes of DER, as received: at most
+ * SCEP_MAX_OCSP_REQUEST, decoded only by OpenSSL, trailing bytes
+ * refused) for the CAs of ca (current and archived) from the statuses
+ * in st (RFC 6960).  Each CertID's issuer is found by its name and key
+ * hashes; its serial is good (issued by that CA, not revoked), revoked
+ * (with time and CRLReason) or unknown (not issued by that CA).  The
+ * response is signed by that CA's key, names it by key hash and
+ * includes its certificate; thisUpdate is now and nextUpdate
+ * next_update_seconds later; a nonce is echoed.  A request that does
+ * not parse, has trailing bytes, no CertID or more than
+ * SCEP_MAX_OCSP_CERTIDS gets malformedRequest; a CertID of an issuer we
+ * do not hold (or CertIDs of two of ours) unauthorized; an internal
+ * failure internalError.  Returns 0 with *out (DER of the OCSPResponse;
+ * free with free()) and *info (may be NULL) filled whenever there is a
+ * response to send, or SCEP_ERR_* when not even that could be made.
+ */
+int scep_admin_ocsp_answer(struct scep_store *st, const struct scep_ca *ca,
+                           const unsigned char *req, size_t len, long next_update_seconds,
+                           unsigned char **out, size_t *outlen, struct scep_ocsp_info *info);
+
 /* ---- audit trail (audit.c) ---- */
 
 /*

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+#include <openssl/ocsp.h>
 #include <openssl/x509.h>
 #include <scep/message.h>
 
@@ -220,6 +221,16 @@ int scep_ca_find_by_fingerprint(const struct scep_ca *ca, const char *fp, X509 *
 int scep_ca_make_crl(const struct scep_ca *ca, X509 *issuer,
                      const struct scep_revoked_entry *entries, size_t n, int64_t crl_number,
                      long next_update_seconds, X509_CRL **out);
+
+/*
+ * Signs the OCSP basic response bs (RFC 6960 4.2.1) as issuer: a
+ * certificate of this CA set (NULL: the current CA; an archived one
+ * signs with its archived key, as for scep_ca_make_crl), responder id by
+ * key hash, the issuer certificate included.  Only signs: the answers in
+ * bs are the caller's (lib/admin/ocsp.c).  Returns 0, SCEP_ERR_NOT_FOUND
+ * when an archived key is gone, or SCEP_ERR_*.
+ */
+int scep_ca_sign_ocsp(const struct scep_ca *ca, X509 *issuer, OCSP_BASICRESP *bs);
 
 /*
  * Checks that cert is an end-entity certificate issued by this CA

@@ -29,6 +29,17 @@
 /* Concurrent connections one scepd worker accepts. */
 #define SCEP_MAX_CONNECTIONS_PER_WORKER 1024
 
+/* An OCSP request (RFC 6960 4.1.1), POST body or decoded GET path.  An
+ * unsigned request for one certificate is about 80 bytes; a signed one
+ * with its signer's chain a few KiB.  Anything longer is refused as
+ * malformedRequest before OpenSSL sees it. */
+#define SCEP_MAX_OCSP_REQUEST (16 * 1024)
+
+/* CertIDs in one OCSP request (its requestList).  Each costs a store
+ * lookup; clients ask for one certificate at a time (RFC 5019 2.1.1
+ * allows exactly one), so a few more is generous. */
+#define SCEP_MAX_OCSP_CERTIDS 8
+
 /* Worker threads at most (default: number of cores). */
 #define SCEP_MAX_WORKERS 64
 

@@ -1,0 +1,283 @@
+/*
+ * The OCSP responder's core (RFC 6960): an OCSPRequest in, a signed
+ * OCSPResponse out, for every CA of the set (current and archived).
+ * HTTP is the front end's (src/scepd); this file decides what the
+ * response says and lib/ca/ocsp.c signs it with the issuing CA's key.
+ *
+ * The request is untrusted bytes: it is decoded only by OpenSSL, with
+ * its length bounded by SCEP_MAX_OCSP_REQUEST and trailing bytes
+ * refused, and its requestList bounded by SCEP_MAX_OCSP_CERTIDS.  A
+ * request that fails any of that is answered malformedRequest (RFC 6960
+ * 2.3); one that names an issuer we do not hold, unauthorized.  Request
+ * signatures are not checked: RFC 6960 4.1.2 makes them optional and we
+ * answer anyone.  tests/fuzz/fuzz_ocsp.c feeds this file.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/ocsp.h>
+#include <openssl/x509.h>
+
+#include <scep/error.h>
+
+#include "admin/admin.h"
+#include "common/server_limits.h"
+#include "util/hex.h"
+
+/* The CA of our set that a CertID names (RFC 6960 4.1.1: hashes of the
+ * issuer's name and public key).  A rollover usually keeps the name, so
+ * the key hash is what tells an archived CA from the current one.
+ * Returns the borrowed certificate, or NULL. */
+static X509 *ocsp_find_issuer(const struct scep_ca *ca, OCSP_CERTID *cid)
+{
+    ASN1_OBJECT *md_oid = NULL;
+    const EVP_MD *md;
+    OCSP_CERTID *mine;
+    X509 *c;
+    int i, same;
+
+    if (OCSP_id_get0_info(NULL, &md_oid, NULL, NULL, cid) != 1 || md_oid == NULL)
+        return NULL;
+    /* Only the hashes clients use; anything else cannot name our CA. */
+    switch (OBJ_obj2nid(md_oid)) {
+    case NID_sha1:
+        md = EVP_sha1();
+        break;
+    case NID_sha256:
+        md = EVP_sha256();
+        break;
+    case NID_sha384:
+        md = EVP_sha384();
+        break;
+    case NID_sha512:
+        md = EVP_sha512();
+        break;
+    default:
+        return NULL;
+    }
+    c = scep_ca_get0_cert(ca);
+    for (i = 0; c != NULL; c = scep_ca_get0_archived(ca, i++)) {
+        /* With no subject, OCSP_cert_to_id hashes the issuer's own name
+         * and key and leaves the serial empty; OCSP_id_issuer_cmp then
+         * compares algorithm and both hashes only. */
+        if ((mine = OCSP_cert_to_id(md, NULL, c)) == NULL)
+            return NULL;
+        same = OCSP_id_issuer_cmp(mine, cid) == 0;
+        OCSP_CERTID_free(mine);
+        if (same)
+            return c;
+    }
+    return NULL;
+}
+
+/*
+ * Adds the SingleResponse for cid, issued (if at all) by issuer (whose
+ * fingerprint is issuer_fp; is_current when it is the current CA), to
+ * bs.  A serial the store does not hold, or holds for another CA, is
+ * unknown (RFC 6960 2.2: the responder does not know the certificate).
+ * Returns 0 or SCEP_ERR_*; *status: V_OCSP_CERTSTATUS_*.
+ */
+static int ocsp_add_status(struct scep_store *st, OCSP_BASICRESP *bs, OCSP_CERTID *cid,
+                           const char *issuer_fp, int is_current, ASN1_TIME *this_upd,
+                           ASN1_TIME *next_upd, int *status, char *serial, size_t serial_size)
+{
+    struct scep_cert_info *ci = NULL;
+    ASN1_INTEGER *sn = NULL;
+    ASN1_TIME *rev_time = NULL;
+    int reason = OCSP_REVOKED_STATUS_NOSTATUS, rc;
+
+    *status = V_OCSP_CERTSTATUS_UNKNOWN;
+    serial[0] = '\0';
+    if (OCSP_id_get0_info(NULL, NULL, NULL, &sn, cid) != 1 || sn == NULL)
+        return SCEP_ERR_INTERNAL;
+    /* A zero, negative or over-long serial is none we issued. */
+    if (util_serial_hex(sn, serial, serial_size) == 0) {
+        rc = scep_store_get_cert(st, serial, &ci);
+        if (rc != 0 && rc != SCEP_ERR_NOT_FOUND)
+            goto out;
+        /* Records without an issuer count as the current CA's, as in
+         * the CRL builder (crl.c). */
+        if (ci != NULL &&
+            (ci->issuer_fp == NULL ? is_current : strcmp(ci->issuer_fp, issuer_fp) == 0)) {
+            *status = ci->status == SCEP_CERT_REVOKED ? V_OCSP_CERTSTATUS_REVOKED
+                                                      : V_OCSP_CERTSTATUS_GOOD;
+        }
+    }
+    rc = SCEP_ERR_INTERNAL;
+    if (*status == V_OCSP_CERTSTATUS_REVOKED) {
+        if ((rev_time = ASN1_TIME_set(NULL, (time_t)ci->revoked_at)) == NULL)
+            goto out;
+        /* The CRLReason codes are OCSP's (RFC 6960 4.2.1 revocationReason);
+         * none given leaves the field out. */
+        if (ci->revocation_reason >= 0 && ci->revocation_reason <= 10)
+            reason = ci->revocation_reason;
+    }
+    /* OCSP_basic_add1_status copies cid and the times. */
+    if (OCSP_basic_add1_status(bs, cid, *status, reason, rev_time, this_upd, next_upd) == NULL)
+        goto out;
+    rc = 0;
+out:
+    ASN1_TIME_free(rev_time);
+    scep_cert_info_free(ci);
+    return rc;
+}
+
+/* Encodes an OCSPResponse with status and bs (may be NULL) into *out
+ * (free with free()).  Returns 0 or SCEP_ERR_*. */
+static int ocsp_encode(int status, OCSP_BASICRESP *bs, unsigned char **out, size_t *len)
+{
+    OCSP_RESPONSE *resp = NULL;
+    unsigned char *der = NULL, *p;
+    int n, rc = SCEP_ERR_INTERNAL;
+
+    if ((resp = OCSP_response_create(status, bs)) == NULL)
+        goto out;
+    if ((n = i2d_OCSP_RESPONSE(resp, NULL)) <= 0)
+        goto out;
+    if ((der = malloc((size_t)n)) == NULL) {
+        rc = SCEP_ERR_NOMEM;
+        goto out;
+    }
+    p = der;
+    if (i2d_OCSP_RESPONSE(resp, &p) != n)
+        goto out;
+    *out = der;
+    *len = (size_t)n;
+    der = NULL;
+    rc = 0;
+out:
+    free(der);
+    OCSP_RESPONSE_free(resp);
+    return rc;
+}
+
+/* Sets info's status and reason for a refusal. */
+static void ocsp_refuse(struct scep_ocsp_info *info, int status, const char *why)
+{
+    info->status = status;
+    snprintf(info->why, sizeof(info->why), "%s", why);
+}
+
+/*
+ * Decides the answer to the request req_der into bs and info; see
+ * scep_admin_ocsp_answer.  Returns 0 (info->status says what to send)
+ * or SCEP_ERR_* for an internal failure.
+ */
+static int ocsp_decide(struct scep_store *st, const struct scep_ca *ca, const unsigned char *der,
+                       size_t len, long next_update_seconds, OCSP_BASICRESP *bs,
+                       struct scep_ocsp_info *info)
+{
+    const unsigned char *p = der;
+    OCSP_REQUEST *req = NULL;
+    ASN1_TIME *this_upd = NULL, *next_upd = NULL;
+    X509 *issuer = NULL, *c;
+    char fp[65];
+    time_t now = time(NULL);
+    int i, n, status, rc = 0;
+
+    if (len == 0 || len > SCEP_MAX_OCSP_REQUEST) {
+        ocsp_refuse(info, OCSP_RESPONSE_STATUS_MALFORMEDREQUEST,
+                    len == 0 ? "empty request" : "request too large");
+        goto out;
+    }
+    req = d2i_OCSP_REQUEST(NULL, &p, (long)len);
+    if (req == NULL || p != der + len) {
+        ocsp_refuse(info, OCSP_RESPONSE_STATUS_MALFORMEDREQUEST,
+                    req == NULL ? "not an OCSPRequest (RFC 6960 4.1.1)"
+                                : "trailing bytes after the OCSPRequest (RFC 6960 4.1.1)");
+        goto out;
+    }
+    n = OCSP_request_onereq_count(req);
+    if (n < 1 || n > SCEP_MAX_OCSP_CERTIDS) {
+        ocsp_refuse(info, OCSP_RESPONSE_STATUS_MALFORMEDREQUEST,
+                    n < 1 ? "empty requestList (RFC 6960 4.1.1)" : "too many CertIDs");
+        goto out;
+    }
+    /* One response has one signer, so every CertID must name the same
+     * CA of ours; one we do not hold is unauthorized (RFC 6960 2.3). */
+    for (i = 0; i < n; i++) {
+        c = ocsp_find_issuer(ca, OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, i)));
+        if (c == NULL || (issuer != NULL && c != issuer)) {
+            ocsp_refuse(info, OCSP_RESPONSE_STATUS_UNAUTHORIZED,
+                        c == NULL ? "CertID names an issuer this responder does not serve"
+                                  : "CertIDs of different issuers in one request");
+            goto out;
+        }
+        issuer = c;
+    }
+    if ((rc = scep_cert_fingerprint(issuer, fp)) != 0)
+        goto out;
+    rc = SCEP_ERR_INTERNAL;
+    this_upd = ASN1_GENERALIZEDTIME_set(NULL, now);
+    next_upd = ASN1_GENERALIZEDTIME_set(NULL, now + next_update_seconds);
+    if (this_upd == NULL || next_upd == NULL)
+        goto out;
+    for (i = 0; i < n; i++) {
+        char serial[UTIL_SERIAL_HEX_SIZE];
+
+        rc = ocsp_add_status(st, bs, OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, i)), fp,
+                             X509_cmp(issuer, scep_ca_get0_cert(ca)) == 0, this_upd, next_upd,
+                             &status, serial, sizeof(serial));
+        if (rc != 0)
+            goto out;
+        if (i == 0) {
+            info->cert_status = status;
+            snprintf(info->serial, sizeof(info->serial), "%s", serial);
+        }
+    }
+    info->count = (size_t)n;
+    rc = SCEP_ERR_INTERNAL;
+    /* The nonce extension is echoed as it came (RFC 6960 4.4.1);
+     * OCSP_copy_nonce returns 2 when the request has none. */
+    if (OCSP_copy_nonce(bs, req) <= 0)
+        goto out;
+    if ((rc = scep_ca_sign_ocsp(ca, issuer, bs)) != 0)
+        goto out;
+    info->status = OCSP_RESPONSE_STATUS_SUCCESSFUL;
+    info->this_update = (int64_t)now;
+    info->next_update = (int64_t)now + next_update_seconds;
+    rc = 0;
+out:
+    ASN1_TIME_free(this_upd);
+    ASN1_TIME_free(next_upd);
+    OCSP_REQUEST_free(req);
+    return rc;
+}
+
+int scep_admin_ocsp_answer(struct scep_store *st, const struct scep_ca *ca,
+                           const unsigned char *req, size_t len, long next_update_seconds,
+                           unsigned char **out, size_t *outlen, struct scep_ocsp_info *info)
+{
+    OCSP_BASICRESP *bs = NULL;
+    struct scep_ocsp_info tmp;
+    int rc = SCEP_ERR_INVALID_ARG;
+
+    memset(&tmp, 0, sizeof(tmp));
+    tmp.cert_status = -1;
+    if (st == NULL || ca == NULL || (req == NULL && len > 0) || out == NULL || outlen == NULL ||
+        next_update_seconds <= 0)
+        goto out;
+    rc = SCEP_ERR_NOMEM;
+    if ((bs = OCSP_BASICRESP_new()) == NULL)
+        goto out;
+    rc = ocsp_decide(st, ca, req, len, next_update_seconds, bs, &tmp);
+    if (rc != 0) {
+        /* The client still gets an answer it can read (RFC 6960 2.3). */
+        ocsp_refuse(&tmp, OCSP_RESPONSE_STATUS_INTERNALERROR, scep_strerror(rc));
+        tmp.cert_status = -1;
+    }
+    rc = ocsp_encode(tmp.status, tmp.status == OCSP_RESPONSE_STATUS_SUCCESSFUL ? bs : NULL, out,
+                     outlen);
+    if (rc != 0)
+        goto out;
+    if (info != NULL)
+        *info = tmp;
+    rc = 0;
+out:
+    OCSP_BASICRESP_free(bs);
+    return rc;
+}
