@@ -57,6 +57,7 @@ struct scep_profile {
         *key_usage; /* OpenSSL v3 syntax; NULL: "critical,digitalSignature,keyEncipherment" */
     const char *ext_key_usage;  /* OpenSSL v3 syntax; NULL: "clientAuth" */
     const char *crl_url;        /* crlDistributionPoints URI; NULL: none */
+    int crl_url_per_ca;         /* crl_url is a base: the CDP is crl_url/<CA key id hex>.crl */
     const char *ocsp_url;       /* AIA OCSP URI; NULL: none */
     const char *ca_issuers_url; /* AIA caIssuers URI; NULL: none */
     const EVP_MD *md;           /* signature digest; NULL: SHA-256 */

@@ -138,7 +138,7 @@ out:
 /* Adds the profile's extensions to cert, issued by ca_cert. */
 static int add_profile_exts(X509 *cert, X509 *ca_cert, const struct scep_profile *p)
 {
-    char buf[2 * PROFILE_MAX_URL + 64];
+    char buf[2 * PROFILE_MAX_URL + 64], kid[2 * EVP_MAX_MD_SIZE + 1];
     const char *ku = p->key_usage != NULL ? p->key_usage : PROFILE_DEFAULT_KU;
     const char *eku = p->ext_key_usage != NULL ? p->ext_key_usage : PROFILE_DEFAULT_EKU;
     int rc, w;
@@ -156,7 +156,16 @@ static int add_profile_exts(X509 *cert, X509 *ca_cert, const struct scep_profile
     if (p->crl_url != NULL) {
         if ((rc = url_ok(p->crl_url)) != 0)
             return rc;
-        w = snprintf(buf, sizeof(buf), "URI:%s", p->crl_url);
+        if (p->crl_url_per_ca) {
+            /* Each CA's own CRL (RFC 5280 4.2.1.13), so that a
+             * certificate keeps pointing at its issuer's CRL after a
+             * rollover: named by the CA's key id, as scepd serves it. */
+            if ((rc = ca_key_id_hex(ca_cert, kid, sizeof(kid))) != 0)
+                return rc;
+            w = snprintf(buf, sizeof(buf), "URI:%s/%s.crl", p->crl_url, kid);
+        } else {
+            w = snprintf(buf, sizeof(buf), "URI:%s", p->crl_url);
+        }
         if (w < 0 || (size_t)w >= sizeof(buf))
             return SCEP_ERR_CONFIG;
         if ((rc = ca_add_ext(cert, ca_cert, NID_crl_distribution_points, buf)) != 0)

@@ -148,6 +148,17 @@ int scep_ca_find_by_fingerprint(const struct scep_ca *ca, const char *fp, X509 *
     return SCEP_ERR_NOT_FOUND;
 }
 
+/* The name of a CA in CRL paths (see ca_internal.h). */
+int ca_key_id_hex(X509 *cert, char *out, size_t size)
+{
+    if (size < 65)
+        return SCEP_ERR_TOO_LARGE;
+    ski_hex(cert, out, size);
+    if (out[0] == '\0' && scep_cert_fingerprint(cert, out) != 0)
+        return SCEP_ERR_INTERNAL;
+    return 0;
+}
+
 /*
  * Loads archive/<SERIAL>.key of cert into a keyring of its own (archived
  * keys sign only the odd CRL, so they are not kept loaded) and returns

@@ -118,6 +118,8 @@ static const struct conf_key conf_keys[] = {
      "make a separate RA certificate (always for an EC CA)"},
     {"crl_validity_hours", "ca", CT_INT, OFF(crl_validity_hours), 1, 24 * CONF_MAX_DAYS, 168, NULL,
      NULL, 0, "hours until a CRL's nextUpdate"},
+    {"ocsp_validity_minutes", "ca", CT_INT, OFF(ocsp_validity_minutes), 1, 7 * 24 * 60, 60, NULL,
+     NULL, 0, "minutes until an OCSP answer's nextUpdate"},
 
     /* [enroll] */
     {"challenge", "enroll", CT_STRING, OFF(challenge), 0, 0, 0, NULL, NULL, CF_SECRET,
@@ -139,9 +141,9 @@ static const struct conf_key conf_keys[] = {
     {"ext_key_usage", "enroll", CT_STRING, OFF(ext_key_usage), 0, 0, 0, "clientAuth", NULL,
      CF_REQUIRED | CF_EKU, "extendedKeyUsage of issued certificates (OpenSSL syntax)"},
     {"crl_url", "enroll", CT_STRING, OFF(crl_url), 0, 0, 0, NULL, NULL, 0,
-     "CRL distribution point URI put in issued certificates"},
+     "CRL distribution point URI put in issued certificates (default from public_url)"},
     {"ocsp_url", "enroll", CT_STRING, OFF(ocsp_url), 0, 0, 0, NULL, NULL, 0,
-     "OCSP responder URI put in issued certificates"},
+     "OCSP responder URI put in issued certificates (default from public_url)"},
     {"ca_issuers_url", "enroll", CT_STRING, OFF(ca_issuers_url), 0, 0, 0, NULL, NULL, 0,
      "caIssuers URI put in issued certificates"},
     {"min_rsa_exponent", "enroll", CT_LONG, OFF(min_rsa_exponent), 3, 0x7fffffffL, 65537, NULL,
@@ -698,6 +700,30 @@ static int conf_check_tls(const struct scep_config *c, char *err, size_t errlen)
  * is read into challenge (both set is an error); the [tls] keys must go
  * together.  Returns 0 or SCEP_ERR_* with err set.
  */
+/*
+ * The URL of one of scepd's own resources (path, e.g. "/ocsp") on the
+ * host of public_url: its scheme and authority, without the SCEP path.
+ * *out: free with free(); NULL when public_url is not an absolute URL.
+ */
+static int conf_public_resource(const char *public_url, const char *path, char **out)
+{
+    const char *host, *end;
+    size_t n;
+
+    *out = NULL;
+    if (public_url == NULL || (host = strstr(public_url, "://")) == NULL || host == public_url)
+        return 0;
+    host += 3;
+    end = host + strcspn(host, "/?#");
+    if (end == host)
+        return 0;
+    n = (size_t)(end - public_url) + strlen(path) + 1;
+    if ((*out = malloc(n)) == NULL)
+        return SCEP_ERR_NOMEM;
+    snprintf(*out, n, "%.*s%s", (int)(end - public_url), public_url, path);
+    return 0;
+}
+
 int scep_config_finish(struct scep_config *c, char *err, size_t errlen)
 {
     char *chal = NULL;
@@ -727,6 +753,14 @@ int scep_config_finish(struct scep_config *c, char *err, size_t errlen)
         if (rc != 0)
             goto out;
     }
+    free(c->auto_crl_base);
+    free(c->auto_ocsp_url);
+    c->auto_crl_base = c->auto_ocsp_url = NULL;
+    if ((c->crl_url == NULL &&
+         (rc = conf_public_resource(c->public_url, "/crl", &c->auto_crl_base)) != 0) ||
+        (c->ocsp_url == NULL &&
+         (rc = conf_public_resource(c->public_url, "/ocsp", &c->auto_ocsp_url)) != 0))
+        goto out;
     if (db != NULL) {
         c->database = db;
         db = NULL;
@@ -769,8 +803,9 @@ void scep_config_profile(const struct scep_config *c, struct scep_profile *p)
     p->validity_seconds = c->validity_seconds;
     p->key_usage = c->key_usage;
     p->ext_key_usage = c->ext_key_usage;
-    p->crl_url = c->crl_url;
-    p->ocsp_url = c->ocsp_url;
+    p->crl_url = c->crl_url != NULL ? c->crl_url : c->auto_crl_base;
+    p->crl_url_per_ca = c->crl_url == NULL && c->auto_crl_base != NULL;
+    p->ocsp_url = c->ocsp_url != NULL ? c->ocsp_url : c->auto_ocsp_url;
     p->ca_issuers_url = c->ca_issuers_url;
     p->min_rsa_exponent = c->min_rsa_exponent;
     /* checked when read; a config made by hand (NULL) keeps all three */
@@ -786,6 +821,7 @@ void scep_config_service(const struct scep_config *c, struct scep_service_config
     s->challenge = c->challenge;
     s->allow_renewal = c->renewal;
     s->crl_next_update_seconds = (long)c->crl_validity_hours * 3600L;
+    s->ocsp_next_update_seconds = (long)c->ocsp_validity_minutes * 60L;
     /* Only the exact word turns approval on: the choice was validated,
      * and a config made by hand (NULL) keeps the old behaviour. */
     s->manual_approval = c->approval != NULL && strcmp(c->approval, "manual") == 0;
@@ -806,5 +842,7 @@ void scep_config_clear(struct scep_config *c)
     for (i = 0; i < CONF_NKEYS; i++)
         if (conf_keys[i].type == CT_STRING || conf_keys[i].type == CT_CHOICE)
             free(*conf_str(c, &conf_keys[i]));
+    free(c->auto_crl_base);
+    free(c->auto_ocsp_url);
     memset(c, 0, sizeof(*c));
 }

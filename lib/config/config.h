@@ -32,14 +32,15 @@ struct scep_config {
     char *tls_client_verify; /* "none" (default), "optional", "require" */
 
     /* [ca] */
-    char *state_dir;        /* default "/var/lib/scepd" */
-    char *database;         /* default NULL: "sqlite:<state_dir>/scepd.db" */
-    char *ca_subject;       /* default "CN=scepd CA" (used on first start / scepctl init) */
-    char *ca_key_type;      /* "rsa" (default), "ec-p256", "ec-p384" */
-    int ca_rsa_bits;        /* default 3072 */
-    int ca_validity_days;   /* default 3650 */
-    int ca_with_ra;         /* default 0 (forced for EC) */
-    int crl_validity_hours; /* nextUpdate of CRLs, default 168 */
+    char *state_dir;           /* default "/var/lib/scepd" */
+    char *database;            /* default NULL: "sqlite:<state_dir>/scepd.db" */
+    char *ca_subject;          /* default "CN=scepd CA" (used on first start / scepctl init) */
+    char *ca_key_type;         /* "rsa" (default), "ec-p256", "ec-p384" */
+    int ca_rsa_bits;           /* default 3072 */
+    int ca_validity_days;      /* default 3650 */
+    int ca_with_ra;            /* default 0 (forced for EC) */
+    int crl_validity_hours;    /* nextUpdate of CRLs, default 168 */
+    int ocsp_validity_minutes; /* nextUpdate of OCSP answers, default 60 */
 
     /* [enroll] */
     char *challenge;       /* static challenge password; default none */
@@ -57,6 +58,12 @@ struct scep_config {
     char *ec_curves;        /* EC curves certified, default "P-256,P-384,P-521" */
     int allow_wildcard_dns; /* dNSName "*.example" in CSRs, default 0 */
     int allow_des;          /* single-DES envelopes (old Cisco IOS, micromdm), default 0 */
+
+    /* Derived by scep_config_finish, not keys: with public_url set and
+     * crl_url / ocsp_url not, issued certificates point at scepd itself
+     * (<public_url scheme://host:port>/crl/<CA key id>.crl and /ocsp). */
+    char *auto_crl_base; /* ".../crl"; NULL: none */
+    char *auto_ocsp_url; /* ".../ocsp"; NULL: none */
 };
 
 /* Fills c with the defaults above (strings allocated).  Returns 0 or SCEP_ERR_NOMEM. */

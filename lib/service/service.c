@@ -60,6 +60,8 @@ int scep_service_new(struct scep_ca *ca, struct scep_store *st,
     svc->allow_des = cfg->allow_des;
     svc->crl_next_update = cfg->crl_next_update_seconds > 0 ? cfg->crl_next_update_seconds
                                                             : SVC_CRL_NEXT_UPDATE_SECONDS;
+    svc->ocsp_next_update = cfg->ocsp_next_update_seconds > 0 ? cfg->ocsp_next_update_seconds
+                                                              : SVC_OCSP_NEXT_UPDATE_SECONDS;
     svc->profile = cfg->profile;
     if (cfg->challenge != NULL && cfg->challenge[0] != '\0') {
         if (copy_str(cfg->challenge, &svc->challenge) != 0)
@@ -103,6 +105,7 @@ void scep_service_free(struct scep_service *svc)
     free(svc->ocsp_url);
     free(svc->ca_issuers_url);
     svc_crl_cache_clear(svc);
+    svc_http_crl_cache_clear(svc);
     free(svc);
 }
 
@@ -118,6 +121,7 @@ void scep_service_set_ca(struct scep_service *svc, struct scep_ca *ca)
     scep_ca_free(svc->ca);
     svc->ca = ca;
     svc_crl_cache_clear(svc);
+    svc_http_crl_cache_clear(svc);
 }
 
 /*

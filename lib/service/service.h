@@ -18,11 +18,12 @@
 #include "store/store.h"
 
 struct scep_service_config {
-    const char *challenge;        /* static challenge password; NULL/"": none required */
-    int allow_renewal;            /* accept RenewalReq (and advertise Renewal) */
-    long crl_next_update_seconds; /* nextUpdate of CRLs answered to GetCRL; 0: 168 hours */
-    int manual_approval;          /* new enrollments wait (PENDING) until approved with scepctl */
-    int allow_des;                /* accept single-DES envelopes (old Cisco IOS, micromdm) */
+    const char *challenge;         /* static challenge password; NULL/"": none required */
+    int allow_renewal;             /* accept RenewalReq (and advertise Renewal) */
+    long crl_next_update_seconds;  /* nextUpdate of CRLs answered to GetCRL; 0: 168 hours */
+    int manual_approval;           /* new enrollments wait (PENDING) until approved with scepctl */
+    int allow_des;                 /* accept single-DES envelopes (old Cisco IOS, micromdm) */
+    long ocsp_next_update_seconds; /* nextUpdate of OCSP answers; 0: one hour */
     struct scep_profile profile;
 };
 
@@ -40,6 +41,8 @@ struct scep_reply {
     int fail_info;        /* -1 unless outcome is "failure" */
     char serial[64];      /* issued serial (hex) or "" */
     double issue_seconds; /* time spent issuing + storing, 0 if none */
+    long max_age;         /* seconds a cache may keep the answer (CRL, OCSP); 0: no-store */
+    int64_t expires;      /* Unix time it may be kept until, with max_age */
 };
 
 struct scep_service; /* opaque */
@@ -70,6 +73,29 @@ int scep_service_getcacert(struct scep_service *svc, struct scep_reply *r);
 int scep_service_getnextcacert(struct scep_service *svc, struct scep_reply *r);
 int scep_service_pkioperation(struct scep_service *svc, const unsigned char *msg, size_t len,
                               const char *peer, struct scep_reply *r);
+
+/*
+ * The CRL of the CA named which (NULL, "current", "previous", or a
+ * fingerprint or key identifier prefix: scep_ca_find_issuer) as DER
+ * "application/pkix-crl", made by the one CRL builder and reused for at
+ * most a few seconds per CA (so a revocation shows almost at once and a
+ * CRL served is never near its nextUpdate); r->max_age / r->expires say
+ * how long a client may keep it.  An unknown name is a 404.  Returns as
+ * the functions above.
+ */
+int scep_service_crl(struct scep_service *svc, const char *which, struct scep_reply *r);
+
+/*
+ * Answers the OCSP request req (len bytes of DER, as received) for
+ * every CA of the set (scep_admin_ocsp_answer): r holds an
+ * "application/ocsp-response" with status 200, also for malformedRequest
+ * and unauthorized (outcome "failure"); r->max_age / r->expires follow
+ * its nextUpdate; r->reason says good/revoked/unknown or why it was
+ * refused, r->serial the first CertID's serial.  Returns as the
+ * functions above.
+ */
+int scep_service_ocsp(struct scep_service *svc, const unsigned char *req, size_t len,
+                      struct scep_reply *r);
 
 /* Frees r->body and resets r.  Accepts NULL. */
 void scep_reply_clear(struct scep_reply *r);

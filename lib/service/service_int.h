@@ -34,6 +34,22 @@ struct svc_crl_slot {
     time_t made;        /* CLOCK_MONOTONIC seconds */
 };
 
+/* How long a CRL served over HTTP (/crl) is reused before it is made
+ * anew: a revocation by scepctl shows at /crl at most this late. */
+#define SVC_HTTP_CRL_MAX_AGE 5
+
+/* nextUpdate of OCSP answers when the configuration gives none. */
+#define SVC_OCSP_NEXT_UPDATE_SECONDS 3600L
+
+/* One cached HTTP CRL (DER). */
+struct svc_http_crl_slot {
+    char issuer_fp[65]; /* the signing CA's fingerprint; "" when empty */
+    unsigned char *der; /* owned (free()), NULL when empty */
+    size_t len;
+    time_t made;         /* CLOCK_MONOTONIC seconds */
+    int64_t next_update; /* the CRL's nextUpdate, Unix time */
+};
+
 /* nextUpdate of GetCRL answers when the service configuration gives none
  * (scepd.conf's crl_validity_hours defaults to the same). */
 #define SVC_CRL_NEXT_UPDATE_SECONDS (168L * 3600L)
@@ -55,15 +71,21 @@ struct scep_service {
     int manual_approval;         /* new enrollments wait as PENDING requests */
     int allow_des;               /* single DES envelopes accepted (allow_des) */
     long crl_next_update;        /* seconds */
+    long ocsp_next_update;       /* seconds */
     struct scep_profile profile; /* string members point at the copies below */
     char *key_usage, *ext_key_usage, *crl_url, *ocsp_url, *ca_issuers_url;
 
     /* GetCRL cache: the last CRL made per issuer, for SVC_CRL_CACHE_SECONDS. */
     struct svc_crl_slot crls[SVC_CRL_CACHE_SLOTS];
+    /* /crl cache (status.c): DER per issuer, for SVC_HTTP_CRL_MAX_AGE. */
+    struct svc_http_crl_slot http_crls[SVC_CRL_CACHE_SLOTS];
 };
 
 /* Empties the GetCRL cache. */
 void svc_crl_cache_clear(struct scep_service *svc);
+
+/* Empties the HTTP CRL cache (status.c). */
+void svc_http_crl_cache_clear(struct scep_service *svc);
 
 /*
  * What a request handler decided.  pending set means CertRep PENDING (no

@@ -2,15 +2,19 @@
  * scepd's endpoints: the route table every listener serves today and the
  * handlers behind it.  SCEP (RFC 8894 4: GetCACaps, GetCACert,
  * GetNextCACert, PKIOperation by POST or GET) under the configured path
- * prefix and under /cgi-bin/pkiclient.exe, /healthz and /metrics.
+ * prefix and under /cgi-bin/pkiclient.exe, /healthz and /metrics, and
+ * certificate status: CRLs at /crl and the OCSP responder at /ocsp
+ * (RFC 6960 A.1), answered by the service's status functions.
  *
  * A handler reads the request and replies through request.h, and reaches
  * its worker's SCEP service and metrics through struct scepd_app; it
  * never sees evhttp or the worker.  A new endpoint is a handler here and
  * one line in scepd_routes_scep() (or in the table of its own listener).
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 
@@ -180,6 +184,120 @@ static void metrics_handler(struct scepd_request *req, struct scepd_app *app)
     evbuffer_free(buf);
 }
 
+/* Longest CA name in a /crl/<name>.crl path: a SHA-256 fingerprint. */
+#define HANDLERS_MAX_CA_NAME 64
+
+/*
+ * Sets Cache-Control and Expires from what the service said about the
+ * answer's lifetime (RFC 5019 6.2 for OCSP; the same for CRLs).
+ */
+static void status_cache_headers(struct scepd_request *req, const struct scep_reply *r)
+{
+    char v[64];
+    time_t t;
+    struct tm tm;
+
+    if (r->http_status != 200 || r->max_age <= 0)
+        return;
+    snprintf(v, sizeof(v), "max-age=%ld, public, no-transform, must-revalidate", r->max_age);
+    scepd_reply_header(req, "Cache-Control", v);
+    t = (time_t)r->expires;
+    if (gmtime_r(&t, &tm) != NULL && strftime(v, sizeof(v), "%a, %d %b %Y %H:%M:%S GMT", &tm) > 0)
+        scepd_reply_header(req, "Expires", v);
+}
+
+/*
+ * /crl: the current CA's CRL; /crl/<name>.crl: the CRL of the CA named
+ * by its key identifier or fingerprint (hex, a prefix of 8 digits or
+ * more), or "current" / "previous", as the CDP of issued certificates
+ * names it.  Anything else below /crl is a 404.
+ */
+static void crl_handler(struct scepd_request *req, struct scepd_app *app)
+{
+    char which[HANDLERS_MAX_CA_NAME + 1];
+    const char *path, *name = NULL;
+    size_t len, n, i;
+
+    path = scepd_request_path(req, &len);
+    if (len > 5) { /* "/crl/" and more */
+        n = len - 5;
+        if (n <= 4 || n - 4 > HANDLERS_MAX_CA_NAME || memcmp(path + len - 4, ".crl", 4) != 0) {
+            scepd_reply_refuse(req, 404, "no such CRL: use /crl or /crl/<CA key id>.crl");
+            return;
+        }
+        memcpy(which, path + 5, n - 4);
+        which[n - 4] = '\0';
+        for (i = 0; which[i] != '\0'; i++) {
+            if (!isalnum((unsigned char)which[i]) && which[i] != ':') {
+                scepd_reply_refuse(req, 404, "no such CRL: use /crl or /crl/<CA key id>.crl");
+                return;
+            }
+        }
+        name = which;
+    }
+    (void)scep_service_crl(app->svc, name, scepd_request_result(req));
+    status_cache_headers(req, scepd_request_result(req));
+    scep_send_result(req);
+}
+
+/*
+ * /ocsp (RFC 6960 A.1): POST with the DER request as body, or GET with
+ * it base64-encoded and percent-escaped after "/ocsp/".  The answer is
+ * always an OCSPResponse with 200, refusals (malformedRequest,
+ * unauthorized) included; only HTTP-level faults get other statuses.
+ */
+static void ocsp_handler(struct scepd_request *req, struct scepd_app *app)
+{
+    unsigned char *decoded = NULL;
+    const unsigned char *der = NULL;
+    const char *path;
+    size_t len = 0, plen;
+    const struct scep_reply *r;
+
+    if (scepd_request_method(req) == SCEPD_M_POST) {
+        if (scepd_request_body(req, &der, &len) != 0) {
+            scepd_reply_refuse(req, 500, "out of memory");
+            goto out;
+        }
+        if (len > SCEP_MAX_OCSP_REQUEST) {
+            scepd_reply_refuse(req, 413, "OCSP request too large");
+            goto out;
+        }
+    } else {
+        path = scepd_request_path(req, &plen);
+        if (plen <= 6) {
+            scepd_reply_refuse(req, 400, "OCSP GET without a request: use /ocsp/<base64 DER>");
+            goto out;
+        }
+        /* Base64 of SCEP_MAX_OCSP_REQUEST, escaped: a few times longer. */
+        if (plen - 6 > 4 * SCEP_MAX_OCSP_REQUEST) {
+            scepd_reply_refuse(req, 414, "OCSP request too large");
+            goto out;
+        }
+        /* The same decoding as a SCEP message= value: percent escapes,
+         * base64 with or without padding, '+' kept. */
+        if (scep_query_message_decode(path + 6, plen - 6, &decoded, &len) != 0) {
+            /* Not base64: a request OpenSSL cannot parse either. */
+            len = 0;
+        }
+        der = decoded;
+    }
+    (void)scep_service_ocsp(app->svc, der, len, scepd_request_result(req));
+    r = scepd_request_result(req);
+    status_cache_headers(req, r);
+    if (r->http_status == 200 && r->outcome != NULL && strcmp(r->outcome, "success") != 0) {
+        struct scepd_logline l;
+
+        scepd_log_begin(&l, SCEPD_INFO, "OCSP request refused");
+        scepd_log_str(&l, "peer", scepd_request_peer(req));
+        scepd_log_str(&l, "reason", r->reason);
+        scepd_log_end(&l);
+    }
+    scep_send_result(req);
+out:
+    scep_free(decoded);
+}
+
 /*
  * Fills r with scepd's routes: prefix is path_prefix (a trailing '/' is
  * dropped; "/" serves SCEP on every path the other routes leave).  The
@@ -193,6 +311,9 @@ int scepd_routes_scep(struct scepd_router *r, const char *prefix)
         scepd_router_add(r, "/healthz", SCEPD_MATCH_EXACT, SCEPD_M_GET, healthz_handler, "healthz");
     rc |=
         scepd_router_add(r, "/metrics", SCEPD_MATCH_EXACT, SCEPD_M_GET, metrics_handler, "metrics");
+    rc |= scepd_router_add(r, "/crl", SCEPD_MATCH_UNDER, SCEPD_M_GET, crl_handler, "crl");
+    rc |= scepd_router_add(r, "/ocsp", SCEPD_MATCH_UNDER, SCEPD_M_GET | SCEPD_M_POST, ocsp_handler,
+                           "ocsp");
     rc |= scepd_router_add(r, prefix, SCEPD_MATCH_UNDER, SCEPD_M_GET | SCEPD_M_POST, scep_handler,
                            "scep");
     rc |= scepd_router_add(r, HANDLERS_CGI_PATH, SCEPD_MATCH_UNDER, SCEPD_M_GET | SCEPD_M_POST,

@@ -234,7 +234,9 @@ void scepd_reply_send(struct scepd_request *req, int status, const char *content
     snprintf(clen, sizeof(clen), "%zu", len);
     evhttp_add_header(hdr, "Content-Length", clen);
     evhttp_add_header(hdr, "Content-Type", content_type);
-    evhttp_add_header(hdr, "Cache-Control", "no-store");
+    /* Answers that may be cached (CRLs, OCSP) set their own. */
+    if (evhttp_find_header(hdr, "Cache-Control") == NULL)
+        evhttp_add_header(hdr, "Cache-Control", "no-store");
     if (scepd_conns_stopping(req->h->conns))
         evhttp_add_header(hdr, "Connection", "close");
     evhttp_request_set_on_complete_cb(req->req, http_reply_complete, req->h);

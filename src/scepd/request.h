@@ -69,8 +69,9 @@ int scepd_request_status(const struct scepd_request *req);
 
 /*
  * Adds a response header (copied by evhttp) before the reply is sent.
- * Content-Length, Content-Type and Cache-Control are set by
- * scepd_reply_send().  Returns 0 or -1.
+ * Content-Length and Content-Type are set by scepd_reply_send(), and
+ * Cache-Control ("no-store") unless the handler set one.  Returns 0 or
+ * -1.
  */
 int scepd_reply_header(struct scepd_request *req, const char *name, const char *value);
 

@@ -174,7 +174,7 @@ struct scepd_app {
 
 struct scepd_router;
 /* Adds scepd's routes (SCEP under prefix and /cgi-bin/pkiclient.exe,
- * /healthz, /metrics) to r.  Returns 0 or -1. */
+ * /healthz, /metrics, /crl, /ocsp) to r.  Returns 0 or -1. */
 int scepd_routes_scep(struct scepd_router *r, const char *prefix);
 
 /*

@@ -412,7 +412,57 @@ static void test_each_key(void **state)
     (void)state;
     scep_config_each_key(count_key, &n);
     /* one per field of struct scep_config */
-    assert_int_equal(n, 37);
+    assert_int_equal(n, 38);
+}
+
+/* With public_url, issued certificates point at scepd's own /crl and
+ * /ocsp on that host unless crl_url / ocsp_url say otherwise. */
+static void test_public_url_status_urls(void **state)
+{
+    struct fixture *f = *state;
+    struct scep_config *c = &f->c;
+    struct scep_service_config s;
+    struct scep_profile p;
+
+    assert_int_equal(c->ocsp_validity_minutes, 60);
+    assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), 0);
+    scep_config_profile(c, &p);
+    assert_null(p.crl_url);
+    assert_null(p.ocsp_url);
+    assert_int_equal(p.crl_url_per_ca, 0);
+
+    assert_int_equal(
+        scep_config_set(c, "public-url", "https://ca.example:8443/scep", f->err, sizeof(f->err)),
+        0);
+    assert_int_equal(scep_config_set(c, "ocsp_validity_minutes", "5", f->err, sizeof(f->err)), 0);
+    assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), 0);
+    scep_config_profile(c, &p);
+    assert_string_equal(p.crl_url, "https://ca.example:8443/crl");
+    assert_int_equal(p.crl_url_per_ca, 1);
+    assert_string_equal(p.ocsp_url, "https://ca.example:8443/ocsp");
+    scep_config_service(c, &s);
+    assert_int_equal(s.ocsp_next_update_seconds, 300);
+
+    /* Explicit URLs win and are used as given. */
+    assert_int_equal(
+        scep_config_set(c, "crl_url", "http://crl.example/ca.crl", f->err, sizeof(f->err)), 0);
+    assert_int_equal(scep_config_set(c, "ocsp_url", "http://ocsp.example/", f->err, sizeof(f->err)),
+                     0);
+    assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), 0);
+    scep_config_profile(c, &p);
+    assert_string_equal(p.crl_url, "http://crl.example/ca.crl");
+    assert_int_equal(p.crl_url_per_ca, 0);
+    assert_string_equal(p.ocsp_url, "http://ocsp.example/");
+
+    /* A public_url that is not an absolute URL derives nothing. */
+    scep_config_clear(c);
+    assert_int_equal(scep_config_defaults(c), 0);
+    assert_int_equal(scep_config_set(c, "public_url", "ca.example/scep", f->err, sizeof(f->err)),
+                     0);
+    assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), 0);
+    scep_config_profile(c, &p);
+    assert_null(p.crl_url);
+    assert_null(p.ocsp_url);
 }
 
 /* The [tls] keys go together; files are scepd's to check. */
@@ -457,6 +507,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_challenge_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_each_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_public_url_status_urls, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
