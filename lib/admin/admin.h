@@ -168,6 +168,17 @@ int scep_admin_make_crl_encoded(struct scep_store *st, const struct scep_ca *ca,
                                 unsigned char **out, size_t *len, struct scep_admin_crl_info *info);
 
 /*
+ * A SHA-256 over what the CRL of issuer (as scep_admin_make_crl) would
+ * list right now: each entry's serial, revocation time and reason.  It
+ * changes when a revocation, an unhold or an expiry changes the CRL, so
+ * a publisher can tell "make a new CRL" from "nothing happened" with one
+ * read of the revoked certificates and no signature.  Returns 0 or
+ * SCEP_ERR_*; out is filled on success.
+ */
+int scep_admin_crl_digest(struct scep_store *st, const struct scep_ca *ca, X509 *issuer,
+                          unsigned char out[32]);
+
+/*
  * Encodes crl as DER, or PEM when pem is non-zero.  *out: free with
  * free().  Returns 0 or SCEP_ERR_*.
  */

@@ -18,6 +18,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -64,14 +65,23 @@ out:
     return rc;
 }
 
+/* 1 when the CRL of issuer_fp lists ci: revoked, not expired at now,
+ * and issued by that CA (records without an issuer count as the current
+ * CA's).  The one rule for the CRL and for its digest. */
+static int crl_lists(const struct scep_cert_info *ci, const char *issuer_fp, int is_current,
+                     int64_t now)
+{
+    if (ci->status != SCEP_CERT_REVOKED || ci->not_after < now)
+        return 0;
+    return ci->issuer_fp == NULL ? is_current : strcmp(ci->issuer_fp, issuer_fp) == 0;
+}
+
 static int collect_revoked(const struct scep_cert_info *ci, void *arg)
 {
     struct revoked_list *l = arg;
     int rc;
 
-    if (ci->status != SCEP_CERT_REVOKED || ci->not_after < l->now)
-        return 0;
-    if (ci->issuer_fp == NULL ? !l->is_current : strcmp(ci->issuer_fp, l->issuer_fp) != 0)
+    if (!crl_lists(ci, l->issuer_fp, l->is_current, l->now))
         return 0;
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
@@ -154,6 +164,76 @@ out:
     X509_CRL_free(crl);
     free(l.e);
     free(l.serials);
+    return rc;
+}
+
+/* What scep_admin_crl_digest hashes, per listed entry. */
+struct crl_digest {
+    EVP_MD_CTX *md;
+    const char *issuer_fp;
+    int is_current;
+    int64_t now;
+    int failed;
+};
+
+static int digest_revoked(const struct scep_cert_info *ci, void *arg)
+{
+    struct crl_digest *d = arg;
+    char line[128];
+    int n;
+
+    if (!crl_lists(ci, d->issuer_fp, d->is_current, d->now))
+        return 0;
+    /* One line per entry; the walk's order is the store's, which is
+     * stable for unchanged data. */
+    n = snprintf(line, sizeof(line), "%s %lld %d\n", ci->serial != NULL ? ci->serial : "",
+                 (long long)ci->revoked_at, ci->revocation_reason);
+    if (n < 0 || (size_t)n >= sizeof(line) || EVP_DigestUpdate(d->md, line, (size_t)n) != 1) {
+        d->failed = 1;
+        return 1;
+    }
+    return 0;
+}
+
+int scep_admin_crl_digest(struct scep_store *st, const struct scep_ca *ca, X509 *issuer,
+                          unsigned char out[32])
+{
+    struct scep_cert_filter f;
+    struct crl_digest d;
+    char fp[65];
+    unsigned int n = 0;
+    int rc = SCEP_ERR_INVALID_ARG;
+
+    memset(&d, 0, sizeof(d));
+    if (st == NULL || ca == NULL || out == NULL)
+        goto out;
+    if (issuer == NULL)
+        issuer = scep_ca_get0_cert(ca);
+    if ((rc = scep_cert_fingerprint(issuer, fp)) != 0)
+        goto out;
+    d.issuer_fp = fp;
+    d.is_current = X509_cmp(issuer, scep_ca_get0_cert(ca)) == 0;
+    d.now = (int64_t)time(NULL);
+    rc = SCEP_ERR_NOMEM;
+    if ((d.md = EVP_MD_CTX_new()) == NULL)
+        goto out;
+    rc = SCEP_ERR_INTERNAL;
+    if (EVP_DigestInit_ex(d.md, EVP_sha256(), NULL) != 1)
+        goto out;
+    memset(&f, 0, sizeof(f));
+    f.status = SCEP_CERT_REVOKED;
+    f.issuer_fp = d.is_current ? NULL : fp;
+    rc = scep_store_list_certs(st, &f, digest_revoked, &d);
+    if (d.failed)
+        rc = SCEP_ERR_INTERNAL;
+    if (rc != 0)
+        goto out;
+    rc = SCEP_ERR_INTERNAL;
+    if (EVP_DigestFinal_ex(d.md, out, &n) != 1 || n != 32)
+        goto out;
+    rc = 0;
+out:
+    EVP_MD_CTX_free(d.md);
     return rc;
 }
 

@@ -257,6 +257,14 @@ int scep_ca_check_ext_value(int nid, const char *value);
  */
 int scep_ca_parse_curves(const char *list, unsigned *out);
 
+/*
+ * Lowercase hex of cert's subject key identifier, or of its SHA-256
+ * fingerprint when it has none, into out (size at least 65): how a CA is
+ * named in scepd's CRL paths and files (/crl/<id>.crl), which
+ * scep_ca_find_issuer takes back.  Returns 0 or SCEP_ERR_*.
+ */
+int scep_ca_key_id_hex(X509 *cert, char *out, size_t size);
+
 /* Lowercase hex SHA-256 of a certificate's DER into out (65 bytes): the
  * text form of scep_client_fingerprint(), the one CA fingerprint.
  * Returns 0 or SCEP_ERR_*. */

@@ -113,13 +113,6 @@ int ca_load_archived_key(const struct scep_ca *ca, X509 *cert, EVP_PKEY **out);
  */
 int ca_key_ref(char *buf, size_t n, const char *dir, const char *name);
 
-/*
- * Lowercase hex of cert's subject key identifier, or of its SHA-256
- * fingerprint when it has none: the name of a CA in scepd's CRL paths
- * (scep_ca_find_issuer takes either).  Returns 0 or SCEP_ERR_*.
- */
-int ca_key_id_hex(X509 *cert, char *out, size_t size);
-
 /* Digest for certificates signed by the key in cert: SHA-384 for a P-384
  * key, SHA-256 otherwise. */
 const EVP_MD *ca_md_for(X509 *cert);

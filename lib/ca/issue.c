@@ -160,7 +160,7 @@ static int add_profile_exts(X509 *cert, X509 *ca_cert, const struct scep_profile
             /* Each CA's own CRL (RFC 5280 4.2.1.13), so that a
              * certificate keeps pointing at its issuer's CRL after a
              * rollover: named by the CA's key id, as scepd serves it. */
-            if ((rc = ca_key_id_hex(ca_cert, kid, sizeof(kid))) != 0)
+            if ((rc = scep_ca_key_id_hex(ca_cert, kid, sizeof(kid))) != 0)
                 return rc;
             w = snprintf(buf, sizeof(buf), "URI:%s/%s.crl", p->crl_url, kid);
         } else {

@@ -148,8 +148,8 @@ int scep_ca_find_by_fingerprint(const struct scep_ca *ca, const char *fp, X509 *
     return SCEP_ERR_NOT_FOUND;
 }
 
-/* The name of a CA in CRL paths (see ca_internal.h). */
-int ca_key_id_hex(X509 *cert, char *out, size_t size)
+/* The name of a CA in CRL paths (see ca.h). */
+int scep_ca_key_id_hex(X509 *cert, char *out, size_t size)
 {
     if (size < 65)
         return SCEP_ERR_TOO_LARGE;

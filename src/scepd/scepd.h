@@ -9,7 +9,8 @@
  * address, plain or TLS, and its route table), route.h (path ->
  * handler), request.h (what a handler sees and how it replies), http.h
  * (a listener served on one worker), conn.h (connection accounting),
- * worker.h (one worker thread).  Nothing here is part of libscep.
+ * worker.h (one worker thread), crlpub.h (the CRL publisher).
+ * Nothing here is part of libscep.
  *
  * How a request travels: a listener's socket is shared by every worker;
  * the worker whose accept wins makes the connection (conn.c: counted,

@@ -10,8 +10,8 @@
  * listener through an evhttp of its own (http.h) on a dup() of the
  * listener's socket, so the hot path takes no lock; the CA is shared by
  * reference and a TLS listener's SSL_CTX by pointer.  The main thread
- * runs a small event loop of its own for signals and CA rollover, and
- * reaches a worker only through worker.h.
+ * runs a small event loop of its own for signals, CA rollover and the
+ * CRL publisher (crlpub.h), and reaches a worker only through worker.h.
  *
  * SIGTERM/SIGINT stop gracefully: the listening sockets are closed at
  * once (new connections are refused), and each worker keeps serving the
@@ -45,6 +45,7 @@
 #include <scep/encoding.h>
 #include <scep/message.h>
 
+#include "crlpub.h"
 #include "listener.h"
 #include "route.h"
 #include "scepd.h"
@@ -60,7 +61,8 @@
 struct server_main {
     struct scepd_server srv;
     struct event_base *base;
-    struct event *sigterm, *sigint, *sighup, *rollover, *done;
+    struct event *sigterm, *sigint, *sighup, *rollover, *crlpub_ev, *done;
+    struct scepd_crlpub *crlpub;
     struct scep_ca *ca;
     struct scepd_router *routes;
     struct scepd_listener *listeners[SERVER_MAX_LISTENERS];
@@ -145,6 +147,21 @@ out:
     server_arm_rollover(m);
 }
 
+/* ---- CRL publisher ------------------------------------------------ */
+
+/* One publishing round every SCEPD_CRLPUB_SECONDS, over the CA of now
+ * (a rollover's new CA is published at the next round). */
+static void server_crlpub(evutil_socket_t fd, short what, void *arg)
+{
+    struct server_main *m = arg;
+    struct timeval tv = {SCEPD_CRLPUB_SECONDS, 0};
+
+    (void)fd;
+    (void)what;
+    (void)scepd_crlpub_run(m->crlpub, m->ca);
+    evtimer_add(m->crlpub_ev, &tv);
+}
+
 /* ---- signals ------------------------------------------------------ */
 
 /* SIGTERM/SIGINT: the first drains, the second closes at once.  Main's
@@ -166,6 +183,7 @@ static void server_signal(evutil_socket_t sig, short what, void *arg)
     m->stopping = 1;
     scepd_log(SCEPD_INFO, "shutdown", "signal", name, NULL);
     evtimer_del(m->rollover);
+    evtimer_del(m->crlpub_ev);
     for (i = 0; i < m->srv.nworkers; i++)
         scepd_worker_stop(m->workers[i]);
     /* The workers close their dups of the sockets as they stop; with
@@ -462,12 +480,18 @@ int scepd_serve(const struct scep_config *cfg, struct scep_ca *ca, const char *c
     m.sigint = evsignal_new(m.base, SIGINT, server_signal, &m);
     m.sighup = evsignal_new(m.base, SIGHUP, server_sighup, &m);
     m.rollover = evtimer_new(m.base, server_rollover, &m);
+    m.crlpub_ev = evtimer_new(m.base, server_crlpub, &m);
     if (m.sigterm == NULL || m.sigint == NULL || m.sighup == NULL || m.rollover == NULL ||
-        evsignal_add(m.sigterm, NULL) != 0 || evsignal_add(m.sigint, NULL) != 0 ||
-        evsignal_add(m.sighup, NULL) != 0)
+        m.crlpub_ev == NULL || evsignal_add(m.sigterm, NULL) != 0 ||
+        evsignal_add(m.sigint, NULL) != 0 || evsignal_add(m.sighup, NULL) != 0)
         goto out;
     server_arm_rollover(&m);
     server_watch_db(&m.srv);
+    /* The first round runs before the ready line, so that the files are
+     * there when scepd says it serves. */
+    if (scepd_crlpub_new(cfg, &m.crlpub) != 0)
+        goto out;
+    server_crlpub(-1, EV_TIMEOUT, &m);
 
     /* Workers inherit a mask blocking the signals main handles, so they
      * are delivered to the main thread, whose loop handles them. */
@@ -518,6 +542,9 @@ out:
         event_free(m.done);
     if (m.rollover != NULL)
         event_free(m.rollover);
+    if (m.crlpub_ev != NULL)
+        event_free(m.crlpub_ev);
+    scepd_crlpub_free(m.crlpub);
     if (m.base != NULL)
         event_base_free(m.base);
     for (i = 0; i < SERVER_MAX_LISTENERS; i++)

@@ -11,6 +11,9 @@
 # 6960 A.1); garbage gets malformedRequest and another issuer
 # unauthorized.  After "scepctl ca rollover --in 0" and a restart, the
 # archived CA's certificates are still answered, signed by that CA.
+# The background publisher keeps STATE_DIR/crl/<CA key id>.crl and
+# current.crl up to date: the revocation appears there within seconds
+# too, each file replaced atomically.
 . "$(dirname "$0")/lib.sh"
 
 need curl openssl pki
@@ -105,6 +108,26 @@ openssl crl -inform DER -in "$IT_WORK/top.crl" -noout -text >"$IT_WORK/top.txt" 
     fail "/crl is not a DER CRL"
 expect "$IT_WORK/top.txt" "Serial Number: *0*$serial1\$" "/crl does not list $serial1"
 expect "$IT_WORK/crl.hdr" "^Cache-Control: max-age=" "/crl has no Cache-Control max-age"
+kid=${cdp##*/}
+kid=${kid%.crl}
+say "the publisher wrote crl/$kid.crl and crl/current.crl listing it"
+listed=0
+for i in $(seq 1 60); do
+    if [ -s "$SCEPD_STATE/crl/$kid.crl" ]; then
+        openssl crl -inform DER -in "$SCEPD_STATE/crl/$kid.crl" -noout -text \
+            >"$IT_WORK/pub.txt" 2>&1 || fail "crl/$kid.crl is not a DER CRL"
+        if grep -Eiq "Serial Number: *0*$serial1\$" "$IT_WORK/pub.txt"; then
+            listed=1
+            break
+        fi
+    fi
+    sleep 0.25
+done
+[ "$listed" = 1 ] || fail "the published crl/$kid.crl does not list $serial1 after 15 s"
+crl_signed_by DER "$SCEPD_STATE/crl/$kid.crl" "$CA1" || fail "the published CRL does not verify"
+cmp -s "$SCEPD_STATE/crl/$kid.crl" "$SCEPD_STATE/crl/current.crl" ||
+    fail "crl/current.crl is not the current CA's CRL"
+expect "$SCEPD_LOG" "msg=crl-published .*ca_key_id=$kid" "no crl-published log line"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/crl/0123456789abcdef.crl")
 [ "$code" = 404 ] || fail "a CRL of an unknown CA answered $code (want 404)"
 
@@ -171,4 +194,8 @@ openssl crl -inform DER -in "$IT_WORK/old.crl" -noout -text >"$IT_WORK/old.txt"
 expect "$IT_WORK/old.txt" "Serial Number: *0*$serial1\$" "the archived CA's CRL lost $serial1"
 curl -sS -o "$IT_WORK/new.crl" "$BASE/crl" || fail "curl /crl after rollover"
 crl_signed_by DER "$IT_WORK/new.crl" "$SCEPD_STATE/ca.crt" || fail "/crl is not the new CA's CRL"
+crl_signed_by DER "$SCEPD_STATE/crl/current.crl" "$SCEPD_STATE/ca.crt" ||
+    fail "crl/current.crl is not the new CA's CRL after the rollover"
+crl_signed_by DER "$SCEPD_STATE/crl/$kid.crl" "$CA1" ||
+    fail "crl/$kid.crl is no longer the archived CA's CRL"
 scepd_stop

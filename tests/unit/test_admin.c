@@ -1,8 +1,9 @@
 /*
  * lib/admin: the operations every front end calls.  Revocation and
  * decisions with their rules and audit events, serial and reason
- * parsing, and the one CRL builder: which entries a CA's CRL lists, and
- * that an archived CA's CRL is signed by the archived CA.  Runs against a
+ * parsing, and the one CRL builder: which entries a CA's CRL lists, that
+ * an archived CA's CRL is signed by the archived CA, and the digest that
+ * tells a publisher when a CRL changed.  Runs against a
  * real CA in a temp directory and a real SQLite store.
  */
 #include <stdarg.h>
@@ -349,6 +350,30 @@ static void test_crl_of_archived_ca(void **state)
     X509_free(old);
 }
 
+/* The digest follows what the CRL would list: revocations, unholds and
+ * expiries change it; other CAs' records and valid ones do not. */
+static void test_crl_digest(void **state)
+{
+    struct fx *f = *state;
+    unsigned char d0[32], d1[32], d2[32];
+
+    assert_int_equal(scep_admin_crl_digest(f->st, f->ca, NULL, d0), 0);
+    put(f, "0F01", f->ca_fp, NOT_REVOKED, FUTURE);
+    put(f, "0F02", "00ff", 1, FUTURE); /* another CA's */
+    put(f, "0F03", f->ca_fp, 1, 1500); /* expired */
+    assert_int_equal(scep_admin_crl_digest(f->st, f->ca, NULL, d1), 0);
+    assert_memory_equal(d0, d1, sizeof(d0));
+    put(f, "0F04", f->ca_fp, SCEP_CRL_REASON_HOLD, FUTURE);
+    assert_int_equal(scep_admin_crl_digest(f->st, f->ca, NULL, d1), 0);
+    assert_memory_not_equal(d0, d1, sizeof(d0));
+    assert_int_equal(scep_admin_crl_digest(f->st, f->ca, NULL, d2), 0);
+    assert_memory_equal(d1, d2, sizeof(d1));
+    assert_int_equal(scep_admin_unhold(f->st, "test", "0F04", NULL), 0);
+    assert_int_equal(scep_admin_crl_digest(f->st, f->ca, NULL, d2), 0);
+    assert_memory_equal(d0, d2, sizeof(d0));
+    assert_int_equal(scep_admin_crl_digest(NULL, f->ca, NULL, d2), SCEP_ERR_INVALID_ARG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -359,6 +384,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_decide_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crl_lists_own_revoked_unexpired, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crl_of_archived_ca, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crl_digest, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,194 @@
+/*
+ * The CRL publisher (crlpub.h): which CRLs are due, making them through
+ * the one CRL builder and writing them atomically under STATE_DIR/crl.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <scep/error.h>
+
+#include "crlpub.h"
+#include "scepd.h"
+#include "admin/admin.h"
+#include "ca/ca.h"
+#include "store/store.h"
+#include "util/atomic_file.h"
+
+/* CAs whose CRL state is remembered: the current one and the archived
+ * ones still in use; more are published too, just every round. */
+#define CRLPUB_SLOTS 16
+
+/* The last CRL written for one CA. */
+struct crlpub_slot {
+    char fp[65];              /* the CA's fingerprint; "" when unused */
+    unsigned char digest[32]; /* scep_admin_crl_digest when it was made */
+    time_t made;              /* wall clock */
+};
+
+struct scepd_crlpub {
+    const struct scep_config *cfg;
+    struct scep_store *st;
+    char dir[4096];      /* STATE_DIR/crl */
+    char current_fp[65]; /* the CA current.crl was last written for */
+    struct crlpub_slot slots[CRLPUB_SLOTS];
+    int next_slot; /* round robin when every slot is taken */
+};
+
+int scepd_crlpub_new(const struct scep_config *cfg, struct scepd_crlpub **out)
+{
+    struct scepd_crlpub *p = NULL;
+    char why[256];
+    int n, rc = -1;
+
+    if ((p = calloc(1, sizeof(*p))) == NULL) {
+        scepd_log(SCEPD_ERROR, "CRL publisher: out of memory", NULL);
+        goto out;
+    }
+    p->cfg = cfg;
+    n = snprintf(p->dir, sizeof(p->dir), "%s/crl", cfg->state_dir);
+    if (n < 0 || (size_t)n >= sizeof(p->dir)) {
+        scepd_log(SCEPD_ERROR, "CRL publisher: state directory path too long", NULL);
+        goto out;
+    }
+    if (mkdir(p->dir, 0755) != 0 && errno != EEXIST) {
+        scepd_log(SCEPD_ERROR, "CRL publisher: cannot make the directory", "path", p->dir, "error",
+                  strerror(errno), NULL);
+        goto out;
+    }
+    if (scep_store_open(cfg->database, &p->st, why, sizeof(why)) != 0) {
+        scepd_log(SCEPD_ERROR, "CRL publisher: cannot open the store", "error", why, NULL);
+        goto out;
+    }
+    *out = p;
+    p = NULL;
+    rc = 0;
+out:
+    scepd_crlpub_free(p);
+    return rc;
+}
+
+void scepd_crlpub_free(struct scepd_crlpub *p)
+{
+    if (p == NULL)
+        return;
+    scep_store_close(p->st);
+    free(p);
+}
+
+/* The slot remembering fp: its own, else a free one, else the next in
+ * turn (whose CA is then simply published again). */
+static struct crlpub_slot *crlpub_slot(struct scepd_crlpub *p, const char *fp)
+{
+    struct crlpub_slot *s;
+    int i;
+
+    for (i = 0; i < CRLPUB_SLOTS; i++)
+        if (strcmp(p->slots[i].fp, fp) == 0)
+            return &p->slots[i];
+    for (i = 0; i < CRLPUB_SLOTS; i++)
+        if (p->slots[i].fp[0] == '\0')
+            break;
+    if (i == CRLPUB_SLOTS) {
+        i = p->next_slot;
+        p->next_slot = (p->next_slot + 1) % CRLPUB_SLOTS;
+    }
+    s = &p->slots[i];
+    memset(s, 0, sizeof(*s));
+    memcpy(s->fp, fp, sizeof(s->fp));
+    return s;
+}
+
+/* Writes der to p->dir/name.  Returns 0 or SCEP_ERR_*. */
+static int crlpub_write(const struct scepd_crlpub *p, const char *name, const unsigned char *der,
+                        size_t len)
+{
+    char path[4096 + 160];
+    int n = snprintf(path, sizeof(path), "%s/%s", p->dir, name);
+
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return SCEP_ERR_TOO_LARGE;
+    return util_write_atomic(path, der, len, 0644, 0);
+}
+
+/* Publishes the CRL of issuer (current when is_current) if it is due.
+ * Returns 1 when written, 0 when not due, or SCEP_ERR_*. */
+static int crlpub_one(struct scepd_crlpub *p, const struct scep_ca *ca, X509 *issuer,
+                      int is_current)
+{
+    struct scep_admin_crl_info info;
+    struct crlpub_slot *s;
+    unsigned char digest[32], *der = NULL;
+    long validity = (long)p->cfg->crl_validity_hours * 3600L;
+    char fp[65], kid[160], name[200];
+    time_t now = time(NULL);
+    size_t len = 0;
+    int rc;
+
+    if ((rc = scep_cert_fingerprint(issuer, fp)) != 0 ||
+        (rc = scep_ca_key_id_hex(issuer, kid, sizeof(kid))) != 0 ||
+        (rc = scep_admin_crl_digest(p->st, ca, issuer, digest)) != 0)
+        return rc;
+    s = crlpub_slot(p, fp);
+    /* Half-way to nextUpdate leaves relying parties that fetch late a
+     * CRL that is still valid. */
+    if (s->made != 0 && memcmp(s->digest, digest, sizeof(digest)) == 0 &&
+        now - s->made < validity / 2 && (!is_current || strcmp(p->current_fp, fp) == 0))
+        return 0;
+    rc = scep_admin_make_crl_encoded(p->st, ca, issuer, validity, NULL, 0, &der, &len, &info);
+    if (rc != 0)
+        goto out;
+    snprintf(name, sizeof(name), "%s.crl", kid);
+    if ((rc = crlpub_write(p, name, der, len)) != 0)
+        goto out;
+    if (is_current) {
+        if ((rc = crlpub_write(p, "current.crl", der, len)) != 0)
+            goto out;
+        memcpy(p->current_fp, fp, sizeof(p->current_fp));
+    }
+    memcpy(s->digest, digest, sizeof(digest));
+    s->made = now;
+    {
+        struct scepd_logline l;
+
+        scepd_log_begin(&l, SCEPD_INFO, "crl-published");
+        scepd_log_str(&l, "ca_key_id", kid);
+        scepd_log_str(&l, "file", name);
+        scepd_log_int(&l, "crl_number", (long long)info.number);
+        scepd_log_int(&l, "entries", (long long)info.entries);
+        scepd_log_int(&l, "current", is_current);
+        scepd_log_end(&l);
+    }
+    rc = 1;
+out:
+    free(der);
+    return rc;
+}
+
+int scepd_crlpub_run(struct scepd_crlpub *p, const struct scep_ca *ca)
+{
+    X509 *c;
+    int i, rc, written = 0, failed = 0;
+
+    c = scep_ca_get0_cert(ca);
+    for (i = 0; c != NULL; c = scep_ca_get0_archived(ca, i++)) {
+        rc = crlpub_one(p, ca, c, i == 0);
+        if (rc < 0) {
+            char kid[160];
+
+            if (scep_ca_key_id_hex(c, kid, sizeof(kid)) != 0)
+                kid[0] = '\0';
+            /* An archived CA whose key was removed cannot sign: said at
+             * every round, as the operator should notice. */
+            scepd_log(SCEPD_WARN, "CRL publisher: cannot publish a CRL", "ca_key_id", kid, "error",
+                      scep_strerror(rc), NULL);
+            failed = 1;
+        } else {
+            written += rc;
+        }
+    }
+    return failed ? -1 : written;
+}
