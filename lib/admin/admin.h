@@ -196,7 +196,28 @@ struct scep_ocsp_info {
     int64_t this_update;                /* Unix time; 0 unless status is successful */
     int64_t next_update;                /* Unix time; 0 unless status is successful */
     char why[128];                      /* why it was refused ("" when successful), for logs */
+    int cached;                         /* 1: a response signed earlier was reused */
 };
+
+/* Most entries one OCSP response cache may have. */
+#define SCEP_OCSP_CACHE_MAX_ENTRIES (1u << 20)
+
+/*
+ * A cache of signed OCSP responses (ocsp_cache.c) for
+ * scep_admin_ocsp_answer: answers to nonce-free requests for one
+ * certificate are kept per CertID and sent again while the store still
+ * says the same and they are less than half-way to their nextUpdate, so
+ * that answering costs a lookup instead of a signature, and a
+ * revocation is answered at once.  Not thread-safe: one per thread.
+ * scep_ocsp_cache_new makes one of entries slots (1 to
+ * SCEP_OCSP_CACHE_MAX_ENTRIES; a colliding certificate replaces the
+ * entry); *out: scep_ocsp_cache_free() (accepts NULL).
+ * scep_ocsp_cache_clear empties it (after a CA change).
+ */
+struct scep_ocsp_cache;
+int scep_ocsp_cache_new(size_t entries, struct scep_ocsp_cache **out);
+void scep_ocsp_cache_clear(struct scep_ocsp_cache *c);
+void scep_ocsp_cache_free(struct scep_ocsp_cache *c);
 
 /*
  * Answers the OCSP request req (len bytes of DER, as received: at most
@@ -214,10 +235,13 @@ struct scep_ocsp_info {
  * failure internalError.  Returns 0 with *out (DER of the OCSPResponse;
  * free with free()) and *info (may be NULL) filled whenever there is a
  * response to send, or SCEP_ERR_* when not even that could be made.
+ * cache (may be NULL) keeps and reuses signed answers (see above); it
+ * must have been emptied since ca last changed.
  */
 int scep_admin_ocsp_answer(struct scep_store *st, const struct scep_ca *ca,
-                           const unsigned char *req, size_t len, long next_update_seconds,
-                           unsigned char **out, size_t *outlen, struct scep_ocsp_info *info);
+                           struct scep_ocsp_cache *cache, const unsigned char *req, size_t len,
+                           long next_update_seconds, unsigned char **out, size_t *outlen,
+                           struct scep_ocsp_info *info);
 
 /* ---- audit trail (audit.c) ---- */
 

@@ -10,7 +10,10 @@
  * request that fails any of that is answered malformedRequest (RFC 6960
  * 2.3); one that names an issuer we do not hold, unauthorized.  Request
  * signatures are not checked: RFC 6960 4.1.2 makes them optional and we
- * answer anyone.  tests/fuzz/fuzz_ocsp.c feeds this file.
+ * answer anyone.  Answers to nonce-free requests for one certificate
+ * may come from a cache of signed responses (ocsp_cache.c), checked
+ * against the store on every request.  tests/fuzz/fuzz_ocsp.c feeds
+ * this file.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +28,7 @@
 #include <scep/error.h>
 
 #include "admin/admin.h"
+#include "admin/ocsp_cache.h"
 #include "common/server_limits.h"
 #include "util/hex.h"
 
@@ -75,55 +79,95 @@ static X509 *ocsp_find_issuer(const struct scep_ca *ca, OCSP_CERTID *cid)
 }
 
 /*
- * Adds the SingleResponse for cid, issued (if at all) by issuer (whose
- * fingerprint is issuer_fp; is_current when it is the current CA), to
- * bs.  A serial the store does not hold, or holds for another CA, is
- * unknown (RFC 6960 2.2: the responder does not know the certificate).
- * Returns 0 or SCEP_ERR_*; *status: V_OCSP_CERTSTATUS_*.
+ * What the store says of cid's serial for issuer (fingerprint issuer_fp;
+ * is_current when it is the current CA): good, revoked (time, reason),
+ * or unknown for a serial the store does not hold, or holds for another
+ * CA (RFC 6960 2.2: the responder does not know the certificate).
+ * Fills *out and serial (the store form, "" when unusable).  Returns 0
+ * or SCEP_ERR_*.
  */
-static int ocsp_add_status(struct scep_store *st, OCSP_BASICRESP *bs, OCSP_CERTID *cid,
-                           const char *issuer_fp, int is_current, ASN1_TIME *this_upd,
-                           ASN1_TIME *next_upd, int *status, char *serial, size_t serial_size)
+static int ocsp_lookup(struct scep_store *st, OCSP_CERTID *cid, const char *issuer_fp,
+                       int is_current, struct ocsp_cache_state *out, char *serial,
+                       size_t serial_size)
 {
     struct scep_cert_info *ci = NULL;
     ASN1_INTEGER *sn = NULL;
-    ASN1_TIME *rev_time = NULL;
-    int reason = OCSP_REVOKED_STATUS_NOSTATUS, rc;
+    int rc = 0;
 
-    *status = V_OCSP_CERTSTATUS_UNKNOWN;
+    memset(out, 0, sizeof(*out));
+    snprintf(out->issuer_fp, sizeof(out->issuer_fp), "%s", issuer_fp);
+    out->status = V_OCSP_CERTSTATUS_UNKNOWN;
+    out->reason = OCSP_REVOKED_STATUS_NOSTATUS;
     serial[0] = '\0';
     if (OCSP_id_get0_info(NULL, NULL, NULL, &sn, cid) != 1 || sn == NULL)
         return SCEP_ERR_INTERNAL;
     /* A zero, negative or over-long serial is none we issued. */
-    if (util_serial_hex(sn, serial, serial_size) == 0) {
-        rc = scep_store_get_cert(st, serial, &ci);
-        if (rc != 0 && rc != SCEP_ERR_NOT_FOUND)
-            goto out;
-        /* Records without an issuer count as the current CA's, as in
-         * the CRL builder (crl.c). */
-        if (ci != NULL &&
-            (ci->issuer_fp == NULL ? is_current : strcmp(ci->issuer_fp, issuer_fp) == 0)) {
-            *status = ci->status == SCEP_CERT_REVOKED ? V_OCSP_CERTSTATUS_REVOKED
-                                                      : V_OCSP_CERTSTATUS_GOOD;
+    if (util_serial_hex(sn, serial, serial_size) != 0)
+        return 0;
+    rc = scep_store_get_cert(st, serial, &ci);
+    if (rc == SCEP_ERR_NOT_FOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    /* Records without an issuer count as the current CA's, as in the
+     * CRL builder (crl.c). */
+    if (ci->issuer_fp == NULL ? is_current : strcmp(ci->issuer_fp, issuer_fp) == 0) {
+        if (ci->status == SCEP_CERT_REVOKED) {
+            out->status = V_OCSP_CERTSTATUS_REVOKED;
+            out->revoked_at = ci->revoked_at;
+            /* The CRLReason codes are OCSP's (RFC 6960 4.2.1
+             * revocationReason); none given leaves the field out. */
+            if (ci->revocation_reason >= 0 && ci->revocation_reason <= 10)
+                out->reason = ci->revocation_reason;
+        } else {
+            out->status = V_OCSP_CERTSTATUS_GOOD;
         }
     }
-    rc = SCEP_ERR_INTERNAL;
-    if (*status == V_OCSP_CERTSTATUS_REVOKED) {
-        if ((rev_time = ASN1_TIME_set(NULL, (time_t)ci->revoked_at)) == NULL)
-            goto out;
-        /* The CRLReason codes are OCSP's (RFC 6960 4.2.1 revocationReason);
-         * none given leaves the field out. */
-        if (ci->revocation_reason >= 0 && ci->revocation_reason <= 10)
-            reason = ci->revocation_reason;
-    }
+    scep_cert_info_free(ci);
+    return 0;
+}
+
+/* Adds the SingleResponse for cid saying s to bs.  Returns 0 or
+ * SCEP_ERR_INTERNAL. */
+static int ocsp_add_status(OCSP_BASICRESP *bs, OCSP_CERTID *cid, const struct ocsp_cache_state *s,
+                           ASN1_TIME *this_upd, ASN1_TIME *next_upd)
+{
+    ASN1_TIME *rev_time = NULL;
+    int rc = SCEP_ERR_INTERNAL;
+
+    if (s->status == V_OCSP_CERTSTATUS_REVOKED &&
+        (rev_time = ASN1_TIME_set(NULL, (time_t)s->revoked_at)) == NULL)
+        goto out;
     /* OCSP_basic_add1_status copies cid and the times. */
-    if (OCSP_basic_add1_status(bs, cid, *status, reason, rev_time, this_upd, next_upd) == NULL)
+    if (OCSP_basic_add1_status(bs, cid, s->status, s->reason, rev_time, this_upd, next_upd) == NULL)
         goto out;
     rc = 0;
 out:
     ASN1_TIME_free(rev_time);
-    scep_cert_info_free(ci);
     return rc;
+}
+
+/* Whether and how an answer is cached (see ocsp_cache.h). */
+struct ocsp_reuse {
+    int cacheable;                         /* one CertID, no nonce, cache given */
+    unsigned char key[OCSP_CACHE_MAX_KEY]; /* the CertID's DER */
+    size_t klen;
+    struct ocsp_cache_state state;
+    const unsigned char *hit; /* a cached response to send, borrowed */
+    size_t hit_len;
+};
+
+/* Fills r->key with cid's DER; not cacheable when it does not fit. */
+static void ocsp_reuse_key(struct ocsp_reuse *r, OCSP_CERTID *cid)
+{
+    unsigned char *p = r->key;
+    int n = i2d_OCSP_CERTID(cid, NULL);
+
+    if (n <= 0 || (size_t)n > sizeof(r->key) || i2d_OCSP_CERTID(cid, &p) != n) {
+        r->cacheable = 0;
+        return;
+    }
+    r->klen = (size_t)n;
 }
 
 /* Encodes an OCSPResponse with status and bs (may be NULL) into *out
@@ -163,21 +207,27 @@ static void ocsp_refuse(struct scep_ocsp_info *info, int status, const char *why
 }
 
 /*
- * Decides the answer to the request req_der into bs and info; see
- * scep_admin_ocsp_answer.  Returns 0 (info->status says what to send)
- * or SCEP_ERR_* for an internal failure.
+ * Decides the answer to the request der into bs and info; see
+ * scep_admin_ocsp_answer.  With a cache, a nonce-free request for one
+ * certificate may be answered from it (r->hit) or marked for keeping
+ * (r->cacheable).  Returns 0 (info->status says what to send) or
+ * SCEP_ERR_* for an internal failure.
  */
-static int ocsp_decide(struct scep_store *st, const struct scep_ca *ca, const unsigned char *der,
-                       size_t len, long next_update_seconds, OCSP_BASICRESP *bs,
-                       struct scep_ocsp_info *info)
+static int ocsp_decide(struct scep_store *st, const struct scep_ca *ca,
+                       struct scep_ocsp_cache *cache, const unsigned char *der, size_t len,
+                       long next_update_seconds, OCSP_BASICRESP *bs, struct scep_ocsp_info *info,
+                       struct ocsp_reuse *r)
 {
+    struct ocsp_cache_state states[SCEP_MAX_OCSP_CERTIDS];
     const unsigned char *p = der;
     OCSP_REQUEST *req = NULL;
+    OCSP_CERTID *cid;
     ASN1_TIME *this_upd = NULL, *next_upd = NULL;
     X509 *issuer = NULL, *c;
-    char fp[65];
+    char fp[65], serial[UTIL_SERIAL_HEX_SIZE];
     time_t now = time(NULL);
-    int i, n, status, rc = 0;
+    int64_t t0, t1;
+    int i, n, is_current, rc = 0;
 
     if (len == 0 || len > SCEP_MAX_OCSP_REQUEST) {
         ocsp_refuse(info, OCSP_RESPONSE_STATUS_MALFORMEDREQUEST,
@@ -211,28 +261,46 @@ static int ocsp_decide(struct scep_store *st, const struct scep_ca *ca, const un
     }
     if ((rc = scep_cert_fingerprint(issuer, fp)) != 0)
         goto out;
+    is_current = X509_cmp(issuer, scep_ca_get0_cert(ca)) == 0;
+    for (i = 0; i < n; i++) {
+        rc = ocsp_lookup(st, OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, i)), fp, is_current,
+                         &states[i], serial, sizeof(serial));
+        if (rc != 0)
+            goto out;
+        if (i == 0) {
+            info->cert_status = states[0].status;
+            snprintf(info->serial, sizeof(info->serial), "%s", serial);
+        }
+    }
+    info->count = (size_t)n;
+    /* The nonce extension makes every answer unique (RFC 6960 4.4.1). */
+    r->cacheable =
+        cache != NULL && n == 1 && OCSP_REQUEST_get_ext_by_NID(req, NID_id_pkix_OCSP_Nonce, -1) < 0;
+    if (r->cacheable) {
+        ocsp_reuse_key(r, OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, 0)));
+        r->state = states[0];
+    }
+    if (r->cacheable && ocsp_cache_get(cache, r->key, r->klen, &r->state, (int64_t)now, &r->hit,
+                                       &r->hit_len, &t0, &t1)) {
+        info->status = OCSP_RESPONSE_STATUS_SUCCESSFUL;
+        info->this_update = t0;
+        info->next_update = t1;
+        info->cached = 1;
+        goto out;
+    }
     rc = SCEP_ERR_INTERNAL;
     this_upd = ASN1_GENERALIZEDTIME_set(NULL, now);
     next_upd = ASN1_GENERALIZEDTIME_set(NULL, now + next_update_seconds);
     if (this_upd == NULL || next_upd == NULL)
         goto out;
     for (i = 0; i < n; i++) {
-        char serial[UTIL_SERIAL_HEX_SIZE];
-
-        rc = ocsp_add_status(st, bs, OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, i)), fp,
-                             X509_cmp(issuer, scep_ca_get0_cert(ca)) == 0, this_upd, next_upd,
-                             &status, serial, sizeof(serial));
-        if (rc != 0)
+        cid = OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, i));
+        if ((rc = ocsp_add_status(bs, cid, &states[i], this_upd, next_upd)) != 0)
             goto out;
-        if (i == 0) {
-            info->cert_status = status;
-            snprintf(info->serial, sizeof(info->serial), "%s", serial);
-        }
     }
-    info->count = (size_t)n;
     rc = SCEP_ERR_INTERNAL;
-    /* The nonce extension is echoed as it came (RFC 6960 4.4.1);
-     * OCSP_copy_nonce returns 2 when the request has none. */
+    /* The nonce is echoed as it came; OCSP_copy_nonce returns 2 when the
+     * request has none. */
     if (OCSP_copy_nonce(bs, req) <= 0)
         goto out;
     if ((rc = scep_ca_sign_ocsp(ca, issuer, bs)) != 0)
@@ -249,14 +317,17 @@ out:
 }
 
 int scep_admin_ocsp_answer(struct scep_store *st, const struct scep_ca *ca,
-                           const unsigned char *req, size_t len, long next_update_seconds,
-                           unsigned char **out, size_t *outlen, struct scep_ocsp_info *info)
+                           struct scep_ocsp_cache *cache, const unsigned char *req, size_t len,
+                           long next_update_seconds, unsigned char **out, size_t *outlen,
+                           struct scep_ocsp_info *info)
 {
     OCSP_BASICRESP *bs = NULL;
     struct scep_ocsp_info tmp;
+    struct ocsp_reuse reuse;
     int rc = SCEP_ERR_INVALID_ARG;
 
     memset(&tmp, 0, sizeof(tmp));
+    memset(&reuse, 0, sizeof(reuse));
     tmp.cert_status = -1;
     if (st == NULL || ca == NULL || (req == NULL && len > 0) || out == NULL || outlen == NULL ||
         next_update_seconds <= 0)
@@ -264,16 +335,29 @@ int scep_admin_ocsp_answer(struct scep_store *st, const struct scep_ca *ca,
     rc = SCEP_ERR_NOMEM;
     if ((bs = OCSP_BASICRESP_new()) == NULL)
         goto out;
-    rc = ocsp_decide(st, ca, req, len, next_update_seconds, bs, &tmp);
+    rc = ocsp_decide(st, ca, cache, req, len, next_update_seconds, bs, &tmp, &reuse);
     if (rc != 0) {
         /* The client still gets an answer it can read (RFC 6960 2.3). */
         ocsp_refuse(&tmp, OCSP_RESPONSE_STATUS_INTERNALERROR, scep_strerror(rc));
         tmp.cert_status = -1;
+        reuse.cacheable = 0;
+        reuse.hit = NULL;
     }
-    rc = ocsp_encode(tmp.status, tmp.status == OCSP_RESPONSE_STATUS_SUCCESSFUL ? bs : NULL, out,
-                     outlen);
-    if (rc != 0)
-        goto out;
+    if (reuse.hit != NULL) {
+        rc = SCEP_ERR_NOMEM;
+        if ((*out = malloc(reuse.hit_len)) == NULL)
+            goto out;
+        memcpy(*out, reuse.hit, reuse.hit_len);
+        *outlen = reuse.hit_len;
+    } else {
+        rc = ocsp_encode(tmp.status, tmp.status == OCSP_RESPONSE_STATUS_SUCCESSFUL ? bs : NULL, out,
+                         outlen);
+        if (rc != 0)
+            goto out;
+        if (reuse.cacheable && tmp.status == OCSP_RESPONSE_STATUS_SUCCESSFUL)
+            ocsp_cache_put(cache, reuse.key, reuse.klen, &reuse.state, *out, *outlen,
+                           tmp.this_update, tmp.next_update);
+    }
     if (info != NULL)
         *info = tmp;
     rc = 0;

@@ -15,6 +15,7 @@
 #include <scep/caps.h>
 #include <scep/error.h>
 #include <scep/message.h>
+#include "admin/admin.h"
 #include "service/service_int.h"
 
 /* Copies s (NULL stays NULL) into *dst.  Returns 0 or SCEP_ERR_NOMEM. */
@@ -79,6 +80,8 @@ int scep_service_new(struct scep_ca *ca, struct scep_store *st,
     svc->profile.crl_url = svc->crl_url;
     svc->profile.ocsp_url = svc->ocsp_url;
     svc->profile.ca_issuers_url = svc->ca_issuers_url;
+    if ((rc = scep_ocsp_cache_new(SVC_OCSP_CACHE_ENTRIES, &svc->ocsp_cache)) != 0)
+        goto out;
     svc->ca = scep_ca_up_ref(ca);
 
     *out = svc;
@@ -106,6 +109,7 @@ void scep_service_free(struct scep_service *svc)
     free(svc->ca_issuers_url);
     svc_crl_cache_clear(svc);
     svc_http_crl_cache_clear(svc);
+    scep_ocsp_cache_free(svc->ocsp_cache);
     free(svc);
 }
 
@@ -122,6 +126,7 @@ void scep_service_set_ca(struct scep_service *svc, struct scep_ca *ca)
     svc->ca = ca;
     svc_crl_cache_clear(svc);
     svc_http_crl_cache_clear(svc);
+    scep_ocsp_cache_clear(svc->ocsp_cache);
 }
 
 /*

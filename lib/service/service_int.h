@@ -38,6 +38,10 @@ struct svc_crl_slot {
  * anew: a revocation by scepctl shows at /crl at most this late. */
 #define SVC_HTTP_CRL_MAX_AGE 5
 
+/* Signed OCSP responses one worker keeps (one per certificate asked
+ * about without a nonce; each about 1.5 KiB with an RSA-3072 CA). */
+#define SVC_OCSP_CACHE_ENTRIES 4096
+
 /* nextUpdate of OCSP answers when the configuration gives none. */
 #define SVC_OCSP_NEXT_UPDATE_SECONDS 3600L
 
@@ -79,6 +83,8 @@ struct scep_service {
     struct svc_crl_slot crls[SVC_CRL_CACHE_SLOTS];
     /* /crl cache (status.c): DER per issuer, for SVC_HTTP_CRL_MAX_AGE. */
     struct svc_http_crl_slot http_crls[SVC_CRL_CACHE_SLOTS];
+    /* Signed OCSP answers for reuse (lib/admin/ocsp_cache.c); owned. */
+    struct scep_ocsp_cache *ocsp_cache;
 };
 
 /* Empties the GetCRL cache. */

@@ -9,7 +9,9 @@
  * kept at most SVC_HTTP_CRL_MAX_AGE seconds: a revocation shows within
  * that time, and a CRL served is always fresh (its nextUpdate is
  * crl_validity_hours away), so it never lapses while scepd runs.  OCSP
- * answers read the store for every request and are never stale.
+ * answers read the store for every request and are never stale; signed
+ * answers to nonce-free requests are reused from the worker's response
+ * cache while the store says the same (lib/admin/ocsp_cache.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,8 +130,8 @@ int scep_service_ocsp(struct scep_service *svc, const unsigned char *req, size_t
     int rc;
 
     scep_reply_clear(r);
-    rc = scep_admin_ocsp_answer(svc->st, svc->ca, req, len, svc->ocsp_next_update, &der, &dlen,
-                                &info);
+    rc = scep_admin_ocsp_answer(svc->st, svc->ca, svc->ocsp_cache, req, len, svc->ocsp_next_update,
+                                &der, &dlen, &info);
     if (rc != 0) {
         r->http_status = 500;
         r->content_type = "text/plain";
@@ -156,11 +158,15 @@ int scep_service_ocsp(struct scep_service *svc, const unsigned char *req, size_t
         r->outcome = "success";
         /* RFC 5019 6.2: cacheable until nextUpdate. */
         r->expires = info.next_update;
-        r->max_age = (long)(info.next_update - info.this_update);
-        snprintf(r->reason, sizeof(r->reason), "%s",
+        snprintf(r->reason, sizeof(r->reason), "%s%s",
                  info.cert_status == V_OCSP_CERTSTATUS_GOOD      ? "good"
                  : info.cert_status == V_OCSP_CERTSTATUS_REVOKED ? "revoked"
-                                                                 : "unknown");
+                                                                 : "unknown",
+                 info.cached ? " (cached)" : "");
+        /* A reused answer is cacheable for what is left of it. */
+        r->max_age = (long)(info.next_update - (int64_t)time(NULL));
+        if (r->max_age < 0)
+            r->max_age = 0;
     } else {
         r->outcome = "failure";
         snprintf(r->reason, sizeof(r->reason), "%s: %s", OCSP_response_status_str(info.status),

@@ -8,7 +8,8 @@
  * valid (serial 01) and one revoked (02, keyCompromise) certificate of
  * that CA, so that the seeds in corpus/ocsp (made with
  * "openssl ocsp -issuer fuzz-ca.pem -serial ... -reqout") reach every
- * answer: good, revoked, unknown, unauthorized, malformed.
+ * answer: good, revoked, unknown, unauthorized, malformed; answers go
+ * through a small response cache, as in scepd.
  *
  * Besides memory errors it checks: every input gets an OCSPResponse
  * that decodes, and a successful one verifies with the CA certificate.
@@ -42,6 +43,7 @@ static char state_dir[512];
 static struct scep_ca *fuzz_ca;
 static struct scep_store *fuzz_store;
 static X509_STORE *fuzz_trust;
+static struct scep_ocsp_cache *fuzz_cache;
 
 /* Writes text to state_dir/name, created 0600. */
 static int write_file(const char *name, const char *text, size_t len)
@@ -69,6 +71,7 @@ static void cleanup(void)
     char path[600];
 
     X509_STORE_free(fuzz_trust);
+    scep_ocsp_cache_free(fuzz_cache);
     scep_store_close(fuzz_store);
     scep_ca_free(fuzz_ca);
     if (state_dir[0] == '\0' || (d = opendir(state_dir)) == NULL)
@@ -154,6 +157,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if ((fuzz_trust = X509_STORE_new()) == NULL ||
         X509_STORE_add_cert(fuzz_trust, scep_ca_get0_cert(fuzz_ca)) != 1)
         abort();
+    /* Small, so that collisions and replacement are exercised too. */
+    if (scep_ocsp_cache_new(16, &fuzz_cache) != 0)
+        abort();
     return 0;
 }
 
@@ -165,7 +171,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const unsigned char *p;
     size_t len = 0;
 
-    if (scep_admin_ocsp_answer(fuzz_store, fuzz_ca, data, size, 3600, &out, &len, NULL) != 0)
+    if (scep_admin_ocsp_answer(fuzz_store, fuzz_ca, fuzz_cache, data, size, 3600, &out, &len,
+                               NULL) != 0)
         abort();
     p = out;
     if ((resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len)) == NULL || p != out + len)

@@ -6,7 +6,8 @@
  * time and reason, unknown (never issued, or issued by another of our
  * CAs), unauthorized (an issuer we do not hold), malformedRequest
  * (garbage, trailing bytes, too many CertIDs), the nonce echoed, and an
- * archived CA's certificates answered and signed by that CA.  Runs
+ * archived CA's certificates answered and signed by that CA; signed
+ * answers reused from the response cache until the status changes.  Runs
  * against a real CA in a temp directory and a real SQLite store.
  */
 #include <stdarg.h>
@@ -36,6 +37,7 @@ struct fx {
     char *dir;
     struct scep_ca *ca;
     struct scep_store *st;
+    struct scep_ocsp_cache *cache; /* NULL unless a test makes one */
     char ca_fp[65];
 };
 
@@ -60,6 +62,7 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
 
+    scep_ocsp_cache_free(f->cache);
     scep_store_close(f->st);
     scep_ca_free(f->ca);
     tu_rmrf(f->dir);
@@ -145,7 +148,8 @@ static OCSP_RESPONSE *answer(struct fx *f, const unsigned char *der, size_t len,
     size_t olen = 0;
     OCSP_RESPONSE *resp;
 
-    assert_int_equal(scep_admin_ocsp_answer(f->st, f->ca, der, len, 3600, &out, &olen, info), 0);
+    assert_int_equal(
+        scep_admin_ocsp_answer(f->st, f->ca, f->cache, der, len, 3600, &out, &olen, info), 0);
     p = out;
     resp = d2i_OCSP_RESPONSE(NULL, &p, (long)olen);
     assert_non_null(resp);
@@ -364,8 +368,9 @@ static void test_malformed(void **state)
     free(longer);
 
     /* Arguments. */
-    assert_int_equal(scep_admin_ocsp_answer(f->st, f->ca, junk, sizeof(junk), 0, &der, &len, NULL),
-                     SCEP_ERR_INVALID_ARG);
+    assert_int_equal(
+        scep_admin_ocsp_answer(f->st, f->ca, NULL, junk, sizeof(junk), 0, &der, &len, NULL),
+        SCEP_ERR_INVALID_ARG);
 }
 
 static void test_archived_ca(void **state)
@@ -439,6 +444,96 @@ static void test_archived_ca(void **state)
     X509_free(old);
 }
 
+/* Answers the request der with the fixture's cache and returns the DER
+ * (free()). */
+static unsigned char *answer_der(struct fx *f, const unsigned char *der, size_t len,
+                                 struct scep_ocsp_info *info, size_t *olen)
+{
+    unsigned char *out = NULL;
+
+    assert_int_equal(
+        scep_admin_ocsp_answer(f->st, f->ca, f->cache, der, len, 3600, &out, olen, info), 0);
+    return out;
+}
+
+/* Nonce-free answers are reused while the store says the same; a
+ * revocation, an unhold or a nonce means a fresh signature. */
+static void test_cache(void **state)
+{
+    struct fx *f = *state;
+    static const char *const one[] = {"0D01"};
+    static const char *const two[] = {"0D01", "0D02"};
+    X509 *ca = scep_ca_get0_cert(f->ca);
+    struct scep_ocsp_info info;
+    unsigned char *req, *req_nonce, *req_two, *a, *b;
+    size_t len, len_nonce, len_two, alen, blen;
+    OCSP_RESPONSE *resp;
+    OCSP_BASICRESP *bs;
+    const unsigned char *p;
+    int reason;
+
+    assert_int_equal(scep_ocsp_cache_new(0, &f->cache), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_ocsp_cache_new(64, &f->cache), 0);
+    put(f, "0D01", f->ca_fp, NOT_REVOKED);
+    put(f, "0D02", f->ca_fp, NOT_REVOKED);
+    req = request(ca, one, 1, 0, &len);
+    req_nonce = request(ca, one, 1, 1, &len_nonce);
+    req_two = request(ca, two, 2, 0, &len_two);
+
+    a = answer_der(f, req, len, &info, &alen);
+    assert_int_equal(info.cached, 0);
+    b = answer_der(f, req, len, &info, &blen);
+    assert_int_equal(info.cached, 1);
+    assert_int_equal(info.cert_status, V_OCSP_CERTSTATUS_GOOD);
+    assert_true(info.next_update > info.this_update);
+    assert_int_equal(alen, blen);
+    assert_memory_equal(a, b, alen);
+    free(b);
+
+    /* A nonce or two CertIDs: signed for the request, never from the cache. */
+    b = answer_der(f, req_nonce, len_nonce, &info, &blen);
+    assert_int_equal(info.cached, 0);
+    free(b);
+    b = answer_der(f, req_two, len_two, &info, &blen);
+    assert_int_equal(info.cached, 0);
+    free(b);
+
+    /* Revoked: answered at once, and that answer is then reused. */
+    assert_int_equal(scep_store_revoke(f->st, "0D01", 6, REVOKED_AT, NULL), 0);
+    b = answer_der(f, req, len, &info, &blen);
+    assert_int_equal(info.cached, 0);
+    assert_int_equal(info.cert_status, V_OCSP_CERTSTATUS_REVOKED);
+    p = b;
+    resp = d2i_OCSP_RESPONSE(NULL, &p, (long)blen);
+    bs = verified_basic(resp, ca);
+    assert_int_equal(status_of(bs, ca, "0D01", &reason, NULL), V_OCSP_CERTSTATUS_REVOKED);
+    assert_int_equal(reason, OCSP_REVOKED_STATUS_CERTIFICATEHOLD);
+    OCSP_BASICRESP_free(bs);
+    OCSP_RESPONSE_free(resp);
+    free(b);
+    b = answer_der(f, req, len, &info, &blen);
+    assert_int_equal(info.cached, 1);
+    assert_int_equal(info.cert_status, V_OCSP_CERTSTATUS_REVOKED);
+    free(b);
+
+    /* Released: good again at once. */
+    assert_int_equal(scep_admin_unhold(f->st, "test", "0D01", NULL), 0);
+    b = answer_der(f, req, len, &info, &blen);
+    assert_int_equal(info.cached, 0);
+    assert_int_equal(info.cert_status, V_OCSP_CERTSTATUS_GOOD);
+    free(b);
+
+    /* Emptied (as after a CA change): signed anew. */
+    scep_ocsp_cache_clear(f->cache);
+    b = answer_der(f, req, len, &info, &blen);
+    assert_int_equal(info.cached, 0);
+    free(b);
+    free(a);
+    free(req);
+    free(req_nonce);
+    free(req_two);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -448,6 +543,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unauthorized, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archived_ca, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
