@@ -160,6 +160,16 @@ expect "$IT_WORK/get.hdr" "^Expires: " "OCSP GET has no Expires"
 openssl ocsp -respin "$IT_WORK/get.der" -issuer "$CA1" -CAfile "$CA1" -cert "$IT_WORK/c1.pem" \
     >"$IT_WORK/get.txt" 2>&1 || fail "openssl ocsp -respin: $(cat "$IT_WORK/get.txt")"
 expect "$IT_WORK/get.txt" "c1.pem: revoked" "OCSP GET did not say revoked"
+# Clients that leave base64's '/' and '+' unescaped are understood too.
+raw=$(openssl base64 -A -in "$IT_WORK/req.der")
+curl -sS -o "$IT_WORK/raw.der" "$BASE/ocsp/$raw" || fail "curl GET /ocsp with raw base64 failed"
+openssl ocsp -respin "$IT_WORK/raw.der" -issuer "$CA1" -CAfile "$CA1" -cert "$IT_WORK/c1.pem" \
+    >"$IT_WORK/raw.txt" 2>&1 || fail "openssl ocsp -respin (raw GET): $(cat "$IT_WORK/raw.txt")"
+expect "$IT_WORK/raw.txt" "c1.pem: revoked" "OCSP GET with raw base64 did not say revoked"
+curl -sS -I -o "$IT_WORK/head.hdr" "$BASE/crl" || fail "HEAD /crl failed"
+expect "$IT_WORK/head.hdr" "^Content-Type: application/pkix-crl" "HEAD /crl: wrong Content-Type"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT "$BASE/ocsp")
+[ "$code" = 405 ] || fail "PUT /ocsp answered $code (want 405)"
 
 say "malformed and foreign requests"
 printf 'not an OCSP request' >"$IT_WORK/junk"
