@@ -21,31 +21,6 @@
 #include <scep/error.h>
 
 /*
- * Copies the directory part of path into buf ("." when there is none).
- * Returns 0 or SCEP_ERR_TOO_LARGE.
- */
-static int dir_of(const char *path, char *buf, size_t n)
-{
-    const char *slash = strrchr(path, '/');
-    size_t dlen;
-
-    if (slash == NULL) {
-        if (n < 2)
-            return SCEP_ERR_TOO_LARGE;
-        memcpy(buf, ".", 2);
-        return 0;
-    }
-    dlen = (size_t)(slash - path);
-    if (dlen == 0)
-        dlen = 1; /* "/name": the root directory */
-    if (dlen + 1 > n)
-        return SCEP_ERR_TOO_LARGE;
-    memcpy(buf, path, dlen);
-    buf[dlen] = '\0';
-    return 0;
-}
-
-/*
  * Joins dir and name with one slash into buf of n bytes.  Returns 0 or
  * SCEP_ERR_TOO_LARGE when the result would not fit.
  */
@@ -73,7 +48,7 @@ int ca_rename(const char *from, const char *to)
 {
     char dir[PATH_MAX];
 
-    if (dir_of(to, dir, sizeof(dir)) != 0)
+    if (util_dir_of(to, dir, sizeof(dir)) != 0)
         return SCEP_ERR_TOO_LARGE;
     if (rename(from, to) != 0)
         return SCEP_ERR_IO;

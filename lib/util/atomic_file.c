@@ -25,11 +25,8 @@
 
 #include <scep/error.h>
 
-/*
- * Copies the directory part of path into buf of n bytes ("." when there
- * is none, "/" for a name in the root).  Returns 0 or SCEP_ERR_TOO_LARGE.
- */
-static int dir_of(const char *path, char *buf, size_t n)
+/* The directory part of path (see atomic_file.h). */
+int util_dir_of(const char *path, char *buf, size_t n)
 {
     const char *slash = strrchr(path, '/');
     size_t dlen;
@@ -98,7 +95,7 @@ int util_write_atomic(const char *path, const void *data, size_t len, mode_t mod
     if (path == NULL || path[0] == '\0' || (data == NULL && len > 0) ||
         (flags & ~UTIL_WRITE_EXCL) != 0 || (mode & ~(mode_t)07777) != 0)
         return SCEP_ERR_INVALID_ARG;
-    if (dir_of(path, dir, sizeof(dir)) != 0)
+    if (util_dir_of(path, dir, sizeof(dir)) != 0)
         return SCEP_ERR_TOO_LARGE;
     if (RAND_bytes(rnd, sizeof(rnd)) != 1)
         return SCEP_ERR_INTERNAL;

@@ -37,6 +37,13 @@
 int util_write_atomic(const char *path, const void *data, size_t len, mode_t mode, unsigned flags);
 
 /*
+ * Copies the directory part of path into buf of n bytes ("." when there
+ * is none, "/" for a name in the root).  Returns 0 or SCEP_ERR_TOO_LARGE;
+ * allocates nothing.
+ */
+int util_dir_of(const char *path, char *buf, size_t n);
+
+/*
  * Fsyncs directory dir, which is what makes a create or rename inside it
  * durable on Linux.  Returns 0 or SCEP_ERR_IO (errno set).
  */
