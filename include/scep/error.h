@@ -30,6 +30,7 @@ enum scep_err {
     SCEP_ERR_CONFIG = -9,       /* invalid configuration value */
     SCEP_ERR_STORE = -10,       /* the database failed */
     SCEP_ERR_UNSUPPORTED = -11, /* feature not available in this build/setup */
+    SCEP_ERR_UNAVAILABLE = -12, /* the database cannot be reached now; try again later */
 
     /* encoding: the bytes are not what RFC 8894 says they must be */
     SCEP_ERR_BASE64 = -20,         /* message= parameter is not base64 */

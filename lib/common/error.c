@@ -30,6 +30,8 @@ const char *scep_strerror(int err)
         return "database error";
     case SCEP_ERR_UNSUPPORTED:
         return "not supported";
+    case SCEP_ERR_UNAVAILABLE:
+        return "database unreachable";
     case SCEP_ERR_BASE64:
         return "message is not valid base64";
     case SCEP_ERR_DER:

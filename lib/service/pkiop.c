@@ -23,7 +23,7 @@
 static int is_internal(int rc)
 {
     return rc == SCEP_ERR_NOMEM || rc == SCEP_ERR_INTERNAL || rc == SCEP_ERR_STORE ||
-           rc == SCEP_ERR_IO;
+           rc == SCEP_ERR_UNAVAILABLE || rc == SCEP_ERR_IO;
 }
 
 /* Verification, decryption and the algorithm checks that precede them.
@@ -158,11 +158,15 @@ fail:
     scep_free(r->body);
     r->body = NULL;
     r->len = 0;
-    r->http_status = 500;
+    /* An unreachable database is a temporary state of the server, not a
+     * verdict on the request: 503 tells the client to come back. */
+    r->http_status = rc == SCEP_ERR_UNAVAILABLE ? 503 : 500;
     r->content_type = "text/plain";
     r->outcome = "error";
     r->fail_info = -1;
-    snprintf(r->reason, sizeof(r->reason), "internal error: %s", scep_strerror(rc));
+    snprintf(r->reason, sizeof(r->reason), "%s: %s",
+             rc == SCEP_ERR_UNAVAILABLE ? "service unavailable" : "internal error",
+             scep_strerror(rc));
 out:
     svc_outcome_clear(&o);
     scep_msg_free(m);

@@ -188,6 +188,10 @@ int pg_fail(struct pg_be *be, const char *what, const PGresult *res)
     snprintf(be->err, sizeof(be->err), "%s%s%s", what != NULL ? what : "", what != NULL ? ": " : "",
              line);
     scrub(be->err, be->secret);
+    /* A connection that is gone says nothing about the request: the
+     * caller may answer "try again" rather than "failed". */
+    if (be->conn != NULL && PQstatus(be->conn) == CONNECTION_BAD)
+        return SCEP_ERR_UNAVAILABLE;
     return SCEP_ERR_STORE;
 }
 
@@ -214,7 +218,7 @@ static int backoff_fail(struct pg_be *be)
     if (be->backoff > PG_BACKOFF_MAX_MS)
         be->backoff = PG_BACKOFF_MAX_MS;
     be->retry_at = mono_ms() + be->backoff;
-    return SCEP_ERR_STORE;
+    return SCEP_ERR_UNAVAILABLE;
 }
 
 /* Re-establishes a lost connection; see pg_be.h. */
@@ -237,7 +241,7 @@ int pg_ready(struct pg_be *be)
         snprintf(be->err, sizeof(be->err),
                  "no connection to the server; the next attempt is in %lld ms",
                  (long long)(be->retry_at - now));
-        return SCEP_ERR_STORE;
+        return SCEP_ERR_UNAVAILABLE;
     }
     if (PQstatus(be->conn) != CONNECTION_OK) {
         be->session_ok = 0;
@@ -281,7 +285,7 @@ int pg_exec(struct pg_be *be, const char *sql, const struct pg_params *p, const 
     }
     if (be->in_tx && PQstatus(be->conn) != CONNECTION_OK) {
         snprintf(be->err, sizeof(be->err), "%s: the connection to the server was lost", what);
-        return SCEP_ERR_STORE;
+        return SCEP_ERR_UNAVAILABLE;
     }
     if (!be->in_tx && (rc = pg_ready(be)) != 0)
         return rc;

@@ -47,6 +47,10 @@ static void scep_count(struct scepd_request *req, struct scepd_app *app, int op)
         scepd_metrics_issuance(app->metrics, r->issue_seconds);
 }
 
+/* Seconds a client is asked to wait after a 503 for an unreachable
+ * database: about what a worker's reconnect backoff needs to try again. */
+#define SCEPD_STORE_RETRY_AFTER "5"
+
 /* Sends what the service put in the result: its body on 200, else its
  * reason. */
 static void scep_send_result(struct scepd_request *req)
@@ -57,9 +61,15 @@ static void scep_send_result(struct scepd_request *req)
         scepd_reply_send(req, 200,
                          r->content_type != NULL ? r->content_type : "application/octet-stream",
                          r->body, r->len);
-    else
+    else {
+        /* 503: the database is unreachable for now (RFC 9110 10.2.3);
+         * a client that honours Retry-After comes back when a worker's
+         * reconnect may have succeeded. */
+        if (r->http_status == 503)
+            (void)scepd_reply_header(req, "Retry-After", SCEPD_STORE_RETRY_AFTER);
         scepd_reply_text(req, r->http_status >= 400 ? r->http_status : 500,
                          r->reason[0] != '\0' ? r->reason : "internal error");
+    }
 }
 
 static void scep_pkioperation(struct scepd_request *req, struct scepd_app *app,
