@@ -146,6 +146,14 @@ unsigned scep_service_caps(const struct scep_service *svc)
     return caps;
 }
 
+/* See service.h. */
+int scep_service_store_ping(struct scep_service *svc)
+{
+    if (svc == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    return scep_store_ping(svc->st);
+}
+
 /* Fills r as a 500 for an internal failure rc. */
 static int internal_error(struct scep_reply *r, int rc, const char *what)
 {

@@ -59,6 +59,13 @@ void scep_service_free(struct scep_service *svc);
 /* Swaps in a new CA (rollover); takes a reference, drops the old one. */
 void scep_service_set_ca(struct scep_service *svc, struct scep_ca *ca);
 
+/*
+ * Whether this worker's certificate store answers (scep_store_ping on
+ * the service's connection), for /healthz.  Returns 0,
+ * SCEP_ERR_UNAVAILABLE or SCEP_ERR_STORE.
+ */
+int scep_service_store_ping(struct scep_service *svc);
+
 /* Capabilities this service advertises (enum scep_cap bits). */
 unsigned scep_service_caps(const struct scep_service *svc);
 

@@ -475,6 +475,11 @@ static int pg_schema_version(void *vbe)
     return ((struct pg_be *)vbe)->version;
 }
 
+static int pg_ping(void *vbe)
+{
+    return pg_exec(vbe, "SELECT 1", NULL, "ping", NULL);
+}
+
 static const char *pg_last_error(void *vbe)
 {
     return ((struct pg_be *)vbe)->err;
@@ -516,6 +521,7 @@ static const struct scep_store_ops pg_ops = {
     .list_requests = pg_list_requests,
     .decide_request = pg_decide_request,
     .issue_request = pg_issue_request,
+    .ping = pg_ping,
     .last_error = pg_last_error,
 };
 

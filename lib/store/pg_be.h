@@ -88,8 +88,9 @@ int pg_fail(struct pg_be *be, const char *what, const PGresult *res);
  * dead is sent once more on a new one; inside a transaction neither,
  * since the transaction died with the connection.  Returns 0 with *out
  * set to the result (free with PQclear(); out may be NULL when no rows
- * are wanted), or SCEP_ERR_STORE with be->err, be->sqlstate and
- * be->constraint saying why.
+ * are wanted), or SCEP_ERR_STORE (SCEP_ERR_UNAVAILABLE when the
+ * connection is gone) with be->err, be->sqlstate and be->constraint
+ * saying why.
  */
 int pg_exec(struct pg_be *be, const char *sql, const struct pg_params *p, const char *what,
             PGresult **out);

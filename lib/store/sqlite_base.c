@@ -290,6 +290,16 @@ static int sq_schema_version(void *vbe)
     return ((struct sq_be *)vbe)->version;
 }
 
+static int sq_ping(void *vbe)
+{
+    struct sq_be *be = vbe;
+
+    /* Reads the schema: a file that became unreadable or corrupt fails. */
+    if (sqlite3_exec(be->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) != SQLITE_OK)
+        return sq_fail(be, "ping");
+    return 0;
+}
+
 static const char *sq_last_error(void *vbe)
 {
     return ((struct sq_be *)vbe)->err;
@@ -330,6 +340,7 @@ static const struct scep_store_ops sqlite_ops = {
     .list_requests = sq_list_requests,
     .decide_request = sq_decide_request,
     .issue_request = sq_issue_request,
+    .ping = sq_ping,
     .last_error = sq_last_error,
 };
 

@@ -352,6 +352,14 @@ int scep_store_next_crl_number(struct scep_store *st, int64_t *out)
     return st->ops->next_crl_number(st->be, out);
 }
 
+/* A trivial read on this connection (see store.h). */
+int scep_store_ping(struct scep_store *st)
+{
+    if (st == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->ping(st->be);
+}
+
 /* The text of the last backend failure on this connection ("" if none);
  * borrowed, valid until the next call on st. */
 const char *scep_store_last_error(struct scep_store *st)

@@ -166,6 +166,14 @@ int scep_store_next_crl_number(struct scep_store *st, int64_t *out);
  */
 const char *scep_store_uri_redacted(const char *uri, char *buf, size_t len);
 
+/*
+ * Checks that the database answers, with a trivial read on this
+ * connection (re-establishing a lost PostgreSQL connection on the way,
+ * as any call would).  For health checks.  Returns 0,
+ * SCEP_ERR_UNAVAILABLE (the server cannot be reached) or SCEP_ERR_STORE.
+ */
+int scep_store_ping(struct scep_store *st);
+
 /* The text of the last database failure on st ("" if none), for logs;
  * borrowed, valid until the next call on st. */
 const char *scep_store_last_error(struct scep_store *st);

@@ -52,6 +52,7 @@ struct scep_store_ops {
                           const struct scep_audit_event *ev);
     int (*issue_request)(void *be, int64_t id, const struct scep_cert_info *ci,
                          const struct scep_audit_event *ev);
+    int (*ping)(void *be);
     const char *(*last_error)(void *be);
 };
 

@@ -168,13 +168,17 @@ static void scep_handler(struct scepd_request *req, struct scepd_app *app)
     scep_count(req, app, q.op);
 }
 
-/* /healthz: "ok", or 503 once the database file is gone. */
+/* /healthz: "ok", or 503 once the database file is gone or this
+ * worker's database connection does not answer (a PostgreSQL server out
+ * of reach), so that a load balancer sends enrollments elsewhere. */
 static void healthz_handler(struct scepd_request *req, struct scepd_app *app)
 {
-    if (!scepd_store_present(app->srv))
+    if (!scepd_store_present(app->srv) || scep_service_store_ping(app->svc) != 0) {
+        (void)scepd_reply_header(req, "Retry-After", SCEPD_STORE_RETRY_AFTER);
         scepd_reply_refuse(req, 503, "certificate store unavailable");
-    else
+    } else {
         scepd_reply_send(req, 200, "text/plain", "ok\n", 3);
+    }
 }
 
 /* /metrics: the Prometheus text of every worker's counters. */

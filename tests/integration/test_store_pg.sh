@@ -162,6 +162,8 @@ sw_enroll "$IT_WORK/k5.pem" "$IT_WORK/c5.pem" "$IT_WORK/ca" aes sha256 "CN=pg-5"
 last=$(grep 'op=PKIOperation' "$SCEPD_LOG" | tail -n 1)
 case $last in *status=503*) ;; *) fail "the PKIOperation during the outage was not answered 503: $last" ;; esac
 kill -0 "$SCEPD_PID" || fail "scepd died with the database"
+health=$(curl -sS -o /dev/null -w '%{http_code}' "${SCEPD_URL%/*}/healthz" || true)
+[ "$health" = 503 ] || fail "/healthz with the database down: HTTP $health (want 503)"
 pg_server_up || fail "cannot start PostgreSQL again: $(tail -n 5 "$PG_DIR/log")"
 [ "$(pg_sql "SELECT count(*) FROM certificates WHERE subject = 'CN=pg-5'")" = 0 ] ||
     fail "a certificate was stored during the outage"
@@ -178,6 +180,13 @@ done
 [ -n "$ok" ] || fail "no enrollment within 10 s of the server's return: $(tail -n 5 "$IT_WORK/c5.pem.log")"
 [ "$(pg_sql "SELECT count(*) FROM certificates WHERE subject = 'CN=pg-5'")" = 1 ] ||
     fail "the certificate issued after the outage is not stored"
+# Every worker reconnects on its own, within its backoff (at most 5 s).
+for i in $(seq 1 30); do
+    health=$(curl -sS -o /dev/null -w '%{http_code}' "${SCEPD_URL%/*}/healthz" || true)
+    [ "$health" = 200 ] && break
+    sleep 0.5
+done
+[ "$health" = 200 ] || fail "/healthz after the database's return: HTTP $health (want 200)"
 
 say "SIGTERM stops scepd with status 0"
 scepd_stop

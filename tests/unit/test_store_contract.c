@@ -241,6 +241,9 @@ static void test_open_schema_version(void **state)
     st = open_store();
     assert_int_equal(scep_store_schema_version(st), v);
     assert_string_equal(scep_store_last_error(NULL), "");
+    /* A store that answers pings; NULL is no store. */
+    assert_int_equal(scep_store_ping(st), 0);
+    assert_int_equal(scep_store_ping(NULL), SCEP_ERR_INVALID_ARG);
     scep_store_close(st);
 }
 
