@@ -29,7 +29,7 @@
 #include "store/store.h"
 
 #include "fuzz_identity.h"
-#include "fuzz_service_ca.h"
+#include "fuzz_state.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -42,65 +42,17 @@ static struct scep_ca *fuzz_ca;
 static struct scep_store *fuzz_store;
 static struct scep_service *fuzz_svc;
 
-/* Writes len bytes of text to dir/name, created 0600 (scep_ca_load
- * refuses a key file that group or others may read). */
-static int write_file(const char *name, const char *text, size_t len)
-{
-    char path[600];
-    int fd, n = snprintf(path, sizeof(path), "%s/%s", state_dir, name);
-    ssize_t w;
-
-    if (n < 0 || (size_t)n >= sizeof(path))
-        return -1;
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0)
-        return -1;
-    w = write(fd, text, len);
-    if (close(fd) != 0 || w < 0 || (size_t)w != len)
-        return -1;
-    return 0;
-}
-
 /* Removes the state directory (it holds only plain files: the CA, the
  * database and SQLite's -wal/-shm). */
 static void cleanup(void)
 {
-    DIR *d;
-    struct dirent *e;
-    char path[600];
-
     scep_service_free(fuzz_svc);
     scep_store_close(fuzz_store);
     scep_ca_free(fuzz_ca);
     fuzz_svc = NULL;
     fuzz_store = NULL;
     fuzz_ca = NULL;
-    if (state_dir[0] == '\0' || (d = opendir(state_dir)) == NULL)
-        return;
-    while ((e = readdir(d)) != NULL) {
-        int n;
-
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        n = snprintf(path, sizeof(path), "%s/%s", state_dir, e->d_name);
-        if (n > 0 && (size_t)n < sizeof(path))
-            (void)unlink(path);
-    }
-    closedir(d);
-    (void)rmdir(state_dir);
-}
-
-/* Picks a directory for the state: $TMPDIR, else /dev/shm (SQLite's fsync
- * per commit costs nothing there), else /tmp. */
-static const char *temp_base(void)
-{
-    const char *t = getenv("TMPDIR");
-
-    if (t != NULL && t[0] != '\0')
-        return t;
-    if (access("/dev/shm", W_OK) == 0)
-        return "/dev/shm";
-    return "/tmp";
+    fuzz_state_remove(state_dir);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -115,13 +67,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     if (scep_init() != 0 || fuzz_identity(&id_cert, &id_key) != 0)
         abort();
-    n = snprintf(state_dir, sizeof(state_dir), "%s/fuzz_service.XXXXXX", temp_base());
-    if (n < 0 || (size_t)n >= sizeof(state_dir) || mkdtemp(state_dir) == NULL)
-        abort();
+    fuzz_state_create("fuzz_service", state_dir, sizeof(state_dir));
     if (atexit(cleanup) != 0)
-        abort();
-    if (write_file("ca.crt", fuzz_service_ca_pem, strlen(fuzz_service_ca_pem)) != 0 ||
-        write_file("ca.key", fuzz_key_pem, strlen(fuzz_key_pem)) != 0)
         abort();
     if (scep_ca_load(state_dir, &fuzz_ca) != 0)
         abort();
