@@ -5,7 +5,10 @@
  * and hands only the digest to scep_keyring_sign_digest(); decrypt
  * hands only the wrapped key, with the padding, OAEP digests and label
  * that CMS set, to scep_keyring_decrypt().  Contexts belong to one
- * EVP_PKEY_CTX each; the key data they point at is immutable.
+ * EVP_PKEY_CTX each; the key data they point at is immutable.  The
+ * keyring counts each private-key operation (scep_keyring_private_ops());
+ * nothing here counts, and each operation makes exactly one keyring call
+ * (size queries, with no output buffer, make none).
  */
 #include <stdlib.h>
 #include <string.h>

@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,17 @@
 #define KR_MAX_CERT (64 * 1024)
 /* Largest key file read: an unencrypted PEM RSA-8192 key is under 7 KB. */
 #define KR_MAX_KEY_FILE (64 * 1024)
+
+/*
+ * Private-key operations done by every keyring of the process
+ * (scep_keyring_private_ops()).  Process-wide on purpose: it measures
+ * the CA's work however many keyrings and workers share it, and a test
+ * uses it to show that a refused request cost no RSA operation.  Key
+ * handles (keyhandle_ops.c) reach private keys only through
+ * scep_keyring_sign_digest() and scep_keyring_decrypt(), so counting
+ * there counts every operation exactly once, whichever path it took.
+ */
+static _Atomic uint64_t kr_private_ops;
 
 /* Digests a signature may be made over, fetched once per keyring. */
 static const char *const kr_md_names[] = {"SHA1", "SHA224", "SHA256", "SHA384", "SHA512"};
@@ -671,6 +683,8 @@ int scep_keyring_sign_digest(struct scep_keyring *kr, const char *ref, const cha
         EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0)
         goto out;
     n = sig_cap;
+    /* Counted when attempted: a failing signature costs the key as much. */
+    atomic_fetch_add_explicit(&kr_private_ops, 1, memory_order_relaxed);
     if (EVP_PKEY_sign(pctx, sig, &n, dgst, dgst_len) <= 0)
         goto out;
     *sig_len = n;
@@ -757,6 +771,9 @@ int scep_keyring_decrypt(struct scep_keyring *kr, const char *ref,
      * have it.  Nothing here branches on the plaintext. */
     rc = SCEP_ERR_DECRYPT;
     n = out_cap;
+    /* Counted whether or not the padding checks out: the RSA operation
+     * is done either way. */
+    atomic_fetch_add_explicit(&kr_private_ops, 1, memory_order_relaxed);
     if (EVP_PKEY_decrypt(pctx, out, &n, in, in_len) <= 0)
         goto out;
     *out_len = n;
@@ -768,4 +785,10 @@ out:
     if (rc != 0)
         ERR_clear_error();
     return rc;
+}
+
+/* Private-key operations of the process so far (see keyring.h). */
+uint64_t scep_keyring_private_ops(void)
+{
+    return atomic_load_explicit(&kr_private_ops, memory_order_relaxed);
 }

@@ -25,6 +25,7 @@
 #define SCEP_KEYRING_KEYRING_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Largest signature or decrypted block the keyring produces (bytes): an
  * RSA modulus of SCEP_MAX_RSA_BITS (8192). */
@@ -165,5 +166,14 @@ int scep_keyring_sign_digest(struct scep_keyring *kr, const char *ref, const cha
 int scep_keyring_decrypt(struct scep_keyring *kr, const char *ref,
                          const struct scep_keyring_decrypt_opts *o, const unsigned char *in,
                          size_t in_len, unsigned char *out, size_t out_cap, size_t *out_len);
+
+/*
+ * Private-key operations (signatures and decryptions, successful or not)
+ * done by every keyring of this process since it started, whether asked
+ * directly or through a key handle (keyhandle.h).  Each operation counts
+ * once.  A relaxed atomic read: exact once the operations it should
+ * cover have returned.
+ */
+uint64_t scep_keyring_private_ops(void);
 
 #endif

@@ -651,6 +651,82 @@ static void test_handle_threads(void **state)
     EVP_PKEY_free(h);
 }
 
+/*
+ * scep_keyring_private_ops(): each private-key operation adds exactly
+ * one, asked directly or through a handle (the provider forwards to the
+ * keyring, which alone counts); refusals before the key is used and size
+ * queries add nothing.
+ */
+static void test_private_ops_counted(void **state)
+{
+    struct fixture *f = *state;
+    static const unsigned char cek[16] = "0123456789abcdef";
+    unsigned char dgst[32] = {0}, sig[SCEP_KEYRING_MAX_OUT], blob[512], out[SCEP_KEYRING_MAX_OUT];
+    struct scep_keyring_decrypt_opts o = {.pad = SCEP_KEYRING_PAD_PKCS1};
+    EVP_PKEY *h = NULL, *pub = NULL;
+    EVP_PKEY_CTX *ctx;
+    size_t slen = 0, blen, olen = 0;
+    uint64_t before;
+    X509 *c;
+
+    before = scep_keyring_private_ops();
+    assert_int_equal(scep_keyring_sign_digest(f->kr, f->rsa_ref, "SHA256", dgst, sizeof(dgst), sig,
+                                              sizeof(sig), &slen),
+                     0);
+    assert_int_equal(scep_keyring_private_ops(), before + 1);
+
+    blen = encrypt_to(f->rsa, 0, cek, sizeof(cek), blob, sizeof(blob));
+    before = scep_keyring_private_ops();
+    assert_int_equal(
+        scep_keyring_decrypt(f->kr, f->rsa_ref, &o, blob, blen, out, sizeof(out), &olen), 0);
+    assert_int_equal(scep_keyring_private_ops(), before + 1);
+
+    /* a damaged block still costs the RSA operation */
+    blob[10] ^= 0x55;
+    before = scep_keyring_private_ops();
+    assert_int_equal(
+        scep_keyring_decrypt(f->kr, f->rsa_ref, &o, blob, blen, out, sizeof(out), &olen),
+        SCEP_ERR_DECRYPT);
+    assert_int_equal(scep_keyring_private_ops(), before + 1);
+
+    /* refused before the key is touched: nothing */
+    before = scep_keyring_private_ops();
+    assert_int_equal(
+        scep_keyring_sign_digest(f->kr, f->rsa_ref, "SHA256", dgst, 31, sig, sizeof(sig), &slen),
+        SCEP_ERR_INVALID_ARG);
+    assert_int_equal(
+        scep_keyring_decrypt(f->kr, f->ec_ref, &o, blob, blen, out, sizeof(out), &olen),
+        SCEP_ERR_KEY);
+    assert_int_equal(scep_keyring_private_ops(), before);
+
+    /* through a handle: X509_sign() asks the size, then signs once */
+    assert_int_equal(scep_keyhandle_new(f->kr, f->rsa_ref, &h), 0);
+    assert_int_equal(scep_keyhandle_get1_pubkey(f->kr, f->rsa_ref, &pub), 0);
+    before = scep_keyring_private_ops();
+    c = handle_cert(h, pub, EVP_sha256());
+    assert_int_equal(scep_keyring_private_ops(), before + 1);
+    X509_free(c);
+
+    /* and a decryption through the handle: the size query is free */
+    blob[10] ^= 0x55;
+    ctx = EVP_PKEY_CTX_new(h, NULL);
+    assert_non_null(ctx);
+    assert_true(EVP_PKEY_decrypt_init(ctx) > 0);
+    assert_true(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) > 0);
+    before = scep_keyring_private_ops();
+    olen = 0;
+    assert_true(EVP_PKEY_decrypt(ctx, NULL, &olen, blob, blen) > 0);
+    assert_int_equal(scep_keyring_private_ops(), before);
+    olen = sizeof(out);
+    assert_true(EVP_PKEY_decrypt(ctx, out, &olen, blob, blen) > 0);
+    assert_int_equal(olen, sizeof(cek));
+    assert_memory_equal(out, cek, sizeof(cek));
+    assert_int_equal(scep_keyring_private_ops(), before + 1);
+    EVP_PKEY_CTX_free(ctx);
+    EVP_PKEY_free(pub);
+    EVP_PKEY_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -668,6 +744,7 @@ int main(void)
         cmocka_unit_test(test_handle_decrypts_envelopes),
         cmocka_unit_test(test_handle_signs_cms),
         cmocka_unit_test(test_handle_threads),
+        cmocka_unit_test(test_private_ops_counted),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
