@@ -43,4 +43,11 @@
 /* Worker threads at most (default: number of cores). */
 #define SCEP_MAX_WORKERS 64
 
+/* Buckets of each rate limit scepd keeps (client addresses; challenges),
+ * allocated at start (about 200 bytes each).  Beyond this the least
+ * useful bucket is forgotten (lib/policy/ratelimit.h), so a client
+ * spraying addresses costs memory only up to here. */
+#define SCEP_RATE_MAX_ADDRESSES 65536
+#define SCEP_RATE_MAX_CHALLENGES 65536
+
 #endif

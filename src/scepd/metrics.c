@@ -5,8 +5,15 @@
  * writer); a scrape, on whichever worker it lands, sums every worker's
  * counters.  The sum may mix a counter read just before and one read just
  * after an increment, which Prometheus tolerates.
+ *
+ * Enrollment decisions are counted per profile name.  Each worker keeps
+ * its own bounded name table (it alone writes it); a scrape merges the
+ * workers' tables by name, so workers need not agree on an order.  The
+ * CA's private-key operations come from the keyring's process-wide
+ * counter and are rendered once, not summed per worker.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -15,6 +22,7 @@
 #include <scep/message.h>
 
 #include "scepd.h"
+#include "keyring/keyring.h"
 
 /* Upper bounds, in seconds, of the issuance histogram buckets. */
 static const double hist_bounds[SCEPD_HIST_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1,
@@ -69,6 +77,67 @@ void scepd_metrics_issuance(struct scepd_metrics *m, double seconds)
     atomic_fetch_add_explicit(&m->issue_sum_ns, (uint64_t)(seconds * 1e9), memory_order_relaxed);
 }
 
+static const char *const limit_names[SCEPD_LIMIT_COUNT] = {"address", "challenge"};
+static const char *const decision_names[SCEPD_DECISION_COUNT] = {"allow", "deny", "pending",
+                                                                 "rate_limited"};
+static const char *const via_names[SCEPD_VIA_COUNT] = {"static", "one-time", "webhook", "renewal",
+                                                       "open"};
+
+/* Counts one request refused by rate limit kind. */
+void scepd_metrics_rate_limited(struct scepd_metrics *m, int kind)
+{
+    if (kind < 0 || kind >= SCEPD_LIMIT_COUNT)
+        return;
+    atomic_fetch_add_explicit(&m->rate_limited[kind], 1, memory_order_relaxed);
+}
+
+/*
+ * The row of profile in m's table, adding it when there is room;
+ * SCEPD_METRICS_OTHER for a name that cannot be kept.  Only m's own
+ * worker calls this, so adding needs no lock: the name is complete
+ * before the release store publishes it to a scrape.
+ */
+static size_t profile_row(struct scepd_metrics *m, const char *profile)
+{
+    size_t i, n = atomic_load_explicit(&m->nprofiles, memory_order_relaxed), len;
+
+    if (profile == NULL || (len = strnlen(profile, SCEPD_METRICS_PROFILE_NAME)) == 0 ||
+        len >= SCEPD_METRICS_PROFILE_NAME)
+        return SCEPD_METRICS_OTHER;
+    for (i = 0; i < n; i++)
+        if (strcmp(m->profile_names[i], profile) == 0)
+            return i;
+    if (n >= SCEPD_METRICS_MAX_PROFILES)
+        return SCEPD_METRICS_OTHER;
+    memcpy(m->profile_names[n], profile, len + 1);
+    atomic_store_explicit(&m->nprofiles, n + 1, memory_order_release);
+    return n;
+}
+
+/* Counts one enrollment decision under profile (see scepd.h). */
+void scepd_metrics_decision(struct scepd_metrics *m, const char *profile, int decision, int via)
+{
+    size_t row;
+
+    if (decision < 0 || decision >= SCEPD_DECISION_COUNT ||
+        (decision == SCEPD_DECISION_ALLOW && (via < 0 || via >= SCEPD_VIA_COUNT)))
+        return;
+    row = profile_row(m, profile);
+    if (decision == SCEPD_DECISION_ALLOW)
+        atomic_fetch_add_explicit(&m->allows[row][via], 1, memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(&m->decisions[row][decision], 1, memory_order_relaxed);
+}
+
+/* Registers the configured profile names (see scepd.h). */
+void scepd_metrics_profiles(struct scepd_metrics *m, const char *const *names, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        (void)profile_row(m, names[i]);
+}
+
 static uint64_t sum(struct scepd_metrics *const *m, size_t n, size_t off)
 {
     uint64_t total = 0;
@@ -81,6 +150,125 @@ static uint64_t sum(struct scepd_metrics *const *m, size_t n, size_t off)
 }
 
 #define SUM(field) sum(m, n, offsetof(struct scepd_metrics, field))
+
+/* Appends s as a label value: backslash, double quote and newline
+ * escaped as the text format 0.0.4 requires.  Returns 0 or -1. */
+static int add_label_value(struct evbuffer *out, const char *s)
+{
+    const char *run = s;
+    int rc = 0;
+
+    for (; *s != '\0'; s++) {
+        const char *esc = *s == '\\' ? "\\\\" : *s == '"' ? "\\\"" : *s == '\n' ? "\\n" : NULL;
+
+        if (esc == NULL)
+            continue;
+        rc |= evbuffer_add(out, run, (size_t)(s - run));
+        rc |= evbuffer_add(out, esc, 2);
+        run = s + 1;
+    }
+    rc |= evbuffer_add(out, run, (size_t)(s - run));
+    return rc != 0 ? -1 : 0;
+}
+
+/* The decision counters of every worker, merged by profile name. */
+struct decision_sum {
+    const char *names[SCEPD_METRICS_MAX_PROFILES]; /* borrowed from the workers */
+    size_t n;
+    uint64_t decisions[SCEPD_METRICS_MAX_PROFILES + 1][SCEPD_DECISION_COUNT];
+    uint64_t allows[SCEPD_METRICS_MAX_PROFILES + 1][SCEPD_VIA_COUNT];
+};
+
+/* Adds row r of worker w into row u of s. */
+static void decision_add(struct decision_sum *s, size_t u, struct scepd_metrics *w, size_t r)
+{
+    int d, v;
+
+    for (d = 0; d < SCEPD_DECISION_COUNT; d++)
+        s->decisions[u][d] += atomic_load_explicit(&w->decisions[r][d], memory_order_relaxed);
+    for (v = 0; v < SCEPD_VIA_COUNT; v++)
+        s->allows[u][v] += atomic_load_explicit(&w->allows[r][v], memory_order_relaxed);
+}
+
+/* Merges n workers' decision counters into *s by profile name; names
+ * beyond the bound join "other". */
+static void decision_merge(struct scepd_metrics *const *m, size_t n, struct decision_sum *s)
+{
+    size_t i, j, u, np;
+
+    memset(s, 0, sizeof(*s));
+    for (i = 0; i < n; i++) {
+        /* acquire: pairs with profile_row()'s release, so the names
+         * below it are complete */
+        np = atomic_load_explicit(&m[i]->nprofiles, memory_order_acquire);
+        for (j = 0; j < np && j < SCEPD_METRICS_MAX_PROFILES; j++) {
+            const char *name = m[i]->profile_names[j];
+
+            for (u = 0; u < s->n && strcmp(s->names[u], name) != 0; u++)
+                ;
+            if (u == s->n) {
+                if (s->n < SCEPD_METRICS_MAX_PROFILES)
+                    s->names[s->n++] = name;
+                else
+                    u = SCEPD_METRICS_OTHER;
+            }
+            decision_add(s, u, m[i], j);
+        }
+        decision_add(s, SCEPD_METRICS_OTHER, m[i], SCEPD_METRICS_OTHER);
+    }
+}
+
+/* Appends the rate-limit and decision families.  Returns 0 or -1. */
+static int render_policy(struct scepd_metrics *const *m, size_t n, struct evbuffer *out)
+{
+    struct decision_sum *s = NULL;
+    size_t u;
+    uint64_t any;
+    int k, d, v, rc = -1;
+
+    /* About 5 KB: on the heap, not on a worker's stack. */
+    if ((s = malloc(sizeof(*s))) == NULL)
+        goto out;
+    rc = 0;
+    rc |=
+        evbuffer_add_printf(out, "# HELP scepd_rate_limited_total Requests refused by a rate "
+                                 "limit, by limit.\n# TYPE scepd_rate_limited_total counter\n") < 0;
+    for (k = 0; k < SCEPD_LIMIT_COUNT; k++)
+        rc |= evbuffer_add_printf(out, "scepd_rate_limited_total{limit=\"%s\"} %llu\n",
+                                  limit_names[k], (unsigned long long)SUM(rate_limited[k])) < 0;
+
+    decision_merge(m, n, s);
+    rc |= evbuffer_add_printf(out, "# HELP scepd_enrollment_decisions_total Enrollment decisions "
+                                   "by profile and decision; allows also by what allowed them "
+                                   "(via).\n# TYPE scepd_enrollment_decisions_total counter\n") < 0;
+    /* "other" only once something was counted there. */
+    any = 0;
+    for (d = 0; d < SCEPD_DECISION_COUNT; d++)
+        any |= s->decisions[SCEPD_METRICS_OTHER][d];
+    for (v = 0; v < SCEPD_VIA_COUNT; v++)
+        any |= s->allows[SCEPD_METRICS_OTHER][v];
+    for (u = 0; u < s->n + (any != 0); u++) {
+        size_t row = u < s->n ? u : SCEPD_METRICS_OTHER;
+        const char *name = u < s->n ? s->names[u] : "other";
+
+        for (v = 0; v < SCEPD_VIA_COUNT; v++) {
+            rc |= evbuffer_add_printf(out, "scepd_enrollment_decisions_total{profile=\"") < 0;
+            rc |= add_label_value(out, name);
+            rc |= evbuffer_add_printf(out, "\",decision=\"allow\",via=\"%s\"} %llu\n", via_names[v],
+                                      (unsigned long long)s->allows[row][v]) < 0;
+        }
+        for (d = SCEPD_DECISION_ALLOW + 1; d < SCEPD_DECISION_COUNT; d++) {
+            rc |= evbuffer_add_printf(out, "scepd_enrollment_decisions_total{profile=\"") < 0;
+            rc |= add_label_value(out, name);
+            rc |= evbuffer_add_printf(out, "\",decision=\"%s\"} %llu\n", decision_names[d],
+                                      (unsigned long long)s->decisions[row][d]) < 0;
+        }
+    }
+    rc = rc != 0 ? -1 : 0;
+out:
+    free(s);
+    return rc;
+}
 
 /*
  * Appends the Prometheus text for the sum of n workers' metrics to out.
@@ -161,6 +349,14 @@ int scepd_metrics_render(struct scepd_metrics *const *m, size_t n, struct evbuff
                               "# TYPE scepd_read_deadlines_total counter\n"
                               "scepd_read_deadlines_total %llu\n",
                               (unsigned long long)SUM(read_deadlines)) < 0;
+
+    rc |= render_policy(m, n, out) != 0;
+    rc |= evbuffer_add_printf(out,
+                              "# HELP scepd_ca_private_key_operations_total Signatures and "
+                              "decryptions with a CA or RA private key.\n"
+                              "# TYPE scepd_ca_private_key_operations_total counter\n"
+                              "scepd_ca_private_key_operations_total %llu\n",
+                              (unsigned long long)scep_keyring_private_ops()) < 0;
 
     rc |= evbuffer_add_printf(out,
                               "# HELP scepd_build_info Build information.\n"

@@ -108,6 +108,37 @@ enum scepd_outcome {
 #define SCEPD_FAIL_INFO_COUNT 5
 #define SCEPD_HIST_BUCKETS 10
 
+/* Which rate limit refused a request (scepd_rate_limited_total{limit}). */
+enum scepd_limit_kind { SCEPD_LIMIT_ADDRESS = 0, SCEPD_LIMIT_CHALLENGE, SCEPD_LIMIT_COUNT };
+
+/* What the enrollment policy decided (scepd_enrollment_decisions_total). */
+enum scepd_decision {
+    SCEPD_DECISION_ALLOW = 0,
+    SCEPD_DECISION_DENY,
+    SCEPD_DECISION_PENDING,
+    SCEPD_DECISION_RATE_LIMITED,
+    SCEPD_DECISION_COUNT
+};
+
+/* What let an allowed enrollment through (the via label of allows). */
+enum scepd_via {
+    SCEPD_VIA_NONE = -1, /* not an allow */
+    SCEPD_VIA_STATIC = 0,
+    SCEPD_VIA_ONE_TIME,
+    SCEPD_VIA_WEBHOOK,
+    SCEPD_VIA_RENEWAL,
+    SCEPD_VIA_OPEN,
+    SCEPD_VIA_COUNT
+};
+
+/* Profiles counted by name per worker; more, and names that are NULL,
+ * empty or longer than SCEPD_METRICS_PROFILE_NAME - 1 bytes, are counted
+ * under profile="other", so a scrape stays bounded. */
+#define SCEPD_METRICS_MAX_PROFILES 64
+#define SCEPD_METRICS_PROFILE_NAME 64
+/* Row of the decision counters for profile="other". */
+#define SCEPD_METRICS_OTHER SCEPD_METRICS_MAX_PROFILES
+
 /* One worker's counters.  Only that worker writes them (relaxed atomic
  * adds, so no lock on the hot path); a scrape sums every worker's. */
 struct scepd_metrics {
@@ -121,6 +152,17 @@ struct scepd_metrics {
     _Atomic uint64_t accept_errors;  /* accept(2) failures (EMFILE, ...) */
     _Atomic uint64_t accept_paused;  /* times accepting paused at max_connections */
     _Atomic uint64_t read_deadlines; /* connections closed at the read deadline */
+    _Atomic uint64_t rate_limited[SCEPD_LIMIT_COUNT];
+    /* Profile names this worker has counted, in the order it met them:
+     * names[i] is written before nprofiles is raised past i (release),
+     * and never changes afterwards, so a scrape on another worker reads
+     * names[0 .. nprofiles) after an acquire load without a lock. */
+    char profile_names[SCEPD_METRICS_MAX_PROFILES][SCEPD_METRICS_PROFILE_NAME];
+    _Atomic size_t nprofiles;
+    /* Rows: profile_names[i], and SCEPD_METRICS_OTHER.  An allow is
+     * counted in allows[][via] only, every other decision in decisions[]. */
+    _Atomic uint64_t decisions[SCEPD_METRICS_MAX_PROFILES + 1][SCEPD_DECISION_COUNT];
+    _Atomic uint64_t allows[SCEPD_METRICS_MAX_PROFILES + 1][SCEPD_VIA_COUNT];
 };
 
 /* Maps the service's outcome text to enum scepd_outcome. */
@@ -128,6 +170,22 @@ int scepd_outcome_from_text(const char *outcome);
 void scepd_metrics_request(struct scepd_metrics *m, int op, int outcome);
 void scepd_metrics_refusal(struct scepd_metrics *m, int fail_info);
 void scepd_metrics_issuance(struct scepd_metrics *m, double seconds);
+/* Counts one request refused by limit kind (enum scepd_limit_kind). */
+void scepd_metrics_rate_limited(struct scepd_metrics *m, int kind);
+/*
+ * Counts one enrollment decision (enum scepd_decision) under profile;
+ * via (enum scepd_via) says what allowed it and is ignored for other
+ * decisions.  An out-of-range decision, or an allow without a valid via,
+ * is not counted.  A profile m has not seen is added to its table; call
+ * only from the worker that owns m (like every scepd_metrics_* counter).
+ */
+void scepd_metrics_decision(struct scepd_metrics *m, const char *profile, int decision, int via);
+/*
+ * Adds the n profile names (the configured profiles) to m's table, so
+ * that their series are rendered, at zero, before the first decision.
+ * Call before m's worker thread starts, or from that thread.
+ */
+void scepd_metrics_profiles(struct scepd_metrics *m, const char *const *names, size_t n);
 
 struct evbuffer;
 /* Appends the Prometheus text (format 0.0.4) of the sum of n workers'
@@ -135,6 +193,8 @@ struct evbuffer;
 int scepd_metrics_render(struct scepd_metrics *const *m, size_t n, struct evbuffer *out);
 
 /* ---- server.c ------------------------------------------------------ */
+
+struct scepd_limits; /* limits.h */
 
 /*
  * What every worker may read of the whole server.  main fills it before
@@ -145,6 +205,9 @@ struct scepd_server {
     const struct scep_config *cfg;
     int nworkers;
     struct scepd_metrics *metrics_ptrs[SCEP_MAX_WORKERS];
+    /* The process's rate limits (limits.h; shared, they lock
+     * themselves); NULL: none.  Freed by scepd_serve(). */
+    struct scepd_limits *limits;
     /* The database file as opened (see scepd_store_present). */
     int db_watch;
     dev_t db_dev;
@@ -171,6 +234,7 @@ struct scepd_app {
     const struct scepd_server *srv;
     struct scep_service *svc;
     struct scepd_metrics *metrics;
+    struct scepd_limits *limits; /* srv->limits, borrowed; NULL: no limits */
 };
 
 struct scepd_router;

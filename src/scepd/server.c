@@ -46,6 +46,7 @@
 #include <scep/message.h>
 
 #include "crlpub.h"
+#include "limits.h"
 #include "listener.h"
 #include "route.h"
 #include "scepd.h"
@@ -458,6 +459,9 @@ int scepd_serve(const struct scep_config *cfg, struct scep_ca *ca, const char *c
     if (server_listeners(&m) != 0)
         goto out;
 
+    /* m.srv.limits (limits.h) must be made here, before the workers,
+     * which copy the pointer: scepd_limits_new() from the rate_* keys
+     * of cfg.  Left NULL (no limits) until those keys exist. */
     m.srv.nworkers = cfg->workers > 0 ? cfg->workers : server_default_workers();
     server_check_nofile(cfg, m.srv.nworkers);
     m.workers = calloc((size_t)m.srv.nworkers, sizeof(*m.workers));
@@ -550,6 +554,8 @@ out:
     for (i = 0; i < SERVER_MAX_LISTENERS; i++)
         scepd_listener_free(m.listeners[i]);
     scepd_router_free(m.routes);
+    /* After the workers, which borrow it. */
+    scepd_limits_free(m.srv.limits);
     scep_ca_free(m.ca);
     return rc;
 }

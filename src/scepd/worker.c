@@ -182,6 +182,7 @@ int scepd_worker_new(int id, const struct scepd_server *srv, struct scep_ca *ca,
     w->app.srv = srv;
     w->app.svc = w->svc;
     w->app.metrics = &w->metrics;
+    w->app.limits = srv->limits;
     for (k = 0; k < n; k++) {
         if (scepd_http_new(w->base, cfg, listeners[k], &w->app, w->conns, &w->http[k]) != 0)
             goto out;

@@ -102,6 +102,64 @@ grep -q '^# TYPE scepd_requests_total counter' "$BODY" || fail "/metrics lacks '
 n=$(awk '/^scepd_requests_total\{/ && /GetCACaps/ {s += $NF} END {print s + 0}' "$BODY")
 [ "${n%.*}" -ge 4 ] || fail "/metrics counts $n GetCACaps requests (want at least 4)"
 
+say "/metrics is valid Prometheus text: the policy and private-key families included"
+# check_prom FILE: every family has HELP and TYPE before its samples,
+# every sample line parses (label values escaped), no series twice.
+check_prom() {
+    python3 - "$1" <<'PY' || fail "/metrics is not valid Prometheus text (see above)"
+import re, sys
+name = r'[a-zA-Z_:][a-zA-Z0-9_:]*'
+label = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:\\[\\"n]|[^"\\\n])*"'
+sample = re.compile(r'^(%s)(\{%s(?:,%s)*\})? (-?[0-9.]+(?:e[+-]?[0-9]+)?|NaN|[+-]Inf)$' % (name, label, label))
+types, helps, seen, bad = {}, set(), set(), 0
+for ln in open(sys.argv[1], encoding="utf-8").read().splitlines():
+    m = re.match(r'^# (HELP|TYPE) (%s) (.*)$' % name, ln)
+    if m:
+        (helps.add if m.group(1) == "HELP" else lambda f: types.__setitem__(f, m.group(3)))(m.group(2))
+        continue
+    m = sample.match(ln)
+    if not m:
+        print("bad line: %r" % ln); bad += 1; continue
+    fam = m.group(1)
+    for suf in ("_bucket", "_sum", "_count"):
+        if fam not in types and fam.endswith(suf) and types.get(fam[:-len(suf)]) == "histogram":
+            fam = fam[:-len(suf)]
+    if fam not in types or fam not in helps:
+        print("sample before HELP/TYPE: %r" % ln); bad += 1
+    key = m.group(1) + (m.group(2) or "")
+    if key in seen:
+        print("series twice: %r" % ln); bad += 1
+    seen.add(key)
+sys.exit(1 if bad else 0)
+PY
+}
+check_prom "$BODY"
+for fam in scepd_ca_private_key_operations_total scepd_rate_limited_total scepd_enrollment_decisions_total; do
+    grep -q "^# HELP $fam " "$BODY" || fail "/metrics lacks '# HELP $fam'"
+    grep -q "^# TYPE $fam counter$" "$BODY" || fail "/metrics lacks '# TYPE $fam counter'"
+done
+for lim in address challenge; do
+    grep -q "^scepd_rate_limited_total{limit=\"$lim\"} 0$" "$BODY" ||
+        fail "/metrics lacks scepd_rate_limited_total{limit=\"$lim\"} at 0"
+done
+[ "$(grep -c '^scepd_ca_private_key_operations_total ' "$BODY")" = 1 ] ||
+    fail "scepd_ca_private_key_operations_total is not rendered exactly once"
+ops_before=$(awk '/^scepd_ca_private_key_operations_total / {print $2}' "$BODY")
+
+say "an enrollment costs the CA private-key operations, and /metrics shows them"
+[ -n "${SCEPC:-}" ] && [ -x "$SCEPC" ] || fail "SCEPC (the scepc program) is not set"
+"$SCEPC" enroll --url "$SCEPD_URL" --challenge "$IT_CHALLENGE" --subject CN=metrics-ops \
+    --key "$IT_WORK/ops.key" --cert "$IT_WORK/ops.crt" \
+    --fingerprint "$(openssl x509 -in "$SCEPD_STATE/ca.crt" -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1)" \
+    >"$IT_WORK/ops.log" 2>&1 || fail "scepc enroll failed: $(tail -n 5 "$IT_WORK/ops.log")"
+req GET "$base/metrics"
+[ "$ST" = 200 ] || fail "/metrics status $ST"
+check_prom "$BODY"
+ops_after=$(awk '/^scepd_ca_private_key_operations_total / {print $2}' "$BODY")
+# At least the envelope's key transport and the certificate's signature.
+[ "$ops_after" -ge $((ops_before + 2)) ] ||
+    fail "scepd_ca_private_key_operations_total went from $ops_before to $ops_after (want +2 or more)"
+
 say "every request was logged as one logfmt line"
 grep -q 'msg=request.*op=GetCACaps.*status=200' "$SCEPD_LOG" || fail "no request log line for GetCACaps"
 grep -q 'status=400' "$SCEPD_LOG" || fail "no request log line with status=400"

@@ -1,0 +1,60 @@
+/*
+ * scepd's rate limits: the two token-bucket tables a process shares
+ * across its workers (lib/policy/ratelimit.h), one keyed by the client's
+ * address and one by the challenge a request presents.  Made once at
+ * start-up from the configuration, read by every worker through
+ * struct scepd_server / struct scepd_app (the tables lock themselves).
+ * Handlers ask here before any private-key work, so a refused request
+ * costs the CA nothing (scepd_ca_private_key_operations_total shows it).
+ */
+#ifndef SCEPD_LIMITS_H
+#define SCEPD_LIMITS_H
+
+#include <stddef.h>
+
+struct scepd_limits; /* opaque; thread-safe */
+
+/*
+ * Makes the limits: addr_rate requests a minute per client address
+ * with bursts of addr_burst, chal_rate / chal_burst per challenge.  A
+ * rate <= 0 turns that limit off; a rate > 0 needs a burst >= 1.
+ * Returns 0, SCEP_ERR_INVALID_ARG or SCEP_ERR_NOMEM.  *out (also made
+ * with both limits off, so callers need not test): free with
+ * scepd_limits_free().
+ */
+int scepd_limits_new(double addr_rate, int addr_burst, double chal_rate, int chal_burst,
+                     struct scepd_limits **out);
+
+/* Frees l.  Accepts NULL. */
+void scepd_limits_free(struct scepd_limits *l);
+
+/*
+ * Takes a token for the client at peer (as scepd_request_peer() gives
+ * it; a ":PORT" or "[V6]:PORT" form is accepted too).  Every connection
+ * from one host shares a bucket whatever its port; an IPv4-mapped IPv6
+ * address counts as its IPv4 address, and IPv6 addresses share one
+ * bucket per /64, the smallest block a site is given, since a host can
+ * pick any address within it.  Returns 1 when allowed (also when l or
+ * the address limit is NULL/off, or peer is empty); 0 when over the
+ * limit, with *retry_after (may be NULL) set to the seconds to wait.
+ */
+int scepd_limits_check_address(struct scepd_limits *l, const char *peer, long *retry_after);
+
+/*
+ * Takes a token for the challenge password challenge (len bytes, as the
+ * CSR carries it).  The table keeps only a SHA-256 of it, never the
+ * secret.  Returns as scepd_limits_check_address() (1 also for a NULL
+ * or empty challenge: the challenge check refuses those anyway).
+ */
+int scepd_limits_check_challenge(struct scepd_limits *l, const unsigned char *challenge, size_t len,
+                                 long *retry_after);
+
+/*
+ * The address key peer is counted under (see
+ * scepd_limits_check_address()) into out (outlen bytes, at least 48
+ * for every IPv6 form).  Returns 0, or -1 when peer is empty or out is
+ * too small.  Exposed for tests and logs.
+ */
+int scepd_limits_address_key(const char *peer, char *out, size_t outlen);
+
+#endif
