@@ -24,6 +24,30 @@
  * value).  Values come from the CSR (untrusted): a value longer than
  * SCEP_MAX_SUBJECT bytes is refused before it reaches regexec, and a
  * value with a NUL byte never matches.
+ *
+ * The rule keys (an empty value: the default, which is "no rule"):
+ *   key_types          rsa, ec (default both; other key types are the
+ *                      CA's to refuse)                     SCEP_ERR_KEY
+ *   min_rsa_bits       2048..SCEP_MAX_RSA_BITS (default 2048) SCEP_ERR_KEY
+ *   allowed_curves     P-256, P-384, P-521 (default all)    SCEP_ERR_KEY
+ *   subject_required, subject_forbidden
+ *                      attribute names (CN, O, emailAddress, ...; SN or
+ *                      LN, any case, or a dotted OID OpenSSL knows)
+ *   subject_{cn,o,ou,c,l,st,email,serialnumber,uid,dc}_pattern
+ *                      every value of that attribute (email:
+ *                      emailAddress) matches, as UTF-8
+ *   subject_max_length 0..SCEP_MAX_SUBJECT characters (not bytes) in the
+ *                      longest attribute value; 0: no rule
+ *   san_types          dns, ip, email, uri: the only types allowed.  Unset,
+ *                      every type the CA accepts passes (these four,
+ *                      directoryName and the UPN otherName; the CA
+ *                      refuses the rest); set, every other type is refused
+ *   dns_pattern, ip_pattern (inet_ntop text), email_pattern, uri_pattern
+ *                      every SAN of that type matches
+ *   san_max            0..SCEP_MAX_SANS subjectAltNames; 0: no rule
+ *   san_required       true/false (yes/no/on/off/1/0): at least one SAN
+ * Subject and SAN violations are SCEP_ERR_POLICY.  A rule that is off
+ * does not read the part of the CSR it would check.
  */
 #ifndef SCEP_POLICY_RULES_H
 #define SCEP_POLICY_RULES_H

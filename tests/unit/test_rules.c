@@ -28,6 +28,9 @@
 #include "policy/rules.h"
 #include "testutil.h"
 
+/* A value longer than the 1024 bytes (SCEP_MAX_SUBJECT) rules match. */
+#define RULES_TEST_BIG 1100
+
 static EVP_PKEY *rsa2048, *rsa3072, *ec256, *ec384;
 
 static int group_setup(void **state)
@@ -450,6 +453,10 @@ static void test_bad_config(void **state)
         {"ip_pattern", "a)|b",
          "ip_pattern: regex error: unmatched ) (write \\) for a literal one)"},
         {"uri_pattern", "abc\\", "uri_pattern: regex error: Trailing backslash"},
+        {"dns_pattern", "[(]a)",
+         "dns_pattern: regex error: unmatched ) (write \\) for a literal one)"},
+        {"dns_pattern", "[[:alpha:]]+)|x",
+         "dns_pattern: regex error: unmatched ) (write \\) for a literal one)"},
         {"key_types", "rsa,dsa", "key_types: unknown key type \"dsa\" (rsa, ec)"},
         {"allowed_curves", "P-256,P-192",
          "allowed_curves: unknown curve \"P-192\" (P-256, P-384, P-521)"},
@@ -667,6 +674,38 @@ static void test_message_safe(void **state)
     scep_rules_free(r);
 }
 
+static void test_value_bound(void **state)
+{
+    struct scep_rules *r = rules();
+    X509_NAME *name = X509_NAME_new();
+    unsigned char big[RULES_TEST_BIG];
+    char uri[RULES_TEST_BIG + 16];
+    X509_REQ *csr;
+
+    (void)state;
+    assert_non_null(name);
+    memset(big, 'a', sizeof(big));
+    /* An explicit string type skips OpenSSL's size table, as a hostile
+     * CSR's DER would. */
+    assert_int_equal(X509_NAME_add_entry_by_NID(name, NID_commonName, V_ASN1_UTF8STRING, big,
+                                                (int)sizeof(big), -1, 0),
+                     1);
+    set_ok(r, "subject_cn_pattern", "a+");
+    expect(r, csr_new(rsa2048, "CN=a", NULL), name, SCEP_ERR_POLICY,
+           "profile vpn: subject CN of 1100 bytes is longer than 1024, not matched against "
+           "subject_cn_pattern");
+    set_ok(r, "uri_pattern", "urn:a+");
+    memcpy(uri, "URI:urn:", 8);
+    memset(uri + 8, 'a', RULES_TEST_BIG);
+    uri[8 + RULES_TEST_BIG] = '\0';
+    csr = csr_new(rsa2048, "CN=a", uri);
+    expect(r, csr, NULL, SCEP_ERR_POLICY,
+           "profile vpn: SAN URI of 1104 bytes is longer than 1024, not matched against "
+           "uri_pattern");
+    X509_NAME_free(name);
+    scep_rules_free(r);
+}
+
 struct worker {
     const struct scep_rules *r;
     X509_REQ *good, *bad;
@@ -728,7 +767,7 @@ int main(void)
         cmocka_unit_test(test_bad_config),       cmocka_unit_test(test_keys),
         cmocka_unit_test(test_copy_deep),        cmocka_unit_test(test_embedded_nul),
         cmocka_unit_test(test_unreadable_san),   cmocka_unit_test(test_message_safe),
-        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_value_bound),      cmocka_unit_test(test_threads),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
