@@ -521,6 +521,11 @@ static const struct scep_store_ops pg_ops = {
     .list_requests = pg_list_requests,
     .decide_request = pg_decide_request,
     .issue_request = pg_issue_request,
+    .add_challenge = pg_add_challenge,
+    .get_challenge = pg_get_challenge,
+    .list_challenges = pg_list_challenges,
+    .revoke_challenge = pg_revoke_challenge,
+    .purge_challenges = pg_purge_challenges,
     .ping = pg_ping,
     .last_error = pg_last_error,
 };

@@ -8,6 +8,8 @@
  *   pg_certs.c     certificates, revocation, un-hold, CRL numbers;
  *   pg_requests.c  requests held for approval;
  *   pg_audit.c     the hash-chained audit table;
+ *   pg_challenges.c one-time enrollment challenges and the consuming of
+ *                  one use;
  *   pg_migrate.c   the versioned schema.
  * The files mirror the SQLite backend's (sqlite_be.h) one for one, and
  * the tables and their columns are the same, in PostgreSQL's types.
@@ -35,9 +37,9 @@
 #define PG_LOCK_MIGRATE 1        /* session lock while the schema is migrated */
 #define PG_LOCK_AUDIT 2          /* transaction lock while the audit chain grows */
 
-/* The most parameters one statement takes (list_certs with every filter
- * and a page position). */
-#define PG_MAXPARAMS 16
+/* The most parameters one statement takes (a certificate's insert: 17
+ * columns; list_certs with every filter and a page position). */
+#define PG_MAXPARAMS 20
 
 /* The parameters of one statement: pointers borrowed from the caller
  * (strings, bytea) or into num[] (integers written out as decimal). */
@@ -182,6 +184,26 @@ int pg_decide_request(void *be, int64_t id, int status, const char *actor, const
                       const struct scep_audit_event *ev);
 int pg_issue_request(void *be, int64_t id, const struct scep_cert_info *ci,
                      const struct scep_audit_event *ev);
+
+/*
+ * Consumes one use of challenge id inside the caller's transaction
+ * (pg_challenges.c), with the one statement both backends run: the
+ * UPDATE takes the row lock, and a second transaction waiting on it
+ * re-checks the WHERE clause on the row as the first left it, so a
+ * challenge with one use left admits one enrollment however many nodes
+ * race.  0, SCEP_ERR_CHALLENGE (be->err says so) when no row changed,
+ * or SCEP_ERR_STORE; the caller rolls back on failure.
+ */
+int pg_challenge_consume(struct pg_be *be, int64_t id, int64_t now);
+
+/* The challenge ops (pg_challenges.c); contracts as in store.h. */
+int pg_add_challenge(void *be, const struct scep_challenge_info *ci,
+                     const struct scep_audit_event *ev, int64_t *id);
+int pg_get_challenge(void *be, int64_t id, const char *hash, struct scep_challenge_info **out);
+int pg_list_challenges(void *be, int include_spent, int64_t now, scep_store_challenge_cb cb,
+                       void *arg);
+int pg_revoke_challenge(void *be, int64_t id, int64_t at, const struct scep_audit_event *ev);
+int pg_purge_challenges(void *be, int64_t now, int64_t *purged, const struct scep_audit_event *ev);
 
 /* Brings the schema up to the newest version this code knows under the
  * migration advisory lock, one transaction per step, and sets

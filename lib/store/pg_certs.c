@@ -34,7 +34,7 @@
 #define CERT_COLUMNS                                                                               \
     "serial, issuer_fp, subject, sans, not_before, not_after, issued_at, status, "                 \
     "revoked_at, revocation_reason, transaction_id, requester, msg_type, pubkey_fp, "              \
-    "renewed_serial, der"
+    "renewed_serial, der, challenge_id"
 
 /* Builds an owned record from row of a CERT_COLUMNS result.  *out: free
  * with scep_cert_info_free().  0 or SCEP_ERR_NOMEM/STORE. */
@@ -64,6 +64,12 @@ static int read_cert_row(struct pg_be *be, const PGresult *res, int row,
     }
     ci->status = (int)status;
     ci->revocation_reason = (int)reason;
+    /* SQL NULL: no challenge. */
+    if (!PQgetisnull(res, row, 16) && pg_int(res, row, 16, &ci->challenge_id) != 0) {
+        snprintf(be->err, sizeof(be->err), "certificate %s: malformed challenge id",
+                 ci->serial != NULL ? ci->serial : "?");
+        goto out;
+    }
     rc = pg_dup_bytes(res, row, 15, &ci->der, &ci->der_len);
     if (rc == SCEP_ERR_STORE)
         snprintf(be->err, sizeof(be->err), "certificate %s has no DER",
@@ -132,9 +138,13 @@ int pg_cert_insert_row(struct pg_be *be, const struct scep_cert_info *ci)
     pg_param_str(&p, ci->pubkey_fp);
     pg_param_str(&p, ci->renewed_serial);
     pg_param_bytes(&p, ci->der, ci->der_len);
+    if (ci->challenge_id > 0)
+        pg_param_int(&p, ci->challenge_id);
+    else
+        pg_param_str(&p, NULL);
     rc = pg_exec(be,
                  "INSERT INTO certificates (" CERT_COLUMNS ") VALUES "
-                 "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                 "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
                  &p, "insert certificate", NULL);
     if (rc == SCEP_ERR_STORE && pg_unique_violation(be, "certificates_pkey")) {
         snprintf(be->err, sizeof(be->err), "serial %s already stored", ci->serial);
@@ -160,7 +170,12 @@ int pg_insert_cert(void *vbe, const struct scep_cert_info *ci, const struct scep
     rc = pg_begin(be);
     if (rc != 0)
         return rc;
-    rc = pg_cert_insert_row(be, ci);
+    /* The challenge first, as in sqlite_certs.c: a spent one refuses the
+     * certificate before anything is written. */
+    if (ci->challenge_id > 0)
+        rc = pg_challenge_consume(be, ci->challenge_id, (int64_t)time(NULL));
+    if (rc == 0)
+        rc = pg_cert_insert_row(be, ci);
     if (rc == 0)
         rc = pg_commit_audited(be, ev);
     if (rc != 0)

@@ -99,6 +99,26 @@ static const struct migration migrations[] = {
     /* One CA's certificates, newest first, from one index. */
     {3, "CREATE INDEX IF NOT EXISTS certificates_issuer_fp"
         " ON certificates (issuer_fp, issued_at);"},
+    /* One-time enrollment challenges, as sqlite_migrate.c's step 4: a
+     * sequence never hands an id out twice, so the challenge_id a
+     * certificate or request keeps (no foreign key: they outlive the
+     * challenge) names one challenge forever. */
+    {4, "CREATE TABLE challenges ("
+        " id BIGSERIAL PRIMARY KEY,"
+        " hash TEXT NOT NULL,"
+        " profile TEXT NOT NULL DEFAULT '',"
+        " subject TEXT,"
+        " sans TEXT,"
+        " max_uses BIGINT NOT NULL CHECK (max_uses > 0),"
+        " uses BIGINT NOT NULL DEFAULT 0,"
+        " created_at BIGINT NOT NULL,"
+        " expires_at BIGINT NOT NULL,"
+        " revoked_at BIGINT NOT NULL DEFAULT 0,"
+        " created_by TEXT,"
+        " CONSTRAINT challenges_hash_key UNIQUE (hash));"
+        "CREATE INDEX challenges_expires_at ON challenges (expires_at);"
+        "ALTER TABLE certificates ADD COLUMN challenge_id BIGINT;"
+        "ALTER TABLE requests ADD COLUMN challenge_id BIGINT;"},
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -25,7 +25,7 @@
 /* The request columns in the order read_req_row() reads them. */
 #define REQ_COLUMNS                                                                                \
     "id, transaction_id, subject, sans, pubkey_fp, msg_type, requester, created_at, "              \
-    "status, decided_at, decided_by, reason, serial, csr"
+    "status, decided_at, decided_by, reason, serial, csr, challenge_id"
 
 /* Builds an owned record from row of a REQ_COLUMNS result.  *out: free
  * with scep_request_info_free(). */
@@ -52,6 +52,11 @@ static int read_req_row(struct pg_be *be, const PGresult *res, int row,
         goto out;
     }
     ri->status = (int)status;
+    /* SQL NULL: no challenge. */
+    if (!PQgetisnull(res, row, 14) && pg_int(res, row, 14, &ri->challenge_id) != 0) {
+        snprintf(be->err, sizeof(be->err), "request row %d: malformed challenge id", row);
+        goto out;
+    }
     rc = pg_dup_bytes(res, row, 13, &ri->csr_der, &ri->csr_len);
     if (rc == SCEP_ERR_STORE)
         snprintf(be->err, sizeof(be->err), "request %lld has no CSR", (long long)ri->id);
@@ -90,10 +95,19 @@ int pg_add_request(void *vbe, const struct scep_request_info *ri, const struct s
     pg_param_str(&p, ri->requester);
     pg_param_int(&p, ri->created_at != 0 ? ri->created_at : (int64_t)time(NULL));
     pg_param_bytes(&p, ri->csr_der, ri->csr_len);
+    if (ri->challenge_id > 0)
+        pg_param_int(&p, ri->challenge_id);
+    else
+        pg_param_str(&p, NULL);
+    /* The request takes its use of the challenge now: an approval later
+     * must not find it spent. */
+    if (ri->challenge_id > 0 &&
+        (rc = pg_challenge_consume(be, ri->challenge_id, (int64_t)time(NULL))) != 0)
+        goto out;
     rc = pg_exec(be,
                  "INSERT INTO requests (transaction_id, subject, sans, pubkey_fp, msg_type, "
-                 "requester, created_at, status, csr) "
-                 "VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8) RETURNING id",
+                 "requester, created_at, status, csr, challenge_id) "
+                 "VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9) RETURNING id",
                  &p, "insert request", &res);
     if (rc == SCEP_ERR_STORE && pg_unique_violation(be, "requests_transaction_id_key")) {
         snprintf(be->err, sizeof(be->err), "a request with transaction id %s is already stored",
@@ -209,30 +223,34 @@ out:
 }
 
 /* Reads request id's status inside the current transaction into
- * *status, locking the row (lock 1) until the transaction ends.
+ * *status, and its challenge_id (0: none) into *challenge_id (may be
+ * NULL), locking the row (lock 1) until the transaction ends.
  * 0, SCEP_ERR_NOT_FOUND (be->err says so) or SCEP_ERR_STORE. */
-static int req_status(struct pg_be *be, int64_t id, int lock, int *status)
+static int req_status(struct pg_be *be, int64_t id, int lock, int *status, int64_t *challenge_id)
 {
     struct pg_params p = {0};
     PGresult *res = NULL;
-    int64_t v = 0;
+    int64_t v = 0, cid = 0;
     int rc;
 
     pg_param_int(&p, id);
     rc = pg_exec(be,
-                 lock ? "SELECT status FROM requests WHERE id = $1 FOR UPDATE"
-                      : "SELECT status FROM requests WHERE id = $1",
+                 lock ? "SELECT status, challenge_id FROM requests WHERE id = $1 FOR UPDATE"
+                      : "SELECT status, challenge_id FROM requests WHERE id = $1",
                  &p, "select request status", &res);
     if (rc != 0)
         return rc;
     if (PQntuples(res) == 0) {
         snprintf(be->err, sizeof(be->err), "no request with id %lld", (long long)id);
         rc = SCEP_ERR_NOT_FOUND;
-    } else if (pg_int(res, 0, 0, &v) != 0) {
+    } else if (pg_int(res, 0, 0, &v) != 0 ||
+               (!PQgetisnull(res, 0, 1) && pg_int(res, 0, 1, &cid) != 0)) {
         snprintf(be->err, sizeof(be->err), "request %lld: malformed status", (long long)id);
         rc = SCEP_ERR_STORE;
     } else {
         *status = (int)v;
+        if (challenge_id != NULL)
+            *challenge_id = cid;
     }
     PQclear(res);
     return rc;
@@ -265,7 +283,7 @@ int pg_decide_request(void *vbe, int64_t id, int status, const char *actor, cons
         goto out;
     if (pg_changes(res) != 1) {
         /* Tell an unknown id from one that was already decided. */
-        rc = req_status(be, id, 0, &cur);
+        rc = req_status(be, id, 0, &cur, NULL);
         if (rc == 0) {
             snprintf(be->err, sizeof(be->err), "request %lld is no longer pending (status %d)",
                      (long long)id, cur);
@@ -294,12 +312,14 @@ int pg_issue_request(void *vbe, int64_t id, const struct scep_cert_info *ci,
     struct pg_be *be = vbe;
     struct pg_params p = {0};
     PGresult *res = NULL;
+    struct scep_cert_info row;
+    int64_t challenge_id = 0;
     int rc, cur = -1;
 
     rc = pg_begin(be);
     if (rc != 0)
         return rc;
-    rc = req_status(be, id, 1, &cur);
+    rc = req_status(be, id, 1, &cur, &challenge_id);
     if (rc != 0)
         goto out;
     if (cur != SCEP_REQ_APPROVED) {
@@ -308,7 +328,11 @@ int pg_issue_request(void *vbe, int64_t id, const struct scep_cert_info *ci,
         rc = SCEP_ERR_INVALID_ARG;
         goto out;
     }
-    rc = pg_cert_insert_row(be, ci);
+    /* The certificate records the request's challenge, which the request
+     * consumed when it was stored: nothing is consumed again. */
+    row = *ci;
+    row.challenge_id = challenge_id;
+    rc = pg_cert_insert_row(be, &row);
     if (rc != 0)
         goto out;
     pg_param_int(&p, id);

@@ -340,6 +340,11 @@ static const struct scep_store_ops sqlite_ops = {
     .list_requests = sq_list_requests,
     .decide_request = sq_decide_request,
     .issue_request = sq_issue_request,
+    .add_challenge = sq_add_challenge,
+    .get_challenge = sq_get_challenge,
+    .list_challenges = sq_list_challenges,
+    .revoke_challenge = sq_revoke_challenge,
+    .purge_challenges = sq_purge_challenges,
     .ping = sq_ping,
     .last_error = sq_last_error,
 };

@@ -8,6 +8,8 @@
  *   sqlite_certs.c     certificates, revocation, un-hold, CRL numbers;
  *   sqlite_requests.c  requests held for approval;
  *   sqlite_audit.c     the hash-chained audit table;
+ *   sqlite_challenges.c one-time enrollment challenges and the consuming
+ *                      of one use;
  *   sqlite_migrate.c   the versioned schema.
  *
  * One struct sq_be is one connection, used by one thread at a time
@@ -47,6 +49,11 @@ enum sq_stmt_id {
     SQ_REQ_DECIDE,
     SQ_REQ_STATUS,
     SQ_REQ_ISSUE,
+    SQ_CHAL_INSERT,
+    SQ_CHAL_GET,
+    SQ_CHAL_BY_HASH,
+    SQ_CHAL_CONSUME,
+    SQ_CHAL_REVOKE,
     SQ_NSTMT
 };
 
@@ -146,7 +153,7 @@ int sq_verify_audit(void *be, int64_t *bad_id);
 /* The request columns in the order sqlite_requests.c reads them. */
 #define SQ_REQ_COLUMNS                                                                             \
     "id, transaction_id, subject, sans, pubkey_fp, msg_type, requester, created_at, "              \
-    "status, decided_at, decided_by, reason, serial, csr"
+    "status, decided_at, decided_by, reason, serial, csr, challenge_id"
 
 /* The request ops (sqlite_requests.c); contracts as in store.h. */
 int sq_add_request(void *be, const struct scep_request_info *ri, const struct scep_audit_event *ev,
@@ -159,6 +166,24 @@ int sq_decide_request(void *be, int64_t id, int status, const char *actor, const
                       const struct scep_audit_event *ev);
 int sq_issue_request(void *be, int64_t id, const struct scep_cert_info *ci,
                      const struct scep_audit_event *ev);
+
+/*
+ * Consumes one use of challenge id inside the caller's write transaction
+ * (sqlite_challenges.c), with the one statement both backends run: it
+ * changes the row only while the challenge is unrevoked, unexpired at
+ * now and not used up.  0, SCEP_ERR_CHALLENGE (be->err says so) when no
+ * row changed, or SCEP_ERR_STORE; the caller rolls back on failure.
+ */
+int sq_challenge_consume(struct sq_be *be, int64_t id, int64_t now);
+
+/* The challenge ops (sqlite_challenges.c); contracts as in store.h. */
+int sq_add_challenge(void *be, const struct scep_challenge_info *ci,
+                     const struct scep_audit_event *ev, int64_t *id);
+int sq_get_challenge(void *be, int64_t id, const char *hash, struct scep_challenge_info **out);
+int sq_list_challenges(void *be, int include_spent, int64_t now, scep_store_challenge_cb cb,
+                       void *arg);
+int sq_revoke_challenge(void *be, int64_t id, int64_t at, const struct scep_audit_event *ev);
+int sq_purge_challenges(void *be, int64_t now, int64_t *purged, const struct scep_audit_event *ev);
 
 /* Brings the schema up to the newest version this code knows, one
  * transaction per step, and sets be->version (sqlite_migrate.c).

@@ -24,11 +24,11 @@
 #define CERT_COLUMNS                                                                               \
     "serial, issuer_fp, subject, sans, not_before, not_after, issued_at, status, "                 \
     "revoked_at, revocation_reason, transaction_id, requester, msg_type, pubkey_fp, "              \
-    "renewed_serial, der"
+    "renewed_serial, der, challenge_id"
 
 static const struct sq_query q_insert = {
     SQ_CERT_INSERT, "INSERT INTO certificates (" CERT_COLUMNS ") VALUES "
-                    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"};
+                    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"};
 static const struct sq_query q_get = {SQ_CERT_GET, "SELECT " CERT_COLUMNS
                                                    " FROM certificates WHERE serial = ?1"};
 /* rowid breaks ties between certificates issued in the same second: it
@@ -76,6 +76,8 @@ static int read_cert_row(struct sq_be *be, sqlite3_stmt *s, struct scep_cert_inf
     ci->status = sqlite3_column_int(s, 7);
     ci->revoked_at = sqlite3_column_int64(s, 8);
     ci->revocation_reason = sqlite3_column_int(s, 9);
+    /* SQL NULL (no challenge) reads as 0. */
+    ci->challenge_id = sqlite3_column_int64(s, 16);
     /* column_blob before column_bytes: SQLite's documented order, so the
      * length describes the blob form and not a text conversion. */
     der = sqlite3_column_blob(s, 15);
@@ -148,7 +150,9 @@ int sq_cert_insert_row(struct sq_be *be, const struct scep_cert_info *ci)
         sqlite3_bind_int(s, 10, ci->revocation_reason) || sq_bind_str(s, 11, ci->transaction_id) ||
         sq_bind_str(s, 12, ci->requester) || sq_bind_str(s, 13, ci->msg_type) ||
         sq_bind_str(s, 14, ci->pubkey_fp) || sq_bind_str(s, 15, ci->renewed_serial) ||
-        sqlite3_bind_blob(s, 16, ci->der, (int)ci->der_len, SQLITE_STATIC)) {
+        sqlite3_bind_blob(s, 16, ci->der, (int)ci->der_len, SQLITE_STATIC) ||
+        (ci->challenge_id > 0 ? sqlite3_bind_int64(s, 17, ci->challenge_id)
+                              : sqlite3_bind_null(s, 17))) {
         sq_fail(be, "bind certificate");
         goto out;
     }
@@ -179,6 +183,12 @@ int sq_insert_cert(void *vbe, const struct scep_cert_info *ci, const struct scep
     rc = sq_begin(be);
     if (rc != 0)
         return rc;
+    /* The challenge first: a spent one refuses the certificate before
+     * anything else is looked at, and the write lock BEGIN IMMEDIATE
+     * holds makes the check and the use one step. */
+    if (ci->challenge_id > 0 &&
+        (rc = sq_challenge_consume(be, ci->challenge_id, (int64_t)time(NULL))) != 0)
+        goto out;
     rc = sq_cert_insert_row(be, ci);
     if (rc != 0)
         goto out;

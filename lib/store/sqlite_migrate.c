@@ -89,6 +89,26 @@ static const struct migration migrations[] = {
      * made it by hand upgrades all the same. */
     {3, "CREATE INDEX IF NOT EXISTS certificates_issuer_fp"
         " ON certificates (issuer_fp, issued_at);"},
+    /* One-time enrollment challenges (store.h): only the SHA-256 of the
+     * text is kept.  AUTOINCREMENT so that an id, once handed out, never
+     * names another challenge, even after a purge: certificates and
+     * requests keep the challenge_id that admitted them, with no foreign
+     * key, since they outlive the challenge. */
+    {4, "CREATE TABLE challenges ("
+        " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " hash TEXT NOT NULL UNIQUE,"
+        " profile TEXT NOT NULL DEFAULT '',"
+        " subject TEXT,"
+        " sans TEXT,"
+        " max_uses INTEGER NOT NULL CHECK (max_uses > 0),"
+        " uses INTEGER NOT NULL DEFAULT 0,"
+        " created_at INTEGER NOT NULL,"
+        " expires_at INTEGER NOT NULL,"
+        " revoked_at INTEGER NOT NULL DEFAULT 0,"
+        " created_by TEXT);"
+        "CREATE INDEX challenges_expires_at ON challenges (expires_at);"
+        "ALTER TABLE certificates ADD COLUMN challenge_id INTEGER;"
+        "ALTER TABLE requests ADD COLUMN challenge_id INTEGER;"},
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

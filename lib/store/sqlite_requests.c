@@ -20,8 +20,8 @@
 
 static const struct sq_query q_insert = {
     SQ_REQ_INSERT, "INSERT INTO requests (transaction_id, subject, sans, pubkey_fp, "
-                   "msg_type, requester, created_at, status, csr) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8)"};
+                   "msg_type, requester, created_at, status, csr, challenge_id) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9)"};
 static const struct sq_query q_get = {SQ_REQ_GET,
                                       "SELECT " SQ_REQ_COLUMNS " FROM requests WHERE id = ?1"};
 static const struct sq_query q_by_txid = {
@@ -32,7 +32,7 @@ static const struct sq_query q_decide = {
     SQ_REQ_DECIDE, "UPDATE requests SET status = ?2, decided_at = ?3, decided_by = ?4, "
                    "reason = ?5 WHERE id = ?1 AND status = 0"};
 static const struct sq_query q_status = {SQ_REQ_STATUS,
-                                         "SELECT status FROM requests WHERE id = ?1"};
+                                         "SELECT status, challenge_id FROM requests WHERE id = ?1"};
 static const struct sq_query q_issue = {
     SQ_REQ_ISSUE, "UPDATE requests SET status = 3, serial = ?2 WHERE id = ?1 AND status = 1"};
 
@@ -58,6 +58,7 @@ static int read_req_row(struct sq_be *be, sqlite3_stmt *s, struct scep_request_i
     ri->created_at = sqlite3_column_int64(s, 7);
     ri->status = sqlite3_column_int(s, 8);
     ri->decided_at = sqlite3_column_int64(s, 9);
+    ri->challenge_id = sqlite3_column_int64(s, 14); /* NULL: 0 */
     /* column_blob before column_bytes, as for a certificate's DER: the
      * length then describes the blob and not a text conversion. */
     csr = sqlite3_column_blob(s, 13);
@@ -94,6 +95,11 @@ int sq_add_request(void *vbe, const struct scep_request_info *ri, const struct s
     rc = sq_begin(be);
     if (rc != 0)
         return rc;
+    /* The request takes its use of the challenge now, under the write
+     * lock: an administrator's approval later must not find it spent. */
+    if (ri->challenge_id > 0 &&
+        (rc = sq_challenge_consume(be, ri->challenge_id, (int64_t)time(NULL))) != 0)
+        goto out;
     rc = sq_stmt(be, &q_insert, &s);
     if (rc != 0)
         goto out;
@@ -104,7 +110,9 @@ int sq_add_request(void *vbe, const struct scep_request_info *ri, const struct s
         sq_bind_str(s, 3, ri->sans) || sq_bind_str(s, 4, ri->pubkey_fp) ||
         sq_bind_str(s, 5, ri->msg_type) || sq_bind_str(s, 6, ri->requester) ||
         sqlite3_bind_int64(s, 7, ri->created_at != 0 ? ri->created_at : (int64_t)time(NULL)) ||
-        sqlite3_bind_blob(s, 8, ri->csr_der, (int)ri->csr_len, SQLITE_STATIC)) {
+        sqlite3_bind_blob(s, 8, ri->csr_der, (int)ri->csr_len, SQLITE_STATIC) ||
+        (ri->challenge_id > 0 ? sqlite3_bind_int64(s, 9, ri->challenge_id)
+                              : sqlite3_bind_null(s, 9))) {
         sq_fail(be, "bind request");
         goto out;
     }
@@ -214,8 +222,9 @@ out:
 }
 
 /* Reads request id's status inside the current transaction into
- * *status.  0, SCEP_ERR_NOT_FOUND (be->err says so) or SCEP_ERR_STORE. */
-static int req_status(struct sq_be *be, int64_t id, int *status)
+ * *status, and its challenge_id (0: none) into *challenge_id (may be
+ * NULL).  0, SCEP_ERR_NOT_FOUND (be->err says so) or SCEP_ERR_STORE. */
+static int req_status(struct sq_be *be, int64_t id, int *status, int64_t *challenge_id)
 {
     sqlite3_stmt *s = NULL;
     int rc;
@@ -223,8 +232,11 @@ static int req_status(struct sq_be *be, int64_t id, int *status)
     rc = sq_lookup(be, &q_status, NULL, id, "select request status", &s);
     if (rc == SCEP_ERR_NOT_FOUND)
         snprintf(be->err, sizeof(be->err), "no request with id %lld", (long long)id);
-    if (rc == 0)
+    if (rc == 0) {
         *status = sqlite3_column_int(s, 0);
+        if (challenge_id != NULL)
+            *challenge_id = sqlite3_column_int64(s, 1);
+    }
     sq_done(s);
     return rc;
 }
@@ -259,7 +271,7 @@ int sq_decide_request(void *vbe, int64_t id, int status, const char *actor, cons
     /* The UPDATE matches only a pending request; when nothing changed,
      * tell an unknown id from one that was already decided. */
     if (sqlite3_changes(be->db) != 1) {
-        rc = req_status(be, id, &cur);
+        rc = req_status(be, id, &cur, NULL);
         if (rc == 0) {
             snprintf(be->err, sizeof(be->err), "request %lld is no longer pending (status %d)",
                      (long long)id, cur);
@@ -287,12 +299,14 @@ int sq_issue_request(void *vbe, int64_t id, const struct scep_cert_info *ci,
 {
     struct sq_be *be = vbe;
     sqlite3_stmt *s = NULL;
+    struct scep_cert_info row;
+    int64_t challenge_id = 0;
     int rc, cur = -1;
 
     rc = sq_begin(be);
     if (rc != 0)
         return rc;
-    rc = req_status(be, id, &cur);
+    rc = req_status(be, id, &cur, &challenge_id);
     if (rc != 0)
         goto out;
     if (cur != SCEP_REQ_APPROVED) {
@@ -301,7 +315,11 @@ int sq_issue_request(void *vbe, int64_t id, const struct scep_cert_info *ci,
         rc = SCEP_ERR_INVALID_ARG;
         goto out;
     }
-    rc = sq_cert_insert_row(be, ci);
+    /* The certificate records the request's challenge, which the request
+     * consumed when it was stored: nothing is consumed again. */
+    row = *ci;
+    row.challenge_id = challenge_id;
+    rc = sq_cert_insert_row(be, &row);
     if (rc != 0)
         goto out;
     rc = sq_stmt(be, &q_issue, &s);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <scep/error.h>
 
@@ -499,4 +500,114 @@ void scep_request_info_free(struct scep_request_info *ri)
     free(ri->serial);
     free(ri->csr_der);
     free(ri);
+}
+
+/* 1 if s is 64 lowercase hex digits: the only form a challenge hash is
+ * stored in, so that a lookup by hash cannot miss over letter case. */
+static int valid_challenge_hash(const char *s)
+{
+    size_t i;
+
+    if (s == NULL)
+        return 0;
+    for (i = 0; s[i] != '\0'; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    }
+    return i == 64;
+}
+
+/*
+ * Stores a new challenge with ev (may be NULL) in one transaction (see
+ * store.h).  Returns 0 with *id_out (may be NULL) set,
+ * SCEP_ERR_INVALID_ARG, SCEP_ERR_EXISTS for a known hash, or
+ * SCEP_ERR_STORE.
+ */
+int scep_store_add_challenge(struct scep_store *st, const struct scep_challenge_info *ci,
+                             const struct scep_audit_event *ev, int64_t *id_out)
+{
+    if (st == NULL || ci == NULL || !valid_challenge_hash(ci->hash) || ci->max_uses < 1 ||
+        ci->expires_at <= 0)
+        return SCEP_ERR_INVALID_ARG;
+    if (ev != NULL && ev->kind == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->add_challenge(st->be, ci, ev, id_out);
+}
+
+/* Looks a challenge up by hash.  Returns 0 with *out set (free with
+ * scep_challenge_info_free()), SCEP_ERR_NOT_FOUND (also for a hash that
+ * is not 64 lowercase hex digits: none is stored so), or SCEP_ERR_STORE. */
+int scep_store_get_challenge_by_hash(struct scep_store *st, const char *hash,
+                                     struct scep_challenge_info **out)
+{
+    if (st == NULL || hash == NULL || out == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    if (!valid_challenge_hash(hash))
+        return SCEP_ERR_NOT_FOUND;
+    return st->ops->get_challenge(st->be, 0, hash, out);
+}
+
+/* Looks challenge id up.  Returns 0 with *out set (free with
+ * scep_challenge_info_free()), SCEP_ERR_NOT_FOUND, or SCEP_ERR_STORE. */
+int scep_store_get_challenge(struct scep_store *st, int64_t id, struct scep_challenge_info **out)
+{
+    if (st == NULL || out == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->get_challenge(st->be, id, NULL, out);
+}
+
+/* Walks the challenges, oldest first, usable ones only unless
+ * include_spent (see store.h); the record is borrowed for the call.
+ * Returns 0, cb's first non-zero value, or SCEP_ERR_STORE. */
+int scep_store_list_challenges(struct scep_store *st, int include_spent, scep_store_challenge_cb cb,
+                               void *arg)
+{
+    if (st == NULL || cb == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->list_challenges(st->be, include_spent != 0, (int64_t)time(NULL), cb, arg);
+}
+
+/* Revokes challenge id at at (0: now) with ev (may be NULL).  Returns 0,
+ * SCEP_ERR_NOT_FOUND, SCEP_ERR_EXISTS when already revoked, or
+ * SCEP_ERR_STORE; nothing is written unless it returns 0. */
+int scep_store_revoke_challenge(struct scep_store *st, int64_t id, int64_t at,
+                                const struct scep_audit_event *ev)
+{
+    if (st == NULL || at < 0)
+        return SCEP_ERR_INVALID_ARG;
+    if (ev != NULL && ev->kind == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->revoke_challenge(st->be, id, at != 0 ? at : (int64_t)time(NULL), ev);
+}
+
+/* Deletes the challenges that can admit nothing any more at now (0: the
+ * current time), with ev (may be NULL), in one transaction; *purged (may
+ * be NULL) receives the count.  Returns 0 or SCEP_ERR_STORE. */
+int scep_store_purge_challenges(struct scep_store *st, int64_t now, int64_t *purged,
+                                const struct scep_audit_event *ev)
+{
+    int64_t n = 0;
+    int rc;
+
+    if (st == NULL || now < 0)
+        return SCEP_ERR_INVALID_ARG;
+    if (ev != NULL && ev->kind == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    rc = st->ops->purge_challenges(st->be, now != 0 ? now : (int64_t)time(NULL), &n, ev);
+    if (rc == 0 && purged != NULL)
+        *purged = n;
+    return rc;
+}
+
+/* Frees an owned challenge record and every string in it.  Accepts NULL. */
+void scep_challenge_info_free(struct scep_challenge_info *ci)
+{
+    if (ci == NULL)
+        return;
+    free(ci->hash);
+    free(ci->profile);
+    free(ci->subject);
+    free(ci->sans);
+    free(ci->created_by);
+    free(ci);
 }

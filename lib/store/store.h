@@ -45,6 +45,8 @@ struct scep_cert_info {
     char *renewed_serial;  /* for RenewalReq: serial of the signer certificate */
     unsigned char *der;
     size_t der_len;
+    int64_t challenge_id; /* the one-time challenge that admitted it, 0: none (see
+                           * scep_store_insert_cert) */
 };
 
 /* An audit event.  Input: borrowed strings.  Output (list callback):
@@ -107,7 +109,10 @@ int scep_store_schema_version(struct scep_store *st);
  * SCEP_ERR_EXISTS when the serial is already stored, and
  * SCEP_ERR_TRANSID_REUSE when ci->transaction_id (if not NULL) already
  * has a certificate: at most one per transactionID, checked under the
- * write lock (nothing written in either case).
+ * write lock (nothing written in either case).  When ci->challenge_id is
+ * > 0, one use of that challenge is consumed in the same transaction
+ * (see "One-time challenges" below); SCEP_ERR_CHALLENGE when it is
+ * unknown, used up, revoked or expired (nothing written).
  */
 int scep_store_insert_cert(struct scep_store *st, const struct scep_cert_info *ci,
                            const struct scep_audit_event *ev);
@@ -213,12 +218,17 @@ struct scep_request_info {
     char *serial;           /* issued certificate's serial, or NULL */
     unsigned char *csr_der; /* the PKCS#10 as received */
     size_t csr_len;
+    int64_t challenge_id; /* the one-time challenge it came with, 0: none */
 };
 
 /*
  * Stores a new PENDING request and appends ev (may be NULL) in one
  * transaction; *id (may be NULL) receives its id.  SCEP_ERR_EXISTS when a
  * request with that transaction_id is already stored (nothing written).
+ * When ri->challenge_id is > 0 one use of that challenge is consumed in
+ * the same transaction, as by scep_store_insert_cert (SCEP_ERR_CHALLENGE,
+ * nothing written, when it cannot be); issuing the request later does
+ * not consume again.
  */
 int scep_store_add_request(struct scep_store *st, const struct scep_request_info *ri,
                            const struct scep_audit_event *ev, int64_t *id);
@@ -246,7 +256,9 @@ int scep_store_decide_request(struct scep_store *st, int64_t id, int status, con
 /*
  * Issues an APPROVED request: inserts ci (as scep_store_insert_cert) and
  * marks request id ISSUED with ci->serial, with ev appended, in one
- * durable transaction.  SCEP_ERR_EXISTS on a duplicate serial,
+ * durable transaction.  The certificate records the request's
+ * challenge_id (ci->challenge_id is ignored) and consumes nothing: the
+ * request used the challenge when it was stored.  SCEP_ERR_EXISTS on a duplicate serial,
  * SCEP_ERR_TRANSID_REUSE when ci->transaction_id already has a
  * certificate; SCEP_ERR_NOT_FOUND / SCEP_ERR_INVALID_ARG when the
  * request is absent or not APPROVED (nothing written).
@@ -256,5 +268,86 @@ int scep_store_issue_request(struct scep_store *st, int64_t id, const struct sce
 
 /* Frees an owned request record.  Accepts NULL. */
 void scep_request_info_free(struct scep_request_info *ri);
+
+/* ------------------------------------------------------------------ */
+/* One-time enrollment challenges                                     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A challenge an administrator minted (lib/admin/challenges.c).  The
+ * store never sees the challenge text, only its hash: lowercase hex
+ * SHA-256 (scep_admin_challenge_hash()).  A challenge admits max_uses
+ * enrollments (each certificate inserted or request stored with its id
+ * consumes one) until expires_at, unless revoked.  Ids are never reused,
+ * not even after a purge, so the challenge_id a certificate or request
+ * records keeps naming the challenge that admitted it (the table has no
+ * foreign key: certificates outlive the challenges they came with).
+ *
+ * Ownership as for struct scep_cert_info: borrowed on input (add), owned
+ * on output (free with scep_challenge_info_free()), borrowed in list
+ * callbacks.
+ */
+struct scep_challenge_info {
+    int64_t id;         /* output: sequence number */
+    char *hash;         /* 64 lowercase hex digits, unique */
+    char *profile;      /* "" (or NULL on input): the default profile */
+    char *subject;      /* bound subject, RFC 2253 text as given; NULL: any */
+    char *sans;         /* bound SANs, "TYPE:VALUE" items joined by "\n"; NULL: any */
+    int64_t max_uses;   /* >= 1 */
+    int64_t uses;       /* output: consumed so far */
+    int64_t created_at; /* Unix time; 0 on input: now */
+    int64_t expires_at; /* Unix time; usable while now < expires_at */
+    int64_t revoked_at; /* output: 0 unless revoked */
+    char *created_by;   /* actor who minted it */
+};
+
+typedef int (*scep_store_challenge_cb)(const struct scep_challenge_info *ci, void *arg);
+
+/*
+ * Stores a new challenge (ci->id, uses and revoked_at are ignored) and
+ * appends ev (may be NULL), in one durable transaction; *id_out (may be
+ * NULL) receives its id.  hash (64 lowercase hex digits), max_uses >= 1
+ * and expires_at are required.  SCEP_ERR_EXISTS when a challenge with
+ * that hash is already stored (nothing written).
+ */
+int scep_store_add_challenge(struct scep_store *st, const struct scep_challenge_info *ci,
+                             const struct scep_audit_event *ev, int64_t *id_out);
+
+/* Looks a challenge up by hash or by id; SCEP_ERR_NOT_FOUND when
+ * absent.  *out: free with scep_challenge_info_free(). */
+int scep_store_get_challenge_by_hash(struct scep_store *st, const char *hash,
+                                     struct scep_challenge_info **out);
+int scep_store_get_challenge(struct scep_store *st, int64_t id, struct scep_challenge_info **out);
+
+/*
+ * Calls cb for each challenge, oldest first: with include_spent 0 only
+ * those still usable now (not revoked, not used up, not expired), else
+ * all.  A non-zero return from cb stops the walk and is returned.
+ */
+int scep_store_list_challenges(struct scep_store *st, int include_spent, scep_store_challenge_cb cb,
+                               void *arg);
+
+/*
+ * Revokes challenge id at time at (0: now), with ev (may be NULL)
+ * appended, in one transaction: it admits nothing from then on.
+ * SCEP_ERR_NOT_FOUND, or SCEP_ERR_EXISTS when it is already revoked
+ * (nothing written).  A used-up or expired challenge can still be
+ * revoked (it records the administrator's intent).
+ */
+int scep_store_revoke_challenge(struct scep_store *st, int64_t id, int64_t at,
+                                const struct scep_audit_event *ev);
+
+/*
+ * Deletes every challenge that can admit nothing any more: expires_at <=
+ * now, revoked, or used up (uses >= max_uses), with ev (may be NULL)
+ * appended, in one transaction; *purged (may be NULL) receives the
+ * count.  Certificates and requests keep their challenge_id (ids are
+ * never reused, see above).  ev is appended even when nothing matched.
+ */
+int scep_store_purge_challenges(struct scep_store *st, int64_t now, int64_t *purged,
+                                const struct scep_audit_event *ev);
+
+/* Frees an owned challenge record.  Accepts NULL. */
+void scep_challenge_info_free(struct scep_challenge_info *ci);
 
 #endif

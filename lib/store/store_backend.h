@@ -52,6 +52,15 @@ struct scep_store_ops {
                           const struct scep_audit_event *ev);
     int (*issue_request)(void *be, int64_t id, const struct scep_cert_info *ci,
                          const struct scep_audit_event *ev);
+    int (*add_challenge)(void *be, const struct scep_challenge_info *ci,
+                         const struct scep_audit_event *ev, int64_t *id);
+    /* by hash when hash is not NULL, else by id */
+    int (*get_challenge)(void *be, int64_t id, const char *hash, struct scep_challenge_info **out);
+    int (*list_challenges)(void *be, int include_spent, int64_t now, scep_store_challenge_cb cb,
+                           void *arg);
+    int (*revoke_challenge)(void *be, int64_t id, int64_t at, const struct scep_audit_event *ev);
+    int (*purge_challenges)(void *be, int64_t now, int64_t *purged,
+                            const struct scep_audit_event *ev);
     int (*ping)(void *be);
     const char *(*last_error)(void *be);
 };

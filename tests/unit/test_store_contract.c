@@ -498,6 +498,7 @@ struct racer {
     struct scep_store *st;
     char serial[40];
     char txid[40];
+    int64_t challenge_id; /* 0: none */
     int rc;
 };
 
@@ -508,6 +509,7 @@ static void *race_insert(void *arg)
     struct scep_audit_event ev = {.kind = "issue", .actor = g_actor};
 
     ci.transaction_id = r->txid;
+    ci.challenge_id = r->challenge_id;
     ev.transaction_id = r->txid;
     ev.serial = r->serial;
     (void)pthread_barrier_wait(r->go);
@@ -1643,6 +1645,399 @@ static void test_request_issue_transaction_taken(void **state)
     scep_store_close(st);
 }
 
+/* --- one-time challenges -------------------------------------------- */
+
+/* A challenge hash unique to this run, test and n: 64 lowercase hex. */
+static void chal_hash(char out[65], int n)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[32];
+    unsigned int len = 0;
+    char tag[40];
+    int i;
+
+    uniq(tag, sizeof(tag), "H", n);
+    assert_true(EVP_Digest(tag, strlen(tag), md, &len, EVP_sha256(), NULL));
+    for (i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+/* Stores a challenge (hash n of this test) and returns its id. */
+static int64_t add_chal(struct scep_store *st, int n, int64_t max_uses, int64_t expires_at,
+                        const char *subject, const char *sans)
+{
+    struct scep_challenge_info ci;
+    struct scep_audit_event ev = {.kind = "challenge-new", .actor = g_actor};
+    char hash[65];
+    int64_t id = 0;
+
+    chal_hash(hash, n);
+    memset(&ci, 0, sizeof(ci));
+    ci.hash = hash;
+    ci.profile = "p1";
+    ci.subject = (char *)subject;
+    ci.sans = (char *)sans;
+    ci.max_uses = max_uses;
+    ci.expires_at = expires_at;
+    ci.created_by = g_actor;
+    assert_int_equal(scep_store_add_challenge(st, &ci, &ev, &id), 0);
+    assert_true(id > 0);
+    return id;
+}
+
+static int64_t chal_uses(struct scep_store *st, int64_t id)
+{
+    struct scep_challenge_info *ci = NULL;
+    int64_t uses;
+
+    assert_int_equal(scep_store_get_challenge(st, id, &ci), 0);
+    uses = ci->uses;
+    scep_challenge_info_free(ci);
+    return uses;
+}
+
+#define FAR_FUTURE 4102444800 /* 2100 */
+
+/* Stored as given, found by hash and by id; a hash is stored once. */
+static void test_challenge_round_trip(void **state)
+{
+    struct scep_store *st = open_store();
+    struct scep_challenge_info ci, *got = NULL;
+    struct scep_audit_event ev = {.kind = "challenge-new", .actor = g_actor};
+    char hash[65], other[65];
+    int64_t mark = audit_mark(st), id = 0, id2 = 0;
+
+    (void)state;
+    chal_hash(hash, 1);
+    chal_hash(other, 2);
+    memset(&ci, 0, sizeof(ci));
+    ci.hash = hash;
+    ci.subject = "CN=dev1,O=Example";
+    ci.sans = "DNS:dev1.example\nIP:192.0.2.1";
+    ci.max_uses = 3;
+    ci.created_at = 1000;
+    ci.expires_at = FAR_FUTURE;
+    ci.created_by = g_actor;
+    ci.uses = 2;       /* ignored on input */
+    ci.revoked_at = 9; /* ignored on input */
+    assert_int_equal(scep_store_add_challenge(st, &ci, &ev, &id), 0);
+    assert_true(id > 0);
+    assert_int_equal(scep_store_get_challenge_by_hash(st, hash, &got), 0);
+    assert_int_equal(got->id, id);
+    assert_string_equal(got->hash, hash);
+    assert_string_equal(got->profile, ""); /* NULL on input: the default profile */
+    assert_string_equal(got->subject, "CN=dev1,O=Example");
+    assert_string_equal(got->sans, "DNS:dev1.example\nIP:192.0.2.1");
+    assert_int_equal(got->max_uses, 3);
+    assert_int_equal(got->uses, 0);
+    assert_int_equal(got->created_at, 1000);
+    assert_int_equal(got->expires_at, FAR_FUTURE);
+    assert_int_equal(got->revoked_at, 0);
+    assert_string_equal(got->created_by, g_actor);
+    scep_challenge_info_free(got);
+    got = NULL;
+    assert_int_equal(scep_store_get_challenge(st, id, &got), 0);
+    assert_string_equal(got->hash, hash);
+    scep_challenge_info_free(got);
+    got = NULL;
+    /* The same hash again: refused, nothing written. */
+    assert_int_equal(scep_store_add_challenge(st, &ci, &ev, &id2), SCEP_ERR_EXISTS);
+    assert_int_equal(audit_since(st, mark), 1);
+    /* Unbound, another hash: NULLs stay NULL, ids grow. */
+    ci.hash = other;
+    ci.subject = NULL;
+    ci.sans = NULL;
+    ci.profile = "router";
+    assert_int_equal(scep_store_add_challenge(st, &ci, NULL, &id2), 0);
+    assert_true(id2 > id);
+    assert_int_equal(scep_store_get_challenge(st, id2, &got), 0);
+    assert_null(got->subject);
+    assert_null(got->sans);
+    assert_string_equal(got->profile, "router");
+    scep_challenge_info_free(got);
+    got = NULL;
+    /* Absent, malformed and invalid. */
+    hash[0] = hash[0] == 'a' ? 'b' : 'a';
+    assert_int_equal(scep_store_get_challenge_by_hash(st, hash, &got), SCEP_ERR_NOT_FOUND);
+    assert_int_equal(scep_store_get_challenge_by_hash(st, "ABC", &got), SCEP_ERR_NOT_FOUND);
+    assert_int_equal(scep_store_get_challenge(st, INT64_MAX, &got), SCEP_ERR_NOT_FOUND);
+    assert_null(got);
+    ci.hash = "not hex";
+    assert_int_equal(scep_store_add_challenge(st, &ci, NULL, NULL), SCEP_ERR_INVALID_ARG);
+    ci.hash = other;
+    ci.max_uses = 0;
+    assert_int_equal(scep_store_add_challenge(st, &ci, NULL, NULL), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_add_challenge(NULL, &ci, NULL, NULL), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_get_challenge(st, id, NULL), SCEP_ERR_INVALID_ARG);
+    assert_audit_intact(st);
+    scep_store_close(st);
+}
+
+/* Each certificate that names a challenge uses it once, in its own
+ * transaction; once used up, a certificate naming it is refused with
+ * nothing written (no row, no audit event). */
+static void test_challenge_consumed_by_cert(void **state)
+{
+    struct scep_store *st = open_store();
+    struct scep_cert_info ci, *got = NULL;
+    struct scep_audit_event ev = {.kind = "issue", .actor = g_actor};
+    char s1[40], s2[40], s3[40], tx3[40];
+    int64_t id = add_chal(st, 1, 2, FAR_FUTURE, NULL, NULL), mark = audit_mark(st);
+
+    (void)state;
+    serial_of(s1, sizeof(s1), 1);
+    serial_of(s2, sizeof(s2), 2);
+    serial_of(s3, sizeof(s3), 3);
+    uniq(tx3, sizeof(tx3), "T", 3);
+    ci = cert(s1, "CN=c1", NULL);
+    ci.challenge_id = id;
+    assert_int_equal(scep_store_insert_cert(st, &ci, &ev), 0);
+    assert_int_equal(chal_uses(st, id), 1);
+    assert_int_equal(scep_store_get_cert(st, s1, &got), 0);
+    assert_int_equal(got->challenge_id, id);
+    scep_cert_info_free(got);
+    got = NULL;
+    ci.serial = s2;
+    assert_int_equal(scep_store_insert_cert(st, &ci, &ev), 0);
+    assert_int_equal(chal_uses(st, id), 2);
+    ci.serial = s3;
+    ci.transaction_id = tx3;
+    assert_int_equal(scep_store_insert_cert(st, &ci, &ev), SCEP_ERR_CHALLENGE);
+    assert_int_equal(chal_uses(st, id), 2);
+    assert_int_equal(scep_store_get_cert(st, s3, &got), SCEP_ERR_NOT_FOUND);
+    assert_int_equal(scep_store_get_cert_by_transaction(st, tx3, &got), SCEP_ERR_NOT_FOUND);
+    assert_int_equal(audit_since(st, mark), 2);
+    /* An unknown challenge admits nothing either. */
+    ci.challenge_id = INT64_MAX;
+    assert_int_equal(scep_store_insert_cert(st, &ci, &ev), SCEP_ERR_CHALLENGE);
+    /* Without a challenge the certificate goes in and records none. */
+    ci.challenge_id = 0;
+    assert_int_equal(scep_store_insert_cert(st, &ci, &ev), 0);
+    assert_int_equal(scep_store_get_cert_by_transaction(st, tx3, &got), 0);
+    assert_int_equal(got->challenge_id, 0);
+    scep_cert_info_free(got);
+    /* A failed insert (duplicate serial) gives the use back. */
+    id = add_chal(st, 2, 1, FAR_FUTURE, NULL, NULL);
+    ci.challenge_id = id;
+    ci.transaction_id = NULL;
+    assert_int_equal(scep_store_insert_cert(st, &ci, &ev), SCEP_ERR_EXISTS);
+    assert_int_equal(chal_uses(st, id), 0);
+    assert_audit_intact(st);
+    scep_store_close(st);
+}
+
+/* An expired or revoked challenge admits nothing; revoking is once. */
+static void test_challenge_expired_revoked(void **state)
+{
+    struct scep_store *st = open_store();
+    struct scep_cert_info ci, *got = NULL;
+    struct scep_challenge_info *ch = NULL;
+    struct scep_audit_event ev = {.kind = "challenge-revoke", .actor = g_actor};
+    char s1[40];
+    int64_t now = (int64_t)time(NULL);
+    int64_t expired = add_chal(st, 1, 5, now - 1, NULL, NULL);
+    int64_t revoked = add_chal(st, 2, 5, FAR_FUTURE, NULL, NULL), mark;
+
+    (void)state;
+    serial_of(s1, sizeof(s1), 1);
+    ci = cert(s1, "CN=late", NULL);
+    ci.challenge_id = expired;
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), SCEP_ERR_CHALLENGE);
+    assert_int_equal(chal_uses(st, expired), 0);
+    mark = audit_mark(st);
+    assert_int_equal(scep_store_revoke_challenge(st, revoked, 0, &ev), 0);
+    assert_int_equal(scep_store_get_challenge(st, revoked, &ch), 0);
+    assert_true(ch->revoked_at >= now);
+    scep_challenge_info_free(ch);
+    ci.challenge_id = revoked;
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), SCEP_ERR_CHALLENGE);
+    assert_int_equal(scep_store_get_cert(st, s1, &got), SCEP_ERR_NOT_FOUND);
+    /* Revoked again: refused, nothing written; unknown: not found. */
+    assert_int_equal(scep_store_revoke_challenge(st, revoked, 0, &ev), SCEP_ERR_EXISTS);
+    assert_int_equal(scep_store_revoke_challenge(st, INT64_MAX, 0, &ev), SCEP_ERR_NOT_FOUND);
+    assert_int_equal(audit_since(st, mark), 1);
+    /* An expired one may still be revoked. */
+    assert_int_equal(scep_store_revoke_challenge(st, expired, 0, NULL), 0);
+    assert_int_equal(scep_store_revoke_challenge(NULL, expired, 0, NULL), SCEP_ERR_INVALID_ARG);
+    assert_audit_intact(st);
+    scep_store_close(st);
+}
+
+/* A request uses its challenge when it is stored; issuing it later
+ * uses nothing more, and the certificate records the request's one. */
+static void test_challenge_consumed_by_request(void **state)
+{
+    struct scep_store *st = open_store();
+    struct scep_request_info ri, *got = NULL;
+    struct scep_cert_info ci, *cert_got = NULL;
+    char tx1[40], tx2[40], s1[40];
+    int64_t chal = add_chal(st, 1, 1, FAR_FUTURE, NULL, NULL), rid = 0, other;
+
+    (void)state;
+    uniq(tx1, sizeof(tx1), "T", 1);
+    uniq(tx2, sizeof(tx2), "T", 2);
+    serial_of(s1, sizeof(s1), 1);
+    memset(&ri, 0, sizeof(ri));
+    ri.transaction_id = tx1;
+    ri.subject = "CN=held";
+    ri.csr_der = (unsigned char *)der_b;
+    ri.csr_len = sizeof(der_b);
+    ri.challenge_id = chal;
+    assert_int_equal(scep_store_add_request(st, &ri, NULL, &rid), 0);
+    assert_int_equal(chal_uses(st, chal), 1);
+    assert_int_equal(scep_store_get_request(st, rid, &got), 0);
+    assert_int_equal(got->challenge_id, chal);
+    scep_request_info_free(got);
+    got = NULL;
+    assert_int_equal(scep_store_get_request_by_transaction(st, tx1, &got), 0);
+    assert_int_equal(got->challenge_id, chal);
+    scep_request_info_free(got);
+    got = NULL;
+    /* A second request with the spent challenge: refused, not stored. */
+    ri.transaction_id = tx2;
+    assert_int_equal(scep_store_add_request(st, &ri, NULL, NULL), SCEP_ERR_CHALLENGE);
+    assert_int_equal(scep_store_get_request_by_transaction(st, tx2, &got), SCEP_ERR_NOT_FOUND);
+    /* Approved and issued: no second use, the challenge is copied even
+     * when the caller names another. */
+    assert_int_equal(scep_store_decide_request(st, rid, SCEP_REQ_APPROVED, g_actor, NULL, NULL), 0);
+    other = add_chal(st, 2, 1, FAR_FUTURE, NULL, NULL);
+    ci = cert(s1, "CN=held", NULL);
+    ci.transaction_id = tx1;
+    ci.challenge_id = other;
+    assert_int_equal(scep_store_issue_request(st, rid, &ci, NULL), 0);
+    assert_int_equal(chal_uses(st, chal), 1);
+    assert_int_equal(chal_uses(st, other), 0);
+    assert_int_equal(scep_store_get_cert(st, s1, &cert_got), 0);
+    assert_int_equal(cert_got->challenge_id, chal);
+    scep_cert_info_free(cert_got);
+    scep_store_close(st);
+}
+
+struct chal_seen {
+    int64_t ids[8];
+    int found[8];
+    int n;
+};
+
+static int chal_seen_cb(const struct scep_challenge_info *ci, void *arg)
+{
+    struct chal_seen *c = arg;
+    int i;
+
+    assert_non_null(ci->hash);
+    for (i = 0; i < c->n; i++) {
+        if (c->ids[i] == ci->id)
+            c->found[i]++;
+    }
+    return 0;
+}
+
+static int chal_stop_cb(const struct scep_challenge_info *ci, void *arg)
+{
+    (void)ci;
+    (void)arg;
+    return 42;
+}
+
+/* Listing shows usable challenges, or all; purging removes what can
+ * admit nothing any more and leaves the certificates' challenge_id. */
+static void test_challenge_list_purge(void **state)
+{
+    struct scep_store *st = open_store();
+    struct scep_cert_info ci, *got = NULL;
+    struct scep_challenge_info *ch = NULL;
+    struct scep_audit_event ev = {.kind = "challenge-purge", .actor = g_actor};
+    struct chal_seen seen;
+    char s1[40];
+    int64_t now = (int64_t)time(NULL), purged = -1, mark;
+    int i;
+
+    (void)state;
+    memset(&seen, 0, sizeof(seen));
+    seen.n = 4;
+    seen.ids[0] = add_chal(st, 1, 1, FAR_FUTURE, NULL, NULL); /* active */
+    seen.ids[1] = add_chal(st, 2, 1, now - 1, NULL, NULL);    /* expired */
+    seen.ids[2] = add_chal(st, 3, 1, FAR_FUTURE, NULL, NULL); /* used below */
+    seen.ids[3] = add_chal(st, 4, 1, FAR_FUTURE, NULL, NULL); /* revoked below */
+    serial_of(s1, sizeof(s1), 1);
+    ci = cert(s1, "CN=used", NULL);
+    ci.challenge_id = seen.ids[2];
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+    assert_int_equal(scep_store_revoke_challenge(st, seen.ids[3], 0, NULL), 0);
+    assert_int_equal(scep_store_list_challenges(st, 0, chal_seen_cb, &seen), 0);
+    assert_int_equal(seen.found[0], 1);
+    assert_int_equal(seen.found[1] + seen.found[2] + seen.found[3], 0);
+    memset(seen.found, 0, sizeof(seen.found));
+    assert_int_equal(scep_store_list_challenges(st, 1, chal_seen_cb, &seen), 0);
+    for (i = 0; i < 4; i++)
+        assert_int_equal(seen.found[i], 1);
+    assert_int_equal(scep_store_list_challenges(st, 1, chal_stop_cb, NULL), 42);
+    assert_int_equal(scep_store_list_challenges(st, 1, NULL, NULL), SCEP_ERR_INVALID_ARG);
+
+    mark = audit_mark(st);
+    assert_int_equal(scep_store_purge_challenges(st, now, &purged, &ev), 0);
+    assert_true(purged >= 3); /* another run's spent ones may go too */
+    assert_int_equal(audit_since(st, mark), 1);
+    assert_int_equal(scep_store_get_challenge(st, seen.ids[0], &ch), 0);
+    scep_challenge_info_free(ch);
+    ch = NULL;
+    for (i = 1; i < 4; i++)
+        assert_int_equal(scep_store_get_challenge(st, seen.ids[i], &ch), SCEP_ERR_NOT_FOUND);
+    assert_int_equal(scep_store_get_cert(st, s1, &got), 0);
+    assert_int_equal(got->challenge_id, seen.ids[2]);
+    scep_cert_info_free(got);
+    /* A new challenge never gets a purged one's id. */
+    assert_true(add_chal(st, 5, 1, FAR_FUTURE, NULL, NULL) > seen.ids[3]);
+    assert_int_equal(scep_store_purge_challenges(st, 0, NULL, NULL), 0);
+    assert_audit_intact(st);
+    scep_store_close(st);
+}
+
+/* RACERS connections insert certificates with one single-use challenge
+ * at the same moment: one wins, the others get SCEP_ERR_CHALLENGE (not a
+ * busy or store error), and one certificate holds the challenge. */
+static void test_challenge_race(void **state)
+{
+    struct racer rs[RACERS];
+    struct scep_store *st = open_store();
+    struct scep_cert_info *got = NULL;
+    int64_t chal = add_chal(st, 1, 1, FAR_FUTURE, NULL, NULL), mark = audit_mark(st);
+    int i, others = 0, holders = 0;
+
+    (void)state;
+    memset(rs, 0, sizeof(rs));
+    for (i = 0; i < RACERS; i++) {
+        rs[i].st = open_store();
+        serial_of(rs[i].serial, sizeof(rs[i].serial), i + 1);
+        uniq(rs[i].txid, sizeof(rs[i].txid), "T", i + 1);
+        rs[i].challenge_id = chal;
+    }
+    assert_int_equal(run_race(rs, &others), 1);
+    assert_int_equal(others, SCEP_ERR_CHALLENGE);
+    assert_int_equal(audit_since(st, mark), 1);
+    assert_int_equal(chal_uses(st, chal), 1);
+    for (i = 0; i < RACERS; i++) {
+        int rc = scep_store_get_cert(st, rs[i].serial, &got);
+
+        if (rc == 0) {
+            assert_int_equal(got->challenge_id, chal);
+            holders++;
+            scep_cert_info_free(got);
+            got = NULL;
+        } else {
+            assert_int_equal(rc, SCEP_ERR_NOT_FOUND);
+        }
+    }
+    assert_int_equal(holders, 1);
+    assert_audit_intact(st);
+    for (i = 0; i < RACERS; i++)
+        scep_store_close(rs[i].st);
+    scep_store_close(st);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -1667,6 +2062,12 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup(test_request_decide, test_setup),
         cmocka_unit_test_setup(test_request_issue, test_setup),
         cmocka_unit_test_setup(test_request_issue_transaction_taken, test_setup),
+        cmocka_unit_test_setup(test_challenge_round_trip, test_setup),
+        cmocka_unit_test_setup(test_challenge_consumed_by_cert, test_setup),
+        cmocka_unit_test_setup(test_challenge_expired_revoked, test_setup),
+        cmocka_unit_test_setup(test_challenge_consumed_by_request, test_setup),
+        cmocka_unit_test_setup(test_challenge_list_purge, test_setup),
+        cmocka_unit_test_setup(test_challenge_race, test_setup),
     };
     char *dir = NULL, uri[600];
     int rc;

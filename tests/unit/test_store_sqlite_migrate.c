@@ -15,7 +15,12 @@
 #include <scep/error.h>
 
 /* The newest schema version this code knows. */
-#define LATEST 3
+#define LATEST 4
+
+/* Undoes step 4 (challenges) on a current database; V4_UNDO_CERTS only
+ * the part a version 1 database (no requests table) has. */
+#define V4_UNDO_CERTS "DROP TABLE challenges; ALTER TABLE certificates DROP COLUMN challenge_id; "
+#define V4_UNDO V4_UNDO_CERTS "ALTER TABLE requests DROP COLUMN challenge_id; "
 
 /* DER of a real PKCS#10 for cn; free() it. */
 static unsigned char *csr_der(const char *cn, size_t *len)
@@ -174,8 +179,8 @@ static void test_v1_upgraded(void **state)
     assert_int_equal(scep_store_next_crl_number(st, &crl), 0);
     scep_store_close(st);
     st = NULL;
-    ts_raw_exec(d->path, "DROP INDEX certificates_issuer_fp; DROP TABLE requests;"
-                         " DELETE FROM schema_version WHERE version >= 2;");
+    ts_raw_exec(d->path, V4_UNDO_CERTS "DROP INDEX certificates_issuer_fp; DROP TABLE requests;"
+                                       " DELETE FROM schema_version WHERE version >= 2;");
     assert_int_equal(ts_raw_int(d->path, "SELECT max(version) FROM schema_version"), 1);
     assert_int_equal(
         ts_raw_int(d->path, "SELECT count(*) FROM sqlite_master WHERE name = 'requests'"), 0);
@@ -239,8 +244,8 @@ static void test_v2_upgraded(void **state)
     put_cert(st, "03", "aa");
     scep_store_close(st);
     st = NULL;
-    ts_raw_exec(d->path, "DROP INDEX certificates_issuer_fp;"
-                         " DELETE FROM schema_version WHERE version = 3;");
+    ts_raw_exec(d->path, V4_UNDO "DROP INDEX certificates_issuer_fp;"
+                                 " DELETE FROM schema_version WHERE version >= 3;");
     assert_int_equal(count_index(d->path, "certificates_issuer_fp"), 0);
     assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     assert_int_equal(scep_store_schema_version(st), LATEST);
@@ -261,12 +266,49 @@ static void test_step_idempotent(void **state)
     assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     scep_store_close(st);
     st = NULL;
-    ts_raw_exec(d->path, "DELETE FROM schema_version WHERE version = 3;");
+    ts_raw_exec(d->path, V4_UNDO "DELETE FROM schema_version WHERE version >= 3;");
     assert_int_equal(count_index(d->path, "certificates_issuer_fp"), 1);
     assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
     assert_int_equal(scep_store_schema_version(st), LATEST);
     scep_store_close(st);
     assert_int_equal(ts_raw_int(d->path, "SELECT count(*) FROM schema_version"), LATEST);
+}
+
+/* A version 3 database (before challenges) is upgraded: its
+ * certificates read back with no challenge, and challenges work. */
+static void test_v3_upgraded(void **state)
+{
+    struct ts_db *d = *state;
+    struct scep_store *st = NULL;
+    struct scep_cert_info *cert = NULL;
+    struct scep_challenge_info ch, *got = NULL;
+    size_t der_len = 0;
+    unsigned char *der = ts_cert_der("old", &der_len);
+    struct scep_cert_info ci = ts_info("01", "CN=old", der, der_len);
+    int64_t id = 0;
+
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+    scep_store_close(st);
+    st = NULL;
+    ts_raw_exec(d->path, V4_UNDO "DELETE FROM schema_version WHERE version >= 4;");
+    assert_int_equal(
+        ts_raw_int(d->path, "SELECT count(*) FROM sqlite_master WHERE name = 'challenges'"), 0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
+    assert_int_equal(scep_store_schema_version(st), LATEST);
+    assert_int_equal(scep_store_get_cert(st, "01", &cert), 0);
+    assert_int_equal(cert->challenge_id, 0);
+    scep_cert_info_free(cert);
+    memset(&ch, 0, sizeof(ch));
+    ch.hash = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    ch.max_uses = 1;
+    ch.expires_at = 4102444800;
+    assert_int_equal(scep_store_add_challenge(st, &ch, NULL, &id), 0);
+    assert_int_equal(scep_store_get_challenge(st, id, &got), 0);
+    assert_string_equal(got->profile, "");
+    scep_challenge_info_free(got);
+    scep_store_close(st);
+    free(der);
 }
 
 /* A database newer than the code is refused, with a reason, and left
@@ -320,6 +362,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_v1_upgraded, ts_setup, ts_teardown),
         cmocka_unit_test_setup_teardown(test_v2_upgraded, ts_setup, ts_teardown),
         cmocka_unit_test_setup_teardown(test_step_idempotent, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_v3_upgraded, ts_setup, ts_teardown),
         cmocka_unit_test_setup_teardown(test_newer_db_refused, ts_setup, ts_teardown),
         cmocka_unit_test_setup_teardown(test_schema_checks_status, ts_setup, ts_teardown),
     };
