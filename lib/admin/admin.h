@@ -132,6 +132,118 @@ int scep_admin_list_requests(struct scep_store *st, int status, scep_store_reque
 int scep_admin_decide(struct scep_store *st, const char *actor, int64_t id, int status,
                       const char *reason, struct scep_request_info **out);
 
+/* ---- one-time enrollment challenges (challenges.c) ---- */
+
+/* A minted challenge's defaults and limits. */
+#define SCEP_ADMIN_CHALLENGE_TTL_DEFAULT 3600 /* seconds: one hour */
+#define SCEP_ADMIN_CHALLENGE_TTL_MAX 31536000 /* seconds: 365 days */
+#define SCEP_ADMIN_CHALLENGE_USES_MAX 1000000 /* enrollments one challenge may admit */
+#define SCEP_ADMIN_CHALLENGE_PROFILE_MAX 64   /* bytes of a profile name */
+#define SCEP_ADMIN_CHALLENGE_SAN_MAX 255      /* bytes of one bound SAN's value */
+#define SCEP_ADMIN_CHALLENGE_HASH_HEX 65      /* 64 hex digits and a NUL */
+#define SCEP_ADMIN_CHALLENGE_BYTES 20         /* random bytes in one: 160 bits */
+#define SCEP_ADMIN_CHALLENGE_LEN (2 * SCEP_ADMIN_CHALLENGE_BYTES) /* its text, hex */
+
+/*
+ * What a new challenge admits.  Every pointer is borrowed for the call.
+ * profile: NULL or "" the default profile, else [A-Za-z0-9._-], at most
+ * SCEP_ADMIN_CHALLENGE_PROFILE_MAX bytes.  subject: NULL any, else a DN
+ * as lib/ca parses subjects ("CN=a,O=b" or "/O=b/CN=a"; kept as given).
+ * sans (nsans of them, at most SCEP_MAX_SANS): "TYPE:VALUE" with TYPE
+ * DNS, IP, email or URI (case-insensitive), each converted by OpenSSL
+ * (a2i_GENERAL_NAME) to be sure it is a name.  ttl: seconds, 0 the
+ * default, at most SCEP_ADMIN_CHALLENGE_TTL_MAX; uses: 0 the default 1,
+ * at most SCEP_ADMIN_CHALLENGE_USES_MAX; now: 0 the current time.
+ */
+struct scep_admin_challenge_spec {
+    const char *profile;
+    const char *subject;
+    const char *const *sans;
+    size_t nsans;
+    int64_t ttl;
+    int64_t uses;
+    int64_t now;
+};
+
+/*
+ * Checks spec as scep_admin_challenge_new does, with one line saying
+ * what is wrong in why (whylen bytes, truncated; "" when all is well),
+ * e.g. "--san DNS:: not a DNS name", "subject \"CN\" is not a DN".
+ * Returns 0 or SCEP_ERR_INVALID_ARG.
+ */
+int scep_admin_challenge_validate(const struct scep_admin_challenge_spec *spec, char *why,
+                                  size_t whylen);
+
+/*
+ * Mints a challenge: SCEP_ADMIN_CHALLENGE_BYTES from RAND_bytes as
+ * lowercase hex, stored (as its SHA-256 only) with the binding of spec,
+ * with a "challenge-new" audit event by actor (profile, ttl, uses and
+ * binding; never the challenge), in one transaction.  Returns 0,
+ * SCEP_ERR_INVALID_ARG (spec: scep_admin_challenge_validate says why),
+ * or a store error.  *challenge_out: the text, NUL-terminated; free with
+ * scep_admin_challenge_free() (which clears it).  *info_out (may be
+ * NULL): the stored record; free with scep_challenge_info_free().
+ */
+int scep_admin_challenge_new(struct scep_store *st, const struct scep_admin_challenge_spec *spec,
+                             const char *actor, char **challenge_out,
+                             struct scep_challenge_info **info_out);
+
+/* Clears and frees a challenge text from scep_admin_challenge_new.
+ * Accepts NULL. */
+void scep_admin_challenge_free(char *challenge);
+
+/*
+ * The one hash of a challenge, under which the store keeps it and the
+ * enrollment path looks up a CSR's challengePassword: lowercase hex
+ * SHA-256 of the len bytes at challenge (at most SCEP_MAX_CHALLENGE).
+ * out receives 64 hex digits and a NUL.  Returns 0,
+ * SCEP_ERR_TOO_LARGE or SCEP_ERR_INTERNAL.
+ */
+int scep_admin_challenge_hash(const char *challenge, size_t len,
+                              char out[SCEP_ADMIN_CHALLENGE_HASH_HEX]);
+
+/*
+ * Checks a request against the binding of ci.  A challenge bound to
+ * nothing admits any subject and SANs.  Otherwise subject (the one the
+ * certificate will carry) must equal the bound subject when one is bound
+ * (X509_NAME_cmp of the decoded names), and the CSR's subjectAltNames
+ * must equal the bound SANs as a set (GENERAL_NAME_cmp of decoded names;
+ * no bound SANs: the CSR may ask for none).  Returns 0, or
+ * SCEP_ERR_POLICY with why (whylen bytes) saying e.g. "challenge is bound
+ * to subject CN=x, CSR asks for CN=y", or SCEP_ERR_INVALID_ARG /
+ * SCEP_ERR_CSR / SCEP_ERR_NOMEM.
+ */
+int scep_admin_challenge_check_binding(const struct scep_challenge_info *ci,
+                                       const X509_NAME *subject, X509_REQ *csr, char *why,
+                                       size_t whylen);
+
+/* "revoked", "used" (no use left), "expired" (at now) or "active", in
+ * that order of precedence.  Static. */
+const char *scep_admin_challenge_state(const struct scep_challenge_info *ci, int64_t now);
+
+/* Walks the challenges, oldest first: usable ones, or all with
+ * include_spent (scep_store_list_challenges).  The record is borrowed
+ * for the call. */
+int scep_admin_challenge_list(struct scep_store *st, int include_spent, scep_store_challenge_cb cb,
+                              void *arg);
+
+/*
+ * Revokes challenge id at now (0: the current time) with a
+ * "challenge-revoke" audit event by actor, in one transaction.  Returns
+ * 0, SCEP_ERR_NOT_FOUND, SCEP_ERR_EXISTS (already revoked: nothing
+ * changed) or a store error.
+ */
+int scep_admin_challenge_revoke(struct scep_store *st, const char *actor, int64_t id, int64_t now);
+
+/*
+ * Deletes the challenges that admit nothing any more at now (0: the
+ * current time): expired, used up or revoked, with a "challenge-purge"
+ * audit event by actor, in one transaction.  *purged (may be NULL): how
+ * many.  Returns 0 or a store error.
+ */
+int scep_admin_challenge_purge(struct scep_store *st, const char *actor, int64_t now,
+                               int64_t *purged);
+
 /* ---- CRLs (crl.c): the one CRL builder ---- */
 
 /* What a CRL that was made says, for reports and audit. */
