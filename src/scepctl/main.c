@@ -58,6 +58,13 @@ const struct ctl_command ctl_commands[] = {
      "scepctl approve ID|TRANSACTION_ID", ctl_cmd_approve},
     {"reject", "reject a pending request; the client's next poll gets FAILURE",
      "scepctl reject ID|TRANSACTION_ID [--reason TEXT]", ctl_cmd_reject},
+    {"challenge", "mint, list, revoke or purge one-time enrollment challenges",
+     "scepctl challenge new [--profile P] [--subject DN] [--san TYPE:VALUE]...\n"
+     "                      [--ttl 30s|10m|1h|7d|SECONDS] [--uses N] [--json]\n"
+     "scepctl challenge list [--all] [--json]\n"
+     "scepctl challenge revoke ID\n"
+     "scepctl challenge purge",
+     ctl_cmd_challenge},
     {NULL, NULL, NULL, NULL},
 };
 

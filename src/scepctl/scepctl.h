@@ -63,6 +63,7 @@ int ctl_cmd_requests(struct ctl *c, int argc, char **argv);
 int ctl_cmd_show_request(struct ctl *c, int argc, char **argv);
 int ctl_cmd_approve(struct ctl *c, int argc, char **argv);
 int ctl_cmd_reject(struct ctl *c, int argc, char **argv);
+int ctl_cmd_challenge(struct ctl *c, int argc, char **argv);
 
 /* ---- option parsing for commands (util.c) ---- */
 
