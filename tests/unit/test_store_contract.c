@@ -42,6 +42,7 @@ static const char *g_uri;
 static char g_run[24];   /* hex, unique to this run */
 static char g_actor[40]; /* the actor of every event this run writes */
 static int g_test;       /* bumped by each test's setup */
+static int g_private;    /* the store is this run's own temporary file */
 
 /* Some bytes that are not text: NULs and high bytes must round-trip. */
 static const unsigned char der_a[] = {0x30, 0x03, 0x00, 0xff, 0x00};
@@ -1688,6 +1689,31 @@ static int64_t add_chal(struct scep_store *st, int n, int64_t max_uses, int64_t 
     return id;
 }
 
+/*
+ * A challenge that can admit nothing any more (expired, revoked, used
+ * up) may be purged by another run sharing the store at any moment (the
+ * purge test does it).  On such a store a lookup of one of this run's
+ * spent challenges may therefore find nothing; on the run's own store
+ * (g_private) it must find it.  1 when rc is that excusable absence.
+ */
+static int gone_elsewhere(int rc)
+{
+    return !g_private && rc == SCEP_ERR_NOT_FOUND;
+}
+
+/* Checks the uses of a spent challenge (see gone_elsewhere()). */
+static void assert_spent_uses(struct scep_store *st, int64_t id, int64_t want)
+{
+    struct scep_challenge_info *ci = NULL;
+    int rc = scep_store_get_challenge(st, id, &ci);
+
+    if (gone_elsewhere(rc))
+        return;
+    assert_int_equal(rc, 0);
+    assert_int_equal(ci->uses, want);
+    scep_challenge_info_free(ci);
+}
+
 static int64_t chal_uses(struct scep_store *st, int64_t id)
 {
     struct scep_challenge_info *ci = NULL;
@@ -1802,11 +1828,11 @@ static void test_challenge_consumed_by_cert(void **state)
     got = NULL;
     ci.serial = s2;
     assert_int_equal(scep_store_insert_cert(st, &ci, &ev), 0);
-    assert_int_equal(chal_uses(st, id), 2);
+    assert_spent_uses(st, id, 2);
     ci.serial = s3;
     ci.transaction_id = tx3;
     assert_int_equal(scep_store_insert_cert(st, &ci, &ev), SCEP_ERR_CHALLENGE);
-    assert_int_equal(chal_uses(st, id), 2);
+    assert_spent_uses(st, id, 2);
     assert_int_equal(scep_store_get_cert(st, s3, &got), SCEP_ERR_NOT_FOUND);
     assert_int_equal(scep_store_get_cert_by_transaction(st, tx3, &got), SCEP_ERR_NOT_FOUND);
     assert_int_equal(audit_since(st, mark), 2);
@@ -1840,27 +1866,35 @@ static void test_challenge_expired_revoked(void **state)
     int64_t now = (int64_t)time(NULL);
     int64_t expired = add_chal(st, 1, 5, now - 1, NULL, NULL);
     int64_t revoked = add_chal(st, 2, 5, FAR_FUTURE, NULL, NULL), mark;
+    int rc;
 
     (void)state;
     serial_of(s1, sizeof(s1), 1);
     ci = cert(s1, "CN=late", NULL);
     ci.challenge_id = expired;
     assert_int_equal(scep_store_insert_cert(st, &ci, NULL), SCEP_ERR_CHALLENGE);
-    assert_int_equal(chal_uses(st, expired), 0);
+    assert_spent_uses(st, expired, 0);
     mark = audit_mark(st);
     assert_int_equal(scep_store_revoke_challenge(st, revoked, 0, &ev), 0);
-    assert_int_equal(scep_store_get_challenge(st, revoked, &ch), 0);
-    assert_true(ch->revoked_at >= now);
-    scep_challenge_info_free(ch);
+    rc = scep_store_get_challenge(st, revoked, &ch);
+    if (!gone_elsewhere(rc)) {
+        assert_int_equal(rc, 0);
+        assert_true(ch->revoked_at >= now);
+        scep_challenge_info_free(ch);
+    }
     ci.challenge_id = revoked;
     assert_int_equal(scep_store_insert_cert(st, &ci, NULL), SCEP_ERR_CHALLENGE);
     assert_int_equal(scep_store_get_cert(st, s1, &got), SCEP_ERR_NOT_FOUND);
     /* Revoked again: refused, nothing written; unknown: not found. */
-    assert_int_equal(scep_store_revoke_challenge(st, revoked, 0, &ev), SCEP_ERR_EXISTS);
+    rc = scep_store_revoke_challenge(st, revoked, 0, &ev);
+    if (!gone_elsewhere(rc))
+        assert_int_equal(rc, SCEP_ERR_EXISTS);
     assert_int_equal(scep_store_revoke_challenge(st, INT64_MAX, 0, &ev), SCEP_ERR_NOT_FOUND);
     assert_int_equal(audit_since(st, mark), 1);
     /* An expired one may still be revoked. */
-    assert_int_equal(scep_store_revoke_challenge(st, expired, 0, NULL), 0);
+    rc = scep_store_revoke_challenge(st, expired, 0, NULL);
+    if (!gone_elsewhere(rc))
+        assert_int_equal(rc, 0);
     assert_int_equal(scep_store_revoke_challenge(NULL, expired, 0, NULL), SCEP_ERR_INVALID_ARG);
     assert_audit_intact(st);
     scep_store_close(st);
@@ -1887,7 +1921,7 @@ static void test_challenge_consumed_by_request(void **state)
     ri.csr_len = sizeof(der_b);
     ri.challenge_id = chal;
     assert_int_equal(scep_store_add_request(st, &ri, NULL, &rid), 0);
-    assert_int_equal(chal_uses(st, chal), 1);
+    assert_spent_uses(st, chal, 1);
     assert_int_equal(scep_store_get_request(st, rid, &got), 0);
     assert_int_equal(got->challenge_id, chal);
     scep_request_info_free(got);
@@ -1908,7 +1942,7 @@ static void test_challenge_consumed_by_request(void **state)
     ci.transaction_id = tx1;
     ci.challenge_id = other;
     assert_int_equal(scep_store_issue_request(st, rid, &ci, NULL), 0);
-    assert_int_equal(chal_uses(st, chal), 1);
+    assert_spent_uses(st, chal, 1);
     assert_int_equal(chal_uses(st, other), 0);
     assert_int_equal(scep_store_get_cert(st, s1, &cert_got), 0);
     assert_int_equal(cert_got->challenge_id, chal);
@@ -1972,14 +2006,20 @@ static void test_challenge_list_purge(void **state)
     assert_int_equal(seen.found[1] + seen.found[2] + seen.found[3], 0);
     memset(seen.found, 0, sizeof(seen.found));
     assert_int_equal(scep_store_list_challenges(st, 1, chal_seen_cb, &seen), 0);
-    for (i = 0; i < 4; i++)
+    assert_int_equal(seen.found[0], 1);
+    for (i = 1; i < 4; i++) {
+        if (seen.found[i] == 0 && gone_elsewhere(scep_store_get_challenge(st, seen.ids[i], &ch)))
+            continue;
         assert_int_equal(seen.found[i], 1);
+    }
     assert_int_equal(scep_store_list_challenges(st, 1, chal_stop_cb, NULL), 42);
     assert_int_equal(scep_store_list_challenges(st, 1, NULL, NULL), SCEP_ERR_INVALID_ARG);
 
     mark = audit_mark(st);
     assert_int_equal(scep_store_purge_challenges(st, now, &purged, &ev), 0);
-    assert_true(purged >= 3); /* another run's spent ones may go too */
+    /* Earlier tests' spent challenges go too; on a shared store another
+     * run may have purged ours first. */
+    assert_true(g_private ? purged >= 3 : purged >= 0);
     assert_int_equal(audit_since(st, mark), 1);
     assert_int_equal(scep_store_get_challenge(st, seen.ids[0], &ch), 0);
     scep_challenge_info_free(ch);
@@ -2018,7 +2058,7 @@ static void test_challenge_race(void **state)
     assert_int_equal(run_race(rs, &others), 1);
     assert_int_equal(others, SCEP_ERR_CHALLENGE);
     assert_int_equal(audit_since(st, mark), 1);
-    assert_int_equal(chal_uses(st, chal), 1);
+    assert_spent_uses(st, chal, 1);
     for (i = 0; i < RACERS; i++) {
         int rc = scep_store_get_cert(st, rs[i].serial, &got);
 
@@ -2079,6 +2119,7 @@ int main(int argc, char **argv)
         dir = tu_tempdir();
         snprintf(uri, sizeof(uri), "sqlite:%s/contract.db", dir);
         g_uri = uri;
+        g_private = 1;
     }
     snprintf(g_run, sizeof(g_run), "%08lX%06lX", (unsigned long)time(NULL) & 0xffffffffUL,
              (unsigned long)getpid() & 0xffffffUL);
