@@ -40,6 +40,15 @@
  * allows exactly one), so a few more is generous. */
 #define SCEP_MAX_OCSP_CERTIDS 8
 
+/* A webhook's answer (lib/policy/webhook.h), bytes read at most: a
+ * verdict is a few dozen bytes; a longer answer is cut off and the
+ * enrollment denied, so a hook cannot make a worker buffer more. */
+#define SCEP_WEBHOOK_MAX_RESPONSE (64 * 1024)
+
+/* Bytes of a webhook's "reason" string kept in a denial's text, which
+ * reaches the log line and the client. */
+#define SCEP_WEBHOOK_MAX_REASON 128
+
 /* Worker threads at most (default: number of cores). */
 #define SCEP_MAX_WORKERS 64
 

@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -103,6 +104,11 @@ struct scepd_conn {
     struct event *deadline; /* read_timeout; pending while a request is awaited */
     struct scepd_conn *prev, *next;
     struct scepd_conn *hnext; /* ht chain */
+    /* http.c's deferred reply waiting on this connection (see
+     * scepd_conns_watch_close), or NULL. */
+    scepd_conns_close_fn *on_close;
+    void *on_close_arg;
+    struct event *hup; /* the peer hanging up while on_close is set */
 };
 
 /*
@@ -308,10 +314,21 @@ static void conn_closed(struct evhttp_connection *evcon, void *arg)
 
     /* Never twice: evhttp may reset a connection and free it later. */
     evhttp_connection_set_closecb(evcon, NULL, NULL);
+    /* A reply still owed on this connection can never be sent now; its
+     * owner lets go first, while the request is still allocated (evhttp
+     * frees it after this callback). */
+    if (k->on_close != NULL) {
+        scepd_conns_close_fn *fn = k->on_close;
+
+        k->on_close = NULL;
+        fn(k->on_close_arg);
+    }
     conn_ht_del(c, k);
     conn_unlink(&c->conns, k);
     if (k->deadline != NULL)
         event_free(k->deadline);
+    if (k->hup != NULL)
+        event_free(k->hup);
     free(k);
     conn_gone(c);
 }
@@ -595,6 +612,87 @@ void scepd_conns_request_end(struct scepd_conns *c, struct evhttp_connection *ev
         conn_arm_deadline(k);
 }
 
+/*
+ * hup: the socket of a connection whose reply is deferred became
+ * readable.  evhttp reads nothing while a reply is owed, so this is the
+ * only way to learn that the client gave up: a peek that sees the end of
+ * the stream (or a reset) closes the connection, which runs the watcher
+ * through conn_closed and frees k.  Bytes instead (a pipelined request,
+ * a TLS record such as close_notify) cannot be told from a client that
+ * is still there without reading them, which is evhttp's job: the watch
+ * stops and the reply, bounded by its owner's timeout, finds out.
+ */
+static void conn_hup(evutil_socket_t fd, short what, void *arg)
+{
+    struct scepd_conn *k = arg;
+    char b;
+    ssize_t n;
+
+    (void)what;
+    n = recv(fd, &b, 1, MSG_PEEK);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n > 0) {
+        event_del(k->hup);
+        return;
+    }
+    if (scepd_log_enabled(SCEPD_DEBUG)) {
+        char *addr = NULL;
+        ev_uint16_t port = 0;
+
+        evhttp_connection_get_peer(k->evcon, &addr, &port);
+        scepd_log(SCEPD_DEBUG, "connection closed by the client before its deferred reply", "peer",
+                  addr != NULL ? addr : "", NULL);
+    }
+    /* Frees k (and this event) through conn_closed. */
+    evhttp_connection_free(k->evcon);
+}
+
+/*
+ * Calls fn(arg) if evcon closes before scepd_conns_unwatch_close(): a
+ * deferred reply (http.c) must learn that its connection is gone, be it
+ * closed by us (shutdown, evhttp_free) or by the client (conn_hup).
+ * While such a request waits, evhttp has disabled reading and has
+ * nothing to write, so neither read_timeout's deadline (stopped by
+ * scepd_conns_request_begin) nor the stop timeout fires on it: it stays
+ * counted as open, and a stopping worker waits for it.  Returns 0, or -1
+ * when evcon is not counted here (out of memory at accept) or already
+ * watched.
+ */
+int scepd_conns_watch_close(struct scepd_conns *c, struct evhttp_connection *evcon,
+                            scepd_conns_close_fn *fn, void *arg)
+{
+    struct scepd_conn *k = conn_find(c, evcon);
+    struct bufferevent *bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
+
+    if (k == NULL || fn == NULL || k->on_close != NULL)
+        return -1;
+    k->on_close = fn;
+    k->on_close_arg = arg;
+    /* Without the hang-up watch a close by us is still noticed. */
+    if (fd >= 0) {
+        if (k->hup == NULL)
+            k->hup = event_new(c->base, fd, EV_READ | EV_PERSIST, conn_hup, k);
+        if (k->hup != NULL)
+            event_add(k->hup, NULL);
+    }
+    return 0;
+}
+
+/* The deferred reply on evcon has been sent: no close callback any more. */
+void scepd_conns_unwatch_close(struct scepd_conns *c, struct evhttp_connection *evcon)
+{
+    struct scepd_conn *k = conn_find(c, evcon);
+
+    if (k != NULL) {
+        k->on_close = NULL;
+        k->on_close_arg = NULL;
+        if (k->hup != NULL)
+            event_del(k->hup);
+    }
+}
+
 /* Connections open now. */
 long scepd_conns_open(const struct scepd_conns *c)
 {
@@ -647,6 +745,8 @@ void scepd_conns_free(struct scepd_conns *c)
         conn_unlink(&c->conns, k);
         if (k->deadline != NULL)
             event_free(k->deadline);
+        if (k->hup != NULL)
+            event_free(k->hup);
         free(k);
     }
     free(c->ht);

@@ -66,6 +66,24 @@ void scepd_conns_request_begin(struct scepd_conns *c, struct evhttp_connection *
  * request must arrive within read_timeout. */
 void scepd_conns_request_end(struct scepd_conns *c, struct evhttp_connection *evcon);
 
+/* Called on the worker's thread when a watched connection closes. */
+typedef void scepd_conns_close_fn(void *arg);
+
+/*
+ * Watches evcon for a reply that http.c sends later (a deferred reply):
+ * fn(arg) runs once if evcon closes first, before evhttp frees the
+ * request on it: closed by us (shutdown, evhttp_free) or by the client
+ * (a hang-up seen on the socket while the reply is owed, which closes
+ * the connection).  The connection stays counted, and neither the read
+ * deadline nor the stop timeout closes it while it waits.  Returns 0, or
+ * -1 when evcon is not counted here or is watched already.
+ */
+int scepd_conns_watch_close(struct scepd_conns *c, struct evhttp_connection *evcon,
+                            scepd_conns_close_fn *fn, void *arg);
+
+/* Stops watching evcon (the deferred reply has been sent). */
+void scepd_conns_unwatch_close(struct scepd_conns *c, struct evhttp_connection *evcon);
+
 /* Connections open now. */
 long scepd_conns_open(const struct scepd_conns *c);
 

@@ -4,7 +4,11 @@
  * path and query, body, peer address and, on TLS, the verified client
  * certificate), looks the path up in the listener's route table
  * (route.h), answers 404 or 405 (with Allow) itself, runs the handler
- * otherwise, and writes one logfmt line.  Replies always carry a
+ * otherwise, and writes one logfmt line.  A handler may defer its reply
+ * (request.h): the context then outlives the handler, and the line is
+ * written when the deferred reply is sent or the connection is lost
+ * (conn.c's close watch tells us; evhttp has no callback of its own for
+ * a server request whose connection dies).  Replies always carry a
  * Content-Length (also for HTTP/1.0 and HEAD; never chunked: several
  * clients cannot read chunked replies).
  *
@@ -56,11 +60,24 @@ struct scepd_http {
     int tls;
 };
 
-/* One request being answered; lives on http_handle()'s stack. */
+/* What a deferring handler holds; embedded in its request. */
+struct scepd_deferred {
+    struct scepd_request *req;
+    void (*on_abort)(void *arg);
+    void *on_abort_arg;
+};
+
+/*
+ * One request being answered.  Allocated by http_handle() and freed
+ * when the handler returns, unless it deferred the reply: then by
+ * scepd_deferred_done() or, if the connection closes first, by
+ * http_deferred_closed().
+ */
 struct scepd_request {
     struct scepd_http *h;
     struct evhttp_request *req;
-    unsigned method; /* SCEPD_M_* bit, 0 for a method we do not know */
+    struct evhttp_connection *evcon; /* as when the request arrived */
+    unsigned method;                 /* SCEPD_M_* bit, 0 for a method we do not know */
     const char *method_name;
     const char *path; /* raw, without the query */
     size_t path_len;
@@ -74,6 +91,12 @@ struct scepd_request {
     size_t bytes;
     int op; /* enum scepd_op, SCEPD_OP_NONE for non-SCEP routes */
     struct scep_reply r;
+    /* Deferred replies (request.h). */
+    int in_handler; /* the handler has not returned yet */
+    int deferred;   /* scepd_request_defer() was called */
+    int done;       /* scepd_deferred_done() ran inside the handler */
+    int aborted;    /* the connection closed inside the handler */
+    struct scepd_deferred d;
 };
 
 static const struct {
@@ -215,6 +238,10 @@ void scepd_reply_send(struct scepd_request *req, int status, const char *content
         return;
     req->replied = 1;
     req->status = status;
+    /* From here evhttp owns the request and frees it with its
+     * connection: a close no longer concerns the deferring handler. */
+    if (req->deferred)
+        scepd_conns_unwatch_close(req->h->conns, req->evcon);
     buf = evbuffer_new();
     /* HEAD: the headers of the GET reply, with its Content-Length, and no
      * body.  evhttp 2.1 writes whatever buffer it is given, also for
@@ -357,61 +384,180 @@ static void http_split_target(struct scepd_request *c, const char *uri)
     }
 }
 
+/* Writes the log line and frees c (not c->req, which evhttp owns). */
+static void http_finish(struct scepd_request *c)
+{
+    http_log(c);
+    scep_reply_clear(&c->r);
+    free(c);
+}
+
 /* evhttp's callback for every request on one listener of a worker. */
 static void http_handle(struct evhttp_request *evreq, void *arg)
 {
-    struct scepd_request c;
+    struct scepd_request *c;
     struct scepd_route_match m;
     enum evhttp_cmd_type cmd = evhttp_request_get_command(evreq);
     struct evhttp_connection *conn = evhttp_request_get_connection(evreq);
     size_t i;
 
-    memset(&c, 0, sizeof(c));
-    clock_gettime(CLOCK_MONOTONIC, &c.start);
-    c.h = arg;
-    c.req = evreq;
-    c.op = SCEPD_OP_NONE;
-    c.method_name = "OTHER";
-    c.r.msg_type = -1;
-    c.r.fail_info = -1;
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        /* No context, no handler: evhttp's own reply needs no memory of
+         * ours. */
+        scepd_log(SCEPD_ERROR, "out of memory for a request", NULL);
+        evhttp_send_error(evreq, 500, NULL);
+        return;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &c->start);
+    c->h = arg;
+    c->req = evreq;
+    c->evcon = conn;
+    c->op = SCEPD_OP_NONE;
+    c->method_name = "OTHER";
+    c->r.msg_type = -1;
+    c->r.fail_info = -1;
+    c->d.req = c;
     for (i = 0; i < sizeof(http_methods) / sizeof(http_methods[0]); i++) {
         if (http_methods[i].cmd == cmd) {
-            c.method = http_methods[i].bit;
-            c.method_name = http_methods[i].name;
+            c->method = http_methods[i].bit;
+            c->method_name = http_methods[i].name;
         }
     }
     /* The request is whole: it met its read deadline (conn.c). */
-    scepd_conns_request_begin(c.h->conns, conn);
+    scepd_conns_request_begin(c->h->conns, conn);
     if (conn != NULL) {
         char *addr = NULL;
         ev_uint16_t port = 0;
 
         evhttp_connection_get_peer(conn, &addr, &port);
-        snprintf(c.peer, sizeof(c.peer), "%s", addr != NULL ? addr : "");
+        snprintf(c->peer, sizeof(c->peer), "%s", addr != NULL ? addr : "");
     }
-    if (c.h->tls)
-        c.peer_cert = http_peer_cert(conn);
-    http_split_target(&c, evhttp_request_get_uri(evreq));
+    if (c->h->tls)
+        c->peer_cert = http_peer_cert(conn);
+    http_split_target(c, evhttp_request_get_uri(evreq));
 
-    switch (scepd_router_match(c.h->routes, c.path, c.path_len, c.method, &m)) {
+    switch (scepd_router_match(c->h->routes, c->path, c->path_len, c->method, &m)) {
     case SCEPD_ROUTE_OK:
-        m.handler(&c, c.h->app);
-        if (!c.replied)
-            scepd_reply_refuse(&c, 500, "internal error: the handler sent no reply");
+        c->in_handler = 1;
+        m.handler(c, c->h->app);
+        c->in_handler = 0;
+        if (c->aborted) {
+            /* The connection went while the handler ran (the handler
+             * had deferred, and its abort callback has run). */
+            scep_reply_clear(&c->r);
+            free(c);
+            return;
+        }
+        /* A deferred reply is sent, logged and freed later, unless the
+         * handler already finished it. */
+        if (c->deferred && !c->done)
+            return;
+        if (!c->replied)
+            scepd_reply_refuse(c, 500, "internal error: the handler sent no reply");
         break;
     case SCEPD_ROUTE_METHOD: {
         char allow[96];
 
-        scepd_reply_header(&c, "Allow", scepd_methods_allow(m.allow, allow, sizeof(allow)));
-        scepd_reply_refuse(&c, 405, "method not allowed");
+        scepd_reply_header(c, "Allow", scepd_methods_allow(m.allow, allow, sizeof(allow)));
+        scepd_reply_refuse(c, 405, "method not allowed");
         break;
     }
     default:
-        scepd_reply_refuse(&c, 404, "not found: SCEP is served under the configured path prefix");
+        scepd_reply_refuse(c, 404, "not found: SCEP is served under the configured path prefix");
         break;
     }
-    http_log(&c);
-    scep_reply_clear(&c.r);
+    http_finish(c);
+}
+
+/* ---- deferred replies (request.h) ------------------------------------- */
+
+/*
+ * conn.c: the connection of a deferred request closed before its reply
+ * (the client hung up, evhttp_free at the end of a shutdown, or evhttp
+ * dropping it).  The
+ * owner's abort callback runs first, so that it cancels what it started
+ * while the request still exists; then the request goes.  evhttp frees
+ * an evhttp_request still queued on the connection right after this
+ * callback; one it has already detached (the evcon is NULL: a network
+ * error while the reply was owed, evhttp_connection_incoming_fail)
+ * belongs to us, and would leak otherwise.
+ */
+static void http_deferred_closed(void *arg)
+{
+    struct scepd_request *c = arg;
+
+    /* Whatever the callback tries, nothing reaches the dead connection. */
+    c->replied = 1;
+    c->status = 0;
+    if (c->d.on_abort != NULL)
+        c->d.on_abort(c->d.on_abort_arg);
+    if (c->r.reason[0] == '\0')
+        snprintf(c->r.reason, sizeof(c->r.reason), "%s",
+                 "connection closed before the deferred reply");
+    c->r.outcome = "aborted";
+    /* Logged now, while the path (in the evhttp_request) and the client
+     * certificate (in the connection's SSL) still exist: both go as soon
+     * as this callback returns, or below. */
+    http_log(c);
+    c->peer_cert = NULL;
+    c->path = "";
+    c->path_len = 0;
+    c->query = NULL;
+    c->query_len = 0;
+    if (evhttp_request_get_connection(c->req) == NULL)
+        evhttp_request_free(c->req);
+    c->req = NULL;
+    if (c->in_handler) {
+        /* http_handle() frees c when the handler returns. */
+        c->aborted = 1;
+        return;
+    }
+    scep_reply_clear(&c->r);
+    free(c);
+}
+
+/* Defers req's reply; see request.h. */
+struct scepd_deferred *scepd_request_defer(struct scepd_request *req)
+{
+    if (req->deferred)
+        return &req->d;
+    if (!req->in_handler || req->replied)
+        return NULL;
+    /* The close hook is conn.c's; without one (a connection that could
+     * not be counted) there is no way to learn of a close, so no
+     * deferral: the handler answers now. */
+    if (scepd_conns_watch_close(req->h->conns, req->evcon, http_deferred_closed, req) != 0)
+        return NULL;
+    req->deferred = 1;
+    return &req->d;
+}
+
+struct scepd_request *scepd_deferred_request(struct scepd_deferred *d)
+{
+    return d->req;
+}
+
+void scepd_deferred_on_abort(struct scepd_deferred *d, void (*cb)(void *arg), void *arg)
+{
+    d->on_abort = cb;
+    d->on_abort_arg = arg;
+}
+
+/* Finishes a deferred request; see request.h. */
+void scepd_deferred_done(struct scepd_deferred *d)
+{
+    struct scepd_request *c = d->req;
+
+    if (!c->replied)
+        scepd_reply_refuse(c, 500, "internal error: the deferred handler sent no reply");
+    d->on_abort = NULL;
+    if (c->in_handler) {
+        /* http_handle() logs and frees it when the handler returns. */
+        c->done = 1;
+        return;
+    }
+    http_finish(c);
 }
 
 /*

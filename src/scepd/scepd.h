@@ -9,7 +9,8 @@
  * address, plain or TLS, and its route table), route.h (path ->
  * handler), request.h (what a handler sees and how it replies), http.h
  * (a listener served on one worker), conn.h (connection accounting),
- * worker.h (one worker thread), crlpub.h (the CRL publisher).
+ * worker.h (one worker thread), crlpub.h (the CRL publisher), fetch.h
+ * (a worker's asynchronous HTTP client, for webhooks).
  * Nothing here is part of libscep.
  *
  * How a request travels: a listener's socket is shared by every worker;
@@ -225,16 +226,20 @@ int scepd_store_present(const struct scepd_server *srv);
 
 /* ---- handlers.c ---------------------------------------------------- */
 
+struct scepd_fetcher;
 /*
  * What a route handler (route.h) reaches on the worker it runs on: the
- * worker's SCEP service and counters, and the server's read-only part.
- * Owned by the worker; handlers borrow it for one request.
+ * worker's SCEP service, counters and HTTP client (fetch.h: webhook
+ * calls on the worker's event loop, for deferred replies), and the
+ * server's read-only part.  Owned by the worker; handlers borrow it for
+ * one request.
  */
 struct scepd_app {
     const struct scepd_server *srv;
     struct scep_service *svc;
     struct scepd_metrics *metrics;
-    struct scepd_limits *limits; /* srv->limits, borrowed; NULL: no limits */
+    struct scepd_limits *limits;   /* srv->limits, borrowed; NULL: no limits */
+    struct scepd_fetcher *fetcher; /* the worker's, borrowed (fetch.h) */
 };
 
 struct scepd_router;

@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 
@@ -454,6 +455,14 @@ int scepd_serve(const struct scep_config *cfg, struct scep_ca *ca, const char *c
         goto out;
     }
     event_set_log_callback(server_libevent_log);
+    /* libcurl's global state (fetch.h, the workers' webhook calls):
+     * curl_global_init is not thread-safe, so here, before any worker
+     * thread exists.  Never undone: it is reference-counted and other
+     * parts of the process may use libcurl. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        scepd_log(SCEPD_ERROR, "cannot initialise libcurl", NULL);
+        goto out;
+    }
     /* A client closing early must not kill us with SIGPIPE. */
     signal(SIGPIPE, SIG_IGN);
     if (server_listeners(&m) != 0)

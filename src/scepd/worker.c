@@ -7,7 +7,11 @@
  * Stopping: the first stop makes the connection accounting forget the
  * listeners, closes this worker's dups of the listening sockets and
  * waits until the accounting reports the last connection closed (or the
- * drain time is over); a second stop leaves at once.
+ * drain time is over); a second stop leaves at once.  A request waiting
+ * for a deferred reply (a webhook) keeps its connection open, so the
+ * drain waits for it too, bounded by the webhook's timeout; one still
+ * waiting when the drain time is over is aborted by scepd_worker_free()
+ * (its transfer cancelled, its connection closed without a reply).
  */
 #include "worker.h"
 
@@ -21,6 +25,7 @@
 #include <scep/error.h>
 
 #include "conn.h"
+#include "fetch.h"
 #include "http.h"
 #include "scepd.h"
 #include "ca/ca.h"
@@ -44,6 +49,7 @@ struct scepd_worker {
     struct event *drain_timer;
     struct scep_store *store;
     struct scep_service *svc;
+    struct scepd_fetcher *fetcher;
     struct scepd_app app;
     int stopping;
     scepd_worker_exit_fn *on_exit;
@@ -179,10 +185,16 @@ int scepd_worker_new(int id, const struct scepd_server *srv, struct scep_ca *ca,
         scepd_log(SCEPD_ERROR, "cannot create the SCEP service", "error", scep_strerror(err), NULL);
         goto out;
     }
+    w->fetcher = scepd_fetcher_new(w->base);
+    if (w->fetcher == NULL) {
+        scepd_log(SCEPD_ERROR, "cannot create the worker's HTTP client", NULL);
+        goto out;
+    }
     w->app.srv = srv;
     w->app.svc = w->svc;
     w->app.metrics = &w->metrics;
     w->app.limits = srv->limits;
+    w->app.fetcher = w->fetcher;
     for (k = 0; k < n; k++) {
         if (scepd_http_new(w->base, cfg, listeners[k], &w->app, w->conns, &w->http[k]) != 0)
             goto out;
@@ -275,8 +287,13 @@ void scepd_worker_free(struct scepd_worker *w)
 
     if (w == NULL)
         return;
+    /* The order matters: closing the connections aborts the requests
+     * still waiting for a deferred reply, whose abort callbacks cancel
+     * their transfers on the fetcher; only then can the fetcher go, and
+     * it must go before the base its events live on. */
     for (i = 0; i < w->nhttp; i++)
         scepd_http_free(w->http[i]);
+    scepd_fetcher_free(w->fetcher);
     scepd_conns_free(w->conns);
     if (w->stop_ev != NULL)
         event_free(w->stop_ev);
