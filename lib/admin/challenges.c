@@ -31,14 +31,7 @@
 #include <scep/limits.h>
 
 #include "admin/admin.h"
-
-/*
- * lib/ca's subject parser (lib/ca/name.c, declared in ca_internal.h,
- * which nothing outside lib/ca includes).  A bound subject must parse
- * exactly as a CA subject does, so the one parser is used rather than a
- * second one that would drift.  *out: X509_NAME_free().
- */
-int ca_name_parse(const char *text, X509_NAME **out);
+#include "ca/ca.h"
 
 /* Room for the audit detail and for one side of a binding message. */
 #define DETAIL_LEN 4096
@@ -261,7 +254,7 @@ static int check_spec(const struct scep_admin_challenge_spec *spec, char *canon,
     if (spec->subject != NULL) {
         /* lib/ca's parser answers SCEP_ERR_CONFIG for every refusal:
          * unknown attribute, empty value, too long. */
-        if (ca_name_parse(spec->subject, &name) != 0) {
+        if (scep_ca_parse_name(spec->subject, &name) != 0) {
             ERR_clear_error();
             set_why(why, whylen,
                     "subject \"%.256s\" is not a DN (e.g. \"CN=device1,O=Example\"; known "
@@ -540,7 +533,7 @@ int scep_admin_challenge_check_binding(const struct scep_challenge_info *ci,
         goto out;
     }
     if (ci->subject != NULL) {
-        if (ca_name_parse(ci->subject, &bound) != 0) {
+        if (scep_ca_parse_name(ci->subject, &bound) != 0) {
             ERR_clear_error();
             set_why(why, whylen, "challenge's bound subject \"%.256s\" no longer parses",
                     ci->subject);

@@ -251,6 +251,16 @@ int scep_ca_check_issued(const struct scep_ca *ca, X509 *cert, time_t now);
 int scep_ca_check_ext_value(int nid, const char *value);
 
 /*
+ * Parses "CN=a,O=b" (RFC 2253 order: most significant last) or "/O=b/CN=a"
+ * (OpenSSL oneline order) into a new X509_NAME.  A backslash escapes the
+ * next character.  Unknown attribute names, empty values and subjects
+ * over SCEP_MAX_SUBJECT are refused with SCEP_ERR_CONFIG.
+ * *out: free with X509_NAME_free().  (Subjects in configuration, bound
+ * subjects of one-time challenges.)
+ */
+int scep_ca_parse_name(const char *text, X509_NAME **out);
+
+/*
  * Parses a list of EC curve names ("P-256, P-384, P-521", in any order,
  * separated by commas and blanks) into SCEP_CURVE_* bits in *out.
  * Returns 0, or SCEP_ERR_CONFIG for an unknown name or an empty list.

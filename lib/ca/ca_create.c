@@ -120,12 +120,12 @@ static int plan_make(const struct scep_ca_init_opts *o, int force_ra, struct ca_
         goto out;
     if (p->days < 1 || p->days > CA_MAX_DAYS)
         goto out;
-    rc = ca_name_parse(o->subject != NULL ? o->subject : CA_DEFAULT_SUBJECT, &p->name);
+    rc = scep_ca_parse_name(o->subject != NULL ? o->subject : CA_DEFAULT_SUBJECT, &p->name);
     if (rc != 0)
         goto out;
     if (o->with_ra || force_ra || p->key_type == SCEP_KEY_EC) {
         if (o->ra_subject != NULL)
-            rc = ca_name_parse(o->ra_subject, &p->ra_name);
+            rc = scep_ca_parse_name(o->ra_subject, &p->ra_name);
         else
             rc = derive_ra_name(p->name, &p->ra_name);
         if (rc != 0)

@@ -65,15 +65,6 @@ int ca_check_name(const X509_NAME *name, const char *where, char *why, size_t wh
 int ca_check_general_names(const GENERAL_NAMES *gens, int allow_wildcard, char *why, size_t whylen);
 
 /*
- * Parses "CN=a,O=b" (RFC 2253 order: most significant last) or "/O=b/CN=a"
- * (OpenSSL oneline order) into a new X509_NAME.  A backslash escapes the
- * next character.  Unknown attribute names, empty values and subjects
- * over SCEP_MAX_SUBJECT are refused with SCEP_ERR_CONFIG.
- * *out: free with X509_NAME_free().
- */
-int ca_name_parse(const char *text, X509_NAME **out);
-
-/*
  * Adds one extension in OpenSSL v3 config syntax (e.g. "critical,CA:TRUE")
  * to cert, with issuer providing the key identifier for AKI.
  * Returns 0 or SCEP_ERR_CONFIG when value does not parse.

@@ -111,7 +111,7 @@ static int add_component(X509_NAME *name, const char *s, size_t len, int loc)
  * Parses a subject string into a new X509_NAME (see ca_internal.h).
  * *out: free with X509_NAME_free().
  */
-int ca_name_parse(const char *text, X509_NAME **out)
+int scep_ca_parse_name(const char *text, X509_NAME **out)
 {
     X509_NAME *name = NULL;
     size_t len, start, i;

@@ -29,6 +29,7 @@
 #include <openssl/obj_mac.h>
 #include <scep/error.h>
 #include "common/server_limits.h"
+#include "policy/rules.h"
 
 enum conf_type {
     CT_STRING, /* char *; "" stores NULL for optional keys */
@@ -40,13 +41,15 @@ enum conf_type {
 };
 
 /* Key flags. */
-#define CF_REQUIRED 1u /* a string that may not be empty */
-#define CF_SECRET 2u   /* never repeated in error texts */
-#define CF_LISTEN 4u   /* HOST:PORT or [V6]:PORT */
-#define CF_PATH 8u     /* an URL path: starts with '/' */
-#define CF_KU 16u      /* a keyUsage value OpenSSL accepts */
-#define CF_EKU 32u     /* an extendedKeyUsage value OpenSSL accepts */
-#define CF_CURVES 64u  /* a list of EC curve names (scep_ca_parse_curves) */
+#define CF_REQUIRED 1u  /* a string that may not be empty */
+#define CF_SECRET 2u    /* never repeated in error texts */
+#define CF_LISTEN 4u    /* HOST:PORT or [V6]:PORT */
+#define CF_PATH 8u      /* an URL path: starts with '/' */
+#define CF_KU 16u       /* a keyUsage value OpenSSL accepts */
+#define CF_EKU 32u      /* an extendedKeyUsage value OpenSSL accepts */
+#define CF_CURVES 64u   /* a list of EC curve names (scep_ca_parse_curves) */
+#define CF_PROFILE 128u /* a profile key: offset into struct scep_config_profile */
+#define CF_URL 256u     /* an http:// or https:// URL */
 
 struct conf_key {
     const char *name;
@@ -62,6 +65,7 @@ struct conf_key {
 };
 
 #define OFF(f) offsetof(struct scep_config, f)
+#define OFFP(f) offsetof(struct scep_config_profile, f)
 
 /* The longest sane validity: a hundred years. */
 #define CONF_MAX_DAYS 36500
@@ -122,38 +126,63 @@ static const struct conf_key conf_keys[] = {
      NULL, 0, "minutes until an OCSP answer's nextUpdate"},
 
     /* [enroll] */
-    {"challenge", "enroll", CT_STRING, OFF(challenge), 0, 0, 0, NULL, NULL, CF_SECRET,
+    {"challenge", "enroll", CT_STRING, OFFP(challenge), 0, 0, 0, NULL, NULL, CF_SECRET | CF_PROFILE,
      "static challenge password (prefer challenge_file)"},
-    {"challenge_file", "enroll", CT_STRING, OFF(challenge_file), 0, 0, 0, NULL, NULL, 0,
+    {"challenge_file", "enroll", CT_STRING, OFFP(challenge_file), 0, 0, 0, NULL, NULL, CF_PROFILE,
      "file whose first line is the challenge password"},
-    {"renewal", "enroll", CT_BOOL, OFF(renewal), 0, 1, 1, NULL, NULL, 0,
+    {"open_enrollment", "enroll", CT_BOOL, OFFP(open_enrollment), 0, 1, 0, NULL, NULL, CF_PROFILE,
+     "issue to anyone who reaches the URL, with no challenge at all (default false)"},
+    {"renewal", "enroll", CT_BOOL, OFFP(renewal), 0, 1, 1, NULL, NULL, CF_PROFILE,
      "accept RenewalReq signed by a certificate of this CA"},
-    {"approval", "enroll", CT_CHOICE, OFF(approval), 0, 0, 0, "auto", "auto|manual", CF_REQUIRED,
+    {"renewal_window_days", "enroll", CT_INT, OFFP(renewal_window_days), 0, CONF_MAX_DAYS, 0, NULL,
+     NULL, CF_PROFILE,
+     "renew only within this many days of the old certificate's expiry; 0: any time"},
+    {"approval", "enroll", CT_CHOICE, OFFP(approval), 0, 0, 0, "auto", "auto|manual",
+     CF_REQUIRED | CF_PROFILE,
      "auto issues at once; manual holds new enrollments PENDING until scepctl approve"},
-    {"validity_days", "enroll", CT_INT, OFF(validity_days), 1, CONF_MAX_DAYS, 365, NULL, NULL, 0,
-     "validity of issued certificates, in days"},
-    {"validity_seconds", "enroll", CT_LONG, OFF(validity_seconds), 0,
-     (long long)CONF_MAX_DAYS * 86400, 0, NULL, NULL, 0,
+    {"validity_days", "enroll", CT_INT, OFFP(validity_days), 1, CONF_MAX_DAYS, 365, NULL, NULL,
+     CF_PROFILE, "validity of issued certificates, in days"},
+    {"validity_seconds", "enroll", CT_LONG, OFFP(validity_seconds), 0,
+     (long long)CONF_MAX_DAYS * 86400, 0, NULL, NULL, CF_PROFILE,
      "validity of issued certificates in seconds; overrides validity_days when > 0"},
-    {"key_usage", "enroll", CT_STRING, OFF(key_usage), 0, 0, 0,
-     "critical,digitalSignature,keyEncipherment", NULL, CF_REQUIRED | CF_KU,
+    {"key_usage", "enroll", CT_STRING, OFFP(key_usage), 0, 0, 0,
+     "critical,digitalSignature,keyEncipherment", NULL, CF_REQUIRED | CF_KU | CF_PROFILE,
      "keyUsage of issued certificates (OpenSSL syntax)"},
-    {"ext_key_usage", "enroll", CT_STRING, OFF(ext_key_usage), 0, 0, 0, "clientAuth", NULL,
-     CF_REQUIRED | CF_EKU, "extendedKeyUsage of issued certificates (OpenSSL syntax)"},
-    {"crl_url", "enroll", CT_STRING, OFF(crl_url), 0, 0, 0, NULL, NULL, 0,
+    {"ext_key_usage", "enroll", CT_STRING, OFFP(ext_key_usage), 0, 0, 0, "clientAuth", NULL,
+     CF_REQUIRED | CF_EKU | CF_PROFILE, "extendedKeyUsage of issued certificates (OpenSSL syntax)"},
+    {"crl_url", "enroll", CT_STRING, OFFP(crl_url), 0, 0, 0, NULL, NULL, CF_PROFILE,
      "CRL distribution point URI put in issued certificates (default from public_url)"},
-    {"ocsp_url", "enroll", CT_STRING, OFF(ocsp_url), 0, 0, 0, NULL, NULL, 0,
+    {"ocsp_url", "enroll", CT_STRING, OFFP(ocsp_url), 0, 0, 0, NULL, NULL, CF_PROFILE,
      "OCSP responder URI put in issued certificates (default from public_url)"},
-    {"ca_issuers_url", "enroll", CT_STRING, OFF(ca_issuers_url), 0, 0, 0, NULL, NULL, 0,
+    {"ca_issuers_url", "enroll", CT_STRING, OFFP(ca_issuers_url), 0, 0, 0, NULL, NULL, CF_PROFILE,
      "caIssuers URI put in issued certificates"},
-    {"min_rsa_exponent", "enroll", CT_LONG, OFF(min_rsa_exponent), 3, 0x7fffffffL, 65537, NULL,
-     NULL, 0, "smallest RSA public exponent certified (odd exponents only; at least 3)"},
-    {"ec_curves", "enroll", CT_STRING, OFF(ec_curves), 0, 0, 0, "P-256,P-384,P-521", NULL,
-     CF_REQUIRED | CF_CURVES, "EC curves certified in CSRs: P-256, P-384, P-521, comma-separated"},
-    {"allow_wildcard_dns", "enroll", CT_BOOL, OFF(allow_wildcard_dns), 0, 1, 0, NULL, NULL, 0,
-     "certify dNSName subjectAltNames of the form *.example.org"},
-    {"allow_des", "enroll", CT_BOOL, OFF(allow_des), 0, 1, 0, NULL, NULL, 0,
+    {"min_rsa_exponent", "enroll", CT_LONG, OFFP(min_rsa_exponent), 3, 0x7fffffffL, 65537, NULL,
+     NULL, CF_PROFILE, "smallest RSA public exponent certified (odd exponents only; at least 3)"},
+    {"ec_curves", "enroll", CT_STRING, OFFP(ec_curves), 0, 0, 0, "P-256,P-384,P-521", NULL,
+     CF_REQUIRED | CF_CURVES | CF_PROFILE,
+     "EC curves certified in CSRs: P-256, P-384, P-521, comma-separated"},
+    {"allow_wildcard_dns", "enroll", CT_BOOL, OFFP(allow_wildcard_dns), 0, 1, 0, NULL, NULL,
+     CF_PROFILE, "certify dNSName subjectAltNames of the form *.example.org"},
+    {"allow_des", "enroll", CT_BOOL, OFFP(allow_des), 0, 1, 0, NULL, NULL, CF_PROFILE,
      "accept single-DES envelopes (old Cisco IOS, micromdm scepclient)"},
+    {"webhook_url", "enroll", CT_STRING, OFFP(webhook_url), 0, 0, 0, NULL, NULL,
+     CF_URL | CF_PROFILE, "POST every new enrollment here; issue only on a 2xx {\"allow\": true}"},
+    {"webhook_secret", "enroll", CT_STRING, OFFP(webhook_secret), 0, 0, 0, NULL, NULL,
+     CF_SECRET | CF_PROFILE, "HMAC-SHA256 key of the X-Scepd-Signature header (prefer the file)"},
+    {"webhook_secret_file", "enroll", CT_STRING, OFFP(webhook_secret_file), 0, 0, 0, NULL, NULL,
+     CF_PROFILE, "file whose first line is webhook_secret"},
+    {"webhook_timeout_ms", "enroll", CT_INT, OFFP(webhook_timeout_ms), 100, 60000, 5000, NULL, NULL,
+     CF_PROFILE, "milliseconds to wait for the webhook; no answer in time denies"},
+
+    /* [limits] */
+    {"rate_address_per_minute", "limits", CT_INT, OFF(rate_address_per_minute), 0, 1000000, 0, NULL,
+     NULL, 0, "PKIOperations per minute from one source address; 0: no limit"},
+    {"rate_address_burst", "limits", CT_INT, OFF(rate_address_burst), 1, 1000000, 20, NULL, NULL, 0,
+     "PKIOperations one source address may send at once"},
+    {"rate_challenge_per_minute", "limits", CT_INT, OFF(rate_challenge_per_minute), 0, 1000000, 0,
+     NULL, NULL, 0, "enrollments per minute with one challenge password; 0: no limit"},
+    {"rate_challenge_burst", "limits", CT_INT, OFF(rate_challenge_burst), 1, 1000000, 10, NULL,
+     NULL, 0, "enrollments with one challenge password at once"},
 };
 
 #define CONF_NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -195,9 +224,38 @@ static const struct conf_key *conf_find(const char *name)
     return NULL;
 }
 
-static char **conf_str(struct scep_config *c, const struct conf_key *k)
+/*
+ * Where key k lives: in c itself, or for a profile key in cp (c's
+ * default profile when cp is NULL).
+ */
+static void *conf_base(struct scep_config *c, struct scep_config_profile *cp,
+                       const struct conf_key *k)
 {
-    return (char **)((char *)c + k->offset);
+    if (k->flags & CF_PROFILE)
+        return cp != NULL ? (void *)cp : (void *)&c->enroll;
+    return c;
+}
+
+/* Whether name (dashes or underscores) is a rule key; norm receives it
+ * with underscores. */
+static int conf_rule_name(const char *name, char *norm, size_t size)
+{
+    size_t i, len;
+
+    if (name == NULL)
+        return 0;
+    len = strlen(name);
+    if (len == 0 || len >= size)
+        return 0;
+    for (i = 0; i < len; i++)
+        norm[i] = name[i] == '-' ? '_' : name[i];
+    norm[len] = '\0';
+    return scep_rules_is_key(norm);
+}
+
+static char **conf_str(void *base, const struct conf_key *k)
+{
+    return (char **)((char *)base + k->offset);
 }
 
 /*
@@ -282,7 +340,41 @@ static int conf_listen_ok(const char *s)
     return conf_parse_num(colon + 1, 0, 65535, &port) == 0;
 }
 
-static int conf_apply(struct scep_config *c, const struct conf_key *k, const char *value, char *err,
+/*
+ * A secret set anew, or its file named anew: what an earlier
+ * scep_config_finish read from the old file no longer stands, so the
+ * next finish checks and reads again.
+ */
+static void conf_forget_file(void *base, const struct conf_key *k)
+{
+    struct scep_config_profile *cp = base;
+    char **secret = NULL;
+    int *from_file = NULL;
+
+    if (!(k->flags & CF_PROFILE))
+        return;
+    if (k->offset == OFFP(challenge) || k->offset == OFFP(challenge_file)) {
+        secret = &cp->challenge;
+        from_file = &cp->challenge_from_file;
+    } else if (k->offset == OFFP(webhook_secret) || k->offset == OFFP(webhook_secret_file)) {
+        secret = &cp->webhook_secret;
+        from_file = &cp->secret_from_file;
+    } else {
+        return;
+    }
+    /* The file's name changed: its old content goes. */
+    if (*from_file &&
+        (k->offset == OFFP(challenge_file) || k->offset == OFFP(webhook_secret_file)) &&
+        *secret != NULL) {
+        OPENSSL_cleanse(*secret, strlen(*secret));
+        free(*secret);
+        *secret = NULL;
+    }
+    *from_file = 0;
+}
+
+/* Sets key k in base (conf_base) from its text value. */
+static int conf_apply(void *base, const struct conf_key *k, const char *value, char *err,
                       size_t errlen)
 {
     const char *shown = (k->flags & CF_SECRET) ? "(secret)" : value;
@@ -299,8 +391,9 @@ static int conf_apply(struct scep_config *c, const struct conf_key *k, const cha
                 conf_err(err, errlen, "%s: may not be empty", k->name);
                 return SCEP_ERR_CONFIG;
             }
-            free(*conf_str(c, k));
-            *conf_str(c, k) = NULL;
+            free(*conf_str(base, k));
+            *conf_str(base, k) = NULL;
+            conf_forget_file(base, k);
             return 0;
         }
         if (k->type == CT_CHOICE && !conf_choice_ok(k->choices, value)) {
@@ -331,6 +424,11 @@ static int conf_apply(struct scep_config *c, const struct conf_key *k, const cha
                      shown);
             return SCEP_ERR_CONFIG;
         }
+        if ((k->flags & CF_URL) && strncmp(value, "http://", 7) != 0 &&
+            strncmp(value, "https://", 8) != 0) {
+            conf_err(err, errlen, "%s: \"%s\" is not an http:// or https:// URL", k->name, shown);
+            return SCEP_ERR_CONFIG;
+        }
         if ((k->flags & CF_SECRET) && strlen(value) > SCEP_MAX_CHALLENGE) {
             conf_err(err, errlen, "%s: longer than %d bytes", k->name, SCEP_MAX_CHALLENGE);
             return SCEP_ERR_CONFIG;
@@ -340,8 +438,9 @@ static int conf_apply(struct scep_config *c, const struct conf_key *k, const cha
             conf_err(err, errlen, "%s: out of memory", k->name);
             return SCEP_ERR_NOMEM;
         }
-        free(*conf_str(c, k));
-        *conf_str(c, k) = dup;
+        free(*conf_str(base, k));
+        *conf_str(base, k) = dup;
+        conf_forget_file(base, k);
         return 0;
     case CT_BOOL:
         if (conf_parse_bool(value, &b) != 0) {
@@ -349,7 +448,7 @@ static int conf_apply(struct scep_config *c, const struct conf_key *k, const cha
                      k->name, shown);
             return SCEP_ERR_CONFIG;
         }
-        *(int *)((char *)c + k->offset) = b;
+        *(int *)((char *)base + k->offset) = b;
         return 0;
     case CT_INT:
     case CT_LONG:
@@ -361,15 +460,79 @@ static int conf_apply(struct scep_config *c, const struct conf_key *k, const cha
         }
         /* The table's ranges fit the field types, so these casts are exact. */
         if (k->type == CT_INT)
-            *(int *)((char *)c + k->offset) = (int)num;
+            *(int *)((char *)base + k->offset) = (int)num;
         else if (k->type == CT_LONG)
-            *(long *)((char *)c + k->offset) = (long)num;
+            *(long *)((char *)base + k->offset) = (long)num;
         else
-            *(size_t *)((char *)c + k->offset) = (size_t)num;
+            *(size_t *)((char *)base + k->offset) = (size_t)num;
         return 0;
     }
     conf_err(err, errlen, "%s: internal error (key type)", k->name);
     return SCEP_ERR_INTERNAL;
+}
+
+/*
+ * Sets the defaults of the keys whose flags match (CF_PROFILE set or
+ * clear) in base.  Returns 0 or SCEP_ERR_NOMEM.
+ */
+static int conf_defaults_into(void *base, unsigned want_profile)
+{
+    char buf[32];
+    size_t i;
+    int rc;
+
+    for (i = 0; i < CONF_NKEYS; i++) {
+        const struct conf_key *k = &conf_keys[i];
+        const char *v = k->def_str;
+
+        if ((k->flags & CF_PROFILE) != want_profile)
+            continue;
+        if (k->type != CT_STRING && k->type != CT_CHOICE) {
+            snprintf(buf, sizeof(buf), "%lld", k->def_num);
+            v = buf;
+        }
+        if (v == NULL)
+            continue;
+        rc = conf_apply(base, k, v, NULL, 0);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Frees every string of profile cp; the secrets are wiped first. */
+static void conf_profile_clear(struct scep_config_profile *cp)
+{
+    size_t i;
+
+    if (cp->challenge != NULL)
+        OPENSSL_cleanse(cp->challenge, strlen(cp->challenge));
+    if (cp->webhook_secret != NULL)
+        OPENSSL_cleanse(cp->webhook_secret, strlen(cp->webhook_secret));
+    for (i = 0; i < CONF_NKEYS; i++)
+        if ((conf_keys[i].flags & CF_PROFILE) &&
+            (conf_keys[i].type == CT_STRING || conf_keys[i].type == CT_CHOICE))
+            free(*conf_str(cp, &conf_keys[i]));
+    free(cp->name);
+    scep_rules_free(cp->rules);
+    memset(cp, 0, sizeof(*cp));
+}
+
+/* Makes cp a profile called name with the built-in defaults.  Returns 0
+ * or SCEP_ERR_NOMEM (cp cleared). */
+static int conf_profile_init(struct scep_config_profile *cp, const char *name, int line)
+{
+    int rc;
+
+    memset(cp, 0, sizeof(*cp));
+    cp->line = line;
+    cp->name = strdup(name);
+    rc = cp->name == NULL ? SCEP_ERR_NOMEM : scep_rules_new(&cp->rules);
+    if (rc == 0)
+        rc = conf_defaults_into(cp, CF_PROFILE);
+    if (rc != 0)
+        conf_profile_clear(cp);
+    return rc;
 }
 
 /*
@@ -379,27 +542,12 @@ static int conf_apply(struct scep_config *c, const struct conf_key *k, const cha
  */
 int scep_config_defaults(struct scep_config *c)
 {
-    char buf[32];
-    size_t i;
-    int rc = SCEP_ERR_NOMEM;
+    int rc;
 
     memset(c, 0, sizeof(*c));
-    for (i = 0; i < CONF_NKEYS; i++) {
-        const struct conf_key *k = &conf_keys[i];
-        const char *v = k->def_str;
-
-        if (k->type != CT_STRING && k->type != CT_CHOICE) {
-            snprintf(buf, sizeof(buf), "%lld", k->def_num);
-            v = buf;
-        }
-        if (v == NULL)
-            continue;
-        rc = conf_apply(c, k, v, NULL, 0);
-        if (rc != 0)
-            goto out;
-    }
-    rc = 0;
-out:
+    rc = conf_defaults_into(c, 0);
+    if (rc == 0)
+        rc = conf_profile_init(&c->enroll, "", 0);
     if (rc != 0)
         scep_config_clear(c);
     return rc;
@@ -414,7 +562,15 @@ int scep_config_set(struct scep_config *c, const char *key, const char *value, c
                     size_t errlen)
 {
     const struct conf_key *k = conf_find(key);
+    char norm[CONF_MAX_NAME];
 
+    if (k == NULL && conf_rule_name(key, norm, sizeof(norm))) {
+        if (value == NULL) {
+            conf_err(err, errlen, "%s: missing value", norm);
+            return SCEP_ERR_CONFIG;
+        }
+        return scep_rules_set(c->enroll.rules, norm, value, err, errlen);
+    }
     if (k == NULL) {
         conf_err(err, errlen, "unknown key \"%s\"", key != NULL ? key : "");
         return SCEP_ERR_CONFIG;
@@ -423,24 +579,45 @@ int scep_config_set(struct scep_config *c, const char *key, const char *value, c
         conf_err(err, errlen, "%s: missing value", k->name);
         return SCEP_ERR_CONFIG;
     }
-    return conf_apply(c, k, value, err, errlen);
+    return conf_apply(conf_base(c, NULL, k), k, value, err, errlen);
 }
 
 /* Returns 1 when name (dashes or underscores) is a configuration key. */
 int scep_config_is_key(const char *name)
 {
-    return conf_find(name) != NULL;
+    char norm[CONF_MAX_NAME];
+
+    return conf_find(name) != NULL || conf_rule_name(name, norm, sizeof(norm));
 }
 
-/* Calls cb(name, section, help, arg) for every key in table order. */
+/* scep_config_each_key's callback, for scep_rules_each_key. */
+struct conf_rule_cb {
+    void (*cb)(const char *key, const char *section, const char *help, void *arg);
+    void *arg;
+};
+
+static void conf_each_rule(const char *key, const char *help, const char *def, void *arg)
+{
+    const struct conf_rule_cb *rc = arg;
+
+    (void)def;
+    rc->cb(key, "enroll", help, rc->arg);
+}
+
+/* Calls cb(name, section, help, arg) for every key in table order, then
+ * the rule keys (lib/policy/rules.h), which live in [enroll] and in
+ * every [profile NAME]. */
 void scep_config_each_key(void (*cb)(const char *key, const char *section, const char *help,
                                      void *arg),
                           void *arg)
 {
     size_t i;
 
+    struct conf_rule_cb rc = {cb, arg};
+
     for (i = 0; i < CONF_NKEYS; i++)
         cb(conf_keys[i].name, conf_keys[i].section, conf_keys[i].help, arg);
+    scep_rules_each_key(conf_each_rule, &rc);
 }
 
 /* State of one INI file read: the reader counts lines so that every error,
@@ -494,18 +671,77 @@ static void conf_parse_fail(struct conf_parse *p, int rc, const char *reason)
     snprintf(p->reason, sizeof(p->reason), "%s", reason);
 }
 
+/*
+ * The profile a "[profile NAME]" section names, made with the defaults
+ * the first time.  Returns it, or NULL with why set (bad or reserved
+ * name, too many profiles, out of memory).
+ */
+static struct scep_config_profile *conf_profile_section(struct scep_config *c, const char *name,
+                                                        int line, char *why, size_t whylen)
+{
+    struct scep_config_profile *grown;
+    size_t i, n = strlen(name);
+
+    for (i = 0; i < c->nprofiles; i++)
+        if (strcmp(c->profiles[i].name, name) == 0)
+            return &c->profiles[i];
+    /* The name becomes a URL path segment: nothing to escape, and
+     * nothing a SCEP client appends itself. */
+    if (n == 0 || n > SCEP_CONFIG_MAX_PROFILE_NAME ||
+        strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != n) {
+        snprintf(why, whylen, "profile name \"%.40s\" must be 1-%d of A-Z a-z 0-9 _ -", name,
+                 SCEP_CONFIG_MAX_PROFILE_NAME);
+        return NULL;
+    }
+    /* Metrics label the default profile "default" and the overflow "other". */
+    if (strcmp(name, "default") == 0 || strcmp(name, "other") == 0) {
+        snprintf(why, whylen, "profile name \"%s\" is reserved", name);
+        return NULL;
+    }
+    if (c->nprofiles >= SCEP_CONFIG_MAX_PROFILES) {
+        snprintf(why, whylen, "more than %d profiles", SCEP_CONFIG_MAX_PROFILES);
+        return NULL;
+    }
+    grown = realloc(c->profiles, (c->nprofiles + 1) * sizeof(*grown));
+    if (grown == NULL) {
+        snprintf(why, whylen, "out of memory");
+        return NULL;
+    }
+    c->profiles = grown;
+    if (conf_profile_init(&c->profiles[c->nprofiles], name, line) != 0) {
+        snprintf(why, whylen, "out of memory");
+        return NULL;
+    }
+    return &c->profiles[c->nprofiles++];
+}
+
 /* ini_handler: returns 1 to go on, 0 to record an error (inih keeps
  * going; only the first error is reported). */
 static int conf_handler(void *user, const char *section, const char *name, const char *value)
 {
     struct conf_parse *p = user;
+    struct scep_config_profile *cp = NULL;
     const struct conf_key *k;
     char why[256];
     size_t i;
     int known_section = 0;
     int rc;
 
-    for (i = 0; i < CONF_NKEYS; i++)
+    if (p->err_line != 0)
+        return 0;
+    if (strncmp(section, "profile", 7) == 0 && (section[7] == ' ' || section[7] == '\t')) {
+        const char *pname = section + 8;
+
+        while (*pname == ' ' || *pname == '\t')
+            pname++;
+        cp = conf_profile_section(p->c, pname, p->line, why, sizeof(why));
+        if (cp == NULL) {
+            conf_parse_fail(p, SCEP_ERR_CONFIG, why);
+            return 0;
+        }
+        known_section = 1;
+    }
+    for (i = 0; i < CONF_NKEYS && !known_section; i++)
         if (strcmp(conf_keys[i].section, section) == 0)
             known_section = 1;
     if (!known_section) {
@@ -515,18 +751,28 @@ static int conf_handler(void *user, const char *section, const char *name, const
     }
     /* In the file keys use underscores only, as the man page lists them. */
     k = strchr(name, '-') == NULL ? conf_find(name) : NULL;
+    if (k == NULL && strchr(name, '-') == NULL && scep_rules_is_key(name) &&
+        (cp != NULL || strcmp(section, "enroll") == 0)) {
+        rc = scep_rules_set(cp != NULL ? cp->rules : p->c->enroll.rules, name, value, why,
+                            sizeof(why));
+        if (rc != 0) {
+            conf_parse_fail(p, rc, why);
+            return 0;
+        }
+        return 1;
+    }
     if (k == NULL) {
         snprintf(why, sizeof(why), "unknown key \"%s\" in [%s]", name, section);
         conf_parse_fail(p, SCEP_ERR_CONFIG, why);
         return 0;
     }
-    if (strcmp(k->section, section) != 0) {
+    if (cp != NULL ? !(k->flags & CF_PROFILE) : strcmp(k->section, section) != 0) {
         snprintf(why, sizeof(why), "key \"%s\" belongs in [%s], not [%s]", name, k->section,
                  section);
         conf_parse_fail(p, SCEP_ERR_CONFIG, why);
         return 0;
     }
-    rc = conf_apply(p->c, k, value, why, sizeof(why));
+    rc = conf_apply(conf_base(p->c, cp, k), k, value, why, sizeof(why));
     if (rc != 0) {
         conf_parse_fail(p, rc, why);
         return 0;
@@ -579,7 +825,9 @@ int scep_config_load_file(struct scep_config *c, const char *path, char *err, si
         rc = line == -2 ? SCEP_ERR_NOMEM : SCEP_ERR_CONFIG;
         goto out;
     }
-    rc = 0;
+    free(c->config_file);
+    c->config_file = strdup(path);
+    rc = c->config_file != NULL ? 0 : SCEP_ERR_NOMEM;
 out:
     if (p.fp != NULL)
         fclose(p.fp);
@@ -591,7 +839,8 @@ out:
  * stripped).  Refuses a file others may read or write: the challenge is a
  * credential.  *out: free().
  */
-static int conf_read_challenge(const char *path, char **out, char *err, size_t errlen)
+static int conf_read_challenge(const char *what, const char *path, char **out, char *err,
+                               size_t errlen)
 {
     char buf[SCEP_MAX_CHALLENGE + 3];
     struct stat st;
@@ -603,42 +852,41 @@ static int conf_read_challenge(const char *path, char **out, char *err, size_t e
 
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
-        conf_err(err, errlen, "challenge_file %s: %s", path, strerror(errno));
+        conf_err(err, errlen, "%s %s: %s", what, path, strerror(errno));
         rc = errno == ENOENT ? SCEP_ERR_NOT_FOUND : SCEP_ERR_IO;
         goto out;
     }
     /* fstat on the opened descriptor, so the file checked is the file read. */
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        conf_err(err, errlen, "challenge_file %s: not a regular file", path);
+        conf_err(err, errlen, "%s %s: not a regular file", what, path);
         goto out;
     }
     if (st.st_mode & (S_IROTH | S_IWOTH)) {
-        conf_err(err, errlen, "challenge_file %s: readable or writable by others (chmod 600)",
-                 path);
+        conf_err(err, errlen, "%s %s: readable or writable by others (chmod 600)", what, path);
         rc = SCEP_ERR_PERMISSIONS;
         goto out;
     }
     fp = fdopen(fd, "r");
     if (fp == NULL) {
-        conf_err(err, errlen, "challenge_file %s: %s", path, strerror(errno));
+        conf_err(err, errlen, "%s %s: %s", what, path, strerror(errno));
         goto out;
     }
     fd = -1;
     if (fgets(buf, sizeof(buf), fp) == NULL) {
-        conf_err(err, errlen, "challenge_file %s: empty", path);
+        conf_err(err, errlen, "%s %s: empty", what, path);
         rc = SCEP_ERR_CONFIG;
         goto out;
     }
     len = strcspn(buf, "\r\n");
     if (len > SCEP_MAX_CHALLENGE) {
-        conf_err(err, errlen, "challenge_file %s: first line longer than %d bytes", path,
+        conf_err(err, errlen, "%s %s: first line longer than %d bytes", what, path,
                  SCEP_MAX_CHALLENGE);
         rc = SCEP_ERR_CONFIG;
         goto out;
     }
     buf[len] = '\0';
     if (len == 0) {
-        conf_err(err, errlen, "challenge_file %s: first line is empty", path);
+        conf_err(err, errlen, "%s %s: first line is empty", what, path);
         rc = SCEP_ERR_CONFIG;
         goto out;
     }
@@ -724,21 +972,93 @@ static int conf_public_resource(const char *public_url, const char *path, char *
     return 0;
 }
 
-int scep_config_finish(struct scep_config *c, char *err, size_t errlen)
+/*
+ * The checks and files of one profile: challenge and challenge_file are
+ * exclusive, as are the two forms of the webhook secret; a webhook needs
+ * its secret; files are read.  err: "FILE:LINE: profile NAME: ..." for a
+ * named profile.
+ */
+static int conf_finish_profile(const struct scep_config *c, struct scep_config_profile *cp,
+                               char *err, size_t errlen)
 {
-    char *chal = NULL;
-    char *db = NULL;
-    size_t n;
+    char where[300], why[400];
+    char *chal = NULL, *secret = NULL;
     int rc = SCEP_ERR_CONFIG;
 
-    if (c->challenge != NULL && c->challenge_file != NULL) {
-        conf_err(err, errlen, "challenge and challenge_file are exclusive");
+    where[0] = '\0';
+    if (cp->name[0] != '\0')
+        snprintf(where, sizeof(where),
+                 "%s:%d: profile %s: ", c->config_file != NULL ? c->config_file : "(flags)",
+                 cp->line, cp->name);
+    why[0] = '\0';
+    if (cp->challenge != NULL && cp->challenge_file != NULL && !cp->challenge_from_file) {
+        snprintf(why, sizeof(why), "challenge and challenge_file are exclusive");
         goto out;
     }
+    if (cp->webhook_secret != NULL && cp->webhook_secret_file != NULL && !cp->secret_from_file) {
+        snprintf(why, sizeof(why), "webhook_secret and webhook_secret_file are exclusive");
+        goto out;
+    }
+    if (cp->webhook_url != NULL && cp->webhook_secret == NULL && cp->webhook_secret_file == NULL) {
+        snprintf(why, sizeof(why),
+                 "webhook_url needs webhook_secret_file (or webhook_secret): the webhook must "
+                 "be able to tell scepd's requests from anyone else's");
+        goto out;
+    }
+    if (cp->open_enrollment && (cp->challenge != NULL || cp->challenge_file != NULL)) {
+        snprintf(why, sizeof(why), "open_enrollment contradicts a challenge");
+        goto out;
+    }
+    if (cp->challenge_file != NULL && !cp->challenge_from_file) {
+        rc = conf_read_challenge("challenge_file", cp->challenge_file, &chal, why, sizeof(why));
+        if (rc != 0)
+            goto out;
+    }
+    if (cp->webhook_secret_file != NULL && !cp->secret_from_file) {
+        rc = conf_read_challenge("webhook_secret_file", cp->webhook_secret_file, &secret, why,
+                                 sizeof(why));
+        if (rc != 0)
+            goto out;
+    }
+    if (chal != NULL) {
+        cp->challenge = chal;
+        cp->challenge_from_file = 1;
+        chal = NULL;
+    }
+    if (secret != NULL) {
+        cp->webhook_secret = secret;
+        cp->secret_from_file = 1;
+        secret = NULL;
+    }
+    rc = 0;
+out:
+    if (rc != 0)
+        conf_err(err, errlen, "%s%s", where, why);
+    if (chal != NULL) {
+        OPENSSL_cleanse(chal, strlen(chal));
+        free(chal);
+    }
+    if (secret != NULL) {
+        OPENSSL_cleanse(secret, strlen(secret));
+        free(secret);
+    }
+    return rc;
+}
+
+int scep_config_finish(struct scep_config *c, char *err, size_t errlen)
+{
+    char *db = NULL;
+    size_t n, i;
+    int rc;
+
     rc = conf_check_tls(c, err, errlen);
     if (rc != 0)
         goto out;
-    rc = SCEP_ERR_CONFIG;
+    rc = conf_finish_profile(c, &c->enroll, err, errlen);
+    for (i = 0; rc == 0 && i < c->nprofiles; i++)
+        rc = conf_finish_profile(c, &c->profiles[i], err, errlen);
+    if (rc != 0)
+        goto out;
     if (c->database == NULL) {
         n = strlen(c->state_dir) + sizeof("sqlite:/scepd.db");
         db = malloc(n);
@@ -748,32 +1068,34 @@ int scep_config_finish(struct scep_config *c, char *err, size_t errlen)
         }
         snprintf(db, n, "sqlite:%s/scepd.db", c->state_dir);
     }
-    if (c->challenge_file != NULL) {
-        rc = conf_read_challenge(c->challenge_file, &chal, err, errlen);
-        if (rc != 0)
-            goto out;
-    }
     free(c->auto_crl_base);
     free(c->auto_ocsp_url);
     c->auto_crl_base = c->auto_ocsp_url = NULL;
-    if ((c->crl_url == NULL &&
-         (rc = conf_public_resource(c->public_url, "/crl", &c->auto_crl_base)) != 0) ||
-        (c->ocsp_url == NULL &&
-         (rc = conf_public_resource(c->public_url, "/ocsp", &c->auto_ocsp_url)) != 0))
+    if ((rc = conf_public_resource(c->public_url, "/crl", &c->auto_crl_base)) != 0 ||
+        (rc = conf_public_resource(c->public_url, "/ocsp", &c->auto_ocsp_url)) != 0)
         goto out;
     if (db != NULL) {
         c->database = db;
         db = NULL;
     }
-    if (chal != NULL) {
-        c->challenge = chal;
-        chal = NULL;
-    }
     rc = 0;
 out:
     free(db);
-    free(chal);
     return rc;
+}
+
+/* The profile called name ("" or NULL: the default one), or NULL. */
+const struct scep_config_profile *scep_config_find_profile(const struct scep_config *c,
+                                                           const char *name)
+{
+    size_t i;
+
+    if (name == NULL || name[0] == '\0')
+        return &c->enroll;
+    for (i = 0; i < c->nprofiles; i++)
+        if (strcmp(c->profiles[i].name, name) == 0)
+            return &c->profiles[i];
+    return NULL;
 }
 
 /* Fills o from c; strings borrow from c. */
@@ -795,41 +1117,67 @@ void scep_config_ca_init_opts(const struct scep_config *c, struct scep_ca_init_o
     o->with_ra = c->ca_with_ra || o->key_type == SCEP_KEY_EC;
 }
 
-/* Fills p (the issuance profile) from c; strings borrow from c. */
-void scep_config_profile(const struct scep_config *c, struct scep_profile *p)
+/* Fills p (the issuance profile of cp) from c; strings borrow from c. */
+void scep_config_profile(const struct scep_config *c, const struct scep_config_profile *cp,
+                         struct scep_profile *p)
 {
     memset(p, 0, sizeof(*p));
-    p->validity_days = c->validity_days;
-    p->validity_seconds = c->validity_seconds;
-    p->key_usage = c->key_usage;
-    p->ext_key_usage = c->ext_key_usage;
-    p->crl_url = c->crl_url != NULL ? c->crl_url : c->auto_crl_base;
-    p->crl_url_per_ca = c->crl_url == NULL && c->auto_crl_base != NULL;
-    p->ocsp_url = c->ocsp_url != NULL ? c->ocsp_url : c->auto_ocsp_url;
-    p->ca_issuers_url = c->ca_issuers_url;
-    p->min_rsa_exponent = c->min_rsa_exponent;
+    p->validity_days = cp->validity_days;
+    p->validity_seconds = cp->validity_seconds;
+    p->key_usage = cp->key_usage;
+    p->ext_key_usage = cp->ext_key_usage;
+    p->crl_url = cp->crl_url != NULL ? cp->crl_url : c->auto_crl_base;
+    p->crl_url_per_ca = cp->crl_url == NULL && c->auto_crl_base != NULL;
+    p->ocsp_url = cp->ocsp_url != NULL ? cp->ocsp_url : c->auto_ocsp_url;
+    p->ca_issuers_url = cp->ca_issuers_url;
+    p->min_rsa_exponent = cp->min_rsa_exponent;
     /* checked when read; a config made by hand (NULL) keeps all three */
-    if (c->ec_curves == NULL || scep_ca_parse_curves(c->ec_curves, &p->ec_curves) != 0)
+    if (cp->ec_curves == NULL || scep_ca_parse_curves(cp->ec_curves, &p->ec_curves) != 0)
         p->ec_curves = 0;
-    p->allow_wildcard_dns = c->allow_wildcard_dns;
+    p->allow_wildcard_dns = cp->allow_wildcard_dns;
+}
+
+/* One service profile from cp; strings borrow from c. */
+static void conf_service_profile(const struct scep_config *c, const struct scep_config_profile *cp,
+                                 struct scep_service_profile *sp)
+{
+    memset(sp, 0, sizeof(*sp));
+    sp->name = cp->name;
+    sp->challenge = cp->challenge;
+    /* A named profile is never open by accident: without a static
+     * challenge or a webhook it takes one-time challenges only.  (The
+     * default profile gets a generated challenge from scepd instead.) */
+    sp->require_challenge = cp->name[0] != '\0' && !cp->open_enrollment && cp->webhook_url == NULL;
+    sp->allow_renewal = cp->renewal;
+    sp->renewal_window_days = cp->renewal_window_days;
+    /* Only the exact word turns approval on: the choice was validated,
+     * and a config made by hand (NULL) keeps the old behaviour. */
+    sp->manual_approval = cp->approval != NULL && strcmp(cp->approval, "manual") == 0;
+    sp->allow_des = cp->allow_des;
+    sp->webhook_url = cp->webhook_url;
+    sp->webhook_secret = cp->webhook_secret;
+    sp->webhook_timeout_ms = cp->webhook_timeout_ms;
+    sp->rules = cp->rules;
+    scep_config_profile(c, cp, &sp->profile);
 }
 
 /* Fills s (the service settings) from c; strings borrow from c. */
-void scep_config_service(const struct scep_config *c, struct scep_service_config *s)
+void scep_config_service(const struct scep_config *c, struct scep_service_config *s,
+                         struct scep_service_profile *profiles)
 {
+    size_t i;
+
     memset(s, 0, sizeof(*s));
-    s->challenge = c->challenge;
-    s->allow_renewal = c->renewal;
+    conf_service_profile(c, &c->enroll, &s->def);
+    for (i = 0; i < c->nprofiles; i++)
+        conf_service_profile(c, &c->profiles[i], &profiles[i]);
+    s->profiles = c->nprofiles > 0 ? profiles : NULL;
+    s->nprofiles = c->nprofiles;
     s->crl_next_update_seconds = (long)c->crl_validity_hours * 3600L;
     s->ocsp_next_update_seconds = (long)c->ocsp_validity_minutes * 60L;
-    /* Only the exact word turns approval on: the choice was validated,
-     * and a config made by hand (NULL) keeps the old behaviour. */
-    s->manual_approval = c->approval != NULL && strcmp(c->approval, "manual") == 0;
-    s->allow_des = c->allow_des;
-    scep_config_profile(c, &s->profile);
 }
 
-/* Frees every string of c and zeroes it; the challenge is wiped first.
+/* Frees every string of c and zeroes it; the secrets are wiped first.
  * Accepts NULL. */
 void scep_config_clear(struct scep_config *c)
 {
@@ -837,11 +1185,15 @@ void scep_config_clear(struct scep_config *c)
 
     if (c == NULL)
         return;
-    if (c->challenge != NULL)
-        OPENSSL_cleanse(c->challenge, strlen(c->challenge));
     for (i = 0; i < CONF_NKEYS; i++)
-        if (conf_keys[i].type == CT_STRING || conf_keys[i].type == CT_CHOICE)
+        if (!(conf_keys[i].flags & CF_PROFILE) &&
+            (conf_keys[i].type == CT_STRING || conf_keys[i].type == CT_CHOICE))
             free(*conf_str(c, &conf_keys[i]));
+    conf_profile_clear(&c->enroll);
+    for (i = 0; i < c->nprofiles; i++)
+        conf_profile_clear(&c->profiles[i]);
+    free(c->profiles);
+    free(c->config_file);
     free(c->auto_crl_base);
     free(c->auto_ocsp_url);
     memset(c, 0, sizeof(*c));

@@ -12,6 +12,56 @@
 #include "ca/ca.h"
 #include "service/service.h"
 
+struct scep_rules;
+
+/* Longest profile name: [A-Za-z0-9_-], served at <path_prefix>/NAME. */
+#define SCEP_CONFIG_MAX_PROFILE_NAME 32
+
+/* Profiles a configuration may define besides the default one. */
+#define SCEP_CONFIG_MAX_PROFILES 64
+
+/*
+ * One enrollment profile: the [enroll] keys (the default profile) or a
+ * [profile NAME] section.  A named profile starts from the built-in
+ * defaults, not from [enroll]: what a URL allows is written in its own
+ * section.
+ */
+struct scep_config_profile {
+    char *name; /* "" for the default profile */
+    int line;   /* line of its section header in config_file, 0: none */
+
+    char *challenge;         /* static challenge password; default none */
+    char *challenge_file;    /* read the challenge from this file (first line) */
+    int open_enrollment;     /* named profiles: no challenge needed at all (default 0) */
+    int renewal;             /* accept renewals signed by a certificate of this CA, default 1 */
+    int renewal_window_days; /* renew only within this many days of expiry; 0: any time */
+    char *approval;        /* "auto" (default) or "manual": enrollments wait for scepctl approve */
+    int validity_days;     /* issued certificates, default 365 */
+    long validity_seconds; /* >0 overrides validity_days (short-lived certificates), default 0 */
+    char *key_usage;       /* default "critical,digitalSignature,keyEncipherment" */
+    char *ext_key_usage;   /* default "clientAuth" */
+    char *crl_url;
+    char *ocsp_url;
+    char *ca_issuers_url;
+    long min_rsa_exponent;     /* smallest RSA public exponent certified, default 65537, >= 3 */
+    char *ec_curves;           /* EC curves certified, default "P-256,P-384,P-521" */
+    int allow_wildcard_dns;    /* dNSName "*.example" in CSRs, default 0 */
+    int allow_des;             /* single-DES envelopes (old Cisco IOS, micromdm), default 0 */
+    char *webhook_url;         /* POST each new enrollment here; allow only on {"allow": true} */
+    char *webhook_secret;      /* HMAC key of X-Scepd-Signature (prefer webhook_secret_file) */
+    char *webhook_secret_file; /* file whose first line is webhook_secret */
+    int webhook_timeout_ms;    /* default 5000 */
+    /* What a CSR may ask for: key_types, min_rsa_bits, subject_*,
+     * san_*, *_pattern (lib/policy/rules.h); owned, never NULL once
+     * made; permissive until a rule key is set. */
+    struct scep_rules *rules;
+
+    /* Set by scep_config_finish once challenge / webhook_secret hold
+     * their files' contents, so that finishing again reads nothing twice. */
+    int challenge_from_file;
+    int secret_from_file;
+};
+
 struct scep_config {
     /* [server] */
     char *listen;        /* "HOST:PORT"; default "0.0.0.0:8080" ("[::1]:8080" for v6) */
@@ -42,22 +92,19 @@ struct scep_config {
     int crl_validity_hours;    /* nextUpdate of CRLs, default 168 */
     int ocsp_validity_minutes; /* nextUpdate of OCSP answers, default 60 */
 
-    /* [enroll] */
-    char *challenge;       /* static challenge password; default none */
-    char *challenge_file;  /* read the challenge from this file (first line) */
-    int renewal;           /* accept RenewalReq, default 1 */
-    char *approval;        /* "auto" (default) or "manual": enrollments wait for scepctl approve */
-    int validity_days;     /* issued certificates, default 365 */
-    long validity_seconds; /* >0 overrides validity_days (short-lived certificates), default 0 */
-    char *key_usage;       /* default "critical,digitalSignature,keyEncipherment" */
-    char *ext_key_usage;   /* default "clientAuth" */
-    char *crl_url;
-    char *ocsp_url;
-    char *ca_issuers_url;
-    long min_rsa_exponent;  /* smallest RSA public exponent certified, default 65537, >= 3 */
-    char *ec_curves;        /* EC curves certified, default "P-256,P-384,P-521" */
-    int allow_wildcard_dns; /* dNSName "*.example" in CSRs, default 0 */
-    int allow_des;          /* single-DES envelopes (old Cisco IOS, micromdm), default 0 */
+    /* [enroll]: the default profile, served at path_prefix itself.
+     * Every [profile NAME] section holds the same keys for its own URL. */
+    struct scep_config_profile enroll;
+    struct scep_config_profile *profiles; /* the [profile NAME] sections, in file order */
+    size_t nprofiles;
+
+    /* [limits]: token buckets shared by every worker; rate 0 = off */
+    int rate_address_per_minute; /* PKIOperations per source address */
+    int rate_address_burst;
+    int rate_challenge_per_minute; /* enrollments per challenge password */
+    int rate_challenge_burst;
+
+    char *config_file; /* the file read last, for "FILE:LINE" in scep_config_finish */
 
     /* Derived by scep_config_finish, not keys: with public_url set and
      * crl_url / ocsp_url not, issued certificates point at scepd itself
@@ -101,8 +148,16 @@ int scep_config_finish(struct scep_config *c, char *err, size_t errlen);
 /* The CA creation options / issuance profile / service settings that c
  * describes.  Pointers in the outputs borrow from c. */
 void scep_config_ca_init_opts(const struct scep_config *c, struct scep_ca_init_opts *o);
-void scep_config_profile(const struct scep_config *c, struct scep_profile *p);
-void scep_config_service(const struct scep_config *c, struct scep_service_config *s);
+void scep_config_profile(const struct scep_config *c, const struct scep_config_profile *cp,
+                         struct scep_profile *p);
+/* s->profiles is set to profiles, which the caller provides with room
+ * for c->nprofiles entries (each filled from one [profile NAME]). */
+void scep_config_service(const struct scep_config *c, struct scep_service_config *s,
+                         struct scep_service_profile *profiles);
+
+/* The profile named name ("" or NULL: the default one), or NULL. */
+const struct scep_config_profile *scep_config_find_profile(const struct scep_config *c,
+                                                           const char *name);
 
 /* Frees every string in c.  Accepts NULL. */
 void scep_config_clear(struct scep_config *c);

@@ -63,8 +63,9 @@ out:
  * our read and our write, the store refuses (the request is no longer
  * APPROVED) and the certificate that worker stored is the answer.
  */
-static int issue_approved(struct scep_service *svc, const char *peer,
-                          const struct scep_request_info *ri, struct svc_outcome *o)
+static int issue_approved(struct scep_service *svc, const struct svc_profile *prof,
+                          const char *peer, const struct scep_request_info *ri,
+                          struct svc_outcome *o)
 {
     struct svc_issue_ctx ctx;
     X509_REQ *csr = NULL;
@@ -79,6 +80,10 @@ static int issue_approved(struct scep_service *svc, const char *peer,
     ctx.peer = peer;
     ctx.msg_type = ri->msg_type != NULL ? ri->msg_type : "PKCSReq";
     ctx.request_id = ri->id;
+    ctx.prof = prof;
+    /* Its one-time challenge was consumed when the request was stored;
+     * the store copies the request's challenge onto the certificate. */
+    ctx.via = "approved";
     /* subject NULL: the CSR's own, as for any new enrollment. */
     rc = svc_issue(svc, csr, NULL, &ctx, o);
     if (rc == SCEP_ERR_NOT_FOUND || rc == SCEP_ERR_INVALID_ARG) {
@@ -94,8 +99,8 @@ out:
 }
 
 /* Answers from a request already matched on transactionID and key. */
-static int answer(struct scep_service *svc, const char *peer, const struct scep_request_info *ri,
-                  struct svc_outcome *o)
+static int answer(struct scep_service *svc, const struct svc_profile *prof, const char *peer,
+                  const struct scep_request_info *ri, struct svc_outcome *o)
 {
     int rc;
 
@@ -103,7 +108,7 @@ static int answer(struct scep_service *svc, const char *peer, const struct scep_
     case SCEP_REQ_PENDING:
         return svc_pend(o);
     case SCEP_REQ_APPROVED:
-        return issue_approved(svc, peer, ri, o);
+        return issue_approved(svc, prof, peer, ri, o);
     case SCEP_REQ_REJECTED:
         if (ri->reason != NULL && ri->reason[0] != '\0')
             return svc_refuse(o, SCEP_FAIL_BAD_REQUEST, "rejected by an administrator: %s",
@@ -126,9 +131,11 @@ static int answer(struct scep_service *svc, const char *peer, const struct scep_
  * transactionID appeared meanwhile, SCEP_ERR_TOO_LARGE when the subject
  * or names exceed our limits, or SCEP_ERR_*.
  */
-static int store_request(struct scep_service *svc, struct scep_msg *m, const char *peer,
-                         X509_REQ *csr, const char *csr_fp)
+static int store_request(struct scep_service *svc, const struct svc_enroll *a, const char *peer)
 {
+    struct scep_msg *m = a->m;
+    X509_REQ *csr = a->csr;
+    char detail[SVC_AUDIT_DETAIL];
     struct scep_request_info ri;
     struct scep_audit_event ev;
     STACK_OF(X509_EXTENSION) *exts = NULL;
@@ -168,7 +175,8 @@ static int store_request(struct scep_service *svc, struct scep_msg *m, const cha
     ri.transaction_id = (char *)scep_msg_get0_transaction_id(m);
     ri.subject = subject;
     ri.sans = sans;
-    ri.pubkey_fp = (char *)csr_fp;
+    ri.pubkey_fp = (char *)a->csr_fp;
+    ri.challenge_id = a->challenge_id;
     ri.msg_type = (char *)scep_msg_type_name(scep_msg_type(m));
     ri.requester = (char *)peer;
     ri.created_at = (int64_t)time(NULL);
@@ -181,7 +189,8 @@ static int store_request(struct scep_service *svc, struct scep_msg *m, const cha
     ev.actor = "scepd";
     ev.transaction_id = ri.transaction_id;
     ev.peer = peer;
-    ev.detail = subject;
+    svc_audit_detail(detail, sizeof(detail), subject, a->prof, a->via, a->challenge_id);
+    ev.detail = detail;
     rc = scep_store_add_request(svc->st, &ri, &ev, NULL);
 out:
     OPENSSL_free(der);
@@ -198,8 +207,8 @@ out:
  * state decides.  Returns 0 with o filled, SCEP_ERR_NOT_FOUND when no
  * request is stored under the transactionID, or SCEP_ERR_*.
  */
-int svc_held(struct scep_service *svc, struct scep_msg *m, const char *peer, const char *csr_fp,
-             struct svc_outcome *o)
+int svc_held(struct scep_service *svc, const struct svc_profile *prof, struct scep_msg *m,
+             const char *peer, const char *csr_fp, struct svc_outcome *o)
 {
     struct scep_request_info *ri = NULL;
     int rc;
@@ -211,7 +220,7 @@ int svc_held(struct scep_service *svc, struct scep_msg *m, const char *peer, con
         rc = svc_refuse(o, SCEP_FAIL_BAD_REQUEST, "%s", scep_strerror(SCEP_ERR_TRANSID_REUSE));
         goto out;
     }
-    rc = answer(svc, peer, ri, o);
+    rc = answer(svc, prof, peer, ri, o);
 out:
     scep_request_info_free(ri);
     return rc;
@@ -222,24 +231,26 @@ out:
  * has no certificate (see service_int.h).  Returns 0 with o filled or
  * SCEP_ERR_*.
  */
-int svc_hold(struct scep_service *svc, struct scep_msg *m, const char *peer, X509_REQ *csr,
-             const char *csr_fp, struct svc_outcome *o)
+int svc_hold(struct scep_service *svc, const struct svc_enroll *a, const char *peer,
+             struct svc_outcome *o)
 {
     int rc;
 
-    rc = svc_held(svc, m, peer, csr_fp, o);
+    rc = svc_held(svc, a->prof, a->m, peer, a->csr_fp, o);
     if (rc != SCEP_ERR_NOT_FOUND)
         return rc;
-    rc = store_request(svc, m, peer, csr, csr_fp);
+    rc = store_request(svc, a, peer);
     if (rc == 0)
         return svc_pend(o);
     if (rc == SCEP_ERR_TOO_LARGE)
         return svc_refuse(o, SCEP_FAIL_BAD_REQUEST, "%s", scep_strerror(rc));
+    if (rc == SCEP_ERR_CHALLENGE)
+        return svc_refuse(o, SCEP_FAIL_BAD_REQUEST, "one-time challenge already used");
     if (rc != SCEP_ERR_EXISTS)
         return rc;
     /* The same request arrived twice at once (a client retrying on
      * another connection): answer from the one that won. */
-    rc = svc_held(svc, m, peer, csr_fp, o);
+    rc = svc_held(svc, a->prof, a->m, peer, a->csr_fp, o);
     return rc == SCEP_ERR_NOT_FOUND ? SCEP_ERR_STORE : rc;
 }
 
@@ -248,8 +259,8 @@ int svc_hold(struct scep_service *svc, struct scep_msg *m, const char *peer, X50
  * the request held under it, if the poll is signed with the request's key.
  * Returns 0 with o filled or SCEP_ERR_*.
  */
-int svc_poll_request(struct scep_service *svc, struct scep_msg *m, const char *peer,
-                     const char *key_fp, struct svc_outcome *o)
+int svc_poll_request(struct scep_service *svc, const struct svc_profile *prof, struct scep_msg *m,
+                     const char *peer, const char *key_fp, struct svc_outcome *o)
 {
     struct scep_request_info *ri = NULL;
     int rc;
@@ -266,7 +277,7 @@ int svc_poll_request(struct scep_service *svc, struct scep_msg *m, const char *p
                         "no request with this transactionID for the signer's key");
         goto out;
     }
-    rc = answer(svc, peer, ri, o);
+    rc = answer(svc, prof, peer, ri, o);
 out:
     scep_request_info_free(ri);
     return rc;

@@ -105,13 +105,14 @@ int svc_pend(struct svc_outcome *o)
 }
 
 /* Writes the refusal to the audit trail: "<failInfo name>: <reason>". */
-static int audit_refusal(struct scep_service *svc, struct scep_msg *m, const char *peer,
-                         const struct svc_outcome *o)
+static int audit_refusal(struct scep_service *svc, const struct svc_profile *prof,
+                         struct scep_msg *m, const char *peer, const struct svc_outcome *o)
 {
     struct scep_audit_event ev;
-    char detail[SCEP_MAX_FAIL_TEXT + 32];
+    char detail[SCEP_MAX_FAIL_TEXT + 32 + 64];
 
-    snprintf(detail, sizeof(detail), "%s: %s", scep_fail_info_name(o->fail_info), o->reason);
+    snprintf(detail, sizeof(detail), "%s: %s; profile=%s", scep_fail_info_name(o->fail_info),
+             o->reason, prof != NULL && prof->name[0] != '\0' ? prof->name : "default");
     memset(&ev, 0, sizeof(ev));
     ev.kind = "refuse";
     ev.actor = "scepd";
@@ -126,8 +127,8 @@ static int audit_refusal(struct scep_service *svc, struct scep_msg *m, const cha
  * service_int.h).  The body is scep_free()d by scep_reply_clear().
  * Returns 0 or SCEP_ERR_*.
  */
-int svc_certrep(struct scep_service *svc, struct scep_msg *m, const char *peer,
-                const struct svc_outcome *o, struct scep_reply *r)
+int svc_certrep(struct scep_service *svc, const struct svc_profile *prof, struct scep_msg *m,
+                const char *peer, const struct svc_outcome *o, struct scep_reply *r)
 {
     struct scep_msg_spec spec;
     unsigned char *der = NULL;
@@ -165,7 +166,7 @@ int svc_certrep(struct scep_service *svc, struct scep_msg *m, const char *peer,
         spec.fail_text = o->reason;
         /* Audited before it is sent: a refusal nobody recorded must not
          * reach the client, so a store failure becomes a 500 instead. */
-        rc = audit_refusal(svc, m, peer, o);
+        rc = audit_refusal(svc, prof, m, peer, o);
         if (rc != 0)
             goto out;
     }

@@ -13,7 +13,13 @@
  * certmonger, Cisco and strongSwan renew that way (scep-interop.md 1.4).
  * Renewals keep the old certificate's subject, and may not bring new
  * subjectAltNames, so a certificate cannot be used to obtain a
- * certificate for another name.
+ * certificate for another name; a profile may allow them only close to
+ * the old certificate's expiry (renewal_window_days).
+ *
+ * Everything happens in two steps so that a profile's webhook can be
+ * asked in between without holding the thread: svc_enroll_check decides
+ * all it can alone, svc_enroll_finish holds or issues (pkiop.c and
+ * webhook.c run the steps).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +32,7 @@
 
 #include <scep/error.h>
 #include <scep/message.h>
+#include "policy/rules.h"
 #include "service/certinfo.h"
 #include "service/service_int.h"
 
@@ -128,110 +135,175 @@ out:
 }
 
 /*
- * PKCSReq and RenewalReq, in this order: CSR proof of possession;
- * renewal signer; what the CSR asks for (scep_ca_check_request: key,
- * version, names); the challenge for a new enrollment; a repeated
- * transactionID; with manual approval a new enrollment is held
- * (approval.c); else issue + store.  Returns 0 with o holding the certificate
- * or the refusal, or SCEP_ERR_* when the CA or the store failed.
+ * The renewal window of a's profile: 0 when the signer certificate is
+ * close enough to its expiry (or the profile has no window), else
+ * SCEP_ERR_POLICY with why set.
  */
-int svc_enroll(struct scep_service *svc, struct scep_msg *m, const char *peer,
-               struct svc_outcome *o)
+static int check_window(const struct svc_enroll *a, char *why, size_t whylen)
 {
-    X509_REQ *csr = scep_msg_get0_csr(m);
-    X509 *signer = scep_msg_get0_signer_cert(m);
-    struct svc_issue_ctx ctx;
-    EVP_PKEY *pkey;
-    const X509_NAME *subject = NULL;
-    char why[200], csr_fp[65], old_serial[64];
-    const char *renewed = NULL;
-    int is_renewal_req = scep_msg_type(m) == SCEP_MSG_RENEWALREQ;
-    int renewal = 0, rc;
+    int days = 0, secs = 0, window = a->prof->renewal_window_days;
 
-    if (csr == NULL || signer == NULL)
-        return svc_refuse(o, SCEP_FAIL_BAD_REQUEST, "no certification request in the message");
-    if (is_renewal_req && !svc->allow_renewal)
-        return svc_refuse(o, SCEP_FAIL_BAD_REQUEST, "renewal is disabled on this server");
+    if (window <= 0)
+        return 0;
+    /* ASN1_TIME_diff from now (NULL) to notAfter: days and seconds left. */
+    if (!ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(a->signer))) {
+        snprintf(why, whylen, "signer certificate notAfter unreadable");
+        return SCEP_ERR_POLICY;
+    }
+    if ((long)days * 86400L + secs <= (long)window * 86400L)
+        return 0;
+    snprintf(why, whylen,
+             "profile %s: renewal only within %d days of expiry; the certificate expires in %d "
+             "days (renewal_window_days)",
+             a->prof->name[0] != '\0' ? a->prof->name : "default", window, days);
+    return SCEP_ERR_POLICY;
+}
 
-    /* Proof of possession: the CSR is signed by its own key (PKCS#10). */
-    pkey = X509_REQ_get0_pubkey(csr);
-    if (pkey == NULL || X509_REQ_verify(csr, pkey) != 1)
-        return svc_refuse(o, SCEP_FAIL_BAD_MESSAGE_CHECK, "%s", scep_strerror(SCEP_ERR_POP));
-    rc = scep_pubkey_fingerprint(pkey, csr_fp);
-    if (rc != 0)
-        return rc;
+/*
+ * The renewal part of the check: whether a is a renewal (a RenewalReq
+ * must be; a PKCSReq signed by a valid certificate of ours is one), and
+ * its rules.  Returns 0 with a->renewal set or o refused, or SCEP_ERR_*.
+ */
+static int check_renewal(struct scep_service *svc, struct svc_enroll *a, struct svc_outcome *o)
+{
+    int is_renewal_req = scep_msg_type(a->m) == SCEP_MSG_RENEWALREQ;
+    char why[256];
+    int rc;
 
+    if (is_renewal_req && !a->prof->allow_renewal)
+        return svc_refuse(o, SCEP_FAIL_BAD_REQUEST, "renewal is disabled on this %s",
+                          a->prof->name[0] != '\0' ? "profile" : "server");
     /* With renewal switched off a PKCSReq signed by one of our
      * certificates is a new enrollment like any other: the challenge
      * (and manual approval) apply to it, or "renewal = false" would
      * only close the RenewalReq door. */
-    rc = svc->allow_renewal ? check_signer(svc, signer, why, sizeof(why)) : SCEP_ERR_RENEWAL;
+    rc = a->prof->allow_renewal ? check_signer(svc, a->signer, why, sizeof(why)) : SCEP_ERR_RENEWAL;
+    if (rc == 0)
+        rc = check_window(a, why, sizeof(why));
     if (rc == 0) {
-        renewal = 1;
+        a->renewal = 1;
     } else if (is_renewal_req) {
         if (rc == SCEP_ERR_BAD_TIME)
             return svc_refuse(o, SCEP_FAIL_BAD_TIME, "%s", why);
-        if (rc == SCEP_ERR_RENEWAL)
+        if (rc == SCEP_ERR_RENEWAL || rc == SCEP_ERR_POLICY)
             return svc_refuse(o, SCEP_FAIL_BAD_REQUEST, "%s", why);
         return rc;
-    } else if (rc != SCEP_ERR_RENEWAL && rc != SCEP_ERR_BAD_TIME) {
+    } else if (rc != SCEP_ERR_RENEWAL && rc != SCEP_ERR_BAD_TIME && rc != SCEP_ERR_POLICY) {
         return rc; /* the store failed */
     }
+    if (!a->renewal)
+        return 0;
+    rc = check_renewal_sans(a->signer, a->csr, why, sizeof(why));
+    if (rc != 0)
+        return svc_refuse(o, SCEP_FAIL_BAD_REQUEST, "%s", why);
+    a->subject = X509_get_subject_name(a->signer);
+    if (util_serial_hex(X509_get0_serialNumber(a->signer), a->old_serial, sizeof(a->old_serial)) !=
+        0)
+        a->old_serial[0] = '\0';
+    a->via = "renewal";
+    return 0;
+}
 
-    if (renewal) {
-        rc = check_renewal_sans(signer, csr, why, sizeof(why));
-        if (rc != 0)
-            return svc_refuse(o, SCEP_FAIL_BAD_REQUEST, "%s", why);
-        subject = X509_get_subject_name(signer);
-        if (util_serial_hex(X509_get0_serialNumber(signer), old_serial, sizeof(old_serial)) == 0)
-            renewed = old_serial;
-    }
+/*
+ * PKCSReq and RenewalReq, in this order: CSR proof of possession;
+ * renewal signer and window; what the CSR asks for (the CA's
+ * scep_ca_check_request: key, version, names; then the profile's
+ * rules); the challenge of a new enrollment; a repeated transactionID
+ * (answered with what it got, before anyone is asked again: the CSR
+ * proves possession of the key that certificate is for); a request held
+ * under it.  Returns 0 with o decided, or with o undecided and
+ * a->need_webhook set; SCEP_ERR_* when the CA or the store failed.
+ */
+int svc_enroll_check(struct scep_service *svc, struct svc_enroll *a, const char *peer,
+                     struct svc_outcome *o)
+{
+    EVP_PKEY *pkey;
+    char why[256];
+    int rc;
+
+    a->csr = scep_msg_get0_csr(a->m);
+    a->signer = scep_msg_get0_signer_cert(a->m);
+    if (a->csr == NULL || a->signer == NULL)
+        return svc_refuse(o, SCEP_FAIL_BAD_REQUEST, "no certification request in the message");
+
+    /* Proof of possession: the CSR is signed by its own key (PKCS#10). */
+    pkey = X509_REQ_get0_pubkey(a->csr);
+    if (pkey == NULL || X509_REQ_verify(a->csr, pkey) != 1)
+        return svc_refuse(o, SCEP_FAIL_BAD_MESSAGE_CHECK, "%s", scep_strerror(SCEP_ERR_POP));
+    rc = scep_pubkey_fingerprint(pkey, a->csr_fp);
+    if (rc != 0)
+        return rc;
+
+    rc = check_renewal(svc, a, o);
+    if (rc != 0 || o->fail_info >= 0)
+        return rc;
     /* What the CSR asks us to certify (key, version, names; lib/ca),
      * under the subject the certificate will carry.  The CA checks it
      * again when it signs; here it is refused with the rule it broke,
      * and before a request is held for approval. */
-    rc = scep_ca_check_request(svc->ca, csr, subject, &svc->profile, why, sizeof(why));
+    rc = scep_ca_check_request(svc->ca, a->csr, a->subject, &a->prof->profile, why, sizeof(why));
     if (rc == SCEP_ERR_KEY || rc == SCEP_ERR_CSR || rc == SCEP_ERR_POLICY)
         return svc_refuse(o, (int)scep_err_fail_info(rc), "%s", why);
     if (rc != 0)
         return rc;
-    if (!renewal) {
-        rc = svc_check_challenge(svc, csr);
-        if (rc == SCEP_ERR_CHALLENGE)
-            return svc_refuse(o, SCEP_FAIL_BAD_REQUEST, "%s", scep_strerror(rc));
+    if (a->prof->rules != NULL) {
+        rc = scep_rules_check(a->prof->rules, a->prof->name, a->csr, a->subject, why, sizeof(why));
+        if (rc == SCEP_ERR_KEY || rc == SCEP_ERR_CSR || rc == SCEP_ERR_POLICY)
+            return svc_refuse(o, SCEP_FAIL_BAD_REQUEST, "%s", why);
         if (rc != 0)
+            return rc;
+    }
+    if (!a->renewal) {
+        rc = svc_authorize_challenge(svc, a, o);
+        if (rc != 0 || o->fail_info >= 0 || o->retry_after > 0)
             return rc;
     }
 
     /* A repeated transactionID gets what it already got (only once the
      * repeat is authorised like the first request was). */
-    rc = svc_reissued(svc, scep_msg_get0_transaction_id(m), csr_fp, SCEP_FAIL_BAD_REQUEST,
+    rc = svc_reissued(svc, scep_msg_get0_transaction_id(a->m), a->csr_fp, SCEP_FAIL_BAD_REQUEST,
                       scep_strerror(SCEP_ERR_TRANSID_REUSE), o);
     if (rc != SCEP_ERR_NOT_FOUND)
         return rc;
     svc_outcome_clear(o);
-
-    /* A renewal is issued at once even under manual approval: it proves
-     * possession of a valid certificate of this CA, which an administrator
-     * already approved once. */
-    if (svc->manual_approval && !renewal)
-        return svc_hold(svc, m, peer, csr, csr_fp, o);
-    /* Approval switched back to automatic: a request stored meanwhile
-     * is still answered from its state, as CertPoll answers it, so that
-     * resending the PKCSReq does not override a rejection or skip a
-     * pending decision. */
-    if (!renewal) {
-        rc = svc_held(svc, m, peer, csr_fp, o);
+    /* A request stored under the transactionID (manual approval, now or
+     * before a switch back to automatic) is answered from its state, as
+     * CertPoll answers it, so that resending the PKCSReq does not
+     * override a rejection or skip a pending decision.  A renewal is
+     * never held: it proves possession of a valid certificate of this
+     * CA, which an administrator already approved once. */
+    if (!a->renewal) {
+        rc = svc_held(svc, a->prof, a->m, peer, a->csr_fp, o);
         if (rc != SCEP_ERR_NOT_FOUND)
             return rc;
         svc_outcome_clear(o);
     }
+    if (!a->renewal && a->prof->webhook_url != NULL)
+        a->need_webhook = 1;
+    return 0;
+}
 
+/*
+ * The second step: a new enrollment under manual approval is held as a
+ * PENDING request (approval.c); anything else is issued and stored
+ * (issue.c).  A one-time challenge is consumed by the same store
+ * transaction.  Returns 0 with o filled or SCEP_ERR_*.
+ */
+int svc_enroll_finish(struct scep_service *svc, struct svc_enroll *a, const char *peer,
+                      struct svc_outcome *o)
+{
+    struct svc_issue_ctx ctx;
+
+    if (a->prof->manual_approval && !a->renewal)
+        return svc_hold(svc, a, peer, o);
     memset(&ctx, 0, sizeof(ctx));
-    ctx.transaction_id = scep_msg_get0_transaction_id(m);
+    ctx.transaction_id = scep_msg_get0_transaction_id(a->m);
     ctx.requester = peer;
     ctx.peer = peer;
-    ctx.msg_type = scep_msg_type_name(scep_msg_type(m));
-    ctx.renewed_serial = renewed;
-    return svc_issue(svc, csr, subject, &ctx, o);
+    ctx.msg_type = scep_msg_type_name(scep_msg_type(a->m));
+    ctx.renewed_serial = a->renewal && a->old_serial[0] != '\0' ? a->old_serial : NULL;
+    ctx.prof = a->prof;
+    ctx.via = a->via;
+    ctx.challenge_id = a->challenge_id;
+    return svc_issue(svc, a->csr, a->subject, &ctx, o);
 }

@@ -60,7 +60,7 @@ static int issue_and_store(struct scep_service *svc, X509_REQ *csr, const X509_N
     struct scep_cert_info ci;
     struct scep_audit_event ev;
     unsigned char serial[16];
-    char ca_fp[65];
+    char ca_fp[65], detail[SVC_AUDIT_DETAIL];
     X509 *cert = NULL;
     int attempt, rc;
 
@@ -75,7 +75,8 @@ static int issue_and_store(struct scep_service *svc, X509_REQ *csr, const X509_N
         rc = scep_ca_random_serial(serial);
         if (rc != 0)
             goto out;
-        rc = scep_ca_issue(svc->ca, csr, subject, &svc->profile, serial, sizeof(serial), &cert);
+        rc = scep_ca_issue(svc->ca, csr, subject, &ctx->prof->profile, serial, sizeof(serial),
+                           &cert);
         if (rc != 0)
             goto out;
         rc = scep_certinfo_from_x509(cert, ca_fp, &ci);
@@ -87,6 +88,9 @@ static int issue_and_store(struct scep_service *svc, X509_REQ *csr, const X509_N
         ci.requester = (char *)ctx->requester;
         ci.msg_type = (char *)ctx->msg_type;
         ci.renewed_serial = (char *)ctx->renewed_serial;
+        ci.challenge_id = ctx->challenge_id;
+        svc_audit_detail(detail, sizeof(detail), ci.subject, ctx->prof, ctx->via,
+                         ctx->challenge_id);
 
         memset(&ev, 0, sizeof(ev));
         ev.kind = "issue";
@@ -94,7 +98,7 @@ static int issue_and_store(struct scep_service *svc, X509_REQ *csr, const X509_N
         ev.transaction_id = ctx->transaction_id;
         ev.peer = ctx->peer;
         ev.serial = ci.serial;
-        ev.detail = ci.subject;
+        ev.detail = detail;
         if (ctx->request_id > 0)
             rc = scep_store_issue_request(svc->st, ctx->request_id, &ci, &ev);
         else
@@ -132,6 +136,13 @@ int svc_issue(struct scep_service *svc, X509_REQ *csr, const X509_NAME *subject,
     if (rc == SCEP_ERR_POLICY || rc == SCEP_ERR_CSR || rc == SCEP_ERR_KEY) {
         /* The CA refused what the CSR asks for (extensions, names). */
         rc = svc_refuse(o, (int)scep_err_fail_info(rc), "%s", scep_strerror(rc));
+        goto out;
+    }
+    if (rc == SCEP_ERR_CHALLENGE) {
+        /* Another enrollment consumed the last use of the one-time
+         * challenge between our check and our store transaction, which
+         * kept this certificate out: it was never issued to anyone. */
+        rc = svc_refuse(o, SCEP_FAIL_BAD_REQUEST, "one-time challenge already used");
         goto out;
     }
     if (rc == SCEP_ERR_TRANSID_REUSE) {
@@ -189,4 +200,17 @@ out:
     X509_free(cert);
     scep_cert_info_free(ci);
     return rc;
+}
+
+/* See service_int.h. */
+void svc_audit_detail(char *out, size_t outlen, const char *subject, const struct svc_profile *prof,
+                      const char *via, int64_t challenge_id)
+{
+    int n;
+
+    n = snprintf(out, outlen, "%s; profile=%s via=%s", subject != NULL ? subject : "",
+                 prof != NULL && prof->name[0] != '\0' ? prof->name : "default",
+                 via != NULL ? via : "-");
+    if (challenge_id > 0 && n > 0 && (size_t)n < outlen)
+        snprintf(out + n, outlen - (size_t)n, " challenge=%lld", (long long)challenge_id);
 }

@@ -77,8 +77,8 @@ out:
  * approval setting, so that switching back to automatic does not strand
  * clients still polling.
  */
-int svc_certpoll(struct scep_service *svc, struct scep_msg *m, const char *peer,
-                 struct svc_outcome *o)
+int svc_certpoll(struct scep_service *svc, const struct svc_profile *prof, struct scep_msg *m,
+                 const char *peer, struct svc_outcome *o)
 {
     const char *tid = scep_msg_get0_transaction_id(m);
     char fp[65], key_fp[65];
@@ -95,7 +95,7 @@ int svc_certpoll(struct scep_service *svc, struct scep_msg *m, const char *peer,
     if (rc != SCEP_ERR_NOT_FOUND)
         return rc;
     svc_outcome_clear(o);
-    return svc_poll_request(svc, m, peer, fp, o);
+    return svc_poll_request(svc, prof, m, peer, fp, o);
 }
 
 /*

@@ -18,68 +18,49 @@
 #include "admin/admin.h"
 #include "service/service_int.h"
 
-/* Copies s (NULL stays NULL) into *dst.  Returns 0 or SCEP_ERR_NOMEM. */
-static int copy_str(const char *s, char **dst)
-{
-    size_t n;
-
-    *dst = NULL;
-    if (s == NULL)
-        return 0;
-    n = strlen(s) + 1;
-    *dst = malloc(n);
-    if (*dst == NULL)
-        return SCEP_ERR_NOMEM;
-    memcpy(*dst, s, n);
-    return 0;
-}
-
 /*
- * Makes a service.  The challenge longer than a CSR could carry is a
- * configuration error rather than a silently unmatchable password.
- * *out: free with scep_service_free().
+ * Makes a service.  Profile names must be unique and not empty (the
+ * empty name is the default profile).  *out: free with
+ * scep_service_free().
  */
 int scep_service_new(struct scep_ca *ca, struct scep_store *st,
                      const struct scep_service_config *cfg, struct scep_service **out)
 {
     struct scep_service *svc = NULL;
+    size_t i, j;
     int rc = SCEP_ERR_INVALID_ARG;
 
-    if (ca == NULL || st == NULL || cfg == NULL || out == NULL)
+    if (ca == NULL || st == NULL || cfg == NULL || out == NULL ||
+        (cfg->nprofiles > 0 && cfg->profiles == NULL))
         goto out;
-    if (cfg->challenge != NULL && strlen(cfg->challenge) > SCEP_MAX_CHALLENGE) {
-        rc = SCEP_ERR_CONFIG;
-        goto out;
+    for (i = 0; i < cfg->nprofiles; i++) {
+        const char *n = cfg->profiles[i].name;
+
+        if (n == NULL || n[0] == '\0')
+            goto out;
+        for (j = 0; j < i; j++)
+            if (strcmp(cfg->profiles[j].name, n) == 0)
+                goto out;
     }
     rc = SCEP_ERR_NOMEM;
     svc = calloc(1, sizeof(*svc));
     if (svc == NULL)
         goto out;
     svc->st = st;
-    svc->allow_renewal = cfg->allow_renewal;
-    svc->manual_approval = cfg->manual_approval;
-    svc->allow_des = cfg->allow_des;
     svc->crl_next_update = cfg->crl_next_update_seconds > 0 ? cfg->crl_next_update_seconds
                                                             : SVC_CRL_NEXT_UPDATE_SECONDS;
     svc->ocsp_next_update = cfg->ocsp_next_update_seconds > 0 ? cfg->ocsp_next_update_seconds
                                                               : SVC_OCSP_NEXT_UPDATE_SECONDS;
-    svc->profile = cfg->profile;
-    if (cfg->challenge != NULL && cfg->challenge[0] != '\0') {
-        if (copy_str(cfg->challenge, &svc->challenge) != 0)
-            goto out;
-        svc->challenge_len = strlen(svc->challenge);
-    }
-    if (copy_str(cfg->profile.key_usage, &svc->key_usage) != 0 ||
-        copy_str(cfg->profile.ext_key_usage, &svc->ext_key_usage) != 0 ||
-        copy_str(cfg->profile.crl_url, &svc->crl_url) != 0 ||
-        copy_str(cfg->profile.ocsp_url, &svc->ocsp_url) != 0 ||
-        copy_str(cfg->profile.ca_issuers_url, &svc->ca_issuers_url) != 0)
+    svc->challenge_limit = cfg->challenge_limit;
+    svc->profiles = calloc(cfg->nprofiles + 1, sizeof(*svc->profiles));
+    if (svc->profiles == NULL)
         goto out;
-    svc->profile.key_usage = svc->key_usage;
-    svc->profile.ext_key_usage = svc->ext_key_usage;
-    svc->profile.crl_url = svc->crl_url;
-    svc->profile.ocsp_url = svc->ocsp_url;
-    svc->profile.ca_issuers_url = svc->ca_issuers_url;
+    svc->nprofiles = cfg->nprofiles + 1; /* zeroed entries clear safely */
+    rc = svc_profile_init(&svc->profiles[0], &cfg->def, "");
+    for (i = 0; rc == 0 && i < cfg->nprofiles; i++)
+        rc = svc_profile_init(&svc->profiles[i + 1], &cfg->profiles[i], cfg->profiles[i].name);
+    if (rc != 0)
+        goto out;
     if ((rc = scep_ocsp_cache_new(SVC_OCSP_CACHE_ENTRIES, &svc->ocsp_cache)) != 0)
         goto out;
     svc->ca = scep_ca_up_ref(ca);
@@ -95,22 +76,24 @@ out:
 /* Frees svc and drops its CA reference.  Accepts NULL. */
 void scep_service_free(struct scep_service *svc)
 {
+    size_t i;
+
     if (svc == NULL)
         return;
     scep_ca_free(svc->ca);
-    if (svc->challenge != NULL) {
-        OPENSSL_cleanse(svc->challenge, svc->challenge_len);
-        free(svc->challenge);
-    }
-    free(svc->key_usage);
-    free(svc->ext_key_usage);
-    free(svc->crl_url);
-    free(svc->ocsp_url);
-    free(svc->ca_issuers_url);
+    for (i = 0; svc->profiles != NULL && i < svc->nprofiles; i++)
+        svc_profile_clear(&svc->profiles[i]);
+    free(svc->profiles);
     svc_crl_cache_clear(svc);
     svc_http_crl_cache_clear(svc);
     scep_ocsp_cache_free(svc->ocsp_cache);
     free(svc);
+}
+
+/* See service.h. */
+int scep_service_has_profile(const struct scep_service *svc, const char *name)
+{
+    return svc != NULL && svc_find_profile(svc, name) != NULL;
 }
 
 /*
@@ -134,12 +117,16 @@ void scep_service_set_ca(struct scep_service *svc, struct scep_ca *ca)
  * because Debian's strongSwan 5.9.8 tests enum indexes as bits and
  * refuses AES/SHA-256 without it (scep-interop.md 1.3).
  */
-unsigned scep_service_caps(const struct scep_service *svc)
+unsigned scep_service_caps(const struct scep_service *svc, const char *profile)
 {
+    const struct svc_profile *prof = svc_find_profile(svc, profile);
+
     unsigned caps = SCEP_CAP_AES | SCEP_CAP_DES3 | SCEP_CAP_POST_PKI_OPERATION | SCEP_CAP_SHA1 |
                     SCEP_CAP_SHA256 | SCEP_CAP_SHA384 | SCEP_CAP_SHA512 | SCEP_CAP_SCEP_STANDARD;
 
-    if (svc->allow_renewal)
+    if (prof == NULL)
+        prof = &svc->profiles[0];
+    if (prof->allow_renewal)
         caps |= SCEP_CAP_RENEWAL;
     if (scep_ca_get0_next_cert(svc->ca) != NULL)
         caps |= SCEP_CAP_GET_NEXT_CA_CERT;
@@ -165,13 +152,17 @@ static int internal_error(struct scep_reply *r, int rc, const char *what)
 }
 
 /* GetCACaps (RFC 8894 3.5.2): the keyword list as text/plain. */
-int scep_service_getcacaps(struct scep_service *svc, struct scep_reply *r)
+int scep_service_getcacaps(struct scep_service *svc, const char *profile, struct scep_reply *r)
 {
+    const struct svc_profile *prof;
     char buf[512];
     int n;
 
     scep_reply_clear(r);
-    n = scep_caps_format(scep_service_caps(svc), buf, sizeof(buf));
+    prof = svc_find_profile(svc, profile);
+    if (prof == NULL)
+        prof = &svc->profiles[0];
+    n = scep_caps_format(scep_service_caps(svc, profile), buf, sizeof(buf));
     if (n < 0)
         return internal_error(r, n, "GetCACaps");
     /* RFC 8894 3.5.2 has no keyword for single DES: it is what a client
@@ -179,7 +170,7 @@ int scep_service_getcacaps(struct scep_service *svc, struct scep_reply *r)
      * IOS images send it regardless.  When it is enabled we say so with
      * a private keyword (the vendor-prefix form the interop notes
      * recommend), which every client ignores as unknown. */
-    if (svc->allow_des) {
+    if (prof->allow_des) {
         static const char des_word[] = SVC_CAP_DES_WORD "\n";
 
         if ((size_t)n + sizeof(des_word) > sizeof(buf))

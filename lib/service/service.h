@@ -17,14 +17,45 @@
 #include "ca/ca.h"
 #include "store/store.h"
 
+struct scep_rules;
+struct scep_ratelimit;
+
+/*
+ * One enrollment profile: who may enroll at one URL and what they get.
+ * The default profile answers at the SCEP path itself, a named one at
+ * <path>/NAME.  Strings are copied by scep_service_new.
+ *
+ * Authorisation of a new (non-renewal) enrollment: when the profile has a
+ * static challenge, or require_challenge, the CSR's challengePassword
+ * must be that challenge or a one-time challenge minted for this profile
+ * (scepctl challenge new); then, when webhook_url is set, the webhook
+ * must allow it.  A profile with none of the three is open.  Renewals
+ * (signed by a valid certificate of this CA) need no challenge.
+ */
+struct scep_service_profile {
+    const char *name;               /* "" or NULL: the default profile */
+    const char *challenge;          /* static challenge password; NULL/"": none */
+    int require_challenge;          /* without a static challenge: one-time challenges only */
+    int allow_renewal;              /* accept RenewalReq (and advertise Renewal) */
+    int renewal_window_days;        /* renewals only within this many days of expiry; 0: any time */
+    int manual_approval;            /* new enrollments wait (PENDING) until approved with scepctl */
+    int allow_des;                  /* accept single-DES envelopes (old Cisco IOS, micromdm) */
+    const struct scep_rules *rules; /* what a CSR may ask for; NULL: no rules (copied) */
+    const char *webhook_url;        /* NULL: no webhook */
+    const char *webhook_secret;     /* HMAC key of X-Scepd-Signature */
+    long webhook_timeout_ms;        /* 0: 5000 */
+    struct scep_profile profile;    /* issuance: validity, extensions */
+};
+
 struct scep_service_config {
-    const char *challenge;         /* static challenge password; NULL/"": none required */
-    int allow_renewal;             /* accept RenewalReq (and advertise Renewal) */
+    struct scep_service_profile def;             /* the default profile (its name is ignored) */
+    const struct scep_service_profile *profiles; /* named profiles; names unique */
+    size_t nprofiles;
     long crl_next_update_seconds;  /* nextUpdate of CRLs answered to GetCRL; 0: 168 hours */
-    int manual_approval;           /* new enrollments wait (PENDING) until approved with scepctl */
-    int allow_des;                 /* accept single-DES envelopes (old Cisco IOS, micromdm) */
     long ocsp_next_update_seconds; /* nextUpdate of OCSP answers; 0: one hour */
-    struct scep_profile profile;
+    /* Enrollments per challenge password, shared by every worker of the
+     * process (borrowed, must outlive the service); NULL: no limit. */
+    struct scep_ratelimit *challenge_limit;
 };
 
 /* What happened, for the HTTP layer's response, log line and metrics. */
@@ -43,6 +74,13 @@ struct scep_reply {
     double issue_seconds; /* time spent issuing + storing, 0 if none */
     long max_age;         /* seconds a cache may keep the answer (CRL, OCSP); 0: no-store */
     int64_t expires;      /* Unix time it may be kept until, with max_age */
+    long retry_after;     /* seconds, with http_status 429 or 503; 0: none */
+
+    /* Enrollments: the profile asked (borrowed from the service, "" the
+     * default) and, when it was authorised, how: "static", "one-time",
+     * "webhook", "renewal", "open" (static); NULL otherwise. */
+    const char *profile;
+    const char *via;
 };
 
 struct scep_service; /* opaque */
@@ -66,8 +104,13 @@ void scep_service_set_ca(struct scep_service *svc, struct scep_ca *ca);
  */
 int scep_service_store_ping(struct scep_service *svc);
 
-/* Capabilities this service advertises (enum scep_cap bits). */
-unsigned scep_service_caps(const struct scep_service *svc);
+/* 1 when the service has a profile called name ("" or NULL: the
+ * default profile, always there). */
+int scep_service_has_profile(const struct scep_service *svc, const char *name);
+
+/* Capabilities this service advertises at profile (enum scep_cap bits;
+ * an unknown profile answers as the default one). */
+unsigned scep_service_caps(const struct scep_service *svc, const char *profile);
 
 /*
  * Each fills *r (cleared first).  Returns 0 when *r holds an answer to
@@ -75,11 +118,49 @@ unsigned scep_service_caps(const struct scep_service *svc);
  * (then r->http_status is 500 and r->reason says why).  peer is the
  * client's address for logs and the store.
  */
-int scep_service_getcacaps(struct scep_service *svc, struct scep_reply *r);
+int scep_service_getcacaps(struct scep_service *svc, const char *profile, struct scep_reply *r);
 int scep_service_getcacert(struct scep_service *svc, struct scep_reply *r);
 int scep_service_getnextcacert(struct scep_service *svc, struct scep_reply *r);
-int scep_service_pkioperation(struct scep_service *svc, const unsigned char *msg, size_t len,
-                              const char *peer, struct scep_reply *r);
+int scep_service_pkioperation(struct scep_service *svc, const char *profile,
+                              const unsigned char *msg, size_t len, const char *peer,
+                              struct scep_reply *r);
+
+/*
+ * The same in two steps, for callers with an event loop: a profile with
+ * a webhook must wait for an outside answer, and the thread must not
+ * wait with it.  _begin works as scep_service_pkioperation up to the
+ * webhook: when it needs no outside answer it returns with *pend NULL
+ * and r the final answer; else *pend is set and r only names the
+ * transaction.  The caller then POSTs the call scep_pending_webhook
+ * describes, and hands what came back to _resume, which fills r and
+ * frees pend.  A caller that gives up (its client went away) frees pend
+ * with scep_pending_free.  pend belongs to svc: resume it on the same
+ * service, before scep_service_free.
+ */
+struct scep_pending;
+
+/* The outside call a pending enrollment waits for; strings borrowed from
+ * the pending object. */
+struct scep_webhook_call {
+    const char *url;
+    const char *body; /* JSON */
+    size_t len;
+    const char *signature; /* value of X-Scepd-Signature: "sha256=<hex HMAC>" */
+    long timeout_ms;
+};
+
+int scep_service_pkioperation_begin(struct scep_service *svc, const char *profile,
+                                    const unsigned char *msg, size_t len, const char *peer,
+                                    struct scep_reply *r, struct scep_pending **pend);
+void scep_pending_webhook(const struct scep_pending *p, struct scep_webhook_call *call);
+/*
+ * http_status: the webhook's HTTP status, 0 when there was no answer
+ * (transport_error then says why).  Returns as scep_service_pkioperation.
+ */
+int scep_service_pkioperation_resume(struct scep_service *svc, struct scep_pending *p,
+                                     int http_status, const unsigned char *body, size_t len,
+                                     const char *transport_error, struct scep_reply *r);
+void scep_pending_free(struct scep_pending *p);
 
 /*
  * The CRL of the CA named which (NULL, "current", "previous", or a
@@ -103,6 +184,15 @@ int scep_service_crl(struct scep_service *svc, const char *which, struct scep_re
  */
 int scep_service_ocsp(struct scep_service *svc, const unsigned char *req, size_t len,
                       struct scep_reply *r);
+
+/*
+ * Records a request refused over the rate limit named limit ("address",
+ * "challenge") in the audit trail, coalesced: one event per worker every
+ * few seconds at most, with the count since the last (so a flood cannot
+ * turn into a flood of database writes).  Returns 0 or SCEP_ERR_*.
+ */
+int scep_service_note_rate_limited(struct scep_service *svc, const char *limit, const char *peer,
+                                   const char *profile);
 
 /* Frees r->body and resets r.  Accepts NULL. */
 void scep_reply_clear(struct scep_reply *r);

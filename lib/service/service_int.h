@@ -66,18 +66,48 @@ struct svc_http_crl_slot {
  * random serials means the RNG is broken, so this never loops in practice). */
 #define SVC_ISSUE_ATTEMPTS 3
 
-struct scep_service {
-    struct scep_ca *ca;    /* a reference */
-    struct scep_store *st; /* borrowed */
-    char *challenge;       /* owned; NULL: none required */
+/*
+ * A profile as the service keeps it (profile.c): scep_service_profile
+ * with every string copied.  profiles[0] is the default profile.
+ */
+struct svc_profile {
+    char *name;      /* "" for the default profile */
+    char *challenge; /* NULL: no static challenge */
     size_t challenge_len;
+    int require_challenge;
     int allow_renewal;
-    int manual_approval;         /* new enrollments wait as PENDING requests */
-    int allow_des;               /* single DES envelopes accepted (allow_des) */
-    long crl_next_update;        /* seconds */
-    long ocsp_next_update;       /* seconds */
+    int renewal_window_days;
+    int manual_approval;
+    int allow_des;
+    struct scep_rules *rules; /* owned; NULL: no rules */
+    char *webhook_url;        /* NULL: no webhook */
+    char *webhook_secret;
+    size_t webhook_secret_len;
+    long webhook_timeout_ms;
     struct scep_profile profile; /* string members point at the copies below */
     char *key_usage, *ext_key_usage, *crl_url, *ocsp_url, *ca_issuers_url;
+};
+
+/* Webhook wait when the profile names none. */
+#define SVC_WEBHOOK_TIMEOUT_MS 5000L
+
+/* Copies sp into p (cleared on failure).  Returns 0, SCEP_ERR_CONFIG (a
+ * challenge longer than a CSR could carry) or SCEP_ERR_NOMEM. */
+int svc_profile_init(struct svc_profile *p, const struct scep_service_profile *sp,
+                     const char *name);
+/* Frees what p holds, wiping the secrets.  Accepts a zeroed p. */
+void svc_profile_clear(struct svc_profile *p);
+/* The profile called name (NULL or "": the default), or NULL. */
+const struct svc_profile *svc_find_profile(const struct scep_service *svc, const char *name);
+
+struct scep_service {
+    struct scep_ca *ca;           /* a reference */
+    struct scep_store *st;        /* borrowed */
+    struct svc_profile *profiles; /* owned; [0] is the default profile */
+    size_t nprofiles;
+    long crl_next_update;                   /* seconds */
+    long ocsp_next_update;                  /* seconds */
+    struct scep_ratelimit *challenge_limit; /* borrowed; NULL: none */
 
     /* GetCRL cache: the last CRL made per issuer, for SVC_CRL_CACHE_SECONDS. */
     struct svc_crl_slot crls[SVC_CRL_CACHE_SLOTS];
@@ -85,7 +115,15 @@ struct scep_service {
     struct svc_http_crl_slot http_crls[SVC_CRL_CACHE_SLOTS];
     /* Signed OCSP answers for reuse (lib/admin/ocsp_cache.c); owned. */
     struct scep_ocsp_cache *ocsp_cache;
+
+    /* limited.c: when the last "rate-limited" event was written
+     * (CLOCK_MONOTONIC seconds, 0: never) and refusals since. */
+    time_t limited_audit_at;
+    unsigned long limited_since;
 };
+
+/* At most one "rate-limited" audit event per worker this often. */
+#define SVC_LIMIT_AUDIT_SECONDS 10
 
 /* Empties the GetCRL cache. */
 void svc_crl_cache_clear(struct scep_service *svc);
@@ -109,6 +147,7 @@ struct svc_outcome {
     STACK_OF(X509_CRL) *crls;
     char serial[64]; /* issued serial, "" if none */
     double issue_seconds;
+    long retry_after; /* >0: over a rate limit; answered with HTTP 429, no CertRep */
 };
 
 /* Resets o to an empty refusal-free state (fail_info -1, nothing held). */
@@ -132,12 +171,35 @@ int svc_stored_cert(const struct scep_cert_info *ci, X509 **out);
 /* Who asked for a certificate, as recorded with it in the store. */
 struct svc_issue_ctx {
     const char *transaction_id;
-    const char *requester;      /* peer address of the enrollment */
-    const char *peer;           /* peer of this message, for the audit event */
-    const char *msg_type;       /* "PKCSReq", "RenewalReq" */
-    const char *renewed_serial; /* renewals: the signer certificate's serial, else NULL */
-    int64_t request_id;         /* >0: an APPROVED request, marked ISSUED with the
-                                   certificate in the same store transaction */
+    const char *requester;          /* peer address of the enrollment */
+    const char *peer;               /* peer of this message, for the audit event */
+    const char *msg_type;           /* "PKCSReq", "RenewalReq" */
+    const char *renewed_serial;     /* renewals: the signer certificate's serial, else NULL */
+    int64_t request_id;             /* >0: an APPROVED request, marked ISSUED with the
+                                       certificate in the same store transaction */
+    const struct svc_profile *prof; /* whose issuance profile applies */
+    const char *via;                /* how it was authorised, for the audit event */
+    int64_t challenge_id;           /* >0: a one-time challenge the store consumes with it */
+};
+
+/*
+ * One enrollment (PKCSReq or RenewalReq) between its two steps
+ * (enroll.c): what the check found out, for the finish, possibly after
+ * a webhook answered in between.  Pointers borrow from m, which outlives
+ * the steps.
+ */
+struct svc_enroll {
+    struct scep_msg *m;
+    const struct svc_profile *prof;
+    X509_REQ *csr;            /* m's */
+    X509 *signer;             /* m's */
+    const X509_NAME *subject; /* renewals: the signer's subject; NULL: the CSR's */
+    int renewal;
+    char csr_fp[65];      /* the CSR's public key fingerprint */
+    char old_serial[64];  /* renewals: the signer's serial, "" if unusable */
+    int64_t challenge_id; /* a one-time challenge to consume, 0: none */
+    const char *via;      /* "static", "one-time", "webhook", "renewal", "open" */
+    int need_webhook;     /* the profile's webhook must allow it first */
 };
 
 /*
@@ -167,12 +229,16 @@ int svc_reissued(struct scep_service *svc, const char *transaction_id, const cha
  * Handlers: m is decoded, verified and decrypted.  Each returns 0 with o
  * filled (a success or a refusal), or SCEP_ERR_* on an internal failure
  * (the store or OpenSSL failed), in which case o is left for the caller
- * to clear.
+ * to clear.  Enrollment runs in two steps (struct svc_enroll):
+ * svc_enroll_check then, unless it refused or answered,
+ * svc_enroll_finish.
  */
-int svc_enroll(struct scep_service *svc, struct scep_msg *m, const char *peer,
-               struct svc_outcome *o);
-int svc_certpoll(struct scep_service *svc, struct scep_msg *m, const char *peer,
-                 struct svc_outcome *o);
+int svc_enroll_check(struct scep_service *svc, struct svc_enroll *a, const char *peer,
+                     struct svc_outcome *o);
+int svc_enroll_finish(struct scep_service *svc, struct svc_enroll *a, const char *peer,
+                      struct svc_outcome *o);
+int svc_certpoll(struct scep_service *svc, const struct svc_profile *prof, struct scep_msg *m,
+                 const char *peer, struct svc_outcome *o);
 int svc_getcert(struct scep_service *svc, struct scep_msg *m, struct svc_outcome *o);
 int svc_getcrl(struct scep_service *svc, struct scep_msg *m, struct svc_outcome *o);
 
@@ -181,13 +247,14 @@ int svc_getcrl(struct scep_service *svc, struct scep_msg *m, struct svc_outcome 
  * enrollment whose transactionID has no certificate yet; it answers from
  * the request stored for the transactionID (PENDING, issued once
  * APPROVED, refused once REJECTED, refused for another key) or stores a
- * new PENDING request.  csr_fp is the CSR's public key fingerprint.
+ * new PENDING request (consuming a's one-time challenge with it).
  * svc_poll_request: a CertPoll whose transactionID has no certificate;
  * key_fp is the poll signer's key fingerprint; badCertId when no request
- * matches.  Both return 0 with o filled or SCEP_ERR_*.
+ * matches; an APPROVED request is issued under prof.  Both return 0 with
+ * o filled or SCEP_ERR_*.
  */
-int svc_hold(struct scep_service *svc, struct scep_msg *m, const char *peer, X509_REQ *csr,
-             const char *csr_fp, struct svc_outcome *o);
+int svc_hold(struct scep_service *svc, const struct svc_enroll *a, const char *peer,
+             struct svc_outcome *o);
 /*
  * The request part of svc_hold without storing anything: answers a new
  * enrollment from the request stored under its transactionID (any
@@ -195,18 +262,39 @@ int svc_hold(struct scep_service *svc, struct scep_msg *m, const char *peer, X50
  * switch back to automatic).  Returns 0 with o filled, SCEP_ERR_NOT_FOUND
  * when no request is stored under the transactionID, or SCEP_ERR_*.
  */
-int svc_held(struct scep_service *svc, struct scep_msg *m, const char *peer, const char *csr_fp,
-             struct svc_outcome *o);
-int svc_poll_request(struct scep_service *svc, struct scep_msg *m, const char *peer,
-                     const char *key_fp, struct svc_outcome *o);
+int svc_held(struct scep_service *svc, const struct svc_profile *prof, struct scep_msg *m,
+             const char *peer, const char *csr_fp, struct svc_outcome *o);
+
+/* Longest audit detail the service writes. */
+#define SVC_AUDIT_DETAIL 1200
 
 /*
- * Checks the challengePassword attribute of csr against the configured
- * challenge in constant time.  Returns 0 when it matches (or no challenge
- * is configured), SCEP_ERR_CHALLENGE when missing, malformed or wrong,
- * SCEP_ERR_NOMEM.
+ * The detail of an "issue" or "request-pending" audit event: the
+ * subject, then "; profile=NAME via=HOW" and " challenge=ID" for a
+ * one-time challenge.  Always NUL-terminated, cut to size.
  */
-int svc_check_challenge(const struct scep_service *svc, X509_REQ *csr);
+void svc_audit_detail(char *out, size_t outlen, const char *subject, const struct svc_profile *prof,
+                      const char *via, int64_t challenge_id);
+int svc_poll_request(struct scep_service *svc, const struct svc_profile *prof, struct scep_msg *m,
+                     const char *peer, const char *key_fp, struct svc_outcome *o);
+
+/*
+ * Reads the single challengePassword of csr as UTF-8 into buf (size
+ * SCEP_MAX_CHALLENGE).  Returns 0, SCEP_ERR_CHALLENGE when absent,
+ * repeated, multi-valued, not a DirectoryString or too long.
+ */
+int svc_csr_challenge(X509_REQ *csr, unsigned char *buf, size_t *len);
+
+/*
+ * The challenge step of a new enrollment (authz.c): takes the
+ * per-challenge rate limit (o->retry_after set when over it), then,
+ * when a's profile needs a challenge, accepts its static challenge or a
+ * one-time challenge of the profile (a->challenge_id set, to be consumed
+ * when the result is stored; a used-up one that this transactionID
+ * consumed is let through to the answer it already has).  Sets a->via.
+ * Returns 0 with o refused or untouched, or SCEP_ERR_*.
+ */
+int svc_authorize_challenge(struct scep_service *svc, struct svc_enroll *a, struct svc_outcome *o);
 
 /*
  * Turns the outcome into the reply: a CertRep signed by the RA/CA echoing
@@ -216,8 +304,28 @@ int svc_check_challenge(const struct scep_service *svc, X509_REQ *csr);
  * Returns 0, or SCEP_ERR_* when signing or auditing failed (r untouched
  * beyond what the caller set).
  */
-int svc_certrep(struct scep_service *svc, struct scep_msg *m, const char *peer,
-                const struct svc_outcome *o, struct scep_reply *r);
+int svc_certrep(struct scep_service *svc, const struct svc_profile *prof, struct scep_msg *m,
+                const char *peer, const struct svc_outcome *o, struct scep_reply *r);
+
+/*
+ * Turns the decided outcome o of m into r (pkiop.c): a 429 with
+ * Retry-After over a rate limit, else the signed CertRep (svc_certrep);
+ * r->via is via for a success.  Returns 0 or SCEP_ERR_*.
+ */
+int svc_reply_outcome(struct scep_service *svc, const struct svc_profile *prof, struct scep_msg *m,
+                      const char *peer, const struct svc_outcome *o, const char *via,
+                      struct scep_reply *r);
+/* Makes r the 500 (503 for an unreachable store) of internal failure rc. */
+void svc_reply_fail(struct scep_reply *r, int rc);
+
+/*
+ * An enrollment waiting for its profile's webhook (webhook.c): takes
+ * a->m (the caller drops its pointer) and builds the signed JSON
+ * document.  *out: resume or free it (service.h).  Returns 0 or
+ * SCEP_ERR_*; on failure a->m is still the caller's.
+ */
+int svc_pending_new(struct scep_service *svc, const struct svc_enroll *a, const char *peer,
+                    struct scep_pending **out);
 
 /* The OpenSSL digest for a request digest NID we accept (SHA-1, SHA-2
  * family), or NULL when we refuse it. */

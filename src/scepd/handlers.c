@@ -22,6 +22,9 @@
 #include <scep/encoding.h>
 #include <scep/message.h>
 
+#include "fetch.h"
+#include "limits.h"
+#include "policy/webhook.h"
 #include "request.h"
 #include "route.h"
 #include "scepd.h"
@@ -29,6 +32,41 @@
 
 /* The path every SCEP client falls back to (RFC 8894 4.1 examples). */
 #define HANDLERS_CGI_PATH "/cgi-bin/pkiclient.exe"
+
+/* Longest profile name in a path (scepd.conf(5)). */
+#define SCEPD_MAX_PROFILE_NAME 32
+
+/* The metrics' enum scepd_via for the service's word (NULL: none). */
+static int scep_via(const char *via)
+{
+    static const char *const names[SCEPD_VIA_COUNT] = {"static", "one-time", "webhook", "renewal",
+                                                       "open"};
+    int i;
+
+    for (i = 0; via != NULL && i < SCEPD_VIA_COUNT; i++)
+        if (strcmp(via, names[i]) == 0)
+            return i;
+    return SCEPD_VIA_NONE;
+}
+
+/* Counts the enrollment decision the service made, by profile. */
+static void scep_count_decision(struct scepd_app *app, const struct scep_reply *r)
+{
+    const char *profile = r->profile != NULL && r->profile[0] != '\0' ? r->profile : "default";
+
+    if (r->msg_type != SCEP_MSG_PKCSREQ && r->msg_type != SCEP_MSG_RENEWALREQ)
+        return;
+    if (r->http_status == 429)
+        scepd_metrics_decision(app->metrics, profile, SCEPD_DECISION_RATE_LIMITED, SCEPD_VIA_NONE);
+    else if (r->outcome == NULL)
+        return;
+    else if (strcmp(r->outcome, "success") == 0)
+        scepd_metrics_decision(app->metrics, profile, SCEPD_DECISION_ALLOW, scep_via(r->via));
+    else if (strcmp(r->outcome, "failure") == 0)
+        scepd_metrics_decision(app->metrics, profile, SCEPD_DECISION_DENY, SCEPD_VIA_NONE);
+    else if (strcmp(r->outcome, "pending") == 0)
+        scepd_metrics_decision(app->metrics, profile, SCEPD_DECISION_PENDING, SCEPD_VIA_NONE);
+}
 
 /* Counts a SCEP request in scepd_requests_total and friends. */
 static void scep_count(struct scepd_request *req, struct scepd_app *app, int op)
@@ -45,6 +83,11 @@ static void scep_count(struct scepd_request *req, struct scepd_app *app, int op)
         scepd_metrics_refusal(app->metrics, r->fail_info);
     if (r->issue_seconds > 0)
         scepd_metrics_issuance(app->metrics, r->issue_seconds);
+    if (op == SCEPD_OP_PKIOPERATION) {
+        scep_count_decision(app, r);
+        if (r->http_status == 429)
+            scepd_metrics_rate_limited(app->metrics, SCEPD_LIMIT_CHALLENGE);
+    }
 }
 
 /* Seconds a client is asked to wait after a 503 for an unreachable
@@ -67,19 +110,131 @@ static void scep_send_result(struct scepd_request *req)
          * reconnect may have succeeded. */
         if (r->http_status == 503)
             (void)scepd_reply_header(req, "Retry-After", SCEPD_STORE_RETRY_AFTER);
+        if (r->http_status == 429 && r->retry_after > 0) {
+            char ra[24];
+
+            snprintf(ra, sizeof(ra), "%ld", r->retry_after);
+            (void)scepd_reply_header(req, "Retry-After", ra);
+        }
         scepd_reply_text(req, r->http_status >= 400 ? r->http_status : 500,
                          r->reason[0] != '\0' ? r->reason : "internal error");
     }
 }
 
-static void scep_pkioperation(struct scepd_request *req, struct scepd_app *app,
-                              const struct scepd_query *q)
+/*
+ * Refuses a PKIOperation from an address over its rate limit: 429 with
+ * Retry-After, before the message is even decoded, so that it costs the
+ * CA no private-key work.  Returns 1 when refused.
+ */
+static int scep_address_limited(struct scepd_request *req, struct scepd_app *app,
+                                const char *profile)
 {
+    char ra[24];
+    long retry = 0;
+
+    if (scepd_limits_check_address(app->limits, scepd_request_peer(req), &retry))
+        return 0;
+    scepd_metrics_rate_limited(app->metrics, SCEPD_LIMIT_ADDRESS);
+    scepd_metrics_decision(app->metrics, profile[0] != '\0' ? profile : "default",
+                           SCEPD_DECISION_RATE_LIMITED, SCEPD_VIA_NONE);
+    (void)scep_service_note_rate_limited(app->svc, "address", scepd_request_peer(req), profile);
+    snprintf(ra, sizeof(ra), "%ld", retry > 0 ? retry : 1);
+    (void)scepd_reply_header(req, "Retry-After", ra);
+    scepd_reply_refuse(req, 429, "rate limited: too many requests from this address");
+    return 1;
+}
+
+/* A PKIOperation waiting for its profile's webhook (fetch.h), with its
+ * reply deferred (request.h).  Owned by the callbacks below. */
+struct hook_wait {
+    struct scepd_app *app;
+    struct scepd_deferred *d;
+    struct scep_pending *pend;
+    struct scepd_fetch *fetch;
+};
+
+/* The client went away first: nothing to answer, nothing to issue. */
+static void hook_abort(void *arg)
+{
+    struct hook_wait *w = arg;
+
+    scepd_fetch_cancel(w->fetch);
+    scep_pending_free(w->pend);
+    free(w);
+}
+
+/* The webhook answered, failed or timed out: the service decides. */
+static void hook_done(int status, const unsigned char *resp, size_t len, const char *terr,
+                      void *arg)
+{
+    struct hook_wait *w = arg;
+    struct scepd_request *req = scepd_deferred_request(w->d);
+
+    /* A non-zero return has the result filled as a 500 with its reason;
+     * resume frees the pending enrollment either way. */
+    (void)scep_service_pkioperation_resume(w->app->svc, w->pend, status, resp, len, terr,
+                                           scepd_request_result(req));
+    scep_send_result(req);
+    scep_count(req, w->app, SCEPD_OP_PKIOPERATION);
+    scepd_deferred_done(w->d);
+    free(w);
+}
+
+/*
+ * Starts the webhook call pend waits for and defers the reply.  Returns
+ * 1 when the reply is deferred or already sent and counted; 0 when the
+ * call could not start before anything was deferred (out of memory):
+ * then pend has been resumed as a failed call, which refuses the
+ * enrollment (fail-closed), and the caller sends the result.
+ */
+static int hook_start(struct scepd_request *req, struct scepd_app *app, struct scep_pending *pend)
+{
+    struct scep_webhook_call call;
+    struct hook_wait *w = calloc(1, sizeof(*w));
+    char sig[sizeof(SCEP_WEBHOOK_SIG_HEADER) + SCEP_WEBHOOK_SIG_SIZE + 2];
+    const char *headers[3];
+
+    scep_pending_webhook(pend, &call);
+    snprintf(sig, sizeof(sig), "%s: %s", SCEP_WEBHOOK_SIG_HEADER, call.signature);
+    headers[0] = "Content-Type: application/json";
+    headers[1] = sig;
+    headers[2] = NULL;
+    if (w == NULL || (w->d = scepd_request_defer(req)) == NULL ||
+        scepd_fetch_post(app->fetcher, call.url, headers, call.body, call.len, call.timeout_ms,
+                         hook_done, w, &w->fetch) != 0) {
+        /* Deferred or not, this handler can still reply now. */
+        (void)scep_service_pkioperation_resume(app->svc, pend, 0, NULL, 0,
+                                               "the webhook call could not be started",
+                                               scepd_request_result(req));
+        if (w == NULL || w->d == NULL) {
+            free(w);
+            return 0;
+        }
+        scep_send_result(req);
+        scep_count(req, app, SCEPD_OP_PKIOPERATION);
+        scepd_deferred_done(w->d);
+        free(w);
+        return 1;
+    }
+    w->app = app;
+    w->pend = pend;
+    scepd_deferred_on_abort(w->d, hook_abort, w);
+    return 1;
+}
+
+/* Returns 1 when the reply was deferred (it is sent and counted later). */
+static int scep_pkioperation(struct scepd_request *req, struct scepd_app *app,
+                             const struct scepd_query *q, const char *profile)
+{
+    struct scep_pending *pend = NULL;
     unsigned char *decoded = NULL;
     const unsigned char *msg = NULL;
     size_t len = 0;
     char why[128];
-    int rc;
+    int rc, deferred = 0;
+
+    if (scep_address_limited(req, app, profile))
+        return 0;
 
     if (scepd_request_method(req) == SCEPD_M_POST) {
         if (scepd_request_body(req, &msg, &len) != 0) {
@@ -116,11 +271,15 @@ static void scep_pkioperation(struct scepd_request *req, struct scepd_app *app,
         goto out;
     }
     /* A non-zero return has the result filled as a 500 with its reason. */
-    (void)scep_service_pkioperation(app->svc, msg, len, scepd_request_peer(req),
-                                    scepd_request_result(req));
-    scep_send_result(req);
+    (void)scep_service_pkioperation_begin(app->svc, profile, msg, len, scepd_request_peer(req),
+                                          scepd_request_result(req), &pend);
+    if (pend != NULL)
+        deferred = hook_start(req, app, pend);
+    if (!deferred)
+        scep_send_result(req);
 out:
     scep_free(decoded);
+    return deferred;
 }
 
 /*
@@ -129,12 +288,40 @@ out:
  * wherever GET is), but a HEAD PKIOperation would enroll a client that
  * never sees the answer, so it gets 405.
  */
+/*
+ * The profile the request path names: "" for the SCEP path itself and
+ * for /cgi-bin/pkiclient.exe, NAME for <prefix>/NAME.  Returns 0, or -1
+ * (with a 404 sent) for a path that names no profile of the service.
+ */
+static int scep_profile_of(struct scepd_request *req, struct scepd_app *app, char *name,
+                           size_t size)
+{
+    char prefix[SCEPD_MAX_ROUTE_PATH + 1];
+    const char *path;
+    size_t len, plen;
+
+    path = scepd_request_path(req, &len);
+    snprintf(prefix, sizeof(prefix), "%s", app->srv->cfg->path_prefix);
+    plen = strlen(prefix);
+    while (plen > 0 && prefix[plen - 1] == '/')
+        prefix[--plen] = '\0';
+    if ((scepd_scep_profile(path, len, prefix, name, size) == 0 ||
+         scepd_scep_profile(path, len, HANDLERS_CGI_PATH, name, size) == 0) &&
+        scep_service_has_profile(app->svc, name))
+        return 0;
+    scepd_reply_refuse(req, 404, "no SCEP profile at this path");
+    return -1;
+}
+
 static void scep_handler(struct scepd_request *req, struct scepd_app *app)
 {
+    char profile[SCEPD_MAX_PROFILE_NAME + 1];
     struct scepd_query q;
     const char *query;
     size_t qlen;
 
+    if (scep_profile_of(req, app, profile, sizeof(profile)) != 0)
+        return;
     query = scepd_request_query(req, &qlen);
     scepd_query_parse(query, qlen, &q);
     scepd_request_set_op(req, q.op);
@@ -142,7 +329,7 @@ static void scep_handler(struct scepd_request *req, struct scepd_app *app)
      * CA-IDENT; it is ignored, never a reason to fail. */
     switch (q.op) {
     case SCEPD_OP_GETCACAPS:
-        (void)scep_service_getcacaps(app->svc, scepd_request_result(req));
+        (void)scep_service_getcacaps(app->svc, profile, scepd_request_result(req));
         scep_send_result(req);
         break;
     case SCEPD_OP_GETCACERT:
@@ -159,7 +346,8 @@ static void scep_handler(struct scepd_request *req, struct scepd_app *app)
             scepd_reply_refuse(req, 405, "PKIOperation is not answered to HEAD");
             break;
         }
-        scep_pkioperation(req, app, &q);
+        if (scep_pkioperation(req, app, &q, profile))
+            return; /* counted when the webhook answered */
         break;
     default:
         scepd_reply_refuse(req, 400, "unknown operation");

@@ -13,15 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/sha.h>
-
 #include <scep/error.h>
 
 #include "common/server_limits.h"
 #include "policy/ratelimit.h"
-#include "util/hex.h"
 
 struct scepd_limits {
     struct scep_ratelimit *addr; /* NULL: off */
@@ -150,23 +145,8 @@ int scepd_limits_check_address(struct scepd_limits *l, const char *peer, long *r
     return scep_ratelimit_take(l->addr, key, scep_ratelimit_now(), retry_after);
 }
 
-/* One token for the challenge, counted under its SHA-256.  Returns 1 or 0. */
-int scepd_limits_check_challenge(struct scepd_limits *l, const unsigned char *challenge, size_t len,
-                                 long *retry_after)
+/* The challenge table, which the SCEP service takes its tokens from. */
+struct scep_ratelimit *scepd_limits_challenge(const struct scepd_limits *l)
 {
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    char key[2 * SHA256_DIGEST_LENGTH + 1];
-    int rc;
-
-    if (l == NULL || l->chal == NULL || challenge == NULL || len == 0)
-        return 1;
-    /* A digest failure (out of memory) lets the request through: the
-     * challenge itself is still checked. */
-    if (EVP_Digest(challenge, len, md, NULL, EVP_sha256(), NULL) != 1 ||
-        util_hex_encode(md, sizeof(md), 0, key, sizeof(key)) != 0)
-        return 1;
-    rc = scep_ratelimit_take(l->chal, key, scep_ratelimit_now(), retry_after);
-    OPENSSL_cleanse(md, sizeof(md));
-    OPENSSL_cleanse(key, sizeof(key));
-    return rc;
+    return l != NULL ? l->chal : NULL;
 }

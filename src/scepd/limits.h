@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+struct scep_ratelimit;
+
 struct scepd_limits; /* opaque; thread-safe */
 
 /*
@@ -41,13 +43,13 @@ void scepd_limits_free(struct scepd_limits *l);
 int scepd_limits_check_address(struct scepd_limits *l, const char *peer, long *retry_after);
 
 /*
- * Takes a token for the challenge password challenge (len bytes, as the
- * CSR carries it).  The table keeps only a SHA-256 of it, never the
- * secret.  Returns as scepd_limits_check_address() (1 also for a NULL
- * or empty challenge: the challenge check refuses those anyway).
+ * The per-challenge table (NULL when that limit is off), for the SCEP
+ * service: only it reads the challenge, inside the decrypted envelope,
+ * and takes a token keyed by the challenge's SHA-256 there
+ * (lib/service/authz.c), before anything is checked or signed.
+ * Borrowed: lives as long as l.
  */
-int scepd_limits_check_challenge(struct scepd_limits *l, const unsigned char *challenge, size_t len,
-                                 long *retry_after);
+struct scep_ratelimit *scepd_limits_challenge(const struct scepd_limits *l);
 
 /*
  * The address key peer is counted under (see

@@ -169,3 +169,46 @@ char *scepd_methods_allow(unsigned methods, char *buf, size_t len)
     }
     return buf;
 }
+
+/* Whether rest (n bytes) is "", "/" or SCEPD_CGI_SUFFIX. */
+static int route_scep_tail(const char *rest, size_t n)
+{
+    size_t cgi = sizeof(SCEPD_CGI_SUFFIX) - 1;
+
+    return n == 0 || (n == 1 && rest[0] == '/') ||
+           (n == cgi && memcmp(rest, SCEPD_CGI_SUFFIX, cgi) == 0);
+}
+
+int scepd_scep_profile(const char *path, size_t len, const char *prefix, char *name, size_t size)
+{
+    size_t plen = strlen(prefix), n = 0;
+    const char *rest;
+
+    if (size == 0)
+        return -1;
+    name[0] = '\0';
+    if (len < plen || memcmp(path, prefix, plen) != 0)
+        return -1;
+    rest = path + plen;
+    len -= plen;
+    if (route_scep_tail(rest, len))
+        return 0;
+    if (rest[0] != '/')
+        return -1;
+    rest++;
+    len--;
+    while (n < len && rest[n] != '/') {
+        char ch = rest[n];
+
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '-'))
+            return -1;
+        n++;
+    }
+    /* "pkiclient.exe" has a '.', so it never reads as a profile name. */
+    if (n == 0 || n >= size || !route_scep_tail(rest + n, len - n))
+        return -1;
+    memcpy(name, rest, n);
+    name[n] = '\0';
+    return 0;
+}

@@ -103,4 +103,18 @@ int scepd_router_match(const struct scepd_router *r, const char *path, size_t le
  */
 char *scepd_methods_allow(unsigned methods, char *buf, size_t len);
 
+/* The suffix Cisco IOS and other clients append to the SCEP URL. */
+#define SCEPD_CGI_SUFFIX "/pkiclient.exe"
+
+/*
+ * The SCEP profile that path (len bytes, raw) names below prefix (the
+ * SCEP route's path, without a trailing '/'): "" for prefix itself,
+ * prefix "/" and prefix "/pkiclient.exe"; NAME for prefix "/NAME", with
+ * "/" or "/pkiclient.exe" optionally after it.  NAME is 1 to size-1 of
+ * A-Z a-z 0-9 _ - (whether a profile of that name exists is the
+ * service's question).  Returns 0 with name set (NUL-terminated), or -1
+ * for any other path.
+ */
+int scepd_scep_profile(const char *path, size_t len, const char *prefix, char *name, size_t size);
+
 #endif

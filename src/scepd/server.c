@@ -468,9 +468,13 @@ int scepd_serve(const struct scep_config *cfg, struct scep_ca *ca, const char *c
     if (server_listeners(&m) != 0)
         goto out;
 
-    /* m.srv.limits (limits.h) must be made here, before the workers,
-     * which copy the pointer: scepd_limits_new() from the rate_* keys
-     * of cfg.  Left NULL (no limits) until those keys exist. */
+    /* Before the workers, which copy the pointer. */
+    if (scepd_limits_new(cfg->rate_address_per_minute, cfg->rate_address_burst,
+                         cfg->rate_challenge_per_minute, cfg->rate_challenge_burst,
+                         &m.srv.limits) != 0) {
+        scepd_log(SCEPD_ERROR, "cannot set up the rate limits", NULL);
+        goto out;
+    }
     m.srv.nworkers = cfg->workers > 0 ? cfg->workers : server_default_workers();
     server_check_nofile(cfg, m.srv.nworkers);
     m.workers = calloc((size_t)m.srv.nworkers, sizeof(*m.workers));

@@ -92,8 +92,10 @@ out:
 }
 
 /*
- * Settles cfg->challenge: configured, or read from STATE/challenge,
- * generated there first when missing.  note receives what to print.
+ * Settles the default profile's challenge: configured, or read from
+ * STATE/challenge, generated there first when missing.  A default
+ * profile that a webhook guards, or that was declared open, needs none.
+ * note receives what to print.
  */
 static int setup_challenge(struct scep_config *cfg, char *note, size_t notelen)
 {
@@ -104,11 +106,13 @@ static int setup_challenge(struct scep_config *cfg, char *note, size_t notelen)
     int rc;
 
     note[0] = '\0';
-    if (cfg->challenge != NULL) {
-        if (cfg->challenge_file != NULL)
-            snprintf(note, notelen, "scepd: challenge password in %s", cfg->challenge_file);
+    if (cfg->enroll.challenge != NULL) {
+        if (cfg->enroll.challenge_file != NULL)
+            snprintf(note, notelen, "scepd: challenge password in %s", cfg->enroll.challenge_file);
         return SCEPD_EXIT_OK;
     }
+    if (cfg->enroll.webhook_url != NULL || cfg->enroll.open_enrollment)
+        return SCEPD_EXIT_OK;
     snprintf(path, sizeof(path), "%s/challenge", cfg->state_dir);
     if (stat(path, &st) != 0) {
         if (errno != ENOENT || setup_write_challenge(path) != 0) {
@@ -126,7 +130,7 @@ static int setup_challenge(struct scep_config *cfg, char *note, size_t notelen)
     }
     if (generated) {
         scepd_log(SCEPD_INFO, "challenge-generated", "file", path, NULL);
-        snprintf(note, notelen, "scepd: challenge password: %s", cfg->challenge);
+        snprintf(note, notelen, "scepd: challenge password: %s", cfg->enroll.challenge);
     } else {
         snprintf(note, notelen, "scepd: challenge password in %s", path);
     }

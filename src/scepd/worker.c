@@ -27,6 +27,7 @@
 #include "conn.h"
 #include "fetch.h"
 #include "http.h"
+#include "limits.h"
 #include "scepd.h"
 #include "ca/ca.h"
 #include "service/service.h"
@@ -145,6 +146,8 @@ int scepd_worker_new(int id, const struct scepd_server *srv, struct scep_ca *ca,
 {
     const struct scep_config *cfg = srv->cfg;
     struct scep_service_config scfg;
+    struct scep_service_profile *profiles = NULL;
+    const char *names[SCEPD_METRICS_MAX_PROFILES];
     struct scepd_worker *w = NULL;
     char why[256];
     int rc = -1;
@@ -179,7 +182,15 @@ int scepd_worker_new(int id, const struct scepd_server *srv, struct scep_ca *ca,
         scepd_log(SCEPD_ERROR, "cannot open the store", "error", why, NULL);
         goto out;
     }
-    scep_config_service(cfg, &scfg);
+    if (cfg->nprofiles > 0) {
+        profiles = calloc(cfg->nprofiles, sizeof(*profiles));
+        if (profiles == NULL) {
+            scepd_log(SCEPD_ERROR, "out of memory for a worker", NULL);
+            goto out;
+        }
+    }
+    scep_config_service(cfg, &scfg, profiles);
+    scfg.challenge_limit = scepd_limits_challenge(srv->limits);
     err = scep_service_new(ca, w->store, &scfg, &w->svc);
     if (err != 0) {
         scepd_log(SCEPD_ERROR, "cannot create the SCEP service", "error", scep_strerror(err), NULL);
@@ -195,6 +206,11 @@ int scepd_worker_new(int id, const struct scepd_server *srv, struct scep_ca *ca,
     w->app.metrics = &w->metrics;
     w->app.limits = srv->limits;
     w->app.fetcher = w->fetcher;
+    /* Every profile's series from the start, at zero. */
+    names[0] = "default";
+    for (k = 0; k < (int)cfg->nprofiles && k + 1 < SCEPD_METRICS_MAX_PROFILES; k++)
+        names[k + 1] = cfg->profiles[k].name;
+    scepd_metrics_profiles(&w->metrics, names, (size_t)k + 1);
     for (k = 0; k < n; k++) {
         if (scepd_http_new(w->base, cfg, listeners[k], &w->app, w->conns, &w->http[k]) != 0)
             goto out;
@@ -204,6 +220,7 @@ int scepd_worker_new(int id, const struct scepd_server *srv, struct scep_ca *ca,
     w = NULL;
     rc = 0;
 out:
+    free(profiles); /* scep_service_new copied what it keeps */
     scepd_worker_free(w);
     return rc;
 }

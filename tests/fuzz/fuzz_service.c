@@ -79,8 +79,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (n < 0 || (size_t)n >= sizeof(uri) || scep_store_open(uri, &fuzz_store, NULL, 0) != 0)
         abort();
     memset(&cfg, 0, sizeof(cfg));
-    cfg.challenge = FUZZ_CHALLENGE;
-    cfg.allow_renewal = 1;
+    cfg.def.challenge = FUZZ_CHALLENGE;
+    cfg.def.allow_renewal = 1;
     if (scep_service_new(fuzz_ca, fuzz_store, &cfg, &fuzz_svc) != 0)
         abort();
     return 0;
@@ -93,7 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc;
 
     memset(&r, 0, sizeof(r));
-    rc = scep_service_pkioperation(fuzz_svc, data, size, "fuzz", &r);
+    rc = scep_service_pkioperation(fuzz_svc, NULL, data, size, "fuzz", &r);
     if (rc == 0 && r.http_status == 200) {
         /* Whatever came in, what goes out is a CertRep signed by us. */
         if (r.body == NULL || scep_msg_decode(r.body, r.len, &m) != 0 ||

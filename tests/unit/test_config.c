@@ -89,14 +89,14 @@ static void test_defaults(void **state)
     assert_int_equal(c->ca_validity_days, 3650);
     assert_int_equal(c->ca_with_ra, 0);
     assert_int_equal(c->crl_validity_hours, 168);
-    assert_null(c->challenge);
-    assert_null(c->challenge_file);
-    assert_int_equal(c->renewal, 1);
-    assert_int_equal(c->validity_days, 365);
-    assert_int_equal(c->validity_seconds, 0);
-    assert_string_equal(c->key_usage, "critical,digitalSignature,keyEncipherment");
-    assert_string_equal(c->ext_key_usage, "clientAuth");
-    assert_null(c->crl_url);
+    assert_null(c->enroll.challenge);
+    assert_null(c->enroll.challenge_file);
+    assert_int_equal(c->enroll.renewal, 1);
+    assert_int_equal(c->enroll.validity_days, 365);
+    assert_int_equal(c->enroll.validity_seconds, 0);
+    assert_string_equal(c->enroll.key_usage, "critical,digitalSignature,keyEncipherment");
+    assert_string_equal(c->enroll.ext_key_usage, "clientAuth");
+    assert_null(c->enroll.crl_url);
 
     /* finish derives the database from the state directory */
     assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), 0);
@@ -136,11 +136,11 @@ static void test_file_parsing(void **state)
     assert_string_equal(c->state_dir, "/tmp/x");
     assert_string_equal(c->ca_key_type, "ec-p384");
     assert_int_equal(c->ca_with_ra, 1);
-    assert_string_equal(c->challenge, "s3cret words");
-    assert_int_equal(c->renewal, 0);
-    assert_int_equal(c->validity_days, 30);
-    assert_int_equal(c->validity_seconds, 600);
-    assert_string_equal(c->crl_url, "http://ca.example/crl");
+    assert_string_equal(c->enroll.challenge, "s3cret words");
+    assert_int_equal(c->enroll.renewal, 0);
+    assert_int_equal(c->enroll.validity_days, 30);
+    assert_int_equal(c->enroll.validity_seconds, 600);
+    assert_string_equal(c->enroll.crl_url, "http://ca.example/crl");
     /* untouched keys keep defaults */
     assert_int_equal(c->read_timeout, SCEP_READ_TIMEOUT_SECONDS);
 
@@ -155,13 +155,13 @@ static void test_file_parsing(void **state)
         assert_int_equal(o.key_type, SCEP_KEY_EC);
         assert_int_equal(o.ec_curve, NID_secp384r1);
         assert_int_equal(o.with_ra, 1);
-        scep_config_service(c, &s);
-        assert_string_equal(s.challenge, "s3cret words");
-        assert_int_equal(s.allow_renewal, 0);
-        assert_int_equal(s.profile.validity_days, 30);
-        assert_int_equal(s.profile.validity_seconds, 600);
-        assert_string_equal(s.profile.crl_url, "http://ca.example/crl");
-        assert_null(s.profile.ocsp_url);
+        scep_config_service(c, &s, NULL);
+        assert_string_equal(s.def.challenge, "s3cret words");
+        assert_int_equal(s.def.allow_renewal, 0);
+        assert_int_equal(s.def.profile.validity_days, 30);
+        assert_int_equal(s.def.profile.validity_seconds, 600);
+        assert_string_equal(s.def.profile.crl_url, "http://ca.example/crl");
+        assert_null(s.def.profile.ocsp_url);
     }
     free(path);
 }
@@ -179,13 +179,13 @@ static void test_flags_override_file(void **state)
     assert_int_equal(scep_config_set(c, "ca_with_ra", "TRUE", f->err, sizeof(f->err)), 0);
     assert_string_equal(c->listen, "127.0.0.1:0");
     assert_string_equal(c->path_prefix, "/x");
-    assert_int_equal(c->validity_seconds, 60);
+    assert_int_equal(c->enroll.validity_seconds, 60);
     assert_int_equal(c->ca_with_ra, 1);
     assert_int_equal(c->workers, 2);
     /* an empty value clears an optional string */
     assert_int_equal(scep_config_set(c, "crl-url", "http://a/", f->err, sizeof(f->err)), 0);
     assert_int_equal(scep_config_set(c, "crl-url", "", f->err, sizeof(f->err)), 0);
-    assert_null(c->crl_url);
+    assert_null(c->enroll.crl_url);
     assert_int_equal(scep_config_is_key("path-prefix"), 1);
     assert_int_equal(scep_config_is_key("path_prefix"), 1);
     assert_int_equal(scep_config_is_key("config"), 0);
@@ -230,7 +230,7 @@ static void test_bad_values(void **state)
     /* nothing changed */
     assert_int_equal(c->workers, 0);
     assert_string_equal(c->listen, "0.0.0.0:8080");
-    assert_int_equal(c->renewal, 1);
+    assert_int_equal(c->enroll.renewal, 1);
 
     /* a bad challenge is never echoed */
     {
@@ -313,12 +313,105 @@ static void test_extension_values(void **state)
     snprintf(expect, sizeof(expect), "%s:2: key_usage:", p2);
     assert_non_null(strstr(f->err, expect));
     assert_int_equal(scep_config_load_file(c, p3, f->err, sizeof(f->err)), 0);
-    assert_string_equal(c->ext_key_usage, "serverAuth,clientAuth,1.3.6.1.5.5.7.3.17");
+    assert_string_equal(c->enroll.ext_key_usage, "serverAuth,clientAuth,1.3.6.1.5.5.7.3.17");
     assert_int_equal(scep_config_set(c, "ext_key_usage", "nonsense", f->err, sizeof(f->err)),
                      SCEP_ERR_CONFIG);
     free(p1);
     free(p2);
     free(p3);
+}
+
+/* [profile NAME]: the [enroll] keys and the rules per URL, each
+ * checked when read with FILE:LINE; a profile starts from the built-in
+ * defaults, never from [enroll]. */
+static void test_profiles(void **state)
+{
+    struct fixture *f = *state;
+    struct scep_config *c = &f->c;
+    struct scep_service_config s;
+    struct scep_service_profile sp[2];
+    const struct scep_config_profile *vpn, *wifi;
+    char *good = write_file(f, "p.conf",
+                            "[enroll]\nvalidity_days = 7\n"
+                            "[profile vpn]\n"
+                            "ext_key_usage = serverAuth,clientAuth\n"
+                            "challenge = vpn-secret\n"
+                            "key_types = rsa\n"
+                            "subject_cn_pattern = gw[0-9]+\n"
+                            "renewal_window_days = 30\n"
+                            "[profile wifi]\n"
+                            "san_types = dns\n"
+                            "approval = manual\n",
+                            0600);
+    char *bad_eku = write_file(
+        f, "b1.conf", "[profile vpn]\nvalidity_days = 3\next_key_usage = bogusEKU\n", 0600);
+    char *bad_re = write_file(f, "b2.conf", "[profile wifi]\n\ndns_pattern = [a-z\n", 0600);
+    char *bad_name = write_file(f, "b3.conf", "[profile a/b]\nvalidity_days = 1\n", 0600);
+    char *reserved = write_file(f, "b4.conf", "[profile default]\nvalidity_days = 1\n", 0600);
+    char *no_secret = write_file(
+        f, "b5.conf", "[server]\n[profile hook]\nwebhook_url = https://mdm.example/\n", 0600);
+    char *not_here = write_file(f, "b6.conf", "[profile x]\nlisten = :1\n", 0600);
+    char expect[700];
+
+    assert_int_equal(scep_config_load_file(c, good, f->err, sizeof(f->err)), 0);
+    assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), 0);
+    assert_int_equal(c->nprofiles, 2);
+    vpn = scep_config_find_profile(c, "vpn");
+    wifi = scep_config_find_profile(c, "wifi");
+    assert_non_null(vpn);
+    assert_non_null(wifi);
+    assert_ptr_equal(scep_config_find_profile(c, ""), &c->enroll);
+    assert_null(scep_config_find_profile(c, "nosuch"));
+    assert_string_equal(vpn->ext_key_usage, "serverAuth,clientAuth");
+    /* the built-in default, not [enroll]'s 7 */
+    assert_int_equal(vpn->validity_days, 365);
+    assert_int_equal(c->enroll.validity_days, 7);
+    assert_int_equal(vpn->renewal_window_days, 30);
+    scep_config_service(c, &s, sp);
+    assert_int_equal(s.nprofiles, 2);
+    assert_ptr_equal(s.profiles, sp);
+    assert_string_equal(sp[0].name, "vpn");
+    assert_string_equal(sp[0].challenge, "vpn-secret");
+    assert_int_equal(sp[0].require_challenge, 1);
+    assert_non_null(sp[0].rules);
+    assert_int_equal(sp[1].manual_approval, 1);
+    /* a named profile without a static challenge takes one-time ones only */
+    assert_null(sp[1].challenge);
+    assert_int_equal(sp[1].require_challenge, 1);
+    assert_int_equal(s.def.require_challenge, 0);
+    assert_int_equal(s.def.profile.validity_days, 7);
+
+    assert_int_equal(scep_config_load_file(c, bad_eku, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+    snprintf(expect, sizeof(expect), "%s:3: ext_key_usage:", bad_eku);
+    assert_non_null(strstr(f->err, expect));
+    assert_int_equal(scep_config_load_file(c, bad_re, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+    snprintf(expect, sizeof(expect), "%s:3: dns_pattern: regex error", bad_re);
+    assert_non_null(strstr(f->err, expect));
+    assert_int_equal(scep_config_load_file(c, bad_name, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+    snprintf(expect, sizeof(expect), "%s:2: profile name \"a/b\"", bad_name);
+    assert_non_null(strstr(f->err, expect));
+    assert_int_equal(scep_config_load_file(c, reserved, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+    assert_non_null(strstr(f->err, "is reserved"));
+    assert_int_equal(scep_config_load_file(c, not_here, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+    snprintf(expect, sizeof(expect), "%s:2: key \"listen\" belongs in [server]", not_here);
+    assert_non_null(strstr(f->err, expect));
+    scep_config_clear(c);
+    assert_int_equal(scep_config_defaults(c), 0);
+    assert_int_equal(scep_config_load_file(c, no_secret, f->err, sizeof(f->err)), 0);
+    assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+    snprintf(expect, sizeof(expect), "%s:3: profile hook: webhook_url needs", no_secret);
+    assert_non_null(strstr(f->err, expect));
+    /* rule keys are flags too, for the default profile */
+    assert_int_equal(scep_config_set(c, "dns-pattern", "[a-z]+", f->err, sizeof(f->err)), 0);
+    assert_int_equal(scep_config_set(c, "san_max", "x", f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+    assert_true(scep_config_is_key("subject-cn-pattern"));
+    free(good);
+    free(bad_eku);
+    free(bad_re);
+    free(bad_name);
+    free(reserved);
+    free(no_secret);
+    free(not_here);
 }
 
 /* ec_curves: a list of the three NIST curves, checked when read. */
@@ -329,10 +422,10 @@ static void test_ec_curves(void **state)
     struct scep_profile p;
     unsigned bits = 0;
 
-    scep_config_profile(c, &p);
+    scep_config_profile(c, &c->enroll, &p);
     assert_int_equal(p.ec_curves, SCEP_CURVE_P256 | SCEP_CURVE_P384 | SCEP_CURVE_P521);
     assert_int_equal(scep_config_set(c, "ec_curves", "P-384, P-256", f->err, sizeof(f->err)), 0);
-    scep_config_profile(c, &p);
+    scep_config_profile(c, &c->enroll, &p);
     assert_int_equal(p.ec_curves, SCEP_CURVE_P256 | SCEP_CURVE_P384);
     assert_int_equal(scep_config_set(c, "ec-curves", "P-256,P-224", f->err, sizeof(f->err)),
                      SCEP_ERR_CONFIG);
@@ -359,7 +452,7 @@ static void test_long_line(void **state)
     assert_int_equal(scep_config_load_file(&f->c, path, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
     snprintf(expect, sizeof(expect), "%s:2: line too long", path);
     assert_string_equal(f->err, expect);
-    assert_null(f->c.crl_url);
+    assert_null(f->c.enroll.crl_url);
     free(path);
 }
 
@@ -373,15 +466,19 @@ static void test_challenge_file(void **state)
 
     assert_int_equal(scep_config_set(c, "challenge-file", good, f->err, sizeof(f->err)), 0);
     assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), 0);
-    assert_string_equal(c->challenge, "pa ss");
+    assert_string_equal(c->enroll.challenge, "pa ss");
 
+    /* finishing again reads nothing twice */
+    assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), 0);
+    assert_string_equal(c->enroll.challenge, "pa ss");
     /* both set: refused */
+    assert_int_equal(scep_config_set(c, "challenge", "explicit", f->err, sizeof(f->err)), 0);
     assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
     assert_int_equal(scep_config_set(c, "challenge", "", f->err, sizeof(f->err)), 0);
 
     assert_int_equal(scep_config_set(c, "challenge_file", open_file, f->err, sizeof(f->err)), 0);
     assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), SCEP_ERR_PERMISSIONS);
-    assert_null(c->challenge);
+    assert_null(c->enroll.challenge);
 
     assert_int_equal(scep_config_set(c, "challenge_file", empty, f->err, sizeof(f->err)), 0);
     assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
@@ -400,7 +497,8 @@ static void count_key(const char *key, const char *section, const char *help, vo
 
     assert_true(scep_config_is_key(key));
     assert_true(strcmp(section, "server") == 0 || strcmp(section, "ca") == 0 ||
-                strcmp(section, "enroll") == 0 || strcmp(section, "tls") == 0);
+                strcmp(section, "enroll") == 0 || strcmp(section, "tls") == 0 ||
+                strcmp(section, "limits") == 0);
     assert_true(strlen(help) > 0);
     (*n)++;
 }
@@ -411,8 +509,9 @@ static void test_each_key(void **state)
 
     (void)state;
     scep_config_each_key(count_key, &n);
-    /* one per field of struct scep_config */
-    assert_int_equal(n, 38);
+    /* one per field of struct scep_config and of struct
+     * scep_config_profile, and the 23 rule keys of lib/policy/rules.h */
+    assert_int_equal(n, 48 + 23);
 }
 
 /* With public_url, issued certificates point at scepd's own /crl and
@@ -426,7 +525,7 @@ static void test_public_url_status_urls(void **state)
 
     assert_int_equal(c->ocsp_validity_minutes, 60);
     assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), 0);
-    scep_config_profile(c, &p);
+    scep_config_profile(c, &c->enroll, &p);
     assert_null(p.crl_url);
     assert_null(p.ocsp_url);
     assert_int_equal(p.crl_url_per_ca, 0);
@@ -436,11 +535,11 @@ static void test_public_url_status_urls(void **state)
         0);
     assert_int_equal(scep_config_set(c, "ocsp_validity_minutes", "5", f->err, sizeof(f->err)), 0);
     assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), 0);
-    scep_config_profile(c, &p);
+    scep_config_profile(c, &c->enroll, &p);
     assert_string_equal(p.crl_url, "https://ca.example:8443/crl");
     assert_int_equal(p.crl_url_per_ca, 1);
     assert_string_equal(p.ocsp_url, "https://ca.example:8443/ocsp");
-    scep_config_service(c, &s);
+    scep_config_service(c, &s, NULL);
     assert_int_equal(s.ocsp_next_update_seconds, 300);
 
     /* Explicit URLs win and are used as given. */
@@ -449,7 +548,7 @@ static void test_public_url_status_urls(void **state)
     assert_int_equal(scep_config_set(c, "ocsp_url", "http://ocsp.example/", f->err, sizeof(f->err)),
                      0);
     assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), 0);
-    scep_config_profile(c, &p);
+    scep_config_profile(c, &c->enroll, &p);
     assert_string_equal(p.crl_url, "http://crl.example/ca.crl");
     assert_int_equal(p.crl_url_per_ca, 0);
     assert_string_equal(p.ocsp_url, "http://ocsp.example/");
@@ -460,7 +559,7 @@ static void test_public_url_status_urls(void **state)
     assert_int_equal(scep_config_set(c, "public_url", "ca.example/scep", f->err, sizeof(f->err)),
                      0);
     assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), 0);
-    scep_config_profile(c, &p);
+    scep_config_profile(c, &c->enroll, &p);
     assert_null(p.crl_url);
     assert_null(p.ocsp_url);
 }
@@ -503,6 +602,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_extension_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ec_curves, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_profiles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_challenge_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_each_key, setup, teardown),

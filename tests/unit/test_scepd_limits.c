@@ -15,6 +15,7 @@
 #include <scep/error.h>
 
 #include "limits.h"
+#include "policy/ratelimit.h"
 
 static void key_is(const char *peer, const char *want)
 {
@@ -69,10 +70,10 @@ static void test_off(void **state)
     assert_non_null(l);
     for (i = 0; i < 100; i++) {
         assert_int_equal(scepd_limits_check_address(l, "192.0.2.7", NULL), 1);
-        assert_int_equal(scepd_limits_check_challenge(l, (const unsigned char *)"pw", 2, NULL), 1);
     }
+    assert_null(scepd_limits_challenge(l));
     assert_int_equal(scepd_limits_check_address(NULL, "192.0.2.7", NULL), 1);
-    assert_int_equal(scepd_limits_check_challenge(NULL, (const unsigned char *)"pw", 2, NULL), 1);
+    assert_null(scepd_limits_challenge(NULL));
     scepd_limits_free(l);
     scepd_limits_free(NULL);
 }
@@ -103,27 +104,25 @@ static void test_address_limit(void **state)
     assert_int_equal(scepd_limits_check_address(l, "", &retry), 1);
     assert_int_equal(scepd_limits_check_address(l, "", &retry), 1);
     /* the challenge limit is off */
-    assert_int_equal(scepd_limits_check_challenge(l, (const unsigned char *)"pw", 2, NULL), 1);
+    assert_null(scepd_limits_challenge(l));
     scepd_limits_free(l);
 }
 
 static void test_challenge_limit(void **state)
 {
     struct scepd_limits *l = NULL;
-    const unsigned char a[] = "secret-a", b[] = "secret-b";
+    struct scep_ratelimit *rl;
     long retry = 0;
+    double now = scep_ratelimit_now();
 
     (void)state;
     assert_int_equal(scepd_limits_new(0, 0, 1, 1, &l), 0);
-    assert_int_equal(scepd_limits_check_challenge(l, a, sizeof(a) - 1, &retry), 1);
-    assert_int_equal(scepd_limits_check_challenge(l, a, sizeof(a) - 1, &retry), 0);
+    rl = scepd_limits_challenge(l);
+    assert_non_null(rl);
+    assert_int_equal(scep_ratelimit_take(rl, "hash-a", now, &retry), 1);
+    assert_int_equal(scep_ratelimit_take(rl, "hash-a", now, &retry), 0);
     assert_true(retry >= 1 && retry <= 60);
-    assert_int_equal(scepd_limits_check_challenge(l, b, sizeof(b) - 1, &retry), 1);
-    /* a prefix is another challenge */
-    assert_int_equal(scepd_limits_check_challenge(l, a, sizeof(a) - 2, &retry), 1);
-    /* no challenge: left to the challenge check */
-    assert_int_equal(scepd_limits_check_challenge(l, NULL, 0, &retry), 1);
-    assert_int_equal(scepd_limits_check_challenge(l, a, 0, &retry), 1);
+    assert_int_equal(scep_ratelimit_take(rl, "hash-b", now, &retry), 1);
     /* the address limit is off */
     assert_int_equal(scepd_limits_check_address(l, "192.0.2.7", &retry), 1);
     assert_int_equal(scepd_limits_check_address(l, "192.0.2.7", &retry), 1);

@@ -214,13 +214,62 @@ static void test_allow_text(void **state)
     assert_string_equal(scepd_methods_allow(SCEPD_M_GET | SCEPD_M_POST, tiny, sizeof(tiny)), "GET");
 }
 
+/* Which profile a SCEP path names: the prefix, "/NAME", and Cisco's
+ * suffix after either; nothing deeper, no odd characters. */
+static void test_scep_profile(void **state)
+{
+    static const struct {
+        const char *path;
+        int rc;
+        const char *name;
+    } cases[] = {
+        {"/scep", 0, ""},
+        {"/scep/", 0, ""},
+        {"/scep/pkiclient.exe", 0, ""},
+        {"/scep/wifi", 0, "wifi"},
+        {"/scep/wifi/", 0, "wifi"},
+        {"/scep/wifi/pkiclient.exe", 0, "wifi"},
+        {"/scep/VPN_2-a", 0, "VPN_2-a"},
+        {"/scep/wifi/deeper", -1, ""},
+        {"/scep/wifi/pkiclient.exe/x", -1, ""},
+        {"/scep//wifi", -1, ""},
+        {"/scep/wi%66i", -1, ""},
+        {"/scep/wi.fi", -1, ""},
+        {"/scepwifi", -1, ""},
+        {"/other/wifi", -1, ""},
+        {"/scep/abcdefghijklmnopqrstuvwxyz0123456", -1, ""}, /* 33 characters */
+        {"/scep/abcdefghijklmnopqrstuvwxyz012345", 0, "abcdefghijklmnopqrstuvwxyz012345"},
+    };
+    char name[33];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int rc =
+            scepd_scep_profile(cases[i].path, strlen(cases[i].path), "/scep", name, sizeof(name));
+
+        if (rc != cases[i].rc)
+            fail_msg("%s: rc %d, want %d", cases[i].path, rc, cases[i].rc);
+        if (rc == 0)
+            assert_string_equal(name, cases[i].name);
+    }
+    /* "/" as the prefix (stored as ""): every first segment is a profile. */
+    assert_int_equal(scepd_scep_profile("/vpn", 4, "", name, sizeof(name)), 0);
+    assert_string_equal(name, "vpn");
+    assert_int_equal(scepd_scep_profile("/", 1, "", name, sizeof(name)), 0);
+    assert_string_equal(name, "");
+    /* the length is the path's, not a NUL */
+    assert_int_equal(scepd_scep_profile("/scep/wifiXX", 10, "/scep", name, sizeof(name)), 0);
+    assert_string_equal(name, "wifi");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prefix_and_suffixes), cmocka_unit_test(test_length_not_nul),
         cmocka_unit_test(test_head_and_405),        cmocka_unit_test(test_root_prefix),
         cmocka_unit_test(test_shared_path),         cmocka_unit_test(test_add_limits),
-        cmocka_unit_test(test_allow_text),
+        cmocka_unit_test(test_allow_text),          cmocka_unit_test(test_scep_profile),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -90,7 +90,7 @@ static void test_pkcsreq_success(void **state)
     EVP_PKEY_free(key);
 }
 
-static void refuse_challenge(struct fx *f, const char *challenge, const char *tid)
+static void refuse_challenge(struct fx *f, const char *challenge, const char *tid, const char *text)
 {
     struct fx_req q;
     struct fx_audit a;
@@ -101,15 +101,14 @@ static void refuse_challenge(struct fx *f, const char *challenge, const char *ti
     q.key = key;
     q.signer = tu_self_signed(key, "device-2");
     q.csr = tu_csr(key, "device-2", challenge, NULL);
-    fx_expect_failure(f, SCEP_MSG_PKCSREQ, tid, &q, SCEP_FAIL_BAD_REQUEST,
-                      "challenge password missing or wrong");
+    fx_expect_failure(f, SCEP_MSG_PKCSREQ, tid, &q, SCEP_FAIL_BAD_REQUEST, text);
     assert_int_equal(fx_cert_count(f), 0);
     fx_audit_read(f, &a);
     assert_int_equal(a.n, 1);
     assert_string_equal(a.kind[0], "refuse");
     assert_string_equal(a.tid[0], tid);
     assert_string_equal(a.peer[0], FX_PEER);
-    snprintf(want, sizeof(want), "badRequest: challenge password missing or wrong");
+    snprintf(want, sizeof(want), "badRequest: %s; profile=default", text);
     assert_string_equal(a.detail[0], want);
     X509_free(q.signer);
     X509_REQ_free(q.csr);
@@ -118,18 +117,18 @@ static void refuse_challenge(struct fx *f, const char *challenge, const char *ti
 
 static void test_wrong_challenge(void **state)
 {
-    refuse_challenge(*state, "wrong", "tid-wrong");
+    refuse_challenge(*state, "wrong", "tid-wrong", "challenge password wrong or unknown");
 }
 
 static void test_challenge_prefix(void **state)
 {
     /* a prefix of the right password must not pass a length-blind compare */
-    refuse_challenge(*state, "s3cret", "tid-prefix");
+    refuse_challenge(*state, "s3cret", "tid-prefix", "challenge password wrong or unknown");
 }
 
 static void test_missing_challenge(void **state)
 {
-    refuse_challenge(*state, NULL, "tid-missing");
+    refuse_challenge(*state, NULL, "tid-missing", "challenge password missing");
 }
 
 static void test_no_challenge_configured(void **state)
@@ -336,7 +335,7 @@ static void test_renewal_revoked_signer(void **state)
     fx_expect_failure(f, SCEP_MSG_RENEWALREQ, "tid-rev-2", &q, SCEP_FAIL_BAD_REQUEST, NULL);
     /* and not through the PKCSReq door either without the challenge */
     fx_expect_failure(f, SCEP_MSG_PKCSREQ, "tid-rev-3", &q, SCEP_FAIL_BAD_REQUEST,
-                      "challenge password missing or wrong");
+                      "challenge password missing");
     assert_int_equal(fx_cert_count(f), 1);
     X509_REQ_free(q.csr);
     X509_free(old);
@@ -372,7 +371,7 @@ static void test_renewal_disabled(void **state)
 {
     struct fx *f = fx_new(0, CHALLENGE, 0);
     struct fx_req q;
-    unsigned caps = scep_service_caps(f->svc);
+    unsigned caps = scep_service_caps(f->svc, NULL);
     EVP_PKEY *key = tu_rsa_key(2048);
     X509 *old = fx_enroll(f, key, "no-renew", CHALLENGE, "tid-nr-1");
 
@@ -410,7 +409,7 @@ static void test_idempotent(void **state)
      * and transactionID with a wrong challenge get nothing */
     q.csr = tu_csr(key, "resender", "guess", NULL);
     fx_expect_failure(f, SCEP_MSG_PKCSREQ, "tid-again", &q, SCEP_FAIL_BAD_REQUEST,
-                      "challenge password missing or wrong");
+                      "challenge password wrong or unknown");
     X509_free(q.signer);
     X509_REQ_free(q.csr);
 

@@ -22,7 +22,7 @@ static int setup(void **state)
 
     scep_service_free(f->svc);
     f->svc = NULL;
-    f->cfg.manual_approval = 1;
+    f->cfg.def.manual_approval = 1;
     assert_int_equal(scep_service_new(f->ca, f->st, &f->cfg, &f->svc), 0);
     *state = f;
     return 0;
@@ -423,13 +423,13 @@ static void test_config_key(void **state)
 
     (void)state;
     assert_int_equal(scep_config_defaults(&c), 0);
-    assert_string_equal(c.approval, "auto");
-    scep_config_service(&c, &sc);
-    assert_int_equal(sc.manual_approval, 0);
+    assert_string_equal(c.enroll.approval, "auto");
+    scep_config_service(&c, &sc, NULL);
+    assert_int_equal(sc.def.manual_approval, 0);
 
     assert_int_equal(scep_config_set(&c, "approval", "manual", err, sizeof(err)), 0);
-    scep_config_service(&c, &sc);
-    assert_int_equal(sc.manual_approval, 1);
+    scep_config_service(&c, &sc, NULL);
+    assert_int_equal(sc.def.manual_approval, 1);
 
     err[0] = '\0';
     assert_int_equal(scep_config_set(&c, "approval", "Manual", err, sizeof(err)), SCEP_ERR_CONFIG);
@@ -437,11 +437,11 @@ static void test_config_key(void **state)
     assert_int_equal(scep_config_set(&c, "approval", "", err, sizeof(err)), SCEP_ERR_CONFIG);
     assert_int_equal(scep_config_set(&c, "approval", "yes", err, sizeof(err)), SCEP_ERR_CONFIG);
     /* refused values left the setting alone */
-    assert_string_equal(c.approval, "manual");
+    assert_string_equal(c.enroll.approval, "manual");
 
     assert_int_equal(scep_config_set(&c, "approval", "auto", err, sizeof(err)), 0);
-    scep_config_service(&c, &sc);
-    assert_int_equal(sc.manual_approval, 0);
+    scep_config_service(&c, &sc, NULL);
+    assert_int_equal(sc.def.manual_approval, 0);
     scep_config_clear(&c);
 }
 

@@ -259,7 +259,7 @@ static void test_rsa_exponent_service(void **state)
 
     expect_refused(f, csr, "tid-e3", SCEP_FAIL_BAD_ALG,
                    "RSA public exponent must be odd, at least 65537");
-    f->cfg.profile.min_rsa_exponent = 3;
+    f->cfg.def.profile.min_rsa_exponent = 3;
     fx_restart(f);
     expect_issued(f, csr, "tid-e3-allowed");
     X509_REQ_free(csr);
@@ -280,7 +280,7 @@ static void test_ec_curves(void **state)
     good = csr_of(p521, NULL, X509_REQ_VERSION_1, NULL);
     expect_refused(f, bad, "tid-p224", SCEP_FAIL_BAD_ALG, "EC curve secp224r1");
     expect_issued(f, good, "tid-p521");
-    assert_int_equal(scep_ca_parse_curves("P-256", &f->cfg.profile.ec_curves), 0);
+    assert_int_equal(scep_ca_parse_curves("P-256", &f->cfg.def.profile.ec_curves), 0);
     fx_restart(f);
     expect_refused(f, good, "tid-p521-off", SCEP_FAIL_BAD_ALG,
                    "EC curve secp521r1 (accepted: P-256; ec_curves)");
@@ -500,7 +500,7 @@ static void test_wildcard(void **state)
 
     expect_refused(f, csr, "tid-wild-1", SCEP_FAIL_BAD_REQUEST,
                    "subjectAltName 0: dNSName is not a host name (wildcards need");
-    f->cfg.profile.allow_wildcard_dns = 1;
+    f->cfg.def.profile.allow_wildcard_dns = 1;
     fx_restart(f);
     expect_issued(f, csr, "tid-wild-2");
     expect_refused(f, csr_tld, "tid-wild-3", SCEP_FAIL_BAD_REQUEST,

@@ -38,6 +38,7 @@ struct fx {
     struct scep_store *st;
     struct scep_service *svc;
     struct scep_service_config cfg;
+    const char *profile; /* the profile fx_send asks at; NULL: the default */
 };
 
 /* Makes a CA (RSA 2048 without RA, or EC with its RSA RA), a store and a
@@ -60,8 +61,8 @@ static inline struct fx *fx_new(int ec, const char *challenge, int renewal)
     assert_int_equal(scep_ca_load(f->dir, &f->ca), 0);
     snprintf(uri, sizeof(uri), "sqlite:%s/scepd.db", f->dir);
     assert_int_equal(scep_store_open(uri, &f->st, NULL, 0), 0);
-    f->cfg.challenge = challenge;
-    f->cfg.allow_renewal = renewal;
+    f->cfg.def.challenge = challenge;
+    f->cfg.def.allow_renewal = renewal;
     assert_int_equal(scep_service_new(f->ca, f->st, &f->cfg, &f->svc), 0);
     return f;
 }
@@ -149,7 +150,7 @@ static inline X509 *fx_leaf(struct fx *f, STACK_OF(X509) *certs)
 static inline void fx_send(struct fx *f, const unsigned char *der, size_t len, struct scep_reply *r)
 {
     memset(r, 0, sizeof(*r));
-    assert_int_equal(scep_service_pkioperation(f->svc, der, len, FX_PEER, r), 0);
+    assert_int_equal(scep_service_pkioperation(f->svc, f->profile, der, len, FX_PEER, r), 0);
 }
 
 /*

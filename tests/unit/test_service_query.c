@@ -232,7 +232,7 @@ static void test_mirror_algorithms(void **state)
     size_t i, j;
 
     /* single DES is among them: it is accepted only with allow_des */
-    f->cfg.allow_des = 1;
+    f->cfg.def.allow_des = 1;
     fx_restart(f);
     for (i = 0; i < sizeof(ciphers) / sizeof(ciphers[0]); i++) {
         for (j = 0; j < sizeof(mds) / sizeof(mds[0]); j++) {
@@ -269,13 +269,13 @@ static void test_des_needs_allow_des(void **state)
                       "(allow_des; RFC 8894 3.5.2 advertises AES and DES3 only)");
     assert_int_equal(fx_cert_count(f), 1);
     memset(&r, 0, sizeof(r));
-    assert_int_equal(scep_service_getcacaps(f->svc, &r), 0);
+    assert_int_equal(scep_service_getcacaps(f->svc, NULL, &r), 0);
     assert_false(has_line(&r, "scepd-DES"));
     scep_reply_clear(&r);
 
-    f->cfg.allow_des = 1;
+    f->cfg.def.allow_des = 1;
     fx_restart(f);
-    assert_int_equal(scep_service_getcacaps(f->svc, &r), 0);
+    assert_int_equal(scep_service_getcacaps(f->svc, NULL, &r), 0);
     assert_true(has_line(&r, "scepd-DES"));
     assert_true(has_line(&r, "DES3"));
     scep_reply_clear(&r);
@@ -405,7 +405,7 @@ static void test_caps_and_cacert(void **state)
     size_t i;
 
     memset(&r, 0, sizeof(r)); /* the service frees what an old reply held */
-    assert_int_equal(scep_service_getcacaps(f->svc, &r), 0);
+    assert_int_equal(scep_service_getcacaps(f->svc, NULL, &r), 0);
     assert_int_equal(r.http_status, 200);
     assert_string_equal(r.content_type, "text/plain");
     for (i = 0; i < sizeof(always) / sizeof(always[0]); i++)
@@ -439,8 +439,8 @@ static void test_caps_and_cacert(void **state)
     assert_int_equal(scep_ca_load(f->dir, &next), 0);
     scep_service_set_ca(f->svc, next);
     scep_ca_free(next); /* the service holds its own reference */
-    assert_true(scep_service_caps(f->svc) & SCEP_CAP_GET_NEXT_CA_CERT);
-    assert_int_equal(scep_service_getcacaps(f->svc, &r), 0);
+    assert_true(scep_service_caps(f->svc, NULL) & SCEP_CAP_GET_NEXT_CA_CERT);
+    assert_int_equal(scep_service_getcacaps(f->svc, NULL, &r), 0);
     assert_true(has_line(&r, "GetNextCACert"));
     scep_reply_clear(&r);
     assert_int_equal(scep_service_getnextcacert(f->svc, &r), 0);
