@@ -237,7 +237,9 @@ int scep_admin_challenge_revoke(struct scep_store *st, const char *actor, int64_
 
 /*
  * Deletes the challenges that admit nothing any more at now (0: the
- * current time): expired, used up or revoked, with a "challenge-purge"
+ * current time): expired or revoked (a used-up one stays until it
+ * expires, so that a retry of the transaction that used it is still
+ * recognised), with a "challenge-purge"
  * audit event by actor, in one transaction.  *purged (may be NULL): how
  * many.  Returns 0 or a store error.
  */

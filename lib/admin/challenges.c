@@ -630,7 +630,7 @@ int scep_admin_challenge_purge(struct scep_store *st, const char *actor, int64_t
         now = (int64_t)time(NULL);
     /* The count is the store's to find, inside its transaction; the
      * event says which rule ran and when. */
-    snprintf(detail, sizeof(detail), "expired, used up or revoked at %lld", (long long)now);
+    snprintf(detail, sizeof(detail), "expired or revoked at %lld", (long long)now);
     memset(&ev, 0, sizeof(ev));
     ev.kind = "challenge-purge";
     ev.actor = actor;

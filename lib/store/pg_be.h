@@ -194,7 +194,8 @@ int pg_issue_request(void *be, int64_t id, const struct scep_cert_info *ci,
  * race.  0, SCEP_ERR_CHALLENGE (be->err says so) when no row changed,
  * or SCEP_ERR_STORE; the caller rolls back on failure.
  */
-int pg_challenge_consume(struct pg_be *be, int64_t id, int64_t now);
+int pg_challenge_consume(struct pg_be *be, int64_t id, int64_t now,
+                         const struct scep_audit_event *like);
 
 /* The challenge ops (pg_challenges.c); contracts as in store.h. */
 int pg_add_challenge(void *be, const struct scep_challenge_info *ci,

@@ -173,7 +173,7 @@ int pg_insert_cert(void *vbe, const struct scep_cert_info *ci, const struct scep
     /* The challenge first, as in sqlite_certs.c: a spent one refuses the
      * certificate before anything is written. */
     if (ci->challenge_id > 0)
-        rc = pg_challenge_consume(be, ci->challenge_id, (int64_t)time(NULL));
+        rc = pg_challenge_consume(be, ci->challenge_id, (int64_t)time(NULL), ev);
     if (rc == 0)
         rc = pg_cert_insert_row(be, ci);
     if (rc == 0)

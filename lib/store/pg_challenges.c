@@ -58,8 +58,11 @@ out:
 
 /* Consumes one use inside the caller's transaction; see pg_be.h.  The
  * statement is sqlite_challenges.c's, with $n for ?n. */
-int pg_challenge_consume(struct pg_be *be, int64_t id, int64_t now)
+int pg_challenge_consume(struct pg_be *be, int64_t id, int64_t now,
+                         const struct scep_audit_event *like)
 {
+    struct scep_audit_event ev;
+    char detail[48];
     struct pg_params p = {0};
     PGresult *res = NULL;
     int rc;
@@ -78,7 +81,10 @@ int pg_challenge_consume(struct pg_be *be, int64_t id, int64_t now)
         rc = SCEP_ERR_CHALLENGE;
     }
     PQclear(res);
-    return rc;
+    if (rc != 0)
+        return rc;
+    scep_store_challenge_use_event(&ev, detail, sizeof(detail), id, like);
+    return pg_audit_append(be, &ev);
 }
 
 /* Stores a new challenge with ev appended (scep_store_add_challenge()). */
@@ -266,10 +272,8 @@ int pg_purge_challenges(void *vbe, int64_t now, int64_t *purged, const struct sc
     if (rc != 0)
         return rc;
     pg_param_int(&p, now);
-    rc = pg_exec(be,
-                 "DELETE FROM challenges WHERE expires_at <= $1 OR revoked_at > 0 OR "
-                 "uses >= max_uses",
-                 &p, "purge challenges", &res);
+    rc = pg_exec(be, "DELETE FROM challenges WHERE expires_at <= $1 OR revoked_at > 0", &p,
+                 "purge challenges", &res);
     if (rc != 0)
         goto out;
     n = pg_changes(res);

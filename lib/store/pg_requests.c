@@ -102,7 +102,7 @@ int pg_add_request(void *vbe, const struct scep_request_info *ri, const struct s
     /* The request takes its use of the challenge now: an approval later
      * must not find it spent. */
     if (ri->challenge_id > 0 &&
-        (rc = pg_challenge_consume(be, ri->challenge_id, (int64_t)time(NULL))) != 0)
+        (rc = pg_challenge_consume(be, ri->challenge_id, (int64_t)time(NULL), ev)) != 0)
         goto out;
     rc = pg_exec(be,
                  "INSERT INTO requests (transaction_id, subject, sans, pubkey_fp, msg_type, "

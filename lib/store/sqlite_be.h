@@ -174,7 +174,8 @@ int sq_issue_request(void *be, int64_t id, const struct scep_cert_info *ci,
  * now and not used up.  0, SCEP_ERR_CHALLENGE (be->err says so) when no
  * row changed, or SCEP_ERR_STORE; the caller rolls back on failure.
  */
-int sq_challenge_consume(struct sq_be *be, int64_t id, int64_t now);
+int sq_challenge_consume(struct sq_be *be, int64_t id, int64_t now,
+                         const struct scep_audit_event *like);
 
 /* The challenge ops (sqlite_challenges.c); contracts as in store.h. */
 int sq_add_challenge(void *be, const struct scep_challenge_info *ci,

@@ -187,7 +187,7 @@ int sq_insert_cert(void *vbe, const struct scep_cert_info *ci, const struct scep
      * anything else is looked at, and the write lock BEGIN IMMEDIATE
      * holds makes the check and the use one step. */
     if (ci->challenge_id > 0 &&
-        (rc = sq_challenge_consume(be, ci->challenge_id, (int64_t)time(NULL))) != 0)
+        (rc = sq_challenge_consume(be, ci->challenge_id, (int64_t)time(NULL), ev)) != 0)
         goto out;
     rc = sq_cert_insert_row(be, ci);
     if (rc != 0)

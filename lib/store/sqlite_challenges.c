@@ -68,8 +68,11 @@ out:
 }
 
 /* Consumes one use inside the caller's transaction; see sqlite_be.h. */
-int sq_challenge_consume(struct sq_be *be, int64_t id, int64_t now)
+int sq_challenge_consume(struct sq_be *be, int64_t id, int64_t now,
+                         const struct scep_audit_event *like)
 {
+    struct scep_audit_event ev;
+    char detail[48];
     sqlite3_stmt *s = NULL;
     int rc;
 
@@ -91,7 +94,8 @@ int sq_challenge_consume(struct sq_be *be, int64_t id, int64_t now)
         rc = SCEP_ERR_CHALLENGE;
         goto out;
     }
-    rc = 0;
+    scep_store_challenge_use_event(&ev, detail, sizeof(detail), id, like);
+    rc = sq_audit_append(be, &ev);
 out:
     sq_done(s);
     return rc;
@@ -270,9 +274,8 @@ int sq_purge_challenges(void *vbe, int64_t now, int64_t *purged, const struct sc
         return rc;
     rc = SCEP_ERR_STORE;
     if (sqlite3_prepare_v2(be->db,
-                           "DELETE FROM challenges WHERE expires_at <= ?1 OR revoked_at > 0 OR "
-                           "uses >= max_uses",
-                           -1, &s, NULL) != SQLITE_OK) {
+                           "DELETE FROM challenges WHERE expires_at <= ?1 OR revoked_at > 0", -1,
+                           &s, NULL) != SQLITE_OK) {
         sq_fail(be, "prepare challenge purge");
         goto out;
     }

@@ -98,7 +98,7 @@ int sq_add_request(void *vbe, const struct scep_request_info *ri, const struct s
     /* The request takes its use of the challenge now, under the write
      * lock: an administrator's approval later must not find it spent. */
     if (ri->challenge_id > 0 &&
-        (rc = sq_challenge_consume(be, ri->challenge_id, (int64_t)time(NULL))) != 0)
+        (rc = sq_challenge_consume(be, ri->challenge_id, (int64_t)time(NULL), ev)) != 0)
         goto out;
     rc = sq_stmt(be, &q_insert, &s);
     if (rc != 0)

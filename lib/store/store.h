@@ -339,8 +339,10 @@ int scep_store_revoke_challenge(struct scep_store *st, int64_t id, int64_t at,
 
 /*
  * Deletes every challenge that can admit nothing any more: expires_at <=
- * now, revoked, or used up (uses >= max_uses), with ev (may be NULL)
- * appended, in one transaction; *purged (may be NULL) receives the
+ * now, or revoked.  A used-up one stays until it expires: a client
+ * retrying the transaction that used it is recognised by it (and gets
+ * its certificate back).  ev (may be NULL) is appended, in one
+ * transaction; *purged (may be NULL) receives the
  * count.  Certificates and requests keep their challenge_id (ids are
  * never reused, see above).  ev is appended even when nothing matched.
  */

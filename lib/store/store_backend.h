@@ -103,6 +103,17 @@ int scep_store_pg_open(const char *uri, const struct scep_store_ops **ops, void 
                        size_t whylen);
 
 /*
+ * Fills ev as the "challenge-use" audit event every backend appends, in
+ * the consuming row's transaction, when a certificate or request uses
+ * one-time challenge id (challenge_use.c): like (that row's own event,
+ * may be NULL) gives its actor, time, transactionID, peer and serial;
+ * detail (len bytes) receives "challenge=ID" and is what ev->detail
+ * points at.
+ */
+void scep_store_challenge_use_event(struct scep_audit_event *ev, char *detail, size_t len,
+                                    int64_t id, const struct scep_audit_event *like);
+
+/*
  * Computes the audit hash of ev chained to prev_hash (64 hex digits):
  * hex SHA-256 over a length-prefixed encoding of id, time and every
  * string field (audit_hash.c).  ev->time must already be filled in (the

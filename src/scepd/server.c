@@ -47,6 +47,7 @@
 #include <scep/message.h>
 
 #include "crlpub.h"
+#include "housekeep.h"
 #include "limits.h"
 #include "listener.h"
 #include "route.h"
@@ -65,6 +66,8 @@ struct server_main {
     struct event_base *base;
     struct event *sigterm, *sigint, *sighup, *rollover, *crlpub_ev, *done;
     struct scepd_crlpub *crlpub;
+    struct event *housekeep_ev;
+    struct scepd_housekeep *housekeep;
     struct scep_ca *ca;
     struct scepd_router *routes;
     struct scepd_listener *listeners[SERVER_MAX_LISTENERS];
@@ -164,6 +167,18 @@ static void server_crlpub(evutil_socket_t fd, short what, void *arg)
     evtimer_add(m->crlpub_ev, &tv);
 }
 
+/* One housekeeping round every SCEPD_HOUSEKEEP_SECONDS (housekeep.h). */
+static void server_housekeep(evutil_socket_t fd, short what, void *arg)
+{
+    struct server_main *m = arg;
+    struct timeval tv = {SCEPD_HOUSEKEEP_SECONDS, 0};
+
+    (void)fd;
+    (void)what;
+    (void)scepd_housekeep_run(m->housekeep, (int64_t)time(NULL));
+    evtimer_add(m->housekeep_ev, &tv);
+}
+
 /* ---- signals ------------------------------------------------------ */
 
 /* SIGTERM/SIGINT: the first drains, the second closes at once.  Main's
@@ -186,6 +201,7 @@ static void server_signal(evutil_socket_t sig, short what, void *arg)
     scepd_log(SCEPD_INFO, "shutdown", "signal", name, NULL);
     evtimer_del(m->rollover);
     evtimer_del(m->crlpub_ev);
+    evtimer_del(m->housekeep_ev);
     for (i = 0; i < m->srv.nworkers; i++)
         scepd_worker_stop(m->workers[i]);
     /* The workers close their dups of the sockets as they stop; with
@@ -498,8 +514,9 @@ int scepd_serve(const struct scep_config *cfg, struct scep_ca *ca, const char *c
     m.sighup = evsignal_new(m.base, SIGHUP, server_sighup, &m);
     m.rollover = evtimer_new(m.base, server_rollover, &m);
     m.crlpub_ev = evtimer_new(m.base, server_crlpub, &m);
+    m.housekeep_ev = evtimer_new(m.base, server_housekeep, &m);
     if (m.sigterm == NULL || m.sigint == NULL || m.sighup == NULL || m.rollover == NULL ||
-        m.crlpub_ev == NULL || evsignal_add(m.sigterm, NULL) != 0 ||
+        m.crlpub_ev == NULL || m.housekeep_ev == NULL || evsignal_add(m.sigterm, NULL) != 0 ||
         evsignal_add(m.sigint, NULL) != 0 || evsignal_add(m.sighup, NULL) != 0)
         goto out;
     server_arm_rollover(&m);
@@ -509,6 +526,9 @@ int scepd_serve(const struct scep_config *cfg, struct scep_ca *ca, const char *c
     if (scepd_crlpub_new(cfg, &m.crlpub) != 0)
         goto out;
     server_crlpub(-1, EV_TIMEOUT, &m);
+    if (scepd_housekeep_new(cfg, &m.housekeep) != 0)
+        goto out;
+    server_housekeep(-1, EV_TIMEOUT, &m);
 
     /* Workers inherit a mask blocking the signals main handles, so they
      * are delivered to the main thread, whose loop handles them. */
@@ -562,6 +582,9 @@ out:
     if (m.crlpub_ev != NULL)
         event_free(m.crlpub_ev);
     scepd_crlpub_free(m.crlpub);
+    if (m.housekeep_ev != NULL)
+        event_free(m.housekeep_ev);
+    scepd_housekeep_free(m.housekeep);
     if (m.base != NULL)
         event_base_free(m.base);
     for (i = 0; i < SERVER_MAX_LISTENERS; i++)

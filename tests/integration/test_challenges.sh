@@ -119,5 +119,18 @@ n=$(store_sql "SELECT count(*) FROM audit WHERE kind = 'issue' AND detail LIKE '
 [ "$n" = 2 ] || fail "$n issue events at wifi by one-time challenge (want 2)"
 [ "$(store_sql "SELECT count(*) FROM certificates WHERE challenge_id IS NOT NULL")" = 3 ] ||
     fail "certificates do not record the challenge that authorised them"
+n=$(store_sql "SELECT count(*) FROM audit WHERE kind = 'challenge-use' AND transaction_id IS NOT NULL")
+[ "$n" = 3 ] || fail "$n challenge-use audit events (want 3: one per certificate a one-time challenge admitted)"
 ctl audit --verify >/dev/null 2>&1 || fail "the audit chain does not verify"
+scepd_stop
+
+say "scepd purges what can admit nobody (here: the revoked one) when it starts, and hourly"
+[ "$(store_sql "SELECT count(*) FROM challenges WHERE id = $rev_id")" = 1 ] ||
+    fail "the revoked challenge is gone before any purge"
+scepd_start otp --config "$IT_WORK/scepd.conf" --workers 1
+grep -q 'msg=challenges-purged count=1' "$SCEPD_LOG" || fail "no challenges-purged count=1 in the log"
+[ "$(store_sql "SELECT count(*) FROM challenges WHERE id = $rev_id")" = 0 ] ||
+    fail "the revoked challenge was not purged"
+n=$(store_sql "SELECT count(*) FROM challenges WHERE hash = '$hash'")
+[ "$n" = 1 ] || fail "the used-up race challenge was purged before it expired ($n)"
 scepd_stop

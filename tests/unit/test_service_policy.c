@@ -231,6 +231,56 @@ static void test_one_time(void **state)
     EVP_PKEY_free(k2);
 }
 
+/* Under manual approval a one-time challenge is used by the PENDING
+ * request (so another device cannot take it meanwhile); the request's
+ * own resend stays PENDING, and once approved the certificate records
+ * the challenge without using it again. */
+static void test_one_time_pending(void **state)
+{
+    struct fx *f = *state;
+    EVP_PKEY *k1 = tu_rsa_key_fresh(2048), *k2 = tu_rsa_key_fresh(2048);
+    struct scep_request_info *ri = NULL;
+    struct scep_cert_info *ci = NULL;
+    struct scep_reply r;
+    struct fx_req q;
+    unsigned char *der = NULL;
+    size_t len = 0;
+    int64_t id = 0;
+    char *otp;
+    X509 *c;
+
+    f->cfg.def.manual_approval = 1;
+    fx_restart(f);
+    otp = mint(f, NULL, NULL, 3600, 1, &id);
+    req_new(&q, k1, "held-1", otp, NULL);
+    fx_build(f, SCEP_MSG_PKCSREQ, "op-1", &q, &der, &len);
+    fx_send(f, der, len, &r);
+    assert_string_equal(r.outcome, "pending");
+    scep_reply_clear(&r);
+    /* the same transaction again: still pending, not "already used" */
+    fx_send(f, der, len, &r);
+    assert_string_equal(r.outcome, "pending");
+    scep_reply_clear(&r);
+    scep_free(der);
+    refused(f, k2, "held-2", otp, NULL, "op-2", "one-time challenge already used");
+
+    assert_int_equal(scep_store_get_request_by_transaction(f->st, "op-1", &ri), 0);
+    assert_int_equal(ri->challenge_id, id);
+    assert_int_equal(scep_admin_decide(f->st, "test", ri->id, SCEP_REQ_APPROVED, NULL, NULL), 0);
+    c = fx_expect_cert(f, SCEP_MSG_PKCSREQ, "op-1", &q);
+    assert_int_equal(scep_store_get_cert_by_transaction(f->st, "op-1", &ci), 0);
+    assert_int_equal(ci->challenge_id, id);
+    X509_free(c);
+    scep_cert_info_free(ci);
+    scep_request_info_free(ri);
+    req_clear(&q);
+    free(otp);
+    f->cfg.def.manual_approval = 0;
+    fx_restart(f);
+    EVP_PKEY_free(k1);
+    EVP_PKEY_free(k2);
+}
+
 /* Expired and revoked one-time challenges, each with its own text. */
 static void test_one_time_dead(void **state)
 {
@@ -419,6 +469,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_named_profile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_time_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_time_dead, setup, teardown),
         cmocka_unit_test_setup_teardown(test_renewal_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_challenge_limit, setup, teardown),
