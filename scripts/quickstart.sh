@@ -16,7 +16,9 @@ build=${BUILD_DIR:-$root/build}
 
 bash "$root/scripts/deps.sh" --build-only
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSCEP_BUILD_TESTS=OFF >/dev/null
-cmake --build "$build" --target scepd scepctl -j"$(nproc 2>/dev/null || echo 2)"
+# Everything, not only the two programs: `cmake --install` after this
+# build installs libscep and its headers too.
+cmake --build "$build" -j"$(nproc 2>/dev/null || echo 2)"
 
 args=(--state-dir "$state" --listen "$listen")
 [ -n "${SCEPD_CHALLENGE:-}" ] && args+=(--challenge "$SCEPD_CHALLENGE")

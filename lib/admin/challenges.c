@@ -390,7 +390,9 @@ static void sans_line(const char *sans, char *buf, size_t len)
 {
     size_t i;
 
-    snprintf(buf, len, "%s", sans != NULL && sans[0] != '\0' ? sans : "none");
+    /* Cut to the buffer on purpose: the line is for a human. */
+    if (snprintf(buf, len, "%s", sans != NULL && sans[0] != '\0' ? sans : "none") < 0)
+        buf[0] = '\0';
     for (i = 0; buf[i] != '\0'; i++) {
         if (buf[i] == '\n')
             buf[i] = ',';

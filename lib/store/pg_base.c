@@ -185,8 +185,10 @@ int pg_fail(struct pg_be *be, const char *what, const PGresult *res)
     if (msg == NULL || msg[0] == '\0')
         msg = be->conn != NULL ? "unknown failure" : "out of memory";
     one_line(line, sizeof(line), msg);
-    snprintf(be->err, sizeof(be->err), "%s%s%s", what != NULL ? what : "", what != NULL ? ": " : "",
-             line);
+    /* Cut to the buffer on purpose: a message is for a human. */
+    if (snprintf(be->err, sizeof(be->err), "%s%s%s", what != NULL ? what : "",
+                 what != NULL ? ": " : "", line) < 0)
+        be->err[0] = '\0';
     scrub(be->err, be->secret);
     /* A connection that is gone says nothing about the request: the
      * caller may answer "try again" rather than "failed". */

@@ -395,7 +395,7 @@ static void metrics_handler(struct scepd_request *req, struct scepd_app *app)
  */
 static void status_cache_headers(struct scepd_request *req, const struct scep_reply *r)
 {
-    char v[64];
+    char v[96]; /* the longest max-age a long holds fits */
     time_t t;
     struct tm tm;
 

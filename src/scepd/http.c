@@ -303,7 +303,13 @@ static void http_log(struct scepd_request *c)
     struct scepd_logline l;
     struct timespec now;
     double ms;
-    int lvl = c->status >= 500 ? SCEPD_ERROR : SCEPD_INFO;
+    /* A refusal (a CertRep FAILURE, a 4xx) is what an operator looks
+     * for first: warn; a failure of scepd itself: error. */
+    int lvl = c->status >= 500 ? SCEPD_ERROR
+              : c->status >= 400 || c->r.fail_info >= 0 ||
+                      (c->r.outcome != NULL && strcmp(c->r.outcome, "failure") == 0)
+                  ? SCEPD_WARN
+                  : SCEPD_INFO;
 
     clock_gettime(CLOCK_MONOTONIC, &now);
     ms = (double)(now.tv_sec - c->start.tv_sec) * 1e3 +

@@ -18,11 +18,13 @@
 #include <scep/encoding.h>
 #include <scep/message.h>
 
+#include "check.h"
 #include "scepd.h"
 #include "ca/ca.h"
 
-/* Keys in the table: well under this. */
-#define MAIN_MAX_KEYS 64
+/* Keys in the configuration table and the rule keys: well under this;
+ * more is a build that refuses to start (main_build_options). */
+#define MAIN_MAX_KEYS 256
 #define MAIN_OPT_BASE 256
 
 struct main_keys {
@@ -30,6 +32,7 @@ struct main_keys {
     char names[MAIN_MAX_KEYS][64];
     const char *keys[MAIN_MAX_KEYS];
     int n;
+    int overflow; /* a key did not fit: no flag may silently go missing */
 };
 
 /* A flag applied after the file: key index and value. */
@@ -45,8 +48,10 @@ static void main_collect_key(const char *key, const char *section, const char *h
 
     (void)section;
     (void)help;
-    if (k->n >= MAIN_MAX_KEYS || len >= sizeof(k->names[0]))
+    if (k->n >= MAIN_MAX_KEYS || len >= sizeof(k->names[0])) {
+        k->overflow = 1;
         return;
+    }
     /* Flags are spelled with dashes: path_prefix -> --path-prefix. */
     for (i = 0; i <= len; i++)
         k->names[k->n][i] = key[i] == '_' ? '-' : key[i];
@@ -62,6 +67,7 @@ static void main_build_options(struct main_keys *k)
 {
     static const struct option fixed[] = {
         {"config", required_argument, NULL, 'c'},
+        {"check-config", no_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -94,6 +100,7 @@ static void main_help_key(const char *key, const char *section, const char *help
 static void main_usage(FILE *fp)
 {
     fprintf(fp, "usage: scepd [--config FILE] [--KEY VALUE ...]\n"
+                "       scepd -t [--config FILE] [--KEY VALUE ...]\n"
                 "       scepd --help | --version\n");
 }
 
@@ -103,6 +110,8 @@ static void main_help(void)
     printf("\nThe SCEP (RFC 8894) server.  Every configuration key (scepd.conf(5)) is also a\n"
            "flag; flags override the file.  Booleans take true/false, yes/no, on/off, 1/0.\n\n"
            "  -c, --config FILE        read configuration from FILE (INI)\n"
+           "  -t, --check-config       check the configuration and the state it names, then\n"
+           "                           exit 0 (all well) or 2, creating nothing\n"
            "  -h, --help               this text\n"
            "  -V, --version            print the version\n");
     help_section = NULL;
@@ -124,11 +133,16 @@ int main(int argc, char **argv)
     char err[512];
     char note[512];
     int nflags = 0, opt, i, e;
-    int have_cfg = 0;
+    int have_cfg = 0, check_only = 0;
     int rc = SCEPD_EXIT_USAGE;
 
     note[0] = '\0';
     main_build_options(&keys);
+    if (keys.overflow) {
+        fprintf(stderr, "scepd: internal error: more configuration keys than flags\n");
+        rc = SCEPD_EXIT_RUNTIME;
+        goto out;
+    }
     flags = calloc((size_t)argc + 1, sizeof(*flags));
     if (flags == NULL) {
         rc = SCEPD_EXIT_RUNTIME;
@@ -136,9 +150,11 @@ int main(int argc, char **argv)
     }
     /* First pass only collects: the file must be read before the flags
      * are applied, wherever --config stands on the line. */
-    while ((opt = getopt_long(argc, argv, "c:hV", keys.opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:htV", keys.opts, NULL)) != -1) {
         if (opt == 'c') {
             config_path = optarg;
+        } else if (opt == 't') {
+            check_only = 1;
         } else if (opt == 'h') {
             main_help();
             rc = SCEPD_EXIT_OK;
@@ -191,6 +207,10 @@ int main(int argc, char **argv)
     e = scep_init();
     if (e != 0) {
         fprintf(stderr, "scepd: library initialisation failed: %s\n", scep_strerror(e));
+        goto out;
+    }
+    if (check_only) {
+        rc = scepd_check(&cfg);
         goto out;
     }
     rc = scepd_setup(&cfg, &ca, note, sizeof(note));

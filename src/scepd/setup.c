@@ -130,7 +130,13 @@ static int setup_challenge(struct scep_config *cfg, char *note, size_t notelen)
     }
     if (generated) {
         scepd_log(SCEPD_INFO, "challenge-generated", "file", path, NULL);
-        snprintf(note, notelen, "scepd: challenge password: %s", cfg->enroll.challenge);
+        /* On a terminal the operator reads it at once; anywhere else (a
+         * journal, a log file) the secret would be kept where others can
+         * read it, so only its file is named. */
+        if (isatty(STDOUT_FILENO))
+            snprintf(note, notelen, "scepd: challenge password: %s", cfg->enroll.challenge);
+        else
+            snprintf(note, notelen, "scepd: challenge password generated in %s (mode 0600)", path);
     } else {
         snprintf(note, notelen, "scepd: challenge password in %s", path);
     }

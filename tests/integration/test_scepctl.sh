@@ -84,7 +84,9 @@ MAN=$(cd "$(dirname "$0")/../../docs/man" && pwd)
 ctl 0 --help
 keys=$(sed -n '/^configuration keys/,/^$/p' "$WORK/out" | sed -n 's/^  --\([a-z0-9-]*\).*/\1/p')
 [ "$(echo "$keys" | wc -w)" -ge 20 ] || fail "--help lists only: $keys"
+"$SCEPD" --help >"$WORK/scepd-help"
 for k in $keys; do
+    grep -q -- "^  --$k " "$WORK/scepd-help" || fail "scepd --help lacks flag --$k"
     grep -q "^\.It Cm ${k//-/_} " "$MAN/scepd.conf.5" || fail "scepd.conf(5) lacks key ${k//-/_}"
     grep -q "^\.It Fl -$k\b" "$MAN/scepd.8" || fail "scepd(8) lacks flag --$k"
 done

@@ -111,7 +111,9 @@ static inline void fx_build(struct fx *f, int type, const char *tid, struct fx_r
     assert_non_null(rcpts);
     assert_true(sk_X509_push(rcpts, scep_ca_get0_scep_cert(f->ca)) > 0);
     memset(q->nonce, 0, sizeof(q->nonce));
-    snprintf((char *)q->nonce, sizeof(q->nonce), "n-%s", tid);
+    /* The nonce is "n-" and as much of tid as fits: cut on purpose. */
+    if (snprintf((char *)q->nonce, sizeof(q->nonce), "n-%s", tid) < 0)
+        fail_msg("nonce");
     memset(&s, 0, sizeof(s));
     s.type = type;
     s.transaction_id = tid;

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# What an administrator meets in the first hour (issue "operability"):
+# scepd -t checks a configuration and the state it names and creates
+# nothing; the shipped example configuration passes it; every flag of
+# the configuration table is accepted; a generated first-start challenge
+# is named by its 0600 file, not printed, when stdout is not a terminal;
+# a refusal is logged at warn.
+. "$(dirname "$0")/lib.sh"
+need pki openssl
+EXAMPLE=$SCEP_IT_DIR/../../dist/scepd.conf.example
+
+say "scepd -t passes the shipped example and creates nothing"
+"$SCEPD" -t -c "$EXAMPLE" --state-dir "$IT_WORK/fresh" >"$IT_WORK/t.out" 2>"$IT_WORK/t.err" ||
+    fail "scepd -t on the example failed: $(cat "$IT_WORK/t.err")"
+grep -q "^scepd: configuration .*scepd.conf.example ok$" "$IT_WORK/t.out" ||
+    fail "no 'configuration ... ok' line: $(cat "$IT_WORK/t.out")"
+grep -q "profiles: default at /scep, wifi, vpn" "$IT_WORK/t.out" || fail "profiles not listed: $(cat "$IT_WORK/t.out")"
+[ ! -e "$IT_WORK/fresh" ] || fail "scepd -t created the state directory"
+
+say "every key is a flag, the last rule keys included"
+"$SCEPD" -t --state-dir "$IT_WORK/fresh" --san-required false --uri-pattern 'https://.*' \
+    --rate-challenge-burst 3 >/dev/null 2>"$IT_WORK/t.err" || fail "flags refused: $(cat "$IT_WORK/t.err")"
+
+say "a bad profile setting: exit 2 with FILE:LINE"
+printf '[profile vpn]\nvalidity_days = 30\next_key_usage = clientAuth,bogusEKU\n' >"$IT_WORK/bad.conf"
+rc=0
+"$SCEPD" -t -c "$IT_WORK/bad.conf" --state-dir "$IT_WORK/fresh" >/dev/null 2>"$IT_WORK/t.err" || rc=$?
+[ "$rc" = 2 ] || fail "scepd -t on a bad EKU exited $rc (want 2)"
+grep -q "bad.conf:3: ext_key_usage" "$IT_WORK/t.err" || fail "no FILE:LINE reason: $(cat "$IT_WORK/t.err")"
+
+say "a state_dir that is a file: exit 2"
+: >"$IT_WORK/afile"
+rc=0
+"$SCEPD" -t --state-dir "$IT_WORK/afile" >/dev/null 2>"$IT_WORK/t.err" || rc=$?
+[ "$rc" = 2 ] && grep -q "not a directory" "$IT_WORK/t.err" || fail "state_dir a file: rc $rc, $(cat "$IT_WORK/t.err")"
+
+say "first start without a challenge: the secret goes to a 0600 file, stdout names the file"
+state=$IT_WORK/first
+"$SCEPD" --state-dir "$state" --listen 127.0.0.1:0 >"$IT_WORK/first.out" 2>"$IT_WORK/first.log" &
+pid=$!
+IT_PIDS+=("$pid")
+for i in $(seq 1 200); do grep -q '^scepd: serving SCEP at ' "$IT_WORK/first.out" && break; sleep 0.1; done
+url=$(sed -n 's/^scepd: serving SCEP at //p' "$IT_WORK/first.out")
+[ -n "$url" ] || fail "scepd did not start: $(cat "$IT_WORK/first.log")"
+[ "$(stat -c %a "$state/challenge")" = 600 ] || fail "challenge file mode $(stat -c %a "$state/challenge")"
+secret=$(head -n 1 "$state/challenge")
+grep -q "challenge password generated in $state/challenge (mode 0600)" "$IT_WORK/first.out" ||
+    fail "stdout does not name the challenge file: $(cat "$IT_WORK/first.out")"
+grep -qF -- "$secret" "$IT_WORK/first.out" "$IT_WORK/first.log" && fail "the generated challenge was printed"
+
+say "a refusal is logged at warn"
+SCEPD_URL=$url SCEPD_STATE=$state fetch_ca_certs "$IT_WORK/ca"
+rsa_key "$IT_WORK/k.pem"
+SCEPD_URL=$url sw_enroll "$IT_WORK/k.pem" "$IT_WORK/c.pem" "$IT_WORK/ca" aes sha256 "CN=nope" \
+    --password wrong && fail "a wrong challenge was accepted"
+grep 'msg=request' "$IT_WORK/first.log" | grep 'op=PKIOperation' | grep -q '^time=[^ ]* level=warn ' ||
+    fail "the refusal was not logged at warn: $(grep op=PKIOperation "$IT_WORK/first.log" | tail -n 1)"
+grep 'op=GetCACert' "$IT_WORK/first.log" | grep -q 'level=info' || fail "a success is not logged at info"
+
+say "scepd -t on the state it made: the CA loads; a group-readable key is refused"
+"$SCEPD" -t --state-dir "$state" >"$IT_WORK/t.out" 2>"$IT_WORK/t.err" || fail "-t on a good state: $(cat "$IT_WORK/t.err")"
+grep -q '^scepd: CA ok: ' "$IT_WORK/t.out" || fail "no 'CA ok' line: $(cat "$IT_WORK/t.out")"
+grep -q '^scepd: store ok: ' "$IT_WORK/t.out" || fail "no 'store ok' line: $(cat "$IT_WORK/t.out")"
+chmod 640 "$state/ca.key"
+rc=0
+"$SCEPD" -t --state-dir "$state" >/dev/null 2>"$IT_WORK/t.err" || rc=$?
+chmod 600 "$state/ca.key"
+[ "$rc" = 2 ] && grep -q "accessible by group or others" "$IT_WORK/t.err" ||
+    fail "a group-readable CA key: rc $rc, $(cat "$IT_WORK/t.err")"
+kill -TERM "$pid"
+wait "$pid" || fail "scepd exited $? after SIGTERM"
