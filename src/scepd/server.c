@@ -48,6 +48,7 @@
 
 #include "crlpub.h"
 #include "housekeep.h"
+#include "sdnotify.h"
 #include "limits.h"
 #include "listener.h"
 #include "route.h"
@@ -199,6 +200,7 @@ static void server_signal(evutil_socket_t sig, short what, void *arg)
     }
     m->stopping = 1;
     scepd_log(SCEPD_INFO, "shutdown", "signal", name, NULL);
+    (void)scepd_sd_notify("STOPPING=1");
     evtimer_del(m->rollover);
     evtimer_del(m->crlpub_ev);
     evtimer_del(m->housekeep_ev);
@@ -446,6 +448,14 @@ static void server_ready(const struct server_main *m, const char *challenge_note
     if (challenge_note != NULL && challenge_note[0] != '\0')
         printf("%s\n", challenge_note);
     fflush(stdout);
+    /* Type=notify: systemd starts what depends on scepd only now, when
+     * every listener is bound and every worker serves. */
+    {
+        char state[600];
+
+        snprintf(state, sizeof(state), "READY=1\nSTATUS=serving SCEP at %.500s", url);
+        (void)scepd_sd_notify(state);
+    }
 }
 
 /*

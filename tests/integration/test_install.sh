@@ -20,6 +20,18 @@ for f in share/doc/scepd/scepd.conf.example sbin/scepd bin/scepctl bin/scepc inc
     [ -e "$prefix/$f" ] || fail "not installed: $f"
 done
 ls "$prefix/$libdir"/libscep.so* >/dev/null 2>&1 || fail "libscep.so not installed"
+say "the systemd units name the installed programs"
+unit=$prefix/lib/systemd/system/scepd.service
+grep -qx "ExecStart=$prefix/sbin/scepd --config /etc/scepd/scepd.conf" "$unit" ||
+    fail "scepd.service ExecStart: $(grep ExecStart "$unit")"
+grep -qx "Type=notify" "$unit" || fail "scepd.service is not Type=notify"
+grep -q "^ExecStart=$prefix/bin/scepc watch " "$prefix/lib/systemd/system/scepc-watch.service" ||
+    fail "scepc-watch.service ExecStart: $(grep ExecStart "$prefix/lib/systemd/system/scepc-watch.service")"
+grep -q '^ReadWritePaths=-/etc/scepc -/etc/ssl -/etc/ipsec.d$' "$prefix/lib/systemd/system/scepc-watch.service" ||
+    fail "scepc-watch.service ReadWritePaths lack the '-' prefix"
+if command -v systemd-analyze >/dev/null 2>&1; then
+    systemd-analyze verify "$unit" >"$IT_WORK/verify.log" 2>&1 || true
+fi
 [ -x "$prefix/sbin/scepd" ] || fail "scepd is not executable"
 
 say "a program builds from the installed headers with pkg-config alone"

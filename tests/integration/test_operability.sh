@@ -69,3 +69,28 @@ chmod 600 "$state/ca.key"
     fail "a group-readable CA key: rc $rc, $(cat "$IT_WORK/t.err")"
 kill -TERM "$pid"
 wait "$pid" || fail "scepd exited $? after SIGTERM"
+
+say "under systemd (Type=notify): READY=1 once serving, STOPPING=1 on SIGTERM"
+python3 - "$IT_WORK/notify.sock" "$IT_WORK/notify.log" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(30)
+with open(sys.argv[2], "a") as log:
+    for _ in range(2):
+        try:
+            msg = s.recv(4096).decode()
+        except socket.timeout:
+            break
+        log.write(msg.replace("\n", " ") + "\n")
+        log.flush()
+PY
+IT_PIDS+=("$!")
+for i in $(seq 1 50); do [ -S "$IT_WORK/notify.sock" ] && break; sleep 0.1; done
+NOTIFY_SOCKET=$IT_WORK/notify.sock scepd_start notified
+for i in $(seq 1 50); do grep -q READY=1 "$IT_WORK/notify.log" 2>/dev/null && break; sleep 0.1; done
+grep -q "^READY=1 STATUS=serving SCEP at $SCEPD_URL$" "$IT_WORK/notify.log" ||
+    fail "no READY=1 with the URL: $(cat "$IT_WORK/notify.log" 2>/dev/null)"
+scepd_stop
+for i in $(seq 1 50); do grep -q STOPPING=1 "$IT_WORK/notify.log" && break; sleep 0.1; done
+grep -q "^STOPPING=1$" "$IT_WORK/notify.log" || fail "no STOPPING=1: $(cat "$IT_WORK/notify.log")"
