@@ -209,6 +209,45 @@ int scepc_exit_code(int err)
 }
 
 /*
+ * The next step after a refusal, from what the CA said: its failInfo and
+ * failInfoText (scepd's texts name the rule; other CAs' may say less).
+ * A static string.
+ */
+static const char *refusal_hint(const struct scep_client *c)
+{
+    const char *text = scep_client_get0_fail_text(c);
+    int fi = scep_client_fail_info(c);
+
+    if (text == NULL)
+        text = "";
+    if (strstr(text, "challenge") != NULL)
+        return "; check the challenge password (a one-time challenge admits one enrollment, "
+               "at its own profile)";
+    if (strstr(text, "renew") != NULL || strstr(text, "signer certificate") != NULL)
+        return "; the certificate that signed the request cannot renew (expired, revoked, "
+               "not from this CA, or not yet in its renewal window): enroll anew";
+    if (strstr(text, "rejected by an administrator") != NULL)
+        return "; an administrator rejected the request";
+    if (strstr(text, "webhook") != NULL)
+        return "; the service that vouches for enrollments at this profile said no";
+    if (strstr(text, "subject") != NULL || strstr(text, "SAN") != NULL ||
+        strstr(text, "subjectAltName") != NULL || strstr(text, "profile ") != NULL)
+        return "; ask for a subject and names this profile allows";
+    switch (fi) {
+    case SCEP_FAIL_BAD_ALG:
+        return "; use a key, digest and cipher the CA accepts (see scepc caps)";
+    case SCEP_FAIL_BAD_TIME:
+        return "; check this host's clock and the certificate's validity";
+    case SCEP_FAIL_BAD_MESSAGE_CHECK:
+        return "; the CA could not verify the request (key or signature)";
+    case SCEP_FAIL_BAD_CERT_ID:
+        return "; the CA knows no such request or certificate";
+    default:
+        return "";
+    }
+}
+
+/*
  * Prints what went wrong with a hint at what to do next, and returns the
  * exit code for err.
  */
@@ -219,7 +258,7 @@ int scepc_report(struct scep_client *c, int err, const char *what)
 
     switch (scepc_exit_code(err)) {
     case EX_SCEPC_REFUSED:
-        hint = "; check the challenge password and the subject the CA allows";
+        hint = refusal_hint(c);
         break;
     case EX_SCEPC_UNREACHABLE:
         hint = "; check --url, the network and that the server is running";

@@ -76,6 +76,11 @@ static int save(const struct enroll_opts *eo, EVP_PKEY *key, STACK_OF(X509) *cer
         scepc_err("cannot write the chain to %s", eo->chain_path);
         return EX_SCEPC_FILE;
     }
+    /* certbot's fullchain.pem: what a TLS server is given, PEM always. */
+    if (eo->fullchain_path != NULL && write_certs(eo->fullchain_path, certs, 0, -1, FMT_PEM) != 0) {
+        scepc_err("cannot write the full chain to %s", eo->fullchain_path);
+        return EX_SCEPC_FILE;
+    }
     return EX_SCEPC_OK;
 }
 
@@ -315,9 +320,9 @@ out:
     return ex;
 }
 
-static void usage_enroll(const char *cmd)
+static void usage_enroll(FILE *fp, const char *cmd)
 {
-    fprintf(stderr,
+    fprintf(fp,
             "usage: scepc %s --url URL [--key FILE] [--cert FILE] [options]\n"
             "  --subject DN         'CN=dev1,O=Acme' (enroll, poll; renew keeps the old one)\n"
             "  --san TYPE:VALUE     DNS:, IP:, email:, URI: (repeatable)\n"
@@ -325,7 +330,8 @@ static void usage_enroll(const char *cmd)
             "  --key FILE           private key; made (RSA) when missing, written 0600\n"
             "  --key-size BITS      2048 (default), 3072 or 4096\n"
             "  --cert FILE          certificate to write (renew: also the one to renew)\n"
-            "  --chain FILE         CA chain from the CertRep\n"
+            "  --chain FILE         CA chain from the CertRep (certbot's chain.pem)\n"
+            "  --fullchain FILE     the certificate followed by the chain, PEM (fullchain.pem)\n"
             "  --format pem|der     output format (default pem)\n"
             "  --reuse-key          renew: keep the current key\n"
             "  --max-wait SECONDS   how long to poll a pending request (default 3600)\n"
@@ -351,6 +357,7 @@ static int parse_enroll(int argc, char **argv, const char *cmd, struct conn_opts
         {"key-size", required_argument, NULL, OPT_KEY_SIZE},
         {"cert", required_argument, NULL, OPT_CERT},
         {"chain", required_argument, NULL, OPT_CHAIN},
+        {"fullchain", required_argument, NULL, OPT_FULLCHAIN},
         {"format", required_argument, NULL, OPT_FORMAT},
         {"max-wait", required_argument, NULL, OPT_MAX_WAIT},
         {"poll-interval", required_argument, NULL, OPT_POLL_INTERVAL},
@@ -396,6 +403,9 @@ static int parse_enroll(int argc, char **argv, const char *cmd, struct conn_opts
         case OPT_CHAIN:
             eo->chain_path = optarg;
             break;
+        case OPT_FULLCHAIN:
+            eo->fullchain_path = optarg;
+            break;
         case OPT_REUSE_KEY:
             eo->reuse_key = 1;
             break;
@@ -418,7 +428,7 @@ static int parse_enroll(int argc, char **argv, const char *cmd, struct conn_opts
                 goto bad;
             break;
         case OPT_HELP:
-            usage_enroll(cmd);
+            usage_enroll(stdout, cmd);
             return EX_SCEPC_OK;
         default:
             goto bad;
@@ -437,7 +447,7 @@ static int parse_enroll(int argc, char **argv, const char *cmd, struct conn_opts
         eo->challenge = getenv("SCEPC_CHALLENGE");
     return -1;
 bad:
-    usage_enroll(cmd);
+    usage_enroll(stderr, cmd);
     return EX_SCEPC_USAGE;
 }
 

@@ -24,6 +24,8 @@ enum {
     OPT_KEY_SIZE,
     OPT_CERT,
     OPT_CHAIN,
+    OPT_FULLCHAIN,
+    OPT_DRY_RUN,
     OPT_FORMAT,
     OPT_MAX_WAIT,
     OPT_POLL_INTERVAL,

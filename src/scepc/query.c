@@ -55,7 +55,7 @@ static int parse(int argc, char **argv, const char *usage, struct conn_opts *co,
                 goto bad;
             break;
         case OPT_HELP:
-            fprintf(stderr, "usage: %s\n", usage);
+            printf("usage: %s\n", usage);
             return EX_SCEPC_OK;
         default:
             goto bad;

@@ -48,6 +48,7 @@ struct enroll_opts {
     const char *key_path;
     const char *cert_path;
     const char *chain_path;
+    const char *fullchain_path; /* leaf then chain, PEM (certbot's fullchain.pem) */
     int key_bits;
     int format;
     int reuse_key;

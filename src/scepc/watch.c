@@ -41,6 +41,7 @@ struct wcert {
     char *key;
     char *cert;
     char *chain;
+    char *fullchain;
     char *url;
     char *hook;
     char *challenge;
@@ -113,8 +114,15 @@ static int ini_cb(void *user, const char *section, const char *name, const char 
             return set_str(&w->fingerprint, value);
         if (strcmp(name, "hook") == 0)
             return set_str(&w->hook, value);
-        if (strcmp(name, "renew_at") == 0)
-            return parse_share(value, &w->renew_at) == 0;
+        if (strcmp(name, "renew_at") == 0) {
+            if (parse_share(value, &w->renew_at) == 0)
+                return 1;
+            snprintf(w->err, sizeof(w->err),
+                     "renew_at = %.40s: give the share of the lifetime after which to renew, "
+                     "above 0 and below 1 (0.66 or 66%%)",
+                     value);
+            return 0;
+        }
         if (strcmp(name, "check_interval") == 0)
             return scepc_parse_long(value, 1, 86400, &w->check_interval) == 0;
         snprintf(w->err, sizeof(w->err), "unknown key %s in [watch]", name);
@@ -141,6 +149,8 @@ static int ini_cb(void *user, const char *section, const char *name, const char 
         return set_str(&c->cert, value);
     if (strcmp(name, "chain") == 0)
         return set_str(&c->chain, value);
+    if (strcmp(name, "fullchain") == 0)
+        return set_str(&c->fullchain, value);
     if (strcmp(name, "url") == 0)
         return set_str(&c->url, value);
     if (strcmp(name, "hook") == 0)
@@ -222,6 +232,7 @@ static int renew_one(struct watch *w, struct wcert *c, const struct conn_opts *b
     eo.key_path = c->key;
     eo.cert_path = c->cert;
     eo.chain_path = c->chain;
+    eo.fullchain_path = c->fullchain;
     eo.key_bits = 2048;
     eo.reuse_key = c->reuse_key;
     eo.challenge = c->challenge;
@@ -289,6 +300,35 @@ static time_t watch_pass(struct watch *w, const struct conn_opts *base, int *fai
     return wake;
 }
 
+/* --dry-run: each certificate's expiry and renewal time, nothing done.
+ * Returns an exit code: 1 when a certificate cannot be read. */
+static int watch_dry_run(struct watch *w)
+{
+    time_t now = time(NULL);
+    int i, bad = 0;
+
+    for (i = 0; i < w->ncerts; i++) {
+        struct wcert *c = &w->certs[i];
+        time_t due = due_time(c, w->renew_at);
+        char when[32];
+        struct tm tm;
+
+        if (due == (time_t)-1) {
+            scepc_err("watch: cannot read the certificate %s of %s", c->cert, c->name);
+            bad = 1;
+            continue;
+        }
+        if (gmtime_r(&due, &tm) == NULL ||
+            strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+            snprintf(when, sizeof(when), "%lld", (long long)due);
+        if (due <= now)
+            printf("%s: %s: due now (since %s): would renew\n", c->name, c->cert, when);
+        else
+            printf("%s: %s: due at %s, in %llds\n", c->name, c->cert, when, (long long)(due - now));
+    }
+    return bad ? EX_SCEPC_ERROR : EX_SCEPC_OK;
+}
+
 static void watch_free(struct watch *w)
 {
     int i;
@@ -301,22 +341,24 @@ static void watch_free(struct watch *w)
         free(w->certs[i].key);
         free(w->certs[i].cert);
         free(w->certs[i].chain);
+        free(w->certs[i].fullchain);
         free(w->certs[i].url);
         free(w->certs[i].hook);
         free(w->certs[i].challenge);
     }
 }
 
-static void usage_watch(void)
+static void usage_watch(FILE *fp)
 {
-    fprintf(stderr,
-            "usage: scepc watch --config FILE [--once]\n"
-            "       scepc watch --url URL --key FILE --cert FILE [--hook CMD] [options]\n"
-            "  --renew-at SHARE        renew after this share of the lifetime (default 0.667,\n"
-            "                          or a percentage such as 50%%)\n"
-            "  --check-interval SEC    longest sleep between checks (default 3600)\n"
-            "  --hook CMD              run by /bin/sh after each renewal\n"
-            "  --once                  one pass, then exit (for cron or timers)\n");
+    fprintf(fp, "usage: scepc watch --config FILE [--once | --dry-run]\n"
+                "       scepc watch --url URL --key FILE --cert FILE [--hook CMD] [options]\n"
+                "  --renew-at SHARE        renew after this share of the lifetime (default 0.667,\n"
+                "                          or a percentage such as 50%%)\n"
+                "  --check-interval SEC    longest sleep between checks (default 3600)\n"
+                "  --hook CMD              run by /bin/sh after each renewal\n"
+                "  --once                  one pass, then exit (for cron or timers)\n"
+                "  --dry-run               say when each certificate is due, renew nothing\n"
+                "  --chain FILE, --fullchain FILE   also write the chain / the full chain\n");
 }
 
 /* scepc watch. */
@@ -328,6 +370,8 @@ int cmd_watch(int argc, char **argv)
         {"key", required_argument, NULL, OPT_KEY},
         {"cert", required_argument, NULL, OPT_CERT},
         {"chain", required_argument, NULL, OPT_CHAIN},
+        {"fullchain", required_argument, NULL, OPT_FULLCHAIN},
+        {"dry-run", no_argument, NULL, OPT_DRY_RUN},
         {"hook", required_argument, NULL, OPT_HOOK},
         {"renew-at", required_argument, NULL, OPT_RENEW_AT},
         {"check-interval", required_argument, NULL, OPT_CHECK_INTERVAL},
@@ -337,6 +381,8 @@ int cmd_watch(int argc, char **argv)
     struct watch w;
     struct conn_opts co = {0};
     const char *config = NULL, *key = NULL, *cert = NULL, *chain = NULL, *hook = NULL;
+    const char *fullchain = NULL;
+    int dry_run = 0;
     double share = 0;
     long interval = 0;
     int once = 0, reuse = 0, opt, r, failures, ex = EX_SCEPC_USAGE;
@@ -364,6 +410,12 @@ int cmd_watch(int argc, char **argv)
         case OPT_CHAIN:
             chain = optarg;
             break;
+        case OPT_FULLCHAIN:
+            fullchain = optarg;
+            break;
+        case OPT_DRY_RUN:
+            dry_run = 1;
+            break;
         case OPT_HOOK:
             hook = optarg;
             break;
@@ -382,7 +434,7 @@ int cmd_watch(int argc, char **argv)
                 goto bad;
             break;
         case OPT_HELP:
-            usage_watch();
+            usage_watch(stdout);
             ex = EX_SCEPC_OK;
             goto out;
         default:
@@ -416,7 +468,8 @@ int cmd_watch(int argc, char **argv)
         if (key == NULL || cert == NULL || w.ncerts == WATCH_MAX_CERTS)
             goto bad;
         if (!set_str(&c->name, "default") || !set_str(&c->key, key) || !set_str(&c->cert, cert) ||
-            (chain && !set_str(&c->chain, chain)))
+            (chain && !set_str(&c->chain, chain)) ||
+            (fullchain && !set_str(&c->fullchain, fullchain)))
             goto nomem;
         c->reuse_key = reuse;
         w.ncerts++;
@@ -433,6 +486,10 @@ int cmd_watch(int argc, char **argv)
         }
     }
     co.fingerprint = NULL; /* taken from w for each certificate */
+    if (dry_run) {
+        ex = watch_dry_run(&w);
+        goto out;
+    }
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     for (;;) {
@@ -455,7 +512,7 @@ nomem:
     ex = EX_SCEPC_ERROR;
     goto out;
 bad:
-    usage_watch();
+    usage_watch(stderr);
     ex = EX_SCEPC_USAGE;
 out:
     watch_free(&w);

@@ -8,6 +8,7 @@ if(TARGET scepc)
   endif()
   if(TARGET scepd AND TARGET scepctl)
     list(APPEND _scepc_tests approval) # manual approval: polls until scepctl decides
+    list(APPEND _scepc_tests conventions) # --help, fullchain.pem, hints, watch --dry-run
   endif()
   foreach(t ${_scepc_tests})
     add_test(NAME integration.scepc_${t} COMMAND sh ${_scepc_dir}/test_scepc_${t}.sh)
