@@ -170,6 +170,12 @@ int scepd_setup(struct scep_config *cfg, struct scep_ca **ca, char *note, size_t
         goto out;
     }
     if (!scep_ca_exists(cfg->state_dir)) {
+        /* Say the real cause: the CA writer only knows its write failed. */
+        if (access(cfg->state_dir, W_OK | X_OK) != 0) {
+            fprintf(stderr, "scepd: cannot create a CA in %s: %s\n", cfg->state_dir,
+                    strerror(errno));
+            goto out;
+        }
         scep_config_ca_init_opts(cfg, &opts);
         err = scep_ca_create(cfg->state_dir, &opts);
         if (err != 0) {

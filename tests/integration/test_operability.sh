@@ -34,6 +34,21 @@ rc=0
 "$SCEPD" -t --state-dir "$IT_WORK/afile" >/dev/null 2>"$IT_WORK/t.err" || rc=$?
 [ "$rc" = 2 ] && grep -q "not a directory" "$IT_WORK/t.err" || fail "state_dir a file: rc $rc, $(cat "$IT_WORK/t.err")"
 
+say "a state directory scepd may not write: the message says permission denied"
+if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null 2>&1 && runuser -u nobody -- "$SCEPD" --version >/dev/null 2>&1; then
+    mkdir -p "$IT_WORK/ro/st"
+    chmod 755 "$IT_WORK" "$IT_WORK/ro"
+    chmod 555 "$IT_WORK/ro/st"
+    rc=0
+    runuser -u nobody -- "$SCEPD" --state-dir "$IT_WORK/ro/st" --listen 127.0.0.1:0 --challenge x \
+        >/dev/null 2>"$IT_WORK/ro.err" || rc=$?
+    [ "$rc" = 1 ] || fail "scepd on an unwritable state directory exited $rc (want 1)"
+    grep -q "cannot create a CA in $IT_WORK/ro/st: Permission denied" "$IT_WORK/ro.err" ||
+        fail "the message does not say permission denied: $(cat "$IT_WORK/ro.err")"
+else
+    say "(skipped: needs root and runuser, and the build readable by nobody)"
+fi
+
 say "first start without a challenge: the secret goes to a 0600 file, stdout names the file"
 state=$IT_WORK/first
 "$SCEPD" --state-dir "$state" --listen 127.0.0.1:0 >"$IT_WORK/first.out" 2>"$IT_WORK/first.log" &
