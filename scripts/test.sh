@@ -5,7 +5,12 @@
 # against the real scepd and real peers):
 #   1. a Debug build with warnings as errors;
 #   2. the same under AddressSanitizer + UBSan (leaks included: scepd,
-#      scepctl and scepc must exit with nothing left allocated).
+#      scepctl and scepc must exit with nothing left allocated);
+#   3. static analysis (scripts/static.sh: cppcheck, no reports) and
+#      Valgrind memcheck over the unit tests that are not RSA-bound
+#      (scripts/valgrind.sh, on the first build);
+#   4. every libFuzzer harness for a bounded time (scripts/fuzz.sh; clang,
+#      ASan + UBSan); SCEP_TEST_FUZZ=0 skips it.
 # Exits non-zero on any failure.  BUILD_DIR overrides the first build
 # directory (default build-test; the sanitizer build goes beside it with
 # an -asan suffix); SCEP_TEST_SANITIZE=0 skips the second pass; extra
@@ -31,4 +36,12 @@ if [ "${SCEP_TEST_SANITIZE:-1}" != 0 ]; then
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
     UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
         ctest --test-dir "$build-asan" --output-on-failure -j"$jobs" "$@"
+fi
+
+echo "== test.sh: static analysis and Valgrind"
+bash "$root/scripts/static.sh"
+BUILD_DIR=$build bash "$root/scripts/valgrind.sh"
+
+if [ "${SCEP_TEST_FUZZ:-1}" != 0 ]; then
+    BUILD_DIR=$build-fuzz bash "$root/scripts/fuzz.sh"
 fi

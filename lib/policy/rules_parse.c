@@ -280,7 +280,7 @@ static int attr_nid(const char *item, size_t len)
 static int parse_attrs(const char *key, const char *value, int nids[], size_t *count, char *why,
                        size_t whylen)
 {
-    int tmp[RULES_MAX_ATTRS], nid;
+    int tmp[RULES_MAX_ATTRS] = {0}, nid;
     const char *p = value, *item;
     size_t len, n = 0, k;
 

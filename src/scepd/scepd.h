@@ -69,7 +69,7 @@ void scepd_log_double(struct scepd_logline *l, const char *key, double value);
 /* Finishes the line and writes it to stderr in one write(2). */
 void scepd_log_end(struct scepd_logline *l);
 /* Shorthand: one line with msg and key/value string pairs, NULL-ended. */
-void scepd_log(int level, const char *msg, ...);
+void scepd_log(int level, const char *msg, ...) __attribute__((sentinel));
 
 /* ---- query.c ------------------------------------------------------- */
 
