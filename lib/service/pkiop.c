@@ -187,7 +187,8 @@ int scep_service_pkioperation_begin(struct scep_service *svc, const char *profil
     struct scep_msg *m = NULL;
     struct svc_outcome o;
     struct svc_enroll a;
-    int rc;
+    unsigned char md[32];
+    int have_md = 0, rc;
 
     scep_reply_clear(r);
     svc_outcome_init(&o);
@@ -208,6 +209,12 @@ int scep_service_pkioperation_begin(struct scep_service *svc, const char *profil
         goto out;
     }
     r->profile = prof->name;
+    /* A refused message sent again costs nothing but this digest. */
+    have_md = svc_replay_digest(prof->name, msg, len, md) == 0;
+    if (have_md && svc_replay_find(svc, md, r)) {
+        rc = 0;
+        goto out;
+    }
     rc = scep_msg_decode(msg, len, &m);
     if (rc != 0) {
         if (rc == SCEP_ERR_NOMEM)
@@ -243,6 +250,8 @@ int scep_service_pkioperation_begin(struct scep_service *svc, const char *profil
     rc = svc_reply_outcome(svc, prof, m, peer, &o, a.via, r);
     if (rc != 0)
         goto fail;
+    if (have_md)
+        svc_replay_keep(svc, md, r, peer);
     goto out;
 
 fail:

@@ -61,7 +61,8 @@ int scep_service_new(struct scep_ca *ca, struct scep_store *st,
         rc = svc_profile_init(&svc->profiles[i + 1], &cfg->profiles[i], cfg->profiles[i].name);
     if (rc != 0)
         goto out;
-    if ((rc = scep_ocsp_cache_new(SVC_OCSP_CACHE_ENTRIES, &svc->ocsp_cache)) != 0)
+    if ((rc = scep_ocsp_cache_new(SVC_OCSP_CACHE_ENTRIES, &svc->ocsp_cache)) != 0 ||
+        (rc = svc_replay_new(&svc->replay)) != 0)
         goto out;
     svc->ca = scep_ca_up_ref(ca);
 
@@ -80,6 +81,7 @@ void scep_service_free(struct scep_service *svc)
 
     if (svc == NULL)
         return;
+    svc_replay_free(svc);
     scep_ca_free(svc->ca);
     for (i = 0; svc->profiles != NULL && i < svc->nprofiles; i++)
         svc_profile_clear(&svc->profiles[i]);

@@ -116,11 +116,32 @@ struct scep_service {
     /* Signed OCSP answers for reuse (lib/admin/ocsp_cache.c); owned. */
     struct scep_ocsp_cache *ocsp_cache;
 
+    /* replay.c: the signed FAILUREs of recently refused messages. */
+    struct svc_replay *replay;
+
     /* limited.c: when the last "rate-limited" event was written
      * (CLOCK_MONOTONIC seconds, 0: never) and refusals since. */
     time_t limited_audit_at;
     unsigned long limited_since;
 };
+
+/* Refused messages a worker remembers, and for how long (replay.c). */
+#define SVC_REPLAY_ENTRIES 64
+#define SVC_REPLAY_SECONDS 60
+
+struct svc_replay;
+/* The key of a message at a profile.  Returns 0 or SCEP_ERR_INTERNAL. */
+int svc_replay_digest(const char *profile, const unsigned char *msg, size_t len,
+                      unsigned char md[32]);
+/* 1 when md was refused lately: r holds that answer again (a copy). */
+int svc_replay_find(struct scep_service *svc, const unsigned char md[32], struct scep_reply *r);
+/* Remembers r when it is a signed FAILURE. */
+void svc_replay_keep(struct scep_service *svc, const unsigned char md[32],
+                     const struct scep_reply *r, const char *peer);
+/* *out: freed with svc_replay_free.  Returns 0 or SCEP_ERR_NOMEM. */
+int svc_replay_new(struct svc_replay **out);
+/* Writes what remains to tell and frees the cache (the store must be open). */
+void svc_replay_free(struct scep_service *svc);
 
 /* At most one "rate-limited" audit event per worker this often. */
 #define SVC_LIMIT_AUDIT_SECONDS 10

@@ -463,6 +463,50 @@ static void test_webhook_steps(void **state)
     EVP_PKEY_free(k);
 }
 
+/* A refused message sent again is answered from memory: the same signed
+ * FAILURE, no private-key work, no audit row each time; the count is
+ * written once when the worker forgets it. */
+static void test_replay(void **state)
+{
+    struct fx *f = *state;
+    EVP_PKEY *k = tu_rsa_key(2048);
+    struct fx_req q;
+    struct fx_audit a;
+    struct scep_reply r, again;
+    unsigned char *der = NULL;
+    size_t len = 0;
+    uint64_t ops;
+    int i, n = 0;
+
+    req_new(&q, k, "replayed", "wrong-challenge", NULL);
+    fx_build(f, SCEP_MSG_PKCSREQ, "rp-1", &q, &der, &len);
+    ops = scep_keyring_private_ops();
+    fx_send(f, der, len, &r);
+    assert_string_equal(r.outcome, "failure");
+    assert_int_equal(scep_keyring_private_ops(), ops + 2); /* envelope, signature */
+    for (i = 0; i < 4; i++) {
+        fx_send(f, der, len, &again);
+        assert_string_equal(again.outcome, "failure");
+        assert_int_equal(again.len, r.len);
+        assert_memory_equal(again.body, r.body, r.len);
+        scep_reply_clear(&again);
+    }
+    assert_int_equal(scep_keyring_private_ops(), ops + 2);
+    fx_audit_read(f, &a);
+    for (i = 0; i < a.n && i < 16; i++)
+        n += strcmp(a.kind[i], "refuse") == 0;
+    assert_int_equal(n, 1);
+    /* The worker forgets (here: it stops): the repeats are told once. */
+    fx_restart(f);
+    fx_audit_read(f, &a);
+    assert_string_equal(a.kind[a.n - 1], "refuse");
+    assert_non_null(strstr(a.detail[a.n - 1], "the same message again 4 time(s)"));
+    scep_reply_clear(&r);
+    scep_free(der);
+    req_clear(&q);
+    EVP_PKEY_free(k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -474,6 +518,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_renewal_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_challenge_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_webhook_steps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replay, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
