@@ -417,6 +417,34 @@ static int server_listeners(struct server_main *m)
     return 0;
 }
 
+/* One log line per profile: where it answers and how it decides. */
+static void server_log_profiles(const struct scep_config *cfg, const char *url)
+{
+    char purl[600], window[24], validity[32];
+    size_t i;
+
+    for (i = 0; i <= cfg->nprofiles; i++) {
+        const struct scep_config_profile *p = i == 0 ? &cfg->enroll : &cfg->profiles[i - 1];
+        const char *auth = p->webhook_url != NULL && p->challenge != NULL ? "static+webhook"
+                           : p->webhook_url != NULL                       ? "webhook"
+                           : p->challenge != NULL                         ? "static+one-time"
+                           : p->open_enrollment                           ? "open"
+                                                                          : "one-time";
+
+        snprintf(purl, sizeof(purl), "%s%s%s", url, p->name[0] != '\0' ? "/" : "", p->name);
+        snprintf(window, sizeof(window), "%d", p->renewal_window_days);
+        if (p->validity_seconds > 0)
+            snprintf(validity, sizeof(validity), "%lds", p->validity_seconds);
+        else
+            snprintf(validity, sizeof(validity), "%dd", p->validity_days);
+        scepd_log(p->open_enrollment ? SCEPD_WARN : SCEPD_INFO, "profile", "name",
+                  p->name[0] != '\0' ? p->name : "default", "url", purl, "challenge", auth,
+                  "approval", p->approval != NULL ? p->approval : "auto", "renewal",
+                  p->renewal ? "true" : "false", "renewal_window_days", window, "validity",
+                  validity, NULL);
+    }
+}
+
 /* Prints the ready lines (stdout, which scripts read) and logs them. */
 static void server_ready(const struct server_main *m, const char *challenge_note)
 {
@@ -436,6 +464,7 @@ static void server_ready(const struct server_main *m, const char *challenge_note
     }
     snprintf(workers, sizeof(workers), "%d", m->srv.nworkers);
     scepd_log(SCEPD_INFO, "ready", "url", url, "listen", listen_at, "workers", workers, NULL);
+    server_log_profiles(cfg, url);
     printf("scepd: serving SCEP at %s\n", url);
     if (m->listeners[1] != NULL) {
         server_url(cfg, m->listeners[1], 0, url, sizeof(url));

@@ -70,6 +70,11 @@ refused() {
         fail "no badRequest refusal with '$text' in scepd's log: $(grep outcome=failure "$SCEPD_LOG" | tail -n 1)"
 }
 
+say "the log says each profile's URL and how it decides"
+grep -q "msg=profile name=vpn url=$VPN challenge=static+one-time approval=auto renewal=true renewal_window_days=0 validity=90d" "$SCEPD_LOG" ||
+    fail "no profile line for vpn: $(grep msg=profile "$SCEPD_LOG")"
+grep -q "msg=profile name=default url=$SCEPD_URL " "$SCEPD_LOG" || fail "no profile line for the default profile"
+
 say "micromdm scepclient at /scep/wifi: clientAuth, 30 days"
 MM_URL=$WIFI mm_enroll mmwifi "wifi-$IT_CHALLENGE" || fail "scepclient at wifi: $(tail -n 3 "$IT_WORK/mmwifi/log")"
 [ "$(eku "$IT_WORK/mmwifi/cert.pem")" = "TLS Web Client Authentication" ] ||
