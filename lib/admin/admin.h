@@ -246,6 +246,97 @@ int scep_admin_challenge_revoke(struct scep_store *st, const char *actor, int64_
 int scep_admin_challenge_purge(struct scep_store *st, const char *actor, int64_t now,
                                int64_t *purged);
 
+/* ---- API bearer tokens (tokens.c) ---- */
+
+/* Roles, each allowed what the ones below it are: an auditor reads
+ * everything; an operator also revokes, decides requests and mints
+ * challenges; an admin also manages tokens. */
+enum scep_admin_role { SCEP_ROLE_AUDITOR = 1, SCEP_ROLE_OPERATOR = 2, SCEP_ROLE_ADMIN = 3 };
+
+#define SCEP_ADMIN_TOKEN_BYTES 32        /* random bytes in one: 256 bits */
+#define SCEP_ADMIN_TOKEN_PREFIX "scepd_" /* so that secret scanners can spot one */
+/* The token text: the prefix and the bytes as lowercase hex. */
+#define SCEP_ADMIN_TOKEN_LEN (sizeof(SCEP_ADMIN_TOKEN_PREFIX) - 1 + 2 * SCEP_ADMIN_TOKEN_BYTES)
+#define SCEP_ADMIN_TOKEN_NAME_MAX 64       /* bytes of a token's name */
+#define SCEP_ADMIN_TOKEN_TTL_MAX 315360000 /* seconds: ten years */
+
+/* "admin", "operator", "auditor" for a role, NULL for anything else.
+ * Static. */
+const char *scep_admin_role_name(int role);
+
+/* The role of a name (exact, lowercase), or -1 when unknown. */
+int scep_admin_role_code(const char *name);
+
+/* Who a request authenticated as. */
+struct scep_admin_principal {
+    int64_t id;                                /* the token's id */
+    char name[SCEP_ADMIN_TOKEN_NAME_MAX + 1];  /* the token's name */
+    int role;                                  /* enum scep_admin_role */
+    char actor[SCEP_ADMIN_TOKEN_NAME_MAX + 5]; /* "api:NAME", for the audit trail */
+};
+
+/*
+ * Mints a token called name ([A-Za-z0-9._-], 1 to
+ * SCEP_ADMIN_TOKEN_NAME_MAX bytes) with role, valid for ttl seconds (0:
+ * no expiry; at most SCEP_ADMIN_TOKEN_TTL_MAX) from now (0: the current
+ * time): SCEP_ADMIN_TOKEN_BYTES from RAND_bytes, as
+ * SCEP_ADMIN_TOKEN_PREFIX and lowercase hex, stored as its SHA-256 only,
+ * with a "token-new" audit event by actor (name, role, expiry; never the
+ * token), in one transaction.  Returns 0, SCEP_ERR_INVALID_ARG (name,
+ * role or ttl), SCEP_ERR_EXISTS (a token of that name exists, revoked or
+ * not: names stay unique so the audit trail stays unambiguous) or a
+ * store error.  *token_out: NUL-terminated, free with
+ * scep_admin_token_free() (which clears it); *info_out (may be NULL):
+ * the stored record, free with scep_token_info_free().
+ */
+int scep_admin_token_new(struct scep_store *st, const char *actor, const char *name, int role,
+                         int64_t ttl, int64_t now, char **token_out,
+                         struct scep_token_info **info_out);
+
+/* Clears and frees a token text from scep_admin_token_new.  Accepts
+ * NULL. */
+void scep_admin_token_free(char *token);
+
+/*
+ * The hash a token is stored and looked up under: lowercase hex SHA-256
+ * of the len bytes at token.  out: 64 hex digits and a NUL.  Returns 0
+ * or SCEP_ERR_INTERNAL.
+ */
+int scep_admin_token_hash(const char *token, size_t len, char out[65]);
+
+/*
+ * Authenticates the len bytes at token (a bearer credential as
+ * received; at most 256 bytes are looked at, longer is refused) at now
+ * (0: the current time): the token whose hash it has, not revoked, not
+ * expired.  The lookup is by SHA-256, so no comparison of secret bytes
+ * happens here and none needs to be constant-time: an attacker timing
+ * the database learns about hashes of guesses, not about the token.
+ * On success fills *out and moves the token's last_used_at forward
+ * (at most once a minute: a failure to record it does not fail the
+ * authentication).  Returns 0, SCEP_ERR_NOT_FOUND (no such token, or
+ * not a token at all), SCEP_ERR_REJECTED (revoked), SCEP_ERR_BAD_TIME
+ * (expired) or a store error; *out is untouched on failure.
+ */
+int scep_admin_token_authenticate(struct scep_store *st, const char *token, size_t len, int64_t now,
+                                  struct scep_admin_principal *out);
+
+/* "revoked", "expired" (at now) or "active", in that order of
+ * precedence.  Static. */
+const char *scep_admin_token_state(const struct scep_token_info *ti, int64_t now);
+
+/* Walks every token, oldest first (scep_store_list_tokens).  The record
+ * is borrowed for the call. */
+int scep_admin_token_list(struct scep_store *st, scep_store_token_cb cb, void *arg);
+
+/*
+ * Revokes the token called name at now (0: the current time) with a
+ * "token-revoke" audit event by actor, in one transaction.  Returns 0,
+ * SCEP_ERR_INVALID_ARG, SCEP_ERR_NOT_FOUND, SCEP_ERR_EXISTS (already
+ * revoked: nothing changed) or a store error.
+ */
+int scep_admin_token_revoke(struct scep_store *st, const char *actor, const char *name,
+                            int64_t now);
+
 /* ---- CRLs (crl.c): the one CRL builder ---- */
 
 /* What a CRL that was made says, for reports and audit. */

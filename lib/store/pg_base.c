@@ -528,6 +528,11 @@ static const struct scep_store_ops pg_ops = {
     .list_challenges = pg_list_challenges,
     .revoke_challenge = pg_revoke_challenge,
     .purge_challenges = pg_purge_challenges,
+    .add_token = pg_add_token,
+    .get_token = pg_get_token,
+    .list_tokens = pg_list_tokens,
+    .revoke_token = pg_revoke_token,
+    .touch_token = pg_touch_token,
     .ping = pg_ping,
     .last_error = pg_last_error,
 };

@@ -212,4 +212,12 @@ int pg_purge_challenges(void *be, int64_t now, int64_t *purged, const struct sce
  * than the code, or fails; be->err says which. */
 int pg_migrate(struct pg_be *be);
 
+/* The token ops (pg_tokens.c); contracts as in store.h. */
+int pg_add_token(void *be, const struct scep_token_info *ti, const struct scep_audit_event *ev,
+                 int64_t *id);
+int pg_get_token(void *be, const char *hash, const char *name, struct scep_token_info **out);
+int pg_list_tokens(void *be, scep_store_token_cb cb, void *arg);
+int pg_revoke_token(void *be, const char *name, int64_t at, const struct scep_audit_event *ev);
+int pg_touch_token(void *be, int64_t id, int64_t at);
+
 #endif

@@ -119,6 +119,20 @@ static const struct migration migrations[] = {
         "CREATE INDEX challenges_expires_at ON challenges (expires_at);"
         "ALTER TABLE certificates ADD COLUMN challenge_id BIGINT;"
         "ALTER TABLE requests ADD COLUMN challenge_id BIGINT;"},
+    /* Bearer tokens of the admin API, as sqlite_migrate.c's step 5
+     * (planned as 7: see there). */
+    {5, "CREATE TABLE tokens ("
+        " id BIGSERIAL PRIMARY KEY,"
+        " name TEXT NOT NULL,"
+        " role TEXT NOT NULL,"
+        " hash TEXT NOT NULL,"
+        " created_at BIGINT NOT NULL,"
+        " expires_at BIGINT NOT NULL DEFAULT 0,"
+        " revoked_at BIGINT NOT NULL DEFAULT 0,"
+        " last_used_at BIGINT NOT NULL DEFAULT 0,"
+        " created_by TEXT,"
+        " CONSTRAINT tokens_name_key UNIQUE (name),"
+        " CONSTRAINT tokens_hash_key UNIQUE (hash));"},
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -345,6 +345,11 @@ static const struct scep_store_ops sqlite_ops = {
     .list_challenges = sq_list_challenges,
     .revoke_challenge = sq_revoke_challenge,
     .purge_challenges = sq_purge_challenges,
+    .add_token = sq_add_token,
+    .get_token = sq_get_token,
+    .list_tokens = sq_list_tokens,
+    .revoke_token = sq_revoke_token,
+    .touch_token = sq_touch_token,
     .ping = sq_ping,
     .last_error = sq_last_error,
 };

@@ -54,6 +54,8 @@ enum sq_stmt_id {
     SQ_CHAL_BY_HASH,
     SQ_CHAL_CONSUME,
     SQ_CHAL_REVOKE,
+    SQ_TOK_BY_HASH,
+    SQ_TOK_TOUCH,
     SQ_NSTMT
 };
 
@@ -185,6 +187,14 @@ int sq_list_challenges(void *be, int include_spent, int64_t now, scep_store_chal
                        void *arg);
 int sq_revoke_challenge(void *be, int64_t id, int64_t at, const struct scep_audit_event *ev);
 int sq_purge_challenges(void *be, int64_t now, int64_t *purged, const struct scep_audit_event *ev);
+
+/* The token ops (sqlite_tokens.c); contracts as in store.h. */
+int sq_add_token(void *be, const struct scep_token_info *ti, const struct scep_audit_event *ev,
+                 int64_t *id);
+int sq_get_token(void *be, const char *hash, const char *name, struct scep_token_info **out);
+int sq_list_tokens(void *be, scep_store_token_cb cb, void *arg);
+int sq_revoke_token(void *be, const char *name, int64_t at, const struct scep_audit_event *ev);
+int sq_touch_token(void *be, int64_t id, int64_t at);
 
 /* Brings the schema up to the newest version this code knows, one
  * transaction per step, and sets be->version (sqlite_migrate.c).

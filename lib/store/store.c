@@ -611,3 +611,91 @@ void scep_challenge_info_free(struct scep_challenge_info *ci)
     free(ci->created_by);
     free(ci);
 }
+
+/* The longest token name the store takes; lib/admin/tokens.c keeps to a
+ * narrower rule of its own. */
+#define STORE_TOKEN_NAME_MAX 128
+
+/*
+ * Stores a new token with ev (may be NULL) in one transaction (see
+ * store.h).  Returns 0 with *id_out (may be NULL) set,
+ * SCEP_ERR_INVALID_ARG, SCEP_ERR_EXISTS for a known name or hash, or
+ * SCEP_ERR_STORE.
+ */
+int scep_store_add_token(struct scep_store *st, const struct scep_token_info *ti,
+                         const struct scep_audit_event *ev, int64_t *id_out)
+{
+    if (st == NULL || ti == NULL || ti->name == NULL || ti->name[0] == '\0' ||
+        strlen(ti->name) > STORE_TOKEN_NAME_MAX || ti->role == NULL ||
+        !valid_challenge_hash(ti->hash) || ti->expires_at < 0)
+        return SCEP_ERR_INVALID_ARG;
+    if (ev != NULL && ev->kind == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->add_token(st->be, ti, ev, id_out);
+}
+
+/* Looks a token up by hash (64 lowercase hex digits: the only form one
+ * is stored in).  Returns 0 with *out set (free with
+ * scep_token_info_free()), SCEP_ERR_NOT_FOUND or SCEP_ERR_STORE. */
+int scep_store_get_token_by_hash(struct scep_store *st, const char *hash,
+                                 struct scep_token_info **out)
+{
+    if (st == NULL || hash == NULL || out == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    if (!valid_challenge_hash(hash))
+        return SCEP_ERR_NOT_FOUND;
+    return st->ops->get_token(st->be, hash, NULL, out);
+}
+
+/* Looks a token up by name.  Returns 0 with *out set (free with
+ * scep_token_info_free()), SCEP_ERR_NOT_FOUND or SCEP_ERR_STORE. */
+int scep_store_get_token_by_name(struct scep_store *st, const char *name,
+                                 struct scep_token_info **out)
+{
+    if (st == NULL || name == NULL || out == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->get_token(st->be, NULL, name, out);
+}
+
+/* Walks every token, oldest first; the record is borrowed for the call.
+ * Returns 0, cb's first non-zero value, or SCEP_ERR_STORE. */
+int scep_store_list_tokens(struct scep_store *st, scep_store_token_cb cb, void *arg)
+{
+    if (st == NULL || cb == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->list_tokens(st->be, cb, arg);
+}
+
+/* Revokes the token called name at at (0: now) with ev (may be NULL).
+ * Returns 0, SCEP_ERR_NOT_FOUND, SCEP_ERR_EXISTS when already revoked,
+ * or SCEP_ERR_STORE; nothing is written unless it returns 0. */
+int scep_store_revoke_token(struct scep_store *st, const char *name, int64_t at,
+                            const struct scep_audit_event *ev)
+{
+    if (st == NULL || name == NULL || at < 0)
+        return SCEP_ERR_INVALID_ARG;
+    if (ev != NULL && ev->kind == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->revoke_token(st->be, name, at != 0 ? at : (int64_t)time(NULL), ev);
+}
+
+/* Moves token id's last_used_at forward to at.  Returns 0,
+ * SCEP_ERR_NOT_FOUND or SCEP_ERR_STORE. */
+int scep_store_touch_token(struct scep_store *st, int64_t id, int64_t at)
+{
+    if (st == NULL || id <= 0 || at <= 0)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->touch_token(st->be, id, at);
+}
+
+/* Frees an owned token record and every string in it.  Accepts NULL. */
+void scep_token_info_free(struct scep_token_info *ti)
+{
+    if (ti == NULL)
+        return;
+    free(ti->name);
+    free(ti->role);
+    free(ti->hash);
+    free(ti->created_by);
+    free(ti);
+}

@@ -352,4 +352,73 @@ int scep_store_purge_challenges(struct scep_store *st, int64_t now, int64_t *pur
 /* Frees an owned challenge record.  Accepts NULL. */
 void scep_challenge_info_free(struct scep_challenge_info *ci);
 
+/* ------------------------------------------------------------------ */
+/* API bearer tokens                                                  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A bearer token of the admin API (lib/admin/tokens.c).  As with
+ * challenges, the store never sees the token, only its hash: lowercase
+ * hex SHA-256 of the token text.  A token authenticates until expires_at
+ * (0: no expiry) unless revoked.  Names are unique (they are what the
+ * audit trail shows, "api:NAME"), hashes too.
+ *
+ * Ownership as for struct scep_cert_info: borrowed on input (add), owned
+ * on output (free with scep_token_info_free()), borrowed in list
+ * callbacks.
+ */
+struct scep_token_info {
+    int64_t id;           /* output: sequence number */
+    char *name;           /* unique; what the audit trail names */
+    char *role;           /* "admin", "operator" or "auditor" */
+    char *hash;           /* 64 lowercase hex digits, unique */
+    int64_t created_at;   /* Unix time; 0 on input: now */
+    int64_t expires_at;   /* Unix time; 0: never */
+    int64_t revoked_at;   /* output: 0 unless revoked */
+    int64_t last_used_at; /* output: 0 until first used (coarse, see touch) */
+    char *created_by;     /* actor who minted it */
+};
+
+typedef int (*scep_store_token_cb)(const struct scep_token_info *ti, void *arg);
+
+/*
+ * Stores a new token (id, revoked_at and last_used_at are ignored) and
+ * appends ev (may be NULL), in one durable transaction; *id_out (may be
+ * NULL) receives its id.  name (non-empty), role, hash (64 lowercase hex
+ * digits) are required.  SCEP_ERR_EXISTS when a token of that name or
+ * with that hash is already stored, revoked or not (nothing written).
+ */
+int scep_store_add_token(struct scep_store *st, const struct scep_token_info *ti,
+                         const struct scep_audit_event *ev, int64_t *id_out);
+
+/* Looks a token up by hash or by name; SCEP_ERR_NOT_FOUND when absent
+ * (also for a hash that is not 64 lowercase hex digits).  *out: free
+ * with scep_token_info_free(). */
+int scep_store_get_token_by_hash(struct scep_store *st, const char *hash,
+                                 struct scep_token_info **out);
+int scep_store_get_token_by_name(struct scep_store *st, const char *name,
+                                 struct scep_token_info **out);
+
+/* Calls cb for each token (revoked and expired ones too), oldest first;
+ * a non-zero return from cb stops the walk and is returned. */
+int scep_store_list_tokens(struct scep_store *st, scep_store_token_cb cb, void *arg);
+
+/*
+ * Revokes the token called name at time at (0: now), with ev (may be
+ * NULL) appended, in one transaction.  SCEP_ERR_NOT_FOUND, or
+ * SCEP_ERR_EXISTS when it is already revoked (nothing written).
+ */
+int scep_store_revoke_token(struct scep_store *st, const char *name, int64_t at,
+                            const struct scep_audit_event *ev);
+
+/*
+ * Records that token id was used at time at: last_used_at becomes at
+ * unless it is already at or later (no audit event: a use is not a
+ * change of state).  SCEP_ERR_NOT_FOUND when there is no such token.
+ */
+int scep_store_touch_token(struct scep_store *st, int64_t id, int64_t at);
+
+/* Frees an owned token record.  Accepts NULL. */
+void scep_token_info_free(struct scep_token_info *ti);
+
 #endif

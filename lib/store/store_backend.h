@@ -61,6 +61,13 @@ struct scep_store_ops {
     int (*revoke_challenge)(void *be, int64_t id, int64_t at, const struct scep_audit_event *ev);
     int (*purge_challenges)(void *be, int64_t now, int64_t *purged,
                             const struct scep_audit_event *ev);
+    int (*add_token)(void *be, const struct scep_token_info *ti, const struct scep_audit_event *ev,
+                     int64_t *id);
+    /* by hash when hash is not NULL, else by name */
+    int (*get_token)(void *be, const char *hash, const char *name, struct scep_token_info **out);
+    int (*list_tokens)(void *be, scep_store_token_cb cb, void *arg);
+    int (*revoke_token)(void *be, const char *name, int64_t at, const struct scep_audit_event *ev);
+    int (*touch_token)(void *be, int64_t id, int64_t at);
     int (*ping)(void *be);
     const char *(*last_error)(void *be);
 };

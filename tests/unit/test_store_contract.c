@@ -2085,6 +2085,152 @@ static void test_challenge_race(void **state)
     scep_store_close(st);
 }
 
+/* --- API bearer tokens --------------------------------------------- */
+
+/* A token's hash unique to this run, test and n: SHA-256 of a name. */
+static void tok_hash(char out[65], int n)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[32];
+    char name[64];
+    unsigned int mdlen = 0;
+    size_t i;
+
+    uniq(name, sizeof(name), "TOK", n);
+    assert_true(EVP_Digest(name, strlen(name), md, &mdlen, EVP_sha256(), NULL));
+    for (i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 0x0f];
+    }
+    out[64] = '\0';
+}
+
+struct tok_seen {
+    const char *name;
+    int found;
+    int64_t last_id;
+    int ordered;
+};
+
+static int tok_list_cb(const struct scep_token_info *ti, void *arg)
+{
+    struct tok_seen *s = arg;
+
+    if (ti->id <= s->last_id)
+        s->ordered = 0;
+    s->last_id = ti->id;
+    if (strcmp(ti->name, s->name) == 0)
+        s->found++;
+    return 0;
+}
+
+/* A token round-trips by hash and by name; name and hash are unique;
+ * its add and revoke each write their audit event; revoking twice is
+ * EXISTS; touch only moves forward; listing is oldest first. */
+static void test_token_life_cycle(void **state)
+{
+    struct scep_store *st = open_store();
+    struct scep_token_info ti, *got = NULL;
+    struct scep_audit_event ev = {.kind = "token-new", .actor = g_actor};
+    struct tok_seen seen;
+    char hash[65], other[65], name[64], name2[64];
+    int64_t mark = audit_mark(st), id = 0, id2 = 0;
+
+    (void)state;
+    tok_hash(hash, 1);
+    tok_hash(other, 2);
+    uniq(name, sizeof(name), "N", 1);
+    uniq(name2, sizeof(name2), "N", 2);
+    memset(&ti, 0, sizeof(ti));
+    ti.name = name;
+    ti.role = "operator";
+    ti.hash = hash;
+    ti.created_at = 1000;
+    ti.expires_at = FAR_FUTURE;
+    ti.created_by = g_actor;
+    ti.revoked_at = 7;   /* ignored on input */
+    ti.last_used_at = 9; /* ignored on input */
+    assert_int_equal(scep_store_add_token(st, &ti, &ev, &id), 0);
+    assert_true(id > 0);
+    assert_int_equal(scep_store_get_token_by_hash(st, hash, &got), 0);
+    assert_int_equal(got->id, id);
+    assert_string_equal(got->name, name);
+    assert_string_equal(got->role, "operator");
+    assert_string_equal(got->hash, hash);
+    assert_int_equal(got->created_at, 1000);
+    assert_int_equal(got->expires_at, FAR_FUTURE);
+    assert_int_equal(got->revoked_at, 0);
+    assert_int_equal(got->last_used_at, 0);
+    assert_string_equal(got->created_by, g_actor);
+    scep_token_info_free(got);
+    got = NULL;
+    assert_int_equal(scep_store_get_token_by_name(st, name, &got), 0);
+    assert_int_equal(got->id, id);
+    scep_token_info_free(got);
+    got = NULL;
+    /* Same name (other hash), same hash (other name): refused, nothing
+     * written. */
+    ti.hash = other;
+    assert_int_equal(scep_store_add_token(st, &ti, &ev, NULL), SCEP_ERR_EXISTS);
+    ti.hash = hash;
+    ti.name = name2;
+    assert_int_equal(scep_store_add_token(st, &ti, &ev, NULL), SCEP_ERR_EXISTS);
+    assert_int_equal(audit_since(st, mark), 1);
+    /* A second one, no expiry: ids grow, the list is oldest first. */
+    ti.hash = other;
+    ti.expires_at = 0;
+    ti.created_at = 0; /* now */
+    assert_int_equal(scep_store_add_token(st, &ti, NULL, &id2), 0);
+    assert_true(id2 > id);
+    assert_int_equal(scep_store_get_token_by_name(st, name2, &got), 0);
+    assert_int_equal(got->expires_at, 0);
+    assert_true(got->created_at > 1000);
+    scep_token_info_free(got);
+    got = NULL;
+    memset(&seen, 0, sizeof(seen));
+    seen.name = name2;
+    seen.ordered = 1;
+    assert_int_equal(scep_store_list_tokens(st, tok_list_cb, &seen), 0);
+    assert_int_equal(seen.found, 1);
+    assert_true(seen.ordered);
+    /* Touch: forward only; unknown ids are NOT_FOUND. */
+    assert_int_equal(scep_store_touch_token(st, id, 5000), 0);
+    assert_int_equal(scep_store_touch_token(st, id, 4000), 0);
+    assert_int_equal(scep_store_get_token_by_hash(st, hash, &got), 0);
+    assert_int_equal(got->last_used_at, 5000);
+    scep_token_info_free(got);
+    got = NULL;
+    assert_int_equal(scep_store_touch_token(st, INT64_MAX, 5000), SCEP_ERR_NOT_FOUND);
+    /* Revoke: once, with its event; twice EXISTS; unknown NOT_FOUND. */
+    mark = audit_mark(st);
+    ev.kind = "token-revoke";
+    assert_int_equal(scep_store_revoke_token(st, name, 6000, &ev), 0);
+    assert_int_equal(scep_store_revoke_token(st, name, 7000, &ev), SCEP_ERR_EXISTS);
+    assert_int_equal(scep_store_revoke_token(st, "no-such-token-anywhere", 0, &ev),
+                     SCEP_ERR_NOT_FOUND);
+    assert_int_equal(audit_since(st, mark), 1);
+    assert_int_equal(scep_store_get_token_by_hash(st, hash, &got), 0);
+    assert_int_equal(got->revoked_at, 6000);
+    scep_token_info_free(got);
+    got = NULL;
+    /* Absent, malformed and invalid. */
+    assert_int_equal(scep_store_get_token_by_hash(st, "ABC", &got), SCEP_ERR_NOT_FOUND);
+    assert_int_equal(scep_store_get_token_by_name(st, "no-such-token-anywhere", &got),
+                     SCEP_ERR_NOT_FOUND);
+    assert_null(got);
+    ti.hash = "not hex";
+    assert_int_equal(scep_store_add_token(st, &ti, NULL, NULL), SCEP_ERR_INVALID_ARG);
+    ti.hash = other;
+    ti.name = "";
+    assert_int_equal(scep_store_add_token(st, &ti, NULL, NULL), SCEP_ERR_INVALID_ARG);
+    ti.name = name2;
+    ti.role = NULL;
+    assert_int_equal(scep_store_add_token(st, &ti, NULL, NULL), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_add_token(NULL, &ti, NULL, NULL), SCEP_ERR_INVALID_ARG);
+    assert_audit_intact(st);
+    scep_store_close(st);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -2115,6 +2261,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup(test_challenge_consumed_by_request, test_setup),
         cmocka_unit_test_setup(test_challenge_list_purge, test_setup),
         cmocka_unit_test_setup(test_challenge_race, test_setup),
+        cmocka_unit_test_setup(test_token_life_cycle, test_setup),
     };
     char *dir = NULL, uri[600];
     int rc;
