@@ -26,46 +26,6 @@ static const char *profile_shown(const char *p)
     return p == NULL || p[0] == '\0' ? "default" : p;
 }
 
-/*
- * Parses a lifetime: plain seconds or a number with s, m, h or d, in 1 s
- * to SCEP_ADMIN_CHALLENGE_TTL_MAX.  Returns 0 and sets *out, or -1.
- */
-static int parse_ttl(const char *s, int64_t *out)
-{
-    char num[24];
-    size_t n = strlen(s);
-    long v = 0, unit = 1;
-
-    if (n == 0 || n >= sizeof(num))
-        return -1;
-    memcpy(num, s, n + 1);
-    switch (num[n - 1]) {
-    case 's':
-        unit = 1;
-        break;
-    case 'm':
-        unit = 60;
-        break;
-    case 'h':
-        unit = 3600;
-        break;
-    case 'd':
-        unit = 86400;
-        break;
-    default:
-        unit = 0;
-        break;
-    }
-    if (unit != 0)
-        num[n - 1] = '\0';
-    else
-        unit = 1;
-    if (ctl_parse_long(num, 1, SCEP_ADMIN_CHALLENGE_TTL_MAX / unit, &v) != 0)
-        return -1;
-    *out = (int64_t)v * unit;
-    return 0;
-}
-
 /* The bound SANs ("\n"-joined, NULL: none) as a JSON array, or JSON
  * null when there are none.  New reference; NULL on ENOMEM. */
 static json_t *sans_json(const char *sans)
@@ -225,7 +185,7 @@ static int cmd_new(struct ctl *c, int argc, char **argv, const struct ctl_comman
         goto out;
     }
     rc = CTL_EXIT_USAGE;
-    if (ttl_s != NULL && parse_ttl(ttl_s, &spec.ttl) != 0) {
+    if (ttl_s != NULL && ctl_parse_duration(ttl_s, SCEP_ADMIN_CHALLENGE_TTL_MAX, &spec.ttl) != 0) {
         ctl_err("challenge new: --ttl %s: expected a lifetime of 1s to 365d such as 30s, 10m, 1h, "
                 "7d or plain seconds",
                 ttl_s);

@@ -65,6 +65,12 @@ const struct ctl_command ctl_commands[] = {
      "scepctl challenge revoke ID\n"
      "scepctl challenge purge",
      ctl_cmd_challenge},
+    {"token", "mint, list or revoke bearer tokens of the admin API",
+     "scepctl token new --name NAME --role admin|operator|auditor\n"
+     "                  [--ttl 30s|10m|1h|90d|SECONDS] [--json]\n"
+     "scepctl token list [--json]\n"
+     "scepctl token revoke NAME",
+     ctl_cmd_token},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -64,6 +64,7 @@ int ctl_cmd_show_request(struct ctl *c, int argc, char **argv);
 int ctl_cmd_approve(struct ctl *c, int argc, char **argv);
 int ctl_cmd_reject(struct ctl *c, int argc, char **argv);
 int ctl_cmd_challenge(struct ctl *c, int argc, char **argv);
+int ctl_cmd_token(struct ctl *c, int argc, char **argv);
 
 /* ---- option parsing for commands (util.c) ---- */
 
@@ -98,6 +99,12 @@ extern const struct ctl_command ctl_commands[];
  * no overflow).  Returns 0 and sets *out, or -1.
  */
 int ctl_parse_long(const char *s, long min, long max, long *out);
+
+/*
+ * Parses a lifetime: plain seconds or a number with s, m, h or d, from
+ * 1 s to max seconds.  Returns 0 and sets *out, or -1.
+ */
+int ctl_parse_duration(const char *s, int64_t max, int64_t *out);
 
 /*
  * Parses "YYYY-MM-DDTHH:MM:SSZ" strictly (every digit, a real calendar

@@ -282,3 +282,40 @@ int ctl_override(struct ctl *c, const char *cmd, const char *key, const char *va
     }
     return CTL_EXIT_OK;
 }
+
+/* Parses a lifetime; see scepctl.h. */
+int ctl_parse_duration(const char *s, int64_t max, int64_t *out)
+{
+    char num[24];
+    size_t n = strlen(s);
+    long v = 0, unit = 1;
+
+    if (n == 0 || n >= sizeof(num))
+        return -1;
+    memcpy(num, s, n + 1);
+    switch (num[n - 1]) {
+    case 's':
+        unit = 1;
+        break;
+    case 'm':
+        unit = 60;
+        break;
+    case 'h':
+        unit = 3600;
+        break;
+    case 'd':
+        unit = 86400;
+        break;
+    default:
+        unit = 0;
+        break;
+    }
+    if (unit != 0)
+        num[n - 1] = '\0';
+    else
+        unit = 1;
+    if (ctl_parse_long(num, 1, (long)(max / unit), &v) != 0)
+        return -1;
+    *out = (int64_t)v * unit;
+    return 0;
+}
