@@ -76,6 +76,26 @@ int scep_admin_get_cert(struct scep_store *st, const char *serial, struct scep_c
 int scep_admin_list_certs(struct scep_store *st, const struct scep_cert_filter *f,
                           scep_store_cert_cb cb, void *arg);
 
+/* A position in the certificate listing (issued_at descending, serial
+ * ascending): the last record of the page before. */
+struct scep_admin_cert_cursor {
+    int64_t issued_at;
+    char serial[SCEP_ADMIN_SERIAL_MAX];
+};
+
+/*
+ * Walks one page of the certificates matching f (f->limit is ignored):
+ * at most limit (>= 1) of them after cursor after (NULL: from the
+ * newest), and sets *more to 1 when at least one more follows (the
+ * next page starts after the last record cb saw).  cb's non-zero return
+ * stops the walk and is returned.  Records before the cursor are read
+ * and skipped (the store has no keyset condition yet), so a page deep
+ * in a large store costs a scan.  Returns 0 or SCEP_ERR_*.
+ */
+int scep_admin_list_certs_page(struct scep_store *st, const struct scep_cert_filter *f,
+                               const struct scep_admin_cert_cursor *after, int64_t limit,
+                               scep_store_cert_cb cb, void *arg, int *more);
+
 /*
  * Revokes the certificate with serial at now with reason (a CRLReason
  * code an administrator may give, or -1 for none: RFC 5280 5.3.1 says the

@@ -59,4 +59,18 @@
 #define SCEP_RATE_MAX_ADDRESSES 65536
 #define SCEP_RATE_MAX_CHALLENGES 65536
 
+/* The admin API (src/scepd/api*.c).  A request body is a small JSON
+ * object (a revocation reason, a challenge's binding with its SANs):
+ * 16 KiB holds SCEP_MAX_SANS names with room; larger is 413.  Nesting
+ * deeper than 4 ({"sans": [...]} is 2) is refused before jansson builds
+ * anything, and so are strings longer than a SAN or DN may be. */
+#define SCEP_API_MAX_BODY (16 * 1024)
+#define SCEP_API_MAX_DEPTH 4
+/* Items one listing returns at most (?limit=), and by default. */
+#define SCEP_API_MAX_LIMIT 1000
+#define SCEP_API_DEFAULT_LIMIT 100
+/* A query string's bytes at most, and one decoded parameter's. */
+#define SCEP_API_MAX_QUERY 4096
+#define SCEP_API_MAX_PARAM 1024
+
 #endif

@@ -105,6 +105,25 @@ static const struct conf_key conf_keys[] = {
      "none|optional|require", CF_REQUIRED,
      "TLS client certificates: none, optional (verified when sent) or require"},
 
+    /* [admin]: the admin API's own HTTPS listener (docs/man/scepd.conf.5) */
+    {"admin_listen", "admin", CT_STRING, OFF(admin_listen), 0, 0, 0, NULL, NULL, CF_LISTEN,
+     "address of the admin API's HTTPS listener, HOST:PORT; default none (no admin API)"},
+    {"admin_tls_cert", "admin", CT_STRING, OFF(admin_tls_cert), 0, 0, 0, NULL, NULL, 0,
+     "PEM certificate (chain) of the admin listener (default: issued by the CA on first start)"},
+    {"admin_tls_key", "admin", CT_STRING, OFF(admin_tls_key), 0, 0, 0, NULL, NULL, 0,
+     "PEM private key of admin_tls_cert (not readable by others)"},
+    {"admin_client_ca", "admin", CT_STRING, OFF(admin_client_ca), 0, 0, 0, NULL, NULL, 0,
+     "PEM CA certificates whose client certificates authenticate to the admin API"},
+    {"admin_client_role", "admin", CT_CHOICE, OFF(admin_client_role), 0, 0, 0, "auditor",
+     "auditor|operator|admin", CF_REQUIRED,
+     "role of a client certificate verified against admin_client_ca"},
+    {"admin_auth_fail_per_minute", "admin", CT_INT, OFF(admin_auth_fail_per_minute), 0, 1000000, 10,
+     NULL, NULL, 0, "failed admin API authentications per minute from one address; 0: off"},
+    {"admin_auth_fail_burst", "admin", CT_INT, OFF(admin_auth_fail_burst), 1, 1000000, 10, NULL,
+     NULL, 0, "failed admin API authentications one address may make at once"},
+    {"metrics_listen", "admin", CT_CHOICE, OFF(metrics_listen), 0, 0, 0, "public", "public|admin",
+     CF_REQUIRED, "where /metrics is served: public (the SCEP listeners) or admin (with a token)"},
+
     /* [ca] */
     {"state_dir", "ca", CT_STRING, OFF(state_dir), 0, 0, 0, "/var/lib/scepd", NULL, CF_REQUIRED,
      "directory holding the CA keys and certificates"},
@@ -943,6 +962,38 @@ static int conf_check_tls(const struct scep_config *c, char *err, size_t errlen)
 }
 
 /*
+ * The [admin] keys go together as the [tls] ones do: none means
+ * anything without admin_listen, a certificate needs its key, and
+ * metrics cannot move to a listener that is not there.  The files are
+ * checked by scepd when it makes the listener (or issues its own).
+ */
+static int conf_check_admin(const struct scep_config *c, char *err, size_t errlen)
+{
+    int metrics_admin = c->metrics_listen != NULL && strcmp(c->metrics_listen, "admin") == 0;
+
+    if (c->admin_listen == NULL) {
+        const char *set = c->admin_tls_cert != NULL    ? "admin_tls_cert"
+                          : c->admin_tls_key != NULL   ? "admin_tls_key"
+                          : c->admin_client_ca != NULL ? "admin_client_ca"
+                          : metrics_admin              ? "metrics_listen = admin"
+                                                       : NULL;
+
+        if (set != NULL) {
+            conf_err(err, errlen, "%s is set but admin_listen is not", set);
+            return SCEP_ERR_CONFIG;
+        }
+        return 0;
+    }
+    if ((c->admin_tls_cert == NULL) != (c->admin_tls_key == NULL)) {
+        conf_err(err, errlen,
+                 "admin_tls_cert and admin_tls_key go together (neither: scepd "
+                 "issues its own)");
+        return SCEP_ERR_CONFIG;
+    }
+    return 0;
+}
+
+/*
  * Resolves what depends on other keys, after the file and the flags:
  * the database defaults to "sqlite:<state_dir>/scepd.db"; challenge_file
  * is read into challenge (both set is an error); the [tls] keys must go
@@ -1052,6 +1103,9 @@ int scep_config_finish(struct scep_config *c, char *err, size_t errlen)
     int rc;
 
     rc = conf_check_tls(c, err, errlen);
+    if (rc != 0)
+        goto out;
+    rc = conf_check_admin(c, err, errlen);
     if (rc != 0)
         goto out;
     rc = conf_finish_profile(c, &c->enroll, err, errlen);

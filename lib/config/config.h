@@ -81,6 +81,16 @@ struct scep_config {
     char *tls_client_ca;     /* PEM CA certificates that client certificates must chain to */
     char *tls_client_verify; /* "none" (default), "optional", "require" */
 
+    /* [admin]: the admin API's own HTTPS listener */
+    char *admin_listen;             /* "HOST:PORT"; default NULL: no admin API */
+    char *admin_tls_cert;           /* PEM; NULL: STATE_DIR/admin/tls.crt, issued by the CA */
+    char *admin_tls_key;            /* PEM key of admin_tls_cert */
+    char *admin_client_ca;          /* PEM CAs of client certificates, or NULL: none asked */
+    char *admin_client_role;        /* "auditor" (default), "operator", "admin" */
+    int admin_auth_fail_per_minute; /* failed authentications per address; 0: off; default 10 */
+    int admin_auth_fail_burst;      /* default 10 */
+    char *metrics_listen;           /* "public" (default) or "admin" */
+
     /* [ca] */
     char *state_dir;           /* default "/var/lib/scepd" */
     char *database;            /* default NULL: "sqlite:<state_dir>/scepd.db" */

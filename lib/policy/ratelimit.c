@@ -367,6 +367,41 @@ int scep_ratelimit_take(struct scep_ratelimit *rl, const char *key, double now, 
     return allowed;
 }
 
+/* Whether a take would be allowed now; see ratelimit.h. */
+int scep_ratelimit_peek(struct scep_ratelimit *rl, const char *key, double now, long *retry_after)
+{
+    unsigned char nk[SCEP_RATELIMIT_MAX_KEY];
+    uint8_t klen, hashed;
+    uint64_t h;
+    uint32_t i;
+    int allowed = 1;
+
+    if (rl == NULL || key == NULL)
+        return 1;
+    if (key_norm(key, nk, &klen, &hashed) != 0)
+        return 1;
+    h = siphash(rl->k0, rl->k1, nk, klen);
+    pthread_mutex_lock(&rl->lock);
+    i = index_find(rl, h, nk, klen, hashed);
+    /* No bucket yet is a full one; a bucket is only read, so that
+     * looking costs the key nothing and makes no entry. */
+    if (i != RL_NIL) {
+        double t = tokens_at(rl, &rl->ents[i], now);
+
+        if (t < 1.0) {
+            double wait = ceil((1.0 - t) / rl->rate);
+
+            allowed = 0;
+            if (retry_after != NULL)
+                *retry_after = wait < 1.0                    ? 1
+                               : wait > (double)RL_MAX_RETRY ? RL_MAX_RETRY
+                                                             : (long)wait;
+        }
+    }
+    pthread_mutex_unlock(&rl->lock);
+    return allowed;
+}
+
 /* Buckets held now. */
 size_t scep_ratelimit_count(struct scep_ratelimit *rl)
 {

@@ -54,6 +54,14 @@ void scep_ratelimit_free(struct scep_ratelimit *rl);
  */
 int scep_ratelimit_take(struct scep_ratelimit *rl, const char *key, double now, long *retry_after);
 
+/*
+ * Whether scep_ratelimit_take would allow key at now, without taking a
+ * token or making a bucket: for limits counted on failures (the admin
+ * API's failed authentications), asked before the work that may fail.
+ * Returns 1 or 0 (with *retry_after as for take).
+ */
+int scep_ratelimit_peek(struct scep_ratelimit *rl, const char *key, double now, long *retry_after);
+
 /* Buckets held now (at most max_keys); for tests and diagnostics. */
 size_t scep_ratelimit_count(struct scep_ratelimit *rl);
 

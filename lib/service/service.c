@@ -136,6 +136,11 @@ unsigned scep_service_caps(const struct scep_service *svc, const char *profile)
 }
 
 /* See service.h. */
+struct scep_ca *scep_service_get0_ca(const struct scep_service *svc)
+{
+    return svc != NULL ? svc->ca : NULL;
+}
+
 int scep_service_store_ping(struct scep_service *svc)
 {
     if (svc == NULL)

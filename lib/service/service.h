@@ -97,6 +97,10 @@ void scep_service_free(struct scep_service *svc);
 /* Swaps in a new CA (rollover); takes a reference, drops the old one. */
 void scep_service_set_ca(struct scep_service *svc, struct scep_ca *ca);
 
+/* The CA the service uses now (scep_service_set_ca swaps it, on the
+ * thread that owns the service).  Borrowed: valid until the next swap. */
+struct scep_ca *scep_service_get0_ca(const struct scep_service *svc);
+
 /*
  * Whether this worker's certificate store answers (scep_store_ping on
  * the service's connection), for /healthz.  Returns 0,

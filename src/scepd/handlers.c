@@ -370,7 +370,7 @@ static void healthz_handler(struct scepd_request *req, struct scepd_app *app)
 }
 
 /* /metrics: the Prometheus text of every worker's counters. */
-static void metrics_handler(struct scepd_request *req, struct scepd_app *app)
+void scepd_metrics_handler(struct scepd_request *req, struct scepd_app *app)
 {
     const struct scepd_server *srv = app->srv;
     struct evbuffer *buf = evbuffer_new();
@@ -500,19 +500,31 @@ out:
     scep_free(decoded);
 }
 
-/*
- * Fills r with scepd's routes: prefix is path_prefix (a trailing '/' is
- * dropped; "/" serves SCEP on every path the other routes leave).  The
- * order is the precedence.  Returns 0 or -1 (table full, bad prefix).
- */
-int scepd_routes_scep(struct scepd_router *r, const char *prefix)
+/* /healthz, and /metrics unless it is served elsewhere
+ * (metrics_listen).  Returns 0 or -1. */
+int scepd_routes_health(struct scepd_router *r, int with_metrics)
 {
     int rc = 0;
 
     rc |=
         scepd_router_add(r, "/healthz", SCEPD_MATCH_EXACT, SCEPD_M_GET, healthz_handler, "healthz");
-    rc |=
-        scepd_router_add(r, "/metrics", SCEPD_MATCH_EXACT, SCEPD_M_GET, metrics_handler, "metrics");
+    if (with_metrics)
+        rc |= scepd_router_add(r, "/metrics", SCEPD_MATCH_EXACT, SCEPD_M_GET, scepd_metrics_handler,
+                               "metrics");
+    return rc != 0 ? -1 : 0;
+}
+
+/*
+ * Fills r with scepd's routes: prefix is path_prefix (a trailing '/' is
+ * dropped; "/" serves SCEP on every path the other routes leave), with
+ * /metrics when with_metrics.  The order is the precedence.  Returns 0
+ * or -1 (table full, bad prefix).
+ */
+int scepd_routes_scep(struct scepd_router *r, const char *prefix, int with_metrics)
+{
+    int rc = 0;
+
+    rc |= scepd_routes_health(r, with_metrics);
     rc |= scepd_router_add(r, "/crl", SCEPD_MATCH_UNDER, SCEPD_M_GET, crl_handler, "crl");
     rc |= scepd_router_add(r, "/ocsp", SCEPD_MATCH_UNDER, SCEPD_M_GET | SCEPD_M_POST, ocsp_handler,
                            "ocsp");

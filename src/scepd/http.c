@@ -91,6 +91,7 @@ struct scepd_request {
     size_t bytes;
     int op; /* enum scepd_op, SCEPD_OP_NONE for non-SCEP routes */
     struct scep_reply r;
+    char principal[128]; /* who an admin API request authenticated as, "" none */
     /* Deferred replies (request.h). */
     int in_handler; /* the handler has not returned yet */
     int deferred;   /* scepd_request_defer() was called */
@@ -116,16 +117,24 @@ static const char *http_status_text(int status)
     switch (status) {
     case 200:
         return "OK";
+    case 201:
+        return "Created";
     case 400:
         return "Bad Request";
+    case 401:
+        return "Unauthorized";
     case 403:
         return "Forbidden";
     case 404:
         return "Not Found";
     case 405:
         return "Method Not Allowed";
+    case 409:
+        return "Conflict";
     case 413:
         return "Payload Too Large";
+    case 429:
+        return "Too Many Requests";
     case 503:
         return "Service Unavailable";
     default:
@@ -178,6 +187,12 @@ int scepd_request_body(struct scepd_request *req, const unsigned char **body, si
 const char *scepd_request_peer(const struct scepd_request *req)
 {
     return req->peer;
+}
+
+/* A request header's value; see request.h. */
+const char *scepd_request_header(const struct scepd_request *req, const char *name)
+{
+    return evhttp_find_header(evhttp_request_get_input_headers(req->req), name);
 }
 
 int scepd_request_is_tls(const struct scepd_request *req)
@@ -286,6 +301,21 @@ void scepd_reply_text(struct scepd_request *req, int status, const char *text)
     scepd_reply_send(req, status, "text/plain", line, (size_t)n);
 }
 
+/* Records what refused the request for the log line; see request.h. */
+void scepd_request_note_refusal(struct scepd_request *req, const char *reason)
+{
+    if (req->replied)
+        return;
+    snprintf(req->r.reason, sizeof(req->r.reason), "%s", reason);
+    req->r.outcome = "error";
+}
+
+/* Records who the request authenticated as; see request.h. */
+void scepd_request_note_principal(struct scepd_request *req, const char *who)
+{
+    snprintf(req->principal, sizeof(req->principal), "%s", who);
+}
+
 /* Records an HTTP-level refusal in the result so the log line has it. */
 void scepd_reply_refuse(struct scepd_request *req, int status, const char *reason)
 {
@@ -332,7 +362,9 @@ static void http_log(struct scepd_request *c)
     scepd_log_str(&l, "outcome", c->r.outcome);
     scepd_log_str(&l, "fail_info", c->r.fail_info >= 0 ? scep_fail_info_name(c->r.fail_info) : "");
     scepd_log_str(&l, "serial", c->r.serial);
-    if (c->status != 200 || c->r.fail_info >= 0)
+    if (c->principal[0] != '\0')
+        scepd_log_str(&l, "principal", c->principal);
+    if (c->status >= 300 || c->r.fail_info >= 0)
         scepd_log_str(&l, "reason", c->r.reason);
     scepd_log_int(&l, "bytes", (long long)c->bytes);
     scepd_log_double(&l, "duration_ms", ms);

@@ -21,6 +21,7 @@
 struct scepd_limits {
     struct scep_ratelimit *addr; /* NULL: off */
     struct scep_ratelimit *chal; /* NULL: off */
+    struct scep_ratelimit *auth; /* failed admin API authentications; NULL: off */
 };
 
 /* One table, or NULL (*out) when rate is off.  Returns 0 or SCEP_ERR_*. */
@@ -63,6 +64,7 @@ void scepd_limits_free(struct scepd_limits *l)
         return;
     scep_ratelimit_free(l->addr);
     scep_ratelimit_free(l->chal);
+    scep_ratelimit_free(l->auth);
     free(l);
 }
 
@@ -143,6 +145,42 @@ int scepd_limits_check_address(struct scepd_limits *l, const char *peer, long *r
     if (scepd_limits_address_key(peer, key, sizeof(key)) != 0)
         return 1;
     return scep_ratelimit_take(l->addr, key, scep_ratelimit_now(), retry_after);
+}
+
+/* Adds the failed-authentication table (see limits.h). */
+int scepd_limits_set_auth(struct scepd_limits *l, double rate, int burst)
+{
+    if (l == NULL || l->auth != NULL)
+        return SCEP_ERR_INVALID_ARG;
+    return limit_new(rate, burst, SCEP_RATE_MAX_ADDRESSES, &l->auth);
+}
+
+/* The key of peer in the auth table into key; 0, or -1 when unlimited. */
+static int auth_key(struct scepd_limits *l, const char *peer, char *key, size_t len)
+{
+    if (l == NULL || l->auth == NULL)
+        return -1;
+    return scepd_limits_address_key(peer, key, len);
+}
+
+/* Whether peer may try to authenticate now (see limits.h). */
+int scepd_limits_auth_allowed(struct scepd_limits *l, const char *peer, long *retry_after)
+{
+    char key[INET6_ADDRSTRLEN + 16];
+
+    if (auth_key(l, peer, key, sizeof(key)) != 0)
+        return 1;
+    return scep_ratelimit_peek(l->auth, key, scep_ratelimit_now(), retry_after);
+}
+
+/* Counts a failed authentication of peer (see limits.h). */
+int scepd_limits_auth_failed(struct scepd_limits *l, const char *peer, long *retry_after)
+{
+    char key[INET6_ADDRSTRLEN + 16];
+
+    if (auth_key(l, peer, key, sizeof(key)) != 0)
+        return 1;
+    return scep_ratelimit_take(l->auth, key, scep_ratelimit_now(), retry_after);
 }
 
 /* The challenge table, which the SCEP service takes its tokens from. */

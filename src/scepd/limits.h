@@ -43,6 +43,25 @@ void scepd_limits_free(struct scepd_limits *l);
 int scepd_limits_check_address(struct scepd_limits *l, const char *peer, long *retry_after);
 
 /*
+ * Adds the admin API's limit on failed authentications: rate a minute
+ * per client address (keyed as scepd_limits_check_address), bursts of
+ * burst; rate <= 0 leaves it off.  Call once, before the workers start.
+ * Returns 0, SCEP_ERR_INVALID_ARG or SCEP_ERR_NOMEM.
+ *
+ * The bucket counts failures, not requests: scepd_limits_auth_failed
+ * takes a token for each failed authentication, and
+ * scepd_limits_auth_allowed, asked before a credential is even looked
+ * at, says whether a token is left.  So a client that authenticates is
+ * never slowed, and one guessing tokens is refused (429) before its
+ * guesses are tried once its failures use the burst up.  Both return 1
+ * (allowed; also when the limit is off) or 0 with *retry_after (may be
+ * NULL) the seconds to wait.
+ */
+int scepd_limits_set_auth(struct scepd_limits *l, double rate, int burst);
+int scepd_limits_auth_allowed(struct scepd_limits *l, const char *peer, long *retry_after);
+int scepd_limits_auth_failed(struct scepd_limits *l, const char *peer, long *retry_after);
+
+/*
  * The per-challenge table (NULL when that limit is off), for the SCEP
  * service: only it reads the challenge, inside the decrypted envelope,
  * and takes a token keyed by the challenge's SHA-256 there

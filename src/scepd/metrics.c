@@ -77,11 +77,20 @@ void scepd_metrics_issuance(struct scepd_metrics *m, double seconds)
     atomic_fetch_add_explicit(&m->issue_sum_ns, (uint64_t)(seconds * 1e9), memory_order_relaxed);
 }
 
-static const char *const limit_names[SCEPD_LIMIT_COUNT] = {"address", "challenge"};
+static const char *const limit_names[SCEPD_LIMIT_COUNT] = {"address", "challenge", "admin_auth"};
+static const char *const auth_fail_names[SCEPD_AUTH_FAIL_COUNT] = {"unknown", "revoked", "expired"};
 static const char *const decision_names[SCEPD_DECISION_COUNT] = {"allow", "deny", "pending",
                                                                  "rate_limited"};
 static const char *const via_names[SCEPD_VIA_COUNT] = {"static", "one-time", "webhook", "renewal",
                                                        "open"};
+
+/* Counts one failed admin API authentication by why. */
+void scepd_metrics_auth_failure(struct scepd_metrics *m, int why)
+{
+    if (why < 0 || why >= SCEPD_AUTH_FAIL_COUNT)
+        return;
+    atomic_fetch_add_explicit(&m->auth_failures[why], 1, memory_order_relaxed);
+}
 
 /* Counts one request refused by rate limit kind. */
 void scepd_metrics_rate_limited(struct scepd_metrics *m, int kind)
@@ -236,6 +245,13 @@ static int render_policy(struct scepd_metrics *const *m, size_t n, struct evbuff
     for (k = 0; k < SCEPD_LIMIT_COUNT; k++)
         rc |= evbuffer_add_printf(out, "scepd_rate_limited_total{limit=\"%s\"} %llu\n",
                                   limit_names[k], (unsigned long long)SUM(rate_limited[k])) < 0;
+    rc |= evbuffer_add_printf(out, "# HELP scepd_admin_auth_failures_total Failed admin API "
+                                   "authentications, by reason.\n"
+                                   "# TYPE scepd_admin_auth_failures_total counter\n") < 0;
+    for (k = 0; k < SCEPD_AUTH_FAIL_COUNT; k++)
+        rc |=
+            evbuffer_add_printf(out, "scepd_admin_auth_failures_total{reason=\"%s\"} %llu\n",
+                                auth_fail_names[k], (unsigned long long)SUM(auth_failures[k])) < 0;
 
     decision_merge(m, n, s);
     rc |= evbuffer_add_printf(out, "# HELP scepd_enrollment_decisions_total Enrollment decisions "

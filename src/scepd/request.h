@@ -67,6 +67,11 @@ int scepd_request_body(struct scepd_request *req, const unsigned char **body, si
 /* The peer's address as text ("" when unknown).  Borrowed. */
 const char *scepd_request_peer(const struct scepd_request *req);
 
+/* The value of request header name (case-insensitive), or NULL when
+ * absent; the first when repeated.  Borrowed from the request.  evhttp
+ * bounds the headers' total size (SCEP_MAX_HEADERS). */
+const char *scepd_request_header(const struct scepd_request *req, const char *name);
+
 /* 1 when the request came over TLS. */
 int scepd_request_is_tls(const struct scepd_request *req);
 
@@ -111,6 +116,14 @@ void scepd_reply_text(struct scepd_request *req, int status, const char *text);
 /* Refuses the request: a one-line text/plain reply with reason, which
  * the log line also shows (outcome=error). */
 void scepd_reply_refuse(struct scepd_request *req, int status, const char *reason);
+
+/* Records reason as the refusal the log line shows (outcome=error),
+ * for a handler that sends its own body (the admin API's problems). */
+void scepd_request_note_refusal(struct scepd_request *req, const char *reason);
+
+/* Records who the request authenticated as ("api:NAME role=operator"),
+ * for the log line's principal field (copied, cut to fit). */
+void scepd_request_note_principal(struct scepd_request *req, const char *who);
 
 /*
  * Defers req's reply: called by a handler, before it has replied, that

@@ -110,7 +110,20 @@ enum scepd_outcome {
 #define SCEPD_HIST_BUCKETS 10
 
 /* Which rate limit refused a request (scepd_rate_limited_total{limit}). */
-enum scepd_limit_kind { SCEPD_LIMIT_ADDRESS = 0, SCEPD_LIMIT_CHALLENGE, SCEPD_LIMIT_COUNT };
+enum scepd_limit_kind {
+    SCEPD_LIMIT_ADDRESS = 0,
+    SCEPD_LIMIT_CHALLENGE,
+    SCEPD_LIMIT_ADMIN_AUTH, /* the admin API's failed authentications (limits.h) */
+    SCEPD_LIMIT_COUNT
+};
+
+/* Why an admin API authentication failed (scepd_admin_auth_failures_total). */
+enum scepd_auth_fail {
+    SCEPD_AUTH_UNKNOWN = 0, /* no such token, or not a bearer credential */
+    SCEPD_AUTH_REVOKED,
+    SCEPD_AUTH_EXPIRED,
+    SCEPD_AUTH_FAIL_COUNT
+};
 
 /* What the enrollment policy decided (scepd_enrollment_decisions_total). */
 enum scepd_decision {
@@ -154,6 +167,7 @@ struct scepd_metrics {
     _Atomic uint64_t accept_paused;  /* times accepting paused at max_connections */
     _Atomic uint64_t read_deadlines; /* connections closed at the read deadline */
     _Atomic uint64_t rate_limited[SCEPD_LIMIT_COUNT];
+    _Atomic uint64_t auth_failures[SCEPD_AUTH_FAIL_COUNT]; /* admin API */
     /* Profile names this worker has counted, in the order it met them:
      * names[i] is written before nprofiles is raised past i (release),
      * and never changes afterwards, so a scrape on another worker reads
@@ -173,6 +187,8 @@ void scepd_metrics_refusal(struct scepd_metrics *m, int fail_info);
 void scepd_metrics_issuance(struct scepd_metrics *m, double seconds);
 /* Counts one request refused by limit kind (enum scepd_limit_kind). */
 void scepd_metrics_rate_limited(struct scepd_metrics *m, int kind);
+/* Counts one failed admin API authentication (enum scepd_auth_fail). */
+void scepd_metrics_auth_failure(struct scepd_metrics *m, int why);
 /*
  * Counts one enrollment decision (enum scepd_decision) under profile;
  * via (enum scepd_via) says what allowed it and is ignored for other
@@ -240,12 +256,21 @@ struct scepd_app {
     struct scepd_metrics *metrics;
     struct scepd_limits *limits;   /* srv->limits, borrowed; NULL: no limits */
     struct scepd_fetcher *fetcher; /* the worker's, borrowed (fetch.h) */
+    struct scep_store *store;      /* the worker's store connection, borrowed (admin API) */
 };
 
 struct scepd_router;
 /* Adds scepd's routes (SCEP under prefix and /cgi-bin/pkiclient.exe,
- * /healthz, /metrics, /crl, /ocsp) to r.  Returns 0 or -1. */
-int scepd_routes_scep(struct scepd_router *r, const char *prefix);
+ * /healthz, /metrics when with_metrics, /crl, /ocsp) to r.  Returns 0
+ * or -1. */
+int scepd_routes_scep(struct scepd_router *r, const char *prefix, int with_metrics);
+
+/* Adds /healthz and /metrics only (a listener's health and counters). */
+int scepd_routes_health(struct scepd_router *r, int with_metrics);
+
+struct scepd_request;
+/* The handler of /metrics, for a table that guards it (api.c). */
+void scepd_metrics_handler(struct scepd_request *req, struct scepd_app *app);
 
 /*
  * Runs the server until SIGTERM/SIGINT: listener, workers, ready line,

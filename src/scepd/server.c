@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -46,6 +47,7 @@
 #include <scep/encoding.h>
 #include <scep/message.h>
 
+#include "api.h"
 #include "crlpub.h"
 #include "housekeep.h"
 #include "sdnotify.h"
@@ -55,11 +57,14 @@
 #include "scepd.h"
 #include "worker.h"
 #include "ca/ca.h"
+#include "service/tlscert.h"
+#include "store/store.h"
 
 /* How often main checks for a next CA that appeared (scepctl ca rollover). */
 #define SERVER_CA_POLL_SECONDS 60
-/* Listeners scepd makes: listen and tls_listen. */
-#define SERVER_MAX_LISTENERS 2
+/* Listeners scepd makes: listen, tls_listen and admin_listen. */
+#define SERVER_MAX_LISTENERS 3
+#define SERVER_ADMIN 2 /* listeners[] index of the admin listener */
 
 /* The main thread's state; lives on scepd_serve()'s stack. */
 struct server_main {
@@ -71,9 +76,11 @@ struct server_main {
     struct scepd_housekeep *housekeep;
     struct scep_ca *ca;
     struct scepd_router *routes;
+    struct scepd_router *admin_routes; /* the admin API's table; NULL without admin_listen */
     struct scepd_listener *listeners[SERVER_MAX_LISTENERS];
-    int nlisteners;
-    struct scepd_worker **workers; /* srv.nworkers of them */
+    struct scepd_listener *active[SERVER_MAX_LISTENERS]; /* the non-NULL ones, for workers */
+    int nlisteners;                                      /* entries of active[] */
+    struct scepd_worker **workers;                       /* srv.nworkers of them */
     /* Workers still in their loop; the last one out wakes main. */
     _Atomic int running;
     int stopping; /* a stop signal came */
@@ -210,7 +217,7 @@ static void server_signal(evutil_socket_t sig, short what, void *arg)
      * ours closed too, the kernel refuses new connections instead of
      * queueing them for nobody. */
     for (i = 0; i < m->nlisteners; i++)
-        scepd_listener_close(m->listeners[i]);
+        scepd_listener_close(m->active[i]);
 }
 
 /* SIGHUP: no configuration reload (documented); look for a next CA now. */
@@ -370,15 +377,156 @@ static enum scepd_tls_verify server_tls_verify(const char *word)
     return SCEPD_TLS_VERIFY_NONE;
 }
 
-/* The route table and the listeners: listen, and tls_listen when set.
- * Returns 0, or -1 after logging why. */
+/*
+ * The host part of a "HOST:PORT" / "[V6]:PORT" address or of a URL's
+ * authority into out (size bytes).  Returns 0, or -1 when there is no
+ * host (an empty one means every address).
+ */
+static int server_host_of(const char *s, char *out, size_t size)
+{
+    const char *start = s, *end;
+    size_t n;
+
+    if (start[0] == '[') {
+        start++;
+        end = strchr(start, ']');
+    } else {
+        end = start + strcspn(start, ":/?#");
+    }
+    if (end == NULL || end == start)
+        return -1;
+    n = (size_t)(end - start);
+    if (n >= size)
+        return -1;
+    memcpy(out, start, n);
+    out[n] = '\0';
+    return 0;
+}
+
+/* Adds host to the list unless it is there, or names every address. */
+static void server_add_host(char hosts[][256], size_t *n, const char *host)
+{
+    size_t i;
+
+    if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 || *n >= SCEP_TLSCERT_MAX_HOSTS)
+        return;
+    for (i = 0; i < *n; i++)
+        if (strcasecmp(hosts[i], host) == 0)
+            return;
+    snprintf(hosts[(*n)++], 256, "%s", host);
+}
+
+/*
+ * The admin listener's certificate: admin_tls_cert/admin_tls_key when
+ * set, else STATE_DIR/admin/tls.crt and tls.key, issued by our own CA
+ * (lib/service/tlscert.c) for admin_listen's host and public_url's
+ * host (a wildcard address: this host's name and localhost), and
+ * issued again when those change or it nears its end.  Fills cert and
+ * key (size bytes each).  Returns 0, or -1 after logging why.
+ */
+static int server_admin_cert(struct server_main *m, char *cert, char *key, size_t size)
+{
+    const struct scep_config *cfg = m->srv.cfg;
+    char hosts[SCEP_TLSCERT_MAX_HOSTS][256], host[256], dir[4096], why[512];
+    const char *hp[SCEP_TLSCERT_MAX_HOSTS];
+    struct scep_store *st = NULL;
+    size_t n = 0, i;
+    int issued = 0, rc = -1, err;
+
+    if (cfg->admin_tls_cert != NULL) {
+        snprintf(cert, size, "%s", cfg->admin_tls_cert);
+        snprintf(key, size, "%s", cfg->admin_tls_key);
+        return 0;
+    }
+    snprintf(dir, sizeof(dir), "%s/admin", cfg->state_dir);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        scepd_log(SCEPD_ERROR, "cannot create the admin certificate directory", "dir", dir, "error",
+                  strerror(errno), NULL);
+        return -1;
+    }
+    snprintf(cert, size, "%s/tls.crt", dir);
+    snprintf(key, size, "%s/tls.key", dir);
+    if (server_host_of(cfg->admin_listen, host, sizeof(host)) == 0)
+        server_add_host(hosts, &n, host);
+    if (cfg->public_url != NULL && strstr(cfg->public_url, "://") != NULL &&
+        server_host_of(strstr(cfg->public_url, "://") + 3, host, sizeof(host)) == 0)
+        server_add_host(hosts, &n, host);
+    if (n == 0) {
+        /* Bound to every address: the names a client may use here. */
+        if (gethostname(host, sizeof(host) - 1) == 0) {
+            host[sizeof(host) - 1] = '\0';
+            if (host[0] != '\0')
+                server_add_host(hosts, &n, host);
+        }
+        server_add_host(hosts, &n, "localhost");
+    }
+    for (i = 0; i < n; i++)
+        hp[i] = hosts[i];
+    err = scep_store_open(cfg->database, &st, why, sizeof(why));
+    if (err != 0) {
+        scepd_log(SCEPD_ERROR, "cannot open the store for the admin certificate", "error", why,
+                  NULL);
+        goto out;
+    }
+    err = scep_tls_cert_ensure(st, m->ca, cert, key, hp, n, "scepd", &issued, why, sizeof(why));
+    if (err != 0) {
+        scepd_log(SCEPD_ERROR, "cannot issue the admin listener's certificate", "error", why, NULL);
+        goto out;
+    }
+    if (issued)
+        scepd_log(SCEPD_INFO, "issued the admin listener's certificate", "cert", cert, "host",
+                  hosts[0], NULL);
+    rc = 0;
+out:
+    scep_store_close(st);
+    return rc;
+}
+
+/* The admin API's listener (admin_listen), HTTPS only, with its own
+ * route table.  Returns 0, or -1 after logging why. */
+static int server_admin_listener(struct server_main *m)
+{
+    const struct scep_config *cfg = m->srv.cfg;
+    struct scepd_listener_config lc;
+    char cert[4096], key[4096], err[512];
+
+    if (scepd_router_new(&m->admin_routes) != 0 || scepd_routes_admin(m->admin_routes) != 0) {
+        scepd_log(SCEPD_ERROR, "cannot build the admin route table", NULL);
+        return -1;
+    }
+    if (server_admin_cert(m, cert, key, sizeof(cert)) != 0)
+        return -1;
+    memset(&lc, 0, sizeof(lc));
+    lc.name = "admin_listen";
+    lc.address = cfg->admin_listen;
+    lc.tls_cert = cert;
+    lc.tls_key = key;
+    lc.tls_client_ca = cfg->admin_client_ca;
+    /* Asked for, never required: a bearer token works without one. */
+    lc.client_verify =
+        cfg->admin_client_ca != NULL ? SCEPD_TLS_VERIFY_OPTIONAL : SCEPD_TLS_VERIFY_NONE;
+    lc.routes = m->admin_routes;
+    if (scepd_listener_new(&lc, &m->listeners[SERVER_ADMIN], err, sizeof(err)) != 0) {
+        scepd_log(SCEPD_ERROR, "refusing to start: cannot set up the admin listener", "reason", err,
+                  NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* The route tables and the listeners: listen, tls_listen and
+ * admin_listen when set.  Returns 0, or -1 after logging why. */
 static int server_listeners(struct server_main *m)
 {
     const struct scep_config *cfg = m->srv.cfg;
     struct scepd_listener_config lc;
     char err[512];
+    int public_metrics = strcmp(cfg->metrics_listen, "admin") != 0, i;
 
-    if (scepd_router_new(&m->routes) != 0 || scepd_routes_scep(m->routes, cfg->path_prefix) != 0) {
+    if (cfg->admin_listen != NULL && server_admin_listener(m) != 0)
+        return -1;
+    if (scepd_router_new(&m->routes) != 0 ||
+        scepd_routes_scep(m->routes, cfg->path_prefix, public_metrics) != 0) {
         scepd_log(SCEPD_ERROR, "cannot build the route table", "path_prefix", cfg->path_prefix,
                   NULL);
         return -1;
@@ -413,7 +561,11 @@ static int server_listeners(struct server_main *m)
         scepd_log(SCEPD_ERROR, "cannot listen", "listen", cfg->listen, "reason", err, NULL);
         return -1;
     }
-    m->nlisteners = m->listeners[1] != NULL ? 2 : 1;
+    /* The workers serve the listeners that exist, in slot order. */
+    m->nlisteners = 0;
+    for (i = 0; i < SERVER_MAX_LISTENERS; i++)
+        if (m->listeners[i] != NULL)
+            m->active[m->nlisteners++] = m->listeners[i];
     return 0;
 }
 
@@ -469,6 +621,18 @@ static void server_ready(const struct server_main *m, const char *challenge_note
     if (m->listeners[1] != NULL) {
         server_url(cfg, m->listeners[1], 0, url, sizeof(url));
         printf("scepd: serving SCEP over TLS at %s\n", url);
+    }
+    if (m->listeners[SERVER_ADMIN] != NULL) {
+        const struct scepd_listener *al = m->listeners[SERVER_ADMIN];
+        char at[300];
+        const char *h = scepd_listener_host(al);
+
+        scepd_listener_address(al, at, sizeof(at));
+        snprintf(url, sizeof(url),
+                 strchr(h, ':') != NULL ? "https://[%s]:%d/api/v1" : "https://%s:%d/api/v1", h,
+                 scepd_listener_port(al));
+        scepd_log(SCEPD_INFO, "listening", "url", url, "listen", at, "admin", "true", NULL);
+        printf("scepd: serving the admin API at %s\n", url);
     }
     if (scepd_listener_wildcard(plain) && cfg->public_url == NULL)
         printf("scepd: listening on every address of this host (%s); set public_url to the "
@@ -530,6 +694,12 @@ int scepd_serve(const struct scep_config *cfg, struct scep_ca *ca, const char *c
         scepd_log(SCEPD_ERROR, "cannot set up the rate limits", NULL);
         goto out;
     }
+    if (cfg->admin_listen != NULL &&
+        scepd_limits_set_auth(m.srv.limits, cfg->admin_auth_fail_per_minute,
+                              cfg->admin_auth_fail_burst) != 0) {
+        scepd_log(SCEPD_ERROR, "cannot set up the admin API's authentication limit", NULL);
+        goto out;
+    }
     m.srv.nworkers = cfg->workers > 0 ? cfg->workers : server_default_workers();
     server_check_nofile(cfg, m.srv.nworkers);
     m.workers = calloc((size_t)m.srv.nworkers, sizeof(*m.workers));
@@ -542,7 +712,7 @@ int scepd_serve(const struct scep_config *cfg, struct scep_ca *ca, const char *c
     if (m.done == NULL)
         goto out;
     for (i = 0; i < m.srv.nworkers; i++) {
-        if (scepd_worker_new(i, &m.srv, m.ca, m.listeners, m.nlisteners, server_worker_exited, &m,
+        if (scepd_worker_new(i, &m.srv, m.ca, m.active, m.nlisteners, server_worker_exited, &m,
                              &m.workers[i]) != 0)
             goto out;
         m.srv.metrics_ptrs[i] = scepd_worker_metrics(m.workers[i]);
@@ -629,6 +799,7 @@ out:
     for (i = 0; i < SERVER_MAX_LISTENERS; i++)
         scepd_listener_free(m.listeners[i]);
     scepd_router_free(m.routes);
+    scepd_router_free(m.admin_routes);
     /* After the workers, which borrow it. */
     scepd_limits_free(m.srv.limits);
     scep_ca_free(m.ca);

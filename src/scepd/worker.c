@@ -206,6 +206,7 @@ int scepd_worker_new(int id, const struct scepd_server *srv, struct scep_ca *ca,
     w->app.metrics = &w->metrics;
     w->app.limits = srv->limits;
     w->app.fetcher = w->fetcher;
+    w->app.store = w->store;
     /* Every profile's series from the start, at zero. */
     names[0] = "default";
     for (k = 0; k < (int)cfg->nprofiles && k + 1 < SCEPD_METRICS_MAX_PROFILES; k++)
