@@ -449,7 +449,7 @@ static void api_dispatch(struct scepd_request *req, struct scepd_app *app)
         char hdr[96];
 
         if (allow == 0) {
-            api_problem(&c, 404, "not-found", "No such resource",
+            api_problem(&c, 404, "no-route", "No such resource",
                         "see /api/v1/openapi.json for the routes served", NULL);
             return;
         }
@@ -600,7 +600,7 @@ static void api_healthz(struct api_ctx *c)
 static void api_metrics(struct api_ctx *c)
 {
     if (strcmp(c->app->srv->cfg->metrics_listen, "admin") != 0) {
-        api_problem(c, 404, "not-found", "No such resource",
+        api_problem(c, 404, "metrics-elsewhere", "Metrics are not served here",
                     "metrics are served on the public listener (metrics_listen = public)", NULL);
         return;
     }
