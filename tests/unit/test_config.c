@@ -498,7 +498,7 @@ static void count_key(const char *key, const char *section, const char *help, vo
     assert_true(scep_config_is_key(key));
     assert_true(strcmp(section, "server") == 0 || strcmp(section, "ca") == 0 ||
                 strcmp(section, "enroll") == 0 || strcmp(section, "tls") == 0 ||
-                strcmp(section, "limits") == 0);
+                strcmp(section, "admin") == 0 || strcmp(section, "limits") == 0);
     assert_true(strlen(help) > 0);
     (*n)++;
 }
@@ -511,7 +511,7 @@ static void test_each_key(void **state)
     scep_config_each_key(count_key, &n);
     /* one per field of struct scep_config and of struct
      * scep_config_profile, and the 23 rule keys of lib/policy/rules.h */
-    assert_int_equal(n, 48 + 23);
+    assert_int_equal(n, 48 + 8 + 23); /* 8: the [admin] keys */
 }
 
 /* With public_url, issued certificates point at scepd's own /crl and
@@ -592,6 +592,42 @@ static void test_tls_keys(void **state)
     assert_string_equal(c->tls_listen, "127.0.0.1:8443");
 }
 
+/* The [admin] keys: defaults, what goes together, and bad values. */
+static void test_admin_keys(void **state)
+{
+    struct fixture *f = *state;
+    struct scep_config *c = &f->c;
+
+    assert_null(c->admin_listen);
+    assert_null(c->admin_tls_cert);
+    assert_string_equal(c->admin_client_role, "auditor");
+    assert_string_equal(c->metrics_listen, "public");
+    assert_int_equal(c->admin_auth_fail_per_minute, 10);
+    assert_int_equal(c->admin_auth_fail_burst, 10);
+    assert_int_equal(scep_config_set(c, "admin-client-role", "root", f->err, sizeof(f->err)),
+                     SCEP_ERR_CONFIG);
+    assert_int_equal(scep_config_set(c, "metrics_listen", "both", f->err, sizeof(f->err)),
+                     SCEP_ERR_CONFIG);
+    assert_int_equal(scep_config_set(c, "admin_listen", "nocolon", f->err, sizeof(f->err)),
+                     SCEP_ERR_CONFIG);
+    assert_int_equal(scep_config_set(c, "admin_auth_fail_burst", "0", f->err, sizeof(f->err)),
+                     SCEP_ERR_CONFIG);
+    /* Metrics cannot move to a listener that is not there. */
+    assert_int_equal(scep_config_set(c, "metrics_listen", "admin", f->err, sizeof(f->err)), 0);
+    assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+    assert_non_null(strstr(f->err, "admin_listen"));
+    assert_int_equal(scep_config_set(c, "admin_listen", "127.0.0.1:8443", f->err, sizeof(f->err)),
+                     0);
+    /* A certificate needs its key. */
+    assert_int_equal(scep_config_set(c, "admin_tls_cert", "/x/a.pem", f->err, sizeof(f->err)), 0);
+    assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+    assert_non_null(strstr(f->err, "admin_tls_key"));
+    assert_int_equal(scep_config_set(c, "admin_tls_key", "/x/a.key", f->err, sizeof(f->err)), 0);
+    assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), 0);
+    assert_string_equal(c->admin_listen, "127.0.0.1:8443");
+    assert_string_equal(c->metrics_listen, "admin");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -607,6 +643,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_challenge_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_each_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_public_url_status_urls, setup, teardown),
     };
 

@@ -108,6 +108,40 @@ static void test_address_limit(void **state)
     scepd_limits_free(l);
 }
 
+/* Failed authentications: peek never takes, take counts only failures,
+ * the limit is per host, and it is off until set. */
+static void test_auth_limit(void **state)
+{
+    struct scepd_limits *l = NULL;
+    long retry = 0;
+    int i;
+
+    (void)state;
+    assert_int_equal(scepd_limits_new(0, 0, 0, 0, &l), 0);
+    /* Off: everything allowed. */
+    for (i = 0; i < 5; i++) {
+        assert_int_equal(scepd_limits_auth_allowed(l, "192.0.2.7", &retry), 1);
+        assert_int_equal(scepd_limits_auth_failed(l, "192.0.2.7", &retry), 1);
+    }
+    assert_int_equal(scepd_limits_set_auth(l, 1, 3), 0);
+    assert_int_equal(scepd_limits_set_auth(l, 1, 3), SCEP_ERR_INVALID_ARG);
+    /* Asking costs nothing. */
+    for (i = 0; i < 10; i++)
+        assert_int_equal(scepd_limits_auth_allowed(l, "192.0.2.7:5", &retry), 1);
+    assert_int_equal(scepd_limits_auth_failed(l, "192.0.2.7:5", &retry), 1);
+    assert_int_equal(scepd_limits_auth_failed(l, "192.0.2.7:6", &retry), 1);
+    assert_int_equal(scepd_limits_auth_allowed(l, "192.0.2.7", &retry), 1);
+    assert_int_equal(scepd_limits_auth_failed(l, "192.0.2.7", &retry), 1);
+    /* The burst is used up: refused before the next attempt. */
+    retry = 0;
+    assert_int_equal(scepd_limits_auth_allowed(l, "192.0.2.7", &retry), 0);
+    assert_true(retry >= 1 && retry <= 60);
+    assert_int_equal(scepd_limits_auth_failed(l, "192.0.2.7", &retry), 0);
+    /* Another host is not. */
+    assert_int_equal(scepd_limits_auth_allowed(l, "192.0.2.8", &retry), 1);
+    scepd_limits_free(l);
+}
+
 static void test_challenge_limit(void **state)
 {
     struct scepd_limits *l = NULL;
@@ -137,6 +171,7 @@ int main(void)
         cmocka_unit_test(test_off),
         cmocka_unit_test(test_address_limit),
         cmocka_unit_test(test_challenge_limit),
+        cmocka_unit_test(test_auth_limit),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
