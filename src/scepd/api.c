@@ -25,10 +25,11 @@
 
 static api_fn api_healthz, api_metrics, api_openapi_get, api_me;
 
-/* The problem types' statuses every authenticated route may answer. */
-#define API_AUTH_ERRORS "401,403,429"
-
-/* Certificates listing: the filters the store supports, one line each. */
+/*
+ * Every route the admin listener serves, tried in order; the OpenAPI
+ * document is made from this table (api_openapi.c).  An endpoint is one
+ * line here and its handler.  role 0 needs no credential.
+ */
 const struct api_route api_routes[] = {
     {SCEPD_M_GET, "/healthz", 0, api_healthz, "getHealth",
      "Liveness: 200 while this worker's store answers", NULL, NULL, 200, "503"},
@@ -108,8 +109,7 @@ void api_send_json(struct api_ctx *c, int status, json_t *o)
     api_send(c->req, status, "application/json", o);
 }
 
-/* The reason phrase of the statuses the API answers, for problem titles
- * that say nothing more. */
+/* Sends a problem (RFC 9457) for req; see api_problem(). */
 static void api_problem_req(struct scepd_request *req, int status, const char *slug,
                             const char *title, const char *detail, const char *field)
 {

@@ -171,6 +171,7 @@ void api_chal_new(struct api_ctx *c)
     }
     if (chal_check(c, &spec, "sans") != 0)
         goto out;
+    /* A type error has no reply yet; chal_check's refusal has sent one. */
     if (body_int(body, "ttl", &spec.ttl) != 0 || chal_check(c, &spec, "ttl") != 0) {
         if (!scepd_request_status(c->req))
             api_problem(c, 400, "invalid-field", "ttl must be a positive integer of seconds", NULL,
