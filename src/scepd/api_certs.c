@@ -192,7 +192,8 @@ const struct api_qparam api_certs_query[] = {
     {NULL, NULL, NULL, NULL},
 };
 
-/* The SANs text of the store ("DNS:a, IP:b") as a JSON array. */
+/* The SANs text of the store ("DNS:a, IP:b") as a JSON array.  New
+ * reference; NULL on ENOMEM. */
 static json_t *sans_json(const char *sans)
 {
     json_t *a = json_array();

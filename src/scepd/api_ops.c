@@ -45,7 +45,8 @@ static int id_of_path(struct api_ctx *c, int64_t *id)
 
 /* ---- challenges ---------------------------------------------------- */
 
-/* A challenge record as JSON (never its text or hash). */
+/* A challenge record as JSON (never its text or hash).  New reference;
+ * NULL on ENOMEM. */
 static json_t *chal_json(const struct scep_challenge_info *ci, int64_t now)
 {
     json_t *sans = json_array(), *o;
@@ -290,6 +291,7 @@ static const char *req_status(int s)
     return s >= 0 && (size_t)s < REQ_NSTATUS ? req_status_names[s] : "unknown";
 }
 
+/* A request record as JSON (no CSR).  New reference; NULL on ENOMEM. */
 static json_t *req_json(const struct scep_request_info *ri)
 {
     json_t *o = json_object();

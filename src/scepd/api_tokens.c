@@ -13,6 +13,8 @@
 #include "api.h"
 #include "scepd.h"
 
+/* A token record as JSON (no token, no hash).  New reference; NULL on
+ * ENOMEM. */
 static json_t *token_json(const struct scep_token_info *ti, int64_t now)
 {
     return json_pack("{s:I, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o}", "id", (json_int_t)ti->id,
