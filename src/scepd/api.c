@@ -25,6 +25,12 @@
 
 static api_fn api_healthz, api_metrics, api_openapi_get, api_me;
 
+/* /metrics is the admin listener's only with metrics_listen = admin. */
+static int api_metrics_here(const struct scep_config *cfg)
+{
+    return cfg->metrics_listen != NULL && strcmp(cfg->metrics_listen, "admin") == 0;
+}
+
 /*
  * Every route the admin listener serves, tried in order; the OpenAPI
  * document is made from this table (api_openapi.c).  An endpoint is one
@@ -32,46 +38,49 @@ static api_fn api_healthz, api_metrics, api_openapi_get, api_me;
  */
 const struct api_route api_routes[] = {
     {SCEPD_M_GET, "/healthz", 0, api_healthz, "getHealth",
-     "Liveness: 200 while this worker's store answers", NULL, NULL, 200, "503"},
+     "Liveness: 200 while this worker's store answers", NULL, NULL, 200, "503", NULL},
     {SCEPD_M_GET, "/metrics", SCEP_ROLE_AUDITOR, api_metrics, "getMetrics",
-     "Prometheus text of scepd's counters (when metrics_listen = admin)", NULL, NULL, 200, ""},
+     "Prometheus text of scepd's counters (metrics_listen = admin)", NULL, NULL, 200, "",
+     api_metrics_here},
     {SCEPD_M_GET, "/api/v1/openapi.json", SCEP_ROLE_AUDITOR, api_openapi_get, "getOpenApi",
-     "This document", NULL, NULL, 200, ""},
+     "This document", NULL, NULL, 200, "", NULL},
     {SCEPD_M_GET, "/api/v1/me", SCEP_ROLE_AUDITOR, api_me, "getMe",
-     "Who the credential authenticates as, and its role", NULL, NULL, 200, ""},
+     "Who the credential authenticates as, and its role", NULL, NULL, 200, "", NULL},
     {SCEPD_M_GET, "/api/v1/certificates", SCEP_ROLE_AUDITOR, api_certs_list, "listCertificates",
-     "Issued certificates, newest first, in pages", api_certs_query, NULL, 200, "400"},
+     "Issued certificates, newest first, in pages", api_certs_query, NULL, 200, "400", NULL},
     {SCEPD_M_GET, "/api/v1/certificates/{serial}", SCEP_ROLE_AUDITOR, api_cert_get,
-     "getCertificate", "One certificate with its PEM and chain", NULL, NULL, 200, "400,404"},
+     "getCertificate", "One certificate with its PEM and chain", NULL, NULL, 200, "400,404", NULL},
     {SCEPD_M_POST, "/api/v1/certificates/{serial}/revoke", SCEP_ROLE_OPERATOR, api_cert_revoke,
      "revokeCertificate", "Revoke a certificate (CRLReason by name)", NULL, "RevokeRequest", 200,
-     "400,404,409,413"},
+     "400,404,409,413", NULL},
     {SCEPD_M_GET, "/api/v1/cas", SCEP_ROLE_AUDITOR, api_cas, "listCas",
-     "The CA certificates: current, next (rollover) and archived", NULL, NULL, 200, ""},
+     "The CA certificates: current, next (rollover) and archived", NULL, NULL, 200, "", NULL},
     {SCEPD_M_POST, "/api/v1/challenges", SCEP_ROLE_OPERATOR, api_chal_new, "createChallenge",
-     "Mint a one-time enrollment challenge (shown once)", NULL, "ChallengeRequest", 201, "400,413"},
+     "Mint a one-time enrollment challenge (shown once)", NULL, "ChallengeRequest", 201, "400,413",
+     NULL},
     {SCEPD_M_GET, "/api/v1/challenges", SCEP_ROLE_AUDITOR, api_chal_list, "listChallenges",
-     "One-time challenges (never their text)", api_chal_query, NULL, 200, "400"},
+     "One-time challenges (never their text)", api_chal_query, NULL, 200, "400", NULL},
     {SCEPD_M_DELETE, "/api/v1/challenges/{id}", SCEP_ROLE_OPERATOR, api_chal_revoke,
      "revokeChallenge", "Revoke a challenge: it admits nothing from now on", NULL, NULL, 200,
-     "400,404,409"},
+     "400,404,409", NULL},
     {SCEPD_M_GET, "/api/v1/requests", SCEP_ROLE_AUDITOR, api_req_list, "listRequests",
-     "Enrollment requests held for approval, oldest first", api_req_query, NULL, 200, "400"},
+     "Enrollment requests held for approval, oldest first", api_req_query, NULL, 200, "400", NULL},
     {SCEPD_M_POST, "/api/v1/requests/{id}/approve", SCEP_ROLE_OPERATOR, api_req_approve,
      "approveRequest", "Approve a pending request; scepd issues at the client's next poll", NULL,
-     NULL, 200, "400,404,409,413"},
+     NULL, 200, "400,404,409,413", NULL},
     {SCEPD_M_POST, "/api/v1/requests/{id}/reject", SCEP_ROLE_OPERATOR, api_req_reject,
-     "rejectRequest", "Reject a pending request", NULL, "RejectRequest", 200, "400,404,409,413"},
+     "rejectRequest", "Reject a pending request", NULL, "RejectRequest", 200, "400,404,409,413",
+     NULL},
     {SCEPD_M_GET, "/api/v1/audit", SCEP_ROLE_AUDITOR, api_audit_list, "listAudit",
-     "Audit events after an id, oldest first", api_audit_query, NULL, 200, "400"},
+     "Audit events after an id, oldest first", api_audit_query, NULL, 200, "400", NULL},
     {SCEPD_M_GET, "/api/v1/audit/verify", SCEP_ROLE_AUDITOR, api_audit_verify, "verifyAudit",
-     "Recompute the audit hash chain", NULL, NULL, 200, ""},
+     "Recompute the audit hash chain", NULL, NULL, 200, "", NULL},
     {SCEPD_M_GET, "/api/v1/tokens", SCEP_ROLE_ADMIN, api_token_list, "listTokens",
-     "API tokens (never the token or its hash)", NULL, NULL, 200, ""},
+     "API tokens (never the token or its hash)", NULL, NULL, 200, "", NULL},
     {SCEPD_M_POST, "/api/v1/tokens", SCEP_ROLE_ADMIN, api_token_new, "createToken",
-     "Mint an API token (shown once)", NULL, "TokenRequest", 201, "400,409,413"},
+     "Mint an API token (shown once)", NULL, "TokenRequest", 201, "400,409,413", NULL},
     {SCEPD_M_DELETE, "/api/v1/tokens/{name}", SCEP_ROLE_ADMIN, api_token_revoke, "revokeToken",
-     "Revoke an API token", NULL, NULL, 200, "404,409"},
+     "Revoke an API token", NULL, NULL, 200, "404,409", NULL},
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 
@@ -186,6 +195,11 @@ int api_parse_bool(const char *value, int *out)
         return 0;
     }
     return -1;
+}
+
+int api_route_enabled(const struct api_route *r, const struct scep_config *cfg)
+{
+    return r->enabled == NULL || r->enabled(cfg);
 }
 
 /* ---- matching ------------------------------------------------------ */
@@ -408,15 +422,17 @@ static int api_authenticate(struct api_ctx *c)
 
 /* ---- dispatch ------------------------------------------------------ */
 
-/* The Allow value of the routes whose pattern matches path. */
-static unsigned api_allowed(const char *path, size_t len)
+/* The Allow value of the routes served under cfg whose pattern matches
+ * path. */
+static unsigned api_allowed(const struct scep_config *cfg, const char *path, size_t len)
 {
     char params[API_MAX_PARAMS][API_PARAM_MAX + 1];
     unsigned allow = 0;
     size_t i;
 
     for (i = 0; i < api_nroutes; i++)
-        if (api_match(api_routes[i].pattern, path, len, params))
+        if (api_route_enabled(&api_routes[i], cfg) &&
+            api_match(api_routes[i].pattern, path, len, params))
             allow |= api_routes[i].method;
     return allow;
 }
@@ -438,14 +454,14 @@ static void api_dispatch(struct scepd_request *req, struct scepd_app *app)
     if (method == SCEPD_M_HEAD)
         method = SCEPD_M_GET;
     for (i = 0; i < api_nroutes; i++) {
-        if (api_routes[i].method == method &&
+        if (api_routes[i].method == method && api_route_enabled(&api_routes[i], app->srv->cfg) &&
             api_match(api_routes[i].pattern, path, len, c.params)) {
             c.route = &api_routes[i];
             break;
         }
     }
     if (c.route == NULL) {
-        unsigned allow = api_allowed(path, len);
+        unsigned allow = api_allowed(app->srv->cfg, path, len);
         char hdr[96];
 
         if (allow == 0) {
@@ -595,21 +611,15 @@ static void api_healthz(struct api_ctx *c)
     api_send_json(c, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-/* /metrics, when metrics_listen = admin; a 404 otherwise, as if the
- * route were not there (it is in the table so the document lists it). */
+/* /metrics, routed here only with metrics_listen = admin. */
 static void api_metrics(struct api_ctx *c)
 {
-    if (strcmp(c->app->srv->cfg->metrics_listen, "admin") != 0) {
-        api_problem(c, 404, "metrics-elsewhere", "Metrics are not served here",
-                    "metrics are served on the public listener (metrics_listen = public)", NULL);
-        return;
-    }
     scepd_metrics_handler(c->req, c->app);
 }
 
 static void api_openapi_get(struct api_ctx *c)
 {
-    api_send_json(c, 200, api_openapi());
+    api_send_json(c, 200, api_openapi(c->app->srv->cfg));
 }
 
 static void api_me(struct api_ctx *c)

@@ -30,6 +30,7 @@
 #include "admin/admin.h"
 #include "common/server_limits.h"
 
+struct scep_config;
 struct scepd_request;
 struct scepd_app;
 struct scepd_router;
@@ -81,6 +82,9 @@ struct api_route {
     const char *body;               /* components/schemas name of the JSON body, or NULL */
     int status;                     /* the success status (200, 201) */
     const char *errors;             /* other statuses it answers, "400,404,409" */
+    /* NULL: always served; else served (and documented) only when it
+     * returns 1 for the configuration. */
+    int (*enabled)(const struct scep_config *cfg);
 };
 
 /* The table of every route, and its length. */
@@ -150,9 +154,12 @@ json_t *api_json_str(const char *s);
 /* "1"/"true" and "0"/"false" as apply functions write them (int *). */
 int api_parse_bool(const char *value, int *out);
 
-/* The /api/v1/openapi.json document of api_routes (api_openapi.c).
- * New reference; NULL on ENOMEM. */
-json_t *api_openapi(void);
+/* 1 when route r is served under cfg (its enabled predicate). */
+int api_route_enabled(const struct api_route *r, const struct scep_config *cfg);
+
+/* The /api/v1/openapi.json document of the routes of api_routes served
+ * under cfg (api_openapi.c).  New reference; NULL on ENOMEM. */
+json_t *api_openapi(const struct scep_config *cfg);
 
 /* Handlers, by file. */
 api_fn api_certs_list, api_cert_get, api_cert_revoke, api_cas; /* api_certs.c */

@@ -1,7 +1,8 @@
 /*
  * /api/v1/openapi.json: an OpenAPI 3.0 document made from api_routes[]
- * (api.c), the table the dispatcher matches requests against, so that
- * the document lists exactly the routes served, with their path and
+ * (api.c), the table the dispatcher matches requests against, with the
+ * same predicate for routes the configuration turns off, so that the
+ * document lists exactly the routes served, with their path and
  * query parameters, bodies, roles and statuses.  The request body
  * schemas are written here, next to nothing else: they are the only
  * part the table does not hold.
@@ -113,7 +114,7 @@ static json_t *oa_schemas(void)
         "type", "integer");
 }
 
-json_t *api_openapi(void)
+json_t *api_openapi(const struct scep_config *cfg)
 {
     json_t *doc = NULL, *paths = json_object();
     size_t i;
@@ -122,8 +123,11 @@ json_t *api_openapi(void)
         return NULL;
     for (i = 0; i < api_nroutes; i++) {
         const struct api_route *r = &api_routes[i];
-        json_t *item = json_object_get(paths, r->pattern), *op;
+        json_t *item, *op;
 
+        if (!api_route_enabled(r, cfg))
+            continue;
+        item = json_object_get(paths, r->pattern);
         if (item == NULL) {
             item = json_object();
             if (item == NULL || json_object_set_new(paths, r->pattern, item) != 0)

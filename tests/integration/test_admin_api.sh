@@ -192,10 +192,51 @@ if grep -q "$TOK_ADMIN" "$SCEPD_LOG"; then
 fi
 scepd_stop
 
-say "a restart keeps the admin certificate; config errors are refused"
+say "a restart keeps the admin certificate; client certificates authenticate with admin_client_role"
 cp "$SCEPD_STATE/admin/tls.crt" "$IT_WORK/tls1.crt"
-scepd_start api --config "$IT_WORK/scepd.conf"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$IT_WORK/cca.key" \
+    -subj "/CN=Admins CA" -days 2 -out "$IT_WORK/cca.pem" >/dev/null 2>&1 || fail "client CA"
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$IT_WORK/alice.key" \
+    -subj "/CN=alice" -out "$IT_WORK/alice.csr" >/dev/null 2>&1 || fail "client CSR"
+printf 'extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n' >"$IT_WORK/alice.ext"
+openssl x509 -req -in "$IT_WORK/alice.csr" -CA "$IT_WORK/cca.pem" -CAkey "$IT_WORK/cca.key" \
+    -CAcreateserial -days 1 -extfile "$IT_WORK/alice.ext" -out "$IT_WORK/alice.pem" >/dev/null 2>&1 ||
+    fail "client certificate"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$IT_WORK/mallory.key" \
+    -subj "/CN=mallory" -days 1 -out "$IT_WORK/mallory.pem" >/dev/null 2>&1 || fail "foreign certificate"
+cat >"$IT_WORK/scepd2.conf" <<CONF
+[admin]
+admin_listen = 127.0.0.1:0
+admin_client_ca = $IT_WORK/cca.pem
+admin_client_role = operator
+CONF
+scepd_start api --config "$IT_WORK/scepd2.conf"
 cmp -s "$IT_WORK/tls1.crt" "$SCEPD_STATE/admin/tls.crt" || fail "the admin certificate was issued again"
+line=$(grep -m1 '^scepd: serving the admin API at ' "$IT_WORK/api.scepd.out")
+ADMIN_URL=${line#scepd: serving the admin API at }
+curl -sS --cacert "$ADMIN_CA" --cert "$IT_WORK/alice.pem" --key "$IT_WORK/alice.key" \
+    "$ADMIN_URL/me" >"$IT_WORK/me.json" || fail "a client certificate: $(cat "$IT_WORK/me.json")"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["actor"]=="api-cert:alice" and d["role"]=="operator", d' \
+    "$IT_WORK/me.json" || fail "client certificate principal: $(cat "$IT_WORK/me.json")"
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$ADMIN_CA" --cert "$IT_WORK/alice.pem" \
+    --key "$IT_WORK/alice.key" -H "Authorization: Bearer scepd_nope" "$ADMIN_URL/me")
+[ "$code" = 401 ] || fail "a bad token with a good client certificate answered $code (want 401)"
+if curl -s -o /dev/null --cacert "$ADMIN_CA" --cert "$IT_WORK/mallory.pem" \
+    --key "$IT_WORK/mallory.key" "$ADMIN_URL/me"; then
+    fail "a client certificate of another CA got through the handshake"
+fi
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$ADMIN_CA" "$ADMIN_URL/me")
+[ "$code" = 401 ] || fail "no token, no certificate answered $code (want 401)"
+say "metrics_listen = public: /metrics public again, not routed nor documented on the admin listener"
+code=$(curl -s -o /dev/null -w '%{http_code}' "${SCEPD_URL%/scep}/metrics")
+[ "$code" = 200 ] || fail "public /metrics answered $code"
+curl -sS --cacert "$ADMIN_CA" -H "Authorization: Bearer $TOK_ADMIN" "$ADMIN_URL/openapi.json" \
+    >"$IT_WORK/openapi2.json" || fail "openapi.json"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert "/metrics" not in d["paths"] and "/healthz" in d["paths"]' \
+    "$IT_WORK/openapi2.json" || fail "the document lists /metrics that is not served"
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$ADMIN_CA" \
+    -H "Authorization: Bearer $TOK_ADMIN" "${ADMIN_URL%/api/v1}/metrics")
+[ "$code" = 404 ] || fail "admin /metrics answered $code with metrics_listen = public"
 scepd_stop
 rc=0
 "$SCEPD" --state-dir "$IT_WORK/bad" --listen 127.0.0.1:0 --challenge x --admin-tls-cert /x \
