@@ -184,6 +184,30 @@ json_t *api_json_str(const char *s)
     return s != NULL ? json_string(s) : json_null();
 }
 
+/* The SANs text of the store ("DNS:a, IP:b") as a JSON array.  New
+ * reference; NULL on ENOMEM. */
+json_t *api_json_sans(const char *sans)
+{
+    json_t *a = json_array();
+    const char *p = sans;
+
+    if (a == NULL || sans == NULL)
+        return a;
+    while (*p != '\0') {
+        const char *sep = strstr(p, ", ");
+        size_t n = sep != NULL ? (size_t)(sep - p) : strlen(p);
+
+        if (n > 0 && json_array_append_new(a, json_stringn(p, n)) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+        p += n;
+        if (*p != '\0')
+            p += 2;
+    }
+    return a;
+}
+
 int api_parse_bool(const char *value, int *out)
 {
     if (strcmp(value, "1") == 0 || strcmp(value, "true") == 0) {

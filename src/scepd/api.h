@@ -148,6 +148,10 @@ const char *api_body_unknown_key(json_t *obj, const char *const *allowed);
  * 0.  New reference (NULL on ENOMEM). */
 json_t *api_json_time(int64_t t);
 
+/* The SANs text of the store ("DNS:a, IP:b"; NULL: none) as a JSON
+ * array of "TYPE:VALUE" strings.  New reference; NULL on ENOMEM. */
+json_t *api_json_sans(const char *sans);
+
 /* A string, JSON null for NULL.  New reference. */
 json_t *api_json_str(const char *s);
 

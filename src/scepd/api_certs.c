@@ -192,30 +192,6 @@ const struct api_qparam api_certs_query[] = {
     {NULL, NULL, NULL, NULL},
 };
 
-/* The SANs text of the store ("DNS:a, IP:b") as a JSON array.  New
- * reference; NULL on ENOMEM. */
-static json_t *sans_json(const char *sans)
-{
-    json_t *a = json_array();
-    const char *p = sans;
-
-    if (a == NULL || sans == NULL)
-        return a;
-    while (*p != '\0') {
-        const char *sep = strstr(p, ", ");
-        size_t n = sep != NULL ? (size_t)(sep - p) : strlen(p);
-
-        if (n > 0 && json_array_append_new(a, json_stringn(p, n)) != 0) {
-            json_decref(a);
-            return NULL;
-        }
-        p += n;
-        if (*p != '\0')
-            p += 2;
-    }
-    return a;
-}
-
 /* A certificate record as JSON (no DER).  New reference; NULL on ENOMEM. */
 static json_t *cert_json(const struct scep_cert_info *ci, int64_t now)
 {
@@ -228,7 +204,7 @@ static json_t *cert_json(const struct scep_cert_info *ci, int64_t now)
     if (json_object_set_new(o, "serial", api_json_str(ci->serial)) != 0 ||
         json_object_set_new(o, "status", json_string(scep_admin_cert_status(ci, now))) != 0 ||
         json_object_set_new(o, "subject", api_json_str(ci->subject)) != 0 ||
-        json_object_set_new(o, "sans", sans_json(ci->sans)) != 0 ||
+        json_object_set_new(o, "sans", api_json_sans(ci->sans)) != 0 ||
         json_object_set_new(o, "issuer_fingerprint", api_json_str(ci->issuer_fp)) != 0 ||
         json_object_set_new(o, "not_before", api_json_time(ci->not_before)) != 0 ||
         json_object_set_new(o, "not_after", api_json_time(ci->not_after)) != 0 ||

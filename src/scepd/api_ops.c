@@ -302,7 +302,7 @@ static json_t *req_json(const struct scep_request_info *ri)
         json_object_set_new(o, "transaction_id", api_json_str(ri->transaction_id)) != 0 ||
         json_object_set_new(o, "status", json_string(req_status(ri->status))) != 0 ||
         json_object_set_new(o, "subject", api_json_str(ri->subject)) != 0 ||
-        json_object_set_new(o, "sans", api_json_str(ri->sans)) != 0 ||
+        json_object_set_new(o, "sans", api_json_sans(ri->sans)) != 0 ||
         json_object_set_new(o, "msg_type", api_json_str(ri->msg_type)) != 0 ||
         json_object_set_new(o, "requester", api_json_str(ri->requester)) != 0 ||
         json_object_set_new(o, "pubkey_fingerprint", api_json_str(ri->pubkey_fp)) != 0 ||
