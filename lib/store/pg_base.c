@@ -528,6 +528,11 @@ static const struct scep_store_ops pg_ops = {
     .list_challenges = pg_list_challenges,
     .revoke_challenge = pg_revoke_challenge,
     .purge_challenges = pg_purge_challenges,
+    .list_expiring = pg_list_expiring,
+    .count_certs = pg_count_certs,
+    .notice_claim = pg_notice_claim,
+    .notice_finish = pg_notice_finish,
+    .get_notice = pg_get_notice,
     .ping = pg_ping,
     .last_error = pg_last_error,
 };

@@ -345,6 +345,11 @@ static const struct scep_store_ops sqlite_ops = {
     .list_challenges = sq_list_challenges,
     .revoke_challenge = sq_revoke_challenge,
     .purge_challenges = sq_purge_challenges,
+    .list_expiring = sq_list_expiring,
+    .count_certs = sq_count_certs,
+    .notice_claim = sq_notice_claim,
+    .notice_finish = sq_notice_finish,
+    .get_notice = sq_get_notice,
     .ping = sq_ping,
     .last_error = sq_last_error,
 };

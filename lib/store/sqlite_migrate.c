@@ -109,6 +109,31 @@ static const struct migration migrations[] = {
         "CREATE INDEX challenges_expires_at ON challenges (expires_at);"
         "ALTER TABLE certificates ADD COLUMN challenge_id INTEGER;"
         "ALTER TABLE requests ADD COLUMN challenge_id INTEGER;"},
+    /* Expiry notices (store.h, "Expiry notices"): one row per
+     * (certificate, threshold, channel), claimed by the INSERT that
+     * makes it, so that of several scepd nodes sharing the database one
+     * sends each notice.  No foreign key: a notice's record outlives
+     * nothing it refers to, and imported certificates are rows like any
+     * other.  The index on renewed_serial serves the "has a successor"
+     * test of the expiry listing.  (Issue 8; the lead numbers it 6 at
+     * merge, after the inventory's 5.) */
+    {5, "CREATE TABLE notices ("
+        " serial TEXT NOT NULL,"
+        " threshold INTEGER NOT NULL,"
+        " channel TEXT NOT NULL,"
+        " not_after INTEGER NOT NULL,"
+        " state INTEGER NOT NULL DEFAULT 0 CHECK (state IN (0, 1, 2)),"
+        " attempts INTEGER NOT NULL DEFAULT 0,"
+        " claimed_by TEXT,"
+        " claimed_at INTEGER NOT NULL DEFAULT 0,"
+        " lease_until INTEGER NOT NULL DEFAULT 0,"
+        " next_attempt_at INTEGER NOT NULL DEFAULT 0,"
+        " sent_at INTEGER NOT NULL DEFAULT 0,"
+        " last_error TEXT,"
+        " PRIMARY KEY (serial, threshold, channel));"
+        "CREATE INDEX notices_state ON notices (state);"
+        "CREATE INDEX IF NOT EXISTS certificates_renewed_serial"
+        " ON certificates (renewed_serial);"},
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -43,8 +43,8 @@ for n in a b; do
     eval "URL_$n=\$url"
     say "node $n serving at $url"
 done
-[ "$(pg_sql 'SELECT count(*) FROM schema_version')" = 4 ] ||
-    fail "schema_version holds $(pg_sql 'SELECT count(*) FROM schema_version') rows (want 4: each step once)"
+[ "$(pg_sql 'SELECT count(*) FROM schema_version')" = 5 ] ||
+    fail "schema_version holds $(pg_sql 'SELECT count(*) FROM schema_version') rows (want 5: each step once)"
 SCEPD_STATE=$IT_WORK/a
 SCEPD_URL=$URL_a
 fetch_ca_certs "$IT_WORK/ca"

@@ -15,7 +15,7 @@
 #include <scep/error.h>
 
 /* The newest schema version this code knows. */
-#define LATEST 4
+#define LATEST 5
 
 /* Undoes step 4 (challenges) on a current database; V4_UNDO_CERTS only
  * the part a version 1 database (no requests table) has. */
