@@ -39,6 +39,19 @@ static size_t smtp_read(char *buf, size_t size, size_t nitems, void *arg)
     return n;
 }
 
+/* CURLOPT_XFERINFOFUNCTION: non-zero ends the exchange (a stop). */
+static int smtp_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                         curl_off_t ulnow)
+{
+    const atomic_int *stop = arg;
+
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return atomic_load(stop) != 0;
+}
+
 /* 1 when s is a bare address; see smtp.h. */
 int scep_smtp_address_ok(const char *s, size_t len)
 {
@@ -118,6 +131,9 @@ static void smtp_error(CURL *h, CURLcode cc, long timeout_ms, char *err, size_t 
     case CURLE_UNSUPPORTED_PROTOCOL:
         snprintf(err, errlen, "URL scheme refused (smtp and smtps only)");
         break;
+    case CURLE_ABORTED_BY_CALLBACK:
+        snprintf(err, errlen, "stopped (scepd is shutting down)");
+        break;
     case CURLE_LOGIN_DENIED:
         snprintf(err, errlen, "authentication refused (server said %ld)", code);
         break;
@@ -182,6 +198,11 @@ int scep_smtp_send_blocking(const struct scep_smtp_opts *o, const char *msg, siz
         curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len) != CURLE_OK ||
         curl_easy_setopt(h, CURLOPT_READFUNCTION, smtp_read) != CURLE_OK ||
         curl_easy_setopt(h, CURLOPT_READDATA, &src) != CURLE_OK)
+        goto out;
+    if (o->stop != NULL &&
+        (curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, smtp_progress) != CURLE_OK ||
+         curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)o->stop) != CURLE_OK ||
+         curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) != CURLE_OK))
         goto out;
     if (o->user != NULL && (curl_easy_setopt(h, CURLOPT_USERNAME, o->user) != CURLE_OK ||
                             curl_easy_setopt(h, CURLOPT_PASSWORD, o->password) != CURLE_OK))

@@ -7,6 +7,7 @@
 #ifndef SCEP_POLICY_SMTP_H
 #define SCEP_POLICY_SMTP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 /* Most recipients of one message. */
@@ -14,12 +15,13 @@
 
 /* Where and how to send.  All borrowed. */
 struct scep_smtp_opts {
-    const char *url;      /* smtp://HOST[:PORT] (STARTTLS when offered) or smtps:// (TLS) */
-    const char *from;     /* envelope sender, a bare address */
-    const char *to;       /* recipients, bare addresses separated by commas */
-    const char *user;     /* NULL: no AUTH */
-    const char *password; /* with user */
-    long timeout_ms;      /* the whole exchange */
+    const char *url;        /* smtp://HOST[:PORT] (STARTTLS when offered) or smtps:// (TLS) */
+    const char *from;       /* envelope sender, a bare address */
+    const char *to;         /* recipients, bare addresses separated by commas */
+    const char *user;       /* NULL: no AUTH */
+    const char *password;   /* with user */
+    long timeout_ms;        /* the whole exchange */
+    const atomic_int *stop; /* may be NULL; when set, the exchange ends within about a second */
 };
 
 /*
