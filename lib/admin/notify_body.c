@@ -58,6 +58,9 @@ static void mb_add(struct mbuf *b, const char *s, size_t n)
     b->p[b->len] = '\0';
 }
 
+/* Appends a string literal, its length counted by the compiler. */
+#define MB_LIT(b, lit) mb_add((b), (lit), sizeof(lit) - 1)
+
 static void mb_printf(struct mbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Appends formatted text (short pieces: headers, numbers). */
@@ -258,13 +261,13 @@ int scep_notify_mail(const struct scep_notify_mail_hdr *hdr, const struct scep_n
 
     mb_printf(&b, "Date: %s\r\n", date);
     mb_printf(&b, "From: %s\r\n", hdr->from);
-    mb_add(&b, "To: ", 4);
+    MB_LIT(&b, "To: ");
     mb_add(&b, hdr->to, strlen(hdr->to));
-    mb_add(&b, "\r\n", 2);
+    MB_LIT(&b, "\r\n");
     mb_printf(&b, "Subject: scepd: %zu certificate%s expiring soon\r\n", n, n == 1 ? "" : "s");
     /* The key is the claimer (host:pid:random) and the round's time; ':'
      * is not allowed in a dot-atom, so it becomes '.'. */
-    mb_add(&b, "Message-ID: <", 13);
+    MB_LIT(&b, "Message-ID: <");
     for (i = 0; hdr->msgid_key[i] != '\0'; i++) {
         char c = hdr->msgid_key[i];
 
@@ -272,11 +275,11 @@ int scep_notify_mail(const struct scep_notify_mail_hdr *hdr, const struct scep_n
         mb_add(&b, &c, 1);
     }
     mb_printf(&b, ".%lld@%s>\r\n", (long long)now, domain);
-    mb_add(&b, "MIME-Version: 1.0\r\n", 19);
-    mb_add(&b, "Content-Type: text/plain; charset=UTF-8\r\n", 41);
-    mb_add(&b, "Content-Transfer-Encoding: 8bit\r\n", 33);
-    mb_add(&b, "Auto-Submitted: auto-generated\r\n", 32);
-    mb_add(&b, "\r\n", 2);
+    MB_LIT(&b, "MIME-Version: 1.0\r\n");
+    MB_LIT(&b, "Content-Type: text/plain; charset=UTF-8\r\n");
+    MB_LIT(&b, "Content-Transfer-Encoding: 8bit\r\n");
+    MB_LIT(&b, "Auto-Submitted: auto-generated\r\n");
+    MB_LIT(&b, "\r\n");
 
     utc_text(now, when, sizeof(when));
     mb_printf(&b, "These certificates expire soon (as of %s):\r\n\r\n", when);
@@ -297,7 +300,7 @@ int scep_notify_mail(const struct scep_notify_mail_hdr *hdr, const struct scep_n
     }
     if (shown < n)
         mb_printf(&b, "... and %zu more.\r\n\r\n", n - shown);
-    mb_add(&b, "-- \r\nscepd expiry notifications\r\n", 32);
+    MB_LIT(&b, "-- \r\nscepd expiry notifications\r\n");
     if (b.failed) {
         free(b.p);
         return SCEP_ERR_NOMEM;

@@ -122,7 +122,7 @@ static const struct migration migrations[] = {
     /* Expiry notices, as sqlite_migrate.c's step 5: the primary key is
      * the claim, so INSERT ... ON CONFLICT DO NOTHING lets one node of
      * many take a notice.  (Issue 8; numbered 6 at merge.) */
-    {5, "CREATE TABLE notices ("
+    {5, "CREATE TABLE IF NOT EXISTS notices ("
         " serial TEXT COLLATE \"C\" NOT NULL,"
         " threshold BIGINT NOT NULL,"
         " channel TEXT NOT NULL,"
@@ -136,7 +136,7 @@ static const struct migration migrations[] = {
         " sent_at BIGINT NOT NULL DEFAULT 0,"
         " last_error TEXT,"
         " PRIMARY KEY (serial, threshold, channel));"
-        "CREATE INDEX notices_state ON notices (state);"
+        "CREATE INDEX IF NOT EXISTS notices_state ON notices (state);"
         "CREATE INDEX IF NOT EXISTS certificates_renewed_serial"
         " ON certificates (renewed_serial);"},
 };

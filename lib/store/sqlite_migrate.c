@@ -117,7 +117,7 @@ static const struct migration migrations[] = {
      * other.  The index on renewed_serial serves the "has a successor"
      * test of the expiry listing.  (Issue 8; the lead numbers it 6 at
      * merge, after the inventory's 5.) */
-    {5, "CREATE TABLE notices ("
+    {5, "CREATE TABLE IF NOT EXISTS notices ("
         " serial TEXT NOT NULL,"
         " threshold INTEGER NOT NULL,"
         " channel TEXT NOT NULL,"
@@ -131,7 +131,7 @@ static const struct migration migrations[] = {
         " sent_at INTEGER NOT NULL DEFAULT 0,"
         " last_error TEXT,"
         " PRIMARY KEY (serial, threshold, channel));"
-        "CREATE INDEX notices_state ON notices (state);"
+        "CREATE INDEX IF NOT EXISTS notices_state ON notices (state);"
         "CREATE INDEX IF NOT EXISTS certificates_renewed_serial"
         " ON certificates (renewed_serial);"},
 };
