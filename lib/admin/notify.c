@@ -456,6 +456,12 @@ static int run_mail(struct scep_store *st, const struct scep_notify_config *cfg,
             nclaims++;
         }
     }
+    /* Beyond the digest's cap: left for the next round, and counted as
+     * pending without a look at each (some may be sent already; the cap
+     * binds only past SCEP_NOTIFY_MAIL_MAX_ITEMS due certificates). */
+    for (; rc == 0 && i < due->n; i++)
+        if (due->items[i].threshold != 0)
+            rep->pending++;
     if (nclaims == 0)
         goto out;
     err[0] = '\0';
