@@ -206,3 +206,46 @@ while [ $(($(date +%s) - t0)) -lt 48 ]; do sleep 1; done
 sleep 2
 [ "$(grep -c . "$IT_WORK/hook.log")" = 4 ] || fail "notices after expiry: $(cat "$IT_WORK/hook.log")"
 scepd_stop
+
+say "a failing receiver: retried with backoff, pending on /metrics, delivered after a restart"
+python3 "$SCEP_IT_DIR/webhook_server.py" --port-file "$IT_WORK/hook2.port" --secret "$SECRET" \
+    --log "$IT_WORK/hook2.log" 2>"$IT_WORK/hook2.err" &
+IT_PIDS+=("$!")
+for i in $(seq 1 100); do [ -s "$IT_WORK/hook2.port" ] && break; sleep 0.1; done
+[ -s "$IT_WORK/hook2.port" ] || fail "the second test webhook did not start"
+HOOK2=http://127.0.0.1:$(cat "$IT_WORK/hook2.port")
+retry_start() {
+    scepd_start retry --validity-seconds 120 --notify-days 110s --notify-interval-seconds 1 \
+        --notify-webhook-url "$HOOK2/$1" --notify-webhook-secret-file "$IT_WORK/secret"
+}
+retry_start error
+FP=$(openssl x509 -in "$SCEPD_STATE/ca.crt" -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1)
+enroll exp4
+S4=$(cert_serial "$IT_WORK/exp4.crt")
+for i in $(seq 1 100); do
+    [ "$(store_sql "SELECT attempts FROM notices WHERE serial = '$S4'")" = 2 ] && break
+    sleep 0.2
+done
+[ "$(store_sql "SELECT state || ' ' || attempts FROM notices WHERE serial = '$S4'")" = "2 2" ] ||
+    fail "no second failed attempt: $(store_sql "SELECT * FROM notices WHERE serial = '$S4'")"
+store_sql "SELECT last_error FROM notices WHERE serial = '$S4'" | grep -q 'HTTP 500' ||
+    fail "the failure is not recorded: $(store_sql "SELECT last_error FROM notices")"
+grep -q 'msg=notify-round.*failed=1' "$SCEPD_LOG" || fail "no notify-round line with failed=1"
+base=${SCEPD_URL%/*}
+curl -sS "$base/metrics" >"$IT_WORK/metrics2" || fail "GET /metrics failed"
+grep -q '^scepd_notifications_pending 1$' "$IT_WORK/metrics2" ||
+    fail "pending: $(grep pending "$IT_WORK/metrics2")"
+scepd_stop
+retry_start allow
+for i in $(seq 1 100); do
+    [ "$(store_sql "SELECT state FROM notices WHERE serial = '$S4'")" = 1 ] && break
+    sleep 0.2
+done
+[ "$(store_sql "SELECT state FROM notices WHERE serial = '$S4'")" = 1 ] ||
+    fail "the retry was not delivered: $(store_sql "SELECT * FROM notices WHERE serial = '$S4'")"
+sleep 2
+a=$(store_sql "SELECT attempts FROM notices WHERE serial = '$S4'")
+[ "$(grep -c . "$IT_WORK/hook2.log")" = "$a" ] ||
+    fail "$(grep -c . "$IT_WORK/hook2.log") POSTs for $a attempts"
+[ "$a" -ge 3 ] || fail "delivered at attempt $a (want 3 or more: two failures first)"
+scepd_stop
