@@ -88,23 +88,29 @@ static void mb_printf(struct mbuf *b, const char *fmt, ...)
  */
 static void mb_line(struct mbuf *b, const char *label, const char *value)
 {
-    char line[MAIL_LINE_MAX + 4];
+    char line[MAIL_LINE_MAX + 4] = "";
     size_t i, n = 0;
+    int cut;
 
+    if (value == NULL)
+        value = "";
     mb_printf(b, "  %s: ", label);
-    for (i = 0; value != NULL && value[i] != '\0' && n < MAIL_LINE_MAX; i++) {
+    for (i = 0; value[i] != '\0' && n < MAIL_LINE_MAX; i++) {
         unsigned char c = (unsigned char)value[i];
 
         line[n++] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
     }
-    /* Cut back to the start of a character when the cut split one. */
-    if (value != NULL && value[i] != '\0')
+    cut = value[i] != '\0';
+    /* When the cut split a character, drop its continuation bytes and
+     * then its lead byte. */
+    if (cut) {
         while (n > 0 && ((unsigned char)line[n - 1] & 0xc0) == 0x80)
             n--;
-    if (n > 0 && value != NULL && value[i] != '\0' && ((unsigned char)line[n - 1] & 0x80))
-        n--;
+        if (n > 0 && ((unsigned char)line[n - 1] & 0x80))
+            n--;
+    }
     mb_add(b, line, n);
-    mb_add(b, "\r\n", 2);
+    MB_LIT(b, "\r\n");
 }
 
 /* "2026-12-03 07:00:00 UTC" for t. */
