@@ -10,7 +10,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build-test}
 tests=(test_config test_util_hex test_util_atomic_file test_scepd_route test_scepd_limits
        test_scepd_metrics test_ratelimit test_webhook test_msg_encoding test_store_sqlite
-       test_store_sqlite_audit test_store_sqlite_migrate)
+       test_store_sqlite_audit test_store_sqlite_migrate test_notify)
 command -v valgrind >/dev/null 2>&1 || { echo "valgrind.sh: valgrind is needed (scripts/deps.sh)" >&2; exit 1; }
 failed=0
 for t in "${tests[@]}"; do

@@ -29,7 +29,9 @@
 #include <openssl/obj_mac.h>
 #include <scep/error.h>
 #include "common/server_limits.h"
+#include "admin/notify.h"
 #include "policy/rules.h"
+#include "policy/smtp.h"
 
 enum conf_type {
     CT_STRING, /* char *; "" stores NULL for optional keys */
@@ -41,15 +43,19 @@ enum conf_type {
 };
 
 /* Key flags. */
-#define CF_REQUIRED 1u  /* a string that may not be empty */
-#define CF_SECRET 2u    /* never repeated in error texts */
-#define CF_LISTEN 4u    /* HOST:PORT or [V6]:PORT */
-#define CF_PATH 8u      /* an URL path: starts with '/' */
-#define CF_KU 16u       /* a keyUsage value OpenSSL accepts */
-#define CF_EKU 32u      /* an extendedKeyUsage value OpenSSL accepts */
-#define CF_CURVES 64u   /* a list of EC curve names (scep_ca_parse_curves) */
-#define CF_PROFILE 128u /* a profile key: offset into struct scep_config_profile */
-#define CF_URL 256u     /* an http:// or https:// URL */
+#define CF_REQUIRED 1u      /* a string that may not be empty */
+#define CF_SECRET 2u        /* never repeated in error texts */
+#define CF_LISTEN 4u        /* HOST:PORT or [V6]:PORT */
+#define CF_PATH 8u          /* an URL path: starts with '/' */
+#define CF_KU 16u           /* a keyUsage value OpenSSL accepts */
+#define CF_EKU 32u          /* an extendedKeyUsage value OpenSSL accepts */
+#define CF_CURVES 64u       /* a list of EC curve names (scep_ca_parse_curves) */
+#define CF_PROFILE 128u     /* a profile key: offset into struct scep_config_profile */
+#define CF_URL 256u         /* an http:// or https:// URL */
+#define CF_NOTIFY_DAYS 512u /* a threshold list (scep_notify_parse_thresholds) */
+#define CF_SMTP_URL 1024u   /* an smtp:// or smtps:// URL */
+#define CF_MAIL 2048u       /* one bare mail address (scep_smtp_address_ok) */
+#define CF_MAILS 4096u      /* bare mail addresses separated by commas */
 
 struct conf_key {
     const char *name;
@@ -202,6 +208,34 @@ static const struct conf_key conf_keys[] = {
      NULL, NULL, 0, "enrollments per minute with one challenge password; 0: no limit"},
     {"rate_challenge_burst", "limits", CT_INT, OFF(rate_challenge_burst), 1, 1000000, 10, NULL,
      NULL, 0, "enrollments with one challenge password at once"},
+
+    /* [notify]: expiry notifications (issue 8) */
+    {"notify_days", "notify", CT_STRING, OFF(notify_days), 0, 0, 0, "30,7,1", NULL,
+     CF_REQUIRED | CF_NOTIFY_DAYS,
+     "notify this long before a certificate expires: days, or with a unit (d, h, m, s), "
+     "comma-separated"},
+    {"notify_interval_seconds", "notify", CT_INT, OFF(notify_interval_seconds), 1, 86400, 300, NULL,
+     NULL, 0, "seconds between two looks for certificates due for a notice"},
+    {"notify_webhook_url", "notify", CT_STRING, OFF(notify_webhook_url), 0, 0, 0, NULL, NULL,
+     CF_URL, "POST a signed JSON notice per certificate and threshold here; default none"},
+    {"notify_webhook_secret", "notify", CT_STRING, OFF(notify_webhook_secret), 0, 0, 0, NULL, NULL,
+     CF_SECRET, "HMAC-SHA256 key of the notices' X-Scepd-Signature (prefer the file)"},
+    {"notify_webhook_secret_file", "notify", CT_STRING, OFF(notify_webhook_secret_file), 0, 0, 0,
+     NULL, NULL, 0, "file whose first line is notify_webhook_secret"},
+    {"notify_webhook_timeout_ms", "notify", CT_INT, OFF(notify_webhook_timeout_ms), 100, 60000,
+     5000, NULL, NULL, 0, "milliseconds to wait for the notice webhook; later is a failed attempt"},
+    {"smtp_url", "notify", CT_STRING, OFF(smtp_url), 0, 0, 0, NULL, NULL, CF_SMTP_URL,
+     "mail a digest of due certificates through this server, smtp://HOST:PORT or smtps://"},
+    {"smtp_from", "notify", CT_STRING, OFF(smtp_from), 0, 0, 0, NULL, NULL, CF_MAIL,
+     "sender address of the digest"},
+    {"smtp_to", "notify", CT_STRING, OFF(smtp_to), 0, 0, 0, NULL, NULL, CF_MAILS,
+     "recipient addresses of the digest, comma-separated"},
+    {"smtp_user", "notify", CT_STRING, OFF(smtp_user), 0, 0, 0, NULL, NULL, 0,
+     "SMTP AUTH user name; default none (no AUTH)"},
+    {"smtp_password_file", "notify", CT_STRING, OFF(smtp_password_file), 0, 0, 0, NULL, NULL, 0,
+     "file (mode 0600) whose first line is smtp_user's password"},
+    {"smtp_timeout_seconds", "notify", CT_INT, OFF(smtp_timeout_seconds), 1, 600, 30, NULL, NULL, 0,
+     "seconds one SMTP exchange may take"},
 };
 
 #define CONF_NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -392,6 +426,28 @@ static void conf_forget_file(void *base, const struct conf_key *k)
     *from_file = 0;
 }
 
+/* 1 when value is bare mail addresses separated by commas (spaces around
+ * them allowed), at most SCEP_SMTP_MAX_RCPT. */
+static int conf_mails_ok(const char *value)
+{
+    const char *p = value, *end;
+    size_t n, count = 0;
+
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        end = p + strcspn(p, ",");
+        n = (size_t)(end - p);
+        while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+            n--;
+        if (!scep_smtp_address_ok(p, n) || ++count > SCEP_SMTP_MAX_RCPT)
+            return 0;
+        if (*end == '\0')
+            return 1;
+        p = end + 1;
+    }
+}
+
 /* Sets key k in base (conf_base) from its text value. */
 static int conf_apply(void *base, const struct conf_key *k, const char *value, char *err,
                       size_t errlen)
@@ -446,6 +502,33 @@ static int conf_apply(void *base, const struct conf_key *k, const char *value, c
         if ((k->flags & CF_URL) && strncmp(value, "http://", 7) != 0 &&
             strncmp(value, "https://", 8) != 0) {
             conf_err(err, errlen, "%s: \"%s\" is not an http:// or https:// URL", k->name, shown);
+            return SCEP_ERR_CONFIG;
+        }
+        if (k->flags & CF_NOTIFY_DAYS) {
+            int64_t t[SCEP_NOTIFY_MAX_THRESHOLDS];
+            char why[200];
+            size_t nt;
+
+            if (scep_notify_parse_thresholds(value, t, SCEP_NOTIFY_MAX_THRESHOLDS, &nt, why,
+                                             sizeof(why)) != 0) {
+                conf_err(err, errlen, "%s: %s", k->name, why);
+                return SCEP_ERR_CONFIG;
+            }
+        }
+        if ((k->flags & CF_SMTP_URL) && strncmp(value, "smtp://", 7) != 0 &&
+            strncmp(value, "smtps://", 8) != 0) {
+            conf_err(err, errlen, "%s: \"%s\" is not an smtp:// or smtps:// URL", k->name, shown);
+            return SCEP_ERR_CONFIG;
+        }
+        if ((k->flags & CF_MAIL) && !scep_smtp_address_ok(value, strlen(value))) {
+            conf_err(err, errlen, "%s: \"%s\" is not a bare mail address (user@domain)", k->name,
+                     shown);
+            return SCEP_ERR_CONFIG;
+        }
+        if ((k->flags & CF_MAILS) && !conf_mails_ok(value)) {
+            conf_err(err, errlen,
+                     "%s: \"%s\" is not a list of bare mail addresses (a@x, b@y; at most %d)",
+                     k->name, shown, SCEP_SMTP_MAX_RCPT);
             return SCEP_ERR_CONFIG;
         }
         if ((k->flags & CF_SECRET) && strlen(value) > SCEP_MAX_CHALLENGE) {
@@ -854,12 +937,13 @@ out:
 }
 
 /*
- * Reads the first line of a challenge file into a new string (CR/LF
- * stripped).  Refuses a file others may read or write: the challenge is a
- * credential.  *out: free().
+ * Reads the first line of a secret's file (a challenge, a webhook
+ * secret, a password) into a new string (CR/LF stripped).  Refuses a
+ * file whose mode has any of the deny bits (others, or also its group):
+ * what it holds is a credential.  *out: free().
  */
-static int conf_read_challenge(const char *what, const char *path, char **out, char *err,
-                               size_t errlen)
+static int conf_read_secret(const char *what, const char *path, mode_t deny, char **out, char *err,
+                            size_t errlen)
 {
     char buf[SCEP_MAX_CHALLENGE + 3];
     struct stat st;
@@ -880,8 +964,9 @@ static int conf_read_challenge(const char *what, const char *path, char **out, c
         conf_err(err, errlen, "%s %s: not a regular file", what, path);
         goto out;
     }
-    if (st.st_mode & (S_IROTH | S_IWOTH)) {
-        conf_err(err, errlen, "%s %s: readable or writable by others (chmod 600)", what, path);
+    if (st.st_mode & deny) {
+        conf_err(err, errlen, "%s %s: readable or writable by %s (chmod 600)", what, path,
+                 (deny & S_IRWXG) && (st.st_mode & S_IRWXG) ? "its group" : "others");
         rc = SCEP_ERR_PERMISSIONS;
         goto out;
     }
@@ -959,6 +1044,99 @@ static int conf_check_tls(const struct scep_config *c, char *err, size_t errlen)
         return SCEP_ERR_CONFIG;
     }
     return 0;
+}
+
+/*
+ * The [notify] keys go together, as [tls]'s do: a webhook needs its
+ * secret (its receiver must tell scepd's notices from anyone's), mail
+ * needs a sender and recipients, a user its password and the other way
+ * round, and nothing is set that would silently be ignored.  The
+ * thresholds are parsed and the secret files read.
+ */
+static int conf_finish_notify(struct scep_config *c, char *err, size_t errlen)
+{
+    char why[400];
+    char *secret = NULL, *password = NULL;
+    const char *orphan;
+    int rc = SCEP_ERR_CONFIG;
+
+    why[0] = '\0';
+    if (scep_notify_parse_thresholds(c->notify_days, c->notify_thresholds,
+                                     SCEP_NOTIFY_MAX_THRESHOLDS, &c->notify_nthresholds, why,
+                                     sizeof(why)) != 0)
+        goto out;
+    if (c->notify_webhook_secret != NULL && c->notify_webhook_secret_file != NULL &&
+        !c->notify_secret_from_file) {
+        snprintf(why, sizeof(why),
+                 "notify_webhook_secret and notify_webhook_secret_file are exclusive");
+        goto out;
+    }
+    orphan = c->notify_webhook_url != NULL           ? NULL
+             : c->notify_webhook_secret_file != NULL ? "notify_webhook_secret_file"
+             : c->notify_webhook_secret != NULL      ? "notify_webhook_secret"
+                                                     : NULL;
+    if (orphan == NULL && c->smtp_url == NULL)
+        orphan = c->smtp_from != NULL            ? "smtp_from"
+                 : c->smtp_to != NULL            ? "smtp_to"
+                 : c->smtp_user != NULL          ? "smtp_user"
+                 : c->smtp_password_file != NULL ? "smtp_password_file"
+                                                 : NULL;
+    if (orphan != NULL) {
+        snprintf(why, sizeof(why), "%s is set but %s is not", orphan,
+                 strncmp(orphan, "smtp", 4) == 0 ? "smtp_url" : "notify_webhook_url");
+        goto out;
+    }
+    if (c->notify_webhook_url != NULL && c->notify_webhook_secret == NULL &&
+        c->notify_webhook_secret_file == NULL) {
+        snprintf(why, sizeof(why),
+                 "notify_webhook_url needs notify_webhook_secret_file (or notify_webhook_secret): "
+                 "the receiver must be able to tell scepd's notices from anyone else's");
+        goto out;
+    }
+    if (c->smtp_url != NULL && (c->smtp_from == NULL || c->smtp_to == NULL)) {
+        snprintf(why, sizeof(why), "smtp_url needs smtp_from and smtp_to");
+        goto out;
+    }
+    if ((c->smtp_user != NULL) != (c->smtp_password_file != NULL)) {
+        snprintf(why, sizeof(why), "smtp_user and smtp_password_file go together");
+        goto out;
+    }
+    if (c->notify_webhook_secret_file != NULL && !c->notify_secret_from_file) {
+        rc = conf_read_secret("notify_webhook_secret_file", c->notify_webhook_secret_file,
+                              S_IROTH | S_IWOTH, &secret, why, sizeof(why));
+        if (rc != 0)
+            goto out;
+    }
+    /* A password file is 0600 (or stricter): its group may not read it
+     * either, unlike a challenge file that a web server's group shares. */
+    if (c->smtp_password_file != NULL && c->smtp_password == NULL) {
+        rc = conf_read_secret("smtp_password_file", c->smtp_password_file, S_IRWXG | S_IRWXO,
+                              &password, why, sizeof(why));
+        if (rc != 0)
+            goto out;
+    }
+    if (secret != NULL) {
+        c->notify_webhook_secret = secret;
+        c->notify_secret_from_file = 1;
+        secret = NULL;
+    }
+    if (password != NULL) {
+        c->smtp_password = password;
+        password = NULL;
+    }
+    rc = 0;
+out:
+    if (rc != 0)
+        conf_err(err, errlen, "%s: %s", c->config_file != NULL ? c->config_file : "(flags)", why);
+    if (secret != NULL) {
+        OPENSSL_cleanse(secret, strlen(secret));
+        free(secret);
+    }
+    if (password != NULL) {
+        OPENSSL_cleanse(password, strlen(password));
+        free(password);
+    }
+    return rc;
 }
 
 /*
@@ -1061,13 +1239,14 @@ static int conf_finish_profile(const struct scep_config *c, struct scep_config_p
         goto out;
     }
     if (cp->challenge_file != NULL && !cp->challenge_from_file) {
-        rc = conf_read_challenge("challenge_file", cp->challenge_file, &chal, why, sizeof(why));
+        rc = conf_read_secret("challenge_file", cp->challenge_file, S_IROTH | S_IWOTH, &chal, why,
+                              sizeof(why));
         if (rc != 0)
             goto out;
     }
     if (cp->webhook_secret_file != NULL && !cp->secret_from_file) {
-        rc = conf_read_challenge("webhook_secret_file", cp->webhook_secret_file, &secret, why,
-                                 sizeof(why));
+        rc = conf_read_secret("webhook_secret_file", cp->webhook_secret_file, S_IROTH | S_IWOTH,
+                              &secret, why, sizeof(why));
         if (rc != 0)
             goto out;
     }
@@ -1111,6 +1290,8 @@ int scep_config_finish(struct scep_config *c, char *err, size_t errlen)
     rc = conf_finish_profile(c, &c->enroll, err, errlen);
     for (i = 0; rc == 0 && i < c->nprofiles; i++)
         rc = conf_finish_profile(c, &c->profiles[i], err, errlen);
+    if (rc == 0)
+        rc = conf_finish_notify(c, err, errlen);
     if (rc != 0)
         goto out;
     if (c->database == NULL) {
@@ -1239,6 +1420,12 @@ void scep_config_clear(struct scep_config *c)
 
     if (c == NULL)
         return;
+    if (c->notify_webhook_secret != NULL)
+        OPENSSL_cleanse(c->notify_webhook_secret, strlen(c->notify_webhook_secret));
+    if (c->smtp_password != NULL) {
+        OPENSSL_cleanse(c->smtp_password, strlen(c->smtp_password));
+        free(c->smtp_password);
+    }
     for (i = 0; i < CONF_NKEYS; i++)
         if (!(conf_keys[i].flags & CF_PROFILE) &&
             (conf_keys[i].type == CT_STRING || conf_keys[i].type == CT_CHOICE))

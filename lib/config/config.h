@@ -9,8 +9,10 @@
 #define SCEP_CONFIG_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "ca/ca.h"
 #include "service/service.h"
+#include "admin/notify.h"
 
 struct scep_rules;
 
@@ -114,6 +116,20 @@ struct scep_config {
     int rate_challenge_per_minute; /* enrollments per challenge password */
     int rate_challenge_burst;
 
+    /* [notify]: expiry notifications (issue 8) */
+    char *notify_days;           /* thresholds, default "30,7,1" (days, or with d/h/m/s) */
+    int notify_interval_seconds; /* default 300 */
+    char *notify_webhook_url;    /* POST a signed notice per certificate and threshold */
+    char *notify_webhook_secret; /* HMAC key (prefer notify_webhook_secret_file) */
+    char *notify_webhook_secret_file;
+    int notify_webhook_timeout_ms; /* default 5000 */
+    char *smtp_url;                /* smtp:// (STARTTLS when offered) or smtps:// */
+    char *smtp_from;               /* bare address */
+    char *smtp_to;                 /* bare addresses, comma-separated */
+    char *smtp_user;               /* with smtp_password_file */
+    char *smtp_password_file;      /* mode 0600 */
+    int smtp_timeout_seconds;      /* default 30 */
+
     char *config_file; /* the file read last, for "FILE:LINE" in scep_config_finish */
 
     /* Derived by scep_config_finish, not keys: with public_url set and
@@ -121,6 +137,14 @@ struct scep_config {
      * (<public_url scheme://host:port>/crl/<CA key id>.crl and /ocsp). */
     char *auto_crl_base; /* ".../crl"; NULL: none */
     char *auto_ocsp_url; /* ".../ocsp"; NULL: none */
+    /* Derived from [notify] by scep_config_finish: notify_days in
+     * seconds, largest first; the password read from smtp_password_file
+     * (owned, wiped on clear); whether notify_webhook_secret came from
+     * its file (so that finishing again reads nothing twice). */
+    int64_t notify_thresholds[SCEP_NOTIFY_MAX_THRESHOLDS];
+    size_t notify_nthresholds;
+    char *smtp_password;
+    int notify_secret_from_file;
 };
 
 /* Fills c with the defaults above (strings allocated).  Returns 0 or SCEP_ERR_NOMEM. */

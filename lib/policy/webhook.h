@@ -14,6 +14,7 @@
 #ifndef SCEP_POLICY_WEBHOOK_H
 #define SCEP_POLICY_WEBHOOK_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 /* SCEP_WEBHOOK_MAX_RESPONSE, SCEP_WEBHOOK_MAX_REASON: with the other
@@ -108,5 +109,16 @@ void scep_webhook_transport_error(int curl_code, long os_errno, long timeout_ms,
 int scep_webhook_post_blocking(const char *url, const char *body, size_t len, const char *signature,
                                long timeout_ms, int *status, unsigned char **resp, size_t *resp_len,
                                char *err, size_t errlen);
+
+/*
+ * scep_webhook_post_blocking, ended within about a second once *stop
+ * (may be NULL: never) is set, with *status 0 and err "stopped (scepd is
+ * shutting down)": for a thread whose program is stopping (scepd's
+ * notify thread), so that a hung receiver does not hold up the exit.
+ */
+int scep_webhook_post_stoppable(const char *url, const char *body, size_t len,
+                                const char *signature, long timeout_ms, const atomic_int *stop,
+                                int *status, unsigned char **resp, size_t *resp_len, char *err,
+                                size_t errlen);
 
 #endif

@@ -50,10 +50,36 @@ static size_t wh_write(char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
+/* CURLOPT_XFERINFOFUNCTION: a non-zero return ends the transfer with
+ * CURLE_ABORTED_BY_CALLBACK; libcurl calls it about once a second even
+ * while nothing moves, so a stop is seen within a second. */
+static int wh_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    const atomic_int *stop = arg;
+
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return atomic_load(stop) != 0;
+}
+
 /* POSTs body and reads the answer; see webhook.h.  *resp: free(). */
 int scep_webhook_post_blocking(const char *url, const char *body, size_t len, const char *signature,
                                long timeout_ms, int *status, unsigned char **resp, size_t *resp_len,
                                char *err, size_t errlen)
+{
+    return scep_webhook_post_stoppable(url, body, len, signature, timeout_ms, NULL, status, resp,
+                                       resp_len, err, errlen);
+}
+
+/* As scep_webhook_post_blocking, ended early when *stop is set; see
+ * webhook.h.  *resp: free(). */
+int scep_webhook_post_stoppable(const char *url, const char *body, size_t len,
+                                const char *signature, long timeout_ms, const atomic_int *stop,
+                                int *status, unsigned char **resp, size_t *resp_len, char *err,
+                                size_t errlen)
 {
     struct curl_slist *hdrs = NULL, *nh;
     struct wh_buf b = {NULL, 0, 0, 0};
@@ -103,6 +129,10 @@ int scep_webhook_post_blocking(const char *url, const char *body, size_t len, co
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body != NULL ? body : "") != CURLE_OK ||
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, wh_write) != CURLE_OK ||
         curl_easy_setopt(h, CURLOPT_WRITEDATA, &b) != CURLE_OK)
+        goto out;
+    if (stop != NULL && (curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, wh_progress) != CURLE_OK ||
+                         curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)stop) != CURLE_OK ||
+                         curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) != CURLE_OK))
         goto out;
     cc = curl_easy_perform(h);
     if (b.nomem) {
@@ -168,6 +198,9 @@ void scep_webhook_transport_error(int curl_code, long os_errno, long timeout_ms,
         break;
     case CURLE_GOT_NOTHING:
         snprintf(err, errlen, "connection closed without an answer");
+        break;
+    case CURLE_ABORTED_BY_CALLBACK:
+        snprintf(err, errlen, "stopped (scepd is shutting down)");
         break;
     default:
         snprintf(err, errlen, "%s", curl_easy_strerror((CURLcode)curl_code));

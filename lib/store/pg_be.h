@@ -10,6 +10,7 @@
  *   pg_audit.c     the hash-chained audit table;
  *   pg_challenges.c one-time enrollment challenges and the consuming of
  *                  one use;
+ *   pg_notices.c   expiry notices: claims, outcomes;
  *   pg_migrate.c   the versioned schema.
  * The files mirror the SQLite backend's (sqlite_be.h) one for one, and
  * the tables and their columns are the same, in PostgreSQL's types.
@@ -205,6 +206,17 @@ int pg_list_challenges(void *be, int include_spent, int64_t now, scep_store_chal
                        void *arg);
 int pg_revoke_challenge(void *be, int64_t id, int64_t at, const struct scep_audit_event *ev);
 int pg_purge_challenges(void *be, int64_t now, int64_t *purged, const struct scep_audit_event *ev);
+
+/* The expiry listing and the counts for gauges (pg_certs.c), and the
+ * expiry notices (pg_notices.c); contracts as in store.h. */
+int pg_list_expiring(void *be, int64_t now, int64_t until, scep_store_expiring_cb cb, void *arg);
+int pg_count_certs(void *be, int64_t now, int64_t within, struct scep_cert_counts *out);
+int pg_notice_claim(void *be, const struct scep_notice_key *k, int64_t not_after,
+                    const char *claimer, int64_t now, int64_t lease_until, int64_t *attempt);
+int pg_notice_finish(void *be, const struct scep_notice_key *k, const char *claimer,
+                     int64_t attempt, int sent, int64_t now, int64_t next_attempt_at,
+                     const char *error);
+int pg_get_notice(void *be, const struct scep_notice_key *k, struct scep_notice_info **out);
 
 /* Brings the schema up to the newest version this code knows under the
  * migration advisory lock, one transaction per step, and sets

@@ -469,3 +469,111 @@ int pg_next_crl_number(void *vbe, int64_t *out)
     PQclear(res);
     return rc;
 }
+
+/*
+ * The condition of the expiry listing and count, as sqlite_certs.c's
+ * EXPIRING_WHERE with $n for ?n: valid, unexpired at $1, expiring by $2,
+ * without a successor, whatever the row's source.  A "superseded" flag,
+ * once the schema has it, is one more "AND c.superseded = 0" in both.
+ */
+#define EXPIRING_WHERE                                                                             \
+    "c.status = 0 AND c.not_after > $1 AND c.not_after <= $2 AND NOT EXISTS "                      \
+    "(SELECT 1 FROM certificates r WHERE r.renewed_serial = c.serial)"
+
+/*
+ * Walks the certificates the expiry job watches (scep_store_list_expiring()),
+ * soonest first, in pages keyed by (not_after, serial).  A page is read
+ * whole before cb sees it, so cb may call back into the store.
+ */
+int pg_list_expiring(void *vbe, int64_t now, int64_t until, scep_store_expiring_cb cb, void *arg)
+{
+    struct pg_be *be = vbe;
+    struct pg_params p;
+    PGresult *res = NULL;
+    struct scep_cert_info *ci = NULL;
+    char *profile = NULL, *last_serial = NULL;
+    int64_t last_after = 0;
+    int rc, i, n, started = 0;
+
+    for (;;) {
+        memset(&p, 0, sizeof(p));
+        pg_param_int(&p, now);
+        pg_param_int(&p, until);
+        pg_param_int(&p, CERT_PAGE);
+        if (started) {
+            pg_param_int(&p, last_after);
+            pg_param_str(&p, last_serial);
+        }
+        rc = pg_exec(be,
+                     started ? "SELECT " CERT_COLUMNS ", (SELECT ch.profile FROM challenges ch "
+                               "WHERE ch.id = c.challenge_id) FROM certificates c WHERE "
+                               "" EXPIRING_WHERE " AND (c.not_after > $4 OR (c.not_after = $4 "
+                               "AND c.serial > $5)) ORDER BY c.not_after, c.serial LIMIT $3"
+                             : "SELECT " CERT_COLUMNS ", (SELECT ch.profile FROM challenges ch "
+                               "WHERE ch.id = c.challenge_id) FROM certificates c WHERE "
+                               "" EXPIRING_WHERE " ORDER BY c.not_after, c.serial LIMIT $3",
+                     &p, "list expiring certificates", &res);
+        if (rc != 0)
+            goto out;
+        n = PQntuples(res);
+        for (i = 0; i < n; i++) {
+            rc = read_cert_row(be, res, i, &ci);
+            if (rc == 0 && pg_dup_str(res, i, 17, &profile) != 0)
+                rc = SCEP_ERR_NOMEM;
+            if (rc != 0)
+                goto out;
+            rc = cb(ci, profile, arg);
+            free(last_serial);
+            last_serial = ci->serial;
+            ci->serial = NULL;
+            last_after = ci->not_after;
+            started = 1;
+            scep_cert_info_free(ci);
+            ci = NULL;
+            free(profile);
+            profile = NULL;
+            if (rc != 0)
+                goto out;
+        }
+        PQclear(res);
+        res = NULL;
+        if (n < CERT_PAGE)
+            break;
+    }
+    rc = 0;
+out:
+    scep_cert_info_free(ci);
+    free(profile);
+    free(last_serial);
+    PQclear(res);
+    return rc;
+}
+
+/* Counts certificates by state at now (scep_store_count_certs()), in
+ * the statement sqlite_certs.c runs. */
+int pg_count_certs(void *vbe, int64_t now, int64_t within, struct scep_cert_counts *out)
+{
+    struct pg_be *be = vbe;
+    struct pg_params p = {0};
+    PGresult *res = NULL;
+    int rc;
+
+    pg_param_int(&p, now);
+    pg_param_int(&p, now + within);
+    rc = pg_exec(be,
+                 "SELECT count(*) FILTER (WHERE status = 0 AND not_after > $1), "
+                 "count(*) FILTER (WHERE status = 1), "
+                 "count(*) FILTER (WHERE status = 0 AND not_after <= $1), "
+                 "(SELECT count(*) FROM certificates c WHERE " EXPIRING_WHERE ") "
+                 "FROM certificates",
+                 &p, "count certificates", &res);
+    if (rc != 0)
+        return rc;
+    if (PQntuples(res) != 1 || pg_int(res, 0, 0, &out->valid) || pg_int(res, 0, 1, &out->revoked) ||
+        pg_int(res, 0, 2, &out->expired) || pg_int(res, 0, 3, &out->expiring)) {
+        snprintf(be->err, sizeof(be->err), "count certificates: unexpected answer");
+        rc = SCEP_ERR_STORE;
+    }
+    PQclear(res);
+    return rc;
+}

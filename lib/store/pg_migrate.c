@@ -119,9 +119,28 @@ static const struct migration migrations[] = {
         "CREATE INDEX challenges_expires_at ON challenges (expires_at);"
         "ALTER TABLE certificates ADD COLUMN challenge_id BIGINT;"
         "ALTER TABLE requests ADD COLUMN challenge_id BIGINT;"},
-    /* Bearer tokens of the admin API, as sqlite_migrate.c's step 5
-     * (planned as 7: see there). */
-    {5, "CREATE TABLE tokens ("
+    /* Expiry notices, as sqlite_migrate.c's step 5: the primary key is
+     * the claim, so INSERT ... ON CONFLICT DO NOTHING lets one node of
+     * many take a notice.  (Issue 8.) */
+    {5, "CREATE TABLE IF NOT EXISTS notices ("
+        " serial TEXT COLLATE \"C\" NOT NULL,"
+        " threshold BIGINT NOT NULL,"
+        " channel TEXT NOT NULL,"
+        " not_after BIGINT NOT NULL,"
+        " state INTEGER NOT NULL DEFAULT 0 CHECK (state IN (0, 1, 2)),"
+        " attempts BIGINT NOT NULL DEFAULT 0,"
+        " claimed_by TEXT,"
+        " claimed_at BIGINT NOT NULL DEFAULT 0,"
+        " lease_until BIGINT NOT NULL DEFAULT 0,"
+        " next_attempt_at BIGINT NOT NULL DEFAULT 0,"
+        " sent_at BIGINT NOT NULL DEFAULT 0,"
+        " last_error TEXT,"
+        " PRIMARY KEY (serial, threshold, channel));"
+        "CREATE INDEX IF NOT EXISTS notices_state ON notices (state);"
+        "CREATE INDEX IF NOT EXISTS certificates_renewed_serial"
+        " ON certificates (renewed_serial);"},
+    /* Bearer tokens of the admin API, as sqlite_migrate.c's step 6. */
+    {6, "CREATE TABLE tokens ("
         " id BIGSERIAL PRIMARY KEY,"
         " name TEXT NOT NULL,"
         " role TEXT NOT NULL,"

@@ -10,6 +10,7 @@
  *   sqlite_audit.c     the hash-chained audit table;
  *   sqlite_challenges.c one-time enrollment challenges and the consuming
  *                      of one use;
+ *   sqlite_notices.c   expiry notices: claims, outcomes;
  *   sqlite_migrate.c   the versioned schema.
  *
  * One struct sq_be is one connection, used by one thread at a time
@@ -54,6 +55,11 @@ enum sq_stmt_id {
     SQ_CHAL_BY_HASH,
     SQ_CHAL_CONSUME,
     SQ_CHAL_REVOKE,
+    SQ_NOTICE_INSERT,
+    SQ_NOTICE_RETAKE,
+    SQ_NOTICE_ATTEMPT,
+    SQ_NOTICE_FINISH,
+    SQ_NOTICE_GET,
     SQ_TOK_BY_HASH,
     SQ_TOK_TOUCH,
     SQ_NSTMT
@@ -188,6 +194,16 @@ int sq_list_challenges(void *be, int include_spent, int64_t now, scep_store_chal
 int sq_revoke_challenge(void *be, int64_t id, int64_t at, const struct scep_audit_event *ev);
 int sq_purge_challenges(void *be, int64_t now, int64_t *purged, const struct scep_audit_event *ev);
 
+/* The expiry listing and the counts for gauges (sqlite_certs.c), and
+ * the expiry notices (sqlite_notices.c); contracts as in store.h. */
+int sq_list_expiring(void *be, int64_t now, int64_t until, scep_store_expiring_cb cb, void *arg);
+int sq_count_certs(void *be, int64_t now, int64_t within, struct scep_cert_counts *out);
+int sq_notice_claim(void *be, const struct scep_notice_key *k, int64_t not_after,
+                    const char *claimer, int64_t now, int64_t lease_until, int64_t *attempt);
+int sq_notice_finish(void *be, const struct scep_notice_key *k, const char *claimer,
+                     int64_t attempt, int sent, int64_t now, int64_t next_attempt_at,
+                     const char *error);
+int sq_get_notice(void *be, const struct scep_notice_key *k, struct scep_notice_info **out);
 /* The token ops (sqlite_tokens.c); contracts as in store.h. */
 int sq_add_token(void *be, const struct scep_token_info *ti, const struct scep_audit_event *ev,
                  int64_t *id);

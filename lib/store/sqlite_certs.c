@@ -459,3 +459,110 @@ out:
         sq_rollback(be);
     return rc;
 }
+
+/*
+ * The condition every backend's expiry listing and count share (store.h,
+ * scep_store_list_expiring): valid, unexpired at ?1, expiring by ?2 and
+ * without a successor.  Source-blind on purpose: an imported certificate
+ * is a row like an issued one.  A "superseded" flag, once the schema has
+ * it, is one more "AND c.superseded = 0" here and in pg_certs.c.
+ */
+#define EXPIRING_WHERE                                                                             \
+    "c.status = 0 AND c.not_after > ?1 AND c.not_after <= ?2 AND NOT EXISTS "                      \
+    "(SELECT 1 FROM certificates r WHERE r.renewed_serial = c.serial)"
+
+/*
+ * Walks the certificates the expiry job watches (scep_store_list_expiring()),
+ * soonest first.  A fresh statement, not a cached one, so that cb may call
+ * back into the store (claim a notice) while the walk is under way.
+ */
+int sq_list_expiring(void *vbe, int64_t now, int64_t until, scep_store_expiring_cb cb, void *arg)
+{
+    struct sq_be *be = vbe;
+    sqlite3_stmt *s = NULL;
+    struct scep_cert_info *ci = NULL;
+    char *profile = NULL;
+    int rc = SCEP_ERR_STORE, src;
+
+    /* The profile is a scalar subquery rather than a join, so that the
+     * unqualified CERT_COLUMNS can only name the certificate's columns. */
+    if (sqlite3_prepare_v2(be->db,
+                           "SELECT " CERT_COLUMNS ", (SELECT ch.profile FROM challenges ch "
+                           "WHERE ch.id = c.challenge_id) FROM certificates c "
+                           "WHERE " EXPIRING_WHERE " ORDER BY c.not_after, c.serial",
+                           -1, &s, NULL) != SQLITE_OK) {
+        sq_fail(be, "prepare expiring list");
+        goto out;
+    }
+    if (sqlite3_bind_int64(s, 1, now) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 2, until) != SQLITE_OK) {
+        sq_fail(be, "bind expiring list");
+        goto out;
+    }
+    for (;;) {
+        src = sqlite3_step(s);
+        if (src == SQLITE_DONE)
+            break;
+        if (src != SQLITE_ROW) {
+            sq_fail(be, "list expiring certificates");
+            goto out;
+        }
+        rc = read_cert_row(be, s, &ci);
+        if (rc == 0 && sq_dup_col(s, 17, &profile) != 0)
+            rc = SCEP_ERR_NOMEM;
+        if (rc != 0)
+            goto out;
+        rc = cb(ci, profile, arg);
+        scep_cert_info_free(ci);
+        ci = NULL;
+        free(profile);
+        profile = NULL;
+        if (rc != 0)
+            goto out;
+        rc = SCEP_ERR_STORE;
+    }
+    rc = 0;
+out:
+    scep_cert_info_free(ci);
+    free(profile);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Counts certificates by state at now (scep_store_count_certs()): one
+ * pass over the table for the three states, and the expiry condition on
+ * the not_after index for the fourth. */
+int sq_count_certs(void *vbe, int64_t now, int64_t within, struct scep_cert_counts *out)
+{
+    struct sq_be *be = vbe;
+    sqlite3_stmt *s = NULL;
+    int rc = SCEP_ERR_STORE;
+
+    if (sqlite3_prepare_v2(be->db,
+                           "SELECT count(*) FILTER (WHERE status = 0 AND not_after > ?1), "
+                           "count(*) FILTER (WHERE status = 1), "
+                           "count(*) FILTER (WHERE status = 0 AND not_after <= ?1), "
+                           "(SELECT count(*) FROM certificates c WHERE " EXPIRING_WHERE ") "
+                           "FROM certificates",
+                           -1, &s, NULL) != SQLITE_OK) {
+        sq_fail(be, "prepare certificate counts");
+        goto out;
+    }
+    if (sqlite3_bind_int64(s, 1, now) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 2, now + within) != SQLITE_OK) {
+        sq_fail(be, "bind certificate counts");
+        goto out;
+    }
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        sq_fail(be, "count certificates");
+        goto out;
+    }
+    out->valid = sqlite3_column_int64(s, 0);
+    out->revoked = sqlite3_column_int64(s, 1);
+    out->expired = sqlite3_column_int64(s, 2);
+    out->expiring = sqlite3_column_int64(s, 3);
+    rc = 0;
+out:
+    sqlite3_finalize(s);
+    return rc;
+}

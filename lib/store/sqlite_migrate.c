@@ -109,11 +109,33 @@ static const struct migration migrations[] = {
         "CREATE INDEX challenges_expires_at ON challenges (expires_at);"
         "ALTER TABLE certificates ADD COLUMN challenge_id INTEGER;"
         "ALTER TABLE requests ADD COLUMN challenge_id INTEGER;"},
+    /* Expiry notices (store.h, "Expiry notices"): one row per
+     * (certificate, threshold, channel), claimed by the INSERT that
+     * makes it, so that of several scepd nodes sharing the database one
+     * sends each notice.  No foreign key: a notice's record outlives
+     * nothing it refers to, and imported certificates are rows like any
+     * other.  The index on renewed_serial serves the "has a successor"
+     * test of the expiry listing.  (Issue 8.) */
+    {5, "CREATE TABLE IF NOT EXISTS notices ("
+        " serial TEXT NOT NULL,"
+        " threshold INTEGER NOT NULL,"
+        " channel TEXT NOT NULL,"
+        " not_after INTEGER NOT NULL,"
+        " state INTEGER NOT NULL DEFAULT 0 CHECK (state IN (0, 1, 2)),"
+        " attempts INTEGER NOT NULL DEFAULT 0,"
+        " claimed_by TEXT,"
+        " claimed_at INTEGER NOT NULL DEFAULT 0,"
+        " lease_until INTEGER NOT NULL DEFAULT 0,"
+        " next_attempt_at INTEGER NOT NULL DEFAULT 0,"
+        " sent_at INTEGER NOT NULL DEFAULT 0,"
+        " last_error TEXT,"
+        " PRIMARY KEY (serial, threshold, channel));"
+        "CREATE INDEX IF NOT EXISTS notices_state ON notices (state);"
+        "CREATE INDEX IF NOT EXISTS certificates_renewed_serial"
+        " ON certificates (renewed_serial);"},
     /* Bearer tokens of the admin API (store.h): only the SHA-256 of the
-     * token is kept.  Planned as version 7 (5 and 6 are other work in
-     * flight); it is the next step here until those land, and takes its
-     * place after them at merge. */
-    {5, "CREATE TABLE tokens ("
+     * token is kept.  */
+    {6, "CREATE TABLE tokens ("
         " id INTEGER PRIMARY KEY AUTOINCREMENT,"
         " name TEXT NOT NULL UNIQUE,"
         " role TEXT NOT NULL,"

@@ -612,6 +612,87 @@ void scep_challenge_info_free(struct scep_challenge_info *ci)
     free(ci);
 }
 
+/* Walks the certificates the expiry job watches; see store.h. */
+int scep_store_list_expiring(struct scep_store *st, int64_t now, int64_t until,
+                             scep_store_expiring_cb cb, void *arg)
+{
+    if (st == NULL || cb == NULL || now < 0 || until < now)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->list_expiring(st->be, now, until, cb, arg);
+}
+
+/* Counts certificates by state; see store.h.  *out is set on success. */
+int scep_store_count_certs(struct scep_store *st, int64_t now, int64_t within,
+                           struct scep_cert_counts *out)
+{
+    struct scep_cert_counts c;
+    int rc;
+
+    if (st == NULL || out == NULL || now < 0 || within < 0)
+        return SCEP_ERR_INVALID_ARG;
+    memset(&c, 0, sizeof(c));
+    rc = st->ops->count_certs(st->be, now, within, &c);
+    if (rc == 0)
+        *out = c;
+    return rc;
+}
+
+/* 1 when k names a notice: a serial, a threshold >= 0 and a channel. */
+static int notice_key_ok(const struct scep_notice_key *k)
+{
+    return k != NULL && k->serial != NULL && k->serial[0] != '\0' && k->threshold >= 0 &&
+           k->channel != NULL && k->channel[0] != '\0';
+}
+
+/* Claims a notice; see store.h. */
+int scep_store_notice_claim(struct scep_store *st, const struct scep_notice_key *k,
+                            int64_t not_after, const char *claimer, int64_t now,
+                            int64_t lease_until, int64_t *attempt)
+{
+    int64_t a = 0;
+    int rc;
+
+    if (st == NULL || !notice_key_ok(k) || claimer == NULL || claimer[0] == '\0' || now < 0 ||
+        lease_until <= now)
+        return SCEP_ERR_INVALID_ARG;
+    rc = st->ops->notice_claim(st->be, k, not_after, claimer, now, lease_until, &a);
+    if (rc == 0 && attempt != NULL)
+        *attempt = a;
+    return rc;
+}
+
+/* Records a claimed notice's outcome; see store.h. */
+int scep_store_notice_finish(struct scep_store *st, const struct scep_notice_key *k,
+                             const char *claimer, int64_t attempt, int sent, int64_t now,
+                             int64_t next_attempt_at, const char *error)
+{
+    if (st == NULL || !notice_key_ok(k) || claimer == NULL || attempt < 1 || now < 0)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->notice_finish(st->be, k, claimer, attempt, sent != 0, now,
+                                  sent ? 0 : next_attempt_at, sent ? NULL : error);
+}
+
+/* Looks a notice up; see store.h. */
+int scep_store_get_notice(struct scep_store *st, const struct scep_notice_key *k,
+                          struct scep_notice_info **out)
+{
+    if (st == NULL || !notice_key_ok(k) || out == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->get_notice(st->be, k, out);
+}
+
+/* Frees an owned notice record and every string in it.  Accepts NULL. */
+void scep_notice_info_free(struct scep_notice_info *ni)
+{
+    if (ni == NULL)
+        return;
+    free(ni->serial);
+    free(ni->channel);
+    free(ni->claimed_by);
+    free(ni->last_error);
+    free(ni);
+}
+
 /* The longest token name the store takes; lib/admin/tokens.c keeps to a
  * narrower rule of its own. */
 #define STORE_TOKEN_NAME_MAX 128

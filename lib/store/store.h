@@ -353,6 +353,117 @@ int scep_store_purge_challenges(struct scep_store *st, int64_t now, int64_t *pur
 void scep_challenge_info_free(struct scep_challenge_info *ci);
 
 /* ------------------------------------------------------------------ */
+/* Expiry notices (issue 8)                                           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The certificates the expiry job watches (lib/admin/notify.c) and that
+ * "scepctl expiring" lists: every certificate row, whatever put it in the
+ * store (issued here or imported), that is valid (not revoked), has not
+ * expired at now (not_after > now), expires by until (not_after <=
+ * until), and is not renewed: no other certificate names it in
+ * renewed_serial.  (A "superseded" flag, when the schema has one, is one
+ * more condition of the same query in each backend.)  profile is the
+ * profile of the one-time challenge that admitted the certificate while
+ * that challenge is still stored, else NULL.  Both pointers are borrowed
+ * for the call.
+ */
+typedef int (*scep_store_expiring_cb)(const struct scep_cert_info *ci, const char *profile,
+                                      void *arg);
+
+/*
+ * Calls cb for each certificate described above, soonest to expire
+ * first (ties by serial); a non-zero return from cb stops the walk and
+ * is returned.  cb may call back into the store.  SCEP_ERR_INVALID_ARG
+ * when until < now.
+ */
+int scep_store_list_expiring(struct scep_store *st, int64_t now, int64_t until,
+                             scep_store_expiring_cb cb, void *arg);
+
+/* Certificates by state at a time, for gauges. */
+struct scep_cert_counts {
+    int64_t valid;    /* not revoked, not expired */
+    int64_t revoked;  /* revoked (expired or not) */
+    int64_t expired;  /* not revoked, not_after <= now */
+    int64_t expiring; /* of valid: what scep_store_list_expiring(now, now + within) lists */
+};
+
+/* Counts the certificates at now into *out, expiring ones within
+ * `within` seconds (>= 0).  0 or SCEP_ERR_STORE. */
+int scep_store_count_certs(struct scep_store *st, int64_t now, int64_t within,
+                           struct scep_cert_counts *out);
+
+enum scep_notice_state {
+    SCEP_NOTICE_SENDING = 0, /* claimed; the claimer is sending it (until lease_until) */
+    SCEP_NOTICE_SENT = 1,    /* delivered: never claimed again */
+    SCEP_NOTICE_FAILED = 2   /* the last attempt failed; claimable again at next_attempt_at */
+};
+
+/*
+ * One notice: certificate serial, crossed threshold (seconds before
+ * not_after) and channel ("webhook", "email").  The triple is the
+ * notice's identity, unique in the store.
+ */
+struct scep_notice_key {
+    const char *serial;
+    int64_t threshold;
+    const char *channel;
+};
+
+/* A notice's record.  Owned (free with scep_notice_info_free()). */
+struct scep_notice_info {
+    char *serial;
+    int64_t threshold;
+    char *channel;
+    int64_t not_after; /* the certificate's, when first claimed */
+    int state;         /* enum scep_notice_state */
+    int64_t attempts;  /* claims so far, this one included */
+    char *claimed_by;  /* the last claimer's name */
+    int64_t claimed_at;
+    int64_t lease_until;     /* SENDING: another claimer may take it over after this */
+    int64_t next_attempt_at; /* FAILED: claimable from this time on */
+    int64_t sent_at;         /* SENT: when */
+    char *last_error;        /* FAILED: why, NULL otherwise */
+};
+
+/*
+ * Claims notice k for claimer (a name unique to the process, say
+ * "host:pid:random") at now, in one durable transaction, before anything
+ * is sent.  The claim is a new row (INSERT ... ON CONFLICT DO NOTHING on
+ * the notice's unique key, the same statement in both backends), or an
+ * existing one taken over: FAILED with next_attempt_at <= now, or
+ * SENDING with lease_until <= now (its claimer died or hung while
+ * sending).  A guarded UPDATE makes the takeover, so of several claimers
+ * racing, on any number of nodes, exactly one gets it.  The claim lasts
+ * until lease_until (> now).  not_after is recorded with a new row.
+ * Returns 0 with *attempt (may be NULL) set to the claim's attempt
+ * number (1 for the first), which finishing the notice must quote; or
+ * SCEP_ERR_EXISTS when it is not to be claimed now: sent, being sent by
+ * someone else, or waiting for its retry time (nothing written).
+ */
+int scep_store_notice_claim(struct scep_store *st, const struct scep_notice_key *k,
+                            int64_t not_after, const char *claimer, int64_t now,
+                            int64_t lease_until, int64_t *attempt);
+
+/*
+ * Records the outcome of claimer's attempt (the number claim gave) on
+ * notice k at now: sent (SENT, sent_at = now) or failed (FAILED, retried
+ * from next_attempt_at, with error; may be NULL).  Only the holder of
+ * the claim may: SCEP_ERR_NOT_FOUND when the notice is not SENDING under
+ * that claimer and attempt (the lease ran out and someone else took it
+ * over; nothing written).
+ */
+int scep_store_notice_finish(struct scep_store *st, const struct scep_notice_key *k,
+                             const char *claimer, int64_t attempt, int sent, int64_t now,
+                             int64_t next_attempt_at, const char *error);
+
+/* Looks a notice up; SCEP_ERR_NOT_FOUND when absent.  *out: free with
+ * scep_notice_info_free(). */
+int scep_store_get_notice(struct scep_store *st, const struct scep_notice_key *k,
+                          struct scep_notice_info **out);
+
+/* Frees an owned notice record.  Accepts NULL. */
+void scep_notice_info_free(struct scep_notice_info *ni);
 /* API bearer tokens                                                  */
 /* ------------------------------------------------------------------ */
 

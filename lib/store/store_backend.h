@@ -61,6 +61,15 @@ struct scep_store_ops {
     int (*revoke_challenge)(void *be, int64_t id, int64_t at, const struct scep_audit_event *ev);
     int (*purge_challenges)(void *be, int64_t now, int64_t *purged,
                             const struct scep_audit_event *ev);
+    int (*list_expiring)(void *be, int64_t now, int64_t until, scep_store_expiring_cb cb,
+                         void *arg);
+    int (*count_certs)(void *be, int64_t now, int64_t within, struct scep_cert_counts *out);
+    int (*notice_claim)(void *be, const struct scep_notice_key *k, int64_t not_after,
+                        const char *claimer, int64_t now, int64_t lease_until, int64_t *attempt);
+    int (*notice_finish)(void *be, const struct scep_notice_key *k, const char *claimer,
+                         int64_t attempt, int sent, int64_t now, int64_t next_attempt_at,
+                         const char *error);
+    int (*get_notice)(void *be, const struct scep_notice_key *k, struct scep_notice_info **out);
     int (*add_token)(void *be, const struct scep_token_info *ti, const struct scep_audit_event *ev,
                      int64_t *id);
     /* by hash when hash is not NULL, else by name */

@@ -39,6 +39,8 @@ const struct ctl_command ctl_commands[] = {
      "scepctl list [--status valid|revoked|expired|all] [--expiring DAYS]\n"
      "             [--subject TEXT] [--limit N]",
      ctl_cmd_list},
+    {"expiring", "list certificates expiring within a window, as expiry notices see them",
+     "scepctl expiring [--within 30d|12h|90m|DAYS]", ctl_cmd_expiring},
     {"show", "show one certificate", "scepctl show SERIAL [--pem]", ctl_cmd_show},
     {"revoke", "revoke a certificate",
      "scepctl revoke SERIAL [--reason unspecified|keyCompromise|caCompromise|\n"

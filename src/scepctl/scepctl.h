@@ -54,6 +54,7 @@ struct ctl_command {
 int ctl_cmd_init(struct ctl *c, int argc, char **argv);
 int ctl_cmd_ca(struct ctl *c, int argc, char **argv);
 int ctl_cmd_list(struct ctl *c, int argc, char **argv);
+int ctl_cmd_expiring(struct ctl *c, int argc, char **argv);
 int ctl_cmd_show(struct ctl *c, int argc, char **argv);
 int ctl_cmd_revoke(struct ctl *c, int argc, char **argv);
 int ctl_cmd_unhold(struct ctl *c, int argc, char **argv);

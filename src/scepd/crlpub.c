@@ -12,6 +12,7 @@
 #include <scep/error.h>
 
 #include "crlpub.h"
+#include "gauges.h"
 #include "scepd.h"
 #include "admin/admin.h"
 #include "ca/ca.h"
@@ -31,6 +32,7 @@ struct crlpub_slot {
 
 struct scepd_crlpub {
     const struct scep_config *cfg;
+    struct scepd_gauges *gauges; /* borrowed, may be NULL */
     struct scep_store *st;
     char dir[4096];      /* STATE_DIR/crl */
     char current_fp[65]; /* the CA current.crl was last written for */
@@ -38,7 +40,8 @@ struct scepd_crlpub {
     int next_slot; /* round robin when every slot is taken */
 };
 
-int scepd_crlpub_new(const struct scep_config *cfg, struct scepd_crlpub **out)
+int scepd_crlpub_new(const struct scep_config *cfg, struct scepd_gauges *g,
+                     struct scepd_crlpub **out)
 {
     struct scepd_crlpub *p = NULL;
     char why[256];
@@ -49,6 +52,7 @@ int scepd_crlpub_new(const struct scep_config *cfg, struct scepd_crlpub **out)
         goto out;
     }
     p->cfg = cfg;
+    p->gauges = g;
     n = snprintf(p->dir, sizeof(p->dir), "%s/crl", cfg->state_dir);
     if (n < 0 || (size_t)n >= sizeof(p->dir)) {
         scepd_log(SCEPD_ERROR, "CRL publisher: state directory path too long", NULL);
@@ -114,6 +118,24 @@ static int crlpub_write(const struct scepd_crlpub *p, const char *name, const un
     return util_write_atomic(path, der, len, 0644, 0);
 }
 
+/* Tells the gauges issuer's notAfter and, once one was made, its CRL's
+ * nextUpdate (the builder sets it to made + crl_validity_hours). */
+static void crlpub_gauge(const struct scepd_crlpub *p, X509 *issuer, const char *kid,
+                         const struct crlpub_slot *s)
+{
+    struct tm tm;
+    int64_t not_after = 0;
+
+    if (p->gauges == NULL)
+        return;
+    /* ASN1_TIME_to_tm reads UTCTime and GeneralizedTime alike, in UTC. */
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(issuer), &tm) == 1)
+        not_after = (int64_t)timegm(&tm);
+    scepd_gauges_ca_set(p->gauges, kid, not_after,
+                        s->made != 0 ? (int64_t)s->made + (int64_t)p->cfg->crl_validity_hours * 3600
+                                     : 0);
+}
+
 /* Publishes the CRL of issuer (current when is_current) if it is due.
  * Returns 1 when written, 0 when not due, or SCEP_ERR_*. */
 static int crlpub_one(struct scepd_crlpub *p, const struct scep_ca *ca, X509 *issuer,
@@ -136,8 +158,10 @@ static int crlpub_one(struct scepd_crlpub *p, const struct scep_ca *ca, X509 *is
     /* Half-way to nextUpdate leaves relying parties that fetch late a
      * CRL that is still valid. */
     if (s->made != 0 && memcmp(s->digest, digest, sizeof(digest)) == 0 &&
-        now - s->made < validity / 2 && (!is_current || strcmp(p->current_fp, fp) == 0))
+        now - s->made < validity / 2 && (!is_current || strcmp(p->current_fp, fp) == 0)) {
+        crlpub_gauge(p, issuer, kid, s);
         return 0;
+    }
     rc = scep_admin_make_crl_encoded(p->st, ca, issuer, validity, NULL, 0, &der, &len, &info);
     if (rc != 0)
         goto out;
@@ -151,6 +175,7 @@ static int crlpub_one(struct scepd_crlpub *p, const struct scep_ca *ca, X509 *is
     }
     memcpy(s->digest, digest, sizeof(digest));
     s->made = now;
+    crlpub_gauge(p, issuer, kid, s);
     {
         struct scepd_logline l;
 
@@ -173,6 +198,8 @@ int scepd_crlpub_run(struct scepd_crlpub *p, const struct scep_ca *ca)
     X509 *c;
     int i, rc, written = 0, failed = 0;
 
+    if (p->gauges != NULL)
+        scepd_gauges_ca_begin(p->gauges);
     c = scep_ca_get0_cert(ca);
     for (i = 0; c != NULL; c = scep_ca_get0_archived(ca, i++)) {
         rc = crlpub_one(p, ca, c, i == 0);
@@ -190,5 +217,7 @@ int scepd_crlpub_run(struct scepd_crlpub *p, const struct scep_ca *ca)
             written += rc;
         }
     }
+    if (p->gauges != NULL)
+        scepd_gauges_ca_end(p->gauges);
     return failed ? -1 : written;
 }

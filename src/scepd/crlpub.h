@@ -16,6 +16,7 @@
 
 struct scep_ca;
 struct scep_config;
+struct scepd_gauges;
 struct scepd_crlpub; /* opaque */
 
 /* How often the publisher looks for changes, in seconds. */
@@ -23,10 +24,13 @@ struct scepd_crlpub; /* opaque */
 
 /*
  * Makes a publisher for cfg (borrowed; must outlive it): opens its store
- * connection and makes STATE_DIR/crl (0755).  Returns 0, or -1 after
+ * connection and makes STATE_DIR/crl (0755).  Each round also tells g
+ * (borrowed, may be NULL; gauges.h) every CA's notAfter and the
+ * nextUpdate of the CRL last written for it.  Returns 0, or -1 after
  * logging why; *out: scepd_crlpub_free().
  */
-int scepd_crlpub_new(const struct scep_config *cfg, struct scepd_crlpub **out);
+int scepd_crlpub_new(const struct scep_config *cfg, struct scepd_gauges *g,
+                     struct scepd_crlpub **out);
 
 /*
  * One round over ca's CAs: writes STATE_DIR/crl/<key id>.crl (DER) for

@@ -23,6 +23,7 @@
 #include <scep/message.h>
 
 #include "fetch.h"
+#include "gauges.h"
 #include "limits.h"
 #include "policy/webhook.h"
 #include "request.h"
@@ -369,7 +370,8 @@ static void healthz_handler(struct scepd_request *req, struct scepd_app *app)
     }
 }
 
-/* /metrics: the Prometheus text of every worker's counters. */
+/* /metrics: the Prometheus text of every worker's counters, then the
+ * gauges the background jobs last set (gauges.h). */
 void scepd_metrics_handler(struct scepd_request *req, struct scepd_app *app)
 {
     const struct scepd_server *srv = app->srv;
@@ -377,7 +379,7 @@ void scepd_metrics_handler(struct scepd_request *req, struct scepd_app *app)
     unsigned char *text;
 
     if (buf == NULL || scepd_metrics_render(srv->metrics_ptrs, (size_t)srv->nworkers, buf) != 0 ||
-        (text = evbuffer_pullup(buf, -1)) == NULL) {
+        scepd_gauges_render(srv->gauges, buf) != 0 || (text = evbuffer_pullup(buf, -1)) == NULL) {
         scepd_reply_refuse(req, 500, "cannot render metrics");
         evbuffer_free(buf);
         return;

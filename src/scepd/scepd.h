@@ -10,7 +10,9 @@
  * handler), request.h (what a handler sees and how it replies), http.h
  * (a listener served on one worker), conn.h (connection accounting),
  * worker.h (one worker thread), crlpub.h (the CRL publisher), fetch.h
- * (a worker's asynchronous HTTP client, for webhooks).
+ * (a worker's asynchronous HTTP client, for webhooks), notify.h (the
+ * expiry notification thread), gauges.h (the /metrics gauges the
+ * background jobs set).
  * Nothing here is part of libscep.
  *
  * How a request travels: a listener's socket is shared by every worker;
@@ -225,6 +227,9 @@ struct scepd_server {
     /* The process's rate limits (limits.h; shared, they lock
      * themselves); NULL: none.  Freed by scepd_serve(). */
     struct scepd_limits *limits;
+    /* The gauges the background jobs set and /metrics renders
+     * (gauges.h; they lock themselves).  Freed by scepd_serve(). */
+    struct scepd_gauges *gauges;
     /* The database file as opened (see scepd_store_present). */
     int db_watch;
     dev_t db_dev;

@@ -49,10 +49,12 @@
 
 #include "api.h"
 #include "crlpub.h"
+#include "gauges.h"
 #include "housekeep.h"
 #include "sdnotify.h"
 #include "limits.h"
 #include "listener.h"
+#include "notify.h"
 #include "route.h"
 #include "scepd.h"
 #include "worker.h"
@@ -74,6 +76,7 @@ struct server_main {
     struct scepd_crlpub *crlpub;
     struct event *housekeep_ev;
     struct scepd_housekeep *housekeep;
+    struct scepd_notify *notify;
     struct scep_ca *ca;
     struct scepd_router *routes;
     struct scepd_router *admin_routes; /* the admin API's table; NULL without admin_listen */
@@ -211,6 +214,8 @@ static void server_signal(evutil_socket_t sig, short what, void *arg)
     evtimer_del(m->rollover);
     evtimer_del(m->crlpub_ev);
     evtimer_del(m->housekeep_ev);
+    /* It leaves within about a second (notify.h); joined at the end. */
+    scepd_notify_stop(m->notify);
     for (i = 0; i < m->srv.nworkers; i++)
         scepd_worker_stop(m->workers[i]);
     /* The workers close their dups of the sockets as they stop; with
@@ -694,6 +699,10 @@ int scepd_serve(const struct scep_config *cfg, struct scep_ca *ca, const char *c
         scepd_log(SCEPD_ERROR, "cannot set up the rate limits", NULL);
         goto out;
     }
+    if (scepd_gauges_new(&m.srv.gauges) != 0) {
+        scepd_log(SCEPD_ERROR, "cannot set up the gauges", NULL);
+        goto out;
+    }
     if (cfg->admin_listen != NULL &&
         scepd_limits_set_auth(m.srv.limits, cfg->admin_auth_fail_per_minute,
                               cfg->admin_auth_fail_burst) != 0) {
@@ -732,12 +741,16 @@ int scepd_serve(const struct scep_config *cfg, struct scep_ca *ca, const char *c
     server_watch_db(&m.srv);
     /* The first round runs before the ready line, so that the files are
      * there when scepd says it serves. */
-    if (scepd_crlpub_new(cfg, &m.crlpub) != 0)
+    if (scepd_crlpub_new(cfg, m.srv.gauges, &m.crlpub) != 0)
         goto out;
     server_crlpub(-1, EV_TIMEOUT, &m);
     if (scepd_housekeep_new(cfg, &m.housekeep) != 0)
         goto out;
     server_housekeep(-1, EV_TIMEOUT, &m);
+    /* Its first count runs here too, so the gauges are there at the
+     * ready line; its rounds run on its own thread (notify.h). */
+    if (scepd_notify_new(cfg, m.srv.gauges, &m.notify) != 0 || scepd_notify_start(m.notify) != 0)
+        goto out;
 
     /* Workers inherit a mask blocking the signals main handles, so they
      * are delivered to the main thread, whose loop handles them. */
@@ -768,6 +781,9 @@ int scepd_serve(const struct scep_config *cfg, struct scep_ca *ca, const char *c
 join:
     for (i = 0; i < m.srv.nworkers; i++)
         scepd_worker_join(m.workers[i]);
+    /* Stopped by the signal that ended the loop, or not started. */
+    scepd_notify_free(m.notify);
+    m.notify = NULL;
     if (started != m.srv.nworkers)
         rc = SCEPD_EXIT_RUNTIME;
     else
@@ -794,6 +810,7 @@ out:
     if (m.housekeep_ev != NULL)
         event_free(m.housekeep_ev);
     scepd_housekeep_free(m.housekeep);
+    scepd_notify_free(m.notify);
     if (m.base != NULL)
         event_base_free(m.base);
     for (i = 0; i < SERVER_MAX_LISTENERS; i++)
@@ -802,6 +819,7 @@ out:
     scepd_router_free(m.admin_routes);
     /* After the workers, which borrow it. */
     scepd_limits_free(m.srv.limits);
+    scepd_gauges_free(m.srv.gauges);
     scep_ca_free(m.ca);
     return rc;
 }

@@ -146,6 +146,30 @@ done
     fail "scepd_ca_private_key_operations_total is not rendered exactly once"
 ops_before=$(awk '/^scepd_ca_private_key_operations_total / {print $2}' "$BODY")
 
+say "/metrics has the gauges: CA notAfter, CRL nextUpdate, certificates, expiring, pending"
+for fam in scepd_ca_not_after_seconds scepd_crl_next_update_seconds scepd_certificates \
+    scepd_certificates_expiring scepd_notifications_pending scepd_certificates_counted_seconds; do
+    grep -q "^# HELP $fam " "$BODY" || fail "/metrics lacks '# HELP $fam'"
+    grep -q "^# TYPE $fam gauge$" "$BODY" || fail "/metrics lacks '# TYPE $fam gauge'"
+done
+kid=$(openssl x509 -in "$SCEPD_STATE/ca.crt" -noout -ext subjectKeyIdentifier 2>/dev/null |
+    tail -n 1 | tr -d ' :' | tr 'A-F' 'a-f')
+na=$(date -d "$(openssl x509 -in "$SCEPD_STATE/ca.crt" -noout -enddate | cut -d= -f2)" +%s)
+grep -qi "^scepd_ca_not_after_seconds{ca_key_id=\"$kid\"} $na$" "$BODY" ||
+    fail "/metrics lacks scepd_ca_not_after_seconds{ca_key_id=\"$kid\"} $na: $(grep '^scepd_ca_not_after' "$BODY")"
+nu=$(awk -v k="$kid" 'tolower($0) ~ "^scepd_crl_next_update_seconds\\{ca_key_id=\"" k "\"\\}" {print $2}' "$BODY")
+now=$(date +%s)
+[ -n "$nu" ] && [ "$nu" -gt "$now" ] ||
+    fail "scepd_crl_next_update_seconds for $kid is '$nu' (want a time after $now)"
+for st in valid revoked expired; do
+    grep -q "^scepd_certificates{status=\"$st\"} [0-9][0-9]*$" "$BODY" ||
+        fail "/metrics lacks scepd_certificates{status=\"$st\"}"
+done
+grep -q '^scepd_certificates_expiring{within="30d"} [0-9][0-9]*$' "$BODY" ||
+    fail "/metrics lacks scepd_certificates_expiring{within=\"30d\"}"
+grep -q '^scepd_notifications_pending [0-9][0-9]*$' "$BODY" ||
+    fail "/metrics lacks scepd_notifications_pending"
+
 say "an enrollment costs the CA private-key operations, and /metrics shows them"
 [ -n "${SCEPC:-}" ] && [ -x "$SCEPC" ] || fail "SCEPC (the scepc program) is not set"
 "$SCEPC" enroll --url "$SCEPD_URL" --challenge "$IT_CHALLENGE" --subject CN=metrics-ops \

@@ -11,12 +11,25 @@
 #   - one key (one transactionID) enrolled by 6 clients at once, 3 on
 #     each node: one certificate is stored and every client holds it;
 #   - a revocation through node A's scepctl is in the CRL that scepctl
-#     builds for node B, and CRL numbers from both keep growing.
+#     builds for node B, and CRL numbers from both keep growing;
+#   - both nodes look for expiring certificates every second (a 400-day
+#     threshold makes every new certificate due at once) and race to
+#     claim each notice: the test webhook gets exactly one per
+#     certificate.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg.sh"
 need pki openssl curl
 
 pg_start
+
+SECRET="nodes-$IT_CHALLENGE"
+printf '%s\n' "$SECRET" >"$IT_WORK/secret"
+chmod 600 "$IT_WORK/secret"
+python3 "$SCEP_IT_DIR/webhook_server.py" --port-file "$IT_WORK/hook.port" --secret "$SECRET" \
+    --log "$IT_WORK/hook.log" 2>"$IT_WORK/hook.err" &
+IT_PIDS+=("$!")
+for i in $(seq 1 100); do [ -s "$IT_WORK/hook.port" ] && break; sleep 0.1; done
+[ -s "$IT_WORK/hook.port" ] || fail "the test webhook did not start: $(cat "$IT_WORK/hook.err")"
 
 say "node A creates the CA; node B gets a copy of its key files"
 "$SCEPCTL" --state-dir "$IT_WORK/a" init --rsa-bits 2048 --subject "CN=pg nodes CA" >/dev/null ||
@@ -27,7 +40,10 @@ say "both nodes start at once on the new database"
 # Not scepd_start, which waits for one node before the next can start.
 for n in a b; do
     "$SCEPD" --state-dir "$IT_WORK/$n" --listen 127.0.0.1:0 --challenge "$IT_CHALLENGE" \
-        --database "$PG_URI" --workers 2 >"$IT_WORK/$n.scepd.out" 2>>"$IT_WORK/$n.scepd.log" &
+        --database "$PG_URI" --workers 2 --notify-days 400 --notify-interval-seconds 1 \
+        --notify-webhook-url "http://127.0.0.1:$(cat "$IT_WORK/hook.port")/allow" \
+        --notify-webhook-secret-file "$IT_WORK/secret" \
+        >"$IT_WORK/$n.scepd.out" 2>>"$IT_WORK/$n.scepd.log" &
     IT_PIDS+=("$!")
     eval "PID_$n=\$!"
 done
@@ -43,8 +59,8 @@ for n in a b; do
     eval "URL_$n=\$url"
     say "node $n serving at $url"
 done
-[ "$(pg_sql 'SELECT count(*) FROM schema_version')" = 5 ] ||
-    fail "schema_version holds $(pg_sql 'SELECT count(*) FROM schema_version') rows (want 5: each step once)"
+[ "$(pg_sql 'SELECT count(*) FROM schema_version')" = 6 ] ||
+    fail "schema_version holds $(pg_sql 'SELECT count(*) FROM schema_version') rows (want 6: each step once)"
 SCEPD_STATE=$IT_WORK/a
 SCEPD_URL=$URL_a
 fetch_ca_certs "$IT_WORK/ca"
@@ -138,3 +154,20 @@ crlnum() { openssl crl -in "$1" -noout -crlnumber | sed 's/.*=//'; }
 # openssl prints the number as 0x.. hex, which $(( )) reads.
 [ $(($(crlnum "$IT_WORK/a.crl"))) -gt $(($(crlnum "$IT_WORK/b.crl"))) ] ||
     fail "A's CRL number $(crlnum "$IT_WORK/a.crl") is not above B's $(crlnum "$IT_WORK/b.crl")"
+
+say "two nodes racing for every expiry notice: one webhook notice per certificate"
+want=$(pg_sql "SELECT count(*) FROM certificates")
+for i in $(seq 1 100); do
+    [ "$(pg_sql "SELECT count(*) FROM notices WHERE state = 1")" = "$want" ] && break
+    sleep 0.2
+done
+sleep 2
+[ "$(pg_sql "SELECT count(*) FROM notices WHERE state = 1")" = "$want" ] ||
+    fail "$(pg_sql "SELECT count(*) FROM notices WHERE state = 1") notices sent (want $want)"
+python3 - "$IT_WORK/hook.log" "$want" <<'PY' || fail "the webhook did not get each notice once"
+import collections, json, sys
+c = collections.Counter(json.loads(l)["serial"] for l in open(sys.argv[1]) if l.strip())
+assert len(c) == int(sys.argv[2]), (len(c), sys.argv[2])
+assert set(c.values()) == {1}, [s for s, n in c.items() if n != 1]
+PY
+say "notices claimed by: $(pg_sql "SELECT string_agg(DISTINCT split_part(claimed_by, ':', 2), ' ') FROM notices")"

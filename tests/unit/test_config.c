@@ -498,7 +498,8 @@ static void count_key(const char *key, const char *section, const char *help, vo
     assert_true(scep_config_is_key(key));
     assert_true(strcmp(section, "server") == 0 || strcmp(section, "ca") == 0 ||
                 strcmp(section, "enroll") == 0 || strcmp(section, "tls") == 0 ||
-                strcmp(section, "admin") == 0 || strcmp(section, "limits") == 0);
+                strcmp(section, "limits") == 0 || strcmp(section, "notify") == 0 ||
+                strcmp(section, "admin") == 0);
     assert_true(strlen(help) > 0);
     (*n)++;
 }
@@ -511,7 +512,8 @@ static void test_each_key(void **state)
     scep_config_each_key(count_key, &n);
     /* one per field of struct scep_config and of struct
      * scep_config_profile, and the 23 rule keys of lib/policy/rules.h */
-    assert_int_equal(n, 48 + 8 + 23); /* 8: the [admin] keys */
+    /* 12: the [notify] keys, 8: the [admin] keys */
+    assert_int_equal(n, 48 + 12 + 8 + 23);
 }
 
 /* With public_url, issued certificates point at scepd's own /crl and
@@ -592,6 +594,79 @@ static void test_tls_keys(void **state)
     assert_string_equal(c->tls_listen, "127.0.0.1:8443");
 }
 
+/* [notify]: thresholds with units, checked at read with the line; keys
+ * that depend on one another checked together; secret files read, the
+ * password file only at mode 0600. */
+static void test_notify_keys(void **state)
+{
+    struct fixture *f = *state;
+    struct scep_config *c = &f->c;
+    char *conf, *pw, *pw_group, *secret, text[1024];
+
+    assert_string_equal(c->notify_days, "30,7,1");
+    assert_int_equal(c->notify_interval_seconds, 300);
+    assert_int_equal(c->smtp_timeout_seconds, 30);
+    assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), 0);
+    assert_int_equal(c->notify_nthresholds, 3);
+    assert_int_equal(c->notify_thresholds[0], 30 * 86400);
+    assert_int_equal(c->notify_thresholds[2], 86400);
+
+    conf = write_file(f, "bad.conf", "[notify]\nnotify_interval_seconds = 5\nnotify_days = 7,7\n",
+                      0600);
+    assert_int_equal(scep_config_load_file(c, conf, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+    assert_non_null(strstr(f->err, "bad.conf:3: notify_days: threshold \"7\" is listed twice"));
+    free(conf);
+    assert_int_equal(scep_config_set(c, "notify-days", "2m, 20s", f->err, sizeof(f->err)), 0);
+    assert_int_equal(scep_config_set(c, "smtp_url", "mailto:x@y", f->err, sizeof(f->err)),
+                     SCEP_ERR_CONFIG);
+    assert_int_equal(scep_config_set(c, "smtp_from", "Ops <ops@x>", f->err, sizeof(f->err)),
+                     SCEP_ERR_CONFIG);
+    assert_int_equal(scep_config_set(c, "smtp_to", "a@x,,b@y", f->err, sizeof(f->err)),
+                     SCEP_ERR_CONFIG);
+    assert_int_equal(scep_config_set(c, "notify_webhook_url", "ftp://x", f->err, sizeof(f->err)),
+                     SCEP_ERR_CONFIG);
+
+    /* Set without what they belong to: refused, not ignored. */
+    assert_int_equal(scep_config_set(c, "smtp_to", "a@x, b@y", f->err, sizeof(f->err)), 0);
+    assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+    assert_non_null(strstr(f->err, "smtp_to is set but smtp_url is not"));
+    assert_int_equal(
+        scep_config_set(c, "smtp_url", "smtps://mail.example:465", f->err, sizeof(f->err)), 0);
+    assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+    assert_non_null(strstr(f->err, "smtp_url needs smtp_from and smtp_to"));
+    assert_int_equal(scep_config_set(c, "smtp_from", "scepd@ca.example", f->err, sizeof(f->err)),
+                     0);
+    assert_int_equal(scep_config_set(c, "smtp_user", "scepd", f->err, sizeof(f->err)), 0);
+    assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+    assert_non_null(strstr(f->err, "smtp_user and smtp_password_file go together"));
+    pw_group = write_file(f, "pw-group", "hunter2\n", 0640);
+    assert_int_equal(scep_config_set(c, "smtp_password_file", pw_group, f->err, sizeof(f->err)), 0);
+    assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), SCEP_ERR_PERMISSIONS);
+    assert_non_null(strstr(f->err, "its group"));
+    pw = write_file(f, "pw", "hunter2\n", 0600);
+    assert_int_equal(scep_config_set(c, "smtp_password_file", pw, f->err, sizeof(f->err)), 0);
+    assert_int_equal(
+        scep_config_set(c, "notify_webhook_url", "https://hook.example/n", f->err, sizeof(f->err)),
+        0);
+    assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), SCEP_ERR_CONFIG);
+    assert_non_null(strstr(f->err, "notify_webhook_url needs"));
+    secret = write_file(f, "secret", "k3y\n", 0600);
+    snprintf(text, sizeof(text), "%s", secret);
+    assert_int_equal(scep_config_set(c, "notify_webhook_secret_file", text, f->err, sizeof(f->err)),
+                     0);
+    assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), 0);
+    assert_string_equal(c->smtp_password, "hunter2");
+    assert_string_equal(c->notify_webhook_secret, "k3y");
+    assert_int_equal(c->notify_nthresholds, 2);
+    assert_int_equal(c->notify_thresholds[0], 120);
+    assert_int_equal(c->notify_thresholds[1], 20);
+    /* Finishing again reads nothing twice and stays valid. */
+    assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), 0);
+    free(pw);
+    free(pw_group);
+    free(secret);
+}
+
 /* The [admin] keys: defaults, what goes together, and bad values. */
 static void test_admin_keys(void **state)
 {
@@ -645,6 +720,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tls_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_public_url_status_urls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_notify_keys, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2085,6 +2085,254 @@ static void test_challenge_race(void **state)
     scep_store_close(st);
 }
 
+/* ---- expiry notices ---- */
+
+/* scep_store_expiring_cb: collects this test's serials (the store may be
+ * shared with other runs, whose rows are skipped). */
+struct exp_collect {
+    char prefix[40];
+    char serials[8][64];
+    char profiles[8][40];
+    int n;
+};
+
+static int exp_cb(const struct scep_cert_info *ci, const char *profile, void *arg)
+{
+    struct exp_collect *c = arg;
+
+    if (strncmp(ci->serial, c->prefix, strlen(c->prefix)) != 0)
+        return 0;
+    assert_true(c->n < 8);
+    snprintf(c->serials[c->n], sizeof(c->serials[0]), "%s", ci->serial);
+    snprintf(c->profiles[c->n], sizeof(c->profiles[0]), "%s", profile != NULL ? profile : "(null)");
+    c->n++;
+    return 0;
+}
+
+/* Valid, unexpired, not renewed, any source: revoked, renewed, expired
+ * and far-off certificates are not listed; soonest first; the profile of
+ * the admitting challenge comes along. */
+static void test_expiring_listing(void **state)
+{
+    struct scep_store *st = open_store();
+    char s[6][64], subj[64], issuer[64];
+    struct scep_cert_info ci;
+    struct exp_collect c;
+    struct scep_challenge_info ch;
+    char hash[65];
+    int64_t now = 2000000000, chal = 0;
+    int i;
+
+    (void)state;
+    uniq(issuer, sizeof(issuer), "I", 0);
+    for (i = 0; i < 6; i++)
+        serial_of(s[i], sizeof(s[i]), i + 1);
+    memset(&ch, 0, sizeof(ch));
+    for (i = 0; i < 64; i++)
+        hash[i] = "0123456789abcdef"[(g_run[i % 14] + g_test + i) & 15];
+    hash[64] = '\0';
+    ch.hash = hash;
+    ch.profile = (char *)"vpn";
+    ch.max_uses = 1;
+    ch.expires_at = FAR_FUTURE;
+    assert_int_equal(scep_store_add_challenge(st, &ch, NULL, &chal), 0);
+    for (i = 0; i < 6; i++) {
+        snprintf(subj, sizeof(subj), "CN=exp%d", i + 1);
+        ci = cert(s[i], subj, issuer);
+        ci.not_after = now + (i == 1 ? 100 : 1000 - i);
+        if (i == 0)
+            ci.challenge_id = chal;
+        if (i == 3)
+            ci.not_after = now - 1; /* expired */
+        if (i == 4)
+            ci.not_after = now + 1000000; /* beyond the window */
+        if (i == 5) {
+            ci.renewed_serial = s[2]; /* renews s[2] */
+            ci.not_after = now + 500000;
+        }
+        assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+    }
+    assert_int_equal(scep_store_revoke(st, s[1], 1, now - 10, NULL), 0);
+    memset(&c, 0, sizeof(c));
+    uniq(c.prefix, sizeof(c.prefix), "0", 0);
+    c.prefix[strlen(c.prefix) - 2] = '\0';
+    assert_int_equal(scep_store_list_expiring(st, now, now + 2000, exp_cb, &c), 0);
+    /* s[0] (now+1000, challenge "vpn") only: s[1] revoked, s[2] renewed
+     * by s[5], s[3] expired, s[4] and s[5] beyond the window. */
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.serials[0], s[0]);
+    assert_string_equal(c.profiles[0], "vpn");
+    memset(&c.serials, 0, sizeof(c.serials));
+    c.n = 0;
+    assert_int_equal(scep_store_list_expiring(st, now, now + 600000, exp_cb, &c), 0);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.serials[0], s[0]);
+    assert_string_equal(c.serials[1], s[5]);
+    assert_int_equal(scep_store_list_expiring(st, now, now - 1, exp_cb, &c), SCEP_ERR_INVALID_ARG);
+    if (g_private) {
+        struct scep_cert_counts n;
+
+        assert_int_equal(scep_store_count_certs(st, now, 2000, &n), 0);
+        assert_true(n.revoked >= 1 && n.expired >= 1 && n.expiring >= 1);
+    }
+    scep_store_close(st);
+}
+
+/* A notice is claimed once; a failed one is retaken at its retry time
+ * (not before), by anyone; only the claim's holder records its end; a
+ * sent one is never claimed again; all of it survives a reopen. */
+static void test_notice_claim_retry_restart(void **state)
+{
+    struct scep_store *st = open_store();
+    struct scep_notice_info *ni = NULL;
+    struct scep_notice_key k;
+    char serial[64];
+    int64_t a = 0, now = 2000000000;
+
+    (void)state;
+    serial_of(serial, sizeof(serial), 1);
+    k.serial = serial;
+    k.threshold = 7 * 86400;
+    k.channel = "webhook";
+    assert_int_equal(scep_store_get_notice(st, &k, &ni), SCEP_ERR_NOT_FOUND);
+    assert_int_equal(scep_store_notice_claim(st, &k, now + 100, "a", now, now + 900, &a), 0);
+    assert_int_equal(a, 1);
+    /* Held: neither a second claimer nor the first again. */
+    assert_int_equal(scep_store_notice_claim(st, &k, now + 100, "b", now + 1, now + 901, &a),
+                     SCEP_ERR_EXISTS);
+    assert_int_equal(scep_store_notice_claim(st, &k, now + 100, "a", now + 1, now + 901, &a),
+                     SCEP_ERR_EXISTS);
+    /* Another key (channel) is another notice. */
+    k.channel = "email";
+    assert_int_equal(scep_store_notice_claim(st, &k, now + 100, "b", now, now + 900, &a), 0);
+    k.channel = "webhook";
+    /* Only the holder and its attempt may finish. */
+    assert_int_equal(scep_store_notice_finish(st, &k, "b", 1, 0, now + 2, now + 60, "x"),
+                     SCEP_ERR_NOT_FOUND);
+    assert_int_equal(scep_store_notice_finish(st, &k, "a", 2, 0, now + 2, now + 60, "x"),
+                     SCEP_ERR_NOT_FOUND);
+    assert_int_equal(scep_store_notice_finish(st, &k, "a", 1, 0, now + 2, now + 60, "HTTP 503"), 0);
+    scep_store_close(st);
+
+    /* Restart: the state is kept. */
+    st = open_store();
+    assert_int_equal(scep_store_get_notice(st, &k, &ni), 0);
+    assert_string_equal(ni->serial, serial);
+    assert_int_equal(ni->threshold, 7 * 86400);
+    assert_string_equal(ni->channel, "webhook");
+    assert_int_equal(ni->not_after, now + 100);
+    assert_int_equal(ni->state, SCEP_NOTICE_FAILED);
+    assert_int_equal(ni->attempts, 1);
+    assert_string_equal(ni->claimed_by, "a");
+    assert_int_equal(ni->next_attempt_at, now + 60);
+    assert_string_equal(ni->last_error, "HTTP 503");
+    scep_notice_info_free(ni);
+    ni = NULL;
+    /* Not before the retry time; then anyone. */
+    assert_int_equal(scep_store_notice_claim(st, &k, now + 100, "b", now + 59, now + 959, &a),
+                     SCEP_ERR_EXISTS);
+    assert_int_equal(scep_store_notice_claim(st, &k, now + 100, "b", now + 60, now + 960, &a), 0);
+    assert_int_equal(a, 2);
+    /* The first claimer's late outcome is refused. */
+    assert_int_equal(scep_store_notice_finish(st, &k, "a", 1, 1, now + 61, 0, NULL),
+                     SCEP_ERR_NOT_FOUND);
+    assert_int_equal(scep_store_notice_finish(st, &k, "b", 2, 1, now + 61, 0, NULL), 0);
+    scep_store_close(st);
+
+    st = open_store();
+    assert_int_equal(scep_store_get_notice(st, &k, &ni), 0);
+    assert_int_equal(ni->state, SCEP_NOTICE_SENT);
+    assert_int_equal(ni->sent_at, now + 61);
+    assert_int_equal(ni->attempts, 2);
+    assert_null(ni->last_error);
+    scep_notice_info_free(ni);
+    /* Sent is final, however late one asks. */
+    assert_int_equal(scep_store_notice_claim(st, &k, now + 100, "c", now + 99999, now + 199999, &a),
+                     SCEP_ERR_EXISTS);
+    /* An abandoned claim (lease run out) is taken over. */
+    k.channel = "email";
+    assert_int_equal(scep_store_notice_claim(st, &k, now + 100, "c", now + 899, now + 1799, &a),
+                     SCEP_ERR_EXISTS);
+    assert_int_equal(scep_store_notice_claim(st, &k, now + 100, "c", now + 900, now + 1800, &a), 0);
+    assert_int_equal(a, 2);
+    assert_int_equal(scep_store_notice_finish(st, &k, "b", 1, 1, now + 901, 0, NULL),
+                     SCEP_ERR_NOT_FOUND);
+    /* Arguments the contract names. */
+    assert_int_equal(scep_store_notice_claim(st, &k, now, "c", now, now, &a), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_notice_claim(st, &k, now, NULL, now, now + 1, &a),
+                     SCEP_ERR_INVALID_ARG);
+    scep_store_close(st);
+}
+
+struct notice_racer {
+    struct scep_store *st;
+    const struct scep_notice_key *k;
+    pthread_barrier_t *go;
+    char name[16];
+    int rc;
+};
+
+static void *notice_race(void *arg)
+{
+    struct notice_racer *r = arg;
+    int64_t a = 0;
+
+    pthread_barrier_wait(r->go);
+    r->rc = scep_store_notice_claim(r->st, r->k, 2000000100, r->name, 2000000000, 2000000900, &a);
+    return NULL;
+}
+
+/* RACERS connections claim one notice at the same moment, new and then
+ * (after a failure) its retry: each time one wins, the others are told
+ * it is taken (not a busy or store error). */
+static void test_notice_claim_race(void **state)
+{
+    struct notice_racer rs[RACERS];
+    pthread_t th[RACERS];
+    pthread_barrier_t go;
+    struct scep_notice_key k;
+    char serial[64];
+    int i, round, wins, winner = -1;
+
+    (void)state;
+    serial_of(serial, sizeof(serial), 1);
+    k.serial = serial;
+    k.threshold = 86400;
+    k.channel = "webhook";
+    memset(rs, 0, sizeof(rs));
+    for (i = 0; i < RACERS; i++) {
+        rs[i].st = open_store();
+        rs[i].k = &k;
+        snprintf(rs[i].name, sizeof(rs[i].name), "node%d", i);
+    }
+    for (round = 0; round < 2; round++) {
+        assert_int_equal(pthread_barrier_init(&go, NULL, RACERS), 0);
+        for (i = 0; i < RACERS; i++) {
+            rs[i].go = &go;
+            assert_int_equal(pthread_create(&th[i], NULL, notice_race, &rs[i]), 0);
+        }
+        for (i = 0; i < RACERS; i++)
+            pthread_join(th[i], NULL);
+        pthread_barrier_destroy(&go);
+        wins = 0;
+        for (i = 0; i < RACERS; i++) {
+            if (rs[i].rc == 0) {
+                wins++;
+                winner = i;
+            } else {
+                assert_int_equal(rs[i].rc, SCEP_ERR_EXISTS);
+            }
+        }
+        assert_int_equal(wins, 1);
+        /* The winner fails, due at once: the second round races the retry. */
+        assert_int_equal(scep_store_notice_finish(rs[winner].st, &k, rs[winner].name, round + 1, 0,
+                                                  2000000000, 2000000000, "x"),
+                         0);
+    }
+    for (i = 0; i < RACERS; i++)
+        scep_store_close(rs[i].st);
+}
+
 /* --- API bearer tokens --------------------------------------------- */
 
 /* A token's hash unique to this run, test and n: SHA-256 of a name. */
@@ -2261,6 +2509,9 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup(test_challenge_consumed_by_request, test_setup),
         cmocka_unit_test_setup(test_challenge_list_purge, test_setup),
         cmocka_unit_test_setup(test_challenge_race, test_setup),
+        cmocka_unit_test_setup(test_expiring_listing, test_setup),
+        cmocka_unit_test_setup(test_notice_claim_retry_restart, test_setup),
+        cmocka_unit_test_setup(test_notice_claim_race, test_setup),
         cmocka_unit_test_setup(test_token_life_cycle, test_setup),
     };
     char *dir = NULL, uri[600];

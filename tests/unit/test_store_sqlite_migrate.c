@@ -15,14 +15,15 @@
 #include <scep/error.h>
 
 /* The newest schema version this code knows. */
-#define LATEST 5
+#define LATEST 6
 
-/* Undoes step 5 (tokens), the newest. */
-#define V5_UNDO "DROP TABLE tokens; "
-/* Undoes steps 5 and 4 (challenges) on a current database; V4_UNDO_CERTS
+/* Undoes step 6 (tokens), the newest; step 5 (notices) is written to
+ * run again over itself (IF NOT EXISTS). */
+#define V6_UNDO "DROP TABLE tokens; "
+/* Undoes steps 6 and 4 (challenges) on a current database; V4_UNDO_CERTS
  * only the part a version 1 database (no requests table) has. */
 #define V4_UNDO_CERTS                                                                              \
-    V5_UNDO "DROP TABLE challenges; ALTER TABLE certificates DROP COLUMN challenge_id; "
+    V6_UNDO "DROP TABLE challenges; ALTER TABLE certificates DROP COLUMN challenge_id; "
 #define V4_UNDO V4_UNDO_CERTS "ALTER TABLE requests DROP COLUMN challenge_id; "
 
 /* DER of a real PKCS#10 for cn; free() it. */
