@@ -5,7 +5,7 @@
 # CTest passes (scripts/test.sh); by hand it takes a longer time per
 # harness, e.g. SCEP_FUZZ_SECONDS=600 bash scripts/fuzz.sh.
 #
-# Environment: SCEP_FUZZ_SECONDS (default 30) per harness; BUILD_DIR
+# Environment: SCEP_FUZZ_SECONDS (default 20) per harness; BUILD_DIR
 # (default build-fuzz) for the clang build; SCEP_FUZZ_KEEP=1 keeps the
 # grown corpora and any crash artifacts in $BUILD_DIR/fuzz-run.  A crash
 # is a bug: fix it, and add the input to tests/fuzz/corpus/NAME so that
@@ -14,7 +14,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build-fuzz}
-seconds=${SCEP_FUZZ_SECONDS:-30}
+seconds=${SCEP_FUZZ_SECONDS:-20}
 run=$build/fuzz-run
 
 command -v clang >/dev/null 2>&1 || { echo "fuzz.sh: clang is needed (scripts/deps.sh installs it)" >&2; exit 1; }
