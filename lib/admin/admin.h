@@ -59,8 +59,9 @@ const char *scep_crl_reason_list(void);
 int scep_admin_normalize_serial(const char *s, char *out, size_t size);
 
 /*
- * "valid", "revoked" or "expired" (valid but past notAfter at now) for a
- * record.  Static.
+ * "revoked", "expired" (valid but past notAfter at now), "superseded"
+ * (valid, unexpired, renewed by another certificate) or "valid" for a
+ * record, in that order of precedence.  Static.
  */
 const char *scep_admin_cert_status(const struct scep_cert_info *ci, int64_t now);
 
@@ -119,6 +120,150 @@ int scep_admin_revoke(struct scep_store *st, const char *actor, const char *seri
  */
 int scep_admin_unhold(struct scep_store *st, const char *actor, const char *serial,
                       struct scep_cert_info **out);
+
+/* ---- the inventory (inventory.c, import.c, supersede.c) ---- */
+
+/*
+ * Hard limits on what scep_admin_import_paths and scep_admin_import_tls
+ * read: every byte of an imported file or a TLS handshake is someone
+ * else's and is parsed only by OpenSSL, with these bounds.  The import
+ * limits are defaults a caller may lower or raise up to the _CEILING.
+ */
+#define SCEP_ADMIN_IMPORT_FILE_BYTES (256 * 1024) /* one file: a fat PEM bundle */
+#define SCEP_ADMIN_IMPORT_FILE_CEILING (16 * 1024 * 1024)
+#define SCEP_ADMIN_IMPORT_FILES 10000 /* files one import reads, folders included */
+#define SCEP_ADMIN_IMPORT_FILES_CEILING 1000000
+#define SCEP_ADMIN_IMPORT_CERTS_PER_FILE 100 /* certificates in one PEM bundle */
+#define SCEP_ADMIN_IMPORT_DEPTH 16           /* folder nesting followed */
+#define SCEP_ADMIN_TLS_TIMEOUT_MS 10000      /* connect plus handshake, default */
+#define SCEP_ADMIN_TLS_TIMEOUT_CEILING 120000
+#define SCEP_ADMIN_TLS_CHAIN_MAX 16           /* certificates taken from one chain */
+#define SCEP_ADMIN_TLS_CERT_LIST (256 * 1024) /* bytes of the peer's Certificate message */
+#define SCEP_ADMIN_SEEN_AT_MAX 1024           /* bytes of a seen_at (path or host:port) */
+
+/* Limits of one import; a zero field takes its default. */
+struct scep_admin_import_limits {
+    size_t max_file_bytes; /* default SCEP_ADMIN_IMPORT_FILE_BYTES */
+    size_t max_files;      /* default SCEP_ADMIN_IMPORT_FILES */
+};
+
+/* What an import did: counters for the summary line. */
+struct scep_admin_import_stats {
+    size_t files;      /* files read (or endpoints reached) */
+    size_t certs;      /* certificates found in them */
+    size_t imported;   /* stored now */
+    size_t duplicates; /* already in the store (same SHA-256) */
+    size_t failed;     /* files, endpoints or certificates that could not be imported */
+};
+
+/*
+ * Reported once per certificate or failed file/endpoint, in order:
+ * where is the file path or "host:port"; rc is 0 (imported, ci the
+ * stored record), SCEP_ERR_EXISTS (already known, ci the stored record)
+ * or another error (ci NULL, why saying what went wrong).  Everything
+ * is borrowed for the call.
+ */
+typedef void (*scep_admin_import_cb)(const char *where, int rc, const struct scep_cert_info *ci,
+                                     const char *why, void *arg);
+
+/*
+ * Decodes the certificates in buf (len bytes, at most
+ * SCEP_ADMIN_IMPORT_FILE_CEILING): either PEM (every CERTIFICATE block,
+ * other blocks such as keys skipped unread; at most max_certs, 0 for
+ * SCEP_ADMIN_IMPORT_CERTS_PER_FILE) or a single DER certificate.  Each is
+ * decoded by OpenSSL with its explicit length, trailing bytes refused.
+ * Returns 0 with *out (at least one; sk_X509_pop_free(*out, X509_free)),
+ * or SCEP_ERR_TOO_LARGE / SCEP_ERR_DER / SCEP_ERR_TRAILING /
+ * SCEP_ERR_NOT_FOUND (PEM with no certificate) with why (whylen bytes)
+ * saying e.g. "PEM block 2: not a certificate".
+ */
+int scep_admin_parse_certs(const unsigned char *buf, size_t len, size_t max_certs,
+                           STACK_OF(X509) **out, char *why, size_t whylen);
+
+/*
+ * Stores cert as an external certificate (store.h, "The inventory") of
+ * source SCEP_CERT_SOURCE_IMPORT or _TLS, seen at seen_at, issued_at
+ * (the time it entered the inventory) now, with its "import" audit event
+ * by actor in the same transaction.  Returns 0, SCEP_ERR_EXISTS when
+ * its DER is already stored (nothing written), SCEP_ERR_TOO_LARGE (a
+ * subject or SAN list past SCEP_MAX_SUBJECT / SCEP_MAX_SANS) or a store
+ * error.  *out (may be NULL): the stored record, or with
+ * SCEP_ERR_EXISTS the one already there; free with scep_cert_info_free().
+ */
+int scep_admin_import_cert(struct scep_store *st, const char *actor, X509 *cert, const char *source,
+                           const char *seen_at, int64_t now, struct scep_cert_info **out);
+
+/*
+ * Imports the certificates in the n files or folders at paths (folders
+ * recursively, at most SCEP_ADMIN_IMPORT_DEPTH deep, in name order;
+ * symbolic links inside folders are not followed, so a link cannot lead
+ * the walk in circles or out of the folder), within lim (NULL: the
+ * defaults).  A file larger than lim->max_file_bytes is refused unread;
+ * the walk stops at lim->max_files.  Each file is read whole (fstat
+ * first: regular files only) and decoded by scep_admin_parse_certs;
+ * each certificate goes through scep_admin_import_cert with seen_at the
+ * file's absolute path.  cb (may be NULL) hears of each certificate and
+ * failure; *stats (may be NULL) receives the counters.  Returns 0 when
+ * every file was read and every certificate stored or already known,
+ * SCEP_ERR_TOO_LARGE when the walk hit max_files, otherwise the last
+ * failure (the walk goes on after one).
+ */
+int scep_admin_import_paths(struct scep_store *st, const char *actor, const char *const *paths,
+                            size_t n, const struct scep_admin_import_limits *lim,
+                            scep_admin_import_cb cb, void *arg,
+                            struct scep_admin_import_stats *stats);
+
+/*
+ * Connects to hostport ("host:port", "[v6]:port"), does a TLS handshake
+ * with SNI = host (unless host is an address literal: RFC 6066 3) and
+ * returns the chain the server sent, leaf first (at most
+ * SCEP_ADMIN_TLS_CHAIN_MAX).  Nothing is verified: the chain is recorded,
+ * not trusted, and recording what an endpoint serves, expired or
+ * self-signed, is the point.  Connect and handshake share timeout_ms (0:
+ * SCEP_ADMIN_TLS_TIMEOUT_MS, at most SCEP_ADMIN_TLS_TIMEOUT_CEILING); the
+ * peer's Certificate message is limited to SCEP_ADMIN_TLS_CERT_LIST
+ * bytes.  Returns 0 with *out (sk_X509_pop_free(*out, X509_free)), or
+ * SCEP_ERR_INVALID_ARG (not host:port), SCEP_ERR_NOT_FOUND (the name
+ * does not resolve) or SCEP_ERR_IO (refused, timed out, the handshake
+ * failed, no certificate), with why saying which.
+ */
+int scep_admin_tls_chain(const char *hostport, int timeout_ms, STACK_OF(X509) **out, char *why,
+                         size_t whylen);
+
+/*
+ * Imports the chains the n endpoints at hostports serve
+ * (scep_admin_tls_chain), each certificate with source "tls" and seen_at
+ * its "host:port", reporting through cb as scep_admin_import_paths does.
+ * Returns 0 when every endpoint answered and every certificate was
+ * stored or already known, else the last failure.
+ */
+int scep_admin_import_tls(struct scep_store *st, const char *actor, const char *const *hostports,
+                          size_t n, int timeout_ms, scep_admin_import_cb cb, void *arg,
+                          struct scep_admin_import_stats *stats);
+
+/*
+ * Revokes, with CRLReason superseded (4), every valid certificate of
+ * ours with profile profile ("": the default) that was superseded
+ * before older_than and has not expired, each with its "revoke" audit
+ * event by actor naming its successor, in its own transaction.  A
+ * certificate revoked meanwhile by someone else is skipped.  *count (may
+ * be NULL) receives how many were revoked, also on failure.  Returns 0
+ * or the first store error (the certificates before it stay revoked).
+ */
+int scep_admin_revoke_superseded(struct scep_store *st, const char *profile, int64_t older_than,
+                                 const char *actor, int64_t now, int64_t *count);
+
+/*
+ * The text to search subjects for when a person typed typed: a DN in
+ * OpenSSL's slash form ("/C=US/O=Example/CN=dev", most significant
+ * first, as openssl prints and -subj takes) is rewritten in the order
+ * the store keeps and every front end shows (RFC 2253, "CN=dev,O=Example,
+ * C=US"); anything else (a comma-form DN, a bare word) is searched as
+ * typed, since that already is the order shown.  *out: free().  Returns
+ * 0, SCEP_ERR_INVALID_ARG (a slash form that is no DN) or
+ * SCEP_ERR_NOMEM.
+ */
+int scep_admin_subject_query(const char *typed, char **out);
 
 /* ---- requests held for approval (requests.c) ---- */
 

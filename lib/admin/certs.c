@@ -28,7 +28,11 @@ const char *scep_admin_cert_status(const struct scep_cert_info *ci, int64_t now)
     if (ci->status == SCEP_CERT_REVOKED)
         return "revoked";
     /* not_after 0: unknown (never written today), so not called expired. */
-    return ci->not_after != 0 && ci->not_after < now ? "expired" : "valid";
+    if (ci->not_after != 0 && ci->not_after < now)
+        return "expired";
+    /* Superseded is derived, not stored (store.h, "The inventory"): the
+     * certificate is still valid until someone revokes it. */
+    return ci->superseded_by != NULL && ci->superseded_by[0] != '\0' ? "superseded" : "valid";
 }
 
 int scep_admin_get_cert(struct scep_store *st, const char *serial, struct scep_cert_info **out)

@@ -162,6 +162,10 @@ static const struct conf_key conf_keys[] = {
     {"renewal_window_days", "enroll", CT_INT, OFFP(renewal_window_days), 0, CONF_MAX_DAYS, 0, NULL,
      NULL, CF_PROFILE,
      "renew only within this many days of the old certificate's expiry; 0: any time"},
+    {"revoke_superseded_after_days", "enroll", CT_INT, OFFP(revoke_superseded_after_days), 0,
+     CONF_MAX_DAYS, 0, NULL, NULL, CF_PROFILE,
+     "revoke a renewed certificate (reason superseded) this many days after its renewal; 0: "
+     "never"},
     {"approval", "enroll", CT_CHOICE, OFFP(approval), 0, 0, 0, "auto", "auto|manual",
      CF_REQUIRED | CF_PROFILE,
      "auto issues at once; manual holds new enrollments PENDING until scepctl approve"},

@@ -37,6 +37,8 @@ struct scep_config_profile {
     int open_enrollment;     /* named profiles: no challenge needed at all (default 0) */
     int renewal;             /* accept renewals signed by a certificate of this CA, default 1 */
     int renewal_window_days; /* renew only within this many days of expiry; 0: any time */
+    int revoke_superseded_after_days; /* scepd revokes a renewed certificate (reason
+                                       * superseded) this long after its renewal; 0 never */
     char *approval;        /* "auto" (default) or "manual": enrollments wait for scepctl approve */
     int validity_days;     /* issued certificates, default 365 */
     long validity_seconds; /* >0 overrides validity_days (short-lived certificates), default 0 */

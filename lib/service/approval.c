@@ -26,7 +26,7 @@
 #include <scep/error.h>
 #include <scep/limits.h>
 #include <scep/message.h>
-#include "service/certinfo.h"
+#include "admin/certinfo.h"
 #include "service/service_int.h"
 
 /*
@@ -177,6 +177,7 @@ static int store_request(struct scep_service *svc, const struct svc_enroll *a, c
     ri.sans = sans;
     ri.pubkey_fp = (char *)a->csr_fp;
     ri.challenge_id = a->challenge_id;
+    ri.profile = a->prof->name;
     ri.msg_type = (char *)scep_msg_type_name(scep_msg_type(m));
     ri.requester = (char *)peer;
     ri.created_at = (int64_t)time(NULL);

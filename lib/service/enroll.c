@@ -33,7 +33,7 @@
 #include <scep/error.h>
 #include <scep/message.h>
 #include "policy/rules.h"
-#include "service/certinfo.h"
+#include "admin/certinfo.h"
 #include "service/service_int.h"
 
 /*

@@ -15,7 +15,7 @@
 
 #include <scep/error.h>
 #include <scep/limits.h>
-#include "service/certinfo.h"
+#include "admin/certinfo.h"
 #include "service/service_int.h"
 
 static double mono_now(void)
@@ -89,6 +89,7 @@ static int issue_and_store(struct scep_service *svc, X509_REQ *csr, const X509_N
         ci.msg_type = (char *)ctx->msg_type;
         ci.renewed_serial = (char *)ctx->renewed_serial;
         ci.challenge_id = ctx->challenge_id;
+        ci.profile = ctx->prof->name;
         svc_audit_detail(detail, sizeof(detail), ci.subject, ctx->prof, ctx->via,
                          ctx->challenge_id);
 
@@ -103,7 +104,7 @@ static int issue_and_store(struct scep_service *svc, X509_REQ *csr, const X509_N
             rc = scep_store_issue_request(svc->st, ctx->request_id, &ci, &ev);
         else
             rc = scep_store_insert_cert(svc->st, &ci, &ev);
-        ci.transaction_id = ci.requester = ci.msg_type = ci.renewed_serial = NULL;
+        ci.transaction_id = ci.requester = ci.msg_type = ci.renewed_serial = ci.profile = NULL;
         if (rc != SCEP_ERR_EXISTS)
             break;
     }
@@ -113,7 +114,7 @@ static int issue_and_store(struct scep_service *svc, X509_REQ *csr, const X509_N
     *out = cert;
     cert = NULL;
 out:
-    ci.transaction_id = ci.requester = ci.msg_type = ci.renewed_serial = NULL;
+    ci.transaction_id = ci.requester = ci.msg_type = ci.renewed_serial = ci.profile = NULL;
     scep_certinfo_clear(&ci);
     X509_free(cert);
     return rc;

@@ -19,7 +19,7 @@
 #include <scep/error.h>
 #include <scep/message.h>
 #include "admin/admin.h"
-#include "service/certinfo.h"
+#include "admin/certinfo.h"
 #include "util/hex.h"
 #include "service/service_int.h"
 

@@ -25,7 +25,7 @@
 #include <scep/limits.h>
 #include <scep/message.h>
 #include "policy/webhook.h"
-#include "service/certinfo.h"
+#include "admin/certinfo.h"
 #include "service/service_int.h"
 
 /* Names in a webhook document: the CA's own limit (scep_ca_issue). */

@@ -38,9 +38,9 @@
 #define PG_LOCK_MIGRATE 1        /* session lock while the schema is migrated */
 #define PG_LOCK_AUDIT 2          /* transaction lock while the audit chain grows */
 
-/* The most parameters one statement takes (a certificate's insert: 17
- * columns; list_certs with every filter and a page position). */
-#define PG_MAXPARAMS 20
+/* The most parameters one statement takes (a certificate's insert: 21
+ * columns; list_certs with every filter and a page position: 18). */
+#define PG_MAXPARAMS 32
 
 /* The parameters of one statement: pointers borrowed from the caller
  * (strings, bytea) or into num[] (integers written out as decimal). */
@@ -147,7 +147,10 @@ int pg_dup_bytes(const PGresult *res, int row, int col, unsigned char **out, siz
 
 /* The certificate ops (pg_certs.c); contracts as in store.h. */
 int pg_insert_cert(void *be, const struct scep_cert_info *ci, const struct scep_audit_event *ev);
+int pg_insert_certs(void *be, const struct scep_cert_info *cis, size_t n,
+                    const struct scep_audit_event *ev);
 int pg_get_cert(void *be, const char *serial, struct scep_cert_info **out);
+int pg_get_cert_by_fingerprint(void *be, const char *fingerprint, struct scep_cert_info **out);
 int pg_get_cert_by_transaction(void *be, const char *transaction_id, struct scep_cert_info **out);
 int pg_list_certs(void *be, const struct scep_cert_filter *f, scep_store_cert_cb cb, void *arg);
 int pg_revoke(void *be, const char *serial, int reason, int64_t at,

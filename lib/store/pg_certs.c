@@ -34,7 +34,15 @@
 #define CERT_COLUMNS                                                                               \
     "serial, issuer_fp, subject, sans, not_before, not_after, issued_at, status, "                 \
     "revoked_at, revocation_reason, transaction_id, requester, msg_type, pubkey_fp, "              \
-    "renewed_serial, der, challenge_id"
+    "renewed_serial, der, challenge_id, profile, source, seen_at, fingerprint, superseded_by, "    \
+    "superseded_at"
+
+/* The columns an insert writes: all but the supersession pair, which
+ * only a later renewal sets. */
+#define INSERT_COLUMNS                                                                             \
+    "serial, issuer_fp, subject, sans, not_before, not_after, issued_at, status, "                 \
+    "revoked_at, revocation_reason, transaction_id, requester, msg_type, pubkey_fp, "              \
+    "renewed_serial, der, challenge_id, profile, source, seen_at, fingerprint"
 
 /* Builds an owned record from row of a CERT_COLUMNS result.  *out: free
  * with scep_cert_info_free().  0 or SCEP_ERR_NOMEM/STORE. */
@@ -52,12 +60,15 @@ static int read_cert_row(struct pg_be *be, const PGresult *res, int row,
         pg_dup_str(res, row, 2, &ci->subject) || pg_dup_str(res, row, 3, &ci->sans) ||
         pg_dup_str(res, row, 10, &ci->transaction_id) || pg_dup_str(res, row, 11, &ci->requester) ||
         pg_dup_str(res, row, 12, &ci->msg_type) || pg_dup_str(res, row, 13, &ci->pubkey_fp) ||
-        pg_dup_str(res, row, 14, &ci->renewed_serial))
+        pg_dup_str(res, row, 14, &ci->renewed_serial) || pg_dup_str(res, row, 17, &ci->profile) ||
+        pg_dup_str(res, row, 18, &ci->source) || pg_dup_str(res, row, 19, &ci->seen_at) ||
+        pg_dup_str(res, row, 20, &ci->fingerprint) || pg_dup_str(res, row, 21, &ci->superseded_by))
         goto out;
     rc = SCEP_ERR_STORE;
     if (pg_int(res, row, 4, &ci->not_before) || pg_int(res, row, 5, &ci->not_after) ||
         pg_int(res, row, 6, &ci->issued_at) || pg_int(res, row, 7, &status) ||
-        pg_int(res, row, 8, &ci->revoked_at) || pg_int(res, row, 9, &reason)) {
+        pg_int(res, row, 8, &ci->revoked_at) || pg_int(res, row, 9, &reason) ||
+        pg_int(res, row, 22, &ci->superseded_at)) {
         snprintf(be->err, sizeof(be->err), "certificate %s: malformed row",
                  ci->serial != NULL ? ci->serial : "?");
         goto out;
@@ -111,6 +122,26 @@ static int txid_free(struct pg_be *be, const char *transaction_id)
     return rc;
 }
 
+/*
+ * Marks the certificate ci renews superseded by ci, inside the caller's
+ * transaction, so the new row and its predecessor's pointer to it
+ * commit together; superseded_at is the renewal's issued_at, from which
+ * revoke_superseded_after_days counts.  An old serial that is not
+ * stored changes nothing.  0 or SCEP_ERR_STORE.
+ */
+static int supersede(struct pg_be *be, const struct scep_cert_info *ci)
+{
+    struct pg_params p = {0};
+
+    pg_param_str(&p, ci->renewed_serial);
+    pg_param_str(&p, ci->serial);
+    pg_param_int(&p, ci->issued_at != 0 ? ci->issued_at : (int64_t)time(NULL));
+    return pg_exec(be,
+                   "UPDATE certificates SET superseded_by = $2, superseded_at = $3 "
+                   "WHERE serial = $1 AND serial <> $2",
+                   &p, "mark superseded", NULL);
+}
+
 /* Inserts the certificate row inside the caller's transaction; see
  * pg_be.h. */
 int pg_cert_insert_row(struct pg_be *be, const struct scep_cert_info *ci)
@@ -142,14 +173,21 @@ int pg_cert_insert_row(struct pg_be *be, const struct scep_cert_info *ci)
         pg_param_int(&p, ci->challenge_id);
     else
         pg_param_str(&p, NULL);
+    pg_param_str(&p, ci->profile != NULL ? ci->profile : "");
+    pg_param_str(&p, ci->source != NULL ? ci->source : SCEP_CERT_SOURCE_SCEP);
+    pg_param_str(&p, ci->seen_at);
+    pg_param_str(&p, ci->fingerprint);
     rc = pg_exec(be,
-                 "INSERT INTO certificates (" CERT_COLUMNS ") VALUES "
-                 "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                 "INSERT INTO certificates (" INSERT_COLUMNS ") VALUES "
+                 "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
+                 "$18, $19, $20, $21)",
                  &p, "insert certificate", NULL);
     if (rc == SCEP_ERR_STORE && pg_unique_violation(be, "certificates_pkey")) {
         snprintf(be->err, sizeof(be->err), "serial %s already stored", ci->serial);
         return SCEP_ERR_EXISTS;
     }
+    if (rc == 0 && ci->renewed_serial != NULL && ci->renewed_serial[0] != '\0')
+        rc = supersede(be, ci);
     if (rc == SCEP_ERR_STORE && pg_unique_violation(be, "certificates_transaction_id")) {
         snprintf(be->err, sizeof(be->err),
                  "transaction id already has a certificate (stored meanwhile by another "
@@ -183,6 +221,27 @@ int pg_insert_cert(void *vbe, const struct scep_cert_info *ci, const struct scep
     return rc;
 }
 
+/* Inserts n certificates with ev in one transaction
+ * (scep_store_insert_certs()). */
+int pg_insert_certs(void *vbe, const struct scep_cert_info *cis, size_t n,
+                    const struct scep_audit_event *ev)
+{
+    struct pg_be *be = vbe;
+    size_t i;
+    int rc;
+
+    rc = pg_begin(be);
+    if (rc != 0)
+        return rc;
+    for (i = 0; i < n && rc == 0; i++)
+        rc = pg_cert_insert_row(be, &cis[i]);
+    if (rc == 0)
+        rc = pg_commit_audited(be, ev);
+    if (rc != 0)
+        pg_rollback(be);
+    return rc;
+}
+
 /* Runs a one-key certificate query and returns its first row. */
 static int get_one(struct pg_be *be, const char *sql, const char *key, struct scep_cert_info **out)
 {
@@ -203,6 +262,14 @@ static int get_one(struct pg_be *be, const char *sql, const char *key, struct sc
 int pg_get_cert(void *be, const char *serial, struct scep_cert_info **out)
 {
     return get_one(be, "SELECT " CERT_COLUMNS " FROM certificates WHERE serial = $1", serial, out);
+}
+
+/* Looks a certificate up by fingerprint
+ * (scep_store_get_cert_by_fingerprint()). */
+int pg_get_cert_by_fingerprint(void *be, const char *fingerprint, struct scep_cert_info **out)
+{
+    return get_one(be, "SELECT " CERT_COLUMNS " FROM certificates WHERE fingerprint = $1",
+                   fingerprint, out);
 }
 
 /* The certificate of a transactionID (scep_store_get_cert_by_transaction());
@@ -227,24 +294,71 @@ static int add_clause(char *sql, size_t len, size_t *used, const char *fmt, int 
     return 0;
 }
 
+/* Appends fixed text to sql. */
+static int add_text(char *sql, size_t len, size_t *used, const char *text)
+{
+    size_t n = strlen(text);
+
+    if (*used + n + 1 > len)
+        return -1;
+    memcpy(sql + *used, text, n + 1);
+    *used += n;
+    return 0;
+}
+
+/*
+ * The LIKE pattern "%text%" with LIKE's own characters ('%', '_' and
+ * the escape '\\') escaped, so that they match themselves.  *out:
+ * free().  0 or SCEP_ERR_NOMEM.
+ */
+static int like_pattern(const char *text, char **out)
+{
+    size_t n = strlen(text), i, j = 0;
+    char *p = malloc(2 * n + 3);
+
+    if (p == NULL)
+        return SCEP_ERR_NOMEM;
+    p[j++] = '%';
+    for (i = 0; i < n; i++) {
+        if (text[i] == '%' || text[i] == '_' || text[i] == '\\')
+            p[j++] = '\\';
+        p[j++] = text[i];
+    }
+    p[j++] = '%';
+    p[j] = '\0';
+    *out = p;
+    return 0;
+}
+
+/* The state of a paged listing: where the last page ended. */
+struct page_pos {
+    int started;
+    int64_t key;  /* issued_at or not_after of the last row, by f->order */
+    char *serial; /* owned */
+};
+
 /*
  * One page of the listing: the filters of f, then (after the first page)
- * the rows after the last one seen in the order issued_at DESC, serial
- * ASC.  The query is built from fixed clauses (caller text is only
- * bound), one clause per filter so that the indexes can serve it.
- * *out: PQclear().
+ * the rows after the last one seen in the listing's order (issued_at
+ * DESC or not_after ASC, then serial ASC).  The query is built from
+ * fixed clauses (caller text is only bound), one clause per filter so
+ * that the indexes can serve it: ILIKE with a bound pattern is what a
+ * pg_trgm GIN index answers (pg_migrate.c step 5), and works (by a
+ * scan) where the extension is missing.  pats holds the two LIKE
+ * patterns, kept by the caller until the page is read.  *out: PQclear().
  */
 static int cert_page(struct pg_be *be, const struct scep_cert_filter *f, int64_t now,
-                     const int64_t *last_issued, const char *last_serial, int64_t want,
-                     PGresult **out)
+                     const struct page_pos *pos, char *const pats[2], const char *sp_hi,
+                     int64_t want, PGresult **out)
 {
     struct pg_params p = {0};
-    char sql[1024];
-    size_t used;
-    int bad = 0;
+    char sql[2048];
+    size_t used = 0;
+    unsigned src = f->sources;
+    int bad = 0, expiry = f->order == SCEP_CERT_ORDER_EXPIRY;
 
-    used =
-        (size_t)snprintf(sql, sizeof(sql), "SELECT " CERT_COLUMNS " FROM certificates WHERE true");
+    bad |=
+        add_text(sql, sizeof(sql), &used, "SELECT " CERT_COLUMNS " FROM certificates WHERE true");
     if (f->status >= 0) {
         pg_param_int(&p, f->status);
         bad |= add_clause(sql, sizeof(sql), &used, " AND status = $%d", p.n);
@@ -257,25 +371,70 @@ static int cert_page(struct pg_be *be, const struct scep_cert_filter *f, int64_t
         pg_param_int(&p, now);
         bad |= add_clause(sql, sizeof(sql), &used, " AND not_after >= $%d", p.n);
     }
-    /* strpos, not LIKE: '%' and '_' in the filter are plain characters. */
-    if (f->subject_like != NULL) {
-        pg_param_str(&p, f->subject_like);
-        bad |= add_clause(sql, sizeof(sql), &used, " AND strpos(subject, $%d) > 0", p.n);
+    if (pats[0] != NULL) {
+        pg_param_str(&p, pats[0]);
+        bad |= add_clause(sql, sizeof(sql), &used, " AND subject ILIKE $%d", p.n);
+    }
+    if (pats[1] != NULL) {
+        pg_param_str(&p, pats[1]);
+        bad |= add_clause(sql, sizeof(sql), &used, " AND sans ILIKE $%d", p.n);
     }
     if (f->issuer_fp != NULL) {
         pg_param_str(&p, f->issuer_fp);
         bad |= add_clause(sql, sizeof(sql), &used, " AND issuer_fp = $%d", p.n);
     }
-    if (last_issued != NULL) {
-        pg_param_int(&p, *last_issued);
-        pg_param_str(&p, last_serial);
-        bad |= add_clause(sql, sizeof(sql), &used, " AND (issued_at < $%d", p.n - 1);
-        bad |= add_clause(sql, sizeof(sql), &used, " OR (issued_at = $%d", p.n - 1);
+    if (f->profile != NULL) {
+        pg_param_str(&p, f->profile);
+        bad |= add_clause(sql, sizeof(sql), &used, " AND profile = $%d", p.n);
+    }
+    /* A range on the primary key (COLLATE "C": bytewise, as SQLite). */
+    if (f->serial_prefix != NULL) {
+        pg_param_str(&p, f->serial_prefix);
+        bad |= add_clause(sql, sizeof(sql), &used, " AND serial >= $%d", p.n);
+        pg_param_str(&p, sp_hi);
+        bad |= add_clause(sql, sizeof(sql), &used, " AND serial < $%d", p.n);
+    }
+    if (f->issued_after > 0) {
+        pg_param_int(&p, f->issued_after);
+        bad |= add_clause(sql, sizeof(sql), &used, " AND issued_at >= $%d", p.n);
+    }
+    if (f->issued_before > 0) {
+        pg_param_int(&p, f->issued_before);
+        bad |= add_clause(sql, sizeof(sql), &used, " AND issued_at < $%d", p.n);
+    }
+    if (f->superseded_before > 0) {
+        pg_param_int(&p, f->superseded_before);
+        bad |= add_clause(sql, sizeof(sql), &used,
+                          " AND superseded_by IS NOT NULL AND superseded_at < $%d", p.n);
+    } else if (f->superseded == SCEP_FILTER_ONLY) {
+        bad |= add_text(sql, sizeof(sql), &used, " AND superseded_by IS NOT NULL");
+    } else if (f->superseded == SCEP_FILTER_NOT) {
+        bad |= add_text(sql, sizeof(sql), &used, " AND superseded_by IS NULL");
+    }
+    if (src != 0) {
+        bad |= add_text(sql, sizeof(sql), &used, " AND source IN (''");
+        if (src & SCEP_CERT_SRC_SCEP)
+            bad |= add_text(sql, sizeof(sql), &used, ", 'scep'");
+        if (src & SCEP_CERT_SRC_IMPORT)
+            bad |= add_text(sql, sizeof(sql), &used, ", 'import'");
+        if (src & SCEP_CERT_SRC_TLS)
+            bad |= add_text(sql, sizeof(sql), &used, ", 'tls'");
+        bad |= add_text(sql, sizeof(sql), &used, ")");
+    }
+    if (pos->started) {
+        pg_param_int(&p, pos->key);
+        pg_param_str(&p, pos->serial);
+        bad |= add_clause(sql, sizeof(sql), &used,
+                          expiry ? " AND (not_after > $%d" : " AND (issued_at < $%d", p.n - 1);
+        bad |= add_clause(sql, sizeof(sql), &used,
+                          expiry ? " OR (not_after = $%d" : " OR (issued_at = $%d", p.n - 1);
         bad |= add_clause(sql, sizeof(sql), &used, " AND serial > $%d))", p.n);
     }
     pg_param_int(&p, want);
-    bad |=
-        add_clause(sql, sizeof(sql), &used, " ORDER BY issued_at DESC, serial ASC LIMIT $%d", p.n);
+    bad |= add_clause(sql, sizeof(sql), &used,
+                      expiry ? " ORDER BY not_after ASC, serial ASC LIMIT $%d"
+                             : " ORDER BY issued_at DESC, serial ASC LIMIT $%d",
+                      p.n);
     if (bad) {
         snprintf(be->err, sizeof(be->err), "listing query too long");
         return SCEP_ERR_INTERNAL;
@@ -284,7 +443,7 @@ static int cert_page(struct pg_be *be, const struct scep_cert_filter *f, int64_t
 }
 
 /*
- * Walks the certificates matching f, newest first, in pages
+ * Walks the certificates matching f in its order, in pages
  * (scep_store_list_certs()).  Each page is read whole before its rows
  * go to cb, so cb may call back into the store, even list_certs itself;
  * the next page starts after the last row seen, so rows cb changes are
@@ -295,13 +454,25 @@ int pg_list_certs(void *vbe, const struct scep_cert_filter *f, scep_store_cert_c
     struct pg_be *be = vbe;
     PGresult *res = NULL;
     struct scep_cert_info *ci = NULL;
-    char *last_serial = NULL;
-    int64_t now = (int64_t)time(NULL), last_issued = 0, left = f->limit, want;
-    int rc, i, n, started = 0;
+    struct page_pos pos = {0, 0, NULL};
+    char *pats[2] = {NULL, NULL}, sp_hi[72] = "";
+    int64_t now = (int64_t)time(NULL), left = f->limit, want;
+    int rc = SCEP_ERR_NOMEM, i, n;
+    size_t splen;
 
+    if ((f->subject_like != NULL && like_pattern(f->subject_like, &pats[0]) != 0) ||
+        (f->san_like != NULL && like_pattern(f->san_like, &pats[1]) != 0))
+        goto out;
+    if (f->serial_prefix != NULL) {
+        /* store.c checked: 1 to 64 uppercase hex digits.  The prefix
+         * with its last character bumped bounds every serial having it. */
+        splen = strlen(f->serial_prefix);
+        memcpy(sp_hi, f->serial_prefix, splen + 1);
+        sp_hi[splen - 1]++;
+    }
     for (;;) {
         want = left > 0 && left < CERT_PAGE ? left : CERT_PAGE;
-        rc = cert_page(be, f, now, started ? &last_issued : NULL, last_serial, want, &res);
+        rc = cert_page(be, f, now, &pos, pats, sp_hi, want, &res);
         if (rc != 0)
             goto out;
         n = PQntuples(res);
@@ -311,11 +482,11 @@ int pg_list_certs(void *vbe, const struct scep_cert_filter *f, scep_store_cert_c
             if (rc != 0)
                 goto out;
             rc = cb(ci, arg);
-            free(last_serial);
-            last_serial = ci->serial;
+            free(pos.serial);
+            pos.serial = ci->serial;
             ci->serial = NULL;
-            last_issued = ci->issued_at;
-            started = 1;
+            pos.key = f->order == SCEP_CERT_ORDER_EXPIRY ? ci->not_after : ci->issued_at;
+            pos.started = 1;
             scep_cert_info_free(ci);
             ci = NULL;
             if (rc != 0)
@@ -334,7 +505,9 @@ int pg_list_certs(void *vbe, const struct scep_cert_filter *f, scep_store_cert_c
     rc = 0;
 out:
     scep_cert_info_free(ci);
-    free(last_serial);
+    free(pos.serial);
+    free(pats[0]);
+    free(pats[1]);
     PQclear(res);
     return rc;
 }
@@ -354,8 +527,8 @@ static int why_unchanged(struct pg_be *be, const char *serial, int unhold)
     int rc;
 
     pg_param_str(&p, serial);
-    rc = pg_exec(be, "SELECT status, revocation_reason FROM certificates WHERE serial = $1", &p,
-                 "select status", &res);
+    rc = pg_exec(be, "SELECT status, revocation_reason, source FROM certificates WHERE serial = $1",
+                 &p, "select status", &res);
     if (rc != 0)
         return rc;
     if (PQntuples(res) == 0) {
@@ -364,6 +537,12 @@ static int why_unchanged(struct pg_be *be, const char *serial, int unhold)
     } else if (pg_int(res, 0, 0, &status) != 0 || pg_int(res, 0, 1, &reason) != 0) {
         snprintf(be->err, sizeof(be->err), "certificate %s: malformed status", serial);
         rc = SCEP_ERR_STORE;
+    } else if (!unhold && status != SCEP_CERT_REVOKED) {
+        /* Valid, yet the revoke matched nothing: not one of ours. */
+        snprintf(be->err, sizeof(be->err),
+                 "certificate %s is external (%s): scepd did not issue it and cannot revoke it",
+                 serial, PQgetvalue(res, 0, 2));
+        rc = SCEP_ERR_POLICY;
     } else if (!unhold) {
         snprintf(be->err, sizeof(be->err), "certificate %s already revoked", serial);
         rc = SCEP_ERR_EXISTS;
@@ -423,7 +602,8 @@ int pg_revoke(void *vbe, const char *serial, int reason, int64_t at,
     pg_param_int(&p, reason);
     return status_change(vbe,
                          "UPDATE certificates SET status = 1, revoked_at = $2, "
-                         "revocation_reason = $3 WHERE serial = $1 AND status = 0",
+                         "revocation_reason = $3 WHERE serial = $1 AND status = 0 "
+                         "AND source = 'scep'",
                          &p, serial, 0, ev);
 }
 

@@ -152,6 +152,42 @@ static const struct migration migrations[] = {
         " created_by TEXT,"
         " CONSTRAINT tokens_name_key UNIQUE (name),"
         " CONSTRAINT tokens_hash_key UNIQUE (hash));"},
+    /* The inventory, as sqlite_migrate.c's step 7 (the comment there
+     * says what each column is for).  The rows already stored get their
+     * fingerprint from the server's own sha256().  Substring search of
+     * subject and SANs (ILIKE '%x%') is served by pg_trgm GIN indexes
+     * when the extension can be had: it ships in postgresql-contrib and
+     * is "trusted" (PostgreSQL 13+), so a database owner may create it.
+     * Where it cannot be created (not installed, or no privilege), the
+     * step goes on without it and those searches scan; the block's
+     * exception handler is a subtransaction, so the failed CREATE does
+     * not abort the migration. */
+    {7, "ALTER TABLE certificates ADD COLUMN profile TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE certificates ADD COLUMN source TEXT NOT NULL DEFAULT 'scep'"
+        " CHECK (source IN ('scep', 'import', 'tls'));"
+        "ALTER TABLE certificates ADD COLUMN seen_at TEXT;"
+        "ALTER TABLE certificates ADD COLUMN fingerprint TEXT;"
+        "ALTER TABLE certificates ADD COLUMN superseded_by TEXT;"
+        "ALTER TABLE certificates ADD COLUMN superseded_at BIGINT NOT NULL DEFAULT 0;"
+        "ALTER TABLE requests ADD COLUMN profile TEXT NOT NULL DEFAULT '';"
+        "UPDATE certificates SET fingerprint = encode(sha256(der), 'hex');"
+        "CREATE INDEX certificates_fingerprint ON certificates (fingerprint);"
+        "CREATE INDEX certificates_status_not_after ON certificates (status, not_after);"
+        "CREATE INDEX certificates_superseded ON certificates (superseded_at)"
+        " WHERE superseded_by IS NOT NULL;"
+        "DO $$ BEGIN"
+        " CREATE EXTENSION IF NOT EXISTS pg_trgm;"
+        " EXCEPTION WHEN OTHERS THEN"
+        " RAISE NOTICE 'pg_trgm unavailable (%): subject and SAN searches will scan', SQLERRM;"
+        " END $$;"
+        "DO $$ BEGIN"
+        " IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN"
+        " EXECUTE 'CREATE INDEX certificates_subject_trgm ON certificates"
+        " USING gin (subject gin_trgm_ops)';"
+        " EXECUTE 'CREATE INDEX certificates_sans_trgm ON certificates"
+        " USING gin (sans gin_trgm_ops)';"
+        " END IF;"
+        " END $$;"},
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

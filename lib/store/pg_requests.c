@@ -25,7 +25,7 @@
 /* The request columns in the order read_req_row() reads them. */
 #define REQ_COLUMNS                                                                                \
     "id, transaction_id, subject, sans, pubkey_fp, msg_type, requester, created_at, "              \
-    "status, decided_at, decided_by, reason, serial, csr, challenge_id"
+    "status, decided_at, decided_by, reason, serial, csr, challenge_id, profile"
 
 /* Builds an owned record from row of a REQ_COLUMNS result.  *out: free
  * with scep_request_info_free(). */
@@ -43,7 +43,7 @@ static int read_req_row(struct pg_be *be, const PGresult *res, int row,
         pg_dup_str(res, row, 3, &ri->sans) || pg_dup_str(res, row, 4, &ri->pubkey_fp) ||
         pg_dup_str(res, row, 5, &ri->msg_type) || pg_dup_str(res, row, 6, &ri->requester) ||
         pg_dup_str(res, row, 10, &ri->decided_by) || pg_dup_str(res, row, 11, &ri->reason) ||
-        pg_dup_str(res, row, 12, &ri->serial))
+        pg_dup_str(res, row, 12, &ri->serial) || pg_dup_str(res, row, 15, &ri->profile))
         goto out;
     rc = SCEP_ERR_STORE;
     if (pg_int(res, row, 0, &ri->id) || pg_int(res, row, 7, &ri->created_at) ||
@@ -99,6 +99,7 @@ int pg_add_request(void *vbe, const struct scep_request_info *ri, const struct s
         pg_param_int(&p, ri->challenge_id);
     else
         pg_param_str(&p, NULL);
+    pg_param_str(&p, ri->profile != NULL ? ri->profile : "");
     /* The request takes its use of the challenge now: an approval later
      * must not find it spent. */
     if (ri->challenge_id > 0 &&
@@ -106,8 +107,8 @@ int pg_add_request(void *vbe, const struct scep_request_info *ri, const struct s
         goto out;
     rc = pg_exec(be,
                  "INSERT INTO requests (transaction_id, subject, sans, pubkey_fp, msg_type, "
-                 "requester, created_at, status, csr, challenge_id) "
-                 "VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9) RETURNING id",
+                 "requester, created_at, status, csr, challenge_id, profile) "
+                 "VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $10) RETURNING id",
                  &p, "insert request", &res);
     if (rc == SCEP_ERR_STORE && pg_unique_violation(be, "requests_transaction_id_key")) {
         snprintf(be->err, sizeof(be->err), "a request with transaction id %s is already stored",

@@ -40,6 +40,8 @@ enum sq_stmt_id {
     SQ_CERT_UNHOLD,
     SQ_CERT_STATUS,
     SQ_CERT_TXID_TAKEN,
+    SQ_CERT_SUPERSEDE,
+    SQ_CERT_BY_FP,
     SQ_AUDIT_LAST,
     SQ_AUDIT_INSERT,
     SQ_CRL_BUMP,
@@ -131,7 +133,10 @@ int sq_lookup(struct sq_be *be, const struct sq_query *q, const char *key, int64
 
 /* The certificate ops (sqlite_certs.c); contracts as in store.h. */
 int sq_insert_cert(void *be, const struct scep_cert_info *ci, const struct scep_audit_event *ev);
+int sq_insert_certs(void *be, const struct scep_cert_info *cis, size_t n,
+                    const struct scep_audit_event *ev);
 int sq_get_cert(void *be, const char *serial, struct scep_cert_info **out);
+int sq_get_cert_by_fingerprint(void *be, const char *fingerprint, struct scep_cert_info **out);
 int sq_get_cert_by_transaction(void *be, const char *transaction_id, struct scep_cert_info **out);
 int sq_list_certs(void *be, const struct scep_cert_filter *f, scep_store_cert_cb cb, void *arg);
 int sq_revoke(void *be, const char *serial, int reason, int64_t at,
@@ -161,7 +166,7 @@ int sq_verify_audit(void *be, int64_t *bad_id);
 /* The request columns in the order sqlite_requests.c reads them. */
 #define SQ_REQ_COLUMNS                                                                             \
     "id, transaction_id, subject, sans, pubkey_fp, msg_type, requester, created_at, "              \
-    "status, decided_at, decided_by, reason, serial, csr, challenge_id"
+    "status, decided_at, decided_by, reason, serial, csr, challenge_id, profile"
 
 /* The request ops (sqlite_requests.c); contracts as in store.h. */
 int sq_add_request(void *be, const struct scep_request_info *ri, const struct scep_audit_event *ev,

@@ -24,11 +24,28 @@
 #define CERT_COLUMNS                                                                               \
     "serial, issuer_fp, subject, sans, not_before, not_after, issued_at, status, "                 \
     "revoked_at, revocation_reason, transaction_id, requester, msg_type, pubkey_fp, "              \
-    "renewed_serial, der, challenge_id"
+    "renewed_serial, der, challenge_id, profile, source, seen_at, fingerprint, superseded_by, "    \
+    "superseded_at"
+
+/* The columns an insert writes: CERT_COLUMNS but the two supersession
+ * ones, which only a later renewal sets. */
+#define INSERT_COLUMNS                                                                             \
+    "serial, issuer_fp, subject, sans, not_before, not_after, issued_at, status, "                 \
+    "revoked_at, revocation_reason, transaction_id, requester, msg_type, pubkey_fp, "              \
+    "renewed_serial, der, challenge_id, profile, source, seen_at, fingerprint"
 
 static const struct sq_query q_insert = {
-    SQ_CERT_INSERT, "INSERT INTO certificates (" CERT_COLUMNS ") VALUES "
-                    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"};
+    SQ_CERT_INSERT, "INSERT INTO certificates (" INSERT_COLUMNS ") VALUES "
+                    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
+                    "?18, ?19, ?20, ?21)"};
+/* The renewed certificate points at its successor; superseded_at is the
+ * successor's issued_at, so the grace period of
+ * revoke_superseded_after_days runs from the renewal. */
+static const struct sq_query q_supersede = {
+    SQ_CERT_SUPERSEDE, "UPDATE certificates SET superseded_by = ?2, superseded_at = ?3 "
+                       "WHERE serial = ?1 AND serial <> ?2"};
+static const struct sq_query q_by_fp = {SQ_CERT_BY_FP, "SELECT " CERT_COLUMNS
+                                                       " FROM certificates WHERE fingerprint = ?1"};
 static const struct sq_query q_get = {SQ_CERT_GET, "SELECT " CERT_COLUMNS
                                                    " FROM certificates WHERE serial = ?1"};
 /* rowid breaks ties between certificates issued in the same second: it
@@ -36,16 +53,17 @@ static const struct sq_query q_get = {SQ_CERT_GET, "SELECT " CERT_COLUMNS
 static const struct sq_query q_by_txid = {
     SQ_CERT_BY_TXID, "SELECT " CERT_COLUMNS " FROM certificates WHERE transaction_id = ?1 "
                      "ORDER BY issued_at DESC, rowid DESC LIMIT 1"};
-static const struct sq_query q_revoke = {SQ_CERT_REVOKE,
-                                         "UPDATE certificates SET status = 1, revoked_at = ?2, "
-                                         "revocation_reason = ?3 WHERE serial = ?1 AND status = 0"};
+/* Only a certificate of ours: an external one is not on our CRL. */
+static const struct sq_query q_revoke = {
+    SQ_CERT_REVOKE, "UPDATE certificates SET status = 1, revoked_at = ?2, "
+                    "revocation_reason = ?3 WHERE serial = ?1 AND status = 0 AND source = 'scep'"};
 /* The status and reason tests in the WHERE clause make the release
  * refuse anything but a hold without a separate read. */
 static const struct sq_query q_unhold = {
     SQ_CERT_UNHOLD, "UPDATE certificates SET status = 0, revoked_at = 0, revocation_reason = -1 "
                     "WHERE serial = ?1 AND status = 1 AND revocation_reason = 6"};
 static const struct sq_query q_status = {
-    SQ_CERT_STATUS, "SELECT status, revocation_reason FROM certificates WHERE serial = ?1"};
+    SQ_CERT_STATUS, "SELECT status, revocation_reason, source FROM certificates WHERE serial = ?1"};
 static const struct sq_query q_txid_taken = {
     SQ_CERT_TXID_TAKEN, "SELECT serial FROM certificates WHERE transaction_id = ?1 LIMIT 1"};
 static const struct sq_query q_crl_bump = {SQ_CRL_BUMP,
@@ -68,8 +86,11 @@ static int read_cert_row(struct sq_be *be, sqlite3_stmt *s, struct scep_cert_inf
         sq_dup_col(s, 2, &ci->subject) || sq_dup_col(s, 3, &ci->sans) ||
         sq_dup_col(s, 10, &ci->transaction_id) || sq_dup_col(s, 11, &ci->requester) ||
         sq_dup_col(s, 12, &ci->msg_type) || sq_dup_col(s, 13, &ci->pubkey_fp) ||
-        sq_dup_col(s, 14, &ci->renewed_serial))
+        sq_dup_col(s, 14, &ci->renewed_serial) || sq_dup_col(s, 17, &ci->profile) ||
+        sq_dup_col(s, 18, &ci->source) || sq_dup_col(s, 19, &ci->seen_at) ||
+        sq_dup_col(s, 20, &ci->fingerprint) || sq_dup_col(s, 21, &ci->superseded_by))
         goto out;
+    ci->superseded_at = sqlite3_column_int64(s, 22);
     ci->not_before = sqlite3_column_int64(s, 4);
     ci->not_after = sqlite3_column_int64(s, 5);
     ci->issued_at = sqlite3_column_int64(s, 6);
@@ -126,6 +147,28 @@ static int txid_free(struct sq_be *be, const char *transaction_id)
     return rc;
 }
 
+/*
+ * Marks the certificate ci renews superseded by ci, inside the caller's
+ * transaction, so the new certificate and its predecessor's pointer to
+ * it commit together.  An old serial that is not stored (renewed under
+ * a database that did not keep it) changes nothing.  0 or SCEP_ERR_STORE.
+ */
+static int supersede(struct sq_be *be, const struct scep_cert_info *ci)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+
+    rc = sq_stmt(be, &q_supersede, &s);
+    if (rc != 0)
+        return rc;
+    if (sq_bind_str(s, 1, ci->renewed_serial) || sq_bind_str(s, 2, ci->serial) ||
+        sqlite3_bind_int64(s, 3, ci->issued_at != 0 ? ci->issued_at : (int64_t)time(NULL)) ||
+        sqlite3_step(s) != SQLITE_DONE)
+        rc = sq_fail(be, "mark superseded");
+    sq_done(s);
+    return rc;
+}
+
 /* Inserts the certificate row inside the caller's transaction; see
  * sqlite_be.h.  One certificate per transactionID: that is what a
  * repeated PKCSReq or a CertPoll is answered with. */
@@ -152,7 +195,10 @@ int sq_cert_insert_row(struct sq_be *be, const struct scep_cert_info *ci)
         sq_bind_str(s, 14, ci->pubkey_fp) || sq_bind_str(s, 15, ci->renewed_serial) ||
         sqlite3_bind_blob(s, 16, ci->der, (int)ci->der_len, SQLITE_STATIC) ||
         (ci->challenge_id > 0 ? sqlite3_bind_int64(s, 17, ci->challenge_id)
-                              : sqlite3_bind_null(s, 17))) {
+                              : sqlite3_bind_null(s, 17)) ||
+        sq_bind_str(s, 18, ci->profile != NULL ? ci->profile : "") ||
+        sq_bind_str(s, 19, ci->source != NULL ? ci->source : SCEP_CERT_SOURCE_SCEP) ||
+        sq_bind_str(s, 20, ci->seen_at) || sq_bind_str(s, 21, ci->fingerprint)) {
         sq_fail(be, "bind certificate");
         goto out;
     }
@@ -166,7 +212,12 @@ int sq_cert_insert_row(struct sq_be *be, const struct scep_cert_info *ci)
         sq_fail(be, "insert certificate");
         goto out;
     }
-    rc = 0;
+    sq_done(s);
+    s = NULL;
+    if (ci->renewed_serial != NULL && ci->renewed_serial[0] != '\0')
+        rc = supersede(be, ci);
+    else
+        rc = 0;
 out:
     sq_done(s);
     return rc;
@@ -199,6 +250,27 @@ out:
     return rc;
 }
 
+/* Inserts n certificates with ev in one transaction
+ * (scep_store_insert_certs()). */
+int sq_insert_certs(void *vbe, const struct scep_cert_info *cis, size_t n,
+                    const struct scep_audit_event *ev)
+{
+    struct sq_be *be = vbe;
+    size_t i;
+    int rc;
+
+    rc = sq_begin(be);
+    if (rc != 0)
+        return rc;
+    for (i = 0; i < n && rc == 0; i++)
+        rc = sq_cert_insert_row(be, &cis[i]);
+    if (rc == 0)
+        rc = sq_commit_audited(be, ev);
+    if (rc != 0)
+        sq_rollback(be);
+    return rc;
+}
+
 /* Runs a cached one-key certificate query and returns its first row. */
 static int get_one(struct sq_be *be, const struct sq_query *q, const char *key,
                    struct scep_cert_info **out)
@@ -219,11 +291,196 @@ int sq_get_cert(void *be, const char *serial, struct scep_cert_info **out)
     return get_one(be, &q_get, serial, out);
 }
 
+/* Looks a certificate up by fingerprint
+ * (scep_store_get_cert_by_fingerprint()). */
+int sq_get_cert_by_fingerprint(void *be, const char *fingerprint, struct scep_cert_info **out)
+{
+    return get_one(be, &q_by_fp, fingerprint, out);
+}
+
 /* The newest certificate of a transactionID
  * (scep_store_get_cert_by_transaction()). */
 int sq_get_cert_by_transaction(void *be, const char *transaction_id, struct scep_cert_info **out)
 {
     return get_one(be, &q_by_txid, transaction_id, out);
+}
+
+/* Appends the fixed text clause to sql (len bytes, used so far);
+ * -1 when it does not fit. */
+static int put(char *sql, size_t len, size_t *used, const char *clause)
+{
+    size_t n = strlen(clause);
+
+    if (*used + n + 1 > len)
+        return -1;
+    memcpy(sql + *used, clause, n + 1);
+    *used += n;
+    return 0;
+}
+
+/* The number of characters (not bytes) of UTF-8 text s: the trigram
+ * index needs three. */
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s != '\0'; s++)
+        if (((unsigned char)*s & 0xc0) != 0x80)
+            n++;
+    return n;
+}
+
+/*
+ * The FTS5 query matching text as a substring of column col: a phrase
+ * ("" inside doubled, FTS5's quoting) restricted to that column, which
+ * the trigram tokenizer answers as "contains, case-insensitively".
+ * *out: sqlite3_free().  0 or SCEP_ERR_NOMEM.
+ */
+static int fts_phrase(const char *col, const char *text, char **out)
+{
+    sqlite3_str *q = sqlite3_str_new(NULL);
+    const char *p;
+
+    sqlite3_str_appendf(q, "%s : \"", col);
+    for (p = text; *p != '\0'; p++) {
+        if (*p == '"')
+            sqlite3_str_appendchar(q, 1, '"');
+        sqlite3_str_appendchar(q, 1, *p);
+    }
+    sqlite3_str_appendchar(q, 1, '"');
+    if (sqlite3_str_errcode(q) != SQLITE_OK) {
+        sqlite3_free(sqlite3_str_finish(q));
+        return SCEP_ERR_NOMEM;
+    }
+    *out = sqlite3_str_finish(q);
+    return *out != NULL ? 0 : SCEP_ERR_NOMEM;
+}
+
+/* The substring clause of column col (subject or sans) with the
+ * parameter name param: the trigram index when text is long enough,
+ * else a scan (lower() folds ASCII, as the index does). */
+static const char *substring_clause(const char *col, const char *text)
+{
+    int idx = utf8_chars(text) >= 3;
+
+    if (strcmp(col, "subject") == 0)
+        return idx ? " AND serial IN (SELECT serial FROM certificates_search"
+                     " WHERE certificates_search MATCH :subject)"
+                   : " AND instr(lower(subject), lower(:subject)) > 0";
+    return idx ? " AND serial IN (SELECT serial FROM certificates_search"
+                 " WHERE certificates_search MATCH :sans)"
+               : " AND instr(lower(sans), lower(:sans)) > 0";
+}
+
+/* Binds text for the clause substring_clause() chose. */
+static int bind_substring(sqlite3_stmt *s, const char *param, const char *col, const char *text)
+{
+    char *q = NULL;
+    int rc;
+
+    if (utf8_chars(text) < 3)
+        return sq_bind_str(s, sqlite3_bind_parameter_index(s, param), text);
+    if (fts_phrase(col, text, &q) != 0)
+        return SQLITE_NOMEM;
+    rc = sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, param), q, -1, sqlite3_free);
+    return rc;
+}
+
+/* Builds the listing query for f into sql (len bytes).  -1 when it does
+ * not fit. */
+static int list_sql(const struct scep_cert_filter *f, char *sql, size_t len)
+{
+    size_t used = 0;
+    int bad = 0;
+    unsigned src = f->sources;
+
+    bad |= put(sql, len, &used, "SELECT " CERT_COLUMNS " FROM certificates WHERE 1 = 1");
+    if (f->status >= 0)
+        bad |= put(sql, len, &used, " AND status = :status");
+    if (f->expiring_within > 0)
+        bad |= put(sql, len, &used, " AND status = 0 AND not_after < :until");
+    if (!f->include_expired)
+        bad |= put(sql, len, &used, " AND not_after >= :now");
+    if (f->subject_like != NULL)
+        bad |= put(sql, len, &used, substring_clause("subject", f->subject_like));
+    if (f->san_like != NULL)
+        bad |= put(sql, len, &used, substring_clause("sans", f->san_like));
+    if (f->issuer_fp != NULL)
+        bad |= put(sql, len, &used, " AND issuer_fp = :issuer");
+    if (f->profile != NULL)
+        bad |= put(sql, len, &used, " AND profile = :profile");
+    /* A range on the primary key: serials are uppercase hex, so every
+     * one with the prefix sorts before the prefix with its last
+     * character bumped. */
+    if (f->serial_prefix != NULL)
+        bad |= put(sql, len, &used, " AND serial >= :sp_lo AND serial < :sp_hi");
+    if (f->issued_after > 0)
+        bad |= put(sql, len, &used, " AND issued_at >= :after");
+    if (f->issued_before > 0)
+        bad |= put(sql, len, &used, " AND issued_at < :before");
+    if (f->superseded_before > 0)
+        bad |=
+            put(sql, len, &used, " AND superseded_by IS NOT NULL AND superseded_at < :sup_before");
+    else if (f->superseded == SCEP_FILTER_ONLY)
+        bad |= put(sql, len, &used, " AND superseded_by IS NOT NULL");
+    else if (f->superseded == SCEP_FILTER_NOT)
+        bad |= put(sql, len, &used, " AND superseded_by IS NULL");
+    if (src != 0) {
+        bad |= put(sql, len, &used, " AND source IN (''");
+        if (src & SCEP_CERT_SRC_SCEP)
+            bad |= put(sql, len, &used, ", 'scep'");
+        if (src & SCEP_CERT_SRC_IMPORT)
+            bad |= put(sql, len, &used, ", 'import'");
+        if (src & SCEP_CERT_SRC_TLS)
+            bad |= put(sql, len, &used, ", 'tls'");
+        bad |= put(sql, len, &used, ")");
+    }
+    bad |= put(sql, len, &used,
+               f->order == SCEP_CERT_ORDER_EXPIRY ? " ORDER BY not_after ASC, serial ASC"
+                                                  : " ORDER BY issued_at DESC, serial ASC");
+    bad |= put(sql, len, &used, " LIMIT :limit");
+    return bad ? -1 : 0;
+}
+
+/* Binds integer v to the named parameter. */
+static int bind_int_named(sqlite3_stmt *s, const char *name, int64_t v)
+{
+    return sqlite3_bind_int64(s, sqlite3_bind_parameter_index(s, name), v);
+}
+
+/* Binds what list_sql() asked for. */
+static int list_bind(sqlite3_stmt *s, const struct scep_cert_filter *f, int64_t now)
+{
+    char hi[72];
+    size_t n;
+
+    /* SQLite reads a negative LIMIT as "no limit". */
+    if (bind_int_named(s, ":limit", f->limit > 0 ? f->limit : -1) ||
+        (f->status >= 0 && bind_int_named(s, ":status", f->status)) ||
+        (f->expiring_within > 0 && bind_int_named(s, ":until", now + f->expiring_within)) ||
+        (!f->include_expired && bind_int_named(s, ":now", now)) ||
+        (f->subject_like != NULL && bind_substring(s, ":subject", "subject", f->subject_like)) ||
+        (f->san_like != NULL && bind_substring(s, ":sans", "sans", f->san_like)) ||
+        (f->issuer_fp != NULL &&
+         sq_bind_str(s, sqlite3_bind_parameter_index(s, ":issuer"), f->issuer_fp)) ||
+        (f->profile != NULL &&
+         sq_bind_str(s, sqlite3_bind_parameter_index(s, ":profile"), f->profile)) ||
+        (f->issued_after > 0 && bind_int_named(s, ":after", f->issued_after)) ||
+        (f->issued_before > 0 && bind_int_named(s, ":before", f->issued_before)) ||
+        (f->superseded_before > 0 && bind_int_named(s, ":sup_before", f->superseded_before)))
+        return -1;
+    if (f->serial_prefix != NULL) {
+        /* store.c checked: 1 to 64 uppercase hex digits. */
+        n = strlen(f->serial_prefix);
+        memcpy(hi, f->serial_prefix, n + 1);
+        hi[n - 1]++;
+        if (sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":sp_lo"), f->serial_prefix, -1,
+                              SQLITE_STATIC) ||
+            sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, ":sp_hi"), hi, -1,
+                              SQLITE_TRANSIENT))
+            return -1;
+    }
+    return 0;
 }
 
 /*
@@ -232,26 +489,20 @@ int sq_get_cert_by_transaction(void *be, const char *transaction_id, struct scep
  * and prepared afresh: a fresh statement also lets cb call back into the
  * store, even list_certs itself, while this one is still stepping.
  * Separate clauses rather than "?x IS NULL OR ..." let SQLite use the
- * status, not_after and (issuer_fp, issued_at) indexes (scep_store_list_certs()).
+ * status, not_after, (status, not_after), (issuer_fp, issued_at) and
+ * serial indexes and the trigram index of certificates_search
+ * (scep_store_list_certs()).
  */
 int sq_list_certs(void *vbe, const struct scep_cert_filter *f, scep_store_cert_cb cb, void *arg)
 {
     struct sq_be *be = vbe;
     sqlite3_stmt *s = NULL;
     struct scep_cert_info *ci = NULL;
-    char sql[768];
+    char sql[2048];
     int64_t now = (int64_t)time(NULL);
-    int rc = SCEP_ERR_STORE, src, n;
+    int rc = SCEP_ERR_STORE, src;
 
-    n = snprintf(sql, sizeof(sql),
-                 "SELECT " CERT_COLUMNS " FROM certificates WHERE 1 = 1%s%s%s%s%s "
-                 "ORDER BY issued_at DESC, serial ASC LIMIT :limit",
-                 f->status >= 0 ? " AND status = :status" : "",
-                 f->expiring_within > 0 ? " AND status = 0 AND not_after < :until" : "",
-                 f->include_expired ? "" : " AND not_after >= :now",
-                 f->subject_like != NULL ? " AND instr(subject, :subject) > 0" : "",
-                 f->issuer_fp != NULL ? " AND issuer_fp = :issuer" : "");
-    if (n < 0 || (size_t)n >= sizeof(sql)) {
+    if (list_sql(f, sql, sizeof(sql)) != 0) {
         snprintf(be->err, sizeof(be->err), "listing query too long");
         goto out;
     }
@@ -259,19 +510,7 @@ int sq_list_certs(void *vbe, const struct scep_cert_filter *f, scep_store_cert_c
         sq_fail(be, "prepare list");
         goto out;
     }
-    /* SQLite reads a negative LIMIT as "no limit". */
-    if (sqlite3_bind_int64(s, sqlite3_bind_parameter_index(s, ":limit"),
-                           f->limit > 0 ? f->limit : -1) != SQLITE_OK ||
-        (f->status >= 0 &&
-         sqlite3_bind_int(s, sqlite3_bind_parameter_index(s, ":status"), f->status)) ||
-        (f->expiring_within > 0 && sqlite3_bind_int64(s, sqlite3_bind_parameter_index(s, ":until"),
-                                                      now + f->expiring_within)) ||
-        (!f->include_expired &&
-         sqlite3_bind_int64(s, sqlite3_bind_parameter_index(s, ":now"), now)) ||
-        (f->subject_like != NULL &&
-         sq_bind_str(s, sqlite3_bind_parameter_index(s, ":subject"), f->subject_like)) ||
-        (f->issuer_fp != NULL &&
-         sq_bind_str(s, sqlite3_bind_parameter_index(s, ":issuer"), f->issuer_fp))) {
+    if (list_bind(s, f, now) != 0) {
         sq_fail(be, "bind list");
         goto out;
     }
@@ -323,7 +562,13 @@ static int why_unchanged(struct sq_be *be, const char *serial, int unhold)
         goto out;
     status = sqlite3_column_int(s, 0);
     reason = sqlite3_column_int(s, 1);
-    if (!unhold) {
+    if (!unhold && status != SCEP_CERT_REVOKED) {
+        /* Valid, yet the revoke matched nothing: not one of ours. */
+        snprintf(be->err, sizeof(be->err),
+                 "certificate %s is external (%s): scepd did not issue it and cannot revoke it",
+                 serial, (const char *)sqlite3_column_text(s, 2));
+        rc = SCEP_ERR_POLICY;
+    } else if (!unhold) {
         snprintf(be->err, sizeof(be->err), "certificate %s already revoked", serial);
         rc = SCEP_ERR_EXISTS;
     } else if (status != SCEP_CERT_REVOKED) {

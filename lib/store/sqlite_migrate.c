@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include <scep/error.h>
 
 struct migration {
@@ -145,6 +147,49 @@ static const struct migration migrations[] = {
         " revoked_at INTEGER NOT NULL DEFAULT 0,"
         " last_used_at INTEGER NOT NULL DEFAULT 0,"
         " created_by TEXT);"},
+    /* The inventory (store.h, "The inventory").  profile: the
+     * enrollment profile ('' the default).  source: 'scep' for what we
+     * issued, 'import' / 'tls' for external certificates, seen_at where
+     * those were found.  fingerprint: the SHA-256 of the DER, indexed for
+     * the look-up an import makes first (an external row's serial is
+     * derived from it, so the primary key keeps those unique; it is not a
+     * unique index because rows of ours need not be distinct DER in tests
+     * and tools that store placeholders); filled for the rows already there by
+     * scep_sha256_hex(), a function sq_migrate() registers on this
+     * connection for the step.  superseded_by / superseded_at: set on the
+     * old certificate by a renewal, in the renewal's transaction; the
+     * partial index serves the job that revokes superseded certificates.
+     * (status, not_after): "valid and expiring before T" in index order.
+     * certificates_search: a trigram index (FTS5, SQLite 3.34 or newer)
+     * of subject and SANs, since LIKE '%x%' cannot use a B-tree; it holds
+     * its own copy of the text and the serial to join back on, rather
+     * than certificates' rowid, which VACUUM may renumber (the table has
+     * no INTEGER PRIMARY KEY).  Certificates are never updated in those
+     * columns nor deleted by scepd; the delete trigger, which scans the
+     * search table (serial is not indexed there), is for a row removed by
+     * hand, so that its text cannot match a later row of the same serial. */
+    {7, "ALTER TABLE certificates ADD COLUMN profile TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE certificates ADD COLUMN source TEXT NOT NULL DEFAULT 'scep'"
+        " CHECK (source IN ('scep', 'import', 'tls'));"
+        "ALTER TABLE certificates ADD COLUMN seen_at TEXT;"
+        "ALTER TABLE certificates ADD COLUMN fingerprint TEXT;"
+        "ALTER TABLE certificates ADD COLUMN superseded_by TEXT;"
+        "ALTER TABLE certificates ADD COLUMN superseded_at INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE requests ADD COLUMN profile TEXT NOT NULL DEFAULT '';"
+        "UPDATE certificates SET fingerprint = scep_sha256_hex(der);"
+        "CREATE INDEX certificates_fingerprint ON certificates (fingerprint);"
+        "CREATE INDEX certificates_status_not_after ON certificates (status, not_after);"
+        "CREATE INDEX certificates_superseded ON certificates (superseded_at)"
+        " WHERE superseded_by IS NOT NULL;"
+        "CREATE VIRTUAL TABLE certificates_search USING fts5"
+        " (serial UNINDEXED, subject, sans, tokenize = 'trigram');"
+        "INSERT INTO certificates_search (serial, subject, sans)"
+        " SELECT serial, subject, sans FROM certificates;"
+        "CREATE TRIGGER certificates_search_insert AFTER INSERT ON certificates BEGIN"
+        " INSERT INTO certificates_search (serial, subject, sans)"
+        " VALUES (new.serial, new.subject, new.sans); END;"
+        "CREATE TRIGGER certificates_search_delete AFTER DELETE ON certificates BEGIN"
+        " DELETE FROM certificates_search WHERE serial = old.serial; END;"},
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -243,10 +288,46 @@ out:
     return rc;
 }
 
+/*
+ * scep_sha256_hex(blob): lowercase hex SHA-256, for step 5 to fill the
+ * fingerprint of the rows already stored (SQLite has no digest
+ * function of its own).  NULL for a NULL or empty argument.
+ */
+static void sql_sha256_hex(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    static const char digits[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0, i;
+    char hex[2 * 32 + 1];
+    const void *blob;
+    int len;
+
+    (void)argc;
+    blob = sqlite3_value_blob(argv[0]);
+    len = sqlite3_value_bytes(argv[0]);
+    if (blob == NULL || len <= 0) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    if (EVP_Digest(blob, (size_t)len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
+        sqlite3_result_error(ctx, "SHA-256 failed", -1);
+        return;
+    }
+    for (i = 0; i < mdlen; i++) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 0x0f];
+    }
+    sqlite3_result_text(ctx, hex, 64, SQLITE_TRANSIENT);
+}
+
 /* Applies every pending migration; see sqlite_be.h. */
 int sq_migrate(struct sq_be *be)
 {
     int rc, done = 0, i;
+
+    if (sqlite3_create_function(be->db, "scep_sha256_hex", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                NULL, sql_sha256_hex, NULL, NULL) != SQLITE_OK)
+        return sq_fail(be, "register scep_sha256_hex");
 
     for (i = 0; i < NMIGRATIONS; i++) {
         if (migrations[i].version != i + 1) {

@@ -20,8 +20,8 @@
 
 static const struct sq_query q_insert = {
     SQ_REQ_INSERT, "INSERT INTO requests (transaction_id, subject, sans, pubkey_fp, "
-                   "msg_type, requester, created_at, status, csr, challenge_id) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9)"};
+                   "msg_type, requester, created_at, status, csr, challenge_id, profile) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9, ?10)"};
 static const struct sq_query q_get = {SQ_REQ_GET,
                                       "SELECT " SQ_REQ_COLUMNS " FROM requests WHERE id = ?1"};
 static const struct sq_query q_by_txid = {
@@ -53,7 +53,7 @@ static int read_req_row(struct sq_be *be, sqlite3_stmt *s, struct scep_request_i
         sq_dup_col(s, 3, &ri->sans) || sq_dup_col(s, 4, &ri->pubkey_fp) ||
         sq_dup_col(s, 5, &ri->msg_type) || sq_dup_col(s, 6, &ri->requester) ||
         sq_dup_col(s, 10, &ri->decided_by) || sq_dup_col(s, 11, &ri->reason) ||
-        sq_dup_col(s, 12, &ri->serial))
+        sq_dup_col(s, 12, &ri->serial) || sq_dup_col(s, 15, &ri->profile))
         goto out;
     ri->created_at = sqlite3_column_int64(s, 7);
     ri->status = sqlite3_column_int(s, 8);
@@ -112,7 +112,8 @@ int sq_add_request(void *vbe, const struct scep_request_info *ri, const struct s
         sqlite3_bind_int64(s, 7, ri->created_at != 0 ? ri->created_at : (int64_t)time(NULL)) ||
         sqlite3_bind_blob(s, 8, ri->csr_der, (int)ri->csr_len, SQLITE_STATIC) ||
         (ri->challenge_id > 0 ? sqlite3_bind_int64(s, 9, ri->challenge_id)
-                              : sqlite3_bind_null(s, 9))) {
+                              : sqlite3_bind_null(s, 9)) ||
+        sq_bind_str(s, 10, ri->profile != NULL ? ri->profile : "")) {
         sq_fail(be, "bind request");
         goto out;
     }

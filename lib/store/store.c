@@ -15,6 +15,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include <scep/error.h>
 
 /*
@@ -216,24 +218,159 @@ int scep_store_schema_version(struct scep_store *st)
     return st->ops->schema_version(st->be);
 }
 
+/* The room a certificate's fingerprint takes: 64 hex digits and a NUL. */
+#define FP_HEX 65
+
+/* Lowercase hex SHA-256 of der into out.  0 or SCEP_ERR_INTERNAL. */
+static int der_fingerprint(const unsigned char *der, size_t len, char out[FP_HEX])
+{
+    static const char digits[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0, i;
+
+    if (EVP_Digest(der, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
+        return SCEP_ERR_INTERNAL;
+    for (i = 0; i < mdlen; i++) {
+        out[2 * i] = digits[md[i] >> 4];
+        out[2 * i + 1] = digits[md[i] & 0x0f];
+    }
+    out[2 * i] = '\0';
+    return 0;
+}
+
+/* 1 if source (NULL: "scep") is one of SCEP_CERT_SOURCE_*. */
+static int known_source(const char *source)
+{
+    return source == NULL || strcmp(source, SCEP_CERT_SOURCE_SCEP) == 0 ||
+           strcmp(source, SCEP_CERT_SOURCE_IMPORT) == 0 ||
+           strcmp(source, SCEP_CERT_SOURCE_TLS) == 0;
+}
+
+/*
+ * The checks every inserted record passes (scep_store_insert_cert, the
+ * bulk insert, issuing a request): the required fields, a known status
+ * and source, and for an external certificate no issuer and no
+ * revocation, since it is not ours (store.h, "The inventory").
+ */
+static int check_cert(const struct scep_cert_info *ci)
+{
+    if (ci == NULL || ci->serial == NULL || ci->serial[0] == '\0' || ci->subject == NULL ||
+        ci->der == NULL || ci->der_len == 0)
+        return SCEP_ERR_INVALID_ARG;
+    if (ci->status != SCEP_CERT_VALID && ci->status != SCEP_CERT_REVOKED)
+        return SCEP_ERR_INVALID_ARG;
+    if (!known_source(ci->source))
+        return SCEP_ERR_INVALID_ARG;
+    if (ci->source != NULL && strcmp(ci->source, SCEP_CERT_SOURCE_SCEP) != 0 &&
+        (ci->issuer_fp != NULL || ci->status != SCEP_CERT_VALID || ci->challenge_id != 0))
+        return SCEP_ERR_INVALID_ARG;
+    return 0;
+}
+
+/* A copy of ci (borrowing all its pointers) with fingerprint pointing
+ * at fp, computed from the DER.  0 or SCEP_ERR_INTERNAL. */
+static int with_fingerprint(const struct scep_cert_info *ci, struct scep_cert_info *copy,
+                            char fp[FP_HEX])
+{
+    int rc = der_fingerprint(ci->der, ci->der_len, fp);
+
+    if (rc != 0)
+        return rc;
+    *copy = *ci;
+    copy->fingerprint = fp;
+    return 0;
+}
+
 /*
  * Inserts ci and appends ev (may be NULL) in one durable transaction.
  * serial, subject and the DER are required.  Returns 0, SCEP_ERR_EXISTS
- * for a known serial, SCEP_ERR_TRANSID_REUSE when the transactionID
- * already has a certificate (nothing written in either case), or
- * SCEP_ERR_STORE.
+ * for a known serial or DER, SCEP_ERR_TRANSID_REUSE when the
+ * transactionID already has a certificate (nothing written in either
+ * case), or SCEP_ERR_STORE.
  */
 int scep_store_insert_cert(struct scep_store *st, const struct scep_cert_info *ci,
                            const struct scep_audit_event *ev)
 {
-    if (st == NULL || ci == NULL || ci->serial == NULL || ci->serial[0] == '\0' ||
-        ci->subject == NULL || ci->der == NULL || ci->der_len == 0)
-        return SCEP_ERR_INVALID_ARG;
-    if (ci->status != SCEP_CERT_VALID && ci->status != SCEP_CERT_REVOKED)
+    struct scep_cert_info c;
+    char fp[FP_HEX];
+    int rc;
+
+    if (st == NULL || (rc = check_cert(ci)) != 0)
         return SCEP_ERR_INVALID_ARG;
     if (ev != NULL && ev->kind == NULL)
         return SCEP_ERR_INVALID_ARG;
-    return st->ops->insert_cert(st->be, ci, ev);
+    if ((rc = with_fingerprint(ci, &c, fp)) != 0)
+        return rc;
+    return st->ops->insert_cert(st->be, &c, ev);
+}
+
+/* Most records one bulk insert takes: the fingerprints are computed
+ * into one allocation before the transaction starts. */
+#define BULK_MAX 1000000
+
+/*
+ * Inserts n records and ev in one transaction (see store.h).  The
+ * records are checked and fingerprinted before anything is written, so
+ * a bad one refuses the whole batch without a rollback.  Returns 0 or
+ * the first failure.
+ */
+int scep_store_insert_certs(struct scep_store *st, const struct scep_cert_info *cis, size_t n,
+                            const struct scep_audit_event *ev)
+{
+    struct scep_cert_info *copies = NULL;
+    char(*fps)[FP_HEX] = NULL;
+    size_t i;
+    int rc = SCEP_ERR_INVALID_ARG;
+
+    if (st == NULL || (cis == NULL && n > 0) || n > BULK_MAX || (ev != NULL && ev->kind == NULL))
+        return SCEP_ERR_INVALID_ARG;
+    if (n == 0 && ev == NULL)
+        return 0;
+    rc = SCEP_ERR_NOMEM;
+    copies = calloc(n > 0 ? n : 1, sizeof(*copies));
+    fps = calloc(n > 0 ? n : 1, sizeof(*fps));
+    if (copies == NULL || fps == NULL)
+        goto out;
+    for (i = 0; i < n; i++) {
+        if ((rc = check_cert(&cis[i])) != 0 || cis[i].challenge_id != 0) {
+            rc = SCEP_ERR_INVALID_ARG;
+            goto out;
+        }
+        if ((rc = with_fingerprint(&cis[i], &copies[i], fps[i])) != 0)
+            goto out;
+    }
+    rc = st->ops->insert_certs(st->be, copies, n, ev);
+out:
+    free(copies);
+    free(fps);
+    return rc;
+}
+
+/* The store key of an external certificate (see store.h): the first
+ * SCEP_EXTERNAL_KEY_BYTES of its fingerprint in the serial convention,
+ * so that scepctl show and revoke find it like any serial. */
+int scep_store_external_key(const char *fp, char out[SCEP_EXTERNAL_KEY_LEN])
+{
+    size_t i, pos = 0;
+
+    if (fp == NULL || out == NULL || strlen(fp) != 64)
+        return SCEP_ERR_INVALID_ARG;
+    for (i = 0; i < 64; i++)
+        if (!isxdigit((unsigned char)fp[i]))
+            return SCEP_ERR_INVALID_ARG;
+    /* Leading zero digits are dropped and a top bit gets a "00" in
+     * front, as util_serial_text_normalize() spells any serial, so the
+     * key survives being typed back. */
+    for (i = 0; i < 2 * SCEP_EXTERNAL_KEY_BYTES - 1 && fp[i] == '0'; i++)
+        ;
+    if ((2 * SCEP_EXTERNAL_KEY_BYTES - i) % 2 == 1)
+        out[pos++] = '0';
+    else if (strchr("89abcdefABCDEF", fp[i]) != NULL)
+        pos += (size_t)snprintf(out + pos, 3, "00");
+    for (; i < 2 * SCEP_EXTERNAL_KEY_BYTES; i++)
+        out[pos++] = (char)toupper((unsigned char)fp[i]);
+    out[pos] = '\0';
+    return 0;
 }
 
 /* Looks serial up.  Returns 0 with *out set (free with
@@ -243,6 +380,26 @@ int scep_store_get_cert(struct scep_store *st, const char *serial, struct scep_c
     if (st == NULL || serial == NULL || out == NULL)
         return SCEP_ERR_INVALID_ARG;
     return st->ops->get_cert(st->be, serial, out);
+}
+
+/* Looks a certificate up by its DER's SHA-256 (64 hex digits, either
+ * case).  Returns 0 with *out set (free with scep_cert_info_free()),
+ * SCEP_ERR_NOT_FOUND, SCEP_ERR_INVALID_ARG, or SCEP_ERR_STORE. */
+int scep_store_get_cert_by_fingerprint(struct scep_store *st, const char *fingerprint,
+                                       struct scep_cert_info **out)
+{
+    char fp[FP_HEX];
+    size_t i;
+
+    if (st == NULL || fingerprint == NULL || out == NULL || strlen(fingerprint) != 64)
+        return SCEP_ERR_INVALID_ARG;
+    for (i = 0; i < 64; i++) {
+        if (!isxdigit((unsigned char)fingerprint[i]))
+            return SCEP_ERR_INVALID_ARG;
+        fp[i] = (char)tolower((unsigned char)fingerprint[i]);
+    }
+    fp[64] = '\0';
+    return st->ops->get_cert_by_fingerprint(st->be, fp, out);
 }
 
 /* The most recent certificate issued for transaction_id.  Returns 0 with
@@ -277,8 +434,26 @@ int scep_store_list_certs(struct scep_store *st, const struct scep_cert_filter *
         f = &all;
     if (f->status != -1 && f->status != SCEP_CERT_VALID && f->status != SCEP_CERT_REVOKED)
         return SCEP_ERR_INVALID_ARG;
-    if (f->expiring_within < 0 || f->limit < 0)
+    if (f->expiring_within < 0 || f->limit < 0 || f->issued_after < 0 || f->issued_before < 0 ||
+        f->superseded_before < 0)
         return SCEP_ERR_INVALID_ARG;
+    if (f->superseded != SCEP_FILTER_ANY && f->superseded != SCEP_FILTER_ONLY &&
+        f->superseded != SCEP_FILTER_NOT)
+        return SCEP_ERR_INVALID_ARG;
+    if ((f->sources & ~(SCEP_CERT_SRC_SCEP | SCEP_CERT_SRC_EXTERNAL)) != 0)
+        return SCEP_ERR_INVALID_ARG;
+    if (f->order != SCEP_CERT_ORDER_ISSUED && f->order != SCEP_CERT_ORDER_EXPIRY)
+        return SCEP_ERR_INVALID_ARG;
+    /* The prefix becomes a range on the primary key, so it must be
+     * hex digits as the store writes serials. */
+    if (f->serial_prefix != NULL) {
+        const char *p;
+        if (f->serial_prefix[0] == '\0' || strlen(f->serial_prefix) > 64)
+            return SCEP_ERR_INVALID_ARG;
+        for (p = f->serial_prefix; *p != '\0'; p++)
+            if (!((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'F')))
+                return SCEP_ERR_INVALID_ARG;
+    }
     return st->ops->list_certs(st->be, f, cb, arg);
 }
 
@@ -385,6 +560,11 @@ void scep_cert_info_free(struct scep_cert_info *ci)
     free(ci->pubkey_fp);
     free(ci->renewed_serial);
     free(ci->der);
+    free(ci->profile);
+    free(ci->source);
+    free(ci->seen_at);
+    free(ci->fingerprint);
+    free(ci->superseded_by);
     free(ci);
 }
 
@@ -474,14 +654,17 @@ int scep_store_decide_request(struct scep_store *st, int64_t id, int status, con
 int scep_store_issue_request(struct scep_store *st, int64_t id, const struct scep_cert_info *ci,
                              const struct scep_audit_event *ev)
 {
-    if (st == NULL || ci == NULL || ci->serial == NULL || ci->serial[0] == '\0' ||
-        ci->subject == NULL || ci->der == NULL || ci->der_len == 0)
-        return SCEP_ERR_INVALID_ARG;
-    if (ci->status != SCEP_CERT_VALID && ci->status != SCEP_CERT_REVOKED)
+    struct scep_cert_info c;
+    char fp[FP_HEX];
+    int rc;
+
+    if (st == NULL || check_cert(ci) != 0)
         return SCEP_ERR_INVALID_ARG;
     if (ev != NULL && ev->kind == NULL)
         return SCEP_ERR_INVALID_ARG;
-    return st->ops->issue_request(st->be, id, ci, ev);
+    if ((rc = with_fingerprint(ci, &c, fp)) != 0)
+        return rc;
+    return st->ops->issue_request(st->be, id, &c, ev);
 }
 
 /* Frees an owned request record and every string in it.  Accepts NULL. */
@@ -499,6 +682,7 @@ void scep_request_info_free(struct scep_request_info *ri)
     free(ri->reason);
     free(ri->serial);
     free(ri->csr_der);
+    free(ri->profile);
     free(ri);
 }
 

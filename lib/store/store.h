@@ -47,7 +47,65 @@ struct scep_cert_info {
     size_t der_len;
     int64_t challenge_id; /* the one-time challenge that admitted it, 0: none (see
                            * scep_store_insert_cert) */
+    /* The inventory (schema 5; see "The inventory" below). */
+    char *profile;         /* enrollment profile, "" the default (NULL on input: "") */
+    char *source;          /* SCEP_CERT_SOURCE_*: "scep" (NULL on input), "import", "tls" */
+    char *seen_at;         /* external: the file or "host:port" it was found at; else NULL */
+    char *fingerprint;     /* lowercase hex SHA-256 of der; output only: the store computes it */
+    char *superseded_by;   /* output: serial of the certificate that renewed it, NULL: none */
+    int64_t superseded_at; /* output: when it was superseded (Unix time), 0: not */
 };
+
+/*
+ * The inventory.  Every certificate scepd issued (source "scep") and
+ * every one it was shown (source "import": a file given to scepctl
+ * import; "tls": served by a TLS endpoint) is a row, so that expiry
+ * monitoring covers them all; imported ones are "external".  The store
+ * records each row's fingerprint (SHA-256 of the DER, indexed).  An
+ * external certificate is stored once: its key (below) is derived from
+ * the fingerprint, so a second insert of the same DER is
+ * SCEP_ERR_EXISTS; importing one of ours is refused by
+ * scep_admin_import_cert, which looks the fingerprint up first.
+ *
+ * An external certificate's serial belongs to another CA and is unique
+ * nowhere, so the store keys it (the serial field) by its fingerprint
+ * instead: scep_store_external_key() gives that key, longer than any
+ * RFC 5280 serial (20 octets) so that it never names one of ours, and
+ * the certificate's own serial stays in its DER.  External certificates
+ * have no issuer_fp (no CA of ours issued them) and cannot be revoked:
+ * they never appear in a CRL or an OCSP answer of ours.
+ *
+ * Supersession: a certificate inserted with renewed_serial set (a
+ * RenewalReq, or a PKCSReq signed by the old certificate) marks the old
+ * one superseded, superseded_by naming the new serial and superseded_at
+ * the time, in the same transaction as the insert (a second renewal of
+ * the same old certificate points it at the newest).  Superseded is not
+ * a stored status: the status stays valid until someone revokes it
+ * (scep_admin_revoke_superseded, reason superseded); shown, a valid
+ * certificate that is superseded reads "superseded".
+ */
+#define SCEP_CERT_SOURCE_SCEP "scep"
+#define SCEP_CERT_SOURCE_IMPORT "import"
+#define SCEP_CERT_SOURCE_TLS "tls"
+
+/* Bits of scep_cert_filter.sources. */
+#define SCEP_CERT_SRC_SCEP 1u
+#define SCEP_CERT_SRC_IMPORT 2u
+#define SCEP_CERT_SRC_TLS 4u
+#define SCEP_CERT_SRC_EXTERNAL (SCEP_CERT_SRC_IMPORT | SCEP_CERT_SRC_TLS)
+
+/* The store key of an external certificate: its fingerprint's first
+ * SCEP_EXTERNAL_KEY_BYTES bytes in the serial convention (uppercase
+ * hex, "00" before a top bit), at most 62 digits. */
+#define SCEP_EXTERNAL_KEY_BYTES 30
+#define SCEP_EXTERNAL_KEY_LEN (2 * SCEP_EXTERNAL_KEY_BYTES + 3)
+
+/*
+ * Writes the store key of the external certificate whose fingerprint
+ * (64 hex digits, either case) is fp into out (SCEP_EXTERNAL_KEY_LEN
+ * bytes).  Returns 0 or SCEP_ERR_INVALID_ARG.
+ */
+int scep_store_external_key(const char *fp, char out[SCEP_EXTERNAL_KEY_LEN]);
 
 /* An audit event.  Input: borrowed strings.  Output (list callback):
  * borrowed for the call. */
@@ -71,7 +129,35 @@ struct scep_cert_filter {
     int64_t limit;            /* 0: no limit */
     const char *issuer_fp;    /* NULL: any issuer, else only certs whose issuer_fp equals it
                                * (exact match on the stored hex) */
+    /* Schema 5 (the inventory); zero is "any" for each. */
+    const char *san_like;      /* substring of the SANs, NULL: any */
+    const char *profile;       /* NULL: any, else exactly this profile ("": the default) */
+    const char *serial_prefix; /* NULL: any, else serials starting with it (store form) */
+    int64_t issued_after;      /* >0: only issued_at >= this */
+    int64_t issued_before;     /* >0: only issued_at < this */
+    int superseded;            /* SCEP_FILTER_ANY, _ONLY (superseded) or _NOT */
+    int64_t superseded_before; /* >0: only certs superseded before this time (implies _ONLY) */
+    unsigned sources;          /* 0: any, else SCEP_CERT_SRC_* bits */
+    int order;                 /* SCEP_CERT_ORDER_ISSUED (0) or SCEP_CERT_ORDER_EXPIRY */
 };
+
+/*
+ * subject_like and san_like match case-insensitively (ASCII), anywhere
+ * in the stored text, which is RFC 2253: "CN=dev,O=Example" with the
+ * most significant RDN last, as every front end shows it.  Three
+ * characters or more are looked up in a trigram index (SQLite FTS5,
+ * PostgreSQL pg_trgm where the extension is installed); shorter ones,
+ * and PostgreSQL without pg_trgm, scan.
+ */
+#define SCEP_FILTER_ANY 0
+#define SCEP_FILTER_ONLY 1
+#define SCEP_FILTER_NOT 2
+
+/* Orders of a listing: newest first (issued_at descending, the
+ * default), or soonest to expire first (not_after ascending), which
+ * an expiry index answers without sorting. */
+#define SCEP_CERT_ORDER_ISSUED 0
+#define SCEP_CERT_ORDER_EXPIRY 1
 
 typedef int (*scep_store_cert_cb)(const struct scep_cert_info *ci, void *arg);
 typedef int (*scep_store_audit_cb)(const struct scep_audit_event *ev, void *arg);
@@ -112,13 +198,36 @@ int scep_store_schema_version(struct scep_store *st);
  * write lock (nothing written in either case).  When ci->challenge_id is
  * > 0, one use of that challenge is consumed in the same transaction
  * (see "One-time challenges" below); SCEP_ERR_CHALLENGE when it is
- * unknown, used up, revoked or expired (nothing written).
+ * unknown, used up, revoked or expired (nothing written).  Schema 5:
+ * the store computes ci->fingerprint, and a ci->renewed_serial marks
+ * that certificate
+ * superseded by this one in the same transaction (see "The inventory").
+ * A ci->source other than "scep" must have no issuer_fp and be valid.
  */
 int scep_store_insert_cert(struct scep_store *st, const struct scep_cert_info *ci,
                            const struct scep_audit_event *ev);
 
-/* Looks a certificate up; SCEP_ERR_NOT_FOUND when absent.
+/*
+ * Inserts the n records of cis (each as scep_store_insert_cert would,
+ * fingerprint and supersession included; challenge_id must be 0) and
+ * appends ev (may be NULL), in ONE transaction: all or nothing.  For
+ * loading many rows at once (test data, benchmarks, migrating another
+ * CA's records), where a durable commit per row would cost a disk sync
+ * each.  Returns 0, or the first failure (SCEP_ERR_EXISTS,
+ * SCEP_ERR_TRANSID_REUSE, SCEP_ERR_INVALID_ARG, ...) with nothing
+ * written.
+ */
+int scep_store_insert_certs(struct scep_store *st, const struct scep_cert_info *cis, size_t n,
+                            const struct scep_audit_event *ev);
+
+/* Looks a certificate up by its fingerprint (lowercase hex SHA-256 of
+ * the DER; either case accepted); SCEP_ERR_NOT_FOUND when absent .
  * *out: free with scep_cert_info_free(). */
+int scep_store_get_cert_by_fingerprint(struct scep_store *st, const char *fingerprint,
+                                       struct scep_cert_info **out);
+
+/* Looks a certificate up by serial (store key); SCEP_ERR_NOT_FOUND when
+ * absent.  *out: free with scep_cert_info_free(). */
 int scep_store_get_cert(struct scep_store *st, const char *serial, struct scep_cert_info **out);
 
 /* The certificate issued for transaction_id, or SCEP_ERR_NOT_FOUND.
@@ -134,7 +243,9 @@ int scep_store_list_certs(struct scep_store *st, const struct scep_cert_filter *
 
 /*
  * Marks serial revoked with reason at time at, with ev appended, in one
- * transaction.  SCEP_ERR_NOT_FOUND, or SCEP_ERR_EXISTS if already revoked.
+ * transaction.  SCEP_ERR_NOT_FOUND, or SCEP_ERR_EXISTS if already
+ * revoked; SCEP_ERR_POLICY for an external certificate (not ours to
+ * revoke).
  */
 int scep_store_revoke(struct scep_store *st, const char *serial, int reason, int64_t at,
                       const struct scep_audit_event *ev);
@@ -219,6 +330,7 @@ struct scep_request_info {
     unsigned char *csr_der; /* the PKCS#10 as received */
     size_t csr_len;
     int64_t challenge_id; /* the one-time challenge it came with, 0: none */
+    char *profile;        /* the profile it came in by, "" the default (NULL on input: "") */
 };
 
 /*

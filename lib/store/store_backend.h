@@ -31,7 +31,11 @@ struct scep_store_ops {
     int (*schema_version)(void *be);
     int (*insert_cert)(void *be, const struct scep_cert_info *ci,
                        const struct scep_audit_event *ev);
+    /* ci->fingerprint is filled in by store.c */
+    int (*insert_certs)(void *be, const struct scep_cert_info *cis, size_t n,
+                        const struct scep_audit_event *ev);
     int (*get_cert)(void *be, const char *serial, struct scep_cert_info **out);
+    int (*get_cert_by_fingerprint)(void *be, const char *fingerprint, struct scep_cert_info **out);
     int (*get_cert_by_transaction)(void *be, const char *transaction_id,
                                    struct scep_cert_info **out);
     int (*list_certs)(void *be, const struct scep_cert_filter *f, scep_store_cert_cb cb, void *arg);

@@ -4,8 +4,11 @@
  * more (scep_admin_challenge_purge: expired a day ago or more, or
  * revoked), so that minting a challenge per device does not grow the
  * database for ever.  The day of grace keeps a just-expired challenge
- * long enough for the transaction that used it to be retried.  It has
- * its own store connection.
+ * long enough for the transaction that used it to be retried.  In the
+ * same round, for every profile with revoke_superseded_after_days set,
+ * it revokes (reason superseded, scep_admin_revoke_superseded) the
+ * renewed certificates whose renewal is older than that.  It has its
+ * own store connection.
  */
 #ifndef SCEPD_HOUSEKEEP_H
 #define SCEPD_HOUSEKEEP_H
@@ -28,8 +31,9 @@ struct scepd_housekeep; /* opaque */
 int scepd_housekeep_new(const struct scep_config *cfg, struct scepd_housekeep **out);
 
 /*
- * One round: purges what is due (logging the count when there was any)
- * at wall-clock time now.  Returns the number of challenges purged, or
+ * One round at wall-clock time now: revokes the superseded certificates
+ * that are due and purges the challenges that are (logging each count
+ * when there was any).  Returns the number of challenges purged, or
  * -1 after logging the failure (retried at the next round).
  */
 int64_t scepd_housekeep_run(struct scepd_housekeep *h, int64_t now);

@@ -59,8 +59,8 @@ for n in a b; do
     eval "URL_$n=\$url"
     say "node $n serving at $url"
 done
-[ "$(pg_sql 'SELECT count(*) FROM schema_version')" = 6 ] ||
-    fail "schema_version holds $(pg_sql 'SELECT count(*) FROM schema_version') rows (want 6: each step once)"
+[ "$(pg_sql 'SELECT count(*) FROM schema_version')" = 7 ] ||
+    fail "schema_version holds $(pg_sql 'SELECT count(*) FROM schema_version') rows (want 7: each step once)"
 SCEPD_STATE=$IT_WORK/a
 SCEPD_URL=$URL_a
 fetch_ca_certs "$IT_WORK/ca"

@@ -28,8 +28,8 @@ say "the store contract suite passes on PostgreSQL"
 SCEP_STORE_URI=$PG_URI "$STORE_CONTRACT" >"$IT_WORK/contract.log" 2>&1 ||
     fail "contract suite failed on $PG_URI: $(grep -E 'FAILED|ERROR|error' "$IT_WORK/contract.log" | head -n 5)"
 grep -q 'PASSED' "$IT_WORK/contract.log" || fail "contract suite printed no PASSED line"
-[ "$(pg_sql 'SELECT max(version) FROM schema_version')" = 6 ] ||
-    fail "schema_version is $(pg_sql 'SELECT max(version) FROM schema_version') (want 6)"
+[ "$(pg_sql 'SELECT max(version) FROM schema_version')" = 7 ] ||
+    fail "schema_version is $(pg_sql 'SELECT max(version) FROM schema_version') (want 7)"
 
 say "twice at once on the shared database: both pass, the audit chain stays one chain"
 SCEP_STORE_URI=$PG_URI "$STORE_CONTRACT" >"$IT_WORK/contract1.log" 2>&1 &

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "service/certinfo.h"
+#include "admin/certinfo.h"
 #include "test_service_fixture.h"
 
 #define CHALLENGE "s3cret-Ch4llenge"

@@ -15,16 +15,33 @@
 #include <scep/error.h>
 
 /* The newest schema version this code knows. */
-#define LATEST 6
+#define LATEST 7
 
-/* Undoes step 6 (tokens), the newest; step 5 (notices) is written to
- * run again over itself (IF NOT EXISTS). */
-#define V6_UNDO "DROP TABLE tokens; "
-/* Undoes steps 6 and 4 (challenges) on a current database; V4_UNDO_CERTS
+/* Undoes step 7 (the inventory) on a current database; V7_UNDO_CERTS
  * only the part a version 1 database (no requests table) has. */
+#define V7_UNDO_CERTS                                                                              \
+    "DROP TRIGGER certificates_search_insert; DROP TRIGGER certificates_search_delete; "           \
+    "DROP TABLE certificates_search; DROP INDEX certificates_fingerprint; "                        \
+    "DROP INDEX certificates_status_not_after; DROP INDEX certificates_superseded; "               \
+    "ALTER TABLE certificates DROP COLUMN profile; ALTER TABLE certificates DROP COLUMN source; "  \
+    "ALTER TABLE certificates DROP COLUMN seen_at; "                                               \
+    "ALTER TABLE certificates DROP COLUMN fingerprint; "                                           \
+    "ALTER TABLE certificates DROP COLUMN superseded_by; "                                         \
+    "ALTER TABLE certificates DROP COLUMN superseded_at; "
+#define V7_UNDO V7_UNDO_CERTS "ALTER TABLE requests DROP COLUMN profile; "
+
+/* Undoes steps 7 and 6 (tokens); step 5 (notices) is written to run
+ * again over itself (IF NOT EXISTS). */
+#define V6_UNDO V7_UNDO "DROP TABLE tokens; "
+/* Undoes steps 7, 6 and 4 (challenges) on a current database;
+ * V4_UNDO_CERTS only the part a version 1 database (no requests table)
+ * has. */
 #define V4_UNDO_CERTS                                                                              \
-    V6_UNDO "DROP TABLE challenges; ALTER TABLE certificates DROP COLUMN challenge_id; "
-#define V4_UNDO V4_UNDO_CERTS "ALTER TABLE requests DROP COLUMN challenge_id; "
+    V7_UNDO_CERTS "DROP TABLE tokens; DROP TABLE challenges; "                                     \
+                  "ALTER TABLE certificates DROP COLUMN challenge_id; "
+#define V4_UNDO                                                                                    \
+    V4_UNDO_CERTS "ALTER TABLE requests DROP COLUMN challenge_id; "                                \
+                  "ALTER TABLE requests DROP COLUMN profile; "
 
 /* DER of a real PKCS#10 for cn; free() it. */
 static unsigned char *csr_der(const char *cn, size_t *len)
@@ -315,6 +332,100 @@ static void test_v3_upgraded(void **state)
     free(der);
 }
 
+static int count_certs_cb(const struct scep_cert_info *ci, void *arg)
+{
+    (void)ci;
+    (*(int *)arg)++;
+    return 0;
+}
+
+/* A version 6 database gains the inventory: its certificates get their
+ * fingerprint computed, source "scep", profile "", and are found by the
+ * trigram search of subjects. */
+static void test_v6_upgraded(void **state)
+{
+    struct ts_db *d = *state;
+    struct scep_store *st = NULL;
+    struct scep_cert_info *cert = NULL;
+    size_t der_len = 0;
+    unsigned char *der = ts_cert_der("old", &der_len);
+    struct scep_cert_info ci = ts_info("01", "CN=old-device,O=Example", der, der_len);
+    struct scep_cert_filter f = {.status = -1, .include_expired = 1, .subject_like = "D-DEV"};
+    char *fp = NULL;
+    int n = 0;
+
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+    assert_int_equal(scep_store_get_cert(st, "01", &cert), 0);
+    fp = strdup(cert->fingerprint);
+    scep_cert_info_free(cert);
+    cert = NULL;
+    scep_store_close(st);
+    st = NULL;
+    ts_raw_exec(d->path, V7_UNDO "DELETE FROM schema_version WHERE version >= 7;");
+    assert_int_equal(ts_raw_int(d->path, "SELECT count(*) FROM sqlite_master WHERE name = "
+                                         "'certificates_search'"),
+                     0);
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
+    assert_int_equal(scep_store_schema_version(st), LATEST);
+    assert_int_equal(scep_store_get_cert(st, "01", &cert), 0);
+    assert_string_equal(cert->fingerprint, fp);
+    assert_string_equal(cert->source, "scep");
+    assert_string_equal(cert->profile, "");
+    assert_null(cert->superseded_by);
+    scep_cert_info_free(cert);
+    cert = NULL;
+    assert_int_equal(scep_store_get_cert_by_fingerprint(st, fp, &cert), 0);
+    assert_string_equal(cert->serial, "01");
+    scep_cert_info_free(cert);
+    assert_int_equal(scep_store_list_certs(st, &f, count_certs_cb, &n), 0);
+    assert_int_equal(n, 1);
+    scep_store_close(st);
+    free(fp);
+    free(der);
+}
+
+/* The searches a large inventory needs are planned on their indexes:
+ * a subject substring through the trigram table, "valid and expiring"
+ * through (status, not_after). */
+static void test_inventory_indexes_used(void **state)
+{
+    struct ts_db *d = *state;
+    struct scep_store *st = NULL;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    int fts = 0, exp = 0;
+
+    assert_int_equal(scep_store_open(d->uri, &st, NULL, 0), 0);
+    scep_store_close(st);
+    assert_int_equal(sqlite3_open(d->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "EXPLAIN QUERY PLAN SELECT serial FROM certificates "
+                                        "WHERE 1 = 1 AND serial IN (SELECT serial FROM "
+                                        "certificates_search WHERE certificates_search MATCH "
+                                        "'subject : \"dev\"') "
+                                        "ORDER BY issued_at DESC, serial ASC LIMIT -1",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    while (sqlite3_step(s) == SQLITE_ROW)
+        fts |= strstr((const char *)sqlite3_column_text(s, 3), "VIRTUAL TABLE INDEX") != NULL;
+    sqlite3_finalize(s);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "EXPLAIN QUERY PLAN SELECT serial FROM certificates "
+                                        "WHERE 1 = 1 AND status = 0 AND status = 0 AND "
+                                        "not_after < 100 AND not_after >= 5 "
+                                        "ORDER BY not_after ASC, serial ASC LIMIT -1",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    while (sqlite3_step(s) == SQLITE_ROW)
+        exp |= strstr((const char *)sqlite3_column_text(s, 3), "certificates_status_not_after") !=
+               NULL;
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    assert_true(fts);
+    assert_true(exp);
+}
+
 /* A database newer than the code is refused, with a reason, and left
  * as it was. */
 static void test_newer_db_refused(void **state)
@@ -367,6 +478,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_v2_upgraded, ts_setup, ts_teardown),
         cmocka_unit_test_setup_teardown(test_step_idempotent, ts_setup, ts_teardown),
         cmocka_unit_test_setup_teardown(test_v3_upgraded, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_v6_upgraded, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_inventory_indexes_used, ts_setup, ts_teardown),
         cmocka_unit_test_setup_teardown(test_newer_db_refused, ts_setup, ts_teardown),
         cmocka_unit_test_setup_teardown(test_schema_checks_status, ts_setup, ts_teardown),
     };

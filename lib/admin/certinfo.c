@@ -20,7 +20,7 @@
 
 #include <scep/error.h>
 #include <scep/limits.h>
-#include "service/certinfo.h"
+#include "admin/certinfo.h"
 
 /* Lowercase hex SHA-256 of pkey's SubjectPublicKeyInfo into out.
  * Returns 0, SCEP_ERR_INVALID_ARG or SCEP_ERR_INTERNAL. */

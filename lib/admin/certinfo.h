@@ -6,8 +6,8 @@
  * against stored records, so both sides format serials and keys the same
  * way; scepctl may use it for the same reason.
  */
-#ifndef SCEP_SERVICE_CERTINFO_H
-#define SCEP_SERVICE_CERTINFO_H
+#ifndef SCEP_ADMIN_CERTINFO_H
+#define SCEP_ADMIN_CERTINFO_H
 
 #include <stddef.h>
 #include <openssl/x509.h>
