@@ -103,7 +103,8 @@ int scep_admin_list_certs_page(struct scep_store *st, const struct scep_cert_fil
  * extension should then be absent), with its "revoke" audit event naming
  * actor and the subject, in one transaction.  Returns 0,
  * SCEP_ERR_INVALID_ARG (bad serial or reason), SCEP_ERR_NOT_FOUND,
- * SCEP_ERR_EXISTS (already revoked: nothing changed) or a store error.
+ * SCEP_ERR_EXISTS (already revoked: nothing changed), SCEP_ERR_POLICY
+ * (an external certificate: not ours to revoke) or a store error.
  * *out (may be NULL): the record as it now stands; free with
  * scep_cert_info_free().
  */
@@ -153,15 +154,18 @@ struct scep_admin_import_stats {
     size_t certs;      /* certificates found in them */
     size_t imported;   /* stored now */
     size_t duplicates; /* already in the store (same SHA-256) */
+    size_t skipped;    /* files met in a folder that hold no certificate (keys, notes) */
     size_t failed;     /* files, endpoints or certificates that could not be imported */
 };
 
 /*
  * Reported once per certificate or failed file/endpoint, in order:
  * where is the file path or "host:port"; rc is 0 (imported, ci the
- * stored record), SCEP_ERR_EXISTS (already known, ci the stored record)
- * or another error (ci NULL, why saying what went wrong).  Everything
- * is borrowed for the call.
+ * stored record), SCEP_ERR_EXISTS (already known, ci the stored record),
+ * SCEP_ERR_NOT_FOUND for a file met in a folder that holds no
+ * certificate (skipped, not a failure; why says what it is), or another
+ * error (ci NULL, why saying what went wrong).  Everything is borrowed
+ * for the call.
  */
 typedef void (*scep_admin_import_cb)(const char *where, int rc, const struct scep_cert_info *ci,
                                      const char *why, void *arg);
@@ -202,9 +206,13 @@ int scep_admin_import_cert(struct scep_store *st, const char *actor, X509 *cert,
  * the walk stops at lim->max_files.  Each file is read whole (fstat
  * first: regular files only) and decoded by scep_admin_parse_certs;
  * each certificate goes through scep_admin_import_cert with seen_at the
- * file's absolute path.  cb (may be NULL) hears of each certificate and
- * failure; *stats (may be NULL) receives the counters.  Returns 0 when
- * every file was read and every certificate stored or already known,
+ * file's absolute path.  A file met inside a folder that is neither PEM
+ * holding a certificate nor a DER certificate is skipped (a folder of
+ * certificates often holds their keys and notes too); a file named in
+ * paths must hold one.  cb (may be NULL) hears of each certificate,
+ * skip and failure; *stats (may be NULL) receives the counters.
+ * Returns 0 when every file was read or skipped and every certificate
+ * stored or already known,
  * SCEP_ERR_TOO_LARGE when the walk hit max_files, otherwise the last
  * failure (the walk goes on after one).
  */

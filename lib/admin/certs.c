@@ -75,6 +75,12 @@ int scep_admin_revoke(struct scep_store *st, const char *actor, const char *seri
         rc = SCEP_ERR_EXISTS;
         goto out;
     }
+    /* An external certificate is another CA's to revoke: ours would
+     * list it on no CRL and answer for it in no OCSP response. */
+    if (ci->source != NULL && strcmp(ci->source, SCEP_CERT_SOURCE_SCEP) != 0) {
+        rc = SCEP_ERR_POLICY;
+        goto out;
+    }
     snprintf(detail, sizeof(detail), "reason=%s subject=\"%s\"",
              reason >= 0 ? scep_crl_reason_name(reason) : "none",
              ci->subject != NULL ? ci->subject : "");

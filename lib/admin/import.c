@@ -381,8 +381,9 @@ out:
     return rc;
 }
 
-/* Imports the certificates of the file at path. */
-static void import_file(struct import_run *r, const char *path)
+/* Imports the certificates of the file at path; in_folder: met while
+ * walking a folder, so a file of something else is skipped. */
+static void import_file(struct import_run *r, const char *path, int in_folder)
 {
     unsigned char *buf = NULL;
     size_t len = 0;
@@ -407,8 +408,18 @@ static void import_file(struct import_run *r, const char *path)
     }
     rc = read_bounded(fd, r->max_file_bytes, &buf, &len, why, sizeof(why));
     close(fd);
-    if (rc == 0)
+    if (rc == 0) {
         rc = scep_admin_parse_certs(buf, len, 0, &sk, why, sizeof(why));
+        /* Not a certificate at all (as opposed to a broken PEM block or
+         * one too many): in a folder, someone else's file. */
+        if (in_folder &&
+            (rc == SCEP_ERR_NOT_FOUND || (rc == SCEP_ERR_DER && !looks_pem(buf, len)))) {
+            r->stats.skipped++;
+            if (r->cb != NULL)
+                r->cb(path, SCEP_ERR_NOT_FOUND, NULL, why, r->arg);
+            goto out;
+        }
+    }
     if (rc != 0) {
         run_fail(r, path, rc, why);
         goto out;
@@ -437,7 +448,7 @@ static void import_path(struct import_run *r, const char *path, int depth, int t
         return;
     if (err != 0) {
         snprintf(why, sizeof(why), "%s", strerror(errno));
-        run_fail(r, path, errno == ENOENT ? SCEP_ERR_NOT_FOUND : SCEP_ERR_IO, why);
+        run_fail(r, path, SCEP_ERR_IO, why);
         return;
     }
     if (S_ISLNK(sb.st_mode))
@@ -451,7 +462,7 @@ static void import_path(struct import_run *r, const char *path, int depth, int t
             run_fail(r, path, SCEP_ERR_INVALID_ARG, "not a regular file or folder");
         return; /* sockets, devices and FIFOs in a folder are not certificates */
     }
-    import_file(r, path);
+    import_file(r, path, !top);
 }
 
 /* Entries of a folder in name order, so that an import reports the

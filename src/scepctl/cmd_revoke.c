@@ -68,6 +68,12 @@ int ctl_cmd_revoke(struct ctl *c, int argc, char **argv)
         ctl_err("revoke: no certificate with serial %s (see \"scepctl list\")", serial);
         goto out;
     }
+    if (err == SCEP_ERR_POLICY) {
+        ctl_err("revoke: %s is an external certificate (scepctl import): its own CA revokes it, "
+                "not this one; nothing changed",
+                serial);
+        goto out;
+    }
     if (err != 0) {
         ctl_err("revoke: the database refused the revocation: %s; nothing changed",
                 scep_strerror(err));

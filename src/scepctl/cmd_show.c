@@ -1,9 +1,9 @@
 /*
- * scepctl show: one issued certificate from the store with every field
- * the store keeps, or with --pem the certificate itself in PEM (so that
- * "scepctl show SERIAL --pem > device.crt" hands it to another tool).
- * The stored DER is decoded through OpenSSL with its explicit length
- * before it is printed, so a damaged record is reported, not echoed.
+ * scepctl show: one certificate from the store (issued, or imported
+ * into the inventory) with every field the store keeps, or with --pem the certificate itself in PEM
+ * (so that "scepctl show SERIAL --pem > device.crt" hands it to another tool). The stored DER is
+ * decoded through OpenSSL with its explicit length before it is printed, so a damaged record is
+ * reported, not echoed.
  */
 #include <stdio.h>
 #include <string.h>
@@ -62,6 +62,21 @@ static void print_human(const struct scep_cert_info *ci, X509 *x, int64_t now)
     ctl_kv("requester:", ci->requester);
     if (ci->renewed_serial != NULL && ci->renewed_serial[0] != '\0')
         ctl_kv("renews:", ci->renewed_serial);
+    if (ci->superseded_by != NULL && ci->superseded_by[0] != '\0') {
+        ctl_kv("superseded by:", ci->superseded_by);
+        ctl_kv("superseded at:", ctl_iso_time(ci->superseded_at, buf, sizeof(buf)));
+    }
+    ctl_kv("profile:", ci->profile != NULL && ci->profile[0] != '\0' ? ci->profile : "default");
+    ctl_kv("source:", ci->source != NULL ? ci->source : "scep");
+    if (ci->seen_at != NULL && ci->seen_at[0] != '\0')
+        ctl_kv("seen at:", ci->seen_at);
+    /* An external certificate is stored under its fingerprint (store.h);
+     * its own serial and issuer are another CA's, shown from the DER. */
+    if (x != NULL && ci->source != NULL && strcmp(ci->source, "scep") != 0) {
+        char own[128], issuer[1024];
+        ctl_kv("own serial:", ctl_x509_serial(x, own, sizeof(own)));
+        ctl_kv("issuer:", ctl_x509_issuer(x, issuer, sizeof(issuer)));
+    }
 }
 
 /* scepctl show SERIAL [--pem].  Returns an exit code. */

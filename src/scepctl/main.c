@@ -35,12 +35,19 @@ const struct ctl_command ctl_commands[] = {
      "                    [--key-type rsa|ec-p256|ec-p384] [--subject DN] [--rsa-bits N]\n"
      "                    [--validity-days N]",
      ctl_cmd_ca},
-    {"list", "list issued certificates",
-     "scepctl list [--status valid|revoked|expired|all] [--expiring DAYS]\n"
-     "             [--subject TEXT] [--limit N]",
+    {"list", "search the certificate inventory (issued and imported)",
+     "scepctl list [--status valid|revoked|expired|superseded|external|all]\n"
+     "             [--expiring DAYS|DAYSd] [--subject TEXT|DN] [--san TEXT]\n"
+     "             [--issuer current|FINGERPRINT] [--profile NAME|default]\n"
+     "             [--issued-after DATE] [--issued-before DATE] [--serial PREFIX]\n"
+     "             [--limit N] [--json | --csv]",
      ctl_cmd_list},
     {"expiring", "list certificates expiring within a window, as expiry notices see them",
      "scepctl expiring [--within 30d|12h|90m|DAYS]", ctl_cmd_expiring},
+    {"import", "add certificates scepd did not issue (files, folders, TLS endpoints)",
+     "scepctl import [--max-file-size BYTES] [--max-files N] PATH...\n"
+     "scepctl import --tls [--timeout SECONDS] HOST:PORT...",
+     ctl_cmd_import},
     {"show", "show one certificate", "scepctl show SERIAL [--pem]", ctl_cmd_show},
     {"revoke", "revoke a certificate",
      "scepctl revoke SERIAL [--reason unspecified|keyCompromise|caCompromise|\n"

@@ -236,6 +236,28 @@ const char *ctl_x509_subject(X509 *x, char *buf, size_t len)
     return buf;
 }
 
+/* Issuer (RFC 2253) of x into buf; "" on failure.  Same flags as
+ * ctl_x509_subject(). */
+const char *ctl_x509_issuer(X509 *x, char *buf, size_t len)
+{
+    BIO *b = NULL;
+    int n;
+
+    if (len == 0)
+        return buf;
+    buf[0] = '\0';
+    b = BIO_new(BIO_s_mem());
+    if (b == NULL)
+        return buf;
+    if (X509_NAME_print_ex(b, X509_get_issuer_name(x), 0,
+                           XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
+        n = BIO_read(b, buf, (int)(len - 1));
+        buf[n > 0 ? n : 0] = '\0';
+    }
+    BIO_free(b);
+    return buf;
+}
+
 /* Serial of x in the one serial convention (lib/util/hex.h) into buf;
  * "" on failure. */
 const char *ctl_x509_serial(X509 *x, char *buf, size_t len)

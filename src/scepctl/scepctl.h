@@ -55,6 +55,7 @@ int ctl_cmd_init(struct ctl *c, int argc, char **argv);
 int ctl_cmd_ca(struct ctl *c, int argc, char **argv);
 int ctl_cmd_list(struct ctl *c, int argc, char **argv);
 int ctl_cmd_expiring(struct ctl *c, int argc, char **argv);
+int ctl_cmd_import(struct ctl *c, int argc, char **argv);
 int ctl_cmd_show(struct ctl *c, int argc, char **argv);
 int ctl_cmd_revoke(struct ctl *c, int argc, char **argv);
 int ctl_cmd_unhold(struct ctl *c, int argc, char **argv);
@@ -172,7 +173,8 @@ int ctl_override(struct ctl *c, const char *cmd, const char *key, const char *va
 /*
  * A JSON object for a certificate record: serial, subject, sans,
  * not_before, not_after, status, revoked_at, reason, transaction_id,
- * requester, msg_type; with full also issued_at, issuer_fingerprint,
+ * requester, msg_type, profile, source, seen_at, superseded_by,
+ * superseded_at; with full also issued_at, issuer_fingerprint,
  * pubkey_fingerprint, renewed_serial.  New reference; NULL on ENOMEM.
  */
 json_t *ctl_cert_info_json(const struct scep_cert_info *ci, int64_t now, int full);
@@ -247,6 +249,9 @@ void ctl_kv(const char *key, const char *value);
 
 /* Subject (RFC 2253) of a certificate into buf; "" on failure. */
 const char *ctl_x509_subject(X509 *x, char *buf, size_t len);
+
+/* Issuer (RFC 2253) of a certificate into buf; "" on failure. */
+const char *ctl_x509_issuer(X509 *x, char *buf, size_t len);
 
 /* Serial of a certificate as uppercase hex into buf; "" on failure. */
 const char *ctl_x509_serial(X509 *x, char *buf, size_t len);
