@@ -19,6 +19,7 @@
  * other runs have written to, or are writing to (a PostgreSQL server kept
  * for tests), is a valid target.
  */
+#include <ctype.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -2475,7 +2476,402 @@ static void test_token_life_cycle(void **state)
     ti.role = NULL;
     assert_int_equal(scep_store_add_token(st, &ti, NULL, NULL), SCEP_ERR_INVALID_ARG);
     assert_int_equal(scep_store_add_token(NULL, &ti, NULL, NULL), SCEP_ERR_INVALID_ARG);
+/* --- the inventory (schema 5) ------------------------------------- */
+
+/* Lowercase hex SHA-256 of len bytes at p into out (65 bytes). */
+static void sha256_hex(const unsigned char *p, size_t len, char out[65])
+{
+    unsigned char md[32];
+    unsigned int n = 0;
+
+    assert_int_equal(EVP_Digest(p, len, md, &n, EVP_sha256(), NULL), 1);
+    for (unsigned int i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* Bytes unique to this run, test and n, standing for an external
+ * certificate's DER (the store does not parse DER). */
+static void unique_der(unsigned char *buf, size_t len, int n)
+{
+    memset(buf, 0, len);
+    buf[0] = 0x30;
+    snprintf((char *)buf + 2, len - 2, "%s-%d-%d", g_run, g_test, n);
+}
+
+/* The inventory columns round-trip; the store computes the fingerprint
+ * and finds the record by it; the defaults are profile "", source
+ * "scep", not superseded. */
+static void test_inventory_round_trip(void **state)
+{
+    struct scep_store *st = open_store();
+    char serial[40], serial2[40], fp[65];
+    struct scep_cert_info ci, *got = NULL;
+    unsigned char der[48];
+
+    (void)state;
+    serial_of(serial, sizeof(serial), 1);
+    unique_der(der, sizeof(der), 1);
+    ci = cert(serial, "CN=inv", NULL);
+    ci.der = der;
+    ci.der_len = sizeof(der);
+    ci.profile = "vpn";
+    ci.fingerprint = "ignored on input";
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+    assert_int_equal(scep_store_get_cert(st, serial, &got), 0);
+    sha256_hex(der, sizeof(der), fp);
+    assert_string_equal(got->fingerprint, fp);
+    assert_string_equal(got->profile, "vpn");
+    assert_string_equal(got->source, "scep");
+    assert_null(got->seen_at);
+    assert_null(got->superseded_by);
+    assert_int_equal(got->superseded_at, 0);
+    scep_cert_info_free(got);
+    got = NULL;
+    /* Either case finds it. */
+    for (size_t i = 0; i < 64; i++)
+        fp[i] = (char)toupper((unsigned char)fp[i]);
+    assert_int_equal(scep_store_get_cert_by_fingerprint(st, fp, &got), 0);
+    assert_string_equal(got->serial, serial);
+    scep_cert_info_free(got);
+    got = NULL;
+    fp[0] = fp[0] == 'A' ? 'B' : 'A';
+    assert_int_equal(scep_store_get_cert_by_fingerprint(st, fp, &got), SCEP_ERR_NOT_FOUND);
+    assert_int_equal(scep_store_get_cert_by_fingerprint(st, "xyz", &got), SCEP_ERR_INVALID_ARG);
+    /* NULL profile and source read back as the defaults. */
+    serial_of(serial2, sizeof(serial2), 2);
+    ci = cert(serial2, "CN=inv2", NULL);
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+    assert_int_equal(scep_store_get_cert(st, serial2, &got), 0);
+    assert_string_equal(got->profile, "");
+    assert_string_equal(got->source, "scep");
+    scep_cert_info_free(got);
+    /* An unknown source, or an external one claiming an issuer of ours
+     * or a revocation, is refused. */
+    ci = cert(serial2, "CN=inv2", NULL);
+    ci.source = "mail";
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), SCEP_ERR_INVALID_ARG);
+    ci.source = SCEP_CERT_SOURCE_IMPORT;
+    ci.issuer_fp = "aa";
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), SCEP_ERR_INVALID_ARG);
+    scep_store_close(st);
+}
+
+/* A renewal marks the old certificate superseded, pointing at the new
+ * one, in the insert's transaction: an insert that fails (here a bulk
+ * insert whose second row is refused after the first marked its
+ * predecessor) leaves the old one as it was. */
+static void test_supersede_in_insert(void **state)
+{
+    struct scep_store *st = open_store();
+    char old[40], renewal[40], again[40], other[40];
+    struct scep_cert_info ci, batch[2], *got = NULL;
+    int64_t now = (int64_t)time(NULL);
+
+    (void)state;
+    serial_of(old, sizeof(old), 1);
+    serial_of(renewal, sizeof(renewal), 2);
+    serial_of(again, sizeof(again), 3);
+    serial_of(other, sizeof(other), 4);
+    ci = cert(old, "CN=sup", NULL);
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+    ci = cert(other, "CN=other", NULL);
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+
+    /* Refused batch: nothing of it stays, the mark included. */
+    batch[0] = cert(renewal, "CN=sup", NULL);
+    batch[0].renewed_serial = old;
+    batch[0].issued_at = now;
+    batch[1] = cert(other, "CN=dup", NULL); /* a serial already stored */
+    assert_int_equal(scep_store_insert_certs(st, batch, 2, NULL), SCEP_ERR_EXISTS);
+    assert_int_equal(scep_store_get_cert(st, renewal, &got), SCEP_ERR_NOT_FOUND);
+    assert_int_equal(scep_store_get_cert(st, old, &got), 0);
+    assert_null(got->superseded_by);
+    scep_cert_info_free(got);
+    got = NULL;
+
+    ci = cert(renewal, "CN=sup", NULL);
+    ci.renewed_serial = old;
+    ci.issued_at = now;
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+    assert_int_equal(scep_store_get_cert(st, old, &got), 0);
+    assert_string_equal(got->superseded_by, renewal);
+    assert_int_equal(got->superseded_at, now);
+    assert_int_equal(got->status, SCEP_CERT_VALID);
+    scep_cert_info_free(got);
+    got = NULL;
+    assert_int_equal(scep_store_get_cert(st, renewal, &got), 0);
+    assert_null(got->superseded_by);
+    scep_cert_info_free(got);
+    got = NULL;
+    /* A second renewal of the same old certificate points it at the
+     * newest; a renewal of a serial never stored changes nothing. */
+    ci = cert(again, "CN=sup", NULL);
+    ci.renewed_serial = old;
+    ci.issued_at = now + 5;
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+    assert_int_equal(scep_store_get_cert(st, old, &got), 0);
+    assert_string_equal(got->superseded_by, again);
+    assert_int_equal(got->superseded_at, now + 5);
+    scep_cert_info_free(got);
+    scep_store_close(st);
+}
+
+/* The inventory filters, each alone, on this test's rows (narrowed by
+ * serial prefix, itself a filter under test). */
+static void test_list_inventory_filters(void **state)
+{
+    struct scep_store *st = open_store();
+    char s[6][40], prefix[40], subj[96], lower[96];
+    struct scep_cert_info ci;
+    struct scep_cert_filter f;
+    struct collected c;
+    int64_t now = (int64_t)time(NULL);
+    int i;
+
+    (void)state;
+    uniq(prefix, sizeof(prefix), "0", 0);
+    prefix[strlen(prefix) - 2] = '\0';
+    for (i = 0; i < 6; i++)
+        serial_of(s[i], sizeof(s[i]), i + 1);
+    /* 0: default profile, issued first, SANs with LIKE's specials. */
+    snprintf(subj, sizeof(subj), "CN=Device-%s,O=Example Corp", g_run);
+    ci = cert(s[0], subj, NULL);
+    ci.sans = "DNS:dev_1.example, email:100%@example.com";
+    ci.issued_at = now - 600;
+    ci.not_after = now + 300 * 86400;
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+    /* 1: profile vpn, expires in 3 days. */
+    ci = cert(s[1], "CN=gw1,O=VPN \"quoted\"", NULL);
+    ci.profile = "vpn";
+    ci.sans = "DNS:gw1.vpn.example";
+    ci.issued_at = now - 500;
+    ci.not_after = now + 3 * 86400;
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+    /* 2: renews 1 (1 becomes superseded), expires in 10 days. */
+    ci = cert(s[2], "CN=gw1,O=VPN \"quoted\"", NULL);
+    ci.profile = "vpn";
+    ci.renewed_serial = s[1];
+    ci.issued_at = now - 400;
+    ci.not_after = now + 10 * 86400;
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+    /* 3 and 4: external (import, tls), expiring in 1 and 20 days. */
+    for (i = 3; i <= 4; i++) {
+        ci = cert(s[i], i == 3 ? "CN=ext.example" : "CN=tls.example", NULL);
+        ci.source = i == 3 ? SCEP_CERT_SOURCE_IMPORT : SCEP_CERT_SOURCE_TLS;
+        ci.seen_at = i == 3 ? "/etc/ssl/ext.pem" : "tls.example:443";
+        ci.issued_at = now - 300 + i;
+        ci.not_after = now + (i == 3 ? 1 : 20) * 86400;
+        assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+    }
+    /* 5: issued last, short subject. */
+    ci = cert(s[5], "CN=z", NULL);
+    ci.issued_at = now - 100;
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+
+    memset(&f, 0, sizeof(f));
+    memset(&c, 0, sizeof(c));
+    f.status = -1;
+    f.include_expired = 1;
+    f.serial_prefix = prefix;
+    list(st, &f, &c);
+    assert_int_equal(c.n, 6);
+    assert_string_equal(c.serials[0], s[5]); /* newest first */
+    assert_string_equal(c.serials[5], s[0]);
+    /* A longer prefix: one row; a prefix ending in F bounds correctly. */
+    f.serial_prefix = s[2];
+    list(st, &f, &c);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.serials[0], s[2]);
+    f.serial_prefix = "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF";
+    list(st, &f, &c);
+    assert_int_equal(c.n, 0);
+    f.serial_prefix = prefix;
+
+    /* Subject substring, case-insensitively, long (trigram) and short. */
+    snprintf(lower, sizeof(lower), "device-%s,o=example", g_run);
+    for (i = 0; lower[i] != '\0'; i++)
+        lower[i] = (char)tolower((unsigned char)lower[i]);
+    f.subject_like = lower;
+    list(st, &f, &c);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.serials[0], s[0]);
+    f.subject_like = "=z";
+    list(st, &f, &c);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.serials[0], s[5]);
+    f.subject_like = "\"quoted\""; /* the query language's quote, matched as text */
+    list(st, &f, &c);
+    assert_int_equal(c.n, 2);
+    f.subject_like = NULL;
+    /* SAN substring; '%' and '_' are plain characters. */
+    f.san_like = "100%@";
+    list(st, &f, &c);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.serials[0], s[0]);
+    f.san_like = "dev_1";
+    list(st, &f, &c);
+    assert_int_equal(c.n, 1);
+    f.san_like = "dev%1";
+    list(st, &f, &c);
+    assert_int_equal(c.n, 0);
+    f.san_like = "GW1.VPN";
+    list(st, &f, &c);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.serials[0], s[1]);
+    f.san_like = NULL;
+    /* Profile. */
+    f.profile = "vpn";
+    list(st, &f, &c);
+    assert_int_equal(c.n, 2);
+    f.profile = "";
+    list(st, &f, &c);
+    assert_int_equal(c.n, 4); /* default: 0, 5 and the externals */
+    f.profile = NULL;
+    /* Issued after / before. */
+    f.issued_after = now - 450;
+    f.issued_before = now - 150;
+    list(st, &f, &c);
+    assert_int_equal(c.n, 3); /* 2, 3, 4 */
+    assert_string_equal(c.serials[0], s[4]);
+    assert_string_equal(c.serials[2], s[2]);
+    f.issued_after = f.issued_before = 0;
+    /* Superseded, and not. */
+    f.superseded = SCEP_FILTER_ONLY;
+    list(st, &f, &c);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.serials[0], s[1]);
+    f.superseded = SCEP_FILTER_NOT;
+    list(st, &f, &c);
+    assert_int_equal(c.n, 5);
+    f.superseded = SCEP_FILTER_ANY;
+    f.superseded_before = now - 399;
+    list(st, &f, &c);
+    assert_int_equal(c.n, 1);
+    f.superseded_before = now - 400; /* superseded exactly then: not before it */
+    list(st, &f, &c);
+    assert_int_equal(c.n, 0);
+    f.superseded_before = 0;
+    /* Sources. */
+    f.sources = SCEP_CERT_SRC_EXTERNAL;
+    list(st, &f, &c);
+    assert_int_equal(c.n, 2);
+    f.sources = SCEP_CERT_SRC_TLS;
+    list(st, &f, &c);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.serials[0], s[4]);
+    f.sources = SCEP_CERT_SRC_SCEP;
+    list(st, &f, &c);
+    assert_int_equal(c.n, 4);
+    f.sources = 0;
+    /* Expiring within 15 days, soonest first, externals included. */
+    f.status = SCEP_CERT_VALID;
+    f.include_expired = 0;
+    f.expiring_within = 15 * 86400;
+    f.order = SCEP_CERT_ORDER_EXPIRY;
+    list(st, &f, &c);
+    assert_int_equal(c.n, 3);
+    assert_string_equal(c.serials[0], s[3]); /* 1 day */
+    assert_string_equal(c.serials[1], s[1]); /* 3 days */
+    assert_string_equal(c.serials[2], s[2]); /* 10 days */
+    f.limit = 2;
+    list(st, &f, &c);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.serials[1], s[1]);
+    /* Out of range. */
+    f.limit = 0;
+    f.order = 7;
+    assert_int_equal(scep_store_list_certs(st, &f, collect_cb, &c), SCEP_ERR_INVALID_ARG);
+    f.order = 0;
+    f.serial_prefix = "0x12";
+    assert_int_equal(scep_store_list_certs(st, &f, collect_cb, &c), SCEP_ERR_INVALID_ARG);
+    f.serial_prefix = NULL;
+    f.sources = 64;
+    assert_int_equal(scep_store_list_certs(st, &f, collect_cb, &c), SCEP_ERR_INVALID_ARG);
+    scep_store_close(st);
+}
+
+/* An external certificate is stored once under the key its fingerprint
+ * gives, and the store refuses to revoke it. */
+static void test_external_dedupe(void **state)
+{
+    struct scep_store *st = open_store();
+    unsigned char der[48];
+    char fp[65], key[SCEP_EXTERNAL_KEY_LEN];
+    struct scep_cert_info ci, *got = NULL;
+    struct scep_audit_event ev = {.kind = "import", .actor = g_actor};
+    struct scep_cert_filter f;
+    struct collected c;
+    int64_t mark = audit_mark(st);
+
+    (void)state;
+    unique_der(der, sizeof(der), 1);
+    sha256_hex(der, sizeof(der), fp);
+    assert_int_equal(scep_store_external_key(fp, key), 0);
+    assert_true(strlen(key) >= 2 * SCEP_EXTERNAL_KEY_BYTES - 1);
+    assert_true(strlen(key) <= 2 * SCEP_EXTERNAL_KEY_BYTES + 2);
+    ci = cert(key, "CN=external", NULL);
+    ci.der = der;
+    ci.der_len = sizeof(der);
+    ci.source = SCEP_CERT_SOURCE_IMPORT;
+    ci.seen_at = "/srv/ext.pem";
+    ev.serial = key;
+    assert_int_equal(scep_store_insert_cert(st, &ci, &ev), 0);
+    assert_int_equal(scep_store_insert_cert(st, &ci, &ev), SCEP_ERR_EXISTS);
+    assert_int_equal(audit_since(st, mark), 1);
+    assert_int_equal(scep_store_get_cert_by_fingerprint(st, fp, &got), 0);
+    assert_string_equal(got->serial, key);
+    assert_string_equal(got->seen_at, "/srv/ext.pem");
+    assert_null(got->issuer_fp);
+    scep_cert_info_free(got);
+    assert_int_equal(scep_store_revoke(st, key, 1, 0, NULL), SCEP_ERR_POLICY);
+    memset(&f, 0, sizeof(f));
+    memset(&c, 0, sizeof(c));
+    f.status = -1;
+    f.sources = SCEP_CERT_SRC_IMPORT;
+    f.serial_prefix = key;
+    list(st, &f, &c);
+    assert_int_equal(c.n, 1);
+    /* Keys: 64 hex digits in, the serial convention out. */
+    assert_int_equal(scep_store_external_key("00ff", key), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_external_key(
+                         "8000000000000000000000000000000000000000000000000000000000000000", key),
+                     0);
+    assert_int_equal(strncmp(key, "0080", 4), 0);
+    assert_int_equal(scep_store_external_key(
+                         "0f00000000000000000000000000000000000000000000000000000000000001", key),
+                     0);
+    assert_int_equal(strlen(key), 2 * SCEP_EXTERNAL_KEY_BYTES);
+    assert_int_equal(strncmp(key, "0F00", 4), 0);
     assert_audit_intact(st);
+    scep_store_close(st);
+}
+
+/* The bulk insert: all rows and the event in one transaction, or none. */
+static void test_insert_bulk(void **state)
+{
+    struct scep_store *st = open_store();
+    char s[3][40];
+    struct scep_cert_info batch[3], *got = NULL;
+    struct scep_audit_event ev = {.kind = "bulk", .actor = g_actor};
+    int64_t mark = audit_mark(st);
+    int i;
+
+    (void)state;
+    for (i = 0; i < 3; i++) {
+        serial_of(s[i], sizeof(s[i]), i + 1);
+        batch[i] = cert(s[i], "CN=bulk", NULL);
+    }
+    batch[2].status = 9;
+    assert_int_equal(scep_store_insert_certs(st, batch, 3, &ev), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_get_cert(st, s[0], &got), SCEP_ERR_NOT_FOUND);
+    batch[2].status = SCEP_CERT_VALID;
+    assert_int_equal(scep_store_insert_certs(st, batch, 3, &ev), 0);
+    for (i = 0; i < 3; i++) {
+        assert_int_equal(scep_store_get_cert(st, s[i], &got), 0);
+        scep_cert_info_free(got);
+    }
+    assert_int_equal(audit_since(st, mark), 1);
+    assert_int_equal(scep_store_insert_certs(st, NULL, 0, NULL), 0);
     scep_store_close(st);
 }
 
@@ -2513,6 +2909,11 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup(test_notice_claim_retry_restart, test_setup),
         cmocka_unit_test_setup(test_notice_claim_race, test_setup),
         cmocka_unit_test_setup(test_token_life_cycle, test_setup),
+        cmocka_unit_test_setup(test_inventory_round_trip, test_setup),
+        cmocka_unit_test_setup(test_supersede_in_insert, test_setup),
+        cmocka_unit_test_setup(test_list_inventory_filters, test_setup),
+        cmocka_unit_test_setup(test_external_dedupe, test_setup),
+        cmocka_unit_test_setup(test_insert_bulk, test_setup),
     };
     char *dir = NULL, uri[600];
     int rc;
