@@ -3,8 +3,10 @@
  * text columns of struct scep_cert_info (serial in hex, RFC 2253 subject,
  * subjectAltNames as text, validity as Unix time, fingerprints).  Used by
  * the service when it stores what it issued and when it matches requests
- * against stored records, so both sides format serials and keys the same
- * way; scepctl may use it for the same reason.
+ * against stored records, and by lib/admin's import of external
+ * certificates (import.c), so every row of the inventory formats
+ * serials, subjects and keys the same way; scepctl may use it for the
+ * same reason.
  */
 #ifndef SCEP_ADMIN_CERTINFO_H
 #define SCEP_ADMIN_CERTINFO_H
