@@ -339,6 +339,7 @@ static void test_profiles(void **state)
                             "key_types = rsa\n"
                             "subject_cn_pattern = gw[0-9]+\n"
                             "renewal_window_days = 30\n"
+                            "revoke_superseded_after_days = 14\n"
                             "[profile wifi]\n"
                             "san_types = dns\n"
                             "approval = manual\n",
@@ -367,6 +368,10 @@ static void test_profiles(void **state)
     assert_int_equal(vpn->validity_days, 365);
     assert_int_equal(c->enroll.validity_days, 7);
     assert_int_equal(vpn->renewal_window_days, 30);
+    /* Per profile, default 0 (never), [enroll] not inherited. */
+    assert_int_equal(vpn->revoke_superseded_after_days, 14);
+    assert_int_equal(wifi->revoke_superseded_after_days, 0);
+    assert_int_equal(c->enroll.revoke_superseded_after_days, 0);
     scep_config_service(c, &s, sp);
     assert_int_equal(s.nprofiles, 2);
     assert_ptr_equal(s.profiles, sp);
@@ -512,8 +517,9 @@ static void test_each_key(void **state)
     scep_config_each_key(count_key, &n);
     /* one per field of struct scep_config and of struct
      * scep_config_profile, and the 23 rule keys of lib/policy/rules.h */
-    /* 12: the [notify] keys, 8: the [admin] keys */
-    assert_int_equal(n, 48 + 12 + 8 + 23);
+    /* 12: the [notify] keys, 8: the [admin] keys; 49 includes
+     * revoke_superseded_after_days */
+    assert_int_equal(n, 49 + 12 + 8 + 23);
 }
 
 /* With public_url, issued certificates point at scepd's own /crl and
