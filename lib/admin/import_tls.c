@@ -210,6 +210,12 @@ int scep_admin_tls_chain(const char *hostport, int timeout_ms, STACK_OF(X509) **
      * server sent, whoever signed it. */
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
     SSL_CTX_set_max_cert_list(ctx, SCEP_ADMIN_TLS_CERT_LIST);
+    /* Security level 0 and any protocol version OpenSSL still has: an
+     * endpoint with a 1024-bit key, a SHA-1 signature or only TLS 1.0 is
+     * exactly what an inventory must find, and no data is protected by
+     * this handshake. */
+    SSL_CTX_set_security_level(ctx, 0);
+    (void)SSL_CTX_set_min_proto_version(ctx, 0);
     ssl = SSL_new(ctx);
     if (ssl == NULL || SSL_set_fd(ssl, fd) != 1 ||
         (!literal && SSL_set_tlsext_host_name(ssl, host) != 1)) {
