@@ -200,9 +200,9 @@ int scep_store_schema_version(struct scep_store *st);
  * (see "One-time challenges" below); SCEP_ERR_CHALLENGE when it is
  * unknown, used up, revoked or expired (nothing written).  Schema 5:
  * the store computes ci->fingerprint, and a ci->renewed_serial marks
- * that certificate
- * superseded by this one in the same transaction (see "The inventory").
- * A ci->source other than "scep" must have no issuer_fp and be valid.
+ * that certificate superseded by this one in the same transaction (see
+ * "The inventory").  A ci->source other than "scep" must have no
+ * issuer_fp and be valid.
  */
 int scep_store_insert_cert(struct scep_store *st, const struct scep_cert_info *ci,
                            const struct scep_audit_event *ev);
@@ -221,7 +221,7 @@ int scep_store_insert_certs(struct scep_store *st, const struct scep_cert_info *
                             const struct scep_audit_event *ev);
 
 /* Looks a certificate up by its fingerprint (lowercase hex SHA-256 of
- * the DER; either case accepted); SCEP_ERR_NOT_FOUND when absent .
+ * the DER; either case accepted); SCEP_ERR_NOT_FOUND when absent.
  * *out: free with scep_cert_info_free(). */
 int scep_store_get_cert_by_fingerprint(struct scep_store *st, const char *fingerprint,
                                        struct scep_cert_info **out);
