@@ -27,8 +27,10 @@
  * can be undone. */
 #define REASON_CERTIFICATE_HOLD 6
 
-/* Rows per page of a listing. */
-#define CERT_PAGE 500
+/* Rows per page of a listing: each page repeats the query (a trigram
+ * search included), so pages are large; a page of records with their
+ * DER is a few megabytes. */
+#define CERT_PAGE 5000
 
 /* The certificate columns in the order read_cert_row() expects. */
 #define CERT_COLUMNS                                                                               \
@@ -424,6 +426,11 @@ static int cert_page(struct pg_be *be, const struct scep_cert_filter *f, int64_t
     if (pos->started) {
         pg_param_int(&p, pos->key);
         pg_param_str(&p, pos->serial);
+        /* The bound alone first: the OR below is not an index range, and
+         * without it every page would scan the index again from the
+         * start of the window (quadratic in the length of the answer). */
+        bad |= add_clause(sql, sizeof(sql), &used,
+                          expiry ? " AND not_after >= $%d" : " AND issued_at <= $%d", p.n - 1);
         bad |= add_clause(sql, sizeof(sql), &used,
                           expiry ? " AND (not_after > $%d" : " AND (issued_at < $%d", p.n - 1);
         bad |= add_clause(sql, sizeof(sql), &used,
