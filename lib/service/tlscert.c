@@ -18,7 +18,7 @@
 #include <scep/error.h>
 
 #include "ca/ca.h"
-#include "service/certinfo.h"
+#include "admin/certinfo.h"
 #include "service/tlscert.h"
 #include "util/atomic_file.h"
 

@@ -39,6 +39,10 @@
     "renewed_serial, der, challenge_id, profile, source, seen_at, fingerprint, superseded_by, "    \
     "superseded_at"
 
+/* How many CERT_COLUMNS there are: the index of a column a query adds
+ * after them (the expiry listing's profile). */
+#define CERT_NCOLUMNS 23
+
 /* The columns an insert writes: all but the supersession pair, which
  * only a later renewal sets. */
 #define INSERT_COLUMNS                                                                             \
@@ -345,7 +349,7 @@ struct page_pos {
  * DESC or not_after ASC, then serial ASC).  The query is built from
  * fixed clauses (caller text is only bound), one clause per filter so
  * that the indexes can serve it: ILIKE with a bound pattern is what a
- * pg_trgm GIN index answers (pg_migrate.c step 5), and works (by a
+ * pg_trgm GIN index answers (pg_migrate.c step 7), and works (by a
  * scan) where the extension is missing.  pats holds the two LIKE
  * patterns, kept by the caller until the page is read.  *out: PQclear().
  */
@@ -691,21 +695,24 @@ int pg_list_expiring(void *vbe, int64_t now, int64_t until, scep_store_expiring_
             pg_param_int(&p, last_after);
             pg_param_str(&p, last_serial);
         }
-        rc = pg_exec(be,
-                     started ? "SELECT " CERT_COLUMNS ", (SELECT ch.profile FROM challenges ch "
-                               "WHERE ch.id = c.challenge_id) FROM certificates c WHERE "
-                               "" EXPIRING_WHERE " AND (c.not_after > $4 OR (c.not_after = $4 "
-                               "AND c.serial > $5)) ORDER BY c.not_after, c.serial LIMIT $3"
-                             : "SELECT " CERT_COLUMNS ", (SELECT ch.profile FROM challenges ch "
-                               "WHERE ch.id = c.challenge_id) FROM certificates c WHERE "
-                               "" EXPIRING_WHERE " ORDER BY c.not_after, c.serial LIMIT $3",
-                     &p, "list expiring certificates", &res);
+        rc = pg_exec(
+            be,
+            started ? "SELECT " CERT_COLUMNS
+                      ", coalesce(nullif(c.profile, ''), (SELECT ch.profile FROM challenges ch "
+                      "WHERE ch.id = c.challenge_id)) FROM certificates c WHERE "
+                      "" EXPIRING_WHERE " AND (c.not_after > $4 OR (c.not_after = $4 "
+                      "AND c.serial > $5)) ORDER BY c.not_after, c.serial LIMIT $3"
+                    : "SELECT " CERT_COLUMNS
+                      ", coalesce(nullif(c.profile, ''), (SELECT ch.profile FROM challenges ch "
+                      "WHERE ch.id = c.challenge_id)) FROM certificates c WHERE "
+                      "" EXPIRING_WHERE " ORDER BY c.not_after, c.serial LIMIT $3",
+            &p, "list expiring certificates", &res);
         if (rc != 0)
             goto out;
         n = PQntuples(res);
         for (i = 0; i < n; i++) {
             rc = read_cert_row(be, res, i, &ci);
-            if (rc == 0 && pg_dup_str(res, i, 17, &profile) != 0)
+            if (rc == 0 && pg_dup_str(res, i, CERT_NCOLUMNS, &profile) != 0)
                 rc = SCEP_ERR_NOMEM;
             if (rc != 0)
                 goto out;

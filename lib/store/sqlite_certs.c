@@ -27,6 +27,10 @@
     "renewed_serial, der, challenge_id, profile, source, seen_at, fingerprint, superseded_by, "    \
     "superseded_at"
 
+/* How many CERT_COLUMNS there are: the index of a column a query adds
+ * after them (the expiry listing's profile). */
+#define CERT_NCOLUMNS 23
+
 /* The columns an insert writes: CERT_COLUMNS but the two supersession
  * ones, which only a later renewal sets. */
 #define INSERT_COLUMNS                                                                             \
@@ -731,11 +735,13 @@ int sq_list_expiring(void *vbe, int64_t now, int64_t until, scep_store_expiring_
 
     /* The profile is a scalar subquery rather than a join, so that the
      * unqualified CERT_COLUMNS can only name the certificate's columns. */
-    if (sqlite3_prepare_v2(be->db,
-                           "SELECT " CERT_COLUMNS ", (SELECT ch.profile FROM challenges ch "
-                           "WHERE ch.id = c.challenge_id) FROM certificates c "
-                           "WHERE " EXPIRING_WHERE " ORDER BY c.not_after, c.serial",
-                           -1, &s, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(
+            be->db,
+            "SELECT " CERT_COLUMNS
+            ", coalesce(nullif(c.profile, ''), (SELECT ch.profile FROM challenges ch "
+            "WHERE ch.id = c.challenge_id)) FROM certificates c "
+            "WHERE " EXPIRING_WHERE " ORDER BY c.not_after, c.serial",
+            -1, &s, NULL) != SQLITE_OK) {
         sq_fail(be, "prepare expiring list");
         goto out;
     }
@@ -753,7 +759,7 @@ int sq_list_expiring(void *vbe, int64_t now, int64_t until, scep_store_expiring_
             goto out;
         }
         rc = read_cert_row(be, s, &ci);
-        if (rc == 0 && sq_dup_col(s, 17, &profile) != 0)
+        if (rc == 0 && sq_dup_col(s, CERT_NCOLUMNS, &profile) != 0)
             rc = SCEP_ERR_NOMEM;
         if (rc != 0)
             goto out;

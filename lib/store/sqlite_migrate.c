@@ -289,7 +289,7 @@ out:
 }
 
 /*
- * scep_sha256_hex(blob): lowercase hex SHA-256, for step 5 to fill the
+ * scep_sha256_hex(blob): lowercase hex SHA-256, for step 7 to fill the
  * fingerprint of the rows already stored (SQLite has no digest
  * function of its own).  NULL for a NULL or empty argument.
  */

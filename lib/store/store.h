@@ -47,7 +47,7 @@ struct scep_cert_info {
     size_t der_len;
     int64_t challenge_id; /* the one-time challenge that admitted it, 0: none (see
                            * scep_store_insert_cert) */
-    /* The inventory (schema 5; see "The inventory" below). */
+    /* The inventory (schema 7; see "The inventory" below). */
     char *profile;         /* enrollment profile, "" the default (NULL on input: "") */
     char *source;          /* SCEP_CERT_SOURCE_*: "scep" (NULL on input), "import", "tls" */
     char *seen_at;         /* external: the file or "host:port" it was found at; else NULL */
@@ -129,7 +129,7 @@ struct scep_cert_filter {
     int64_t limit;            /* 0: no limit */
     const char *issuer_fp;    /* NULL: any issuer, else only certs whose issuer_fp equals it
                                * (exact match on the stored hex) */
-    /* Schema 5 (the inventory); zero is "any" for each. */
+    /* Schema 7 (the inventory); zero is "any" for each. */
     const char *san_like;      /* substring of the SANs, NULL: any */
     const char *profile;       /* NULL: any, else exactly this profile ("": the default) */
     const char *serial_prefix; /* NULL: any, else serials starting with it (store form) */
@@ -198,7 +198,7 @@ int scep_store_schema_version(struct scep_store *st);
  * write lock (nothing written in either case).  When ci->challenge_id is
  * > 0, one use of that challenge is consumed in the same transaction
  * (see "One-time challenges" below); SCEP_ERR_CHALLENGE when it is
- * unknown, used up, revoked or expired (nothing written).  Schema 5:
+ * unknown, used up, revoked or expired (nothing written).  Schema 7:
  * the store computes ci->fingerprint, and a ci->renewed_serial marks
  * that certificate superseded by this one in the same transaction (see
  * "The inventory").  A ci->source other than "scep" must have no

@@ -24,7 +24,7 @@
 #include "ca/ca.h"
 #include "request.h"
 #include "scepd.h"
-#include "service/certinfo.h"
+#include "admin/certinfo.h"
 #include "service/service.h"
 
 /* What the query of GET /api/v1/certificates says. */

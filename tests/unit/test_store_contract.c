@@ -2476,7 +2476,11 @@ static void test_token_life_cycle(void **state)
     ti.role = NULL;
     assert_int_equal(scep_store_add_token(st, &ti, NULL, NULL), SCEP_ERR_INVALID_ARG);
     assert_int_equal(scep_store_add_token(NULL, &ti, NULL, NULL), SCEP_ERR_INVALID_ARG);
-/* --- the inventory (schema 5) ------------------------------------- */
+    assert_audit_intact(st);
+    scep_store_close(st);
+}
+
+/* --- the inventory (schema 7) ------------------------------------- */
 
 /* Lowercase hex SHA-256 of len bytes at p into out (65 bytes). */
 static void sha256_hex(const unsigned char *p, size_t len, char out[65])
