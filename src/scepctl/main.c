@@ -20,6 +20,9 @@
 #include <scep/message.h>
 #include "scepctl.h"
 
+/* Read when --config names no file and $SCEPD_CONFIG is unset. */
+#define CTL_DEFAULT_CONFIG "/etc/scepd/scepd.conf"
+
 /* Global flags before the command; config keys beyond this are refused as
  * a usage error rather than silently truncated. */
 #define CTL_MAX_FLAGS 64
@@ -168,10 +171,26 @@ static int split_flag(int argc, char **argv, int *i, char *buf, size_t buflen, c
     return 0;
 }
 
-/* Builds c->cfg: defaults, file, flags, finish.  Returns an exit code. */
+/* The file read when --config names none: $SCEPD_CONFIG, else the
+ * conventional one when it is there (scepd(8) does the same). */
+static const char *default_config(void)
+{
+    const char *env = getenv("SCEPD_CONFIG");
+
+    if (env != NULL && env[0] != '\0')
+        return env;
+    return access(CTL_DEFAULT_CONFIG, R_OK) == 0 ? CTL_DEFAULT_CONFIG : NULL;
+}
+
+/*
+ * Builds c->cfg: defaults, file (--config, $SCEPD_CONFIG or
+ * /etc/scepd/scepd.conf), $SCEPD_STATE for state_dir (as the scripts
+ * use it), flags, finish.  Returns an exit code.
+ */
 static int load_config(struct ctl *c, const char *config_file, const struct flag_pair *flags,
                        int nflags)
 {
+    const char *state = getenv("SCEPD_STATE");
     char err[512] = "";
     int rc;
 
@@ -180,12 +199,19 @@ static int load_config(struct ctl *c, const char *config_file, const struct flag
         ctl_err("cannot initialise the configuration: %s", scep_strerror(rc));
         return CTL_EXIT_FAIL;
     }
+    if (config_file == NULL)
+        config_file = default_config();
     if (config_file != NULL) {
         rc = scep_config_load_file(&c->cfg, config_file, err, sizeof(err));
         if (rc != 0) {
             ctl_err("%s", err[0] != '\0' ? err : scep_strerror(rc));
             return CTL_EXIT_USAGE;
         }
+    }
+    if (state != NULL && state[0] != '\0' &&
+        scep_config_set(&c->cfg, "state_dir", state, err, sizeof(err)) != 0) {
+        ctl_err("SCEPD_STATE: %s", err);
+        return CTL_EXIT_USAGE;
     }
     for (int i = 0; i < nflags; i++) {
         rc = scep_config_set(&c->cfg, flags[i].key, flags[i].value, err, sizeof(err));

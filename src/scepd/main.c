@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <scep/error.h>
@@ -26,6 +27,9 @@
  * more is a build that refuses to start (main_build_options). */
 #define MAIN_MAX_KEYS 256
 #define MAIN_OPT_BASE 256
+
+/* Read when --config names no file and $SCEPD_CONFIG is unset. */
+#define MAIN_DEFAULT_CONFIG "/etc/scepd/scepd.conf"
 
 struct main_keys {
     struct option opts[MAIN_MAX_KEYS + 4];
@@ -109,7 +113,8 @@ static void main_help(void)
     main_usage(stdout);
     printf("\nThe SCEP (RFC 8894) server.  Every configuration key (scepd.conf(5)) is also a\n"
            "flag; flags override the file.  Booleans take true/false, yes/no, on/off, 1/0.\n\n"
-           "  -c, --config FILE        read configuration from FILE (INI)\n"
+           "  -c, --config FILE        read configuration from FILE (INI); default\n"
+           "                           $SCEPD_CONFIG, else /etc/scepd/scepd.conf if present\n"
            "  -t, --check-config       check the configuration and the state it names, then\n"
            "                           exit 0 (all well) or 2, creating nothing\n"
            "  -h, --help               this text\n"
@@ -183,6 +188,16 @@ int main(int argc, char **argv)
         goto out;
     }
     have_cfg = 1;
+    /* Without --config: $SCEPD_CONFIG, else the conventional file when
+     * it is there (scepctl(8) reads the same). */
+    if (config_path == NULL) {
+        const char *env = getenv("SCEPD_CONFIG");
+
+        if (env != NULL && env[0] != '\0')
+            config_path = env;
+        else if (access(MAIN_DEFAULT_CONFIG, R_OK) == 0)
+            config_path = MAIN_DEFAULT_CONFIG;
+    }
     if (config_path != NULL && scep_config_load_file(&cfg, config_path, err, sizeof(err)) != 0) {
         fprintf(stderr, "scepd: %s\n", err);
         goto out;

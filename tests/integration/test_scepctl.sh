@@ -334,3 +334,15 @@ ctl 0 --state-dir "$ISS" --json audit
 json 'sum(e["kind"] == "issue" for e in j) == 2'
 json "any(e['kind'] == 'revoke' and e['serial'].lstrip('0') == '$s1'.lstrip('0') for e in j)"
 ctl 0 --state-dir "$ISS" audit --verify
+
+say "defaults without flags: \$SCEPD_STATE names the state directory, \$SCEPD_CONFIG the file"
+SCEPD_STATE=$RSA ctl 0 ca show
+grep -q "IT RSA CA" "$WORK/out" || fail "SCEPD_STATE was not used: $(cat "$WORK/out")"
+printf '[ca]\nstate_dir = %s\n' "$RSA" >"$WORK/default.conf"
+SCEPD_CONFIG=$WORK/default.conf ctl 0 ca show
+grep -q "IT RSA CA" "$WORK/out" || fail "SCEPD_CONFIG was not read: $(cat "$WORK/out")"
+# a flag still wins over both
+SCEPD_STATE=$WORK/nowhere SCEPD_CONFIG=$WORK/default.conf ctl 0 --state-dir "$RSA" ca show
+SCEPD_STATE=$WORK/nowhere ctl 1 ca show
+SCEPD_CONFIG=$WORK/default.conf "$SCEPD" -t >"$WORK/out" 2>&1 || fail "scepd -t with SCEPD_CONFIG: $(cat "$WORK/out")"
+grep -q "default.conf ok" "$WORK/out" || fail "scepd did not read \$SCEPD_CONFIG: $(cat "$WORK/out")"
