@@ -31,6 +31,7 @@
 #include <scep/limits.h>
 
 #include "admin/admin.h"
+#include "admin/secret_hash.h"
 #include "ca/ca.h"
 
 /* Room for the audit detail and for one side of a binding message. */
@@ -322,23 +323,11 @@ int scep_admin_challenge_validate(const struct scep_admin_challenge_spec *spec, 
 int scep_admin_challenge_hash(const char *challenge, size_t len,
                               char out[SCEP_ADMIN_CHALLENGE_HASH_HEX])
 {
-    static const char hex[] = "0123456789abcdef";
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    size_t i;
-
     if (challenge == NULL || out == NULL)
         return SCEP_ERR_INVALID_ARG;
     if (len > SCEP_MAX_CHALLENGE)
         return SCEP_ERR_TOO_LARGE;
-    if (!EVP_Digest(challenge, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != sizeof(md))
-        return SCEP_ERR_INTERNAL;
-    for (i = 0; i < sizeof(md); i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 0x0f];
-    }
-    out[64] = '\0';
-    return 0;
+    return admin_secret_hash(challenge, len, out);
 }
 
 void scep_admin_challenge_free(char *challenge)

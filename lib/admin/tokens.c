@@ -18,6 +18,7 @@
 #include <scep/error.h>
 
 #include "admin/admin.h"
+#include "admin/secret_hash.h"
 
 /* Longest credential looked at: a token is SCEP_ADMIN_TOKEN_LEN bytes;
  * anything much longer is not one, and is not hashed. */
@@ -75,21 +76,9 @@ static int token_name_ok(const char *name)
 
 int scep_admin_token_hash(const char *token, size_t len, char out[65])
 {
-    static const char hex[] = "0123456789abcdef";
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    size_t i;
-
     if (token == NULL || out == NULL)
         return SCEP_ERR_INVALID_ARG;
-    if (!EVP_Digest(token, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != sizeof(md))
-        return SCEP_ERR_INTERNAL;
-    for (i = 0; i < sizeof(md); i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 0x0f];
-    }
-    out[64] = '\0';
-    return 0;
+    return admin_secret_hash(token, len, out);
 }
 
 void scep_admin_token_free(char *token)
