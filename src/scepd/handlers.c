@@ -25,6 +25,7 @@
 #include "fetch.h"
 #include "gauges.h"
 #include "limits.h"
+#include "procmetrics.h"
 #include "policy/webhook.h"
 #include "request.h"
 #include "route.h"
@@ -379,7 +380,8 @@ void scepd_metrics_handler(struct scepd_request *req, struct scepd_app *app)
     unsigned char *text;
 
     if (buf == NULL || scepd_metrics_render(srv->metrics_ptrs, (size_t)srv->nworkers, buf) != 0 ||
-        scepd_gauges_render(srv->gauges, buf) != 0 || (text = evbuffer_pullup(buf, -1)) == NULL) {
+        scepd_gauges_render(srv->gauges, buf) != 0 || scepd_process_metrics_render(buf) != 0 ||
+        (text = evbuffer_pullup(buf, -1)) == NULL) {
         scepd_reply_refuse(req, 500, "cannot render metrics");
         evbuffer_free(buf);
         return;

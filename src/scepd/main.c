@@ -20,6 +20,7 @@
 #include <scep/message.h>
 
 #include "check.h"
+#include "procmetrics.h"
 #include "scepd.h"
 #include "ca/ca.h"
 
@@ -142,6 +143,7 @@ int main(int argc, char **argv)
     int rc = SCEPD_EXIT_USAGE;
 
     note[0] = '\0';
+    scepd_process_started();
     main_build_options(&keys);
     if (keys.overflow) {
         fprintf(stderr, "scepd: internal error: more configuration keys than flags\n");

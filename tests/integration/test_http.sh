@@ -146,6 +146,18 @@ done
     fail "scepd_ca_private_key_operations_total is not rendered exactly once"
 ops_before=$(awk '/^scepd_ca_private_key_operations_total / {print $2}' "$BODY")
 
+say "/metrics has the process collector's families and the build info"
+for fam in process_resident_memory_bytes process_open_fds process_max_fds process_start_time_seconds; do
+    grep -q "^# TYPE $fam gauge$" "$BODY" || fail "/metrics lacks '# TYPE $fam gauge'"
+done
+grep -q '^# TYPE process_cpu_seconds_total counter$' "$BODY" || fail "/metrics lacks process_cpu_seconds_total"
+fds=$(awk '/^process_open_fds / {print $2}' "$BODY")
+[ "${fds:-0}" -ge 3 ] || fail "process_open_fds is '$fds'"
+start=$(awk '/^process_start_time_seconds / {print int($2)}' "$BODY")
+now=$(date +%s)
+[ "$start" -le "$now" ] && [ "$start" -gt $((now - 600)) ] || fail "process_start_time_seconds $start (now $now)"
+grep -q '^scepd_build_info{version="[0-9.]*"} 1$' "$BODY" || fail "no scepd_build_info"
+
 say "/metrics has the gauges: CA notAfter, CRL nextUpdate, certificates, expiring, pending"
 for fam in scepd_ca_not_after_seconds scepd_crl_next_update_seconds scepd_certificates \
     scepd_certificates_expiring scepd_notifications_pending scepd_certificates_counted_seconds; do
