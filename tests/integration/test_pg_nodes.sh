@@ -39,6 +39,9 @@ cp -a "$IT_WORK/a" "$IT_WORK/b"
 say "both nodes start at once on the new database"
 # Not scepd_start, which waits for one node before the next can start.
 for n in a b; do
+    # Made here, not by the child's redirection: the loop below may read
+    # it before the child got that far.
+    : >"$IT_WORK/$n.scepd.out"
     "$SCEPD" --state-dir "$IT_WORK/$n" --listen 127.0.0.1:0 --challenge "$IT_CHALLENGE" \
         --database "$PG_URI" --workers 2 --notify-days 400 --notify-interval-seconds 1 \
         --notify-webhook-url "http://127.0.0.1:$(cat "$IT_WORK/hook.port")/allow" \
@@ -50,7 +53,7 @@ done
 for n in a b; do
     url=
     for i in $(seq 1 200); do
-        url=$(sed -n 's/^scepd: serving SCEP at //p' "$IT_WORK/$n.scepd.out" | head -n 1)
+        url=$(sed -n 's/^scepd: serving SCEP at //p' "$IT_WORK/$n.scepd.out" | head -n 1 || true)
         [ -z "$url" ] || break
         eval "kill -0 \$PID_$n" 2>/dev/null || fail "node $n exited before it was ready"
         sleep 0.1
