@@ -19,7 +19,10 @@ run=$build/fuzz-run
 
 command -v clang >/dev/null 2>&1 || { echo "fuzz.sh: clang is needed (scripts/deps.sh installs it)" >&2; exit 1; }
 # The harness list is the one tests/fuzz/CMakeLists.txt builds.
-harnesses=$(sed -n 's/^set(scep_fuzzers \(.*\))$/\1/p' "$root/tests/fuzz/CMakeLists.txt")
+harnesses=$(awk '/^set\(scep_fuzzers/ { on = 1; sub(/^set\(scep_fuzzers/, "") }
+                 on { line = $0; done = sub(/\).*$/, "", line); printf "%s ", line; if (done) exit }' \
+    "$root/tests/fuzz/CMakeLists.txt")
+harnesses=$(echo $harnesses)
 [ -n "$harnesses" ] || { echo "fuzz.sh: no harness list in tests/fuzz/CMakeLists.txt" >&2; exit 1; }
 
 echo "== fuzz.sh: clang build with libFuzzer, ASan and UBSan"
