@@ -470,7 +470,7 @@ int scep_rules_set(struct scep_rules *r, const char *key, const char *value, cha
     static const unsigned san_bits[] = {RULES_SAN_DNS, RULES_SAN_IP, RULES_SAN_EMAIL,
                                         RULES_SAN_URI};
     const struct rule_key *k;
-    unsigned bits;
+    unsigned bits = 0; /* set by parse_names; -O2 cannot see that it is on success */
     int v, rc;
 
     if (why != NULL && whylen > 0)

@@ -443,14 +443,18 @@ static int server_admin_cert(struct server_main *m, char *cert, char *key, size_
         snprintf(key, size, "%s", cfg->admin_tls_key);
         return 0;
     }
-    snprintf(dir, sizeof(dir), "%s/admin", cfg->state_dir);
+    /* A cut path would name another file: refuse it instead. */
+    if ((size_t)snprintf(dir, sizeof(dir), "%s/admin", cfg->state_dir) >= sizeof(dir) ||
+        (size_t)snprintf(cert, size, "%s/tls.crt", dir) >= size ||
+        (size_t)snprintf(key, size, "%s/tls.key", dir) >= size) {
+        scepd_log(SCEPD_ERROR, "state directory path too long for the admin certificate", NULL);
+        return -1;
+    }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         scepd_log(SCEPD_ERROR, "cannot create the admin certificate directory", "dir", dir, "error",
                   strerror(errno), NULL);
         return -1;
     }
-    snprintf(cert, size, "%s/tls.crt", dir);
-    snprintf(key, size, "%s/tls.key", dir);
     if (server_host_of(cfg->admin_listen, host, sizeof(host)) == 0)
         server_add_host(hosts, &n, host);
     if (cfg->public_url != NULL && strstr(cfg->public_url, "://") != NULL &&

@@ -94,8 +94,9 @@ static void write_file(const char *dir, const char *name, const void *buf, size_
 {
     char path[1024];
     FILE *fp;
+    int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
 
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    assert_true(n > 0 && (size_t)n < sizeof(path));
     fp = fopen(path, "wb");
     assert_non_null(fp);
     assert_int_equal(fwrite(buf, 1, len, fp), len);
