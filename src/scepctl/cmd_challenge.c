@@ -406,7 +406,7 @@ static int cmd_purge(struct ctl *c, int argc, char **argv, const struct ctl_comm
         rc = o != NULL ? ctl_json_print(o) : CTL_EXIT_FAIL;
         goto out;
     }
-    printf("purged %lld expired, used-up or revoked challenge%s\n", (long long)purged,
+    printf("purged %lld expired or revoked challenge%s\n", (long long)purged,
            purged == 1 ? "" : "s");
     rc = CTL_EXIT_OK;
 out:
@@ -417,21 +417,12 @@ out:
 /* scepctl challenge new|list|revoke|purge.  Returns an exit code. */
 int ctl_cmd_challenge(struct ctl *c, int argc, char **argv)
 {
-    const struct ctl_command *cmd = ctl_find_command("challenge");
-    const char *sub = argc > 1 ? argv[1] : "";
+    static const struct ctl_sub subs[] = {
+        {"new", cmd_new},
+        {"list", cmd_list},
+        {"revoke", cmd_revoke},
+        {"purge", cmd_purge},
+    };
 
-    if (strcmp(sub, "new") == 0)
-        return cmd_new(c, argc - 1, argv + 1, cmd);
-    if (strcmp(sub, "list") == 0)
-        return cmd_list(c, argc - 1, argv + 1, cmd);
-    if (strcmp(sub, "revoke") == 0)
-        return cmd_revoke(c, argc - 1, argv + 1, cmd);
-    if (strcmp(sub, "purge") == 0)
-        return cmd_purge(c, argc - 1, argv + 1, cmd);
-    if (sub[0] == '\0')
-        ctl_err("challenge: which one? new, list, revoke or purge");
-    else
-        ctl_err("challenge: unknown subcommand \"%s\" (new, list, revoke, purge)", sub);
-    fprintf(stderr, "usage: %s\n", cmd->usage);
-    return CTL_EXIT_USAGE;
+    return ctl_run_sub(c, argc, argv, "challenge", subs, sizeof(subs) / sizeof(subs[0]));
 }

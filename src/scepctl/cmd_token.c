@@ -259,19 +259,11 @@ out:
 /* scepctl token new|list|revoke.  Returns an exit code. */
 int ctl_cmd_token(struct ctl *c, int argc, char **argv)
 {
-    const struct ctl_command *cmd = ctl_find_command("token");
-    const char *sub = argc > 1 ? argv[1] : "";
+    static const struct ctl_sub subs[] = {
+        {"new", cmd_new},
+        {"list", cmd_list},
+        {"revoke", cmd_revoke},
+    };
 
-    if (strcmp(sub, "new") == 0)
-        return cmd_new(c, argc - 1, argv + 1, cmd);
-    if (strcmp(sub, "list") == 0)
-        return cmd_list(c, argc - 1, argv + 1, cmd);
-    if (strcmp(sub, "revoke") == 0)
-        return cmd_revoke(c, argc - 1, argv + 1, cmd);
-    if (sub[0] == '\0')
-        ctl_err("token: which one? new, list or revoke");
-    else
-        ctl_err("token: unknown subcommand \"%s\" (new, list, revoke)", sub);
-    fprintf(stderr, "usage: %s\n", cmd->usage);
-    return CTL_EXIT_USAGE;
+    return ctl_run_sub(c, argc, argv, "token", subs, sizeof(subs) / sizeof(subs[0]));
 }

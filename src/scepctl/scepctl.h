@@ -108,6 +108,20 @@ int ctl_parse_long(const char *s, long min, long max, long *out);
  */
 int ctl_parse_duration(const char *s, int64_t max, int64_t *out);
 
+/* One subcommand of a command with several (challenge, token). */
+struct ctl_sub {
+    const char *name;
+    int (*run)(struct ctl *c, int argc, char **argv, const struct ctl_command *cmd);
+};
+
+/*
+ * Runs the subcommand argv[1] names among subs (n of them) with argv
+ * from it on; without one, or with an unknown one, says which there are
+ * and prints command's usage.  Returns an exit code.
+ */
+int ctl_run_sub(struct ctl *c, int argc, char **argv, const char *command,
+                const struct ctl_sub *subs, size_t n);
+
 /*
  * Parses "YYYY-MM-DDTHH:MM:SSZ" strictly (every digit, a real calendar
  * date).  Returns 0 and sets *out (Unix time), or -1.

@@ -319,3 +319,34 @@ int ctl_parse_duration(const char *s, int64_t max, int64_t *out)
     *out = (int64_t)v * unit;
     return 0;
 }
+
+/* Runs a subcommand; see scepctl.h. */
+int ctl_run_sub(struct ctl *c, int argc, char **argv, const char *command,
+                const struct ctl_sub *subs, size_t n)
+{
+    const struct ctl_command *cmd = ctl_find_command(command);
+    const char *sub = argc > 1 ? argv[1] : "";
+    char names[256];
+    size_t i, len = 0;
+
+    for (i = 0; i < n; i++)
+        if (strcmp(sub, subs[i].name) == 0)
+            return subs[i].run(c, argc - 1, argv + 1, cmd);
+    names[0] = '\0';
+    for (i = 0; i < n && len < sizeof(names); i++)
+        len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s", i == 0 ? "" : ", ",
+                                subs[i].name);
+    if (sub[0] == '\0') {
+        /* "new, list or revoke": the last comma becomes "or". */
+        const char *last = strrchr(names, ',');
+
+        if (last != NULL)
+            ctl_err("%s: which one? %.*s or %s", command, (int)(last - names), names, last + 2);
+        else
+            ctl_err("%s: which one? %s", command, names);
+    } else {
+        ctl_err("%s: unknown subcommand \"%s\" (%s)", command, sub, names);
+    }
+    fprintf(stderr, "usage: %s\n", cmd->usage);
+    return CTL_EXIT_USAGE;
+}
