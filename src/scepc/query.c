@@ -104,9 +104,11 @@ static void print_cert(const char *role, X509 *x)
     size_t i;
 
     printf("%-8s %s\n         sha256 ", role, subj ? subj : "?");
+    /* Lowercase, as scepd and scepctl print it, so that one can be
+     * compared with the other by eye or by grep. */
     if (scep_client_fingerprint(x, fp) == 0)
         for (i = 0; i < sizeof(fp); i++)
-            printf("%02X", fp[i]);
+            printf("%02x", fp[i]);
     printf("\n");
     OPENSSL_free(subj);
 }

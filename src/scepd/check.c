@@ -7,8 +7,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <scep/error.h>
 
+#include "listener.h"
 #include "scepd.h"
 #include "ca/ca.h"
 #include "config/config.h"
@@ -120,6 +124,66 @@ static int check_store(const struct scep_config *cfg)
     return 0;
 }
 
+/* The TLS listeners' certificates and keys, loaded as a start would
+ * load them.  The admin listener's own certificate (no admin_tls_cert)
+ * is issued on start, so only its client CA is checked then. */
+static int check_tls(const struct scep_config *cfg)
+{
+    struct scepd_listener_config lc;
+    char err[512];
+    int bad = 0;
+
+    if (cfg->tls_listen != NULL) {
+        memset(&lc, 0, sizeof(lc));
+        lc.name = "tls_listen";
+        lc.tls_cert = cfg->tls_cert;
+        lc.tls_key = cfg->tls_key;
+        lc.tls_client_ca = cfg->tls_client_ca;
+        lc.client_verify = scepd_listener_verify_of(cfg->tls_client_verify);
+        if (lc.tls_cert == NULL) {
+            fprintf(stderr, "scepd: tls_listen needs tls_cert and tls_key\n");
+            bad = -1;
+        } else if (scepd_listener_check_tls(&lc, err, sizeof(err)) != 0) {
+            fprintf(stderr, "scepd: %s\n", err);
+            bad = -1;
+        } else {
+            printf("scepd: tls_listen %s: certificate and key ok\n", cfg->tls_listen);
+        }
+    }
+    if (cfg->admin_listen != NULL) {
+        memset(&lc, 0, sizeof(lc));
+        lc.name = "admin_listen";
+        lc.tls_cert = cfg->admin_tls_cert;
+        lc.tls_key = cfg->admin_tls_key;
+        lc.tls_client_ca = cfg->admin_client_ca;
+        lc.client_verify =
+            cfg->admin_client_ca != NULL ? SCEPD_TLS_VERIFY_OPTIONAL : SCEPD_TLS_VERIFY_NONE;
+        if (lc.tls_cert == NULL && lc.tls_client_ca != NULL) {
+            /* No certificate to load yet: the client CA file alone,
+             * read by the loader the listener uses for it. */
+            STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(lc.tls_client_ca);
+
+            if (names == NULL) {
+                fprintf(stderr, "scepd: admin_client_ca %s: no PEM CA certificate\n",
+                        lc.tls_client_ca);
+                bad = -1;
+            }
+            sk_X509_NAME_pop_free(names, X509_NAME_free);
+            ERR_clear_error();
+        }
+        if (lc.tls_cert != NULL && scepd_listener_check_tls(&lc, err, sizeof(err)) != 0) {
+            fprintf(stderr, "scepd: %s\n", err);
+            bad = -1;
+        } else if (lc.tls_cert != NULL) {
+            printf("scepd: admin_listen %s: certificate and key ok\n", cfg->admin_listen);
+        } else {
+            printf("scepd: admin_listen %s: certificate issued by the CA on start (%s/admin)\n",
+                   cfg->admin_listen, cfg->state_dir);
+        }
+    }
+    return bad;
+}
+
 int scepd_check(const struct scep_config *cfg)
 {
     int exists = 0, bad = 0;
@@ -129,6 +193,7 @@ int scepd_check(const struct scep_config *cfg)
         return SCEPD_EXIT_USAGE;
     bad |= check_ca(cfg, exists);
     bad |= check_store(cfg);
+    bad |= check_tls(cfg);
     if (cfg->enroll.challenge == NULL && cfg->enroll.webhook_url == NULL &&
         !cfg->enroll.open_enrollment)
         printf("scepd: default profile: challenge in %s/challenge (generated on first start)\n",

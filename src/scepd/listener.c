@@ -316,6 +316,37 @@ out:
     return rc;
 }
 
+/* tls_client_verify's word as a mode (listener.h). */
+enum scepd_tls_verify scepd_listener_verify_of(const char *word)
+{
+    if (word != NULL && strcmp(word, "require") == 0)
+        return SCEPD_TLS_VERIFY_REQUIRE;
+    if (word != NULL && strcmp(word, "optional") == 0)
+        return SCEPD_TLS_VERIFY_OPTIONAL;
+    return SCEPD_TLS_VERIFY_NONE;
+}
+
+/* scepd -t's check of a TLS listener's files (listener.h): the SSL_CTX
+ * a start would make, made and dropped, so that both say the same. */
+int scepd_listener_check_tls(const struct scepd_listener_config *lc, char *err, size_t errlen)
+{
+    struct scepd_listener l;
+    int rc;
+
+    memset(&l, 0, sizeof(l));
+    l.fd = -1;
+    snprintf(l.name, sizeof(l.name), "%s", lc->name != NULL ? lc->name : "listen");
+    if (lc->tls_cert == NULL) {
+        if (lc->tls_key == NULL)
+            return 0;
+        listener_err(err, errlen, "%s: tls_key is set but tls_cert is not", l.name);
+        return -1;
+    }
+    rc = listener_tls(&l, lc, err, errlen);
+    SSL_CTX_free(l.ssl_ctx);
+    return rc;
+}
+
 /*
  * Makes a listener (see listener.h).  Returns 0 and *out
  * (scepd_listener_free()), or -1 with err set.

@@ -69,6 +69,17 @@ int scepd_listener_new(const struct scepd_listener_config *lc, struct scepd_list
 /* Closes the socket and frees the SSL_CTX.  Accepts NULL. */
 void scepd_listener_free(struct scepd_listener *l);
 
+/*
+ * Checks lc's TLS settings as scepd_listener_new() would (files present
+ * with safe modes, certificate and key parse and match, client CA),
+ * without binding.  0 (also when lc has no TLS), or -1 with err set.
+ */
+int scepd_listener_check_tls(const struct scepd_listener_config *lc, char *err, size_t errlen);
+
+/* tls_client_verify's word ("none", "optional", "require"; the config
+ * parser checked it) as a mode; anything else is none. */
+enum scepd_tls_verify scepd_listener_verify_of(const char *word);
+
 /* The listening socket, or -1 once closed.  Borrowed: dup() it. */
 int scepd_listener_fd(const struct scepd_listener *l);
 

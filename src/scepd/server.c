@@ -371,17 +371,6 @@ static void server_url(const struct scep_config *cfg, const struct scepd_listene
         snprintf(url, len, "%s://%s:%d%s", scheme, host, scepd_listener_port(l), cfg->path_prefix);
 }
 
-/* tls_client_verify's word as enum scepd_tls_verify (validated by the
- * configuration). */
-static enum scepd_tls_verify server_tls_verify(const char *word)
-{
-    if (word != NULL && strcmp(word, "require") == 0)
-        return SCEPD_TLS_VERIFY_REQUIRE;
-    if (word != NULL && strcmp(word, "optional") == 0)
-        return SCEPD_TLS_VERIFY_OPTIONAL;
-    return SCEPD_TLS_VERIFY_NONE;
-}
-
 /*
  * The host part of a "HOST:PORT" / "[V6]:PORT" address or of a URL's
  * authority into out (size bytes).  Returns 0, or -1 when there is no
@@ -549,7 +538,7 @@ static int server_listeners(struct server_main *m)
         lc.tls_cert = cfg->tls_cert;
         lc.tls_key = cfg->tls_key;
         lc.tls_client_ca = cfg->tls_client_ca;
-        lc.client_verify = server_tls_verify(cfg->tls_client_verify);
+        lc.client_verify = scepd_listener_verify_of(cfg->tls_client_verify);
         lc.routes = m->routes;
         if (lc.tls_cert == NULL) {
             scepd_log(SCEPD_ERROR, "refusing to start: tls_listen needs tls_cert and tls_key",

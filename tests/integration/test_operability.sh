@@ -82,6 +82,30 @@ rc=0
 chmod 600 "$state/ca.key"
 [ "$rc" = 2 ] && grep -q "accessible by group or others" "$IT_WORK/t.err" ||
     fail "a group-readable CA key: rc $rc, $(cat "$IT_WORK/t.err")"
+say "scepd -t loads the TLS listener's files: a key of another certificate is refused"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost -days 2 \
+    -keyout "$IT_WORK/tls.key" -out "$IT_WORK/tls.crt" 2>/dev/null || fail "openssl req"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$IT_WORK/other.key" 2>/dev/null ||
+    fail "openssl genpkey"
+chmod 600 "$IT_WORK/tls.key" "$IT_WORK/other.key"
+printf '[tls]\ntls_listen = 127.0.0.1:0\ntls_cert = %s\ntls_key = %s\n' "$IT_WORK/tls.crt" \
+    "$IT_WORK/tls.key" >"$IT_WORK/tls.conf"
+"$SCEPD" -t -c "$IT_WORK/tls.conf" --state-dir "$state" >"$IT_WORK/t.out" 2>"$IT_WORK/t.err" ||
+    fail "-t with a good TLS pair: $(cat "$IT_WORK/t.err")"
+grep -q '^scepd: tls_listen 127.0.0.1:0: certificate and key ok' "$IT_WORK/t.out" ||
+    fail "no TLS ok line: $(cat "$IT_WORK/t.out")"
+printf '[tls]\ntls_listen = 127.0.0.1:0\ntls_cert = %s\ntls_key = %s\n' "$IT_WORK/tls.crt" \
+    "$IT_WORK/other.key" >"$IT_WORK/tls.conf"
+rc=0
+"$SCEPD" -t -c "$IT_WORK/tls.conf" --state-dir "$state" >/dev/null 2>"$IT_WORK/t.err" || rc=$?
+[ "$rc" = 2 ] && grep -q "does not match tls_cert" "$IT_WORK/t.err" ||
+    fail "a mismatched TLS key: rc $rc, $(cat "$IT_WORK/t.err")"
+printf '[tls]\ntls_listen = 127.0.0.1:0\ntls_cert = %s\ntls_key = %s\n' "$IT_WORK/missing.crt" \
+    "$IT_WORK/tls.key" >"$IT_WORK/tls.conf"
+rc=0
+"$SCEPD" -t -c "$IT_WORK/tls.conf" --state-dir "$state" >/dev/null 2>"$IT_WORK/t.err" || rc=$?
+[ "$rc" = 2 ] && grep -q "missing.crt" "$IT_WORK/t.err" ||
+    fail "a missing TLS certificate: rc $rc, $(cat "$IT_WORK/t.err")"
 kill -TERM "$pid"
 wait "$pid" || fail "scepd exited $? after SIGTERM"
 

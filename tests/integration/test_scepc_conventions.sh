@@ -16,6 +16,14 @@ for c in "" enroll renew poll watch caps cacert getcert getcrl; do
     [ -s help.err ] && fail "scepc $c --help wrote to stderr: $(cat help.err)"
 done
 
+# One fingerprint convention: scepc cacert prints what scepd logs.
+expect_rc 0 "$SCEPC" cacert --url "$URL" --out cacert.pem >cacert.out
+shown=$(sed -n 's/^ *sha256 //p' cacert.out | head -n 1)
+logged=$(grep -o 'ca_fingerprint=[0-9a-fA-F]*' "$WORK/d/err.log" "$WORK/d/out.log" | head -n 1 | cut -d= -f2)
+[ -n "$shown" ] && [ "$shown" = "$logged" ] ||
+    fail "scepc cacert shows '$shown', scepd logged '$logged'"
+expect_rc 0 "$SCEPC" cacert --url "$URL" --fingerprint "$(echo "$shown" | tr a-f A-F)" --out pinned.pem
+
 expect_rc 0 "$SCEPC" enroll --url "$URL" --challenge "$CHALLENGE" --subject CN=conv --key key.pem \
     --cert cert.pem --chain chain.pem --fullchain fullchain.pem
 [ "$(grep -c 'BEGIN CERTIFICATE' fullchain.pem)" = 2 ] || fail "fullchain.pem holds $(grep -c 'BEGIN CERTIFICATE' fullchain.pem) certificates"
