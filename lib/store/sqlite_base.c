@@ -317,6 +317,7 @@ static void sq_close(void *vbe)
     /* With every statement finalized close cannot fail with SQLITE_BUSY;
      * the last connection to close checkpoints the WAL. */
     sqlite3_close(be->db);
+    sq_search_free(be);
     free(be);
 }
 

@@ -79,7 +79,21 @@ struct sq_be {
     const struct sq_query *owner[SQ_NSTMT]; /* which query filled each slot */
     int version;                            /* schema version after migrations */
     char err[256];                          /* last failure, for scep_store_last_error() */
+    struct sq_sample *sample;               /* names for planning searches (sqlite_search.c) */
 };
+
+/*
+ * The FTS5 MATCH expression that finds text as a substring of column col
+ * ("subject" or "sans") of certificates_search, from the rare parts of
+ * text where a sample of stored names tells them (sqlite_search.c): it
+ * may match more rows than contain text, so the query must also test
+ * instr(lower(col), lower(text)) when text is ASCII.  *out:
+ * sqlite3_free().  0 or SCEP_ERR_NOMEM.
+ */
+int sq_search_match(struct sq_be *be, const char *col, const char *text, char **out);
+
+/* Frees the search sample (on close). */
+void sq_search_free(struct sq_be *be);
 
 /* Records "what: sqlite's message" in be->err, with the system error
  * ("(permission denied)") when SQLite's failure came from one; returns

@@ -334,30 +334,15 @@ static size_t utf8_chars(const char *s)
     return n;
 }
 
-/*
- * The FTS5 query matching text as a substring of column col: a phrase
- * ("" inside doubled, FTS5's quoting) restricted to that column, which
- * the trigram tokenizer answers as "contains, case-insensitively".
- * *out: sqlite3_free().  0 or SCEP_ERR_NOMEM.
- */
-static int fts_phrase(const char *col, const char *text, char **out)
+/* Is s ASCII?  Then lower() folds it as the trigram tokenizer does, and
+ * the index's candidates are checked against the whole text with
+ * instr() (sq_search_match() may look up only its rare parts). */
+static int ascii_text(const char *s)
 {
-    sqlite3_str *q = sqlite3_str_new(NULL);
-    const char *p;
-
-    sqlite3_str_appendf(q, "%s : \"", col);
-    for (p = text; *p != '\0'; p++) {
-        if (*p == '"')
-            sqlite3_str_appendchar(q, 1, '"');
-        sqlite3_str_appendchar(q, 1, *p);
-    }
-    sqlite3_str_appendchar(q, 1, '"');
-    if (sqlite3_str_errcode(q) != SQLITE_OK) {
-        sqlite3_free(sqlite3_str_finish(q));
-        return SCEP_ERR_NOMEM;
-    }
-    *out = sqlite3_str_finish(q);
-    return *out != NULL ? 0 : SCEP_ERR_NOMEM;
+    for (; *s != '\0'; s++)
+        if ((unsigned char)*s >= 0x80)
+            return 0;
+    return 1;
 }
 
 /* The substring clause of column col (subject or sans) with the
@@ -365,28 +350,39 @@ static int fts_phrase(const char *col, const char *text, char **out)
  * else a scan (lower() folds ASCII, as the index does). */
 static const char *substring_clause(const char *col, const char *text)
 {
-    int idx = utf8_chars(text) >= 3;
+    int idx = utf8_chars(text) >= 3, check = idx && ascii_text(text);
 
     if (strcmp(col, "subject") == 0)
-        return idx ? " AND serial IN (SELECT serial FROM certificates_search"
-                     " WHERE certificates_search MATCH :subject)"
-                   : " AND instr(lower(subject), lower(:subject)) > 0";
-    return idx ? " AND serial IN (SELECT serial FROM certificates_search"
-                 " WHERE certificates_search MATCH :sans)"
-               : " AND instr(lower(sans), lower(:sans)) > 0";
+        return !idx    ? " AND instr(lower(subject), lower(:subject)) > 0"
+               : check ? " AND serial IN (SELECT serial FROM certificates_search"
+                         " WHERE certificates_search MATCH :subject)"
+                         " AND instr(lower(subject), lower(:subject_text)) > 0"
+                       : " AND serial IN (SELECT serial FROM certificates_search"
+                         " WHERE certificates_search MATCH :subject)";
+    return !idx    ? " AND instr(lower(sans), lower(:sans)) > 0"
+           : check ? " AND serial IN (SELECT serial FROM certificates_search"
+                     " WHERE certificates_search MATCH :sans)"
+                     " AND instr(lower(sans), lower(:sans_text)) > 0"
+                   : " AND serial IN (SELECT serial FROM certificates_search"
+                     " WHERE certificates_search MATCH :sans)";
 }
 
 /* Binds text for the clause substring_clause() chose. */
-static int bind_substring(sqlite3_stmt *s, const char *param, const char *col, const char *text)
+static int bind_substring(struct sq_be *be, sqlite3_stmt *s, const char *param, const char *col,
+                          const char *text)
 {
-    char *q = NULL;
+    char *q = NULL, raw[32];
     int rc;
 
     if (utf8_chars(text) < 3)
         return sq_bind_str(s, sqlite3_bind_parameter_index(s, param), text);
-    if (fts_phrase(col, text, &q) != 0)
+    if (sq_search_match(be, col, text, &q) != 0)
         return SQLITE_NOMEM;
     rc = sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, param), q, -1, sqlite3_free);
+    if (rc == SQLITE_OK && ascii_text(text)) {
+        snprintf(raw, sizeof(raw), "%s_text", param);
+        rc = sq_bind_str(s, sqlite3_bind_parameter_index(s, raw), text);
+    }
     return rc;
 }
 
@@ -453,7 +449,8 @@ static int bind_int_named(sqlite3_stmt *s, const char *name, int64_t v)
 }
 
 /* Binds what list_sql() asked for. */
-static int list_bind(sqlite3_stmt *s, const struct scep_cert_filter *f, int64_t now)
+static int list_bind(struct sq_be *be, sqlite3_stmt *s, const struct scep_cert_filter *f,
+                     int64_t now)
 {
     char hi[72];
     size_t n;
@@ -463,8 +460,9 @@ static int list_bind(sqlite3_stmt *s, const struct scep_cert_filter *f, int64_t 
         (f->status >= 0 && bind_int_named(s, ":status", f->status)) ||
         (f->expiring_within > 0 && bind_int_named(s, ":until", now + f->expiring_within)) ||
         (!f->include_expired && bind_int_named(s, ":now", now)) ||
-        (f->subject_like != NULL && bind_substring(s, ":subject", "subject", f->subject_like)) ||
-        (f->san_like != NULL && bind_substring(s, ":sans", "sans", f->san_like)) ||
+        (f->subject_like != NULL &&
+         bind_substring(be, s, ":subject", "subject", f->subject_like)) ||
+        (f->san_like != NULL && bind_substring(be, s, ":sans", "sans", f->san_like)) ||
         (f->issuer_fp != NULL &&
          sq_bind_str(s, sqlite3_bind_parameter_index(s, ":issuer"), f->issuer_fp)) ||
         (f->profile != NULL &&
@@ -514,7 +512,7 @@ int sq_list_certs(void *vbe, const struct scep_cert_filter *f, scep_store_cert_c
         sq_fail(be, "prepare list");
         goto out;
     }
-    if (list_bind(s, f, now) != 0) {
+    if (list_bind(be, s, f, now) != 0) {
         sq_fail(be, "bind list");
         goto out;
     }

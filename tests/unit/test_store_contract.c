@@ -2850,6 +2850,54 @@ static void test_external_dedupe(void **state)
     scep_store_close(st);
 }
 
+/*
+ * Substring search on a store large enough for the SQLite backend to
+ * look up only the rare parts of a text (sqlite_search.c): the answer
+ * is still exactly the rows containing the whole text, also when a row
+ * holds every rare part but not the text itself.
+ */
+static void test_list_search_planned(void **state)
+{
+    struct scep_store *st = open_store();
+    struct scep_cert_filter f;
+    struct collected c;
+    char serial[40], subj[160], text[160], a[40], b[40];
+    int i;
+
+    (void)state;
+    for (i = 0; i < 120; i++) {
+        snprintf(subj, sizeof(subj), "CN=node-%04d.fleet-%s.example,OU=site-%02d", i, g_run,
+                 i % 10);
+        put(st, serial, sizeof(serial), 500 + i, NULL, subj, 4102444800, 1000 + i);
+    }
+    /* a: every rare part of the text, not the text; b: the text. */
+    snprintf(subj, sizeof(subj), "CN=node-9042.fleet-%s.example,OU=site-02,OU=site-77", g_run);
+    put(st, a, sizeof(a), 700, NULL, subj, 4102444800, 2000);
+    snprintf(subj, sizeof(subj), "CN=node-9042.fleet-%s.example,OU=site-77", g_run);
+    put(st, b, sizeof(b), 701, NULL, subj, 4102444800, 2001);
+
+    memset(&f, 0, sizeof(f));
+    memset(&c, 0, sizeof(c));
+    f.status = -1;
+    f.include_expired = 1;
+    snprintf(text, sizeof(text), "NODE-0042.fleet-%s.example,ou=site-02", g_run);
+    f.subject_like = text;
+    list(st, &f, &c);
+    assert_int_equal(c.n, 1);
+    snprintf(text, sizeof(text), "node-9042.fleet-%s.example,ou=site-77", g_run);
+    list(st, &f, &c);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.serials[0], b);
+    snprintf(text, sizeof(text), "fleet-%s.example,ou=site-07", g_run);
+    list(st, &f, &c);
+    assert_int_equal(c.n, 12); /* 7, 17, ... 117 */
+    snprintf(text, sizeof(text), "node-0042.fleet-%s.example,ou=site-03", g_run);
+    list(st, &f, &c);
+    assert_int_equal(c.n, 0);
+    (void)a;
+    scep_store_close(st);
+}
+
 /* The bulk insert: all rows and the event in one transaction, or none. */
 static void test_insert_bulk(void **state)
 {
@@ -2918,6 +2966,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup(test_list_inventory_filters, test_setup),
         cmocka_unit_test_setup(test_external_dedupe, test_setup),
         cmocka_unit_test_setup(test_insert_bulk, test_setup),
+        cmocka_unit_test_setup(test_list_search_planned, test_setup),
     };
     char *dir = NULL, uri[600];
     int rc;
