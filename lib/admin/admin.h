@@ -89,9 +89,10 @@ struct scep_admin_cert_cursor {
  * at most limit (>= 1) of them after cursor after (NULL: from the
  * newest), and sets *more to 1 when at least one more follows (the
  * next page starts after the last record cb saw).  cb's non-zero return
- * stops the walk and is returned.  Records before the cursor are read
- * and skipped (the store has no keyset condition yet), so a page deep
- * in a large store costs a scan.  Returns 0 or SCEP_ERR_*.
+ * stops the walk and is returned.  The store starts at the cursor
+ * through its indexes (struct scep_cert_filter's after_key and
+ * after_serial), so a deep page costs what the first does.  Returns 0
+ * or SCEP_ERR_*.
  */
 int scep_admin_list_certs_page(struct scep_store *st, const struct scep_cert_filter *f,
                                const struct scep_admin_cert_cursor *after, int64_t limit,

@@ -14,7 +14,6 @@
 #include "admin/admin.h"
 
 struct page_walk {
-    const struct scep_admin_cert_cursor *after; /* NULL: from the start */
     int64_t limit;
     int64_t sent;
     int more;
@@ -26,20 +25,10 @@ struct page_walk {
  * from a callback's own non-zero value by the flag it sets. */
 #define PAGE_FULL 1
 
-/* 1 when ci comes after the cursor in the listing order. */
-static int page_after(const struct scep_cert_info *ci, const struct scep_admin_cert_cursor *c)
-{
-    if (ci->issued_at != c->issued_at)
-        return ci->issued_at < c->issued_at;
-    return ci->serial != NULL && strcmp(ci->serial, c->serial) > 0;
-}
-
 static int page_one(const struct scep_cert_info *ci, void *arg)
 {
     struct page_walk *w = arg;
 
-    if (w->after != NULL && !page_after(ci, w->after))
-        return 0;
     if (w->sent == w->limit) {
         w->more = 1;
         return PAGE_FULL;
@@ -59,15 +48,16 @@ int scep_admin_list_certs_page(struct scep_store *st, const struct scep_cert_fil
     if (st == NULL || f == NULL || cb == NULL || more == NULL || limit < 1)
         return SCEP_ERR_INVALID_ARG;
     memset(&w, 0, sizeof(w));
-    w.after = after;
     w.limit = limit;
     w.cb = cb;
     w.arg = arg;
     copy = *f;
-    /* Without a cursor the store can stop after limit + 1 (the one that
-     * says there is more); with one, the records before it are read and
-     * skipped until the store can start at a position itself. */
-    copy.limit = after == NULL ? limit + 1 : 0;
+    /* The store starts after the cursor and stops after limit + 1 rows:
+     * the one past the page says there is more. */
+    copy.order = SCEP_CERT_ORDER_ISSUED;
+    copy.limit = limit + 1;
+    copy.after_key = after != NULL ? after->issued_at : 0;
+    copy.after_serial = after != NULL ? after->serial : NULL;
     rc = scep_store_list_certs(st, &copy, page_one, &w);
     if (rc == PAGE_FULL && w.more)
         rc = 0;

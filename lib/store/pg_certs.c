@@ -481,6 +481,13 @@ int pg_list_certs(void *vbe, const struct scep_cert_filter *f, scep_store_cert_c
         memcpy(sp_hi, f->serial_prefix, splen + 1);
         sp_hi[splen - 1]++;
     }
+    if (f->after_serial != NULL) {
+        pos.serial = strdup(f->after_serial);
+        if (pos.serial == NULL)
+            goto out;
+        pos.key = f->after_key;
+        pos.started = 1;
+    }
     for (;;) {
         want = left > 0 && left < CERT_PAGE ? left : CERT_PAGE;
         rc = cert_page(be, f, now, &pos, pats, sp_hi, want, &res);

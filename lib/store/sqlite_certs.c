@@ -435,6 +435,13 @@ static int list_sql(const struct scep_cert_filter *f, char *sql, size_t len)
             bad |= put(sql, len, &used, ", 'tls'");
         bad |= put(sql, len, &used, ")");
     }
+    /* The bound alone first, an index range; the OR then drops the rows
+     * of the cursor's own key up to its serial. */
+    if (f->after_serial != NULL)
+        bad |= put(sql, len, &used,
+                   f->order == SCEP_CERT_ORDER_EXPIRY
+                       ? " AND not_after >= :akey AND (not_after > :akey OR serial > :aserial)"
+                       : " AND issued_at <= :akey AND (issued_at < :akey OR serial > :aserial)");
     bad |= put(sql, len, &used,
                f->order == SCEP_CERT_ORDER_EXPIRY ? " ORDER BY not_after ASC, serial ASC"
                                                   : " ORDER BY issued_at DESC, serial ASC");
@@ -469,7 +476,10 @@ static int list_bind(struct sq_be *be, sqlite3_stmt *s, const struct scep_cert_f
          sq_bind_str(s, sqlite3_bind_parameter_index(s, ":profile"), f->profile)) ||
         (f->issued_after > 0 && bind_int_named(s, ":after", f->issued_after)) ||
         (f->issued_before > 0 && bind_int_named(s, ":before", f->issued_before)) ||
-        (f->superseded_before > 0 && bind_int_named(s, ":sup_before", f->superseded_before)))
+        (f->superseded_before > 0 && bind_int_named(s, ":sup_before", f->superseded_before)) ||
+        (f->after_serial != NULL &&
+         (bind_int_named(s, ":akey", f->after_key) ||
+          sq_bind_str(s, sqlite3_bind_parameter_index(s, ":aserial"), f->after_serial))))
         return -1;
     if (f->serial_prefix != NULL) {
         /* store.c checked: 1 to 64 uppercase hex digits. */

@@ -454,6 +454,8 @@ int scep_store_list_certs(struct scep_store *st, const struct scep_cert_filter *
             if (!((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'F')))
                 return SCEP_ERR_INVALID_ARG;
     }
+    if (f->after_serial != NULL && (f->after_serial[0] == '\0' || strlen(f->after_serial) > 128))
+        return SCEP_ERR_INVALID_ARG;
     return st->ops->list_certs(st->be, f, cb, arg);
 }
 

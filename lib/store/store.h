@@ -139,6 +139,14 @@ struct scep_cert_filter {
     int64_t superseded_before; /* >0: only certs superseded before this time (implies _ONLY) */
     unsigned sources;          /* 0: any, else SCEP_CERT_SRC_* bits */
     int order;                 /* SCEP_CERT_ORDER_ISSUED (0) or SCEP_CERT_ORDER_EXPIRY */
+    /* Keyset paging: with after_serial set, only the rows after
+     * (after_key, after_serial) in the listing's order: issued_at <
+     * after_key, or equal and serial > after_serial (ORDER_ISSUED);
+     * not_after > after_key, or equal and serial greater (ORDER_EXPIRY).
+     * The store starts there through its indexes, so a page deep in a
+     * large inventory costs what the first one does. */
+    int64_t after_key;
+    const char *after_serial; /* NULL: from the start; else 1 to 128 bytes */
 };
 
 /*

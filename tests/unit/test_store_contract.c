@@ -2898,6 +2898,68 @@ static void test_list_search_planned(void **state)
     scep_store_close(st);
 }
 
+/* Keyset paging: pages of two through rows that share keys give every
+ * row once, in order, for both listing orders. */
+static void test_list_keyset_pages(void **state)
+{
+    struct scep_store *st = open_store();
+    struct scep_cert_filter f;
+    struct collected c;
+    char s[6][40], seen[6][40], subj[64];
+    int order, i, got, pages;
+    int64_t key;
+
+    (void)state;
+    snprintf(subj, sizeof(subj), "CN=keyset-%s", g_run);
+    /* issued_at 1000, 1000, 1000, 900, 900, 800; not_after the same
+     * shape, rising. */
+    for (i = 0; i < 6; i++)
+        put(st, s[i], sizeof(s[i]), 800 + i, NULL, subj,
+            4102444800 + (i < 3   ? 0
+                          : i < 5 ? 1
+                                  : 2),
+            i < 3   ? 1000
+            : i < 5 ? 900
+                    : 800);
+    for (order = SCEP_CERT_ORDER_ISSUED; order <= SCEP_CERT_ORDER_EXPIRY; order++) {
+        memset(&f, 0, sizeof(f));
+        f.status = -1;
+        f.include_expired = 1;
+        f.subject_like = subj + 3;
+        f.order = order;
+        f.limit = 2;
+        got = 0;
+        for (pages = 0; pages < 10; pages++) {
+            memset(&c, 0, sizeof(c));
+            list(st, &f, &c);
+            assert_true(got + c.n <= 6); /* no row twice */
+            for (i = 0; i < c.n; i++)
+                snprintf(seen[got++], sizeof(seen[0]), "%s", c.serials[i]);
+            if (c.n < 2)
+                break;
+            f.after_serial = seen[got - 1];
+            for (i = 0; i < 6; i++)
+                if (strcmp(s[i], seen[got - 1]) == 0)
+                    break;
+            assert_true(i < 6);
+            key = order == SCEP_CERT_ORDER_EXPIRY ? 4102444800 + (i < 3   ? 0
+                                                                  : i < 5 ? 1
+                                                                          : 2)
+                                                  : (i < 3   ? 1000
+                                                     : i < 5 ? 900
+                                                             : 800);
+            f.after_key = key;
+        }
+        assert_int_equal(got, 6);
+        /* Serials ascend within a key; every row once. */
+        for (i = 0; i < 6; i++)
+            assert_string_equal(seen[i], s[i]);
+    }
+    f.after_serial = "";
+    assert_int_equal(scep_store_list_certs(st, &f, collect_cb, &c), SCEP_ERR_INVALID_ARG);
+    scep_store_close(st);
+}
+
 /* The bulk insert: all rows and the event in one transaction, or none. */
 static void test_insert_bulk(void **state)
 {
@@ -2967,6 +3029,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup(test_external_dedupe, test_setup),
         cmocka_unit_test_setup(test_insert_bulk, test_setup),
         cmocka_unit_test_setup(test_list_search_planned, test_setup),
+        cmocka_unit_test_setup(test_list_keyset_pages, test_setup),
     };
     char *dir = NULL, uri[600];
     int rc;
