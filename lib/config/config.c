@@ -123,6 +123,9 @@ static const struct conf_key conf_keys[] = {
     {"admin_client_role", "admin", CT_CHOICE, OFF(admin_client_role), 0, 0, 0, "auditor",
      "auditor|operator|admin", CF_REQUIRED,
      "role of a client certificate verified against admin_client_ca"},
+    {"admin_client_roles", "admin", CT_STRING, OFF(admin_client_roles), 0, 0, 0, NULL, NULL, 0,
+     "roles of client certificates by subject CN, first match wins: alice:admin, ops-*:operator "
+     "(others get admin_client_role)"},
     {"admin_auth_fail_per_minute", "admin", CT_INT, OFF(admin_auth_fail_per_minute), 0, 1000000, 10,
      NULL, NULL, 0, "failed admin API authentications per minute from one address; 0: off"},
     {"admin_auth_fail_burst", "admin", CT_INT, OFF(admin_auth_fail_burst), 1, 1000000, 10, NULL,
@@ -1154,11 +1157,12 @@ static int conf_check_admin(const struct scep_config *c, char *err, size_t errle
     int metrics_admin = c->metrics_listen != NULL && strcmp(c->metrics_listen, "admin") == 0;
 
     if (c->admin_listen == NULL) {
-        const char *set = c->admin_tls_cert != NULL    ? "admin_tls_cert"
-                          : c->admin_tls_key != NULL   ? "admin_tls_key"
-                          : c->admin_client_ca != NULL ? "admin_client_ca"
-                          : metrics_admin              ? "metrics_listen = admin"
-                                                       : NULL;
+        const char *set = c->admin_tls_cert != NULL       ? "admin_tls_cert"
+                          : c->admin_tls_key != NULL      ? "admin_tls_key"
+                          : c->admin_client_ca != NULL    ? "admin_client_ca"
+                          : c->admin_client_roles != NULL ? "admin_client_roles"
+                          : metrics_admin                 ? "metrics_listen = admin"
+                                                          : NULL;
 
         if (set != NULL) {
             conf_err(err, errlen, "%s is set but admin_listen is not", set);
@@ -1172,7 +1176,11 @@ static int conf_check_admin(const struct scep_config *c, char *err, size_t errle
                  "issues its own)");
         return SCEP_ERR_CONFIG;
     }
-    return 0;
+    if (c->admin_client_roles != NULL && c->admin_client_ca == NULL) {
+        conf_err(err, errlen, "admin_client_roles is set but admin_client_ca is not");
+        return SCEP_ERR_CONFIG;
+    }
+    return scep_config_client_roles_check(c->admin_client_roles, err, errlen);
 }
 
 /*

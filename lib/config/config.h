@@ -91,6 +91,7 @@ struct scep_config {
     char *admin_tls_key;            /* PEM key of admin_tls_cert */
     char *admin_client_ca;          /* PEM CAs of client certificates, or NULL: none asked */
     char *admin_client_role;        /* "auditor" (default), "operator", "admin" */
+    char *admin_client_roles;       /* "CN-PATTERN:ROLE, ...": client_roles.c; NULL: none */
     int admin_auth_fail_per_minute; /* failed authentications per address; 0: off; default 10 */
     int admin_auth_fail_burst;      /* default 10 */
     char *metrics_listen;           /* "public" (default) or "admin" */
@@ -197,5 +198,16 @@ const struct scep_config_profile *scep_config_find_profile(const struct scep_con
 
 /* Frees every string in c.  Accepts NULL. */
 void scep_config_clear(struct scep_config *c);
+
+/*
+ * admin_client_roles (client_roles.c).  scep_config_client_roles_check:
+ * 0, or SCEP_ERR_CONFIG with err set when the list is malformed.
+ * scep_config_client_role: the role name ("auditor", "operator",
+ * "admin") for a client certificate whose subject CN is cn: the first
+ * pattern that matches, else admin_client_role.  Borrowed, static or
+ * from c.
+ */
+int scep_config_client_roles_check(const char *map, char *err, size_t errlen);
+const char *scep_config_client_role(const struct scep_config *c, const char *cn);
 
 #endif

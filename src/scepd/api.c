@@ -315,11 +315,17 @@ static int api_match(const char *pattern, const char *path, size_t len,
 
 /* ---- authentication ------------------------------------------------ */
 
-/* The admin_client_role of the configuration (validated). */
-static int api_client_role(const struct scepd_app *app)
+/* The role of a verified client certificate: admin_client_roles by its
+ * subject's CN, else admin_client_role (both validated at start). */
+static int api_client_role(const struct scepd_app *app, X509 *cert)
 {
-    int r = scep_admin_role_code(app->srv->cfg->admin_client_role);
+    X509_NAME *subj = X509_get_subject_name(cert);
+    char cn[256];
+    int r;
 
+    if (subj == NULL || X509_NAME_get_text_by_NID(subj, NID_commonName, cn, sizeof(cn)) <= 0)
+        cn[0] = '\0';
+    r = scep_admin_role_code(scep_config_client_role(app->srv->cfg, cn[0] != '\0' ? cn : NULL));
     return r > 0 ? r : SCEP_ROLE_AUDITOR;
 }
 
@@ -327,7 +333,7 @@ static int api_client_role(const struct scepd_app *app)
  * The principal of a verified client certificate: its subject's CN
  * (else the whole subject) with anything but [A-Za-z0-9._@-] made '_',
  * so that the actor "api-cert:NAME" is one plain word in the audit
- * trail and logs; the role is admin_client_role.
+ * trail and logs, with role.
  */
 static void api_cert_principal(X509 *cert, int role, struct scep_admin_principal *p)
 {
@@ -400,7 +406,7 @@ static int api_authenticate(struct api_ctx *c)
     }
     if (auth == NULL) {
         if (cert != NULL && app->srv->cfg->admin_client_ca != NULL) {
-            api_cert_principal(cert, api_client_role(app), &c->who);
+            api_cert_principal(cert, api_client_role(app, cert), &c->who);
             return 0;
         }
         api_unauthorized(c, NULL, "send Authorization: Bearer TOKEN (see scepctl token new)");

@@ -192,7 +192,7 @@ if grep -q "$TOK_ADMIN" "$SCEPD_LOG"; then
 fi
 scepd_stop
 
-say "a restart keeps the admin certificate; client certificates authenticate with admin_client_role"
+say "a restart keeps the admin certificate; client certificates get their role by CN (admin_client_roles)"
 cp "$SCEPD_STATE/admin/tls.crt" "$IT_WORK/tls1.crt"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$IT_WORK/cca.key" \
     -subj "/CN=Admins CA" -days 2 -out "$IT_WORK/cca.pem" >/dev/null 2>&1 || fail "client CA"
@@ -202,13 +202,21 @@ printf 'extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n' >"$IT_WORK/ali
 openssl x509 -req -in "$IT_WORK/alice.csr" -CA "$IT_WORK/cca.pem" -CAkey "$IT_WORK/cca.key" \
     -CAcreateserial -days 1 -extfile "$IT_WORK/alice.ext" -out "$IT_WORK/alice.pem" >/dev/null 2>&1 ||
     fail "client certificate"
+for who in ops-1 bob; do
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$IT_WORK/$who.key" \
+        -subj "/CN=$who" -out "$IT_WORK/$who.csr" >/dev/null 2>&1 || fail "client CSR $who"
+    openssl x509 -req -in "$IT_WORK/$who.csr" -CA "$IT_WORK/cca.pem" -CAkey "$IT_WORK/cca.key" \
+        -CAcreateserial -days 1 -extfile "$IT_WORK/alice.ext" -out "$IT_WORK/$who.pem" >/dev/null 2>&1 ||
+        fail "client certificate $who"
+done
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$IT_WORK/mallory.key" \
     -subj "/CN=mallory" -days 1 -out "$IT_WORK/mallory.pem" >/dev/null 2>&1 || fail "foreign certificate"
 cat >"$IT_WORK/scepd2.conf" <<CONF
 [admin]
 admin_listen = 127.0.0.1:0
 admin_client_ca = $IT_WORK/cca.pem
-admin_client_role = operator
+admin_client_role = auditor
+admin_client_roles = alice:admin, ops-*:operator
 CONF
 scepd_start api --config "$IT_WORK/scepd2.conf"
 cmp -s "$IT_WORK/tls1.crt" "$SCEPD_STATE/admin/tls.crt" || fail "the admin certificate was issued again"
@@ -216,8 +224,19 @@ line=$(grep -m1 '^scepd: serving the admin API at ' "$IT_WORK/api.scepd.out")
 ADMIN_URL=${line#scepd: serving the admin API at }
 curl -sS --cacert "$ADMIN_CA" --cert "$IT_WORK/alice.pem" --key "$IT_WORK/alice.key" \
     "$ADMIN_URL/me" >"$IT_WORK/me.json" || fail "a client certificate: $(cat "$IT_WORK/me.json")"
-python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["actor"]=="api-cert:alice" and d["role"]=="operator", d' \
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["actor"]=="api-cert:alice" and d["role"]=="admin", d' \
     "$IT_WORK/me.json" || fail "client certificate principal: $(cat "$IT_WORK/me.json")"
+for pair in ops-1:operator bob:auditor; do
+    who=${pair%%:*}
+    curl -sS --cacert "$ADMIN_CA" --cert "$IT_WORK/$who.pem" --key "$IT_WORK/$who.key" \
+        "$ADMIN_URL/me" >"$IT_WORK/me.json" || fail "client certificate $who: $(cat "$IT_WORK/me.json")"
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["role"]==sys.argv[2], d' \
+        "$IT_WORK/me.json" "${pair#*:}" || fail "admin_client_roles for $who: $(cat "$IT_WORK/me.json")"
+done
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$ADMIN_CA" --cert "$IT_WORK/bob.pem" \
+    --key "$IT_WORK/bob.key" -X POST -H 'Content-Type: application/json' -d '{"reason":"keyCompromise"}' \
+    "$ADMIN_URL/certificates/01/revoke")
+[ "$code" = 403 ] || fail "an auditor's client certificate revoking answered $code (want 403)"
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$ADMIN_CA" --cert "$IT_WORK/alice.pem" \
     --key "$IT_WORK/alice.key" -H "Authorization: Bearer scepd_nope" "$ADMIN_URL/me")
 [ "$code" = 401 ] || fail "a bad token with a good client certificate answered $code (want 401)"
@@ -243,4 +262,10 @@ rc=0
     >/dev/null 2>"$IT_WORK/bad.err" || rc=$?
 [ "$rc" -ne 0 ] && grep -q "admin_listen" "$IT_WORK/bad.err" ||
     fail "admin_tls_cert without admin_listen was accepted: $(cat "$IT_WORK/bad.err")"
+printf '[admin]\nadmin_listen = 127.0.0.1:0\nadmin_client_ca = %s\nadmin_client_roles = alice:root\n' \
+    "$IT_WORK/cca.pem" >"$IT_WORK/bad.conf"
+rc=0
+"$SCEPD" -t -c "$IT_WORK/bad.conf" --state-dir "$IT_WORK/bad" >/dev/null 2>"$IT_WORK/bad.err" || rc=$?
+[ "$rc" = 2 ] && grep -q "auditor, operator or admin" "$IT_WORK/bad.err" ||
+    fail "admin_client_roles with an unknown role: rc $rc, $(cat "$IT_WORK/bad.err")"
 say "ok"

@@ -517,9 +517,9 @@ static void test_each_key(void **state)
     scep_config_each_key(count_key, &n);
     /* one per field of struct scep_config and of struct
      * scep_config_profile, and the 23 rule keys of lib/policy/rules.h */
-    /* 12: the [notify] keys, 8: the [admin] keys; 49 includes
+    /* 12: the [notify] keys, 9: the [admin] keys; 49 includes
      * revoke_superseded_after_days */
-    assert_int_equal(n, 49 + 12 + 8 + 23);
+    assert_int_equal(n, 49 + 12 + 9 + 23);
 }
 
 /* With public_url, issued certificates point at scepd's own /crl and
