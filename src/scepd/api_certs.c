@@ -23,6 +23,7 @@
 #include "api.h"
 #include "ca/ca.h"
 #include "request.h"
+#include "gauges.h"
 #include "scepd.h"
 #include "admin/certinfo.h"
 #include "service/service.h"
@@ -486,8 +487,10 @@ static int64_t asn1_unix(const ASN1_TIME *t)
     return (int64_t)timegm(&tm);
 }
 
-/* One CA certificate as JSON.  New reference; NULL on ENOMEM. */
-static json_t *ca_json(X509 *x)
+/* One CA certificate as JSON, with the nextUpdate of the CRL the
+ * publisher last wrote for it (g may be NULL; null when none is known).
+ * New reference; NULL on ENOMEM. */
+static json_t *ca_json(X509 *x, struct scepd_gauges *g)
 {
     char fp[65] = "", kid[128] = "";
     char *subject = NULL;
@@ -502,25 +505,43 @@ static json_t *ca_json(X509 *x)
                   "fingerprint", fp, "not_before", api_json_time(asn1_unix(X509_get0_notBefore(x))),
                   "not_after", api_json_time(asn1_unix(X509_get0_notAfter(x))), "pem", pem_of(x));
     free(subject);
+    if (o != NULL) {
+        int64_t next = 0;
+
+        json_object_set_new(o, "crl_next_update",
+                            kid[0] != '\0' && scepd_gauges_crl_next_update(g, kid, &next) == 0
+                                ? api_json_time(next)
+                                : json_null());
+    }
     return o;
 }
 
 void api_cas(struct api_ctx *c)
 {
+    const struct scep_config *cfg = c->app->srv->cfg;
+    struct scepd_gauges *g = c->app->srv->gauges;
     const struct scep_ca *ca = scep_service_get0_ca(c->app->svc);
     X509 *next = scep_ca_get0_next_cert(ca);
     json_t *o, *arch = json_array(), *n = NULL;
     int i;
 
     for (i = 0; arch != NULL && i < scep_ca_archive_count(ca); i++)
-        json_array_append_new(arch, ca_json(scep_ca_get0_archived(ca, i)));
+        json_array_append_new(arch, ca_json(scep_ca_get0_archived(ca, i), g));
     if (next != NULL) {
-        n = ca_json(next);
+        n = ca_json(next, g);
         if (n != NULL)
             json_object_set_new(n, "activate_at",
                                 api_json_time((int64_t)scep_ca_next_activate_at(ca)));
     }
-    o = json_pack("{s:o, s:o, s:o}", "current", ca_json(scep_ca_get0_cert(ca)), "next",
-                  n != NULL ? n : json_null(), "archived", arch);
+    /* Where the default profile's certificates point relying parties:
+     * its configured URLs, or scepd's own /crl and /ocsp derived from
+     * public_url (null: none, relying parties are not told). */
+    o = json_pack(
+        "{s:o, s:o, s:o, s:{s:o, s:i}, s:{s:o, s:i}}", "current", ca_json(scep_ca_get0_cert(ca), g),
+        "next", n != NULL ? n : json_null(), "archived", arch, "crl", "url",
+        api_json_str(cfg->enroll.crl_url != NULL ? cfg->enroll.crl_url : cfg->auto_crl_base),
+        "validity_hours", cfg->crl_validity_hours, "ocsp", "url",
+        api_json_str(cfg->enroll.ocsp_url != NULL ? cfg->enroll.ocsp_url : cfg->auto_ocsp_url),
+        "validity_minutes", cfg->ocsp_validity_minutes);
     api_send_json(c, 200, o);
 }

@@ -350,6 +350,13 @@ def step_cas():
             fail("current CA lacks %s: %r" % (key, cur))
     if r["next"] is not None or r["archived"] != []:
         fail("cas: next/archived: %r" % r)
+    # The CRL publisher runs at start: its nextUpdate is known, ahead.
+    nu = cur.get("crl_next_update")
+    if not nu or nu <= time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()):
+        fail("cas: the current CA's crl_next_update is %r" % nu)
+    if not isinstance(r.get("crl"), dict) or r["crl"].get("validity_hours", 0) <= 0 or \
+            not isinstance(r.get("ocsp"), dict) or r["ocsp"].get("validity_minutes", 0) <= 0:
+        fail("cas: crl/ocsp: %r" % {k: r.get(k) for k in ("crl", "ocsp")})
     print(cur["fingerprint"])
 
 

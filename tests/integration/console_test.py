@@ -247,6 +247,10 @@ try:
         fail("the current CA is not shown healthy")
     if drv.find_element(By.CSS_SELECTOR, "#store-health .badge").text != "ok":
         fail("the store is not shown healthy")
+    if drv.find_element(By.CSS_SELECTOR, "#crl-health .badge").text != "ok":
+        fail("the CRL is not shown current: " + drv.find_element(By.ID, "crl-health").text)
+    if "Next update" not in drv.find_element(By.ID, "crl-health").text:
+        fail("the CRL's next update is not shown")
     shot("health")
 
     say("a phone's width, and the keyboard")

@@ -3038,11 +3038,11 @@ static void test_stats(void **state)
         ci = cert(s[i], "CN=stats", "I");
         ci.profile = profile;
         ci.issued_at = i == 0 ? T + 10 : i == 1 ? T + DAY + 5 : T + 2 * DAY + 1;
-        ci.not_after = i == 0   ? T + 3 * DAY    /* week 0 */
-                       : i == 1 ? T + 8 * DAY    /* superseded by s[2]: not counted */
+        ci.not_after = i == 0   ? T + 3 * DAY      /* week 0 */
+                       : i == 1 ? T + 8 * DAY      /* superseded by s[2]: not counted */
                        : i == 2 ? T + WEEK * 2 - 1 /* week 1, its last second */
-                       : i == 3 ? T + 1          /* revoked below: not counted */
-                                : T - 1;         /* expired at T */
+                       : i == 3 ? T + 1            /* revoked below: not counted */
+                                : T - 1;           /* expired at T */
         if (i == 2)
             ci.renewed_serial = s[1];
         assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
@@ -3057,8 +3057,8 @@ static void test_stats(void **state)
     ci.source = SCEP_CERT_SOURCE_IMPORT;
     ci.seen_at = "test";
     ci.profile = profile;
-    ci.issued_at = T + 20;         /* not ours: no issuance */
-    ci.not_after = T + 2 * DAY;    /* week 0 */
+    ci.issued_at = T + 20;      /* not ours: no issuance */
+    ci.not_after = T + 2 * DAY; /* week 0 */
     assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
 
     memset(&f, 0, sizeof(f));
@@ -3095,8 +3095,7 @@ static void test_stats(void **state)
                      0);
     if (g_private)
         assert_int_equal(expiry[0], 2);
-    assert_int_equal(scep_store_cert_histogram(st, 9, T, DAY, 1, &untouched),
-                     SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_cert_histogram(st, 9, T, DAY, 1, &untouched), SCEP_ERR_INVALID_ARG);
     assert_int_equal(scep_store_cert_histogram(st, SCEP_HIST_ISSUED, T, 0, 1, &untouched),
                      SCEP_ERR_INVALID_ARG);
     assert_int_equal(scep_store_cert_histogram(st, SCEP_HIST_ISSUED, T, DAY, 0, &untouched),
@@ -3106,9 +3105,9 @@ static void test_stats(void **state)
                      SCEP_ERR_INVALID_ARG);
     assert_int_equal(scep_store_cert_histogram(st, SCEP_HIST_ISSUED, -1, DAY, 1, &untouched),
                      SCEP_ERR_INVALID_ARG);
-    assert_int_equal(scep_store_cert_histogram(st, SCEP_HIST_ISSUED, T, INT64_MAX / 2, 3,
-                                               &untouched),
-                     SCEP_ERR_INVALID_ARG);
+    assert_int_equal(
+        scep_store_cert_histogram(st, SCEP_HIST_ISSUED, T, INT64_MAX / 2, 3, &untouched),
+        SCEP_ERR_INVALID_ARG);
     assert_int_equal(untouched, 7);
     scep_store_close(st);
 }

@@ -607,6 +607,7 @@
       } catch (_x) {
         /* unreachable: stays "bad" */
       }
+      const crlBadge = (next) => badge(!next ? "warn" : Date.parse(next) > Date.now() ? "ok" : "expired");
       const caCard = (title, ca, extra) => {
         const d = daysUntil(ca.not_after);
         const word = d < 0 ? "expired" : d < 30 ? "warn" : "ok";
@@ -617,15 +618,23 @@
             h("dt", { text: "Valid" }), h("dd", { text: fmtTime(ca.not_before) + " – " + fmtTime(ca.not_after) }),
             h("dt", { text: "Key id" }), h("dd", { class: "mono", text: ca.key_id }),
             h("dt", { text: "SHA-256" }), h("dd", { class: "mono", text: ca.fingerprint }),
+            h("dt", { text: "CRL next update" }), h("dd", { text: fmtTime(ca.crl_next_update) }),
             extra));
       };
       page("CA health",
         h("div", { class: "grid" },
           h("div", { class: "card", id: "store-health" }, h("div", { class: "muted", text: "Certificate store" }), badge(store)),
-          h("div", { class: "card" }, h("div", { class: "muted", text: "CRL" }),
-            h("p", null, "Published at ", h("span", { class: "mono", text: "/crl" }), " on the SCEP listener, re-signed when a revocation changes it.")),
-          h("div", { class: "card" }, h("div", { class: "muted", text: "OCSP" }),
-            h("p", null, "Responder at ", h("span", { class: "mono", text: "/ocsp" }), " on the SCEP listener, answering from the store."))),
+          h("div", { class: "card", id: "crl-health" }, h("div", { class: "muted", text: "CRL of the current CA" }),
+            crlBadge(cas.current.crl_next_update),
+            h("p", null, cas.current.crl_next_update ? "Next update " + fmtTime(cas.current.crl_next_update) + "."
+              : "Not published yet (the publisher runs every minute).",
+            " Valid " + cas.crl.validity_hours + " h; certificates point at ",
+            cas.crl.url ? h("span", { class: "mono", text: cas.crl.url }) : "no CRL URL (set public_url or crl_url)", ".")),
+          h("div", { class: "card", id: "ocsp-health" }, h("div", { class: "muted", text: "OCSP" }),
+            badge(cas.ocsp.url ? "ok" : "warn"),
+            h("p", null, cas.ocsp.url ? ["Certificates point at ", h("span", { class: "mono", text: cas.ocsp.url }), ". "]
+              : "Certificates name no OCSP responder (set public_url or ocsp_url). ",
+            "Answers at /ocsp are valid " + cas.ocsp.validity_minutes + " min and come from the store, so a revocation shows at once."))),
         h("div", { id: "ca-current" }, caCard("Current CA", cas.current)),
         cas.next ? caCard("Next CA (rollover)", cas.next, [h("dt", { text: "Activates" }), h("dd", { text: fmtTime(cas.next.activate_at) })])
           : h("p", { class: "muted", text: "No rollover is prepared." }),
