@@ -641,4 +641,76 @@ int scep_admin_list_audit(struct scep_store *st, int64_t after_id, scep_store_au
  */
 int scep_admin_verify_audit(struct scep_store *st, int64_t *bad_id);
 
+/* ---- imports from a buffer (import_buf.c) ---- */
+
+/*
+ * Imports the certificates in buf (len bytes: PEM with one or more
+ * CERTIFICATE blocks, or one DER certificate, decoded by
+ * scep_admin_parse_certs with at most SCEP_ADMIN_IMPORT_CERTS_PER_FILE)
+ * as external certificates of source "import" seen at seen_at (a
+ * front end's name for where they came from, e.g. "api:NAME"), each
+ * through scep_admin_import_cert with its "import" audit event by
+ * actor.  cb (may be NULL) hears of each certificate as with
+ * scep_admin_import_paths; *stats (may be NULL) receives the counters.
+ * Returns 0 when every certificate was stored or already known; a
+ * decoding failure (SCEP_ERR_DER, SCEP_ERR_TRAILING, SCEP_ERR_NOT_FOUND,
+ * SCEP_ERR_TOO_LARGE) with why (whylen bytes) saying which block,
+ * nothing stored; else the last storing failure (the others are stored).
+ */
+int scep_admin_import_buffer(struct scep_store *st, const char *actor, const unsigned char *buf,
+                             size_t len, const char *seen_at, scep_admin_import_cb cb, void *arg,
+                             struct scep_admin_import_stats *stats, char *why, size_t whylen);
+
+/* ---- statistics (stats.c) ---- */
+
+#define SCEP_ADMIN_STATS_DAYS 30  /* issuance per day: today and the 29 before */
+#define SCEP_ADMIN_STATS_WEEKS 52 /* expiry per week: the next 52 from now */
+
+/* The counts of one (source, profile); profile owned by the struct. */
+struct scep_admin_stats_group {
+    char source[8]; /* SCEP_CERT_SOURCE_* */
+    char *profile;  /* "" the default */
+    int64_t valid, superseded, revoked, expired;
+};
+
+/* What GET /stats shows.  Free with scep_admin_stats_free(). */
+struct scep_admin_stats {
+    int64_t now;
+    int64_t valid, superseded, revoked, expired; /* all groups together */
+    struct scep_admin_stats_group *groups;       /* by source, then profile */
+    size_t ngroups;
+    int64_t day0; /* 00:00 UTC of the first day of issued_per_day */
+    int64_t issued_per_day[SCEP_ADMIN_STATS_DAYS];
+    int64_t expiring_per_week[SCEP_ADMIN_STATS_WEEKS]; /* week i: [now + i*7d, now + (i+1)*7d) */
+};
+
+/*
+ * Gathers the statistics of the store at now (0: the current time):
+ * certificates by state, overall and by (source, profile), issued here
+ * per UTC day over the last SCEP_ADMIN_STATS_DAYS days (today last),
+ * and valid, unsuperseded ones expiring per week over the next
+ * SCEP_ADMIN_STATS_WEEKS.  Returns 0 with *out (scep_admin_stats_free()),
+ * or SCEP_ERR_NOMEM or a store error.
+ */
+int scep_admin_stats(struct scep_store *st, int64_t now, struct scep_admin_stats **out);
+
+/* Frees what scep_admin_stats gave.  Accepts NULL. */
+void scep_admin_stats_free(struct scep_admin_stats *s);
+
+/* ---- one certificate's history (cert_events.c) ---- */
+
+/* Events of one certificate reported at most (the newest are kept). */
+#define SCEP_ADMIN_CERT_EVENTS_MAX 200
+
+/*
+ * Calls cb for each audit event naming serial (store form), oldest
+ * first, at most the newest SCEP_ADMIN_CERT_EVENTS_MAX of them.  The
+ * store has no index of events by serial, so this reads the whole
+ * trail once: fine for one certificate's page, not for bulk use.  The
+ * event is borrowed for the call.  Returns 0, cb's non-zero return, or
+ * a store error.
+ */
+int scep_admin_cert_events(struct scep_store *st, const char *serial, scep_store_audit_cb cb,
+                           void *arg);
+
 #endif

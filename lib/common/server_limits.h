@@ -72,5 +72,8 @@
 /* A query string's bytes at most, and one decoded parameter's. */
 #define SCEP_API_MAX_QUERY 4096
 #define SCEP_API_MAX_PARAM 1024
+/* Bytes of one POST /certificates/import body (PEM or DER), which the
+ * listener's max_body bounds too: dozens of PEM certificates. */
+#define SCEP_API_MAX_IMPORT SCEP_MAX_BODY
 
 #endif

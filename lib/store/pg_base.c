@@ -542,6 +542,8 @@ static const struct scep_store_ops pg_ops = {
     .touch_token = pg_touch_token,
     .ping = pg_ping,
     .last_error = pg_last_error,
+    .count_certs_by_group = pg_count_certs_by_group,
+    .cert_histogram = pg_cert_histogram,
 };
 
 /*

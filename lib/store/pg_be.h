@@ -235,4 +235,8 @@ int pg_list_tokens(void *be, scep_store_token_cb cb, void *arg);
 int pg_revoke_token(void *be, const char *name, int64_t at, const struct scep_audit_event *ev);
 int pg_touch_token(void *be, int64_t id, int64_t at);
 
+/* The statistics ops (pg_stats.c); contracts as in store.h. */
+int pg_count_certs_by_group(void *be, int64_t now, scep_store_group_cb cb, void *arg);
+int pg_cert_histogram(void *be, int what, int64_t start, int64_t width, size_t n, int64_t *counts);
+
 #endif

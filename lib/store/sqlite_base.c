@@ -360,6 +360,8 @@ static const struct scep_store_ops sqlite_ops = {
     .touch_token = sq_touch_token,
     .ping = sq_ping,
     .last_error = sq_last_error,
+    .count_certs_by_group = sq_count_certs_by_group,
+    .cert_histogram = sq_cert_histogram,
 };
 
 /* Runs a PRAGMA that answers one row and checks the answer, if want is

@@ -237,4 +237,8 @@ int sq_touch_token(void *be, int64_t id, int64_t at);
  * be->err says which. */
 int sq_migrate(struct sq_be *be);
 
+/* The statistics ops (sqlite_stats.c); contracts as in store.h. */
+int sq_count_certs_by_group(void *be, int64_t now, scep_store_group_cb cb, void *arg);
+int sq_cert_histogram(void *be, int what, int64_t start, int64_t width, size_t n, int64_t *counts);
+
 #endif

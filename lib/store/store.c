@@ -966,3 +966,34 @@ void scep_token_info_free(struct scep_token_info *ti)
     free(ti->created_by);
     free(ti);
 }
+
+/* Counts certificates by (source, profile); see store.h. */
+int scep_store_count_certs_by_group(struct scep_store *st, int64_t now, scep_store_group_cb cb,
+                                    void *arg)
+{
+    if (st == NULL || cb == NULL || now < 0)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->count_certs_by_group(st->be, now, cb, arg);
+}
+
+/* A histogram of issuance or expiry times; see store.h.  The buckets are
+ * filled in a copy, so that counts is untouched on failure. */
+int scep_store_cert_histogram(struct scep_store *st, int what, int64_t start, int64_t width,
+                              size_t n, int64_t *counts)
+{
+    int64_t *c;
+    int rc;
+
+    if (st == NULL || counts == NULL || (what != SCEP_HIST_ISSUED && what != SCEP_HIST_EXPIRY) ||
+        start < 0 || width < 1 || n < 1 || n > SCEP_HIST_MAX_BUCKETS ||
+        width > (INT64_MAX - start) / (int64_t)n)
+        return SCEP_ERR_INVALID_ARG;
+    c = calloc(n, sizeof(*c));
+    if (c == NULL)
+        return SCEP_ERR_NOMEM;
+    rc = st->ops->cert_histogram(st->be, what, start, width, n, c);
+    if (rc == 0)
+        memcpy(counts, c, n * sizeof(*c));
+    free(c);
+    return rc;
+}

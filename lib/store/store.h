@@ -652,4 +652,50 @@ int scep_store_touch_token(struct scep_store *st, int64_t id, int64_t at);
 /* Frees an owned token record.  Accepts NULL. */
 void scep_token_info_free(struct scep_token_info *ti);
 
+/* ------------------------------------------------------------------ */
+/* Statistics (the admin API's GET /stats, the console's charts)      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The certificates of one group, (source, profile), by state at a time.
+ * The four states do not overlap and add up to the group's rows.
+ * Strings are borrowed for the callback.
+ */
+struct scep_cert_group_counts {
+    const char *source;  /* SCEP_CERT_SOURCE_* */
+    const char *profile; /* "" the default */
+    int64_t valid;       /* not revoked, not expired, not superseded */
+    int64_t superseded;  /* not revoked, not expired, superseded_by set */
+    int64_t revoked;     /* revoked (expired or not) */
+    int64_t expired;     /* not revoked, not_after <= now */
+};
+
+typedef int (*scep_store_group_cb)(const struct scep_cert_group_counts *g, void *arg);
+
+/*
+ * Calls cb once for each (source, profile) that has certificates, in
+ * order of source then profile, with its counts at now (one GROUP BY,
+ * the same statement in both backends); a non-zero return from cb
+ * stops the walk and is returned.  0 or SCEP_ERR_STORE.
+ */
+int scep_store_count_certs_by_group(struct scep_store *st, int64_t now, scep_store_group_cb cb,
+                                    void *arg);
+
+/* What scep_store_cert_histogram counts. */
+#define SCEP_HIST_ISSUED 0 /* issued_at of the certificates issued here (source scep) */
+#define SCEP_HIST_EXPIRY 1 /* not_after of the valid, unsuperseded ones, any source */
+/* Buckets one histogram has at most. */
+#define SCEP_HIST_MAX_BUCKETS 1024
+
+/*
+ * Counts certificates into n buckets of width seconds from start:
+ * counts[i] is how many have their time (per what, above) in
+ * [start + i * width, start + (i + 1) * width).  A certificate revoked
+ * or superseded is left out of SCEP_HIST_EXPIRY.  counts (n entries,
+ * 1 <= n <= SCEP_HIST_MAX_BUCKETS, width >= 1, start >= 0) is filled on
+ * success only.  0, SCEP_ERR_INVALID_ARG or SCEP_ERR_STORE.
+ */
+int scep_store_cert_histogram(struct scep_store *st, int what, int64_t start, int64_t width,
+                              size_t n, int64_t *counts);
+
 #endif

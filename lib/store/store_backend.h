@@ -83,6 +83,11 @@ struct scep_store_ops {
     int (*touch_token)(void *be, int64_t id, int64_t at);
     int (*ping)(void *be);
     const char *(*last_error)(void *be);
+    /* Statistics (sqlite_stats.c, pg_stats.c); counts has n zeroed
+     * entries, filled by the backend. */
+    int (*count_certs_by_group)(void *be, int64_t now, scep_store_group_cb cb, void *arg);
+    int (*cert_histogram)(void *be, int what, int64_t start, int64_t width, size_t n,
+                          int64_t *counts);
 };
 
 /* The handle behind the public opaque struct scep_store. */

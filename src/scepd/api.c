@@ -3,7 +3,8 @@
  * request against it, authentication and roles, the failed-
  * authentication limit, problem replies, security headers, and the
  * small routes of its own (/healthz, /metrics when metrics_listen =
- * admin, /api/v1/openapi.json, /api/v1/me).  The operations are in
+ * admin, /api/v1/openapi.json, /api/v1/me); the web console's files
+ * (console.c) are served before any of it.  The operations are in
  * api_certs.c, api_ops.c and api_tokens.c; everything they change goes
  * through lib/admin.
  */
@@ -18,6 +19,7 @@
 #include <scep/error.h>
 
 #include "api.h"
+#include "console.h"
 #include "limits.h"
 #include "request.h"
 #include "route.h"
@@ -48,13 +50,21 @@ const struct api_route api_routes[] = {
      "Who the credential authenticates as, and its role", NULL, NULL, 200, "", NULL},
     {SCEPD_M_GET, "/api/v1/certificates", SCEP_ROLE_AUDITOR, api_certs_list, "listCertificates",
      "Issued certificates, newest first, in pages", api_certs_query, NULL, 200, "400", NULL},
+    {SCEPD_M_POST, "/api/v1/certificates/import", SCEP_ROLE_OPERATOR, api_cert_import,
+     "importCertificates", "Add certificates issued elsewhere to the inventory (PEM or DER body)",
+     NULL, "PemCertificates", 200, "400,413,415", NULL},
     {SCEPD_M_GET, "/api/v1/certificates/{serial}", SCEP_ROLE_AUDITOR, api_cert_get,
-     "getCertificate", "One certificate with its PEM and chain", NULL, NULL, 200, "400,404", NULL},
+     "getCertificate", "One certificate with its PEM, chain and audit events", NULL, NULL, 200,
+     "400,404", NULL},
     {SCEPD_M_POST, "/api/v1/certificates/{serial}/revoke", SCEP_ROLE_OPERATOR, api_cert_revoke,
      "revokeCertificate", "Revoke a certificate (CRLReason by name)", NULL, "RevokeRequest", 200,
      "400,404,409,413", NULL},
     {SCEPD_M_GET, "/api/v1/cas", SCEP_ROLE_AUDITOR, api_cas, "listCas",
-     "The CA certificates: current, next (rollover) and archived", NULL, NULL, 200, "", NULL},
+     "The CA certificates (current, next, archived) with their CRLs' nextUpdate; CRL/OCSP URLs",
+     NULL, NULL, 200, "", NULL},
+    {SCEPD_M_GET, "/api/v1/stats", SCEP_ROLE_AUDITOR, api_stats, "getStats",
+     "Certificates by state and profile, issued per day (30), expiring per week (52)", NULL, NULL,
+     200, "", NULL},
     {SCEPD_M_POST, "/api/v1/challenges", SCEP_ROLE_OPERATOR, api_chal_new, "createChallenge",
      "Mint a one-time enrollment challenge (shown once)", NULL, "ChallengeRequest", 201, "400,413",
      NULL},
@@ -452,17 +462,45 @@ static int api_authenticate(struct api_ctx *c)
 
 /* ---- dispatch ------------------------------------------------------ */
 
-/* The Allow value of the routes served under cfg whose pattern matches
- * path. */
-static unsigned api_allowed(const struct scep_config *cfg, const char *path, size_t len)
+/*
+ * 1 when route r answers path under cfg.  A path that some route's
+ * pattern names literally (/certificates/import) is that resource only:
+ * the patterns with a {parameter} that would also take it
+ * (/certificates/{serial}) do not apply, so that a wrong method there is
+ * a 405 with the literal route's Allow, not a "bad serial" 400.
+ */
+static int api_route_answers(const struct api_route *r, const struct scep_config *cfg,
+                             const char *path, size_t len, int literal,
+                             char params[API_MAX_PARAMS][API_PARAM_MAX + 1])
+{
+    if (!api_route_enabled(r, cfg) || (literal && strchr(r->pattern, '{') != NULL))
+        return 0;
+    return api_match(r->pattern, path, len, params);
+}
+
+/* 1 when a route served under cfg names path without parameters. */
+static int api_literal(const struct scep_config *cfg, const char *path, size_t len)
+{
+    char params[API_MAX_PARAMS][API_PARAM_MAX + 1];
+    size_t i;
+
+    for (i = 0; i < api_nroutes; i++)
+        if (strchr(api_routes[i].pattern, '{') == NULL &&
+            api_route_answers(&api_routes[i], cfg, path, len, 1, params))
+            return 1;
+    return 0;
+}
+
+/* The Allow value of the routes served under cfg that answer path. */
+static unsigned api_allowed(const struct scep_config *cfg, const char *path, size_t len,
+                            int literal)
 {
     char params[API_MAX_PARAMS][API_PARAM_MAX + 1];
     unsigned allow = 0;
     size_t i;
 
     for (i = 0; i < api_nroutes; i++)
-        if (api_route_enabled(&api_routes[i], cfg) &&
-            api_match(api_routes[i].pattern, path, len, params))
+        if (api_route_answers(&api_routes[i], cfg, path, len, literal, params))
             allow |= api_routes[i].method;
     return allow;
 }
@@ -474,24 +512,30 @@ static void api_dispatch(struct scepd_request *req, struct scepd_app *app)
     unsigned method = scepd_request_method(req);
     const char *path;
     size_t len = 0, i;
+    int literal;
     char who[SCEP_ADMIN_TOKEN_NAME_MAX + 64];
 
     memset(&c, 0, sizeof(c));
     c.req = req;
     c.app = app;
-    api_security_headers(req);
-    path = scepd_request_path(req, &len);
     if (method == SCEPD_M_HEAD)
         method = SCEPD_M_GET;
+    /* The console's files (/, /console/...) carry headers of their own
+     * and need no credential: they hold no data. */
+    if (scepd_console_serve(req, method))
+        return;
+    api_security_headers(req);
+    path = scepd_request_path(req, &len);
+    literal = api_literal(app->srv->cfg, path, len);
     for (i = 0; i < api_nroutes; i++) {
-        if (api_routes[i].method == method && api_route_enabled(&api_routes[i], app->srv->cfg) &&
-            api_match(api_routes[i].pattern, path, len, c.params)) {
+        if (api_routes[i].method == method &&
+            api_route_answers(&api_routes[i], app->srv->cfg, path, len, literal, c.params)) {
             c.route = &api_routes[i];
             break;
         }
     }
     if (c.route == NULL) {
-        unsigned allow = api_allowed(app->srv->cfg, path, len);
+        unsigned allow = api_allowed(app->srv->cfg, path, len, literal);
         char hdr[96];
 
         if (allow == 0) {

@@ -170,6 +170,8 @@ api_fn api_certs_list, api_cert_get, api_cert_revoke, api_cas; /* api_certs.c */
 api_fn api_chal_new, api_chal_list, api_chal_revoke;           /* api_ops.c */
 api_fn api_req_list, api_req_approve, api_req_reject, api_audit_list, api_audit_verify;
 api_fn api_token_list, api_token_new, api_token_revoke; /* api_tokens.c */
+api_fn api_cert_import;                                 /* api_import.c */
+api_fn api_stats;                                       /* api_stats.c */
 extern const struct api_qparam api_certs_query[], api_chal_query[], api_req_query[],
     api_audit_query[];
 

@@ -23,6 +23,7 @@
 #include "api.h"
 #include "ca/ca.h"
 #include "request.h"
+#include "gauges.h"
 #include "scepd.h"
 #include "admin/certinfo.h"
 #include "service/service.h"
@@ -33,6 +34,8 @@ struct cert_query {
     struct scep_cert_filter f;
     char issuer_fp[65];
     char subject[SCEP_API_MAX_PARAM + 1];
+    char san[SCEP_API_MAX_PARAM + 1];
+    char profile[SCEP_API_MAX_PARAM + 1];
     struct scep_admin_cert_cursor cursor;
     int has_cursor;
     int64_t limit;
@@ -128,6 +131,30 @@ static int q_subject(const char *v, void *t, char *why, size_t whylen)
     return 0;
 }
 
+static int q_san(const char *v, void *t, char *why, size_t whylen)
+{
+    struct cert_query *q = t;
+
+    (void)why;
+    (void)whylen;
+    snprintf(q->san, sizeof(q->san), "%s", v);
+    q->f.san_like = q->san;
+    return 0;
+}
+
+/* profile: exactly this profile's certificates; "default" (or empty)
+ * names the default profile, which the store keeps as "". */
+static int q_profile(const char *v, void *t, char *why, size_t whylen)
+{
+    struct cert_query *q = t;
+
+    (void)why;
+    (void)whylen;
+    snprintf(q->profile, sizeof(q->profile), "%s", strcmp(v, "default") == 0 ? "" : v);
+    q->f.profile = q->profile;
+    return 0;
+}
+
 /* issuer: a CA as scep_ca_find_issuer names it ("current", "previous",
  * a fingerprint or key id prefix of 8 hex digits or more). */
 static int q_issuer(const char *v, void *t, char *why, size_t whylen)
@@ -186,6 +213,8 @@ const struct api_qparam api_certs_query[] = {
     {"include_expired", "boolean", "list certificates past notAfter too (default true)",
      q_include_expired},
     {"subject", "string", "a substring of the subject (RFC 2253 text)", q_subject},
+    {"san", "string", "a substring of the subjectAltNames (\"DNS:host\", \"IP:192.0.2.1\")", q_san},
+    {"profile", "string", "only this enrollment profile (default: the default profile)", q_profile},
     {"issuer", "string", "a CA: current, previous, or a fingerprint or key id prefix", q_issuer},
     {"cursor", "string", "the next_cursor of the page before", q_cursor},
     {"limit", "integer", "items per page, 1 to 1000 (default 100)", q_limit},
@@ -216,6 +245,8 @@ static json_t *cert_json(const struct scep_cert_info *ci, int64_t now)
         json_object_set_new(o, "msg_type", api_json_str(ci->msg_type)) != 0 ||
         json_object_set_new(o, "pubkey_fingerprint", api_json_str(ci->pubkey_fp)) != 0 ||
         json_object_set_new(o, "renewed_serial", api_json_str(ci->renewed_serial)) != 0 ||
+        json_object_set_new(o, "profile", api_json_str(ci->profile)) != 0 ||
+        json_object_set_new(o, "source", api_json_str(ci->source)) != 0 ||
         json_object_set_new(o, "challenge_id",
                             ci->challenge_id > 0 ? json_integer((json_int_t)ci->challenge_id)
                                                  : json_null()) != 0) {
@@ -339,6 +370,17 @@ static int cert_of_path(struct api_ctx *c, struct scep_cert_info **out)
     return 0;
 }
 
+/* One audit event of the certificate, appended to the array (arg). */
+static int event_one(const struct scep_audit_event *ev, void *arg)
+{
+    json_t *o = json_pack("{s:I, s:o, s:o, s:o, s:o, s:o}", "id", (json_int_t)ev->id, "time",
+                          api_json_time(ev->time), "kind", api_json_str(ev->kind), "actor",
+                          api_json_str(ev->actor), "peer", api_json_str(ev->peer), "detail",
+                          api_json_str(ev->detail));
+
+    return o != NULL && json_array_append_new(arg, o) == 0 ? 0 : SCEP_ERR_NOMEM;
+}
+
 void api_cert_get(struct api_ctx *c)
 {
     struct scep_cert_info *ci = NULL;
@@ -360,6 +402,21 @@ void api_cert_get(struct api_ctx *c)
         json_object_set_new(o, "chain", chain) != 0) {
         json_decref(o);
         o = NULL;
+    }
+    if (o != NULL) {
+        json_t *events = json_array();
+        int rc = events != NULL
+                     ? scep_admin_cert_events(c->app->store, ci->serial, event_one, events)
+                     : SCEP_ERR_NOMEM;
+
+        if (rc != 0) {
+            json_decref(events);
+            json_decref(o);
+            scep_cert_info_free(ci);
+            api_problem_store(c, rc, "reading the certificate's audit events");
+            return;
+        }
+        json_object_set_new(o, "events", events);
     }
     scep_cert_info_free(ci);
     api_send_json(c, 200, o);
@@ -405,6 +462,11 @@ void api_cert_revoke(struct api_ctx *c)
                     "nothing changed", NULL);
         goto out;
     }
+    if (rc == SCEP_ERR_POLICY) {
+        api_problem(c, 409, "not-revocable", "The certificate is not this CA's to revoke",
+                    "an imported (external) certificate is only watched for expiry", NULL);
+        goto out;
+    }
     if (rc != 0) {
         api_problem_store(c, rc, "revoking");
         goto out;
@@ -425,8 +487,10 @@ static int64_t asn1_unix(const ASN1_TIME *t)
     return (int64_t)timegm(&tm);
 }
 
-/* One CA certificate as JSON.  New reference; NULL on ENOMEM. */
-static json_t *ca_json(X509 *x)
+/* One CA certificate as JSON, with the nextUpdate of the CRL the
+ * publisher last wrote for it (g may be NULL; null when none is known).
+ * New reference; NULL on ENOMEM. */
+static json_t *ca_json(X509 *x, struct scepd_gauges *g)
 {
     char fp[65] = "", kid[128] = "";
     char *subject = NULL;
@@ -441,25 +505,43 @@ static json_t *ca_json(X509 *x)
                   "fingerprint", fp, "not_before", api_json_time(asn1_unix(X509_get0_notBefore(x))),
                   "not_after", api_json_time(asn1_unix(X509_get0_notAfter(x))), "pem", pem_of(x));
     free(subject);
+    if (o != NULL) {
+        int64_t next = 0;
+
+        json_object_set_new(o, "crl_next_update",
+                            kid[0] != '\0' && scepd_gauges_crl_next_update(g, kid, &next) == 0
+                                ? api_json_time(next)
+                                : json_null());
+    }
     return o;
 }
 
 void api_cas(struct api_ctx *c)
 {
+    const struct scep_config *cfg = c->app->srv->cfg;
+    struct scepd_gauges *g = c->app->srv->gauges;
     const struct scep_ca *ca = scep_service_get0_ca(c->app->svc);
     X509 *next = scep_ca_get0_next_cert(ca);
     json_t *o, *arch = json_array(), *n = NULL;
     int i;
 
     for (i = 0; arch != NULL && i < scep_ca_archive_count(ca); i++)
-        json_array_append_new(arch, ca_json(scep_ca_get0_archived(ca, i)));
+        json_array_append_new(arch, ca_json(scep_ca_get0_archived(ca, i), g));
     if (next != NULL) {
-        n = ca_json(next);
+        n = ca_json(next, g);
         if (n != NULL)
             json_object_set_new(n, "activate_at",
                                 api_json_time((int64_t)scep_ca_next_activate_at(ca)));
     }
-    o = json_pack("{s:o, s:o, s:o}", "current", ca_json(scep_ca_get0_cert(ca)), "next",
-                  n != NULL ? n : json_null(), "archived", arch);
+    /* Where the default profile's certificates point relying parties:
+     * its configured URLs, or scepd's own /crl and /ocsp derived from
+     * public_url (null: none, relying parties are not told). */
+    o = json_pack(
+        "{s:o, s:o, s:o, s:{s:o, s:i}, s:{s:o, s:i}}", "current", ca_json(scep_ca_get0_cert(ca), g),
+        "next", n != NULL ? n : json_null(), "archived", arch, "crl", "url",
+        api_json_str(cfg->enroll.crl_url != NULL ? cfg->enroll.crl_url : cfg->auto_crl_base),
+        "validity_hours", cfg->crl_validity_hours, "ocsp", "url",
+        api_json_str(cfg->enroll.ocsp_url != NULL ? cfg->enroll.ocsp_url : cfg->auto_ocsp_url),
+        "validity_minutes", cfg->ocsp_validity_minutes);
     api_send_json(c, 200, o);
 }

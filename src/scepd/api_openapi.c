@@ -114,6 +114,18 @@ static json_t *oa_schemas(void)
         "type", "integer");
 }
 
+/* The schemas above and the PEM text of an import. */
+static json_t *oa_all_schemas(void)
+{
+    json_t *o = oa_schemas();
+
+    if (o != NULL)
+        json_object_set_new(o, "PemCertificates",
+                            json_pack("{s:s, s:s}", "type", "string", "description",
+                                      "one or more PEM CERTIFICATE blocks (RFC 7468)"));
+    return o;
+}
+
 json_t *api_openapi(const struct scep_config *cfg)
 {
     json_t *doc = NULL, *paths = json_object();
@@ -140,7 +152,15 @@ json_t *api_openapi(const struct scep_config *cfg)
             goto out;
         json_object_set_new(op, "security",
                             r->role > 0 ? json_pack("[{s:[]}]", "bearer") : json_array());
-        if (r->body != NULL) {
+        if (r->body != NULL && strcmp(r->body, "PemCertificates") == 0) {
+            /* The one body that is not JSON: certificates as bytes. */
+            json_object_set_new(op, "requestBody",
+                                json_pack("{s:b, s:{s:{s:{s:s}}, s:{s:{s:s, s:s}}}}", "required", 1,
+                                          "content", "application/pem-certificate-chain", "schema",
+                                          "$ref", "#/components/schemas/PemCertificates",
+                                          "application/pkix-cert", "schema", "type", "string",
+                                          "format", "binary"));
+        } else if (r->body != NULL) {
             char ref[96];
 
             snprintf(ref, sizeof(ref), "#/components/schemas/%s", r->body);
@@ -167,7 +187,7 @@ json_t *api_openapi(const struct scep_config *cfg)
         "admin_client_ca is accepted instead (TLS, not described in OpenAPI 3.0)",
         "responses", "Problem", "description", "An error (RFC 9457)", "content",
         "application/problem+json", "schema", "$ref", "#/components/schemas/Problem", "schemas",
-        oa_schemas());
+        oa_all_schemas());
     paths = NULL;
 out:
     json_decref(paths);

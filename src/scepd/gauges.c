@@ -75,6 +75,24 @@ void scepd_gauges_ca_set(struct scepd_gauges *g, const char *key_id, int64_t not
     pthread_mutex_unlock(&g->lock);
 }
 
+int scepd_gauges_crl_next_update(struct scepd_gauges *g, const char *key_id, int64_t *out)
+{
+    int i, rc = -1;
+
+    if (g == NULL || key_id == NULL)
+        return -1;
+    pthread_mutex_lock(&g->lock);
+    for (i = 0; i < g->ncas; i++) {
+        if (strcmp(g->cas[i].key_id, key_id) == 0 && g->cas[i].crl_next_update != 0) {
+            *out = g->cas[i].crl_next_update;
+            rc = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g->lock);
+    return rc;
+}
+
 void scepd_gauges_ca_end(struct scepd_gauges *g)
 {
     int i, n = 0;

@@ -46,6 +46,11 @@ void scepd_gauges_ca_set(struct scepd_gauges *g, const char *key_id, int64_t not
                          int64_t crl_next_update);
 void scepd_gauges_ca_end(struct scepd_gauges *g);
 
+/* The nextUpdate of the CRL last published for CA key_id (hex, as
+ * scep_ca_key_id_hex gives it) into *out.  Returns 0, or -1 when none
+ * is known yet (the publisher has not run, or the CA is not kept). */
+int scepd_gauges_crl_next_update(struct scepd_gauges *g, const char *key_id, int64_t *out);
+
 /* Replaces the store's part. */
 void scepd_gauges_counts_set(struct scepd_gauges *g, const struct scepd_gauge_counts *c);
 

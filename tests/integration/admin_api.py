@@ -14,7 +14,10 @@ import http.client
 import json
 import os
 import ssl
+import subprocess
 import sys
+import tempfile
+import time
 import urllib.parse
 
 URL = urllib.parse.urlsplit(os.environ["ADMIN_URL"])
@@ -161,13 +164,15 @@ def step_openapi():
             if allow != want:
                 fail("%s %s: Allow %r (want %r)" % (other, path, allow, want))
     # Paths not in the document are not served.
-    for path in ("/nope", "/certificates/01/unrevoke", "/../healthz", ""):
-        rr = call("GET", BASE + path if path else "/", "admin")
-        expect(rr, 404, "undocumented path " + (path or "/"), "no-route")
+    # (/ is the web console's page, not the API's: test_console.sh.)
+    for path in ("/nope", "/certificates/01/unrevoke", "/../healthz", "/console"):
+        rr = call("GET", BASE + path, "admin")
+        expect(rr, 404, "undocumented path " + path, "no-route")
     expected = {
         ("GET", "/healthz"), ("GET", "/metrics"), ("GET", BASE + "/openapi.json"),
         ("GET", BASE + "/me"), ("GET", BASE + "/certificates"),
         ("GET", BASE + "/certificates/{serial}"), ("POST", BASE + "/certificates/{serial}/revoke"),
+        ("POST", BASE + "/certificates/import"), ("GET", BASE + "/stats"),
         ("GET", BASE + "/cas"), ("POST", BASE + "/challenges"), ("GET", BASE + "/challenges"),
         ("DELETE", BASE + "/challenges/{id}"), ("GET", BASE + "/requests"),
         ("POST", BASE + "/requests/{id}/approve"), ("POST", BASE + "/requests/{id}/reject"),
@@ -345,6 +350,13 @@ def step_cas():
             fail("current CA lacks %s: %r" % (key, cur))
     if r["next"] is not None or r["archived"] != []:
         fail("cas: next/archived: %r" % r)
+    # The CRL publisher runs at start: its nextUpdate is known, ahead.
+    nu = cur.get("crl_next_update")
+    if not nu or nu <= time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()):
+        fail("cas: the current CA's crl_next_update is %r" % nu)
+    if not isinstance(r.get("crl"), dict) or r["crl"].get("validity_hours", 0) <= 0 or \
+            not isinstance(r.get("ocsp"), dict) or r["ocsp"].get("validity_minutes", 0) <= 0:
+        fail("cas: crl/ocsp: %r" % {k: r.get(k) for k in ("crl", "ocsp")})
     print(cur["fingerprint"])
 
 
@@ -423,6 +435,120 @@ def step_ratelimit():
     expect(call("GET", "/me", "admin"), 429, "good token from a limited address")
 
 
+def make_cert(cn, days):
+    """A self-signed certificate made by openssl: (PEM text, key PEM)."""
+    d = tempfile.mkdtemp()
+    try:
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", d + "/k.pem", "-subj",
+                        "/CN=" + cn, "-days", str(days), "-out", d + "/c.pem"],
+                       check=True, capture_output=True)
+        with open(d + "/c.pem") as f, open(d + "/k.pem") as k:
+            return f.read(), k.read()
+    finally:
+        subprocess.run(["rm", "-rf", d], check=False)
+
+
+def pem_call(role, data, ctype="application/pem-certificate-chain", token=None):
+    return call("POST", "/certificates/import", role, raw=data, token=token,
+                headers={"Content-Type": ctype} if ctype else None)
+
+
+def step_import():
+    """POST /certificates/import: roles, media types, bad bodies, counts,
+    duplicates, audit, not revocable; then the listing's new filters."""
+    a, akey = make_cert("ext-import-a", 20)
+    b, _ = make_cert("ext-import-b", 200)
+    expect(pem_call(None, a.encode()), 401, "import without a token")
+    expect(pem_call("auditor", a.encode()), 403, "import as auditor", "forbidden")
+    expect(pem_call("operator", a.encode(), "application/json"), 415, "import as JSON",
+           "unsupported-media-type")
+    expect(pem_call("operator", a.encode(), None), 415, "import without Content-Type")
+    expect(pem_call("operator", b""), 400, "empty import", "invalid-body")
+    expect(pem_call("operator", b"hello, not a certificate"), 400, "junk import", "invalid-body")
+    r = expect(pem_call("operator", akey.encode()), 400, "a key alone", "invalid-body")
+    if "no CERTIFICATE block" not in r.json.get("detail", ""):
+        fail("a key alone: detail %r" % r.json.get("detail"))
+    broken = a.replace(a.splitlines()[3], a.splitlines()[3][::-1])
+    expect(pem_call("operator", broken.encode()), 400, "a corrupted PEM block", "invalid-body")
+    # A bundle with a key beside the certificates: the key is skipped unread.
+    r = expect(pem_call("operator", (a + akey + b).encode()), 200, "import a bundle").json
+    if r["imported"] != 2 or r["duplicates"] != 0 or r["failed"] != 0 or len(r["items"]) != 2:
+        fail("bundle import: %r" % r)
+    serials = [i["serial"] for i in r["items"]]
+    if [i["subject"] for i in r["items"]] != ["CN=ext-import-a", "CN=ext-import-b"]:
+        fail("bundle import items: %r" % r["items"])
+    c, _ = make_cert("ext-import-c", 400)
+    r = expect(pem_call("operator", (a + c).encode(), "application/x-pem-file"), 200,
+               "import again").json
+    if r["imported"] != 1 or r["duplicates"] != 1 or [i["result"] for i in r["items"]] != \
+            ["duplicate", "imported"]:
+        fail("re-import: %r" % r)
+    d = expect(call("GET", "/certificates/" + serials[0], "auditor"), 200, "imported").json
+    if d["source"] != "import" or d["status"] != "valid" or d["chain"] != []:
+        fail("imported certificate details: %r" % {k: d[k] for k in d if k != "pem"})
+    if not any(e["kind"] == "import" and e["actor"] == "api:ci-operator" for e in d["events"]):
+        fail("the import is not audited with the token's name: %r" % d["events"])
+    expect(call("POST", "/certificates/" + serials[0] + "/revoke", "operator", body={}), 409,
+           "revoking an imported certificate", "not-revocable")
+    # The listing's san and profile filters.
+    held = expect(call("GET", "/certificates?profile=held", "auditor"), 200, "profile").json
+    if not held["items"] or any(i["profile"] != "held" for i in held["items"]):
+        fail("profile=held: %r" % held)
+    dflt = expect(call("GET", "/certificates?profile=default", "auditor"), 200, "default").json
+    if not dflt["items"] or any(i["profile"] != "" for i in dflt["items"]):
+        fail("profile=default: %r" % dflt)
+    none = expect(call("GET", "/certificates?san=DNS:nowhere.invalid", "auditor"), 200, "san").json
+    if none["items"]:
+        fail("san=DNS:nowhere.invalid found %r" % none["items"])
+    expect(call("GET", "/certificates?san=" + "x" * 1100, "auditor"), 400, "san too long")
+
+
+def step_stats():
+    """GET /stats adds up with the listing, per day and per week."""
+    expect(call("GET", "/stats"), 401, "stats without a token")
+    expect(call("GET", "/stats?x=1", "auditor"), 400, "stats with a query", "invalid-query")
+    st = expect(call("GET", "/stats", "auditor"), 200, "stats").json
+    everything = expect(call("GET", "/certificates?limit=1000", "auditor"), 200, "all").json
+    items = everything["items"]
+    by = st["by_status"]
+    if by["total"] != len(items) or by["total"] != sum(by[k] for k in
+                                                       ("valid", "superseded", "revoked",
+                                                        "expired")):
+        fail("stats by_status %r against %d certificates" % (by, len(items)))
+    for k in ("valid", "revoked", "superseded", "expired"):
+        if by[k] != sum(1 for c in items if c["status"] == k):
+            fail("stats %s = %d, the listing says %d" % (k, by[k],
+                                                         sum(1 for c in items
+                                                             if c["status"] == k)))
+    groups = {(g["source"], g["profile"]): g for g in st["by_profile"]}
+    if groups.get(("import", ""), {}).get("valid") != 3:
+        fail("stats: the three imported certificates are not one group: %r" % st["by_profile"])
+    if groups.get(("scep", "held"), {}).get("total", 0) < 1:
+        fail("stats: no group for profile held: %r" % st["by_profile"])
+    if sum(g["total"] for g in st["by_profile"]) != by["total"]:
+        fail("stats: the groups do not add up: %r" % st["by_profile"])
+    days, weeks = st["issued_per_day"], st["expiring_per_week"]
+    if len(days) != 30 or len(weeks) != 52:
+        fail("stats: %d days and %d weeks (want 30 and 52)" % (len(days), len(weeks)))
+    today = time.strftime("%Y-%m-%dT00:00:00Z", time.gmtime())
+    if days[-1]["start"] != today:
+        fail("stats: the last day starts %s, want %s" % (days[-1]["start"], today))
+    issued_here = sum(1 for c in items if c["source"] == "scep")
+    if days[-1]["count"] != issued_here or sum(d["count"] for d in days) != issued_here:
+        fail("stats: %r issued per day, %d issued today" % (days[-3:], issued_here))
+    # ext-import-a expires in 20 days: week 2; ext-import-b in 200: week 28.
+    if weeks[2]["count"] < 1 or weeks[28]["count"] < 1 or weeks[0]["start"] != st["time"]:
+        fail("stats: expiring per week %r" % [(i, w["count"]) for i, w in enumerate(weeks)
+                                              if w["count"]])
+    valid_soon = sum(1 for c in items if c["status"] == "valid" and
+                     c["not_after"] < time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                    time.gmtime(time.time() + 52 * 7 * 86400)))
+    if sum(w["count"] for w in weeks) != valid_soon:
+        fail("stats: %d expiring within 52 weeks, the listing says %d"
+             % (sum(w["count"] for w in weeks), valid_soon))
+
+
 def main():
     steps = {
         "auth": step_auth, "openapi": step_openapi, "challenge": step_challenge,
@@ -430,6 +556,7 @@ def main():
         "revoke": step_revoke, "audit": step_audit, "cas": step_cas,
         "requests_pending": step_requests_pending, "approve": step_approve,
         "reject": step_reject, "tokens": step_tokens, "ratelimit": step_ratelimit,
+        "import": step_import, "stats": step_stats,
     }
     if len(sys.argv) < 2 or sys.argv[1] not in steps:
         fail("usage: admin_api.py STEP [ARGS]; steps: " + ", ".join(sorted(steps)))

@@ -157,6 +157,14 @@ grep -q "Reason: keyCompromise" "$IT_WORK/ocsp.txt" || fail "OCSP gave no reason
 say "listing: filters and cursor paging"
 "${API[@]}" list || fail "listing checks failed"
 
+say "import through the API (PEM body), then the statistics add up"
+"${API[@]}" import || fail "import checks failed"
+head -c 70000 /dev/zero | tr '\0' A >"$IT_WORK/big.pem"
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$ADMIN_CA" -H "Authorization: Bearer $TOK_OPERATOR" \
+    -H "Content-Type: text/plain" --data-binary @"$IT_WORK/big.pem" "$ADMIN_URL/certificates/import")
+[ "$code" = 413 ] || fail "a 70 KB import (past max_body) answered $code (want 413)"
+"${API[@]}" stats || fail "statistics checks failed"
+
 say "the CAs, the audit trail with api:NAME actors, the chain verifies"
 fp=$("${API[@]}" cas) || fail "CA checks failed"
 [ "$fp" = "$(openssl x509 -in "$ADMIN_CA" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr A-F a-f)" ] ||

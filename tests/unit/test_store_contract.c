@@ -2989,6 +2989,129 @@ static void test_insert_bulk(void **state)
     scep_store_close(st);
 }
 
+/* What one profile's group counted (scep_store_count_certs_by_group). */
+struct group_find {
+    const char *profile;
+    struct scep_cert_group_counts scep, import;
+    int calls;
+};
+
+static int group_cb(const struct scep_cert_group_counts *g, void *arg)
+{
+    struct group_find *f = arg;
+
+    f->calls++;
+    if (strcmp(g->profile, f->profile) != 0)
+        return 0;
+    if (strcmp(g->source, SCEP_CERT_SOURCE_SCEP) == 0)
+        f->scep = *g;
+    else if (strcmp(g->source, SCEP_CERT_SOURCE_IMPORT) == 0)
+        f->import = *g;
+    return 0;
+}
+
+static int group_stop(const struct scep_cert_group_counts *g, void *arg)
+{
+    (void)g;
+    (void)arg;
+    return 42;
+}
+
+/* Statistics: a profile's certificates by state in its (source, profile)
+ * group, issuance per bucket (ours only), expiry per bucket (valid,
+ * unsuperseded, any source), bucket edges, and refused arguments. */
+static void test_stats(void **state)
+{
+    struct scep_store *st = open_store();
+    const int64_t T = 3500000000LL, DAY = 86400, WEEK = 7 * 86400;
+    char s[5][40], profile[40], fp[65], key[SCEP_EXTERNAL_KEY_LEN];
+    unsigned char der[48];
+    struct scep_cert_info ci;
+    struct group_find f;
+    int64_t issued[3] = {-1, -1, -1}, expiry[3] = {-1, -1, -1}, untouched = 7;
+    int i;
+
+    (void)state;
+    uniq(profile, sizeof(profile), "P", 0);
+    for (i = 0; i < 5; i++) {
+        serial_of(s[i], sizeof(s[i]), i + 1);
+        ci = cert(s[i], "CN=stats", "I");
+        ci.profile = profile;
+        ci.issued_at = i == 0 ? T + 10 : i == 1 ? T + DAY + 5 : T + 2 * DAY + 1;
+        ci.not_after = i == 0   ? T + 3 * DAY      /* week 0 */
+                       : i == 1 ? T + 8 * DAY      /* superseded by s[2]: not counted */
+                       : i == 2 ? T + WEEK * 2 - 1 /* week 1, its last second */
+                       : i == 3 ? T + 1            /* revoked below: not counted */
+                                : T - 1;           /* expired at T */
+        if (i == 2)
+            ci.renewed_serial = s[1];
+        assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+    }
+    assert_int_equal(scep_store_revoke(st, s[3], 1, T, NULL), 0);
+    unique_der(der, sizeof(der), 1);
+    sha256_hex(der, sizeof(der), fp);
+    assert_int_equal(scep_store_external_key(fp, key), 0);
+    ci = cert(key, "CN=stats-ext", NULL);
+    ci.der = der;
+    ci.der_len = sizeof(der);
+    ci.source = SCEP_CERT_SOURCE_IMPORT;
+    ci.seen_at = "test";
+    ci.profile = profile;
+    ci.issued_at = T + 20;      /* not ours: no issuance */
+    ci.not_after = T + 2 * DAY; /* week 0 */
+    assert_int_equal(scep_store_insert_cert(st, &ci, NULL), 0);
+
+    memset(&f, 0, sizeof(f));
+    f.profile = profile;
+    assert_int_equal(scep_store_count_certs_by_group(st, T, group_cb, &f), 0);
+    assert_true(f.calls >= 2);
+    assert_int_equal(f.scep.valid, 2); /* s[0], s[2] */
+    assert_int_equal(f.scep.superseded, 1);
+    assert_int_equal(f.scep.revoked, 1);
+    assert_int_equal(f.scep.expired, 1);
+    assert_int_equal(f.import.valid, 1);
+    assert_int_equal(f.import.superseded + f.import.revoked + f.import.expired, 0);
+    assert_int_equal(scep_store_count_certs_by_group(st, T, group_stop, NULL), 42);
+
+    assert_int_equal(scep_store_cert_histogram(st, SCEP_HIST_ISSUED, T, DAY, 3, issued), 0);
+    assert_int_equal(scep_store_cert_histogram(st, SCEP_HIST_EXPIRY, T, WEEK, 3, expiry), 0);
+    /* A shared database may hold other runs' rows in these far-off
+     * windows only if they chose the same times; a private one is
+     * exact. */
+    if (g_private) {
+        assert_int_equal(issued[0], 1);
+        assert_int_equal(issued[1], 1);
+        assert_int_equal(issued[2], 3);
+        assert_int_equal(expiry[0], 2); /* s[0] and the external one */
+        assert_int_equal(expiry[1], 1); /* s[2] */
+        assert_int_equal(expiry[2], 0);
+    } else {
+        assert_true(issued[0] >= 1 && issued[1] >= 1 && issued[2] >= 3);
+        assert_true(expiry[0] >= 2 && expiry[1] >= 1 && expiry[2] >= 0);
+    }
+    /* The window's end is exclusive: one bucket of two weeks less a
+     * second leaves s[2] out. */
+    assert_int_equal(scep_store_cert_histogram(st, SCEP_HIST_EXPIRY, T, 2 * WEEK - 1, 1, expiry),
+                     0);
+    if (g_private)
+        assert_int_equal(expiry[0], 2);
+    assert_int_equal(scep_store_cert_histogram(st, 9, T, DAY, 1, &untouched), SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_cert_histogram(st, SCEP_HIST_ISSUED, T, 0, 1, &untouched),
+                     SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_cert_histogram(st, SCEP_HIST_ISSUED, T, DAY, 0, &untouched),
+                     SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_cert_histogram(st, SCEP_HIST_ISSUED, T, DAY,
+                                               SCEP_HIST_MAX_BUCKETS + 1, &untouched),
+                     SCEP_ERR_INVALID_ARG);
+    assert_int_equal(scep_store_cert_histogram(st, SCEP_HIST_ISSUED, -1, DAY, 1, &untouched),
+                     SCEP_ERR_INVALID_ARG);
+    assert_int_equal(
+        scep_store_cert_histogram(st, SCEP_HIST_ISSUED, T, INT64_MAX / 2, 3, &untouched),
+        SCEP_ERR_INVALID_ARG);
+    assert_int_equal(untouched, 7);
+    scep_store_close(st);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -3030,6 +3153,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup(test_insert_bulk, test_setup),
         cmocka_unit_test_setup(test_list_search_planned, test_setup),
         cmocka_unit_test_setup(test_list_keyset_pages, test_setup),
+        cmocka_unit_test_setup(test_stats, test_setup),
     };
     char *dir = NULL, uri[600];
     int rc;
