@@ -5,7 +5,10 @@
 # CTest passes (scripts/test.sh); by hand it takes a longer time per
 # harness, e.g. SCEP_FUZZ_SECONDS=600 bash scripts/fuzz.sh.
 #
-# Environment: SCEP_FUZZ_SECONDS (default 20) per harness; BUILD_DIR
+# Environment: SCEP_FUZZ_SECONDS (default 20) per harness;
+# SCEP_FUZZ_RUNS=N stops each harness after N executions instead
+# (the long run of docs/fuzzing.md: SCEP_FUZZ_RUNS=10000000
+# SCEP_FUZZ_SECONDS=0); SCEP_FUZZ_ONLY="a b" runs only those; BUILD_DIR
 # (default build-fuzz) for the clang build; SCEP_FUZZ_KEEP=1 keeps the
 # grown corpora and any crash artifacts in $BUILD_DIR/fuzz-run.  A crash
 # is a bug: fix it, and add the input to tests/fuzz/corpus/NAME so that
@@ -23,6 +26,17 @@ harnesses=$(awk '/^set\(scep_fuzzers/ { on = 1; sub(/^set\(scep_fuzzers/, "") }
                  on { line = $0; done = sub(/\).*$/, "", line); printf "%s ", line; if (done) exit }' \
     "$root/tests/fuzz/CMakeLists.txt")
 harnesses=$(echo $harnesses)
+if [ -n "${SCEP_FUZZ_ONLY:-}" ]; then
+    for h in $SCEP_FUZZ_ONLY; do
+        case " $harnesses " in *" $h "*) ;; *) echo "fuzz.sh: no harness $h" >&2; exit 2 ;; esac
+    done
+    harnesses=$SCEP_FUZZ_ONLY
+fi
+limit=(-max_total_time="$seconds")
+if [ -n "${SCEP_FUZZ_RUNS:-}" ]; then
+    limit=(-runs="$SCEP_FUZZ_RUNS")
+    [ "$seconds" = 0 ] || limit+=(-max_total_time="$seconds")
+fi
 [ -n "$harnesses" ] || { echo "fuzz.sh: no harness list in tests/fuzz/CMakeLists.txt" >&2; exit 1; }
 
 echo "== fuzz.sh: clang build with libFuzzer, ASan and UBSan"
@@ -38,13 +52,14 @@ failed=0
 for h in $harnesses; do
     mkdir -p "$run/$h/corpus" "$run/$h/artifacts"
     cp -r "$root/tests/fuzz/corpus/$h/." "$run/$h/corpus/" 2>/dev/null || true
-    echo "== fuzz.sh: fuzz_$h for ${seconds}s"
+    echo "== fuzz.sh: fuzz_$h (${limit[*]})"
     if ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-       "$build/tests/fuzz/fuzz_$h" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+       "$build/tests/fuzz/fuzz_$h" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 \
            -print_final_stats=1 -artifact_prefix="$run/$h/artifacts/" "$run/$h/corpus" \
            >"$run/$h/log" 2>&1; then
-        grep -E '^stat::number_of_executed_units' "$run/$h/log" | sed "s/^/   fuzz_$h /" || true
+        grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' \
+            "$run/$h/log" | sed "s/^/   fuzz_$h /" || true
     else
         failed=1
         echo "fuzz.sh: fuzz_$h FAILED; its output:" >&2

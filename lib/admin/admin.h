@@ -77,15 +77,18 @@ int scep_admin_get_cert(struct scep_store *st, const char *serial, struct scep_c
 int scep_admin_list_certs(struct scep_store *st, const struct scep_cert_filter *f,
                           scep_store_cert_cb cb, void *arg);
 
-/* A position in the certificate listing (issued_at descending, serial
- * ascending): the last record of the page before. */
+/* A position in the certificate listing, in the filter's order
+ * (issued_at descending or not_after ascending, then serial ascending):
+ * the last record of the page before; key is its issued_at or
+ * not_after by that order. */
 struct scep_admin_cert_cursor {
-    int64_t issued_at;
+    int64_t key;
     char serial[SCEP_ADMIN_SERIAL_MAX];
 };
 
 /*
- * Walks one page of the certificates matching f (f->limit is ignored):
+ * Walks one page of the certificates matching f in f->order (f->limit
+ * and f's own after_key/after_serial are ignored):
  * at most limit (>= 1) of them after cursor after (NULL: from the
  * newest), and sets *more to 1 when at least one more follows (the
  * next page starts after the last record cb saw).  cb's non-zero return

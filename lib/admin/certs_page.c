@@ -1,8 +1,8 @@
 /*
  * Listing certificates a page at a time, for front ends that show a
  * large inventory in parts (the admin API's cursor).  A page ends at a
- * record; the next starts after it in the store's order for listings,
- * issued_at descending and serial ascending (store.h), which is total
+ * record; the next starts after it in the listing's order, issued_at
+ * descending or not_after ascending, then serial ascending (store.h): total
  * because serials are unique.  So a cursor stays valid while
  * certificates are added (they come first, before any cursor) and
  * revoked (a status change moves nothing).
@@ -54,9 +54,8 @@ int scep_admin_list_certs_page(struct scep_store *st, const struct scep_cert_fil
     copy = *f;
     /* The store starts after the cursor and stops after limit + 1 rows:
      * the one past the page says there is more. */
-    copy.order = SCEP_CERT_ORDER_ISSUED;
     copy.limit = limit + 1;
-    copy.after_key = after != NULL ? after->issued_at : 0;
+    copy.after_key = after != NULL ? after->key : 0;
     copy.after_serial = after != NULL ? after->serial : NULL;
     rc = scep_store_list_certs(st, &copy, page_one, &w);
     if (rc == PAGE_FULL && w.more)

@@ -38,6 +38,7 @@ struct cert_query {
     char profile[SCEP_API_MAX_PARAM + 1];
     struct scep_admin_cert_cursor cursor;
     int has_cursor;
+    int cursor_expiry; /* the cursor came from a sort=expiry page */
     int64_t limit;
 };
 
@@ -171,14 +172,19 @@ static int q_issuer(const char *v, void *t, char *why, size_t whylen)
     return 0;
 }
 
-/* cursor: "ISSUED_AT.SERIAL", as next_cursor gave it. */
+/* cursor: "KEY.SERIAL" (newest first) or "eKEY.SERIAL" (sort=expiry),
+ * as next_cursor gave it; checked against sort once all are read. */
 static int q_cursor(const char *v, void *t, char *why, size_t whylen)
 {
     struct cert_query *q = t;
-    const char *dot = strchr(v, '.');
+    const char *dot;
     char num[24];
     int64_t at = 0;
 
+    q->cursor_expiry = v[0] == 'e';
+    if (q->cursor_expiry)
+        v++;
+    dot = strchr(v, '.');
     if (dot == NULL || (size_t)(dot - v) >= sizeof(num))
         goto bad;
     memcpy(num, v, (size_t)(dot - v));
@@ -186,12 +192,29 @@ static int q_cursor(const char *v, void *t, char *why, size_t whylen)
     if (parse_int(num, 0, INT64_MAX, &at) != 0 ||
         scep_admin_normalize_serial(dot + 1, q->cursor.serial, sizeof(q->cursor.serial)) != 0)
         goto bad;
-    q->cursor.issued_at = at;
+    q->cursor.key = at;
     q->has_cursor = 1;
     return 0;
 bad:
     snprintf(why, whylen, "cursor: not a cursor this server gave (next_cursor)");
     return -1;
+}
+
+/* sort: issued (newest first, the default) or expiry (soonest to expire
+ * first); the store pages either through an index. */
+static int q_sort(const char *v, void *t, char *why, size_t whylen)
+{
+    struct cert_query *q = t;
+
+    if (strcmp(v, "issued") == 0)
+        q->f.order = SCEP_CERT_ORDER_ISSUED;
+    else if (strcmp(v, "expiry") == 0)
+        q->f.order = SCEP_CERT_ORDER_EXPIRY;
+    else {
+        snprintf(why, whylen, "sort: expected issued or expiry");
+        return -1;
+    }
+    return 0;
 }
 
 static int q_limit(const char *v, void *t, char *why, size_t whylen)
@@ -216,7 +239,9 @@ const struct api_qparam api_certs_query[] = {
     {"san", "string", "a substring of the subjectAltNames (\"DNS:host\", \"IP:192.0.2.1\")", q_san},
     {"profile", "string", "only this enrollment profile (default: the default profile)", q_profile},
     {"issuer", "string", "a CA: current, previous, or a fingerprint or key id prefix", q_issuer},
-    {"cursor", "string", "the next_cursor of the page before", q_cursor},
+    {"sort", "string", "issued (newest first, default) or expiry (soonest to expire first)",
+     q_sort},
+    {"cursor", "string", "the next_cursor of the page before (with the same sort)", q_cursor},
     {"limit", "integer", "items per page, 1 to 1000 (default 100)", q_limit},
     {NULL, NULL, NULL, NULL},
 };
@@ -260,6 +285,7 @@ struct list_walk {
     json_t *items;
     int64_t now;
     struct scep_admin_cert_cursor last;
+    int expiry;
 };
 
 static int list_one(const struct scep_cert_info *ci, void *arg)
@@ -269,7 +295,7 @@ static int list_one(const struct scep_cert_info *ci, void *arg)
 
     if (o == NULL || json_array_append_new(w->items, o) != 0)
         return SCEP_ERR_NOMEM;
-    w->last.issued_at = ci->issued_at;
+    w->last.key = w->expiry ? ci->not_after : ci->issued_at;
     snprintf(w->last.serial, sizeof(w->last.serial), "%s", ci->serial != NULL ? ci->serial : "");
     return 0;
 }
@@ -288,8 +314,14 @@ void api_certs_list(struct api_ctx *c)
     q.limit = SCEP_API_DEFAULT_LIMIT;
     if (api_query_apply(c, &q) != 0)
         return;
+    if (q.has_cursor && q.cursor_expiry != (q.f.order == SCEP_CERT_ORDER_EXPIRY)) {
+        api_problem(c, 400, "invalid-query", "Cursor of another sort",
+                    "cursor: it belongs to a listing with another sort", "cursor");
+        return;
+    }
     memset(&w, 0, sizeof(w));
     w.now = (int64_t)time(NULL);
+    w.expiry = q.f.order == SCEP_CERT_ORDER_EXPIRY;
     w.items = json_array();
     if (w.items == NULL) {
         api_problem(c, 500, "internal", "Out of memory", NULL, NULL);
@@ -306,7 +338,8 @@ void api_certs_list(struct api_ctx *c)
     if (o != NULL && more) {
         char cur[24 + SCEP_ADMIN_SERIAL_MAX];
 
-        snprintf(cur, sizeof(cur), "%lld.%s", (long long)w.last.issued_at, w.last.serial);
+        snprintf(cur, sizeof(cur), "%s%lld.%s", w.expiry ? "e" : "", (long long)w.last.key,
+                 w.last.serial);
         json_object_set_new(o, "next_cursor", json_string(cur));
     } else if (o != NULL) {
         json_object_set_new(o, "next_cursor", json_null());

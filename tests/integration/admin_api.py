@@ -290,6 +290,31 @@ def step_list():
             break
     if seen != allserials:
         fail("paging by 1 gave %r, one page %r" % (seen, allserials))
+    # sort=expiry: soonest first, paged by its own cursor.
+    bynext = expect(call("GET", "/certificates?limit=1000&sort=expiry", "auditor"), 200,
+                    "sort=expiry").json["items"]
+    keys = [(c["not_after"], c["serial"]) for c in bynext]
+    if keys != sorted(keys) or sorted(c["serial"] for c in bynext) != sorted(allserials):
+        fail("sort=expiry: %r" % keys)
+    seen, cursor, pages = [], None, 0
+    while True:
+        q = "/certificates?limit=2&sort=expiry" + (
+            "&cursor=" + urllib.parse.quote(cursor) if cursor else "")
+        page = expect(call("GET", q, "auditor"), 200, "expiry page").json
+        seen += [c["serial"] for c in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None or pages > 100:
+            break
+        if not cursor.startswith("e"):
+            fail("an expiry cursor without its mark: %r" % cursor)
+        expect(call("GET", "/certificates?limit=2&cursor=" + urllib.parse.quote(cursor),
+                    "auditor"), 400, "expiry cursor on the default sort", "invalid-query",
+               "cursor")
+    if seen != [c["serial"] for c in bynext]:
+        fail("paging sort=expiry by 2 gave %r, one page %r" % (seen, bynext))
+    expect(call("GET", "/certificates?sort=name", "auditor"), 400, "bad sort", "invalid-query",
+           "sort")
     rev = expect(call("GET", "/certificates?status=revoked", "auditor"), 200, "revoked").json
     if not rev["items"] or any(c["status"] != "revoked" for c in rev["items"]):
         fail("status=revoked: %r" % rev)

@@ -196,7 +196,7 @@ static int page_cb(const struct scep_cert_info *ci, void *arg)
 
     assert_true(p->n < 16);
     snprintf(p->serials[p->n++], sizeof(p->serials[0]), "%s", ci->serial);
-    p->last.issued_at = ci->issued_at;
+    p->last.key = ci->issued_at;
     snprintf(p->last.serial, sizeof(p->last.serial), "%s", ci->serial);
     return 0;
 }
