@@ -2,7 +2,8 @@
  * inventory_bench: how fast the inventory answers the two searches an
  * administrator runs on a large fleet, with ROWS certificates stored:
  * "what expires in the next 30 days" (scepctl list --expiring 30d: the
- * first page of 100, soonest first, and the whole answer walked) and a
+ * first page of 100, soonest first, a page of 100 deep in it by the
+ * admin API's keyset cursor, and the whole answer walked) and a
  * subject substring search (scepctl list --subject TEXT: one device by
  * name, and one site of a few thousand).  Each query runs RUNS times
  * through scep_store_list_certs, the path scepctl takes, every row
@@ -133,6 +134,21 @@ static int count_cb(const struct scep_cert_info *ci, void *arg)
     return 0;
 }
 
+/* The position of the last row a walk saw (by not_after). */
+struct last_row {
+    int64_t key;
+    char serial[80];
+};
+
+static int last_cb(const struct scep_cert_info *ci, void *arg)
+{
+    struct last_row *l = arg;
+
+    l->key = ci->not_after;
+    snprintf(l->serial, sizeof(l->serial), "%s", ci->serial);
+    return 0;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -172,6 +188,7 @@ int main(int argc, char **argv)
     struct scep_store *st = NULL;
     struct scep_cert_info *last = NULL;
     struct scep_cert_filter f;
+    struct last_row deep;
     char why[256], serial[40], device[40];
     int64_t now = (int64_t)time(NULL);
     int rc;
@@ -203,6 +220,20 @@ int main(int argc, char **argv)
     f.limit = 100;
     if ((rc = timed(st, "expiring in 30 days, first 100", &f, runs)) != 0)
         goto out;
+    /* A page deep in that answer, by the keyset cursor the admin API
+     * hands out: the 100 after the 50,000th. */
+    f.limit = 50000;
+    memset(&deep, 0, sizeof(deep));
+    if ((rc = scep_store_list_certs(st, &f, last_cb, &deep)) != 0)
+        goto out;
+    if (deep.serial[0] != '\0') {
+        f.limit = 100;
+        f.after_key = deep.key;
+        f.after_serial = deep.serial;
+        if ((rc = timed(st, "expiring in 30 days, 100 after the 50,000th", &f, runs)) != 0)
+            goto out;
+        f.after_serial = NULL;
+    }
     f.limit = 0;
     if ((rc = timed(st, "expiring in 30 days, all", &f, runs)) != 0)
         goto out;
