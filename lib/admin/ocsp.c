@@ -2,7 +2,8 @@
  * The OCSP responder's core (RFC 6960): an OCSPRequest in, a signed
  * OCSPResponse out, for every CA of the set (current and archived).
  * HTTP is the front end's (src/scepd); this file decides what the
- * response says and lib/ca/ocsp.c signs it with the issuing CA's key.
+ * response says, and the issuing CA's delegated responder signs it
+ * (lib/ca/responder.c) or, without one, the CA's own key (lib/ca/ocsp.c).
  *
  * The request is untrusted bytes: it is decoded only by OpenSSL, with
  * its length bounded by SCEP_MAX_OCSP_REQUEST and trailing bytes
@@ -214,19 +215,19 @@ static void ocsp_refuse(struct scep_ocsp_info *info, int status, const char *why
  * SCEP_ERR_* for an internal failure.
  */
 static int ocsp_decide(struct scep_store *st, const struct scep_ca *ca,
-                       struct scep_ocsp_cache *cache, const unsigned char *der, size_t len,
-                       long next_update_seconds, OCSP_BASICRESP *bs, struct scep_ocsp_info *info,
-                       struct ocsp_reuse *r)
+                       const struct scep_ocsp_signers *signers, struct scep_ocsp_cache *cache,
+                       const unsigned char *der, size_t len, long next_update_seconds,
+                       OCSP_BASICRESP *bs, struct scep_ocsp_info *info, struct ocsp_reuse *r)
 {
     struct ocsp_cache_state states[SCEP_MAX_OCSP_CERTIDS];
     const unsigned char *p = der;
     OCSP_REQUEST *req = NULL;
     OCSP_CERTID *cid;
     ASN1_TIME *this_upd = NULL, *next_upd = NULL;
-    X509 *issuer = NULL, *c;
+    X509 *issuer = NULL, *c, *responder;
     char fp[65], serial[UTIL_SERIAL_HEX_SIZE];
     time_t now = time(NULL);
-    int64_t t0, t1;
+    int64_t t0, t1, until, responder_end = 0;
     int i, n, is_current, rc = 0;
 
     if (len == 0 || len > SCEP_MAX_OCSP_REQUEST) {
@@ -288,9 +289,19 @@ static int ocsp_decide(struct scep_store *st, const struct scep_ca *ca,
         info->cached = 1;
         goto out;
     }
+    /* The delegated responder signs while it is valid; an answer never
+     * outlives it, since a client checks the signer's validity too.
+     * Without one (ocsp_signer = ca, or none could be made) the CA
+     * itself signs (RFC 6960 4.2.2.2 allows both). */
+    responder = scep_ocsp_signers_get0_cert(signers, issuer, &responder_end);
+    if (responder != NULL && responder_end <= (int64_t)now)
+        responder = NULL;
+    until = (int64_t)now + next_update_seconds;
+    if (responder != NULL && responder_end < until)
+        until = responder_end;
     rc = SCEP_ERR_INTERNAL;
     this_upd = ASN1_GENERALIZEDTIME_set(NULL, now);
-    next_upd = ASN1_GENERALIZEDTIME_set(NULL, now + next_update_seconds);
+    next_upd = ASN1_GENERALIZEDTIME_set(NULL, (time_t)until);
     if (this_upd == NULL || next_upd == NULL)
         goto out;
     for (i = 0; i < n; i++) {
@@ -303,11 +314,24 @@ static int ocsp_decide(struct scep_store *st, const struct scep_ca *ca,
      * request has none. */
     if (OCSP_copy_nonce(bs, req) <= 0)
         goto out;
-    if ((rc = scep_ca_sign_ocsp(ca, issuer, bs)) != 0)
+    if (responder != NULL)
+        rc = scep_ocsp_signers_sign(signers, issuer, bs);
+    else
+        rc = scep_ca_sign_ocsp(ca, issuer, bs);
+    if (rc == SCEP_ERR_NOT_FOUND) {
+        /* An archived CA whose key was removed, with no valid responder
+         * left: nothing may speak for it any more (RFC 6960 2.3). */
+        ocsp_refuse(info, OCSP_RESPONSE_STATUS_UNAUTHORIZED,
+                    "no key left to sign for this archived CA");
+        rc = 0;
+        goto out;
+    }
+    if (rc != 0)
         goto out;
     info->status = OCSP_RESPONSE_STATUS_SUCCESSFUL;
+    info->delegated = responder != NULL;
     info->this_update = (int64_t)now;
-    info->next_update = (int64_t)now + next_update_seconds;
+    info->next_update = until;
     rc = 0;
 out:
     ASN1_TIME_free(this_upd);
@@ -317,9 +341,9 @@ out:
 }
 
 int scep_admin_ocsp_answer(struct scep_store *st, const struct scep_ca *ca,
-                           struct scep_ocsp_cache *cache, const unsigned char *req, size_t len,
-                           long next_update_seconds, unsigned char **out, size_t *outlen,
-                           struct scep_ocsp_info *info)
+                           const struct scep_ocsp_signers *signers, struct scep_ocsp_cache *cache,
+                           const unsigned char *req, size_t len, long next_update_seconds,
+                           unsigned char **out, size_t *outlen, struct scep_ocsp_info *info)
 {
     OCSP_BASICRESP *bs = NULL;
     struct scep_ocsp_info tmp;
@@ -335,7 +359,7 @@ int scep_admin_ocsp_answer(struct scep_store *st, const struct scep_ca *ca,
     rc = SCEP_ERR_NOMEM;
     if ((bs = OCSP_BASICRESP_new()) == NULL)
         goto out;
-    rc = ocsp_decide(st, ca, cache, req, len, next_update_seconds, bs, &tmp, &reuse);
+    rc = ocsp_decide(st, ca, signers, cache, req, len, next_update_seconds, bs, &tmp, &reuse);
     if (rc != 0) {
         /* The client still gets an answer it can read (RFC 6960 2.3). */
         ocsp_refuse(&tmp, OCSP_RESPONSE_STATUS_INTERNALERROR, scep_strerror(rc));

@@ -149,7 +149,7 @@ static OCSP_RESPONSE *answer(struct fx *f, const unsigned char *der, size_t len,
     OCSP_RESPONSE *resp;
 
     assert_int_equal(
-        scep_admin_ocsp_answer(f->st, f->ca, f->cache, der, len, 3600, &out, &olen, info), 0);
+        scep_admin_ocsp_answer(f->st, f->ca, NULL, f->cache, der, len, 3600, &out, &olen, info), 0);
     p = out;
     resp = d2i_OCSP_RESPONSE(NULL, &p, (long)olen);
     assert_non_null(resp);
@@ -369,7 +369,7 @@ static void test_malformed(void **state)
 
     /* Arguments. */
     assert_int_equal(
-        scep_admin_ocsp_answer(f->st, f->ca, NULL, junk, sizeof(junk), 0, &der, &len, NULL),
+        scep_admin_ocsp_answer(f->st, f->ca, NULL, NULL, junk, sizeof(junk), 0, &der, &len, NULL),
         SCEP_ERR_INVALID_ARG);
 }
 
@@ -452,7 +452,7 @@ static unsigned char *answer_der(struct fx *f, const unsigned char *der, size_t 
     unsigned char *out = NULL;
 
     assert_int_equal(
-        scep_admin_ocsp_answer(f->st, f->ca, f->cache, der, len, 3600, &out, olen, info), 0);
+        scep_admin_ocsp_answer(f->st, f->ca, NULL, f->cache, der, len, 3600, &out, olen, info), 0);
     return out;
 }
 
