@@ -37,13 +37,14 @@
  * issuer's name and public key).  A rollover usually keeps the name, so
  * the key hash is what tells an archived CA from the current one.
  * Returns the borrowed certificate, or NULL. */
-static X509 *ocsp_find_issuer(const struct scep_ca *ca, OCSP_CERTID *cid)
+static X509 *ocsp_find_issuer(const struct scep_ca *ca, struct scep_ocsp_cache *cache,
+                              OCSP_CERTID *cid)
 {
     ASN1_OBJECT *md_oid = NULL;
     const EVP_MD *md;
     OCSP_CERTID *mine;
     X509 *c;
-    int i, same;
+    int i, same, owned;
 
     if (OCSP_id_get0_info(NULL, &md_oid, NULL, NULL, cid) != 1 || md_oid == NULL)
         return NULL;
@@ -66,13 +67,13 @@ static X509 *ocsp_find_issuer(const struct scep_ca *ca, OCSP_CERTID *cid)
     }
     c = scep_ca_get0_cert(ca);
     for (i = 0; c != NULL; c = scep_ca_get0_archived(ca, i++)) {
-        /* With no subject, OCSP_cert_to_id hashes the issuer's own name
-         * and key and leaves the serial empty; OCSP_id_issuer_cmp then
-         * compares algorithm and both hashes only. */
-        if ((mine = OCSP_cert_to_id(md, NULL, c)) == NULL)
+        /* OCSP_id_issuer_cmp compares algorithm and both hashes only;
+         * the cache keeps each CA's (computed once per worker). */
+        if (ocsp_cache_issuer_id(cache, c, md, &mine, &owned) != 0)
             return NULL;
         same = OCSP_id_issuer_cmp(mine, cid) == 0;
-        OCSP_CERTID_free(mine);
+        if (owned)
+            OCSP_CERTID_free(mine);
         if (same)
             return c;
     }
@@ -251,7 +252,7 @@ static int ocsp_decide(struct scep_store *st, const struct scep_ca *ca,
     /* One response has one signer, so every CertID must name the same
      * CA of ours; one we do not hold is unauthorized (RFC 6960 2.3). */
     for (i = 0; i < n; i++) {
-        c = ocsp_find_issuer(ca, OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, i)));
+        c = ocsp_find_issuer(ca, cache, OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, i)));
         if (c == NULL || (issuer != NULL && c != issuer)) {
             ocsp_refuse(info, OCSP_RESPONSE_STATUS_UNAUTHORIZED,
                         c == NULL ? "CertID names an issuer this responder does not serve"
@@ -260,9 +261,9 @@ static int ocsp_decide(struct scep_store *st, const struct scep_ca *ca,
         }
         issuer = c;
     }
-    if ((rc = scep_cert_fingerprint(issuer, fp)) != 0)
+    if ((rc = ocsp_cache_issuer_fp(cache, issuer, fp)) != 0)
         goto out;
-    is_current = X509_cmp(issuer, scep_ca_get0_cert(ca)) == 0;
+    is_current = issuer == scep_ca_get0_cert(ca);
     for (i = 0; i < n; i++) {
         rc = ocsp_lookup(st, OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, i)), fp, is_current,
                          &states[i], serial, sizeof(serial));

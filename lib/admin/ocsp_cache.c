@@ -24,9 +24,21 @@ struct ocsp_cache_entry {
     int64_t this_update, next_update;
 };
 
+/* CAs whose CertIDs and fingerprints are remembered (current, next and
+ * a few archived; others are computed each time), per digest. */
+#define OCSP_CACHE_ISSUERS 8
+
+struct ocsp_issuer_memo {
+    X509 *issuer;    /* borrowed from the CA set; NULL: unused */
+    int md_nid;      /* NID_undef: only fp is set */
+    OCSP_CERTID *id; /* owned; NULL with NID_undef */
+    char fp[65];     /* "" until computed */
+};
+
 struct scep_ocsp_cache {
     struct ocsp_cache_entry *e;
     size_t n;
+    struct ocsp_issuer_memo issuers[OCSP_CACHE_ISSUERS];
 };
 
 int scep_ocsp_cache_new(size_t entries, struct scep_ocsp_cache **out)
@@ -54,6 +66,71 @@ void scep_ocsp_cache_clear(struct scep_ocsp_cache *c)
         free(c->e[i].der);
         memset(&c->e[i], 0, sizeof(c->e[i]));
     }
+    for (i = 0; i < OCSP_CACHE_ISSUERS; i++) {
+        OCSP_CERTID_free(c->issuers[i].id);
+        memset(&c->issuers[i], 0, sizeof(c->issuers[i]));
+    }
+}
+
+/* The memo of (issuer, nid) in c, else a free one (marked for it), else
+ * NULL. */
+static struct ocsp_issuer_memo *ocsp_cache_memo(struct scep_ocsp_cache *c, X509 *issuer, int nid)
+{
+    int i;
+
+    if (c == NULL)
+        return NULL;
+    for (i = 0; i < OCSP_CACHE_ISSUERS; i++)
+        if (c->issuers[i].issuer == issuer && c->issuers[i].md_nid == nid)
+            return &c->issuers[i];
+    for (i = 0; i < OCSP_CACHE_ISSUERS; i++)
+        if (c->issuers[i].issuer == NULL) {
+            c->issuers[i].issuer = issuer;
+            c->issuers[i].md_nid = nid;
+            return &c->issuers[i];
+        }
+    return NULL;
+}
+
+int ocsp_cache_issuer_id(struct scep_ocsp_cache *c, X509 *issuer, const EVP_MD *md,
+                         OCSP_CERTID **out, int *owned)
+{
+    struct ocsp_issuer_memo *m = ocsp_cache_memo(c, issuer, EVP_MD_get_type(md));
+    OCSP_CERTID *id;
+
+    if (m != NULL && m->id != NULL) {
+        *out = m->id;
+        *owned = 0;
+        return 0;
+    }
+    /* With no subject, OCSP_cert_to_id hashes the issuer's own name and
+     * key and leaves the serial empty. */
+    if ((id = OCSP_cert_to_id(md, NULL, issuer)) == NULL)
+        return SCEP_ERR_INTERNAL;
+    if (m != NULL) {
+        m->id = id;
+        *owned = 0;
+    } else {
+        *owned = 1;
+    }
+    *out = id;
+    return 0;
+}
+
+int ocsp_cache_issuer_fp(struct scep_ocsp_cache *c, X509 *issuer, char fp[65])
+{
+    struct ocsp_issuer_memo *m = ocsp_cache_memo(c, issuer, NID_undef);
+    int rc;
+
+    if (m != NULL && m->fp[0] != '\0') {
+        memcpy(fp, m->fp, 65);
+        return 0;
+    }
+    if ((rc = scep_cert_fingerprint(issuer, fp)) != 0)
+        return rc;
+    if (m != NULL)
+        memcpy(m->fp, fp, 65);
+    return 0;
 }
 
 void scep_ocsp_cache_free(struct scep_ocsp_cache *c)

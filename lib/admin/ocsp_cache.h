@@ -16,6 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/ocsp.h>
+#include <openssl/x509.h>
+
 /* Longest CertID DER kept (a SHA-512 CertID with a 20-octet serial is
  * about 160 bytes). */
 #define OCSP_CACHE_MAX_KEY 192
@@ -30,6 +33,20 @@ struct ocsp_cache_state {
 };
 
 struct scep_ocsp_cache;
+
+/*
+ * What every request for a CA would compute again, kept in c (may be
+ * NULL: computed each time): the CertID of issuer (a CA certificate of
+ * the set c serves; borrowed pointers, which is why the cache must be
+ * emptied when the CA set changes) under md, with no serial, as
+ * OCSP_cert_to_id makes it, and issuer's fingerprint.  _issuer_id:
+ * *out borrowed from c, or owned (OCSP_CERTID_free) when *owned is set;
+ * returns 0 or SCEP_ERR_*.  _issuer_fp: fills fp; returns 0 or
+ * SCEP_ERR_*.
+ */
+int ocsp_cache_issuer_id(struct scep_ocsp_cache *c, X509 *issuer, const EVP_MD *md,
+                         OCSP_CERTID **out, int *owned);
+int ocsp_cache_issuer_fp(struct scep_ocsp_cache *c, X509 *issuer, char fp[65]);
 
 /*
  * The cached response for the CertID key (klen bytes) if it was signed
