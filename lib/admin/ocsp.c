@@ -155,6 +155,8 @@ struct ocsp_reuse {
     unsigned char key[OCSP_CACHE_MAX_KEY]; /* the CertID's DER */
     size_t klen;
     struct ocsp_cache_state state;
+    uint64_t token; /* scep_store_change_token before the read, when has_token */
+    int has_token;
     const unsigned char *hit; /* a cached response to send, borrowed */
     size_t hit_len;
 };
@@ -264,6 +266,33 @@ static int ocsp_decide(struct scep_store *st, const struct scep_ca *ca,
     if ((rc = ocsp_cache_issuer_fp(cache, issuer, fp)) != 0)
         goto out;
     is_current = issuer == scep_ca_get0_cert(ca);
+    /* The nonce extension makes every answer unique (RFC 6960 4.4.1). */
+    r->cacheable =
+        cache != NULL && n == 1 && OCSP_REQUEST_get_ext_by_NID(req, NID_id_pkix_OCSP_Nonce, -1) < 0;
+    if (r->cacheable) {
+        cid = OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, 0));
+        ocsp_reuse_key(r, cid);
+        /* Nothing committed since the cached answer was last confirmed:
+         * it still holds, without a read (taken before the read below,
+         * so a commit in between makes the next request read again). */
+        r->has_token = scep_store_change_token(st, &r->token) == 0;
+        if (r->cacheable && r->has_token &&
+            ocsp_cache_get_unchanged(cache, r->key, r->klen, r->token, (int64_t)now, &r->state,
+                                     &r->hit, &r->hit_len, &t0, &t1)) {
+            ASN1_INTEGER *sn = NULL;
+
+            if (OCSP_id_get0_info(NULL, NULL, NULL, &sn, cid) != 1 || sn == NULL ||
+                util_serial_hex(sn, info->serial, sizeof(info->serial)) != 0)
+                info->serial[0] = '\0';
+            info->cert_status = r->state.status;
+            info->count = 1;
+            info->status = OCSP_RESPONSE_STATUS_SUCCESSFUL;
+            info->this_update = t0;
+            info->next_update = t1;
+            info->cached = 1;
+            goto out;
+        }
+    }
     for (i = 0; i < n; i++) {
         rc = ocsp_lookup(st, OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, i)), fp, is_current,
                          &states[i], serial, sizeof(serial));
@@ -275,15 +304,10 @@ static int ocsp_decide(struct scep_store *st, const struct scep_ca *ca,
         }
     }
     info->count = (size_t)n;
-    /* The nonce extension makes every answer unique (RFC 6960 4.4.1). */
-    r->cacheable =
-        cache != NULL && n == 1 && OCSP_REQUEST_get_ext_by_NID(req, NID_id_pkix_OCSP_Nonce, -1) < 0;
-    if (r->cacheable) {
-        ocsp_reuse_key(r, OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, 0)));
+    if (r->cacheable)
         r->state = states[0];
-    }
-    if (r->cacheable && ocsp_cache_get(cache, r->key, r->klen, &r->state, (int64_t)now, &r->hit,
-                                       &r->hit_len, &t0, &t1)) {
+    if (r->cacheable && ocsp_cache_get(cache, r->key, r->klen, &r->state, r->token, r->has_token,
+                                       (int64_t)now, &r->hit, &r->hit_len, &t0, &t1)) {
         info->status = OCSP_RESPONSE_STATUS_SUCCESSFUL;
         info->this_update = t0;
         info->next_update = t1;
@@ -380,8 +404,8 @@ int scep_admin_ocsp_answer(struct scep_store *st, const struct scep_ca *ca,
         if (rc != 0)
             goto out;
         if (reuse.cacheable && tmp.status == OCSP_RESPONSE_STATUS_SUCCESSFUL)
-            ocsp_cache_put(cache, reuse.key, reuse.klen, &reuse.state, *out, *outlen,
-                           tmp.this_update, tmp.next_update);
+            ocsp_cache_put(cache, reuse.key, reuse.klen, &reuse.state, reuse.token, reuse.has_token,
+                           *out, *outlen, tmp.this_update, tmp.next_update);
     }
     if (info != NULL)
         *info = tmp;

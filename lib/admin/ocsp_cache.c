@@ -22,6 +22,8 @@ struct ocsp_cache_entry {
     unsigned char *der; /* the OCSPResponse, owned */
     size_t len;
     int64_t this_update, next_update;
+    uint64_t token; /* the store's change token state was confirmed under */
+    int has_token;
 };
 
 /* CAs whose CertIDs and fingerprints are remembered (current, next and
@@ -163,9 +165,39 @@ static int ocsp_cache_same(const struct ocsp_cache_state *a, const struct ocsp_c
            strcmp(a->issuer_fp, b->issuer_fp) == 0;
 }
 
+/* Half-way to nextUpdate an entry is signed anew: what is served always
+ * has half its validity left, and a clock step back does not keep an
+ * entry forever. */
+static int ocsp_cache_fresh(const struct ocsp_cache_entry *e, int64_t now)
+{
+    return now >= e->this_update && now - e->this_update < (e->next_update - e->this_update) / 2;
+}
+
+int ocsp_cache_get_unchanged(struct scep_ocsp_cache *c, const unsigned char *key, size_t klen,
+                             uint64_t token, int64_t now, struct ocsp_cache_state *state,
+                             const unsigned char **der, size_t *len, int64_t *this_update,
+                             int64_t *next_update)
+{
+    struct ocsp_cache_entry *e;
+
+    if (c == NULL || klen == 0 || klen > OCSP_CACHE_MAX_KEY)
+        return 0;
+    e = ocsp_cache_slot(c, key, klen);
+    if (e->klen != klen || memcmp(e->key, key, klen) != 0 || !e->has_token || e->token != token ||
+        !ocsp_cache_fresh(e, now))
+        return 0;
+    *state = e->state;
+    *der = e->der;
+    *len = e->len;
+    *this_update = e->this_update;
+    *next_update = e->next_update;
+    return 1;
+}
+
 int ocsp_cache_get(struct scep_ocsp_cache *c, const unsigned char *key, size_t klen,
-                   const struct ocsp_cache_state *state, int64_t now, const unsigned char **der,
-                   size_t *len, int64_t *this_update, int64_t *next_update)
+                   const struct ocsp_cache_state *state, uint64_t token, int has_token, int64_t now,
+                   const unsigned char **der, size_t *len, int64_t *this_update,
+                   int64_t *next_update)
 {
     struct ocsp_cache_entry *e;
 
@@ -174,11 +206,10 @@ int ocsp_cache_get(struct scep_ocsp_cache *c, const unsigned char *key, size_t k
     e = ocsp_cache_slot(c, key, klen);
     if (e->klen != klen || memcmp(e->key, key, klen) != 0 || !ocsp_cache_same(&e->state, state))
         return 0;
-    /* Half-way to nextUpdate it is signed anew: what is served always
-     * has half its validity left, and a clock step back does not keep
-     * an entry forever. */
-    if (now < e->this_update || now - e->this_update >= (e->next_update - e->this_update) / 2)
+    if (!ocsp_cache_fresh(e, now))
         return 0;
+    e->token = token;
+    e->has_token = has_token;
     *der = e->der;
     *len = e->len;
     *this_update = e->this_update;
@@ -187,8 +218,8 @@ int ocsp_cache_get(struct scep_ocsp_cache *c, const unsigned char *key, size_t k
 }
 
 void ocsp_cache_put(struct scep_ocsp_cache *c, const unsigned char *key, size_t klen,
-                    const struct ocsp_cache_state *state, const unsigned char *der, size_t len,
-                    int64_t this_update, int64_t next_update)
+                    const struct ocsp_cache_state *state, uint64_t token, int has_token,
+                    const unsigned char *der, size_t len, int64_t this_update, int64_t next_update)
 {
     struct ocsp_cache_entry *e;
     unsigned char *copy;
@@ -207,4 +238,6 @@ void ocsp_cache_put(struct scep_ocsp_cache *c, const unsigned char *key, size_t 
     e->len = len;
     e->this_update = this_update;
     e->next_update = next_update;
+    e->token = token;
+    e->has_token = has_token;
 }
