@@ -579,6 +579,7 @@ struct scep_ocsp_info {
     int64_t next_update;                /* Unix time; 0 unless status is successful */
     char why[128];                      /* why it was refused ("" when successful), for logs */
     int cached;                         /* 1: a response signed earlier was reused */
+    int delegated;                      /* 1: signed by the CA's delegated responder */
 };
 
 /* Most entries one OCSP response cache may have. */
@@ -608,9 +609,13 @@ void scep_ocsp_cache_free(struct scep_ocsp_cache *c);
  * in st (RFC 6960).  Each CertID's issuer is found by its name and key
  * hashes; its serial is good (issued by that CA, not revoked), revoked
  * (with time and CRLReason) or unknown (not issued by that CA).  The
- * response is signed by that CA's key, names it by key hash and
- * includes its certificate; thisUpdate is now and nextUpdate
- * next_update_seconds later; a nonce is echoed.  A request that does
+ * response is signed by that CA's delegated responder from signers
+ * (may be NULL; scep_ca_responders_load) while it is valid, else by the
+ * CA's own key; it names the signer by key hash and includes its
+ * certificate; thisUpdate is now and nextUpdate next_update_seconds
+ * later (never past the responder's notAfter); a nonce is echoed.  An
+ * archived CA with neither a valid responder nor its key left gets
+ * unauthorized.  A request that does
  * not parse, has trailing bytes, no CertID or more than
  * SCEP_MAX_OCSP_CERTIDS gets malformedRequest; a CertID of an issuer we
  * do not hold (or CertIDs of two of ours) unauthorized; an internal
@@ -618,12 +623,12 @@ void scep_ocsp_cache_free(struct scep_ocsp_cache *c);
  * free with free()) and *info (may be NULL) filled whenever there is a
  * response to send, or SCEP_ERR_* when not even that could be made.
  * cache (may be NULL) keeps and reuses signed answers (see above); it
- * must have been emptied since ca last changed.
+ * must have been emptied since ca or signers last changed.
  */
 int scep_admin_ocsp_answer(struct scep_store *st, const struct scep_ca *ca,
-                           struct scep_ocsp_cache *cache, const unsigned char *req, size_t len,
-                           long next_update_seconds, unsigned char **out, size_t *outlen,
-                           struct scep_ocsp_info *info);
+                           const struct scep_ocsp_signers *signers, struct scep_ocsp_cache *cache,
+                           const unsigned char *req, size_t len, long next_update_seconds,
+                           unsigned char **out, size_t *outlen, struct scep_ocsp_info *info);
 
 /* ---- audit trail (audit.c) ---- */
 

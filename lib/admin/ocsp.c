@@ -2,7 +2,8 @@
  * The OCSP responder's core (RFC 6960): an OCSPRequest in, a signed
  * OCSPResponse out, for every CA of the set (current and archived).
  * HTTP is the front end's (src/scepd); this file decides what the
- * response says and lib/ca/ocsp.c signs it with the issuing CA's key.
+ * response says, and the issuing CA's delegated responder signs it
+ * (lib/ca/responder.c) or, without one, the CA's own key (lib/ca/ocsp.c).
  *
  * The request is untrusted bytes: it is decoded only by OpenSSL, with
  * its length bounded by SCEP_MAX_OCSP_REQUEST and trailing bytes
@@ -36,13 +37,14 @@
  * issuer's name and public key).  A rollover usually keeps the name, so
  * the key hash is what tells an archived CA from the current one.
  * Returns the borrowed certificate, or NULL. */
-static X509 *ocsp_find_issuer(const struct scep_ca *ca, OCSP_CERTID *cid)
+static X509 *ocsp_find_issuer(const struct scep_ca *ca, struct scep_ocsp_cache *cache,
+                              OCSP_CERTID *cid)
 {
     ASN1_OBJECT *md_oid = NULL;
     const EVP_MD *md;
     OCSP_CERTID *mine;
     X509 *c;
-    int i, same;
+    int i, same, owned;
 
     if (OCSP_id_get0_info(NULL, &md_oid, NULL, NULL, cid) != 1 || md_oid == NULL)
         return NULL;
@@ -65,13 +67,13 @@ static X509 *ocsp_find_issuer(const struct scep_ca *ca, OCSP_CERTID *cid)
     }
     c = scep_ca_get0_cert(ca);
     for (i = 0; c != NULL; c = scep_ca_get0_archived(ca, i++)) {
-        /* With no subject, OCSP_cert_to_id hashes the issuer's own name
-         * and key and leaves the serial empty; OCSP_id_issuer_cmp then
-         * compares algorithm and both hashes only. */
-        if ((mine = OCSP_cert_to_id(md, NULL, c)) == NULL)
+        /* OCSP_id_issuer_cmp compares algorithm and both hashes only;
+         * the cache keeps each CA's (computed once per worker). */
+        if (ocsp_cache_issuer_id(cache, c, md, &mine, &owned) != 0)
             return NULL;
         same = OCSP_id_issuer_cmp(mine, cid) == 0;
-        OCSP_CERTID_free(mine);
+        if (owned)
+            OCSP_CERTID_free(mine);
         if (same)
             return c;
     }
@@ -153,6 +155,8 @@ struct ocsp_reuse {
     unsigned char key[OCSP_CACHE_MAX_KEY]; /* the CertID's DER */
     size_t klen;
     struct ocsp_cache_state state;
+    uint64_t token; /* scep_store_change_token before the read, when has_token */
+    int has_token;
     const unsigned char *hit; /* a cached response to send, borrowed */
     size_t hit_len;
 };
@@ -214,19 +218,19 @@ static void ocsp_refuse(struct scep_ocsp_info *info, int status, const char *why
  * SCEP_ERR_* for an internal failure.
  */
 static int ocsp_decide(struct scep_store *st, const struct scep_ca *ca,
-                       struct scep_ocsp_cache *cache, const unsigned char *der, size_t len,
-                       long next_update_seconds, OCSP_BASICRESP *bs, struct scep_ocsp_info *info,
-                       struct ocsp_reuse *r)
+                       const struct scep_ocsp_signers *signers, struct scep_ocsp_cache *cache,
+                       const unsigned char *der, size_t len, long next_update_seconds,
+                       OCSP_BASICRESP *bs, struct scep_ocsp_info *info, struct ocsp_reuse *r)
 {
     struct ocsp_cache_state states[SCEP_MAX_OCSP_CERTIDS];
     const unsigned char *p = der;
     OCSP_REQUEST *req = NULL;
     OCSP_CERTID *cid;
     ASN1_TIME *this_upd = NULL, *next_upd = NULL;
-    X509 *issuer = NULL, *c;
+    X509 *issuer = NULL, *c, *responder;
     char fp[65], serial[UTIL_SERIAL_HEX_SIZE];
     time_t now = time(NULL);
-    int64_t t0, t1;
+    int64_t t0, t1, until, responder_end = 0;
     int i, n, is_current, rc = 0;
 
     if (len == 0 || len > SCEP_MAX_OCSP_REQUEST) {
@@ -250,7 +254,7 @@ static int ocsp_decide(struct scep_store *st, const struct scep_ca *ca,
     /* One response has one signer, so every CertID must name the same
      * CA of ours; one we do not hold is unauthorized (RFC 6960 2.3). */
     for (i = 0; i < n; i++) {
-        c = ocsp_find_issuer(ca, OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, i)));
+        c = ocsp_find_issuer(ca, cache, OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, i)));
         if (c == NULL || (issuer != NULL && c != issuer)) {
             ocsp_refuse(info, OCSP_RESPONSE_STATUS_UNAUTHORIZED,
                         c == NULL ? "CertID names an issuer this responder does not serve"
@@ -259,9 +263,36 @@ static int ocsp_decide(struct scep_store *st, const struct scep_ca *ca,
         }
         issuer = c;
     }
-    if ((rc = scep_cert_fingerprint(issuer, fp)) != 0)
+    if ((rc = ocsp_cache_issuer_fp(cache, issuer, fp)) != 0)
         goto out;
-    is_current = X509_cmp(issuer, scep_ca_get0_cert(ca)) == 0;
+    is_current = issuer == scep_ca_get0_cert(ca);
+    /* The nonce extension makes every answer unique (RFC 6960 4.4.1). */
+    r->cacheable =
+        cache != NULL && n == 1 && OCSP_REQUEST_get_ext_by_NID(req, NID_id_pkix_OCSP_Nonce, -1) < 0;
+    if (r->cacheable) {
+        cid = OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, 0));
+        ocsp_reuse_key(r, cid);
+        /* Nothing committed since the cached answer was last confirmed:
+         * it still holds, without a read (taken before the read below,
+         * so a commit in between makes the next request read again). */
+        r->has_token = scep_store_change_token(st, &r->token) == 0;
+        if (r->cacheable && r->has_token &&
+            ocsp_cache_get_unchanged(cache, r->key, r->klen, r->token, (int64_t)now, &r->state,
+                                     &r->hit, &r->hit_len, &t0, &t1)) {
+            ASN1_INTEGER *sn = NULL;
+
+            if (OCSP_id_get0_info(NULL, NULL, NULL, &sn, cid) != 1 || sn == NULL ||
+                util_serial_hex(sn, info->serial, sizeof(info->serial)) != 0)
+                info->serial[0] = '\0';
+            info->cert_status = r->state.status;
+            info->count = 1;
+            info->status = OCSP_RESPONSE_STATUS_SUCCESSFUL;
+            info->this_update = t0;
+            info->next_update = t1;
+            info->cached = 1;
+            goto out;
+        }
+    }
     for (i = 0; i < n; i++) {
         rc = ocsp_lookup(st, OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, i)), fp, is_current,
                          &states[i], serial, sizeof(serial));
@@ -273,24 +304,29 @@ static int ocsp_decide(struct scep_store *st, const struct scep_ca *ca,
         }
     }
     info->count = (size_t)n;
-    /* The nonce extension makes every answer unique (RFC 6960 4.4.1). */
-    r->cacheable =
-        cache != NULL && n == 1 && OCSP_REQUEST_get_ext_by_NID(req, NID_id_pkix_OCSP_Nonce, -1) < 0;
-    if (r->cacheable) {
-        ocsp_reuse_key(r, OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, 0)));
+    if (r->cacheable)
         r->state = states[0];
-    }
-    if (r->cacheable && ocsp_cache_get(cache, r->key, r->klen, &r->state, (int64_t)now, &r->hit,
-                                       &r->hit_len, &t0, &t1)) {
+    if (r->cacheable && ocsp_cache_get(cache, r->key, r->klen, &r->state, r->token, r->has_token,
+                                       (int64_t)now, &r->hit, &r->hit_len, &t0, &t1)) {
         info->status = OCSP_RESPONSE_STATUS_SUCCESSFUL;
         info->this_update = t0;
         info->next_update = t1;
         info->cached = 1;
         goto out;
     }
+    /* The delegated responder signs while it is valid; an answer never
+     * outlives it, since a client checks the signer's validity too.
+     * Without one (ocsp_signer = ca, or none could be made) the CA
+     * itself signs (RFC 6960 4.2.2.2 allows both). */
+    responder = scep_ocsp_signers_get0_cert(signers, issuer, &responder_end);
+    if (responder != NULL && responder_end <= (int64_t)now)
+        responder = NULL;
+    until = (int64_t)now + next_update_seconds;
+    if (responder != NULL && responder_end < until)
+        until = responder_end;
     rc = SCEP_ERR_INTERNAL;
     this_upd = ASN1_GENERALIZEDTIME_set(NULL, now);
-    next_upd = ASN1_GENERALIZEDTIME_set(NULL, now + next_update_seconds);
+    next_upd = ASN1_GENERALIZEDTIME_set(NULL, (time_t)until);
     if (this_upd == NULL || next_upd == NULL)
         goto out;
     for (i = 0; i < n; i++) {
@@ -303,11 +339,24 @@ static int ocsp_decide(struct scep_store *st, const struct scep_ca *ca,
      * request has none. */
     if (OCSP_copy_nonce(bs, req) <= 0)
         goto out;
-    if ((rc = scep_ca_sign_ocsp(ca, issuer, bs)) != 0)
+    if (responder != NULL)
+        rc = scep_ocsp_signers_sign(signers, issuer, bs);
+    else
+        rc = scep_ca_sign_ocsp(ca, issuer, bs);
+    if (rc == SCEP_ERR_NOT_FOUND) {
+        /* An archived CA whose key was removed, with no valid responder
+         * left: nothing may speak for it any more (RFC 6960 2.3). */
+        ocsp_refuse(info, OCSP_RESPONSE_STATUS_UNAUTHORIZED,
+                    "no key left to sign for this archived CA");
+        rc = 0;
+        goto out;
+    }
+    if (rc != 0)
         goto out;
     info->status = OCSP_RESPONSE_STATUS_SUCCESSFUL;
+    info->delegated = responder != NULL;
     info->this_update = (int64_t)now;
-    info->next_update = (int64_t)now + next_update_seconds;
+    info->next_update = until;
     rc = 0;
 out:
     ASN1_TIME_free(this_upd);
@@ -317,9 +366,9 @@ out:
 }
 
 int scep_admin_ocsp_answer(struct scep_store *st, const struct scep_ca *ca,
-                           struct scep_ocsp_cache *cache, const unsigned char *req, size_t len,
-                           long next_update_seconds, unsigned char **out, size_t *outlen,
-                           struct scep_ocsp_info *info)
+                           const struct scep_ocsp_signers *signers, struct scep_ocsp_cache *cache,
+                           const unsigned char *req, size_t len, long next_update_seconds,
+                           unsigned char **out, size_t *outlen, struct scep_ocsp_info *info)
 {
     OCSP_BASICRESP *bs = NULL;
     struct scep_ocsp_info tmp;
@@ -335,7 +384,7 @@ int scep_admin_ocsp_answer(struct scep_store *st, const struct scep_ca *ca,
     rc = SCEP_ERR_NOMEM;
     if ((bs = OCSP_BASICRESP_new()) == NULL)
         goto out;
-    rc = ocsp_decide(st, ca, cache, req, len, next_update_seconds, bs, &tmp, &reuse);
+    rc = ocsp_decide(st, ca, signers, cache, req, len, next_update_seconds, bs, &tmp, &reuse);
     if (rc != 0) {
         /* The client still gets an answer it can read (RFC 6960 2.3). */
         ocsp_refuse(&tmp, OCSP_RESPONSE_STATUS_INTERNALERROR, scep_strerror(rc));
@@ -355,8 +404,8 @@ int scep_admin_ocsp_answer(struct scep_store *st, const struct scep_ca *ca,
         if (rc != 0)
             goto out;
         if (reuse.cacheable && tmp.status == OCSP_RESPONSE_STATUS_SUCCESSFUL)
-            ocsp_cache_put(cache, reuse.key, reuse.klen, &reuse.state, *out, *outlen,
-                           tmp.this_update, tmp.next_update);
+            ocsp_cache_put(cache, reuse.key, reuse.klen, &reuse.state, reuse.token, reuse.has_token,
+                           *out, *outlen, tmp.this_update, tmp.next_update);
     }
     if (info != NULL)
         *info = tmp;

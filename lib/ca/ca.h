@@ -15,6 +15,8 @@
  *   next/ra.*, next/activate-at  its switch-over time (decimal Unix time)
  *   archive/<hex serial>.crt     former CA certificates, still trusted for
  *                                renewals and GetCert
+ *   ocsp/<CA hex serial>.crt,    each CA's delegated OCSP responder (made
+ *   ocsp/<CA hex serial>.key     by scep_ca_responders_ensure, responder.c)
  *
  * A loaded struct scep_ca is immutable and reference counted, so worker
  * threads share one and a rollover swaps in a new one.  Its key handles
@@ -232,6 +234,59 @@ int scep_ca_make_crl(const struct scep_ca *ca, X509 *issuer,
  * when an archived key is gone, or SCEP_ERR_*.
  */
 int scep_ca_sign_ocsp(const struct scep_ca *ca, X509 *issuer, OCSP_BASICRESP *bs);
+
+/*
+ * Delegated OCSP responders (responder.c, RFC 6960 4.2.2.2): for each CA
+ * of the set (current, next, archived) a P-256 key and a short-lived
+ * certificate issued by that CA with extendedKeyUsage id-kp-OCSPSigning
+ * and id-pkix-ocsp-nocheck, in dir/ocsp/<CA serial hex>.crt and .key
+ * (0600, both written atomically), so that the CA key signs one
+ * certificate every few days instead of OCSP answers.
+ *
+ * scep_ca_responders_ensure makes the pair of every CA that has none, a
+ * broken one (the key does not match, not issued by that CA) or one
+ * with less than a third of its life left, valid for days (1 to
+ * SCEP_CA_RESPONDER_MAX_DAYS, not past the CA's own notAfter) from now;
+ * an expired CA gets none.  An archived CA whose key was removed cannot
+ * issue a new one: it keeps the pair it has until that expires, and is
+ * skipped without an error.  *made (may be NULL) counts the pairs made.
+ * Returns 0, or the first SCEP_ERR_* after trying every CA.
+ */
+#define SCEP_CA_RESPONDER_MAX_DAYS 365
+int scep_ca_responders_ensure(const struct scep_ca *ca, int days, time_t now, int *made);
+
+struct scep_ocsp_signers; /* opaque, immutable, refcounted */
+
+/*
+ * Loads the responder pairs of ca's CAs that are sound and valid at now
+ * (others are left out: their CA signs for itself).  The keys go into a
+ * keyring of the set's own by "file:" reference.  *out: release with
+ * scep_ocsp_signers_free().  Returns 0 (also when none is there) or
+ * SCEP_ERR_*.
+ */
+int scep_ca_responders_load(const struct scep_ca *ca, time_t now, struct scep_ocsp_signers **out);
+
+/* Takes a reference; returns s.  Accepts NULL. */
+struct scep_ocsp_signers *scep_ocsp_signers_up_ref(struct scep_ocsp_signers *s);
+
+/* Drops a reference; frees on the last.  Accepts NULL. */
+void scep_ocsp_signers_free(struct scep_ocsp_signers *s);
+
+/*
+ * The responder certificate for CA certificate issuer in s, borrowed
+ * (valid while s is held), with its notAfter in *not_after (may be
+ * NULL); NULL when s (may be NULL) has none for issuer.
+ */
+X509 *scep_ocsp_signers_get0_cert(const struct scep_ocsp_signers *s, X509 *issuer,
+                                  int64_t *not_after);
+
+/*
+ * Signs bs (RFC 6960 4.2.1) with issuer's delegated responder from s:
+ * responder id by key hash, the responder certificate in certs (a
+ * client needs it to verify; RFC 6960 4.2.2.2).  Returns 0,
+ * SCEP_ERR_NOT_FOUND when s has no responder for issuer, or SCEP_ERR_*.
+ */
+int scep_ocsp_signers_sign(const struct scep_ocsp_signers *s, X509 *issuer, OCSP_BASICRESP *bs);
 
 /*
  * Checks that cert is an end-entity certificate issued by this CA

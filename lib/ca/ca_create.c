@@ -49,53 +49,6 @@ static void plan_clear(struct ca_plan *p)
 }
 
 /*
- * Derives the RA name from the CA name: the last CN gets " RA" appended,
- * or a CN "scepd RA" is added when there is none.  *out: X509_NAME_free().
- */
-static int derive_ra_name(const X509_NAME *ca_name, X509_NAME **out)
-{
-    X509_NAME *n = NULL;
-    X509_NAME_ENTRY *e;
-    unsigned char *utf8 = NULL;
-    char buf[SCEP_MAX_SUBJECT + 4];
-    int loc = -1, last = -1, len, rc = SCEP_ERR_CONFIG;
-
-    n = X509_NAME_dup(ca_name);
-    if (n == NULL) {
-        rc = SCEP_ERR_NOMEM;
-        goto out;
-    }
-    while ((loc = X509_NAME_get_index_by_NID(n, NID_commonName, loc)) >= 0)
-        last = loc;
-    if (last < 0) {
-        if (!X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8,
-                                        (const unsigned char *)"scepd RA", -1, -1, 0))
-            goto out;
-    } else {
-        e = X509_NAME_get_entry(n, last);
-        /* ASN1_STRING_to_UTF8() converts whatever string type the entry has. */
-        len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e));
-        if (len < 0 || (size_t)len + 4 > sizeof(buf))
-            goto out;
-        memcpy(buf, utf8, (size_t)len);
-        memcpy(buf + len, " RA", 4);
-        /* Replace rather than X509_NAME_ENTRY_set_data(): editing an entry in
-         * place leaves the name's cached DER encoding stale. */
-        X509_NAME_ENTRY_free(X509_NAME_delete_entry(n, last));
-        if (!X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8,
-                                        (const unsigned char *)buf, len + 3, last, 0))
-            goto out;
-    }
-    *out = n;
-    n = NULL;
-    rc = 0;
-out:
-    OPENSSL_free(utf8);
-    X509_NAME_free(n);
-    return rc;
-}
-
-/*
  * Turns opts into a plan.  force_ra makes an RA even for an RSA CA
  * without with_ra (the next CA of a CA that has one).
  */
@@ -127,7 +80,7 @@ static int plan_make(const struct scep_ca_init_opts *o, int force_ra, struct ca_
         if (o->ra_subject != NULL)
             rc = scep_ca_parse_name(o->ra_subject, &p->ra_name);
         else
-            rc = derive_ra_name(p->name, &p->ra_name);
+            rc = ca_name_with_suffix(p->name, " RA", "scepd RA", &p->ra_name);
         if (rc != 0)
             goto out;
     }

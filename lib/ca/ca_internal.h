@@ -104,6 +104,15 @@ int ca_load_archived_key(const struct scep_ca *ca, X509 *cert, EVP_PKEY **out);
  */
 int ca_key_ref(char *buf, size_t n, const char *dir, const char *name);
 
+/*
+ * The name of a certificate the CA makes for itself (name.c): ca_name
+ * with suffix appended to its last CN, or with a CN default_cn when it
+ * has none.  Returns 0, SCEP_ERR_CONFIG (too long) or SCEP_ERR_NOMEM.
+ * *out: free with X509_NAME_free().
+ */
+int ca_name_with_suffix(const X509_NAME *ca_name, const char *suffix, const char *default_cn,
+                        X509_NAME **out);
+
 /* Digest for certificates signed by the key in cert: SHA-384 for a P-384
  * key, SHA-256 otherwise. */
 const EVP_MD *ca_md_for(X509 *cert);

@@ -160,3 +160,55 @@ out:
     X509_NAME_free(name);
     return rc;
 }
+
+/*
+ * Derives the name of a certificate the CA makes for itself from the
+ * CA's name: the last CN gets suffix appended (" RA", " OCSP
+ * responder"), or a CN default_cn is added when there is none.  Returns
+ * 0, SCEP_ERR_CONFIG when the CN would grow past SCEP_MAX_SUBJECT, or
+ * SCEP_ERR_NOMEM.  *out: free with X509_NAME_free().
+ */
+int ca_name_with_suffix(const X509_NAME *ca_name, const char *suffix, const char *default_cn,
+                        X509_NAME **out)
+{
+    X509_NAME *n = NULL;
+    X509_NAME_ENTRY *e;
+    unsigned char *utf8 = NULL;
+    char buf[SCEP_MAX_SUBJECT + 1];
+    size_t slen = strlen(suffix);
+    int loc = -1, last = -1, len, rc = SCEP_ERR_CONFIG;
+
+    n = X509_NAME_dup(ca_name);
+    if (n == NULL) {
+        rc = SCEP_ERR_NOMEM;
+        goto out;
+    }
+    while ((loc = X509_NAME_get_index_by_NID(n, NID_commonName, loc)) >= 0)
+        last = loc;
+    if (last < 0) {
+        if (!X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8,
+                                        (const unsigned char *)default_cn, -1, -1, 0))
+            goto out;
+    } else {
+        e = X509_NAME_get_entry(n, last);
+        /* ASN1_STRING_to_UTF8() converts whatever string type the entry has. */
+        len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e));
+        if (len < 0 || (size_t)len + slen >= sizeof(buf))
+            goto out;
+        memcpy(buf, utf8, (size_t)len);
+        memcpy(buf + len, suffix, slen + 1);
+        /* Replace rather than X509_NAME_ENTRY_set_data(): editing an entry in
+         * place leaves the name's cached DER encoding stale. */
+        X509_NAME_ENTRY_free(X509_NAME_delete_entry(n, last));
+        if (!X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8,
+                                        (const unsigned char *)buf, len + (int)slen, last, 0))
+            goto out;
+    }
+    *out = n;
+    n = NULL;
+    rc = 0;
+out:
+    OPENSSL_free(utf8);
+    X509_NAME_free(n);
+    return rc;
+}

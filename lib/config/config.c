@@ -152,6 +152,11 @@ static const struct conf_key conf_keys[] = {
      NULL, 0, "hours until a CRL's nextUpdate"},
     {"ocsp_validity_minutes", "ca", CT_INT, OFF(ocsp_validity_minutes), 1, 7 * 24 * 60, 60, NULL,
      NULL, 0, "minutes until an OCSP answer's nextUpdate"},
+    {"ocsp_signer", "ca", CT_CHOICE, OFF(ocsp_signer), 0, 0, 0, "delegated", "delegated|ca",
+     CF_REQUIRED,
+     "who signs OCSP answers: delegated (a responder certificate per CA) or ca (the CA key)"},
+    {"ocsp_responder_days", "ca", CT_INT, OFF(ocsp_responder_days), 1, SCEP_CA_RESPONDER_MAX_DAYS,
+     7, NULL, NULL, 0, "validity of a delegated OCSP responder certificate, in days"},
 
     /* [enroll] */
     {"challenge", "enroll", CT_STRING, OFFP(challenge), 0, 0, 0, NULL, NULL, CF_SECRET | CF_PROFILE,

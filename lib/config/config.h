@@ -106,6 +106,8 @@ struct scep_config {
     int ca_with_ra;            /* default 0 (forced for EC) */
     int crl_validity_hours;    /* nextUpdate of CRLs, default 168 */
     int ocsp_validity_minutes; /* nextUpdate of OCSP answers, default 60 */
+    char *ocsp_signer;         /* "delegated" (default: a responder per CA) or "ca" */
+    int ocsp_responder_days;   /* life of a delegated responder certificate, default 7 */
 
     /* [enroll]: the default profile, served at path_prefix itself.
      * Every [profile NAME] section holds the same keys for its own URL. */

@@ -89,6 +89,7 @@ void scep_service_free(struct scep_service *svc)
     svc_crl_cache_clear(svc);
     svc_http_crl_cache_clear(svc);
     scep_ocsp_cache_free(svc->ocsp_cache);
+    scep_ocsp_signers_free(svc->ocsp_signers);
     free(svc);
 }
 
@@ -111,6 +112,20 @@ void scep_service_set_ca(struct scep_service *svc, struct scep_ca *ca)
     svc->ca = ca;
     svc_crl_cache_clear(svc);
     svc_http_crl_cache_clear(svc);
+    scep_ocsp_cache_clear(svc->ocsp_cache);
+}
+
+/*
+ * Swaps in the OCSP signers.  Cached answers carry the old responder's
+ * certificate, which may be about to expire, so they go.
+ */
+void scep_service_set_ocsp_signers(struct scep_service *svc, struct scep_ocsp_signers *signers)
+{
+    if (svc == NULL || signers == svc->ocsp_signers)
+        return;
+    scep_ocsp_signers_up_ref(signers);
+    scep_ocsp_signers_free(svc->ocsp_signers);
+    svc->ocsp_signers = signers;
     scep_ocsp_cache_clear(svc->ocsp_cache);
 }
 

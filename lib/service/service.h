@@ -97,6 +97,11 @@ void scep_service_free(struct scep_service *svc);
 /* Swaps in a new CA (rollover); takes a reference, drops the old one. */
 void scep_service_set_ca(struct scep_service *svc, struct scep_ca *ca);
 
+/* Swaps in the delegated OCSP responders that sign /ocsp answers
+ * (scep_ca_responders_load; NULL: each CA signs for itself); takes a
+ * reference, drops the old one.  On the thread that owns svc. */
+void scep_service_set_ocsp_signers(struct scep_service *svc, struct scep_ocsp_signers *signers);
+
 /* The CA the service uses now (scep_service_set_ca swaps it, on the
  * thread that owns the service).  Borrowed: valid until the next swap. */
 struct scep_ca *scep_service_get0_ca(const struct scep_service *svc);

@@ -115,6 +115,8 @@ struct scep_service {
     struct svc_http_crl_slot http_crls[SVC_CRL_CACHE_SLOTS];
     /* Signed OCSP answers for reuse (lib/admin/ocsp_cache.c); owned. */
     struct scep_ocsp_cache *ocsp_cache;
+    /* The CAs' delegated OCSP responders (a reference); NULL: the CAs sign. */
+    struct scep_ocsp_signers *ocsp_signers;
 
     /* replay.c: the signed FAILUREs of recently refused messages. */
     struct svc_replay *replay;

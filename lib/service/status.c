@@ -130,8 +130,8 @@ int scep_service_ocsp(struct scep_service *svc, const unsigned char *req, size_t
     int rc;
 
     scep_reply_clear(r);
-    rc = scep_admin_ocsp_answer(svc->st, svc->ca, svc->ocsp_cache, req, len, svc->ocsp_next_update,
-                                &der, &dlen, &info);
+    rc = scep_admin_ocsp_answer(svc->st, svc->ca, svc->ocsp_signers, svc->ocsp_cache, req, len,
+                                svc->ocsp_next_update, &der, &dlen, &info);
     if (rc != 0) {
         r->http_status = 500;
         r->content_type = "text/plain";

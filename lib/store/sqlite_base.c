@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -290,6 +291,53 @@ static int sq_schema_version(void *vbe)
     return ((struct sq_be *)vbe)->version;
 }
 
+/* Seconds a database and its WAL must have been left alone before
+ * sq_change_token vouches for them: more than the coarse clock's tick
+ * that file times come from, by far. */
+#define SQ_QUIET_SECONDS 2
+
+/* Folds what stat says of a file that a commit changes into h (FNV-1a). */
+static uint64_t sq_fold_stat(uint64_t h, const struct stat *st)
+{
+    const uint64_t v[] = {(uint64_t)st->st_dev,          (uint64_t)st->st_ino,
+                          (uint64_t)st->st_size,         (uint64_t)st->st_mtim.tv_sec,
+                          (uint64_t)st->st_mtim.tv_nsec, (uint64_t)st->st_ctim.tv_sec,
+                          (uint64_t)st->st_ctim.tv_nsec};
+    size_t i, j;
+
+    for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        for (j = 0; j < 8; j++) {
+            h ^= (v[i] >> (8 * j)) & 0xffu;
+            h *= 1099511628211ULL;
+        }
+    return h;
+}
+
+/*
+ * See scep_store_change_token.  In WAL mode every commit, of any
+ * connection, writes the -wal file (also after a checkpoint restarts
+ * it), so its size or times move; the database file is folded in too,
+ * for a file replaced or restored under us.
+ */
+static int sq_change_token(void *vbe, uint64_t *out)
+{
+    struct sq_be *be = vbe;
+    const char *db = sqlite3_db_filename(be->db, "main");
+    const char *wal;
+    struct stat a, b;
+    time_t now = time(NULL);
+
+    if (db == NULL || db[0] == '\0' || (wal = sqlite3_filename_wal(db)) == NULL)
+        return SCEP_ERR_UNSUPPORTED;
+    if (stat(db, &a) != 0 || stat(wal, &b) != 0)
+        return SCEP_ERR_UNAVAILABLE;
+    if (now - a.st_mtim.tv_sec < SQ_QUIET_SECONDS || now - b.st_mtim.tv_sec < SQ_QUIET_SECONDS ||
+        now - a.st_ctim.tv_sec < SQ_QUIET_SECONDS || now - b.st_ctim.tv_sec < SQ_QUIET_SECONDS)
+        return SCEP_ERR_UNAVAILABLE;
+    *out = sq_fold_stat(sq_fold_stat(1469598103934665603ULL, &a), &b);
+    return 0;
+}
+
 static int sq_ping(void *vbe)
 {
     struct sq_be *be = vbe;
@@ -359,6 +407,7 @@ static const struct scep_store_ops sqlite_ops = {
     .revoke_token = sq_revoke_token,
     .touch_token = sq_touch_token,
     .ping = sq_ping,
+    .change_token = sq_change_token,
     .last_error = sq_last_error,
     .count_certs_by_group = sq_count_certs_by_group,
     .cert_histogram = sq_cert_histogram,

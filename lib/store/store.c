@@ -538,6 +538,15 @@ int scep_store_ping(struct scep_store *st)
     return st->ops->ping(st->be);
 }
 
+int scep_store_change_token(struct scep_store *st, uint64_t *out)
+{
+    if (st == NULL || out == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    if (st->ops->change_token == NULL)
+        return SCEP_ERR_UNSUPPORTED;
+    return st->ops->change_token(st->be, out);
+}
+
 /* The text of the last backend failure on this connection ("" if none);
  * borrowed, valid until the next call on st. */
 const char *scep_store_last_error(struct scep_store *st)

@@ -298,6 +298,21 @@ const char *scep_store_uri_redacted(const char *uri, char *buf, size_t len);
  */
 int scep_store_ping(struct scep_store *st);
 
+/*
+ * A token that stays the same while nothing can have been committed to
+ * the store by any connection of any process, so that a caller that
+ * read something under token T may use it again as long as it gets T
+ * again, without a query (the OCSP answer cache).  Take the token
+ * before the read it vouches for.  SQLite: the identity, size and times
+ * of the database and its WAL file, one stat() each, given only once
+ * they have been quiet for a few seconds (file times come from a coarse
+ * clock, so a commit within the same tick as an earlier one could leave
+ * them alone).  Returns 0 with *out, or SCEP_ERR_UNAVAILABLE (not now:
+ * a recent commit, or no WAL file) or SCEP_ERR_UNSUPPORTED (PostgreSQL:
+ * commits of other nodes leave no trace here); then read.
+ */
+int scep_store_change_token(struct scep_store *st, uint64_t *out);
+
 /* The text of the last database failure on st ("" if none), for logs;
  * borrowed, valid until the next call on st. */
 const char *scep_store_last_error(struct scep_store *st);

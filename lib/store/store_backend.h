@@ -82,6 +82,8 @@ struct scep_store_ops {
     int (*revoke_token)(void *be, const char *name, int64_t at, const struct scep_audit_event *ev);
     int (*touch_token)(void *be, int64_t id, int64_t at);
     int (*ping)(void *be);
+    /* NULL: the backend cannot tell (scep_store_change_token). */
+    int (*change_token)(void *be, uint64_t *out);
     const char *(*last_error)(void *be);
     /* Statistics (sqlite_stats.c, pg_stats.c); counts has n zeroed
      * entries, filled by the backend. */

@@ -33,6 +33,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -52,8 +53,10 @@
 #define HTTP_LOG_MAX_PATH 256
 
 struct scepd_http {
+    struct event_base *base;
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
+    int unbinding; /* the listener is disabled; bound goes after the next poll */
     const struct scepd_router *routes;
     struct scepd_app *app;
     struct scepd_conns *conns;
@@ -616,6 +619,7 @@ int scepd_http_new(struct event_base *base, const struct scep_config *cfg,
         scepd_log(SCEPD_ERROR, "cannot create an HTTP server", NULL);
         goto out;
     }
+    h->base = base;
     h->routes = scepd_listener_get0_routes(l);
     h->app = app;
     h->conns = conns;
@@ -662,13 +666,40 @@ out:
     return rc;
 }
 
-/* Stops accepting on this worker's dup of the socket. */
-void scepd_http_unbind(struct scepd_http *h)
+/* Closes this worker's dup of the listening socket now. */
+static void http_unbind_now(struct scepd_http *h)
 {
-    if (h != NULL && h->bound != NULL) {
+    if (h->bound != NULL) {
         evhttp_del_accept_socket(h->http, h->bound);
         h->bound = NULL;
     }
+}
+
+static void http_unbind_later(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    http_unbind_now(arg);
+}
+
+/*
+ * Stops accepting on this worker's dup of the socket.  The worker's
+ * epoll changelist (worker.c) hands the removal to the kernel at the
+ * next poll; closing the descriptor first would make that removal fail
+ * and leave the registration of the socket, which the other workers'
+ * dups keep open, waking this loop.  So the listener is disabled now
+ * and closed from a callback that runs after that poll.
+ */
+void scepd_http_unbind(struct scepd_http *h)
+{
+    struct timeval zero = {0, 0};
+
+    if (h == NULL || h->bound == NULL || h->unbinding)
+        return;
+    h->unbinding = 1;
+    if (evconnlistener_disable(evhttp_bound_socket_get_listener(h->bound)) != 0 ||
+        event_base_once(h->base, -1, EV_TIMEOUT, http_unbind_later, h, &zero) != 0)
+        http_unbind_now(h);
 }
 
 /* Frees h; evhttp_free closes the open connections (conn.c's close
@@ -677,7 +708,9 @@ void scepd_http_free(struct scepd_http *h)
 {
     if (h == NULL)
         return;
-    scepd_http_unbind(h);
+    /* A deferred close that did not run is dropped with the base, which
+     * goes after h (worker.c). */
+    http_unbind_now(h);
     if (h->http != NULL)
         evhttp_free(h->http);
     free(h);

@@ -78,6 +78,7 @@ struct server_main {
     struct scepd_housekeep *housekeep;
     struct scepd_notify *notify;
     struct scep_ca *ca;
+    struct scep_ocsp_signers *signers; /* NULL with ocsp_signer = ca */
     struct scepd_router *routes;
     struct scepd_router *admin_routes; /* the admin API's table; NULL without admin_listen */
     struct scepd_listener *listeners[SERVER_MAX_LISTENERS];
@@ -97,6 +98,47 @@ static void server_worker_exited(void *arg)
 
     if (atomic_fetch_sub(&m->running, 1) == 1)
         event_active(m->done, EV_READ, 0);
+}
+
+/* ---- delegated OCSP responders ------------------------------------ */
+
+/*
+ * Makes or renews the responder certificate of each CA of m->ca that
+ * needs one (lib/ca/responder.c: missing, broken, or a third of its life
+ * left) and, when one was made or the CA changed (ca_changed), loads the
+ * set anew into *fresh (NULL: nothing changed).  Runs at start and at
+ * every CA poll, so a responder is renewed days before it expires.  A
+ * failure is logged; the responders loaded before stay in use, and a CA
+ * without a valid one signs its answers itself.  With ocsp_signer = ca
+ * there is nothing to do.
+ */
+static void server_responders(struct server_main *m, int ca_changed,
+                              struct scep_ocsp_signers **fresh)
+{
+    const struct scep_config *cfg = m->srv.cfg;
+    char count[16], days[16];
+    int made = 0, rc;
+
+    *fresh = NULL;
+    if (strcmp(cfg->ocsp_signer, "delegated") != 0)
+        return;
+    rc = scep_ca_responders_ensure(m->ca, cfg->ocsp_responder_days, time(NULL), &made);
+    if (rc != 0)
+        scepd_log(SCEPD_WARN, "cannot make an OCSP responder certificate", "error",
+                  scep_strerror(rc), NULL);
+    if (made > 0) {
+        snprintf(count, sizeof(count), "%d", made);
+        snprintf(days, sizeof(days), "%d", cfg->ocsp_responder_days);
+        scepd_log(SCEPD_INFO, "ocsp-responder-made", "count", count, "days", days, NULL);
+    }
+    if (made == 0 && !ca_changed && m->signers != NULL)
+        return;
+    rc = scep_ca_responders_load(m->ca, time(NULL), fresh);
+    if (rc != 0) {
+        scepd_log(SCEPD_WARN, "cannot load the OCSP responder certificates", "error",
+                  scep_strerror(rc), NULL);
+        *fresh = NULL;
+    }
 }
 
 /* ---- CA rollover -------------------------------------------------- */
@@ -132,13 +174,24 @@ static void server_rollover(evutil_socket_t fd, short what, void *arg)
 {
     struct server_main *m = arg;
     time_t at = scep_ca_next_activate_at(m->ca);
+    struct scep_ocsp_signers *signers = NULL;
     struct scep_ca *ca = NULL;
     int i, err;
 
     (void)fd;
     (void)what;
-    if (!((at != 0 && time(NULL) >= at) || server_next_ca_appeared(m)))
+    if (!((at != 0 && time(NULL) >= at) || server_next_ca_appeared(m))) {
+        /* The poll renews the responders too. */
+        server_responders(m, 0, &signers);
+        if (signers != NULL) {
+            for (i = 0; i < m->srv.nworkers; i++)
+                if (scepd_worker_swap(m->workers[i], NULL, signers) != 0)
+                    scepd_log(SCEPD_ERROR, "cannot hand the OCSP responders to a worker", NULL);
+            scep_ocsp_signers_free(m->signers);
+            m->signers = signers;
+        }
         goto out;
+    }
     err = scep_ca_load(m->srv.cfg->state_dir, &ca);
     if (err != 0) {
         scepd_log(SCEPD_ERROR, "CA reload failed; keeping the current CA", "error",
@@ -152,13 +205,20 @@ static void server_rollover(evutil_socket_t fd, short what, void *arg)
         scepd_log(SCEPD_INFO, at != 0 && time(NULL) >= at ? "ca-rollover" : "ca-next-loaded",
                   "ca_fingerprint", fp, NULL);
     }
+    scep_ca_free(m->ca);
+    m->ca = ca;
+    /* The new CA (and a new next one) gets its responder before any
+     * worker answers for it. */
+    server_responders(m, 1, &signers);
+    if (signers != NULL) {
+        scep_ocsp_signers_free(m->signers);
+        m->signers = signers;
+    }
     /* Each worker swaps on its own thread; one that cannot be asked
      * (out of memory) keeps the old CA until the next start. */
     for (i = 0; i < m->srv.nworkers; i++)
-        if (scepd_worker_swap_ca(m->workers[i], ca) != 0)
+        if (scepd_worker_swap(m->workers[i], ca, m->signers) != 0)
             scepd_log(SCEPD_ERROR, "cannot hand the new CA to a worker", NULL);
-    scep_ca_free(m->ca);
-    m->ca = ca;
 out:
     server_arm_rollover(m);
 }
@@ -713,9 +773,11 @@ int scepd_serve(const struct scep_config *cfg, struct scep_ca *ca, const char *c
     m.done = event_new(m.base, -1, 0, server_done, &m);
     if (m.done == NULL)
         goto out;
+    /* Before the workers, which start with them. */
+    server_responders(&m, 1, &m.signers);
     for (i = 0; i < m.srv.nworkers; i++) {
-        if (scepd_worker_new(i, &m.srv, m.ca, m.active, m.nlisteners, server_worker_exited, &m,
-                             &m.workers[i]) != 0)
+        if (scepd_worker_new(i, &m.srv, m.ca, m.signers, m.active, m.nlisteners,
+                             server_worker_exited, &m, &m.workers[i]) != 0)
             goto out;
         m.srv.metrics_ptrs[i] = scepd_worker_metrics(m.workers[i]);
     }
@@ -813,6 +875,7 @@ out:
     /* After the workers, which borrow it. */
     scepd_limits_free(m.srv.limits);
     scepd_gauges_free(m.srv.gauges);
+    scep_ocsp_signers_free(m.signers);
     scep_ca_free(m.ca);
     return rc;
 }

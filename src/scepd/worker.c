@@ -137,12 +137,33 @@ static void *worker_main(void *arg)
 }
 
 /*
+ * A worker's event base.  With epoll, the changelist folds the changes
+ * made to a descriptor between two polls into one epoll_ctl call (a
+ * keep-alive connection switches between reading and writing at every
+ * request), which halves those system calls.  Its one caveat, a
+ * descriptor closed and dup()ed between two polls, does not happen
+ * here: conn.c closes through libevent.  Returns NULL on failure.
+ */
+static struct event_base *worker_base_new(void)
+{
+    struct event_config *cfg = event_config_new();
+    struct event_base *base;
+
+    if (cfg == NULL)
+        return NULL;
+    (void)event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    return base;
+}
+
+/*
  * Makes worker id (see worker.h).  Returns 0 and *out
  * (scepd_worker_free()), or -1 after logging why.
  */
 int scepd_worker_new(int id, const struct scepd_server *srv, struct scep_ca *ca,
-                     struct scepd_listener *const *listeners, int n, scepd_worker_exit_fn *on_exit,
-                     void *arg, struct scepd_worker **out)
+                     struct scep_ocsp_signers *signers, struct scepd_listener *const *listeners,
+                     int n, scepd_worker_exit_fn *on_exit, void *arg, struct scepd_worker **out)
 {
     const struct scep_config *cfg = srv->cfg;
     struct scep_service_config scfg;
@@ -164,7 +185,7 @@ int scepd_worker_new(int id, const struct scepd_server *srv, struct scep_ca *ca,
     w->srv = srv;
     w->on_exit = on_exit;
     w->on_exit_arg = arg;
-    w->base = event_base_new();
+    w->base = worker_base_new();
     w->stop_ev = w->base != NULL ? event_new(w->base, -1, 0, worker_stop_cb, w) : NULL;
     w->now_ev = w->base != NULL ? event_new(w->base, -1, 0, worker_stop_now_cb, w) : NULL;
     if (w->stop_ev == NULL || w->now_ev == NULL) {
@@ -196,6 +217,7 @@ int scepd_worker_new(int id, const struct scepd_server *srv, struct scep_ca *ca,
         scepd_log(SCEPD_ERROR, "cannot create the SCEP service", "error", scep_strerror(err), NULL);
         goto out;
     }
+    scep_service_set_ocsp_signers(w->svc, signers);
     w->fetcher = scepd_fetcher_new(w->base);
     if (w->fetcher == NULL) {
         scepd_log(SCEPD_ERROR, "cannot create the worker's HTTP client", NULL);
@@ -249,23 +271,27 @@ void scepd_worker_stop_now(struct scepd_worker *w)
 
 struct worker_swap {
     struct scepd_worker *w;
-    struct scep_ca *ca; /* one reference, dropped after the swap */
+    struct scep_ca *ca;                /* one reference (NULL: keep), dropped after the swap */
+    struct scep_ocsp_signers *signers; /* one reference (may be NULL), likewise */
 };
 
-/* Runs on the worker's thread: swaps its service's CA. */
+/* Runs on the worker's thread: swaps its service's CA and signers. */
 static void worker_swap_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct worker_swap *s = arg;
 
     (void)fd;
     (void)what;
-    scep_service_set_ca(s->w->svc, s->ca);
+    if (s->ca != NULL)
+        scep_service_set_ca(s->w->svc, s->ca);
+    scep_service_set_ocsp_signers(s->w->svc, s->signers);
     scep_ca_free(s->ca);
+    scep_ocsp_signers_free(s->signers);
     free(s);
 }
 
-/* From any thread: swap the CA on the worker's thread.  Returns 0 or -1. */
-int scepd_worker_swap_ca(struct scepd_worker *w, struct scep_ca *ca)
+/* From any thread: the swap on the worker's thread.  Returns 0 or -1. */
+int scepd_worker_swap(struct scepd_worker *w, struct scep_ca *ca, struct scep_ocsp_signers *signers)
 {
     struct worker_swap *s = malloc(sizeof(*s));
     struct timeval zero = {0, 0};
@@ -274,10 +300,12 @@ int scepd_worker_swap_ca(struct scepd_worker *w, struct scep_ca *ca)
         return -1;
     s->w = w;
     s->ca = scep_ca_up_ref(ca);
+    s->signers = scep_ocsp_signers_up_ref(signers);
     /* event_base_once on another thread's base: safe because
      * evthread_use_pthreads() made every base lockable and notifiable. */
     if (event_base_once(w->base, -1, EV_TIMEOUT, worker_swap_cb, s, &zero) != 0) {
         scep_ca_free(s->ca);
+        scep_ocsp_signers_free(s->signers);
         free(s);
         return -1;
     }

@@ -10,6 +10,7 @@
 #define SCEPD_WORKER_H
 
 struct scep_ca;
+struct scep_ocsp_signers;
 struct scepd_listener;
 struct scepd_metrics;
 struct scepd_server;
@@ -25,8 +26,8 @@ typedef void scepd_worker_exit_fn(void *arg);
  * Returns 0, or -1 after logging why; *out: scepd_worker_free().
  */
 int scepd_worker_new(int id, const struct scepd_server *srv, struct scep_ca *ca,
-                     struct scepd_listener *const *listeners, int n, scepd_worker_exit_fn *on_exit,
-                     void *arg, struct scepd_worker **out);
+                     struct scep_ocsp_signers *signers, struct scepd_listener *const *listeners,
+                     int n, scepd_worker_exit_fn *on_exit, void *arg, struct scepd_worker **out);
 
 /* Starts the worker's thread (with the caller's signal mask).  Returns 0
  * or -1. */
@@ -39,9 +40,13 @@ void scepd_worker_stop(struct scepd_worker *w);
 /* From any thread: leave now, closing what is open. */
 void scepd_worker_stop_now(struct scepd_worker *w);
 
-/* From any thread: swap the service's CA to ca (a reference is taken)
- * on the worker's thread.  Returns 0 or -1. */
-int scepd_worker_swap_ca(struct scepd_worker *w, struct scep_ca *ca);
+/* From any thread: swap, on the worker's thread, the service's CA to ca
+ * (NULL: keep it) and its OCSP signers to signers (NULL: each CA signs;
+ * scep_service_set_ocsp_signers), in one step so that an answer never
+ * sees a new CA with the old responders.  References are taken.
+ * Returns 0 or -1. */
+int scepd_worker_swap(struct scepd_worker *w, struct scep_ca *ca,
+                      struct scep_ocsp_signers *signers);
 
 /* The worker's counters, for /metrics (written only by the worker). */
 struct scepd_metrics *scepd_worker_metrics(struct scepd_worker *w);

@@ -121,7 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const unsigned char *p;
     size_t len = 0;
 
-    if (scep_admin_ocsp_answer(fuzz_store, fuzz_ca, fuzz_cache, data, size, 3600, &out, &len,
+    if (scep_admin_ocsp_answer(fuzz_store, fuzz_ca, NULL, fuzz_cache, data, size, 3600, &out, &len,
                                NULL) != 0)
         abort();
     p = out;

@@ -9,8 +9,14 @@
 # the revoked certificate, good for a valid one, unknown for a serial
 # never issued, with and without a nonce, over POST and over GET (RFC
 # 6960 A.1); garbage gets malformedRequest and another issuer
-# unauthorized.  After "scepctl ca rollover --in 0" and a restart, the
-# archived CA's certificates are still answered, signed by that CA.
+# unauthorized.  Answers are signed by the CA's delegated responder
+# (ocsp_signer = delegated, the default): STATE_DIR/ocsp/<CA serial>.crt,
+# issued by the CA with the OCSPSigning purpose and ocsp-nocheck, its key
+# 0600, sent in the response; one forged to expire within the hour is
+# renewed by the running scepd at SIGHUP (the CA poll); ocsp_signer = ca
+# signs with the CA key.  After "scepctl ca rollover --in 0" and a
+# restart, the archived CA's certificates are still answered, signed by
+# that CA's own responder, and the new CA has one too.
 # The background publisher keeps STATE_DIR/crl/<CA key id>.crl and
 # current.crl up to date: the revocation appears there within seconds
 # too, each file replaced atomically.
@@ -74,6 +80,31 @@ say "before revocation: OCSP good, CRL empty"
 ocsp_ask "$IT_WORK/o.txt" "$CA1" -cert "$IT_WORK/c1.pem"
 expect "$IT_WORK/o.txt" "c1.pem: good" "OCSP did not say good"
 expect "$IT_WORK/o.txt" "Response verify OK" "OCSP response did not verify"
+
+say "the delegated responder: made at start, OCSPSigning + nocheck, in the response"
+ca1_serial=$(cert_serial "$CA1")
+RESP1=$SCEPD_STATE/ocsp/$ca1_serial.crt
+[ -s "$RESP1" ] || fail "no responder certificate $RESP1: $(ls -l "$SCEPD_STATE/ocsp" 2>&1)"
+[ "$(stat -c %a "$SCEPD_STATE/ocsp/$ca1_serial.key")" = 600 ] || fail "the responder key is not 0600"
+openssl x509 -in "$RESP1" -noout -text >"$IT_WORK/resp1.txt" 2>&1 || fail "the responder is no PEM"
+expect "$IT_WORK/resp1.txt" "OCSP Signing" "the responder has no OCSPSigning EKU"
+expect "$IT_WORK/resp1.txt" "OCSP No Check" "the responder has no ocsp-nocheck extension"
+expect "$IT_WORK/resp1.txt" "Subject: CN ?= ?scepd CA OCSP responder" "unexpected responder subject"
+expect "$IT_WORK/resp1.txt" "ASN1 OID: prime256v1" "the responder key is not P-256"
+openssl verify -CAfile "$CA1" -purpose ocsphelper "$RESP1" >"$IT_WORK/rv.txt" 2>&1 ||
+    fail "the responder is not the CA's: $(cat "$IT_WORK/rv.txt")"
+na=$(openssl x509 -in "$RESP1" -noout -enddate | sed 's/^notAfter=//')
+days_left=$((($(date -u -d "$na" +%s) - $(date -u +%s)) / 86400))
+[ "$days_left" -ge 6 ] && [ "$days_left" -le 7 ] ||
+    fail "the responder lives $days_left days (want ocsp_responder_days = 7)"
+for nonce in "" -no_nonce; do
+    # shellcheck disable=SC2086  # an empty $nonce is no argument
+    ocsp_ask "$IT_WORK/od.txt" "$CA1" -cert "$IT_WORK/c2.pem" $nonce -resp_text
+    expect "$IT_WORK/od.txt" "c2.pem: good" "delegated ($nonce): OCSP did not say good"
+    expect "$IT_WORK/od.txt" "Response verify OK" "delegated ($nonce): response did not verify"
+    expect "$IT_WORK/od.txt" "Subject: CN ?= ?scepd CA OCSP responder" \
+        "delegated ($nonce): the responder certificate is not in the response"
+done
 
 say "revoke $serial1 with keyCompromise"
 "$SCEPCTL" --state-dir "$SCEPD_STATE" revoke "$serial1" --reason keyCompromise \
@@ -183,6 +214,85 @@ openssl ocsp -issuer "$IT_WORK/other.pem" -serial 0x01 -url "$BASE/ocsp" -noveri
     >"$IT_WORK/other.txt" 2>&1 || true
 expect "$IT_WORK/other.txt" "unauthorized" "another issuer did not get unauthorized"
 
+say "a responder forged to expire within the hour is renewed by the running scepd"
+mkdir -p "$IT_WORK/fca/new"
+: >"$IT_WORK/fca/index.txt"
+echo 1000 >"$IT_WORK/fca/serial"
+cat >"$IT_WORK/fca/ca.cnf" <<EOF
+[ca]
+default_ca = fca
+[fca]
+dir = $IT_WORK/fca
+database = \$dir/index.txt
+new_certs_dir = \$dir/new
+serial = \$dir/serial
+default_md = sha256
+policy = pol
+unique_subject = no
+[pol]
+commonName = supplied
+[ext]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = OCSPSigning
+noCheck = ignored
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+EOF
+openssl req -new -key "$SCEPD_STATE/ocsp/$ca1_serial.key" -subj "/CN=scepd CA OCSP responder" \
+    -out "$IT_WORK/fca/r.csr" >"$IT_WORK/fca/req.log" 2>&1 || fail "req: $(cat "$IT_WORK/fca/req.log")"
+openssl ca -batch -config "$IT_WORK/fca/ca.cnf" -cert "$CA1" -keyfile "$SCEPD_STATE/ca.key" \
+    -in "$IT_WORK/fca/r.csr" -out "$IT_WORK/fca/forged.pem" -extensions ext -notext \
+    -startdate "$(date -u -d '-6 days' +%Y%m%d%H%M%SZ)" \
+    -enddate "$(date -u -d '+1 hour' +%Y%m%d%H%M%SZ)" >"$IT_WORK/fca/ca.log" 2>&1 ||
+    fail "openssl ca: $(cat "$IT_WORK/fca/ca.log")"
+cp "$IT_WORK/fca/forged.pem" "$RESP1.tmp" && mv "$RESP1.tmp" "$RESP1"
+forged=$(cert_serial "$RESP1")
+kill -HUP "$SCEPD_PID"
+renewed=0
+for i in $(seq 1 50); do
+    now_serial=$(cert_serial "$RESP1" 2>/dev/null || true)
+    if [ -n "$now_serial" ] && [ "$now_serial" != "$forged" ]; then
+        renewed=1
+        break
+    fi
+    sleep 0.2
+done
+[ "$renewed" = 1 ] || fail "the forged responder (serial $forged) was not renewed after SIGHUP"
+na=$(openssl x509 -in "$RESP1" -noout -enddate | sed 's/^notAfter=//')
+[ $(($(date -u -d "$na" +%s) - $(date -u +%s))) -gt $((6 * 86400)) ] ||
+    fail "the renewed responder ends $na"
+openssl x509 -in "$RESP1" -noout -text >"$IT_WORK/resp1b.txt"
+expect "$IT_WORK/resp1b.txt" "OCSP Signing" "the renewed responder has no OCSPSigning EKU"
+cmp -s <(openssl x509 -in "$RESP1" -noout -pubkey) \
+    <(openssl x509 -in "$IT_WORK/fca/forged.pem" -noout -pubkey) &&
+    fail "the renewed responder kept the old key"
+expect "$SCEPD_LOG" "msg=ocsp-responder-made .*count=1" "no ocsp-responder-made log line"
+# The workers swap the new responder in right after the file is written.
+signed_by=
+for i in $(seq 1 25); do
+    ocsp_ask "$IT_WORK/or.txt" "$CA1" -cert "$IT_WORK/c1.pem" -no_nonce -resp_text
+    signed_by=$(sed -n '/BEGIN CERT/,/END CERT/p' "$IT_WORK/or.txt" | openssl x509 -noout -serial)
+    [ "$signed_by" = "$(openssl x509 -in "$RESP1" -noout -serial)" ] && break
+    sleep 0.2
+done
+[ "$signed_by" = "$(openssl x509 -in "$RESP1" -noout -serial)" ] ||
+    fail "answers are not signed by the renewed responder: $(cat "$IT_WORK/or.txt")"
+expect "$IT_WORK/or.txt" "Response verify OK" "renewed responder: response did not verify"
+expect "$IT_WORK/or.txt" "c1.pem: revoked" "renewed responder: not revoked"
+
+say "ocsp_signer = ca: the CA key signs, no responder certificate in the answer"
+scepd_stop
+scepd_start ocsp --listen "127.0.0.1:$port" --public-url "$BASE/scep" --ocsp-signer ca
+for nonce in "" -no_nonce; do
+    # shellcheck disable=SC2086  # an empty $nonce is no argument
+    ocsp_ask "$IT_WORK/oc.txt" "$CA1" -cert "$IT_WORK/c1.pem" $nonce -resp_text
+    expect "$IT_WORK/oc.txt" "c1.pem: revoked" "ocsp_signer = ca ($nonce): not revoked"
+    expect "$IT_WORK/oc.txt" "Response verify OK" "ocsp_signer = ca ($nonce): did not verify"
+    grep -q "OCSP responder" "$IT_WORK/oc.txt" &&
+        fail "ocsp_signer = ca ($nonce) sent the responder certificate: $(cat "$IT_WORK/oc.txt")"
+done
+
 say "roll over, restart: the archived CA's certificates are still answered"
 scepd_stop
 "$SCEPCTL" --state-dir "$SCEPD_STATE" ca rollover --in 0 >"$IT_WORK/roll.out" 2>&1 ||
@@ -194,6 +304,12 @@ ocsp_ask "$IT_WORK/a1.txt" "$CA1" -cert "$IT_WORK/c1.pem"
 expect "$IT_WORK/a1.txt" "c1.pem: revoked" "archived CA: OCSP did not say revoked"
 expect "$IT_WORK/a1.txt" "Reason: keyCompromise" "archived CA: OCSP gave no reason"
 expect "$IT_WORK/a1.txt" "Response verify OK" "archived CA: response not signed by the old CA"
+ocsp_ask "$IT_WORK/a1r.txt" "$CA1" -cert "$IT_WORK/c1.pem" -resp_text
+[ "$(sed -n '/BEGIN CERT/,/END CERT/p' "$IT_WORK/a1r.txt" | openssl x509 -noout -serial)" = \
+    "$(openssl x509 -in "$RESP1" -noout -serial)" ] ||
+    fail "archived CA: not signed by its own responder: $(cat "$IT_WORK/a1r.txt")"
+[ -s "$SCEPD_STATE/ocsp/$(cert_serial "$SCEPD_STATE/ca.crt").crt" ] ||
+    fail "the new CA has no responder: $(ls "$SCEPD_STATE/ocsp")"
 ocsp_ask "$IT_WORK/a2.txt" "$CA1" -cert "$IT_WORK/c2.pem" -no_nonce
 expect "$IT_WORK/a2.txt" "c2.pem: good" "archived CA: OCSP did not say good"
 ocsp_ask "$IT_WORK/a3.txt" "$SCEPD_STATE/ca.crt" -serial "0x$serial1"

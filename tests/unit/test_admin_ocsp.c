@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <openssl/bn.h>
@@ -149,7 +150,7 @@ static OCSP_RESPONSE *answer(struct fx *f, const unsigned char *der, size_t len,
     OCSP_RESPONSE *resp;
 
     assert_int_equal(
-        scep_admin_ocsp_answer(f->st, f->ca, f->cache, der, len, 3600, &out, &olen, info), 0);
+        scep_admin_ocsp_answer(f->st, f->ca, NULL, f->cache, der, len, 3600, &out, &olen, info), 0);
     p = out;
     resp = d2i_OCSP_RESPONSE(NULL, &p, (long)olen);
     assert_non_null(resp);
@@ -369,7 +370,7 @@ static void test_malformed(void **state)
 
     /* Arguments. */
     assert_int_equal(
-        scep_admin_ocsp_answer(f->st, f->ca, NULL, junk, sizeof(junk), 0, &der, &len, NULL),
+        scep_admin_ocsp_answer(f->st, f->ca, NULL, NULL, junk, sizeof(junk), 0, &der, &len, NULL),
         SCEP_ERR_INVALID_ARG);
 }
 
@@ -452,7 +453,7 @@ static unsigned char *answer_der(struct fx *f, const unsigned char *der, size_t 
     unsigned char *out = NULL;
 
     assert_int_equal(
-        scep_admin_ocsp_answer(f->st, f->ca, f->cache, der, len, 3600, &out, olen, info), 0);
+        scep_admin_ocsp_answer(f->st, f->ca, NULL, f->cache, der, len, 3600, &out, olen, info), 0);
     return out;
 }
 
@@ -534,6 +535,56 @@ static void test_cache(void **state)
     free(req_two);
 }
 
+/* Once the store has been quiet, a cached answer is sent without a read
+ * (scep_store_change_token); a revocation by another connection (scepctl
+ * is another process) is still answered at once. */
+static void test_cache_quiet_store(void **state)
+{
+    struct fx *f = *state;
+    static const char *const one[] = {"0E01"};
+    X509 *ca = scep_ca_get0_cert(f->ca);
+    struct scep_store *other = NULL;
+    struct scep_ocsp_info info;
+    unsigned char *req, *b;
+    uint64_t t1 = 0, t2 = 0, t3 = 0;
+    size_t len, blen;
+    char uri[600];
+
+    assert_int_equal(scep_ocsp_cache_new(64, &f->cache), 0);
+    snprintf(uri, sizeof(uri), "sqlite:%s/store.db", f->dir);
+    assert_int_equal(scep_store_open(uri, &other, NULL, 0), 0);
+    put(f, "0E01", f->ca_fp, NOT_REVOKED);
+    req = request(ca, one, 1, 0, &len);
+    /* Just written: no token yet. */
+    assert_int_equal(scep_store_change_token(f->st, &t1), SCEP_ERR_UNAVAILABLE);
+    b = answer_der(f, req, len, &info, &blen);
+    assert_int_equal(info.cached, 0);
+    free(b);
+    sleep(3);
+    assert_int_equal(scep_store_change_token(f->st, &t1), 0);
+    assert_int_equal(scep_store_change_token(other, &t2), 0);
+    assert_true(t1 == t2);
+    b = answer_der(f, req, len, &info, &blen);
+    assert_int_equal(info.cached, 1);
+    assert_int_equal(info.cert_status, V_OCSP_CERTSTATUS_GOOD);
+    assert_string_equal(info.serial, "0E01");
+    free(b);
+    b = answer_der(f, req, len, &info, &blen);
+    assert_int_equal(info.cached, 1);
+    assert_int_equal(info.cert_status, V_OCSP_CERTSTATUS_GOOD);
+    free(b);
+
+    /* Another connection revokes: the token moves, the answer follows. */
+    assert_int_equal(scep_store_revoke(other, "0E01", 1, REVOKED_AT, NULL), 0);
+    assert_int_not_equal(scep_store_change_token(f->st, &t3), 0);
+    b = answer_der(f, req, len, &info, &blen);
+    assert_int_equal(info.cached, 0);
+    assert_int_equal(info.cert_status, V_OCSP_CERTSTATUS_REVOKED);
+    free(b);
+    scep_store_close(other);
+    free(req);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -544,6 +595,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_archived_ca, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_quiet_store, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

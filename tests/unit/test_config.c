@@ -518,8 +518,8 @@ static void test_each_key(void **state)
     /* one per field of struct scep_config and of struct
      * scep_config_profile, and the 23 rule keys of lib/policy/rules.h */
     /* 12: the [notify] keys, 9: the [admin] keys; 49 includes
-     * revoke_superseded_after_days */
-    assert_int_equal(n, 49 + 12 + 9 + 23);
+     * revoke_superseded_after_days; 2: ocsp_signer, ocsp_responder_days */
+    assert_int_equal(n, 49 + 12 + 9 + 23 + 2);
 }
 
 /* With public_url, issued certificates point at scepd's own /crl and
@@ -532,6 +532,16 @@ static void test_public_url_status_urls(void **state)
     struct scep_profile p;
 
     assert_int_equal(c->ocsp_validity_minutes, 60);
+    assert_string_equal(c->ocsp_signer, "delegated");
+    assert_int_equal(c->ocsp_responder_days, 7);
+    assert_int_equal(scep_config_set(c, "ocsp_signer", "ca", f->err, sizeof(f->err)), 0);
+    assert_string_equal(c->ocsp_signer, "ca");
+    assert_int_not_equal(scep_config_set(c, "ocsp_signer", "responder", f->err, sizeof(f->err)), 0);
+    assert_int_not_equal(scep_config_set(c, "ocsp_responder_days", "0", f->err, sizeof(f->err)), 0);
+    assert_int_not_equal(scep_config_set(c, "ocsp_responder_days", "366", f->err, sizeof(f->err)),
+                         0);
+    assert_int_equal(scep_config_set(c, "ocsp_responder_days", "2", f->err, sizeof(f->err)), 0);
+    assert_int_equal(c->ocsp_responder_days, 2);
     assert_int_equal(scep_config_finish(c, f->err, sizeof(f->err)), 0);
     scep_config_profile(c, &c->enroll, &p);
     assert_null(p.crl_url);
