@@ -15,7 +15,7 @@ import sys
 import time
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -48,7 +48,9 @@ for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-
     opts.add_argument(a)
 opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
 drv = webdriver.Chrome(service=Service(os.environ["CHROMEDRIVER"]), options=opts)
-wait = WebDriverWait(drv, 15)
+# A view re-renders its nodes as data arrives: an element found a moment
+# ago may be gone, so the waits look again instead of failing.
+wait = WebDriverWait(drv, 15, ignored_exceptions=[StaleElementReferenceException])
 shots = []
 
 
@@ -166,6 +168,11 @@ try:
     say("expiring soon: the weekly SVG chart")
     drv.find_element(By.CSS_SELECTOR, "#nav a[data-view=expiring]").click()
     title_is("Expiring soon")
+    # The title is drawn at once, the chart when /stats has answered.
+    try:
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#expiry-chart svg rect.bar"))
+    except TimeoutException:
+        pass
     bars = drv.find_elements(By.CSS_SELECTOR, "#expiry-chart svg rect.bar")
     if len(bars) != 52:
         fail("the expiry chart has %d bars, want 52" % len(bars))
@@ -225,6 +232,7 @@ try:
     drv.find_element(By.CSS_SELECTOR, "#nav a[data-view=audit]").click()
     title_is("Audit log")
     state = wait_css("#chain-state .badge", "the chain state")
+    wait_css("#audit-table tbody tr", "the audit events")
     if state.text != "intact":
         fail("the audit chain is shown %s" % state.text)
     actors = drv.find_element(By.ID, "audit-table").text
@@ -243,6 +251,8 @@ try:
     drv.find_element(By.CSS_SELECTOR, "#nav a[data-view=health]").click()
     title_is("CA health")
     wait_css("#ca-current .badge", "the current CA")
+    wait_css("#store-health .badge", "the store's state")
+    wait_css("#crl-health .badge", "the CRL's state")
     if drv.find_element(By.CSS_SELECTOR, "#ca-current .badge").text != "ok":
         fail("the current CA is not shown healthy")
     if drv.find_element(By.CSS_SELECTOR, "#store-health .badge").text != "ok":
