@@ -13,6 +13,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -33,17 +34,42 @@
 #define KEY_FLOOR_RSA_E 3L
 
 /*
+ * Keys that passed public_check, marked in their own ex_data: the service
+ * checks a CSR for its failInfoText and scep_ca_issue() checks it again
+ * before signing, and for RSA the SP 800-56B check (a gcd with a product
+ * of small primes in constant time, then Miller-Rabin) costs several
+ * times an RSA-2048 signature.  The mark lives on the EVP_PKEY object
+ * itself, whose public parts do not change once decoded, so a key decoded
+ * again (an approval, scepctl) is checked again; only this file sets it.
+ */
+static int checked_idx = -1;
+static CRYPTO_ONCE checked_once = CRYPTO_ONCE_STATIC_INIT;
+static char checked_mark;
+
+static void checked_init(void)
+{
+    checked_idx = EVP_PKEY_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+/*
  * OpenSSL's own public-key validation.  Returns 1 when it passes.  The
  * error queue is cleared: a refusal is reported through why[].
  */
 static int public_check(EVP_PKEY *pkey)
 {
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    EVP_PKEY_CTX *ctx;
+    int marked = CRYPTO_THREAD_run_once(&checked_once, checked_init) && checked_idx >= 0;
     int ok;
 
+    if (marked && EVP_PKEY_get_ex_data(pkey, checked_idx) == &checked_mark)
+        return 1;
+    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
     /* EVP_PKEY_public_check: 1 valid, 0 invalid, -2 not supported. */
     ok = ctx != NULL && EVP_PKEY_public_check(ctx) == 1;
     EVP_PKEY_CTX_free(ctx);
+    /* A failure to set the mark only costs the check once more. */
+    if (ok && marked)
+        (void)EVP_PKEY_set_ex_data(pkey, checked_idx, &checked_mark);
     ERR_clear_error();
     return ok;
 }
