@@ -247,6 +247,10 @@ int main(int argc, char **argv)
     if ((rc = timed(st, "subject contains \"device-NNNNNNN.fleet\"", &f, runs)) != 0)
         goto out;
     f.subject_like = "ou=site-042,";
+    f.limit = 100;
+    if ((rc = timed(st, "subject contains \"ou=site-042,\", first 100", &f, runs)) != 0)
+        goto out;
+    f.limit = 0;
     if ((rc = timed(st, "subject contains \"ou=site-042,\"", &f, runs)) != 0)
         goto out;
     f.subject_like = NULL;
