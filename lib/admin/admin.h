@@ -420,6 +420,16 @@ int scep_admin_challenge_revoke(struct scep_store *st, const char *actor, int64_
  * audit event by actor, in one transaction.  *purged (may be NULL): how
  * many.  Returns 0 or a store error.
  */
+/*
+ * Deletes the rejected and issued requests decided more than days days
+ * before now (0: the current time), keeping their CSRs no longer than
+ * that, with one "request-purge" audit event by actor when any went
+ * (scep_store_purge_requests()).  *purged (may be NULL): how many.
+ * Returns 0, SCEP_ERR_INVALID_ARG (days < 1) or a store error.
+ */
+int scep_admin_request_purge(struct scep_store *st, const char *actor, int days, int64_t now,
+                             int64_t *purged);
+
 int scep_admin_challenge_purge(struct scep_store *st, const char *actor, int64_t now,
                                int64_t *purged);
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <scep/error.h>
 
@@ -113,4 +114,28 @@ int scep_admin_decide(struct scep_store *st, const char *actor, int64_t id, int 
 out:
     scep_request_info_free(ri);
     return rc;
+}
+
+int scep_admin_request_purge(struct scep_store *st, const char *actor, int days, int64_t now,
+                             int64_t *purged)
+{
+    struct scep_audit_event ev;
+    char detail[128];
+    int64_t before;
+
+    if (st == NULL || actor == NULL || days < 1 || now < 0)
+        return SCEP_ERR_INVALID_ARG;
+    if (now == 0)
+        now = (int64_t)time(NULL);
+    before = now - (int64_t)days * 86400;
+    /* The count is the store's to find inside its transaction; the event
+     * says which rule ran. */
+    snprintf(detail, sizeof(detail), "rejected or issued, decided before %lld (%d days)",
+             (long long)before, days);
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = "request-purge";
+    ev.actor = actor;
+    ev.time = now;
+    ev.detail = detail;
+    return scep_store_purge_requests(st, before, purged, &ev);
 }

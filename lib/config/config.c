@@ -157,6 +157,9 @@ static const struct conf_key conf_keys[] = {
      "who signs OCSP answers: delegated (a responder certificate per CA) or ca (the CA key)"},
     {"ocsp_responder_days", "ca", CT_INT, OFF(ocsp_responder_days), 1, SCEP_CA_RESPONDER_MAX_DAYS,
      7, NULL, NULL, 0, "validity of a delegated OCSP responder certificate, in days"},
+    {"purge_decided_after_days", "ca", CT_INT, OFF(purge_decided_after_days), 0, CONF_MAX_DAYS, 30,
+     NULL, NULL, 0,
+     "days a rejected or issued request (and its CSR) is kept after its decision; 0: forever"},
 
     /* [enroll] */
     {"challenge", "enroll", CT_STRING, OFFP(challenge), 0, 0, 0, NULL, NULL, CF_SECRET | CF_PROFILE,

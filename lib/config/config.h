@@ -97,17 +97,18 @@ struct scep_config {
     char *metrics_listen;           /* "public" (default) or "admin" */
 
     /* [ca] */
-    char *state_dir;           /* default "/var/lib/scepd" */
-    char *database;            /* default NULL: "sqlite:<state_dir>/scepd.db" */
-    char *ca_subject;          /* default "CN=scepd CA" (used on first start / scepctl init) */
-    char *ca_key_type;         /* "rsa" (default), "ec-p256", "ec-p384" */
-    int ca_rsa_bits;           /* default 3072 */
-    int ca_validity_days;      /* default 3650 */
-    int ca_with_ra;            /* default 0 (forced for EC) */
-    int crl_validity_hours;    /* nextUpdate of CRLs, default 168 */
-    int ocsp_validity_minutes; /* nextUpdate of OCSP answers, default 60 */
-    char *ocsp_signer;         /* "delegated" (default: a responder per CA) or "ca" */
-    int ocsp_responder_days;   /* life of a delegated responder certificate, default 7 */
+    char *state_dir;              /* default "/var/lib/scepd" */
+    char *database;               /* default NULL: "sqlite:<state_dir>/scepd.db" */
+    char *ca_subject;             /* default "CN=scepd CA" (used on first start / scepctl init) */
+    char *ca_key_type;            /* "rsa" (default), "ec-p256", "ec-p384" */
+    int ca_rsa_bits;              /* default 3072 */
+    int ca_validity_days;         /* default 3650 */
+    int ca_with_ra;               /* default 0 (forced for EC) */
+    int crl_validity_hours;       /* nextUpdate of CRLs, default 168 */
+    int ocsp_validity_minutes;    /* nextUpdate of OCSP answers, default 60 */
+    char *ocsp_signer;            /* "delegated" (default: a responder per CA) or "ca" */
+    int ocsp_responder_days;      /* life of a delegated responder certificate, default 7 */
+    int purge_decided_after_days; /* rejected/issued requests kept this long; 0: forever */
 
     /* [enroll]: the default profile, served at path_prefix itself.
      * Every [profile NAME] section holds the same keys for its own URL. */

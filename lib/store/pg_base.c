@@ -530,6 +530,7 @@ static const struct scep_store_ops pg_ops = {
     .list_challenges = pg_list_challenges,
     .revoke_challenge = pg_revoke_challenge,
     .purge_challenges = pg_purge_challenges,
+    .purge_requests = pg_purge_requests,
     .list_expiring = pg_list_expiring,
     .count_certs = pg_count_certs,
     .notice_claim = pg_notice_claim,

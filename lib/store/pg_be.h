@@ -209,6 +209,7 @@ int pg_list_challenges(void *be, int include_spent, int64_t now, scep_store_chal
                        void *arg);
 int pg_revoke_challenge(void *be, int64_t id, int64_t at, const struct scep_audit_event *ev);
 int pg_purge_challenges(void *be, int64_t now, int64_t *purged, const struct scep_audit_event *ev);
+int pg_purge_requests(void *be, int64_t before, int64_t *purged, const struct scep_audit_event *ev);
 
 /* The expiry listing and the counts for gauges (pg_certs.c), and the
  * expiry notices (pg_notices.c); contracts as in store.h. */

@@ -396,6 +396,7 @@ static const struct scep_store_ops sqlite_ops = {
     .list_challenges = sq_list_challenges,
     .revoke_challenge = sq_revoke_challenge,
     .purge_challenges = sq_purge_challenges,
+    .purge_requests = sq_purge_requests,
     .list_expiring = sq_list_expiring,
     .count_certs = sq_count_certs,
     .notice_claim = sq_notice_claim,

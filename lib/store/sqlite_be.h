@@ -212,6 +212,7 @@ int sq_list_challenges(void *be, int include_spent, int64_t now, scep_store_chal
                        void *arg);
 int sq_revoke_challenge(void *be, int64_t id, int64_t at, const struct scep_audit_event *ev);
 int sq_purge_challenges(void *be, int64_t now, int64_t *purged, const struct scep_audit_event *ev);
+int sq_purge_requests(void *be, int64_t before, int64_t *purged, const struct scep_audit_event *ev);
 
 /* The expiry listing and the counts for gauges (sqlite_certs.c), and
  * the expiry notices (sqlite_notices.c); contracts as in store.h. */

@@ -794,6 +794,22 @@ int scep_store_purge_challenges(struct scep_store *st, int64_t now, int64_t *pur
     return rc;
 }
 
+/* The decided requests nothing waits for, decided before before
+ * (store.h). */
+int scep_store_purge_requests(struct scep_store *st, int64_t before, int64_t *purged,
+                              const struct scep_audit_event *ev)
+{
+    int64_t n = 0;
+    int rc;
+
+    if (st == NULL || before < 0 || (ev != NULL && ev->kind == NULL))
+        return SCEP_ERR_INVALID_ARG;
+    rc = st->ops->purge_requests(st->be, before, &n, ev);
+    if (rc == 0 && purged != NULL)
+        *purged = n;
+    return rc;
+}
+
 /* Frees an owned challenge record and every string in it.  Accepts NULL. */
 void scep_challenge_info_free(struct scep_challenge_info *ci)
 {

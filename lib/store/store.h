@@ -401,6 +401,18 @@ int scep_store_decide_request(struct scep_store *st, int64_t id, int status, con
 int scep_store_issue_request(struct scep_store *st, int64_t id, const struct scep_cert_info *ci,
                              const struct scep_audit_event *ev);
 
+/*
+ * Deletes the requests decided before before (decided_at < before) that
+ * nothing waits for any more: rejected ones and issued ones (their
+ * certificate is in the certificates, which keep the transactionID, so a
+ * late poll still gets it back).  Pending and approved-not-yet-issued
+ * requests stay.  In one transaction; ev (may be NULL) is appended only
+ * when something was deleted, so that a quiet purge leaves no trail.
+ * *purged (may be NULL) receives the count.  0 or SCEP_ERR_*.
+ */
+int scep_store_purge_requests(struct scep_store *st, int64_t before, int64_t *purged,
+                              const struct scep_audit_event *ev);
+
 /* Frees an owned request record.  Accepts NULL. */
 void scep_request_info_free(struct scep_request_info *ri);
 

@@ -65,6 +65,8 @@ struct scep_store_ops {
     int (*revoke_challenge)(void *be, int64_t id, int64_t at, const struct scep_audit_event *ev);
     int (*purge_challenges)(void *be, int64_t now, int64_t *purged,
                             const struct scep_audit_event *ev);
+    int (*purge_requests)(void *be, int64_t before, int64_t *purged,
+                          const struct scep_audit_event *ev);
     int (*list_expiring)(void *be, int64_t now, int64_t until, scep_store_expiring_cb cb,
                          void *arg);
     int (*count_certs)(void *be, int64_t now, int64_t within, struct scep_cert_counts *out);

@@ -1,5 +1,6 @@
 /* The housekeeping job (housekeep.h): purging spent one-time challenges
- * and revoking superseded certificates where a profile asks for it. */
+ * and decided requests, and revoking superseded certificates where a
+ * profile asks for it. */
 #include "housekeep.h"
 
 #include <stdio.h>
@@ -64,6 +65,26 @@ static void revoke_superseded(struct scepd_housekeep *h, const struct scep_confi
                   "count", count, NULL);
 }
 
+/* Deletes the decided requests older than purge_decided_after_days, so
+ * that their CSRs do not stay forever; logs the count.  A failure is
+ * logged and left for the next round. */
+static void purge_requests(struct scepd_housekeep *h, int64_t now)
+{
+    char count[24];
+    int64_t n = 0;
+    int rc;
+
+    if (h->cfg->purge_decided_after_days <= 0)
+        return;
+    rc = scep_admin_request_purge(h->st, "scepd", h->cfg->purge_decided_after_days, now, &n);
+    snprintf(count, sizeof(count), "%lld", (long long)n);
+    if (rc != 0)
+        scepd_log(SCEPD_WARN, "housekeeping: cannot purge decided requests", "error",
+                  scep_strerror(rc), NULL);
+    else if (n > 0)
+        scepd_log(SCEPD_INFO, "requests-purged", "count", count, NULL);
+}
+
 int64_t scepd_housekeep_run(struct scepd_housekeep *h, int64_t now)
 {
     char count[24];
@@ -73,6 +94,7 @@ int64_t scepd_housekeep_run(struct scepd_housekeep *h, int64_t now)
     revoke_superseded(h, &h->cfg->enroll, now);
     for (size_t i = 0; i < h->cfg->nprofiles; i++)
         revoke_superseded(h, &h->cfg->profiles[i], now);
+    purge_requests(h, now);
     rc = scep_admin_challenge_purge(h->st, "scepd", now - SCEPD_CHALLENGE_GRACE_SECONDS, &purged);
     if (rc != 0) {
         scepd_log(SCEPD_WARN, "housekeeping: cannot purge challenges", "error", scep_strerror(rc),

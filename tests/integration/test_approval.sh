@@ -121,3 +121,24 @@ ctl audit --verify >/dev/null 2>"$IT_WORK/verify.err" ||
 
 say "SIGTERM stops scepd with status 0"
 scepd_stop
+
+say "decided requests are purged after purge_decided_after_days, audited once, chain intact"
+n=$(store_sql "SELECT count(*) FROM requests WHERE status IN (2, 3);")
+[ "$n" -ge 2 ] || fail "$n rejected or issued requests before the purge (want the two of this test)"
+# 40 days ago for one of them, past the default of 30; the other stays.
+store_sql "UPDATE requests SET decided_at = decided_at - 40 * 86400 WHERE status = 2;"
+scepd_start appr --approval manual
+kept=$(store_sql "SELECT count(*) FROM requests WHERE status = 3;")
+left=$(store_sql "SELECT count(*) FROM requests WHERE status = 2;")
+[ "$left" = 0 ] || fail "$left rejected requests left after 40 days (want 0)"
+[ "$kept" -ge 1 ] || fail "the issued request decided today was purged too"
+[ "$(store_sql "SELECT count(*) FROM audit WHERE kind = 'request-purge';")" = 1 ] ||
+    fail "want one request-purge audit event"
+grep -q 'msg=requests-purged.*count=1' "$SCEPD_LOG" || fail "no requests-purged log line with count=1"
+scepd_stop
+scepd_start appr --approval manual
+[ "$(store_sql "SELECT count(*) FROM audit WHERE kind = 'request-purge';")" = 1 ] ||
+    fail "a purge with nothing to delete wrote an audit event"
+ctl audit --verify >/dev/null 2>"$IT_WORK/verify.err" ||
+    fail "scepctl audit --verify after the purge failed: $(cat "$IT_WORK/verify.err")"
+scepd_stop

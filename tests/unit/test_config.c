@@ -518,8 +518,9 @@ static void test_each_key(void **state)
     /* one per field of struct scep_config and of struct
      * scep_config_profile, and the 23 rule keys of lib/policy/rules.h */
     /* 12: the [notify] keys, 9: the [admin] keys; 49 includes
-     * revoke_superseded_after_days; 2: ocsp_signer, ocsp_responder_days */
-    assert_int_equal(n, 49 + 12 + 9 + 23 + 2);
+     * revoke_superseded_after_days; 3: ocsp_signer, ocsp_responder_days,
+     * purge_decided_after_days */
+    assert_int_equal(n, 49 + 12 + 9 + 23 + 3);
 }
 
 /* With public_url, issued certificates point at scepd's own /crl and

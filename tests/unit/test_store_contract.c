@@ -1517,6 +1517,39 @@ static void test_request_decide(void **state)
     scep_store_close(st);
 }
 
+/* The request purge keeps what is recent, pending or approved; a purge
+ * with nothing to delete writes no audit event.  (What it deletes is
+ * shown by integration.approval: other runs share this database, so
+ * this test deletes nothing of theirs.) */
+static void test_request_purge(void **state)
+{
+    struct scep_store *st = open_store();
+    struct scep_request_info *got = NULL;
+    struct scep_audit_event ev = {.kind = "request-purge", .actor = g_actor};
+    char tx1[40], tx2[40];
+    int64_t r1, r2, mark, n = -1;
+
+    (void)state;
+    r1 = add_req(st, 1, tx1, sizeof(tx1), "CN=purge-pending");
+    r2 = add_req(st, 2, tx2, sizeof(tx2), "CN=purge-rejected");
+    assert_int_equal(scep_store_decide_request(st, r2, SCEP_REQ_REJECTED, "scepctl:x", "no", NULL),
+                     0);
+    mark = audit_mark(st);
+    /* A year back: nothing this recent goes. */
+    assert_int_equal(scep_store_purge_requests(st, (int64_t)time(NULL) - 365 * 86400, &n, &ev), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(audit_since(st, mark), 0);
+    assert_int_equal(scep_store_get_request(st, r1, &got), 0);
+    scep_request_info_free(got);
+    assert_int_equal(scep_store_get_request(st, r2, &got), 0);
+    scep_request_info_free(got);
+    assert_int_equal(scep_store_purge_requests(st, -1, &n, &ev), SCEP_ERR_INVALID_ARG);
+    ev.kind = NULL;
+    assert_int_equal(scep_store_purge_requests(st, 0, &n, &ev), SCEP_ERR_INVALID_ARG);
+    assert_audit_intact(st);
+    scep_store_close(st);
+}
+
 static void test_request_issue(void **state)
 {
     struct scep_store *st = open_store();
@@ -3134,6 +3167,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup(test_request_round_trip, test_setup),
         cmocka_unit_test_setup(test_request_list_by_status, test_setup),
         cmocka_unit_test_setup(test_request_decide, test_setup),
+        cmocka_unit_test_setup(test_request_purge, test_setup),
         cmocka_unit_test_setup(test_request_issue, test_setup),
         cmocka_unit_test_setup(test_request_issue_transaction_taken, test_setup),
         cmocka_unit_test_setup(test_challenge_round_trip, test_setup),
