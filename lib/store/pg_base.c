@@ -543,6 +543,10 @@ static const struct scep_store_ops pg_ops = {
     .touch_token = pg_touch_token,
     .ping = pg_ping,
     .last_error = pg_last_error,
+    .import_begin = pg_import_begin,
+    .import_row = pg_import_row,
+    .import_commit = pg_import_commit,
+    .import_abort = pg_import_abort,
     .count_certs_by_group = pg_count_certs_by_group,
     .cert_histogram = pg_cert_histogram,
 };

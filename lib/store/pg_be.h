@@ -240,4 +240,10 @@ int pg_touch_token(void *be, int64_t id, int64_t at);
 int pg_count_certs_by_group(void *be, int64_t now, scep_store_group_cb cb, void *arg);
 int pg_cert_histogram(void *be, int what, int64_t start, int64_t width, size_t n, int64_t *counts);
 
+/* Copying a store (store.h, "Copying a store"; pg_copy.c). */
+int pg_import_begin(void *be, char *why, size_t whylen);
+int pg_import_row(void *be, const struct scep_store_table *t, const struct scep_store_value *row);
+int pg_import_commit(void *be, const struct scep_audit_event *ev);
+void pg_import_abort(void *be);
+
 #endif

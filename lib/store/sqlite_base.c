@@ -410,6 +410,11 @@ static const struct scep_store_ops sqlite_ops = {
     .ping = sq_ping,
     .change_token = sq_change_token,
     .last_error = sq_last_error,
+    .export_rows = sq_export_rows,
+    .import_begin = sq_import_begin,
+    .import_row = sq_import_row,
+    .import_commit = sq_import_commit,
+    .import_abort = sq_import_abort,
     .count_certs_by_group = sq_count_certs_by_group,
     .cert_histogram = sq_cert_histogram,
 };

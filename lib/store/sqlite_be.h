@@ -242,4 +242,11 @@ int sq_migrate(struct sq_be *be);
 int sq_count_certs_by_group(void *be, int64_t now, scep_store_group_cb cb, void *arg);
 int sq_cert_histogram(void *be, int what, int64_t start, int64_t width, size_t n, int64_t *counts);
 
+/* Copying a store (store.h, "Copying a store"; sqlite_copy.c). */
+int sq_export_rows(void *be, scep_store_row_cb cb, void *arg);
+int sq_import_begin(void *be, char *why, size_t whylen);
+int sq_import_row(void *be, const struct scep_store_table *t, const struct scep_store_value *row);
+int sq_import_commit(void *be, const struct scep_audit_event *ev);
+void sq_import_abort(void *be);
+
 #endif

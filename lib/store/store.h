@@ -725,4 +725,98 @@ int scep_store_count_certs_by_group(struct scep_store *st, int64_t now, scep_sto
 int scep_store_cert_histogram(struct scep_store *st, int what, int64_t start, int64_t width,
                               size_t n, int64_t *counts);
 
+/* ------------------------------------------------------------------ */
+/* Copying a store row by row (scepctl migrate, lib/admin/migrate.c)  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A copy moves every row of every table, its columns as they are stored
+ * (ids, hashes, DER, the audit chain's prev_hash and hash), from one
+ * store to another of any backend, so that the target is the source:
+ * the same certificates, requests, challenges (hashes and uses),
+ * notices, tokens, CRL number and an audit chain that verifies.  The
+ * tables and their columns are described once, in store_copy.c, for
+ * schema version SCEP_STORE_COPY_VERSION; both stores must be at that
+ * version (a schema step that adds a column must add it there too:
+ * the contract test fails until it does).
+ */
+#define SCEP_STORE_COPY_VERSION 7
+
+/* A column's type, as both backends store it. */
+#define SCEP_COL_INT 1  /* INTEGER / BIGINT */
+#define SCEP_COL_TEXT 2 /* TEXT */
+#define SCEP_COL_BLOB 3 /* BLOB / BYTEA */
+
+struct scep_store_column {
+    const char *name;
+    int type; /* SCEP_COL_* */
+};
+
+/* One table of a copy.  Static: never freed. */
+struct scep_store_table {
+    const char *name;
+    const struct scep_store_column *cols;
+    size_t ncols;
+    const char *order;    /* the export's ORDER BY: the primary key */
+    const char *max_of;   /* a one-row counter: on import the larger of the two values of
+                           * this column is kept (the CRL number), else NULL */
+    const char *sequence; /* the column a sequence hands out (PostgreSQL's BIGSERIAL id),
+                           * moved past the copied rows on import, else NULL */
+};
+
+/* One value of a row; null set means SQL NULL (the rest is unused). */
+struct scep_store_value {
+    int null;
+    int64_t i;              /* SCEP_COL_INT */
+    const char *s;          /* SCEP_COL_TEXT, NUL-terminated */
+    const unsigned char *b; /* SCEP_COL_BLOB, len bytes */
+    size_t len;
+};
+
+/* The tables a copy carries, in the order it writes them; *n receives
+ * how many.  Static. */
+const struct scep_store_table *scep_store_copy_tables(size_t *n);
+
+/* A row of table t: t->ncols values in t->cols' order, borrowed for the
+ * call.  A non-zero return stops the export and is returned. */
+typedef int (*scep_store_row_cb)(const struct scep_store_table *t,
+                                 const struct scep_store_value *row, void *arg);
+
+/*
+ * Calls cb for every row of every table of scep_store_copy_tables(),
+ * table by table in that order, each in key order, all read in one
+ * transaction: a consistent snapshot even while scepd writes.
+ * SCEP_ERR_UNSUPPORTED when the backend cannot export (PostgreSQL, for
+ * now) or the schema is not SCEP_STORE_COPY_VERSION; or SCEP_ERR_STORE.
+ */
+int scep_store_export(struct scep_store *st, scep_store_row_cb cb, void *arg);
+
+/*
+ * Starts a copy into st: opens one transaction, locks the copied tables
+ * against writers (PostgreSQL: LOCK TABLE ... IN EXCLUSIVE MODE; SQLite:
+ * the write lock) and checks that none of them holds a row (the CRL
+ * counter aside): a copy never merges into a store in use, whose ids
+ * and audit chain would collide with the source's.  Until
+ * scep_store_import_commit() or _abort(), st takes only
+ * scep_store_import_row().  Returns 0; SCEP_ERR_EXISTS when the target
+ * holds rows (why says which tables, how many); SCEP_ERR_UNSUPPORTED
+ * when the schema is not SCEP_STORE_COPY_VERSION; or SCEP_ERR_STORE.
+ * why (whylen bytes, may be NULL) says what failed.
+ */
+int scep_store_import_begin(struct scep_store *st, char *why, size_t whylen);
+
+/* Inserts one row of table t (one of scep_store_copy_tables()) inside
+ * the copy's transaction, every column as given.  0, SCEP_ERR_EXISTS
+ * on a duplicate key, SCEP_ERR_INVALID_ARG, or SCEP_ERR_STORE. */
+int scep_store_import_row(struct scep_store *st, const struct scep_store_table *t,
+                          const struct scep_store_value *row);
+
+/* Moves the sequences past the copied ids, appends ev (may be NULL) to
+ * the copied audit chain and commits: the whole copy becomes visible at
+ * once, or (on failure, rolled back) none of it. */
+int scep_store_import_commit(struct scep_store *st, const struct scep_audit_event *ev);
+
+/* Rolls the copy back.  Accepts a store with no copy open. */
+void scep_store_import_abort(struct scep_store *st);
+
 #endif

@@ -87,6 +87,13 @@ struct scep_store_ops {
     /* NULL: the backend cannot tell (scep_store_change_token). */
     int (*change_token)(void *be, uint64_t *out);
     const char *(*last_error)(void *be);
+    /* Copying a store (store_copy.c); NULL where a backend cannot. */
+    int (*export_rows)(void *be, scep_store_row_cb cb, void *arg);
+    int (*import_begin)(void *be, char *why, size_t whylen);
+    int (*import_row)(void *be, const struct scep_store_table *t,
+                      const struct scep_store_value *row);
+    int (*import_commit)(void *be, const struct scep_audit_event *ev);
+    void (*import_abort)(void *be);
     /* Statistics (sqlite_stats.c, pg_stats.c); counts has n zeroed
      * entries, filled by the backend. */
     int (*count_certs_by_group)(void *be, int64_t now, scep_store_group_cb cb, void *arg);

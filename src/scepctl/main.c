@@ -83,6 +83,8 @@ const struct ctl_command ctl_commands[] = {
      "scepctl token list [--json]\n"
      "scepctl token revoke NAME",
      ctl_cmd_token},
+    {"migrate", "copy the whole store into another, empty database (SQLite to PostgreSQL)",
+     "scepctl migrate --from sqlite:PATH --to postgresql://USER@HOST/DB", ctl_cmd_migrate},
     {NULL, NULL, NULL, NULL},
 };
 

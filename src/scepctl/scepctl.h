@@ -67,6 +67,7 @@ int ctl_cmd_approve(struct ctl *c, int argc, char **argv);
 int ctl_cmd_reject(struct ctl *c, int argc, char **argv);
 int ctl_cmd_challenge(struct ctl *c, int argc, char **argv);
 int ctl_cmd_token(struct ctl *c, int argc, char **argv);
+int ctl_cmd_migrate(struct ctl *c, int argc, char **argv);
 
 /* ---- option parsing for commands (util.c) ---- */
 

@@ -4,7 +4,8 @@
 # SCRAM over TCP with the password in a password file).
 #   - The backend contract suite (test_store_contract, the program the
 #     SQLite run uses) passes with SCEP_STORE_URI=postgresql://..., then
-#     twice at once on the now shared database.
+#     twice at once on the now shared database.  test_admin_migrate
+#     copies a SQLite store into a new, empty PostgreSQL database.
 #   - The password comes from PGPASSFILE, passfile= or PGPASSWORD; without
 #     one the open fails with the server's reason; it never shows up in
 #     a message, a log or the database.  scepd facing no server exits 1
@@ -21,6 +22,7 @@
 . "$(dirname "$0")/pg.sh"
 need pki openssl curl
 : "${STORE_CONTRACT:?STORE_CONTRACT must name the test_store_contract executable}"
+: "${MIGRATE_TEST:?MIGRATE_TEST must name the test_admin_migrate executable}"
 
 pg_start
 
@@ -30,6 +32,14 @@ SCEP_STORE_URI=$PG_URI "$STORE_CONTRACT" >"$IT_WORK/contract.log" 2>&1 ||
 grep -q 'PASSED' "$IT_WORK/contract.log" || fail "contract suite printed no PASSED line"
 [ "$(pg_sql 'SELECT max(version) FROM schema_version')" = 7 ] ||
     fail "schema_version is $(pg_sql 'SELECT max(version) FROM schema_version') (want 7)"
+
+say "a store copied into an empty PostgreSQL database (test_admin_migrate)"
+"$PG_BIN/createdb" -h "$PG_DIR" -p "$PG_PORT" -U scepd scepd_copy 2>"$IT_WORK/createdb.err" ||
+    fail "createdb scepd_copy failed: $(cat "$IT_WORK/createdb.err")"
+SCEP_MIGRATE_TARGET_URI="postgresql://scepd@127.0.0.1:$PG_PORT/scepd_copy" "$MIGRATE_TEST" \
+    >"$IT_WORK/migrate.log" 2>&1 ||
+    fail "the copy test failed on PostgreSQL: $(grep -E 'FAILED|ERROR|error' "$IT_WORK/migrate.log" | head -n 5)"
+grep -q 'PASSED' "$IT_WORK/migrate.log" || fail "the copy test printed no PASSED line"
 
 say "twice at once on the shared database: both pass, the audit chain stays one chain"
 SCEP_STORE_URI=$PG_URI "$STORE_CONTRACT" >"$IT_WORK/contract1.log" 2>&1 &
