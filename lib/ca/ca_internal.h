@@ -99,6 +99,14 @@ int ca_serial_hex(X509 *cert, char **out);
 int ca_load_archived_key(const struct scep_ca *ca, X509 *cert, EVP_PKEY **out);
 
 /*
+ * Loads the key ref names (ca_key_ref()) into a keyring of its own, which
+ * the handle keeps alive, and checks that it is cert's key (public
+ * components).  *out: free with EVP_PKEY_free().  SCEP_ERR_KEY when it
+ * is another key, SCEP_ERR_NOT_FOUND without the file.
+ */
+int ca_load_key_of(const char *ref, X509 *cert, EVP_PKEY **out);
+
+/*
  * The keyring reference of the key file dir/name: "file:" and the path.
  * Returns 0 or SCEP_ERR_TOO_LARGE.
  */

@@ -167,8 +167,6 @@ int scep_ca_key_id_hex(X509 *cert, char *out, size_t size)
 int ca_load_archived_key(const struct scep_ca *ca, X509 *cert, EVP_PKEY **out)
 {
     char name[300], ref[PATH_MAX + 8];
-    struct scep_keyring *kr = NULL;
-    EVP_PKEY *k = NULL;
     char *hex = NULL;
     int w, rc;
 
@@ -179,6 +177,18 @@ int ca_load_archived_key(const struct scep_ca *ca, X509 *cert, EVP_PKEY **out)
         rc = SCEP_ERR_TOO_LARGE;
         goto out;
     }
+    rc = ca_load_key_of(ref, cert, out);
+out:
+    OPENSSL_free(hex);
+    return rc;
+}
+
+int ca_load_key_of(const char *ref, X509 *cert, EVP_PKEY **out)
+{
+    struct scep_keyring *kr = NULL;
+    EVP_PKEY *k = NULL;
+    int rc;
+
     if ((rc = scep_keyring_new(&kr)) != 0 || (rc = scep_keyring_load(kr, ref)) != 0 ||
         (rc = scep_keyhandle_new(kr, ref, &k)) != 0)
         goto out;
@@ -193,6 +203,5 @@ int ca_load_archived_key(const struct scep_ca *ca, X509 *cert, EVP_PKEY **out)
 out:
     EVP_PKEY_free(k);
     scep_keyring_free(kr); /* a returned handle holds its own reference */
-    OPENSSL_free(hex);
     return rc;
 }

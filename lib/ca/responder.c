@@ -192,9 +192,7 @@ out:
  */
 static int resp_ca_key(const struct scep_ca *ca, X509 *issuer, EVP_PKEY **out)
 {
-    struct scep_keyring *kr = NULL;
     char next[PATH_MAX], ref[PATH_MAX + 8];
-    EVP_PKEY *k = NULL;
     int rc;
 
     if (issuer == ca->cert) {
@@ -208,21 +206,9 @@ static int resp_ca_key(const struct scep_ca *ca, X509 *issuer, EVP_PKEY **out)
     /* The next CA's keys are checked at load and dropped again (ca_load.c),
      * so this one is loaded for the occasion. */
     if ((rc = ca_path_join(next, sizeof(next), ca->dir, NEXT_DIR)) != 0 ||
-        (rc = ca_key_ref(ref, sizeof(ref), next, CA_KEY)) != 0 ||
-        (rc = scep_keyring_new(&kr)) != 0 || (rc = scep_keyring_load(kr, ref)) != 0 ||
-        (rc = scep_keyhandle_new(kr, ref, &k)) != 0)
-        goto out;
-    if (EVP_PKEY_eq(X509_get0_pubkey(issuer), k) != 1) {
-        rc = SCEP_ERR_KEY;
-        goto out;
-    }
-    *out = k;
-    k = NULL;
-    rc = 0;
-out:
-    EVP_PKEY_free(k);
-    scep_keyring_free(kr); /* a returned handle holds its own reference */
-    return rc;
+        (rc = ca_key_ref(ref, sizeof(ref), next, CA_KEY)) != 0)
+        return rc;
+    return ca_load_key_of(ref, issuer, out);
 }
 
 /*
