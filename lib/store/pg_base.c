@@ -382,6 +382,34 @@ int pg_commit_audited(struct pg_be *be, const struct scep_audit_event *ev)
     return pg_commit(be);
 }
 
+/* A rare DELETE with its audit event (pg_be.h). */
+int pg_purge(struct pg_be *be, const char *sql, int64_t v, const char *what, int only_if_any,
+             int64_t *purged, const struct scep_audit_event *ev)
+{
+    struct pg_params p = {0};
+    PGresult *res = NULL;
+    int64_t n = 0;
+    int rc;
+
+    rc = pg_begin(be);
+    if (rc != 0)
+        return rc;
+    pg_param_int(&p, v);
+    rc = pg_exec(be, sql, &p, what, &res);
+    if (rc != 0)
+        goto out;
+    n = pg_changes(res);
+    rc = n > 0 || !only_if_any ? pg_commit_audited(be, ev) : pg_commit(be);
+    if (rc != 0)
+        goto out;
+    *purged = n;
+out:
+    PQclear(res);
+    if (rc != 0)
+        pg_rollback(be);
+    return rc;
+}
+
 /* 23505 is unique_violation; the constraint names are pg_migrate.c's. */
 int pg_unique_violation(const struct pg_be *be, const char *name)
 {

@@ -127,6 +127,11 @@ void pg_rollback(struct pg_be *be);
  * caller rolls back on failure. */
 int pg_commit_audited(struct pg_be *be, const struct scep_audit_event *ev);
 
+/* Runs the purge sql (a DELETE with one integer parameter $1 = v) as
+ * sq_purge() does (sqlite_be.h).  0 or SCEP_ERR_*. */
+int pg_purge(struct pg_be *be, const char *sql, int64_t v, const char *what, int only_if_any,
+             int64_t *purged, const struct scep_audit_event *ev);
+
 /* 1 if the last failure was a unique violation of constraint name. */
 int pg_unique_violation(const struct pg_be *be, const char *name);
 

@@ -262,28 +262,6 @@ out:
  * (scep_store_purge_challenges()). */
 int pg_purge_challenges(void *vbe, int64_t now, int64_t *purged, const struct scep_audit_event *ev)
 {
-    struct pg_be *be = vbe;
-    struct pg_params p = {0};
-    PGresult *res = NULL;
-    int64_t n = 0;
-    int rc;
-
-    rc = pg_begin(be);
-    if (rc != 0)
-        return rc;
-    pg_param_int(&p, now);
-    rc = pg_exec(be, "DELETE FROM challenges WHERE expires_at <= $1 OR revoked_at > 0", &p,
-                 "purge challenges", &res);
-    if (rc != 0)
-        goto out;
-    n = pg_changes(res);
-    rc = pg_commit_audited(be, ev);
-    if (rc != 0)
-        goto out;
-    *purged = n;
-out:
-    PQclear(res);
-    if (rc != 0)
-        pg_rollback(be);
-    return rc;
+    return pg_purge(vbe, "DELETE FROM challenges WHERE expires_at <= $1 OR revoked_at > 0", now,
+                    "purge challenges", 0, purged, ev);
 }

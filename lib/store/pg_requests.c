@@ -362,28 +362,6 @@ out:
  * (scep_store_purge_requests()). */
 int pg_purge_requests(void *vbe, int64_t before, int64_t *purged, const struct scep_audit_event *ev)
 {
-    struct pg_be *be = vbe;
-    struct pg_params p = {0};
-    PGresult *res = NULL;
-    int64_t n = 0;
-    int rc;
-
-    rc = pg_begin(be);
-    if (rc != 0)
-        return rc;
-    pg_param_int(&p, before);
-    rc = pg_exec(be, "DELETE FROM requests WHERE status IN (2, 3) AND decided_at < $1", &p,
-                 "purge requests", &res);
-    if (rc != 0)
-        goto out;
-    n = pg_changes(res);
-    rc = n > 0 ? pg_commit_audited(be, ev) : pg_commit(be);
-    if (rc != 0)
-        goto out;
-    *purged = n;
-out:
-    PQclear(res);
-    if (rc != 0)
-        pg_rollback(be);
-    return rc;
+    return pg_purge(vbe, "DELETE FROM requests WHERE status IN (2, 3) AND decided_at < $1", before,
+                    "purge requests", 1, purged, ev);
 }

@@ -221,6 +221,38 @@ int sq_commit_audited(struct sq_be *be, const struct scep_audit_event *ev)
     return sq_commit(be);
 }
 
+/* A rare DELETE with its audit event (sqlite_be.h). */
+int sq_purge(struct sq_be *be, const char *sql, int64_t v, const char *what, int only_if_any,
+             int64_t *purged, const struct scep_audit_event *ev)
+{
+    sqlite3_stmt *s = NULL;
+    int64_t n = 0;
+    int rc;
+
+    rc = sq_begin(be);
+    if (rc != 0)
+        return rc;
+    rc = SCEP_ERR_STORE;
+    if (sqlite3_prepare_v2(be->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        sq_fail(be, what);
+        goto out;
+    }
+    if (sqlite3_bind_int64(s, 1, v) != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE) {
+        sq_fail(be, what);
+        goto out;
+    }
+    n = sqlite3_changes(be->db);
+    rc = n > 0 || !only_if_any ? sq_commit_audited(be, ev) : sq_commit(be);
+    if (rc != 0)
+        goto out;
+    *purged = n;
+out:
+    sqlite3_finalize(s);
+    if (rc != 0)
+        sq_rollback(be);
+    return rc;
+}
+
 /* Binds a string or NULL; see sqlite_be.h. */
 int sq_bind_str(sqlite3_stmt *st, int i, const char *s)
 {

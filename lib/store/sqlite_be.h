@@ -126,6 +126,15 @@ void sq_rollback(struct sq_be *be);
  * failure. */
 int sq_commit_audited(struct sq_be *be, const struct scep_audit_event *ev);
 
+/*
+ * Runs the purge sql (a DELETE with one integer parameter ?1 = v) in a
+ * transaction of its own with ev appended (always, or with only_if_any
+ * only when a row went), prepared afresh since purges are rare; what
+ * names it in messages.  *purged: the rows deleted.  0 or SCEP_ERR_*.
+ */
+int sq_purge(struct sq_be *be, const char *sql, int64_t v, const char *what, int only_if_any,
+             int64_t *purged, const struct scep_audit_event *ev);
+
 /* Binds s (NULL: SQL NULL) as text to parameter i.  sqlite result code. */
 int sq_bind_str(sqlite3_stmt *st, int i, const char *s);
 

@@ -264,33 +264,6 @@ out:
  * (scep_store_purge_challenges()).  Prepared afresh: purging is rare. */
 int sq_purge_challenges(void *vbe, int64_t now, int64_t *purged, const struct scep_audit_event *ev)
 {
-    struct sq_be *be = vbe;
-    sqlite3_stmt *s = NULL;
-    int64_t n = 0;
-    int rc;
-
-    rc = sq_begin(be);
-    if (rc != 0)
-        return rc;
-    rc = SCEP_ERR_STORE;
-    if (sqlite3_prepare_v2(be->db,
-                           "DELETE FROM challenges WHERE expires_at <= ?1 OR revoked_at > 0", -1,
-                           &s, NULL) != SQLITE_OK) {
-        sq_fail(be, "prepare challenge purge");
-        goto out;
-    }
-    if (sqlite3_bind_int64(s, 1, now) != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE) {
-        sq_fail(be, "purge challenges");
-        goto out;
-    }
-    n = sqlite3_changes(be->db);
-    rc = sq_commit_audited(be, ev);
-    if (rc != 0)
-        goto out;
-    *purged = n;
-out:
-    sqlite3_finalize(s);
-    if (rc != 0)
-        sq_rollback(be);
-    return rc;
+    return sq_purge(vbe, "DELETE FROM challenges WHERE expires_at <= ?1 OR revoked_at > 0", now,
+                    "purge challenges", 0, purged, ev);
 }

@@ -351,33 +351,6 @@ out:
  * (scep_store_purge_requests()).  Prepared afresh: purging is rare. */
 int sq_purge_requests(void *vbe, int64_t before, int64_t *purged, const struct scep_audit_event *ev)
 {
-    struct sq_be *be = vbe;
-    sqlite3_stmt *s = NULL;
-    int64_t n = 0;
-    int rc;
-
-    rc = sq_begin(be);
-    if (rc != 0)
-        return rc;
-    rc = SCEP_ERR_STORE;
-    if (sqlite3_prepare_v2(be->db,
-                           "DELETE FROM requests WHERE status IN (2, 3) AND decided_at < ?1", -1,
-                           &s, NULL) != SQLITE_OK) {
-        sq_fail(be, "prepare request purge");
-        goto out;
-    }
-    if (sqlite3_bind_int64(s, 1, before) != SQLITE_OK || sqlite3_step(s) != SQLITE_DONE) {
-        sq_fail(be, "purge requests");
-        goto out;
-    }
-    n = sqlite3_changes(be->db);
-    rc = n > 0 ? sq_commit_audited(be, ev) : sq_commit(be);
-    if (rc != 0)
-        goto out;
-    *purged = n;
-out:
-    sqlite3_finalize(s);
-    if (rc != 0)
-        sq_rollback(be);
-    return rc;
+    return sq_purge(vbe, "DELETE FROM requests WHERE status IN (2, 3) AND decided_at < ?1", before,
+                    "purge requests", 1, purged, ev);
 }
