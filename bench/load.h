@@ -59,6 +59,9 @@ struct load_timing {
     double total;      /* CSR built to certificate checked */
     double round_trip; /* POST started to CertRep received */
     int reply_cipher;  /* NID of the CertRep envelope's cipher */
+    long http_status;  /* of the PKIOperation, also on failure; 0 none came */
+    char serial[132];  /* the issued certificate's serial as the store
+                        * writes it (hex of the DER INTEGER's content) */
 };
 
 /*

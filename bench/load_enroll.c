@@ -260,9 +260,34 @@ static void hex(const unsigned char *b, size_t n, char *out)
 
 /* Checks a decoded CertRep against the request and returns the issued
  * certificate's verdict: 0, or SCEP_ERR_* with err filled. */
+/* The serial of cert as the store writes it: the hex of its DER INTEGER's
+ * content octets, upper case.  "" when it cannot be had. */
+static void serial_of(X509 *cert, char *out, size_t size)
+{
+    unsigned char *der = NULL;
+    const unsigned char *p;
+    long len = 0;
+    int n, tag, cls;
+
+    out[0] = '\0';
+    n = i2d_ASN1_INTEGER(X509_get0_serialNumber(cert), &der);
+    p = der;
+    if (n > 0 && (ASN1_get_object(&p, &len, &tag, &cls, n) & 0x80) == 0 && (size_t)len * 2 < size) {
+        static const char digits[] = "0123456789ABCDEF";
+        long i;
+
+        for (i = 0; i < len; i++) {
+            out[2 * i] = digits[p[i] >> 4];
+            out[2 * i + 1] = digits[p[i] & 15];
+        }
+        out[2 * len] = '\0';
+    }
+    OPENSSL_free(der);
+}
+
 static int check_reply(struct scep_msg *m, const struct load_target *t,
                        const struct load_identity *id, const char *txid, const unsigned char *nonce,
-                       char *err, size_t errlen)
+                       struct load_timing *tm, char *err, size_t errlen)
 {
     const unsigned char *rn;
     const char *ft;
@@ -303,8 +328,10 @@ static int check_reply(struct scep_msg *m, const struct load_target *t,
     }
     certs = scep_msg_get0_certs(m);
     for (i = 0; i < sk_X509_num(certs); i++) {
-        if (EVP_PKEY_eq(X509_get0_pubkey(sk_X509_value(certs, i)), id->key) == 1)
+        if (EVP_PKEY_eq(X509_get0_pubkey(sk_X509_value(certs, i)), id->key) == 1) {
+            serial_of(sk_X509_value(certs, i), tm->serial, sizeof(tm->serial));
             return 0;
+        }
     }
     snprintf(err, errlen, "CertRep SUCCESS holds no certificate for our key");
     return SCEP_ERR_CONTENT;
@@ -327,6 +354,8 @@ int load_enroll_once(CURL *h, const struct load_target *t, const struct load_ide
     int rc = SCEP_ERR_INTERNAL;
 
     t0 = load_now();
+    tm->http_status = 0;
+    tm->serial[0] = '\0';
     if ((size_t)snprintf(url, sizeof(url), "%s?operation=PKIOperation", t->url) >= sizeof(url)) {
         rc = SCEP_ERR_INVALID_ARG;
         snprintf(err, errlen, "URL too long");
@@ -367,6 +396,7 @@ int load_enroll_once(CURL *h, const struct load_target *t, const struct load_ide
     if (rc != 0)
         goto out;
     t2 = load_now();
+    tm->http_status = r.status;
     rc = SCEP_ERR_HTTP;
     if (r.status != 200 || r.len == 0) {
         snprintf(err, errlen, "PKIOperation: HTTP %ld, %zu bytes", r.status, r.len);
@@ -377,7 +407,7 @@ int load_enroll_once(CURL *h, const struct load_target *t, const struct load_ide
         snprintf(err, errlen, "CertRep: %s", scep_strerror(rc));
         goto out;
     }
-    rc = check_reply(m, t, id, txid, nonce, err, errlen);
+    rc = check_reply(m, t, id, txid, nonce, tm, err, errlen);
     if (rc != 0)
         goto out;
     tm->round_trip = t2 - t1;

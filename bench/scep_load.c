@@ -43,6 +43,7 @@ struct options {
     const char *cipher;
     const char *digest;
     const char *label;
+    const char *serials; /* --serials FILE: each issued serial, a line each */
     long threads;
     long requests;
     long key_bits;
@@ -60,6 +61,9 @@ struct worker {
     double *round_trip; /* likewise */
     long ok;
     long failed;
+    long http503;     /* failures answered 503 (store unavailable) */
+    long http5xx;     /* failures answered another 5xx */
+    FILE *serials;    /* shared; NULL without --serials */
     int reply_cipher; /* of the first CertRep, to report what the server used */
     int setup_failed;
     char first_error[320];
@@ -70,9 +74,11 @@ static void usage(FILE *fp)
     fprintf(fp, "usage: scep_load --url URL --challenge PW [--threads N] [--requests M]\n"
                 "                 [--cipher aes128|aes192|aes256|des3|des]\n"
                 "                 [--digest sha1|sha256|sha384|sha512] [--key-bits BITS]\n"
-                "                 [--fresh-connection] [--label NAME]\n"
+                "                 [--fresh-connection] [--label NAME] [--serials FILE]\n"
                 "  N threads (default 4) each enroll M times (default 50).  Defaults:\n"
-                "  AES-128-CBC, SHA-256, RSA-2048 requester keys, kept-alive connections.\n");
+                "  AES-128-CBC, SHA-256, RSA-2048 requester keys, kept-alive connections.\n"
+                "  --serials FILE gets the serial of every certificate received, a line\n"
+                "  each, written as it arrives (a test checks them against the store).\n");
 }
 
 /* strtol with the whole string consumed and a range. */
@@ -128,6 +134,7 @@ static int parse_options(int argc, char **argv, struct options *o)
                                              {"key-bits", required_argument, NULL, 'k'},
                                              {"label", required_argument, NULL, 'l'},
                                              {"fresh-connection", no_argument, NULL, 'f'},
+                                             {"serials", required_argument, NULL, 's'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     int ch;
@@ -138,7 +145,7 @@ static int parse_options(int argc, char **argv, struct options *o)
                           .threads = 4,
                           .requests = 50,
                           .key_bits = 2048};
-    while ((ch = getopt_long(argc, argv, "u:c:t:n:C:D:k:l:fh", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "u:c:t:n:C:D:k:l:fs:h", longopts, NULL)) != -1) {
         switch (ch) {
         case 'u':
             o->url = optarg;
@@ -169,6 +176,9 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         case 'f':
             o->fresh_connection = 1;
+            break;
+        case 's':
+            o->serials = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -208,8 +218,19 @@ static void *worker_main(void *arg)
         if (load_enroll_once(h, w->t, &id, w->run, i, &tm, err, sizeof(err)) != 0) {
             if (w->failed++ == 0)
                 snprintf(w->first_error, sizeof(w->first_error), "%s", err);
+            if (tm.http_status == 503)
+                w->http503++;
+            else if (tm.http_status >= 500)
+                w->http5xx++;
             ERR_clear_error();
             continue;
+        }
+        /* One call per line: stdio locks the stream for it, so lines of
+         * two threads never interleave; flushed so that what a client
+         * received is on disk whatever happens next. */
+        if (w->serials != NULL && tm.serial[0] != '\0') {
+            fprintf(w->serials, "%s\n", tm.serial);
+            fflush(w->serials);
         }
         w->total[w->ok] = tm.total;
         w->round_trip[w->ok] = tm.round_trip;
@@ -271,7 +292,8 @@ int main(int argc, char **argv)
     EVP_MD *md = NULL;
     double *lat = NULL, *total = NULL, *rtt = NULL, t0, wall;
     char err[320], desc[128];
-    long i, ok, failed = 0, created = 0, per;
+    long i, ok, failed = 0, created = 0, per, http503 = 0, http5xx = 0;
+    FILE *serials = NULL;
     int barrier = 0, setup_failed = 0, status = 1, rc;
 
     if (parse_options(argc, argv, &o) != 0) {
@@ -325,6 +347,10 @@ int main(int argc, char **argv)
         goto out;
     }
     barrier = 1;
+    if (o.serials != NULL && (serials = fopen(o.serials, "w")) == NULL) {
+        fprintf(stderr, "scep_load: cannot write %s\n", o.serials);
+        goto out;
+    }
     printf("%s: %s  threads %ld x requests %ld  cipher %s  digest %s  key RSA-%ld  "
            "CA/RA %s%s\n",
            o.label, o.url, o.threads, per, cipher_name(o.cipher), digest_name(o.digest), o.key_bits,
@@ -338,7 +364,8 @@ int main(int argc, char **argv)
                                .key_bits = (int)o.key_bits,
                                .n = per,
                                .total = lat + 2 * i * per,
-                               .round_trip = lat + (2 * i + 1) * per};
+                               .round_trip = lat + (2 * i + 1) * per,
+                               .serials = serials};
         if (pthread_create(&th[i], NULL, worker_main, &w[i]) != 0) {
             fprintf(stderr, "scep_load: pthread_create failed\n");
             /* The barrier can no longer fill: give up without waiting. */
@@ -354,6 +381,8 @@ int main(int argc, char **argv)
 
     for (i = 0; i < o.threads; i++) {
         failed += w[i].failed;
+        http503 += w[i].http503;
+        http5xx += w[i].http5xx;
         if (w[i].setup_failed) {
             setup_failed = 1;
             fprintf(stderr, "scep_load: worker %ld setup: %s\n", i, w[i].first_error);
@@ -365,8 +394,9 @@ int main(int argc, char **argv)
     if (setup_failed)
         goto out;
     ok = gather(w, o.threads, total, rtt);
-    printf("requests %ld  failures %ld  wall %.3f s  enrollments/s %.2f\n", ok + failed, failed,
-           wall, (double)ok / wall);
+    printf("requests %ld  failures %ld (HTTP 503: %ld, other 5xx: %ld)  wall %.3f s  "
+           "enrollments/s %.2f\n",
+           ok + failed, failed, http503, http5xx, wall, (double)ok / wall);
     for (i = 0; i < o.threads; i++)
         if (w[i].ok > 0) {
             printf("CertRep envelope cipher: %s\n", OBJ_nid2sn(w[i].reply_cipher));
@@ -377,12 +407,17 @@ int main(int argc, char **argv)
     printf("latency ms (HTTP round trip)   p50 %.2f  p90 %.2f  p99 %.2f\n", pct_ms(rtt, ok, 50),
            pct_ms(rtt, ok, 90), pct_ms(rtt, ok, 99));
     printf("RESULT label=%s requests=%ld failures=%ld wall_s=%.3f rate=%.2f p50_ms=%.2f "
-           "p90_ms=%.2f p99_ms=%.2f rtt_p50_ms=%.2f rtt_p90_ms=%.2f rtt_p99_ms=%.2f\n",
+           "p90_ms=%.2f p99_ms=%.2f rtt_p50_ms=%.2f rtt_p90_ms=%.2f rtt_p99_ms=%.2f "
+           "http503=%ld http5xx=%ld\n",
            o.label, ok + failed, failed, wall, (double)ok / wall, pct_ms(total, ok, 50),
            pct_ms(total, ok, 90), pct_ms(total, ok, 99), pct_ms(rtt, ok, 50), pct_ms(rtt, ok, 90),
-           pct_ms(rtt, ok, 99));
+           pct_ms(rtt, ok, 99), http503, http5xx);
     status = failed == 0 ? 0 : 1;
 out:
+    if (serials != NULL && fclose(serials) != 0) {
+        fprintf(stderr, "scep_load: writing %s failed\n", o.serials);
+        status = 1;
+    }
     if (barrier)
         pthread_barrier_destroy(&start);
     free(rtt);

@@ -528,9 +528,12 @@ int scep_admin_token_revoke(struct scep_store *st, const char *actor, const char
 
 /* What a CRL that was made says, for reports and audit. */
 struct scep_admin_crl_info {
-    int64_t number;     /* crlNumber */
-    size_t entries;     /* revoked serials listed */
-    char issuer_fp[65]; /* hex SHA-256 of the signing CA certificate */
+    int64_t number;      /* crlNumber */
+    size_t entries;      /* revoked serials listed (0 when reused: not counted) */
+    char issuer_fp[65];  /* hex SHA-256 of the signing CA certificate */
+    int64_t made;        /* scep_admin_crl_current: thisUpdate, Unix seconds */
+    int64_t next_update; /* scep_admin_crl_current: nextUpdate, Unix seconds */
+    int reused;          /* scep_admin_crl_current: 1 the stored CRL, 0 a new one */
 };
 
 /*
@@ -569,6 +572,23 @@ int scep_admin_make_crl_encoded(struct scep_store *st, const struct scep_ca *ca,
  */
 int scep_admin_crl_digest(struct scep_store *st, const struct scep_ca *ca, X509 *issuer,
                           unsigned char out[32]);
+
+/*
+ * The published CRL of issuer (NULL: the current CA), DER, as every
+ * process and node on st serves it (crl_current.c): the stored one while
+ * it lists what the store says it should and less than half of validity
+ * (seconds, its nextUpdate from thisUpdate) has passed; else a new one
+ * from scep_admin_make_crl, made by one caller at a time across every
+ * node (scep_store_try_lock_crl) and stored.  While another caller makes
+ * it, the stored one is handed out if it is before its nextUpdate.
+ * force makes a new one whatever is stored (scepctl crl).  actor (may be
+ * NULL) names who made it in the "crl" audit event, which only a new
+ * CRL gets.  *der: free with free(); *info (may be NULL) on success.
+ * Returns 0 or SCEP_ERR_*.
+ */
+int scep_admin_crl_current(struct scep_store *st, const struct scep_ca *ca, X509 *issuer,
+                           long validity, int force, const char *actor, unsigned char **der,
+                           size_t *len, struct scep_admin_crl_info *info);
 
 /*
  * Encodes crl as DER, or PEM when pem is non-zero.  *out: free with

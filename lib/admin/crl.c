@@ -153,8 +153,11 @@ int scep_admin_make_crl(struct scep_store *st, const struct scep_ca *ca, X509 *i
             goto out;
     }
     if (info != NULL) {
+        memset(info, 0, sizeof(*info));
         info->number = number;
         info->entries = l.n;
+        info->made = l.now;
+        info->next_update = l.now + next_update_seconds;
         memcpy(info->issuer_fp, fp, sizeof(info->issuer_fp));
     }
     *out = crl;

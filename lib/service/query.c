@@ -201,6 +201,9 @@ static int cached_crl(struct scep_service *svc, X509 *issuer, X509_CRL **out)
 {
     struct svc_crl_slot *slot = NULL;
     X509_CRL *crl = NULL;
+    unsigned char *der = NULL;
+    const unsigned char *p;
+    size_t len = 0;
     time_t now = mono_seconds();
     char fp[65];
     int i, rc;
@@ -215,9 +218,20 @@ static int cached_crl(struct scep_service *svc, X509 *issuer, X509_CRL **out)
         *out = slot->crl;
         return 0;
     }
-    rc = scep_admin_make_crl(svc->st, svc->ca, issuer, svc->crl_next_update, NULL, &crl, NULL);
+    rc = scep_admin_crl_current(svc->st, svc->ca, issuer, svc->crl_next_update, 0, NULL, &der, &len,
+                                NULL);
     if (rc != 0)
         return rc;
+    p = der;
+    /* Our own CRL, read back from the store: one that does not decode
+     * whole is a damaged record. */
+    crl = d2i_X509_CRL(NULL, &p, (long)len);
+    if (crl == NULL || p != der + len) {
+        X509_CRL_free(crl);
+        free(der);
+        return SCEP_ERR_STORE;
+    }
+    free(der);
     if (slot == NULL) {
         /* An empty slot, else the one made longest ago. */
         slot = &svc->crls[0];

@@ -19,9 +19,11 @@
 #include <scep/message.h>
 #include "service/service.h"
 
-/* How long a GetCRL answer is reused before a new CRL (and CRL number) is
- * made: revocations show up at most this late through SCEP. */
-#define SVC_CRL_CACHE_SECONDS 300
+/* How long a GetCRL answer is reused before the published CRL is asked
+ * for again (scep_admin_crl_current: a read of the store, and a new CRL
+ * only when what it lists changed): revocations show up at most this
+ * late through SCEP, as at /crl. */
+#define SVC_CRL_CACHE_SECONDS 5
 
 /* CRLs cached at once, one per issuing CA: the current CA and the few
  * archived ones whose certificates are still in use. */
@@ -34,8 +36,9 @@ struct svc_crl_slot {
     time_t made;        /* CLOCK_MONOTONIC seconds */
 };
 
-/* How long a CRL served over HTTP (/crl) is reused before it is made
- * anew: a revocation by scepctl shows at /crl at most this late. */
+/* How long a CRL served over HTTP (/crl) is reused before the published
+ * CRL is asked for again: a revocation by scepctl or another node shows
+ * at /crl at most this late. */
 #define SVC_HTTP_CRL_MAX_AGE 5
 
 /* Signed OCSP responses one worker keeps (one per certificate asked

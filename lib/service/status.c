@@ -5,10 +5,13 @@
  * and add only what serving them needs: which CA a CRL path names, a
  * short per-issuer cache, and how long a client may keep each answer.
  *
- * Revocations are written by scepctl, another process, so a CRL is
- * kept at most SVC_HTTP_CRL_MAX_AGE seconds: a revocation shows within
- * that time, and a CRL served is always fresh (its nextUpdate is
- * crl_validity_hours away), so it never lapses while scepd runs.  OCSP
+ * Revocations are written by scepctl, another process or another node,
+ * so a worker keeps a CRL at most SVC_HTTP_CRL_MAX_AGE seconds, then asks
+ * the core for the published one (scep_admin_crl_current): the CRL every
+ * node on the store serves, remade by one of them when a revocation
+ * changed what it lists or half its validity passed.  So a revocation
+ * shows within that time on every node, and a CRL served never lapses
+ * while scepd runs.  OCSP
  * answers read the store for every request and are never stale; signed
  * answers to nonce-free requests are reused from the worker's response
  * cache while the store says the same (lib/admin/ocsp_cache.c).
@@ -61,6 +64,7 @@ static struct svc_http_crl_slot *http_crl_slot(struct scep_service *svc, const c
 
 int scep_service_crl(struct scep_service *svc, const char *which, struct scep_reply *r)
 {
+    struct scep_admin_crl_info info;
     struct svc_http_crl_slot *slot;
     unsigned char *der = NULL;
     size_t len = 0;
@@ -89,8 +93,8 @@ int scep_service_crl(struct scep_service *svc, const char *which, struct scep_re
     if (slot->der == NULL || strcmp(slot->issuer_fp, fp) != 0 ||
         mono - slot->made >= SVC_HTTP_CRL_MAX_AGE ||
         slot->next_update - (int64_t)now < 2 * SVC_HTTP_CRL_MAX_AGE) {
-        rc = scep_admin_make_crl_encoded(svc->st, svc->ca, issuer, svc->crl_next_update, NULL, 0,
-                                         &der, &len, NULL);
+        rc = scep_admin_crl_current(svc->st, svc->ca, issuer, svc->crl_next_update, 0, NULL, &der,
+                                    &len, &info);
         if (rc != 0)
             goto fail;
         free(slot->der);
@@ -98,7 +102,7 @@ int scep_service_crl(struct scep_service *svc, const char *which, struct scep_re
         slot->der = der;
         slot->len = len;
         slot->made = mono;
-        slot->next_update = (int64_t)now + svc->crl_next_update;
+        slot->next_update = info.next_update;
         der = NULL;
     }
     rc = SCEP_ERR_NOMEM;

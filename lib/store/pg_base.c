@@ -247,6 +247,7 @@ int pg_ready(struct pg_be *be)
     }
     if (PQstatus(be->conn) != CONNECTION_OK) {
         be->session_ok = 0;
+        be->crl_locked = 0; /* a session lock ends with its session */
         PQreset(be->conn);
         if (PQstatus(be->conn) != CONNECTION_OK) {
             pg_fail(be, "reconnect", NULL);
@@ -521,6 +522,12 @@ static void pg_close(void *vbe)
 
     if (be == NULL)
         return;
+    /* The CRL lock is given back first, and waited for: the server
+     * drops a session's locks only once its backend has exited, a
+     * moment after Terminate, and another node should not find it taken
+     * in between. */
+    if (!be->in_tx)
+        (void)pg_unlock_crl(be);
     /* PQfinish sends Terminate; an open transaction is rolled back by
      * the server. */
     PQfinish(be->conn);
@@ -547,6 +554,10 @@ static const struct scep_store_ops pg_ops = {
     .list_audit = pg_list_audit,
     .verify_audit = pg_verify_audit,
     .next_crl_number = pg_next_crl_number,
+    .get_crl = pg_get_crl,
+    .put_crl = pg_put_crl,
+    .try_lock_crl = pg_try_lock_crl,
+    .unlock_crl = pg_unlock_crl,
     .add_request = pg_add_request,
     .get_request = pg_get_request,
     .get_request_by_transaction = pg_get_request_by_transaction,

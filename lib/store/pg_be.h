@@ -59,6 +59,7 @@ struct pg_be {
     int version;         /* schema version after migrations */
     int in_tx;           /* inside pg_begin() ... pg_commit()/pg_rollback() */
     int session_ok;      /* the session settings hold on this connection */
+    int64_t crl_locked;  /* key of the CRL lock this session holds (pg_crls.c), 0 none */
     int64_t retry_at;    /* CLOCK_MONOTONIC ms: no reconnect attempt before this */
     int64_t backoff;     /* ms between reconnect attempts; 0 while connected */
     char sqlstate[6];    /* SQLSTATE of the last failed statement, "" if none */
@@ -162,6 +163,12 @@ int pg_revoke(void *be, const char *serial, int reason, int64_t at,
               const struct scep_audit_event *ev);
 int pg_unhold(void *be, const char *serial, const struct scep_audit_event *ev);
 int pg_next_crl_number(void *be, int64_t *out);
+
+/* The published CRLs (pg_crls.c); contracts as in store.h. */
+int pg_get_crl(void *be, const char *issuer_fp, struct scep_store_crl *out);
+int pg_put_crl(void *be, const struct scep_store_crl *c);
+int pg_try_lock_crl(void *be, const char *issuer_fp, int *got);
+int pg_unlock_crl(void *be);
 
 /*
  * Inserts ci into the certificates table inside the caller's

@@ -188,6 +188,14 @@ static const struct migration migrations[] = {
         " USING gin (sans gin_trgm_ops)';"
         " END IF;"
         " END $$;"},
+    /* The published CRLs, as sqlite_migrate.c's step 8. */
+    {8, "CREATE TABLE crls ("
+        " issuer_fp TEXT PRIMARY KEY,"
+        " number BIGINT NOT NULL,"
+        " made BIGINT NOT NULL,"
+        " next_update BIGINT NOT NULL,"
+        " digest BYTEA NOT NULL,"
+        " der BYTEA NOT NULL);"},
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

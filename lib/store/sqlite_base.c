@@ -398,6 +398,8 @@ static void sq_close(void *vbe)
      * the last connection to close checkpoints the WAL. */
     sqlite3_close(be->db);
     sq_search_free(be);
+    (void)sq_unlock_crl(be);
+    free(be->crl_lock_path);
     free(be);
 }
 
@@ -417,6 +419,10 @@ static const struct scep_store_ops sqlite_ops = {
     .list_audit = sq_list_audit,
     .verify_audit = sq_verify_audit,
     .next_crl_number = sq_next_crl_number,
+    .get_crl = sq_get_crl,
+    .put_crl = sq_put_crl,
+    .try_lock_crl = sq_try_lock_crl,
+    .unlock_crl = sq_unlock_crl,
     .add_request = sq_add_request,
     .get_request = sq_get_request,
     .get_request_by_transaction = sq_get_request_by_transaction,
@@ -530,6 +536,17 @@ int scep_store_sqlite_open(const char *uri, const struct scep_store_ops **ops, v
     if (be == NULL) {
         snprintf(why, whylen, "sqlite:%s: out of memory", path);
         return SCEP_ERR_NOMEM;
+    }
+    be->crl_lock_fd = -1;
+    if (strcmp(path, ":memory:") != 0) {
+        size_t n = strlen(path) + sizeof(".crl-lock");
+
+        if ((be->crl_lock_path = malloc(n)) == NULL) {
+            free(be);
+            snprintf(why, whylen, "sqlite:%s: out of memory", path);
+            return SCEP_ERR_NOMEM;
+        }
+        snprintf(be->crl_lock_path, n, "%s.crl-lock", path);
     }
     /* The database holds requests and the audit trail: create it 0600
      * ourselves (SQLite would use 0644 less the umask).  SQLite gives its

@@ -64,6 +64,8 @@ enum sq_stmt_id {
     SQ_NOTICE_GET,
     SQ_TOK_BY_HASH,
     SQ_TOK_TOUCH,
+    SQ_CRLS_GET,
+    SQ_CRLS_PUT,
     SQ_NSTMT
 };
 
@@ -80,6 +82,8 @@ struct sq_be {
     int version;                            /* schema version after migrations */
     char err[256];                          /* last failure, for scep_store_last_error() */
     struct sq_sample *sample;               /* names for planning searches (sqlite_search.c) */
+    char *crl_lock_path;                    /* DATABASE.crl-lock; NULL for :memory: */
+    int crl_lock_fd;                        /* -1 unless this handle holds the CRL lock */
 };
 
 /*
@@ -166,6 +170,12 @@ int sq_revoke(void *be, const char *serial, int reason, int64_t at,
               const struct scep_audit_event *ev);
 int sq_unhold(void *be, const char *serial, const struct scep_audit_event *ev);
 int sq_next_crl_number(void *be, int64_t *out);
+
+/* The published CRLs (sqlite_crls.c); contracts as in store.h. */
+int sq_get_crl(void *be, const char *issuer_fp, struct scep_store_crl *out);
+int sq_put_crl(void *be, const struct scep_store_crl *c);
+int sq_try_lock_crl(void *be, const char *issuer_fp, int *got);
+int sq_unlock_crl(void *be);
 
 /*
  * Inserts ci into the certificates table inside the caller's write

@@ -190,6 +190,17 @@ static const struct migration migrations[] = {
         " VALUES (new.serial, new.subject, new.sans); END;"
         "CREATE TRIGGER certificates_search_delete AFTER DELETE ON certificates BEGIN"
         " DELETE FROM certificates_search WHERE serial = old.serial; END;"},
+    /* The published CRLs (store.h, "The published CRLs"): one row per
+     * CA, the last CRL made for it, so that every process and node on
+     * this database serves the same CRL and one makes the next
+     * (lib/admin/crl_current.c).  (Issue 10.) */
+    {8, "CREATE TABLE crls ("
+        " issuer_fp TEXT PRIMARY KEY,"
+        " number INTEGER NOT NULL,"
+        " made INTEGER NOT NULL,"
+        " next_update INTEGER NOT NULL,"
+        " digest BLOB NOT NULL,"
+        " der BLOB NOT NULL);"},
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -530,6 +530,60 @@ int scep_store_next_crl_number(struct scep_store *st, int64_t *out)
     return st->ops->next_crl_number(st->be, out);
 }
 
+void scep_store_crl_clear(struct scep_store_crl *c)
+{
+    if (c == NULL)
+        return;
+    free(c->der);
+    memset(c, 0, sizeof(*c));
+}
+
+/* A hex SHA-256, as every fingerprint in the store is. */
+static int fp_ok(const char *fp)
+{
+    size_t i;
+
+    if (fp == NULL || strlen(fp) != 64)
+        return 0;
+    for (i = 0; i < 64; i++)
+        if (!((fp[i] >= '0' && fp[i] <= '9') || (fp[i] >= 'a' && fp[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+int scep_store_get_crl(struct scep_store *st, const char *issuer_fp, struct scep_store_crl *out)
+{
+    if (out != NULL)
+        memset(out, 0, sizeof(*out));
+    if (st == NULL || out == NULL || !fp_ok(issuer_fp))
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->get_crl(st->be, issuer_fp, out);
+}
+
+int scep_store_put_crl(struct scep_store *st, const struct scep_store_crl *c)
+{
+    if (st == NULL || c == NULL || !fp_ok(c->issuer_fp) || c->der == NULL || c->len == 0 ||
+        c->number <= 0)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->put_crl(st->be, c);
+}
+
+int scep_store_try_lock_crl(struct scep_store *st, const char *issuer_fp, int *got)
+{
+    if (got != NULL)
+        *got = 0;
+    if (st == NULL || got == NULL || !fp_ok(issuer_fp))
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->try_lock_crl(st->be, issuer_fp, got);
+}
+
+int scep_store_unlock_crl(struct scep_store *st)
+{
+    if (st == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    return st->ops->unlock_crl(st->be);
+}
+
 /* A trivial read on this connection (see store.h). */
 int scep_store_ping(struct scep_store *st)
 {

@@ -283,6 +283,54 @@ int scep_store_verify_audit(struct scep_store *st, int64_t *bad_id);
 int scep_store_next_crl_number(struct scep_store *st, int64_t *out);
 
 /*
+ * The published CRLs (schema 8): the last CRL made for each CA, kept in
+ * the store so that every scepd node sharing it serves the same CRL and
+ * only one makes the next (lib/admin/crl_current.c).
+ */
+struct scep_store_crl {
+    char issuer_fp[65];       /* hex SHA-256 of the CA certificate that signed it */
+    int64_t number;           /* its crlNumber */
+    int64_t made;             /* thisUpdate, Unix seconds */
+    int64_t next_update;      /* nextUpdate, Unix seconds */
+    unsigned char digest[32]; /* scep_admin_crl_digest() of what it lists */
+    unsigned char *der;       /* the CRL; owned, see scep_store_crl_clear() */
+    size_t len;
+};
+
+/* Frees c->der and zeroes c.  Accepts NULL. */
+void scep_store_crl_clear(struct scep_store_crl *c);
+
+/*
+ * Reads the stored CRL of the CA whose certificate has fingerprint
+ * issuer_fp into *out (cleared first; free with scep_store_crl_clear()).
+ * Returns 0, SCEP_ERR_NOT_FOUND when none was stored, or SCEP_ERR_STORE.
+ */
+int scep_store_get_crl(struct scep_store *st, const char *issuer_fp, struct scep_store_crl *out);
+
+/*
+ * Stores c as its CA's CRL unless one with the same or a larger number
+ * is stored already (a node that made a CRL late never replaces a newer
+ * one).  Returns 0 (stored or not), SCEP_ERR_INVALID_ARG or
+ * SCEP_ERR_STORE.
+ */
+int scep_store_put_crl(struct scep_store *st, const struct scep_store_crl *c);
+
+/*
+ * Tries to take the lock under which one CRL of the CA issuer_fp is
+ * made, so that of several processes or nodes on one store one signs a
+ * new CRL at a time: PostgreSQL's advisory lock of this session, for
+ * SQLite a lock on a byte of DATABASE.crl-lock.  Never waits.  *got is 1 when
+ * this handle now holds it (give it back with scep_store_unlock_crl()),
+ * 0 when someone else does.  One lock at a time per handle.  Returns 0
+ * or SCEP_ERR_STORE.
+ */
+int scep_store_try_lock_crl(struct scep_store *st, const char *issuer_fp, int *got);
+
+/* Gives back the lock scep_store_try_lock_crl() took (a no-op when none
+ * is held).  Returns 0 or SCEP_ERR_STORE. */
+int scep_store_unlock_crl(struct scep_store *st);
+
+/*
  * Writes uri into buf (len bytes, truncated to fit) as it may be shown
  * in messages and output: the password a URI may hold, after "user:" in
  * its authority or as a password= parameter, becomes "***"; anything
@@ -740,7 +788,7 @@ int scep_store_cert_histogram(struct scep_store *st, int what, int64_t start, in
  * version (a schema step that adds a column must add it there too:
  * the contract test fails until it does).
  */
-#define SCEP_STORE_COPY_VERSION 7
+#define SCEP_STORE_COPY_VERSION 8
 
 /* A column's type, as both backends store it. */
 #define SCEP_COL_INT 1  /* INTEGER / BIGINT */

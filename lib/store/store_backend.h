@@ -46,6 +46,10 @@ struct scep_store_ops {
     int (*list_audit)(void *be, int64_t after_id, scep_store_audit_cb cb, void *arg);
     int (*verify_audit)(void *be, int64_t *bad_id);
     int (*next_crl_number)(void *be, int64_t *out);
+    int (*get_crl)(void *be, const char *issuer_fp, struct scep_store_crl *out);
+    int (*put_crl)(void *be, const struct scep_store_crl *c);
+    int (*try_lock_crl)(void *be, const char *issuer_fp, int *got);
+    int (*unlock_crl)(void *be);
     int (*add_request)(void *be, const struct scep_request_info *ri,
                        const struct scep_audit_event *ev, int64_t *id);
     int (*get_request)(void *be, int64_t id, struct scep_request_info **out);

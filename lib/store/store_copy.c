@@ -7,6 +7,9 @@
  * names and kinds in both backends (sqlite_migrate.c, pg_migrate.c);
  * derived data is not copied but rebuilt by the target as rows arrive
  * (SQLite's certificates_search by its trigger, PostgreSQL's indexes).
+ * The published CRLs (crls, step 8) are not copied either: the target
+ * signs its own at the first request, with a crlNumber above every one
+ * the source handed out, since crl_numbers is copied.
  */
 #include "store_backend.h"
 

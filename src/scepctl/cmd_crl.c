@@ -6,13 +6,17 @@
  * by default, DER with --der; to standard output, or with --out to a
  * file replaced atomically so that a web server publishing it never
  * serves half a CRL.  What the CRL lists and who signs it is decided in
- * the library, the same way for GetCRL.
+ * the library, the same way for GetCRL.  The CRL made here becomes the
+ * published one (scep_admin_crl_current with force): every scepd on the
+ * store serves it from then on.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/x509.h>
 
 #include <scep/error.h>
 #include "admin/admin.h"
@@ -34,6 +38,26 @@ static int bad_ca(const char *which, int err)
     else
         ctl_err("crl: --ca %s: no current or archived CA matches (see \"scepctl ca show\")", which);
     return CTL_EXIT_FAIL;
+}
+
+/* Replaces the DER CRL in *buf (free()) with its PEM form.  0 or SCEP_ERR_*. */
+static int to_pem(unsigned char **buf, size_t *len)
+{
+    const unsigned char *p = *buf;
+    unsigned char *pem = NULL;
+    size_t pemlen = 0;
+    X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)*len);
+    int rc = SCEP_ERR_INTERNAL;
+
+    if (crl != NULL && p == *buf + *len)
+        rc = scep_admin_crl_encode(crl, 1, &pem, &pemlen);
+    X509_CRL_free(crl);
+    if (rc != 0)
+        return rc;
+    free(*buf);
+    *buf = pem;
+    *len = pemlen;
+    return 0;
 }
 
 /* scepctl crl [--ca WHICH] [--out FILE] [--der].  Returns an exit code. */
@@ -72,8 +96,10 @@ int ctl_cmd_crl(struct ctl *c, int argc, char **argv)
     if (rc != CTL_EXIT_OK)
         goto out;
     rc = CTL_EXIT_FAIL;
-    err = scep_admin_make_crl_encoded(st, ca, issuer, (long)c->cfg.crl_validity_hours * 3600L,
-                                      c->actor, !der, &enc, &enclen, &info);
+    err = scep_admin_crl_current(st, ca, issuer, (long)c->cfg.crl_validity_hours * 3600L, 1,
+                                 c->actor, &enc, &enclen, &info);
+    if (err == 0 && !der)
+        err = to_pem(&enc, &enclen);
     if (err == SCEP_ERR_NOT_FOUND || err == SCEP_ERR_PERMISSIONS || err == SCEP_ERR_KEY) {
         ctl_err("crl: the key of that archived CA is missing or unusable in %s/archive: %s; no CRL "
                 "was made",

@@ -1,6 +1,8 @@
 /*
- * The CRL publisher (crlpub.h): which CRLs are due, making them through
- * the one CRL builder and writing them atomically under STATE_DIR/crl.
+ * The CRL publisher (crlpub.h): asks the core for each CA's published
+ * CRL (scep_admin_crl_current: the one every node on the store serves,
+ * remade by one of them when due) and writes it atomically under
+ * STATE_DIR/crl whenever its crlNumber differs from the file's.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -25,9 +27,9 @@
 
 /* The last CRL written for one CA. */
 struct crlpub_slot {
-    char fp[65];              /* the CA's fingerprint; "" when unused */
-    unsigned char digest[32]; /* scep_admin_crl_digest when it was made */
-    time_t made;              /* wall clock */
+    char fp[65];         /* the CA's fingerprint; "" when unused */
+    int64_t number;      /* crlNumber of the file written; 0 none yet */
+    int64_t next_update; /* its nextUpdate, Unix seconds */
 };
 
 struct scepd_crlpub {
@@ -118,8 +120,8 @@ static int crlpub_write(const struct scepd_crlpub *p, const char *name, const un
     return util_write_atomic(path, der, len, 0644, 0);
 }
 
-/* Tells the gauges issuer's notAfter and, once one was made, its CRL's
- * nextUpdate (the builder sets it to made + crl_validity_hours). */
+/* Tells the gauges issuer's notAfter and, once one was written, its
+ * CRL's nextUpdate. */
 static void crlpub_gauge(const struct scepd_crlpub *p, X509 *issuer, const char *kid,
                          const struct crlpub_slot *s)
 {
@@ -131,40 +133,35 @@ static void crlpub_gauge(const struct scepd_crlpub *p, X509 *issuer, const char 
     /* ASN1_TIME_to_tm reads UTCTime and GeneralizedTime alike, in UTC. */
     if (ASN1_TIME_to_tm(X509_get0_notAfter(issuer), &tm) == 1)
         not_after = (int64_t)timegm(&tm);
-    scepd_gauges_ca_set(p->gauges, kid, not_after,
-                        s->made != 0 ? (int64_t)s->made + (int64_t)p->cfg->crl_validity_hours * 3600
-                                     : 0);
+    scepd_gauges_ca_set(p->gauges, kid, not_after, s->number != 0 ? s->next_update : 0);
 }
 
-/* Publishes the CRL of issuer (current when is_current) if it is due.
- * Returns 1 when written, 0 when not due, or SCEP_ERR_*. */
+/* Writes the published CRL of issuer (current when is_current) unless
+ * the file holds it already.  Returns 1 when written, 0 when not, or
+ * SCEP_ERR_*. */
 static int crlpub_one(struct scepd_crlpub *p, const struct scep_ca *ca, X509 *issuer,
                       int is_current)
 {
     struct scep_admin_crl_info info;
     struct crlpub_slot *s;
-    unsigned char digest[32], *der = NULL;
+    unsigned char *der = NULL;
     long validity = (long)p->cfg->crl_validity_hours * 3600L;
     char fp[65], kid[160], name[200];
-    time_t now = time(NULL);
     size_t len = 0;
     int rc;
 
     if ((rc = scep_cert_fingerprint(issuer, fp)) != 0 ||
-        (rc = scep_ca_key_id_hex(issuer, kid, sizeof(kid))) != 0 ||
-        (rc = scep_admin_crl_digest(p->st, ca, issuer, digest)) != 0)
+        (rc = scep_ca_key_id_hex(issuer, kid, sizeof(kid))) != 0)
+        return rc;
+    rc = scep_admin_crl_current(p->st, ca, issuer, validity, 0, NULL, &der, &len, &info);
+    if (rc != 0)
         return rc;
     s = crlpub_slot(p, fp);
-    /* Half-way to nextUpdate leaves relying parties that fetch late a
-     * CRL that is still valid. */
-    if (s->made != 0 && memcmp(s->digest, digest, sizeof(digest)) == 0 &&
-        now - s->made < validity / 2 && (!is_current || strcmp(p->current_fp, fp) == 0)) {
+    if (s->number == info.number && (!is_current || strcmp(p->current_fp, fp) == 0)) {
         crlpub_gauge(p, issuer, kid, s);
-        return 0;
-    }
-    rc = scep_admin_make_crl_encoded(p->st, ca, issuer, validity, NULL, 0, &der, &len, &info);
-    if (rc != 0)
+        rc = 0;
         goto out;
+    }
     snprintf(name, sizeof(name), "%s.crl", kid);
     if ((rc = crlpub_write(p, name, der, len)) != 0)
         goto out;
@@ -173,8 +170,8 @@ static int crlpub_one(struct scepd_crlpub *p, const struct scep_ca *ca, X509 *is
             goto out;
         memcpy(p->current_fp, fp, sizeof(p->current_fp));
     }
-    memcpy(s->digest, digest, sizeof(digest));
-    s->made = now;
+    s->number = info.number;
+    s->next_update = info.next_update;
     crlpub_gauge(p, issuer, kid, s);
     {
         struct scepd_logline l;
@@ -183,7 +180,7 @@ static int crlpub_one(struct scepd_crlpub *p, const struct scep_ca *ca, X509 *is
         scepd_log_str(&l, "ca_key_id", kid);
         scepd_log_str(&l, "file", name);
         scepd_log_int(&l, "crl_number", (long long)info.number);
-        scepd_log_int(&l, "entries", (long long)info.entries);
+        scepd_log_int(&l, "made_here", !info.reused);
         scepd_log_int(&l, "current", is_current);
         scepd_log_end(&l);
     }

@@ -74,6 +74,38 @@ pg_server_down() {
     pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w -t 20 stop >/dev/null 2>&1
 }
 
+# pg_node_start NAME [ARGS...]: starts scepd as a node on $PG_URI with
+# STATE_DIR $IT_WORK/NAME (made beforehand), two workers and ARGS,
+# without waiting: pg_node_wait NAME waits for its ready line.  Then
+# URL_NAME is its SCEP URL, BASE_NAME the URL's scheme and authority,
+# PID_NAME its pid; log in $IT_WORK/NAME.scepd.log.  Several nodes can
+# be started at once and waited for after.
+pg_node_start() {
+    local n=$1
+    shift
+    # Made here, not by the child's redirection: pg_node_wait may read it
+    # before the child got that far.
+    : >"$IT_WORK/$n.scepd.out"
+    "$SCEPD" --state-dir "$IT_WORK/$n" --listen 127.0.0.1:0 --challenge "$IT_CHALLENGE" \
+        --database "$PG_URI" --workers 2 "$@" \
+        >"$IT_WORK/$n.scepd.out" 2>>"$IT_WORK/$n.scepd.log" &
+    IT_PIDS+=("$!")
+    eval "PID_$n=\$!"
+}
+pg_node_wait() {
+    local n=$1 url= i
+    for i in $(seq 1 200); do
+        url=$(sed -n 's/^scepd: serving SCEP at //p' "$IT_WORK/$n.scepd.out" | head -n 1 || true)
+        [ -z "$url" ] || break
+        eval "kill -0 \$PID_$n" 2>/dev/null || fail "node $n exited before it was ready: $(tail -n 3 "$IT_WORK/$n.scepd.log")"
+        sleep 0.1
+    done
+    [ -n "$url" ] || fail "node $n printed no 'serving SCEP at' line within 20 s"
+    eval "URL_$n=\$url"
+    eval "BASE_$n=\${url%/*}"
+    say "node $n serving at $url"
+}
+
 pg_sql() {
     "$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$PG_DIR" -p "$PG_PORT" -U scepd -d scepd \
         -c "$1"

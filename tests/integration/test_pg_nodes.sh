@@ -39,31 +39,13 @@ cp -a "$IT_WORK/a" "$IT_WORK/b"
 say "both nodes start at once on the new database"
 # Not scepd_start, which waits for one node before the next can start.
 for n in a b; do
-    # Made here, not by the child's redirection: the loop below may read
-    # it before the child got that far.
-    : >"$IT_WORK/$n.scepd.out"
-    "$SCEPD" --state-dir "$IT_WORK/$n" --listen 127.0.0.1:0 --challenge "$IT_CHALLENGE" \
-        --database "$PG_URI" --workers 2 --notify-days 400 --notify-interval-seconds 1 \
+    pg_node_start "$n" --notify-days 400 --notify-interval-seconds 1 \
         --notify-webhook-url "http://127.0.0.1:$(cat "$IT_WORK/hook.port")/allow" \
-        --notify-webhook-secret-file "$IT_WORK/secret" \
-        >"$IT_WORK/$n.scepd.out" 2>>"$IT_WORK/$n.scepd.log" &
-    IT_PIDS+=("$!")
-    eval "PID_$n=\$!"
+        --notify-webhook-secret-file "$IT_WORK/secret"
 done
-for n in a b; do
-    url=
-    for i in $(seq 1 200); do
-        url=$(sed -n 's/^scepd: serving SCEP at //p' "$IT_WORK/$n.scepd.out" | head -n 1 || true)
-        [ -z "$url" ] || break
-        eval "kill -0 \$PID_$n" 2>/dev/null || fail "node $n exited before it was ready"
-        sleep 0.1
-    done
-    [ -n "$url" ] || fail "node $n printed no 'serving SCEP at' line within 20 s"
-    eval "URL_$n=\$url"
-    say "node $n serving at $url"
-done
-[ "$(pg_sql 'SELECT count(*) FROM schema_version')" = 7 ] ||
-    fail "schema_version holds $(pg_sql 'SELECT count(*) FROM schema_version') rows (want 7: each step once)"
+for n in a b; do pg_node_wait "$n"; done
+[ "$(pg_sql 'SELECT count(*) FROM schema_version')" = 8 ] ||
+    fail "schema_version holds $(pg_sql 'SELECT count(*) FROM schema_version') rows (want 8: each step once)"
 SCEPD_STATE=$IT_WORK/a
 SCEPD_URL=$URL_a
 fetch_ca_certs "$IT_WORK/ca"

@@ -30,8 +30,8 @@ say "the store contract suite passes on PostgreSQL"
 SCEP_STORE_URI=$PG_URI "$STORE_CONTRACT" >"$IT_WORK/contract.log" 2>&1 ||
     fail "contract suite failed on $PG_URI: $(grep -E 'FAILED|ERROR|error' "$IT_WORK/contract.log" | head -n 5)"
 grep -q 'PASSED' "$IT_WORK/contract.log" || fail "contract suite printed no PASSED line"
-[ "$(pg_sql 'SELECT max(version) FROM schema_version')" = 7 ] ||
-    fail "schema_version is $(pg_sql 'SELECT max(version) FROM schema_version') (want 7)"
+[ "$(pg_sql 'SELECT max(version) FROM schema_version')" = 8 ] ||
+    fail "schema_version is $(pg_sql 'SELECT max(version) FROM schema_version') (want 8)"
 
 say "a store copied into an empty PostgreSQL database (test_admin_migrate)"
 "$PG_BIN/createdb" -h "$PG_DIR" -p "$PG_PORT" -U scepd scepd_copy 2>"$IT_WORK/createdb.err" ||

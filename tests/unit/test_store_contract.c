@@ -33,6 +33,7 @@
 #include <cmocka.h>
 
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include <scep/error.h>
 
@@ -973,6 +974,78 @@ static void test_crl_numbers(void **state)
     assert_true(d > c);
     assert_int_equal(scep_store_next_crl_number(st, NULL), SCEP_ERR_INVALID_ARG);
     assert_int_equal(scep_store_next_crl_number(NULL, &d), SCEP_ERR_INVALID_ARG);
+    scep_store_close(st);
+}
+
+/* The published CRLs: round trip, a newer row is never replaced by an
+ * older one, and the lock is held by one connection at a time. */
+static void test_published_crls(void **state)
+{
+    struct scep_store *st = open_store(), *st2 = open_store();
+    struct scep_store_crl c, got;
+    unsigned char der1[] = {0x30, 0x03, 0x02, 0x01, 0x01}, der2[] = {0x30, 0x03, 0x02, 0x01, 0x02};
+    unsigned char rnd[32];
+    char fp[65];
+    int g1 = 0, g2 = 0, i;
+
+    (void)state;
+    /* A CA of this run alone: contract runs may share a database. */
+    assert_int_equal(RAND_bytes(rnd, sizeof(rnd)), 1);
+    for (i = 0; i < 32; i++)
+        snprintf(fp + 2 * i, 3, "%02x", rnd[i]);
+    assert_int_equal(scep_store_get_crl(st, fp, &got), SCEP_ERR_NOT_FOUND);
+    assert_int_equal(scep_store_get_crl(st, "not-a-fingerprint", &got), SCEP_ERR_INVALID_ARG);
+    memset(&c, 0, sizeof(c));
+    memcpy(c.issuer_fp, fp, 64);
+    c.number = 5;
+    c.made = 1000;
+    c.next_update = 2000;
+    memset(c.digest, 0xab, sizeof(c.digest));
+    c.der = der1;
+    c.len = sizeof(der1);
+    assert_int_equal(scep_store_put_crl(st, &c), 0);
+    /* Seen from another connection, byte for byte. */
+    assert_int_equal(scep_store_get_crl(st2, fp, &got), 0);
+    assert_string_equal(got.issuer_fp, fp);
+    assert_int_equal(got.number, 5);
+    assert_int_equal(got.made, 1000);
+    assert_int_equal(got.next_update, 2000);
+    assert_memory_equal(got.digest, c.digest, sizeof(c.digest));
+    assert_int_equal(got.len, sizeof(der1));
+    assert_memory_equal(got.der, der1, sizeof(der1));
+    scep_store_crl_clear(&got);
+    /* An older number does not replace it; a newer one does. */
+    c.number = 4;
+    c.der = der2;
+    assert_int_equal(scep_store_put_crl(st2, &c), 0);
+    assert_int_equal(scep_store_get_crl(st, fp, &got), 0);
+    assert_int_equal(got.number, 5);
+    assert_memory_equal(got.der, der1, sizeof(der1));
+    scep_store_crl_clear(&got);
+    c.number = 6;
+    c.made = 1500;
+    assert_int_equal(scep_store_put_crl(st2, &c), 0);
+    assert_int_equal(scep_store_get_crl(st, fp, &got), 0);
+    assert_int_equal(got.number, 6);
+    assert_int_equal(got.made, 1500);
+    assert_memory_equal(got.der, der2, sizeof(der2));
+    scep_store_crl_clear(&got);
+    c.number = 0;
+    assert_int_equal(scep_store_put_crl(st, &c), SCEP_ERR_INVALID_ARG);
+    /* One holder at a time, across connections; free again once given back. */
+    assert_int_equal(scep_store_try_lock_crl(st, fp, &g1), 0);
+    assert_int_equal(g1, 1);
+    assert_int_equal(scep_store_try_lock_crl(st2, fp, &g2), 0);
+    assert_int_equal(g2, 0);
+    assert_int_equal(scep_store_unlock_crl(st), 0);
+    assert_int_equal(scep_store_try_lock_crl(st2, fp, &g2), 0);
+    assert_int_equal(g2, 1);
+    /* A holder that goes away gives it back. */
+    scep_store_close(st2);
+    assert_int_equal(scep_store_try_lock_crl(st, fp, &g1), 0);
+    assert_int_equal(g1, 1);
+    assert_int_equal(scep_store_unlock_crl(st), 0);
+    assert_int_equal(scep_store_unlock_crl(st), 0);
     scep_store_close(st);
 }
 
@@ -3162,6 +3235,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup(test_revoke, test_setup),
         cmocka_unit_test_setup(test_unhold, test_setup),
         cmocka_unit_test_setup(test_crl_numbers, test_setup),
+        cmocka_unit_test_setup(test_published_crls, test_setup),
         cmocka_unit_test_setup(test_audit_append_list_verify, test_setup),
         cmocka_unit_test_setup(test_audit_forged_id_and_hash, test_setup),
         cmocka_unit_test_setup(test_request_round_trip, test_setup),

@@ -15,11 +15,13 @@
 #include <scep/error.h>
 
 /* The newest schema version this code knows. */
-#define LATEST 7
+#define LATEST 8
 
-/* Undoes step 7 (the inventory) on a current database; V7_UNDO_CERTS
- * only the part a version 1 database (no requests table) has. */
+/* Undoes steps 8 (the published CRLs) and 7 (the inventory) on a current
+ * database; V7_UNDO_CERTS only the part a version 1 database (no
+ * requests table) has. */
 #define V7_UNDO_CERTS                                                                              \
+    "DROP TABLE crls; "                                                                            \
     "DROP TRIGGER certificates_search_insert; DROP TRIGGER certificates_search_delete; "           \
     "DROP TABLE certificates_search; DROP INDEX certificates_fingerprint; "                        \
     "DROP INDEX certificates_status_not_after; DROP INDEX certificates_superseded; "               \
