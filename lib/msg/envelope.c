@@ -35,20 +35,6 @@ static int cipher_allowed(int nid)
     }
 }
 
-/* Whether a provider can actually run the cipher: single DES disappears
- * when the legacy provider could not be loaded. */
-static int cipher_available(int nid)
-{
-    EVP_CIPHER *c = EVP_CIPHER_fetch(NULL, OBJ_nid2sn(nid), NULL);
-
-    if (c == NULL) {
-        ERR_clear_error();
-        return 0;
-    }
-    EVP_CIPHER_free(c);
-    return 1;
-}
-
 /*
  * Encrypts data (len bytes) to every certificate of rcpts with cipher
  * (NULL: AES-128-CBC) and key_transport.  On success *der (free with
@@ -74,7 +60,7 @@ int msg_envelope_build(const unsigned char *data, size_t len, STACK_OF(X509) *rc
     if (cipher == NULL)
         cipher = EVP_aes_128_cbc();
     nid = EVP_CIPHER_get_nid(cipher);
-    if (!cipher_allowed(nid) || !cipher_available(nid)) {
+    if (!cipher_allowed(nid) || !msg_cipher_available(nid)) {
         rc = SCEP_ERR_BAD_ALG;
         goto out;
     }
@@ -212,7 +198,7 @@ int msg_envelope_open(const unsigned char *der, size_t len, X509 *cert, EVP_PKEY
 
     if ((rc = msg_envelope_algs(der, len, &cnid, &kt)) != 0)
         goto out;
-    if (!cipher_allowed(cnid) || !cipher_available(cnid)) {
+    if (!cipher_allowed(cnid) || !msg_cipher_available(cnid)) {
         rc = SCEP_ERR_BAD_ALG;
         goto out;
     }

@@ -9,6 +9,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/provider.h>
 
@@ -42,6 +43,28 @@ static OSSL_PROVIDER *prov_legacy;
 static OSSL_PROVIDER *prov_default;
 static CRYPTO_ONCE init_once = CRYPTO_ONCE_STATIC_INIT;
 
+/* The envelope ciphers SCEP allows (msg_envelope_*), and whether a
+ * provider runs each: found once here, since a fetch by name per message
+ * costs name lookups and a lock of OpenSSL's method store every time. */
+static const int envelope_nids[] = {NID_aes_128_cbc, NID_aes_192_cbc, NID_aes_256_cbc,
+                                    NID_des_ede3_cbc, NID_des_cbc};
+#define NENVELOPE (sizeof(envelope_nids) / sizeof(envelope_nids[0]))
+static int envelope_ok[NENVELOPE];
+
+/* Single DES disappears when the legacy provider could not be loaded. */
+static void find_ciphers(void)
+{
+    size_t i;
+
+    for (i = 0; i < NENVELOPE; i++) {
+        EVP_CIPHER *c = EVP_CIPHER_fetch(NULL, OBJ_nid2sn(envelope_nids[i]), NULL);
+
+        envelope_ok[i] = c != NULL;
+        EVP_CIPHER_free(c);
+    }
+    ERR_clear_error();
+}
+
 static void do_init(void)
 {
     size_t i;
@@ -72,6 +95,7 @@ static void do_init(void)
         if (attr_objs[i] == NULL)
             return;
     }
+    find_ciphers();
     init_result = 0;
 }
 
@@ -95,6 +119,20 @@ int scep_init(void)
 int msg_ready(void)
 {
     return scep_init();
+}
+
+/*
+ * 1 when nid is one of the envelope ciphers SCEP allows and a loaded
+ * provider can run it, else 0 (also before a successful scep_init()).
+ */
+int msg_cipher_available(int nid)
+{
+    size_t i;
+
+    for (i = 0; i < NENVELOPE; i++)
+        if (envelope_nids[i] == nid)
+            return envelope_ok[i];
+    return 0;
 }
 
 /*

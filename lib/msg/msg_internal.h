@@ -70,6 +70,9 @@ const ASN1_OBJECT *msg_attr_obj(enum msg_attr a);
  * Returns 0 or SCEP_ERR_*. */
 int msg_ready(void);
 
+/* Whether an allowed envelope cipher can run (init.c, found once). */
+int msg_cipher_available(int nid);
+
 /* attrs.c */
 int msg_attrs_write(CMS_SignerInfo *si, const struct scep_msg_spec *spec,
                     const unsigned char *sender_nonce);
