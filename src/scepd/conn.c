@@ -45,6 +45,7 @@
 #include <time.h>
 #include <sys/socket.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
@@ -52,6 +53,7 @@
 #include <event2/listener.h>
 
 #include "conn.h"
+#include "connlimit.h"
 #include "scepd.h"
 
 /* Why accepting is off (bits of scepd_conns.accept_off). */
@@ -74,6 +76,7 @@ struct scepd_conns {
     int max_connections;
     int read_timeout;
     struct scepd_metrics *metrics;
+    struct scepd_connlimit *budget; /* the process's, shared; NULL: none */
     scepd_conns_drained_fn *drained;
     void *drained_arg;
 
@@ -93,6 +96,18 @@ struct scepd_conns {
     int backoff_ms;           /* current accept-error pause */
     time_t accept_err_logged; /* last accept-error log line (rate limit) */
     int stopping;
+
+    /* Busy: nconns >= busy_at, when idle connections are closed early
+     * (busy_timer); shed_ev closes this worker's largest partial
+     * requests when the process holds too much memory for them. */
+    long busy_at;
+    struct event *busy_timer;
+    struct event *shed_ev;
+    size_t held; /* bytes of this worker's requests still arriving */
+    /* Log lines about refused and shed connections, at most one a
+     * second each: when, and how many went unlogged since. */
+    time_t refused_logged, shed_logged;
+    unsigned long refused_unlogged, shed_unlogged;
 };
 
 /* One counted connection.  While on conns_new, bev holds our reference
@@ -109,6 +124,17 @@ struct scepd_conn {
     scepd_conns_close_fn *on_close;
     void *on_close_arg;
     struct event *hup; /* the peer hanging up while on_close is set */
+    int tls;
+    /* The client's key in the process's per-client count ("" none). */
+    char key[SCEPD_CONNLIMIT_KEY];
+    /* Waiting for a request (from open or the previous reply until the
+     * request is whole) since since_ms; held: the bytes it has read of
+     * that request, counted in the process's budget (conn_in_cb). */
+    int awaiting;
+    int64_t since_ms;
+    size_t held;
+    struct evbuffer *in;
+    struct evbuffer_cb_entry *in_cb;
 };
 
 /*
@@ -306,6 +332,24 @@ static void conn_gone(struct scepd_conns *c)
         c->drained(c->drained_arg);
 }
 
+static int64_t conn_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* k's partial request no longer holds memory (it is whole, or gone). */
+static void conn_release_held(struct scepd_conn *k)
+{
+    if (k->held == 0)
+        return;
+    (void)scepd_connlimit_hold(k->c->budget, -(long)k->held);
+    k->c->held -= k->held;
+    k->held = 0;
+}
+
 /* evhttp's close callback for a hooked connection. */
 static void conn_closed(struct evhttp_connection *evcon, void *arg)
 {
@@ -314,6 +358,12 @@ static void conn_closed(struct evhttp_connection *evcon, void *arg)
 
     /* Never twice: evhttp may reset a connection and free it later. */
     evhttp_connection_set_closecb(evcon, NULL, NULL);
+    /* The bufferevent outlives this callback; its input must not call
+     * us once k is gone. */
+    if (k->in_cb != NULL)
+        evbuffer_remove_cb_entry(k->in, k->in_cb);
+    conn_release_held(k);
+    scepd_connlimit_release(c->budget, k->key);
     /* A reply still owed on this connection can never be sent now; its
      * owner lets go first, while the request is still allocated (evhttp
      * frees it after this callback). */
@@ -357,6 +407,8 @@ static void conn_arm_deadline(struct scepd_conn *k)
 {
     struct timeval tv = {k->c->read_timeout, 0};
 
+    k->awaiting = 1;
+    k->since_ms = conn_now_ms();
     if (k->deadline != NULL)
         evtimer_add(k->deadline, &tv);
 }
@@ -366,6 +418,248 @@ static void conn_stop_timeout(struct evhttp_connection *evcon)
     /* Applies at once: evhttp hands it to the bufferevent, whose read and
      * write timeouts restart on every byte of progress. */
     evhttp_connection_set_timeout(evcon, SCEPD_STOP_IDLE_SECONDS);
+}
+
+/*
+ * The connection's input buffer grew: while a request is awaited, what
+ * it read is held for that request (evhttp moves the headers into its
+ * own lists and the body into the request's buffer, which frees nothing
+ * until the request is whole), so it counts in the process's budget.
+ * This runs inside the bufferevent's read, where closing a connection
+ * is not safe: going over the budget only wakes the shedding.
+ */
+static void conn_in_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct scepd_conn *k = arg;
+    struct scepd_conns *c = k->c;
+
+    (void)buf;
+    if (info->n_added == 0 || !k->awaiting)
+        return;
+    k->held += info->n_added;
+    c->held += info->n_added;
+    if (scepd_connlimit_hold(c->budget, (long)info->n_added)) {
+        event_active(c->shed_ev, EV_READ, 0);
+        scepd_connlimit_alarm(c->budget);
+    }
+}
+
+/* Appends the peer of k to l (the address evhttp read at accept). */
+static void conn_log_peer(struct scepd_logline *l, struct scepd_conn *k)
+{
+    char *addr = NULL;
+    ev_uint16_t port = 0;
+
+    evhttp_connection_get_peer(k->evcon, &addr, &port);
+    scepd_log_str(l, "peer", addr != NULL ? addr : "");
+}
+
+/*
+ * Whether k's client may open another connection (max_connections_per_
+ * client, across the workers).  A refusal is counted, and logged at
+ * most once a second per worker with the number refused since: under
+ * attack one line per refused socket would be a second attack.
+ */
+static int conn_admit(struct scepd_conns *c, struct scepd_conn *k)
+{
+    char *addr = NULL;
+    ev_uint16_t port = 0;
+    time_t now;
+    struct scepd_logline l;
+
+    if (scepd_connlimit_per_client(c->budget) == 0)
+        return 1;
+    evhttp_connection_get_peer(k->evcon, &addr, &port);
+    if (scepd_connlimit_take(c->budget, addr, k->key))
+        return 1;
+    atomic_fetch_add_explicit(&c->metrics->conns_refused_per_client, 1, memory_order_relaxed);
+    c->refused_unlogged++;
+    now = time(NULL);
+    if (now != c->refused_logged) {
+        c->refused_logged = now;
+        scepd_log_begin(&l, SCEPD_WARN, "connection refused: too many from one client");
+        conn_log_peer(&l, k);
+        scepd_log_int(&l, "max_connections_per_client", scepd_connlimit_per_client(c->budget));
+        scepd_log_int(&l, "refused", (long long)c->refused_unlogged);
+        scepd_log_end(&l);
+        c->refused_unlogged = 0;
+    }
+    return 0;
+}
+
+/* A 503 for a client whose partial request is dropped, written straight
+ * to the socket: evhttp has no request to answer yet.  Plain HTTP only
+ * (a TLS connection just closes), and best effort: the socket is
+ * non-blocking and the reply fits any send buffer. */
+static void conn_send_503(struct scepd_conn *k)
+{
+    static const char reply[] = "HTTP/1.1 503 Service Unavailable\r\n"
+                                "Content-Type: text/plain\r\n"
+                                "Content-Length: 56\r\n"
+                                "Retry-After: 5\r\n"
+                                "Connection: close\r\n\r\n"
+                                "server busy: too many requests arriving at once, retry\n";
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(k->evcon);
+    evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
+
+    if (k->tls || fd < 0)
+        return;
+    (void)send(fd, reply, sizeof(reply) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+/* Orders shedding victims: the most held first, then the oldest. */
+static int conn_cmp_held(const void *a, const void *b)
+{
+    const struct scepd_conn *x = *(const struct scepd_conn *const *)a;
+    const struct scepd_conn *y = *(const struct scepd_conn *const *)b;
+
+    if (x->held != y->held)
+        return x->held > y->held ? -1 : 1;
+    return x->since_ms < y->since_ms ? -1 : x->since_ms > y->since_ms;
+}
+
+/* Orders idle connections: the longest idle first. */
+static int conn_cmp_idle(const void *a, const void *b)
+{
+    const struct scepd_conn *x = *(const struct scepd_conn *const *)a;
+    const struct scepd_conn *y = *(const struct scepd_conn *const *)b;
+
+    return x->since_ms < y->since_ms ? -1 : x->since_ms > y->since_ms;
+}
+
+/*
+ * The connections of c that want(k, arg) into a new array sorted by
+ * cmp; *n their number.  Returns the array (free()) or NULL (none, or
+ * no memory).
+ */
+static struct scepd_conn **conn_pick(struct scepd_conns *c,
+                                     int (*want)(struct scepd_conn *, int64_t), int64_t arg,
+                                     int (*cmp)(const void *, const void *), size_t *n)
+{
+    struct scepd_conn **v, *k;
+    size_t i = 0;
+
+    *n = 0;
+    if (c->nconns <= 0 || (v = calloc((size_t)c->nconns, sizeof(*v))) == NULL)
+        return NULL;
+    for (k = c->conns; k != NULL && i < (size_t)c->nconns; k = k->next)
+        if (want(k, arg))
+            v[i++] = k;
+    if (i == 0) {
+        free(v);
+        return NULL;
+    }
+    qsort(v, i, sizeof(*v), cmp);
+    *n = i;
+    return v;
+}
+
+static int conn_want_held(struct scepd_conn *k, int64_t unused)
+{
+    (void)unused;
+    return k->awaiting && k->held > 0 && k->on_close == NULL;
+}
+
+/* Idle: awaiting a request of which no byte came, since before cutoff. */
+static int conn_want_idle(struct scepd_conn *k, int64_t cutoff)
+{
+    return k->awaiting && k->held == 0 && k->on_close == NULL && k->since_ms <= cutoff;
+}
+
+/* One line a second at most about connections shed for why. */
+static void conn_log_shed(struct scepd_conns *c, const char *why, unsigned long n)
+{
+    time_t now = time(NULL);
+    char num[32];
+
+    c->shed_unlogged += n;
+    if (now == c->shed_logged || c->shed_unlogged == 0)
+        return;
+    c->shed_logged = now;
+    snprintf(num, sizeof(num), "%lu", c->shed_unlogged);
+    scepd_log(SCEPD_WARN, why, "closed", num, NULL);
+    c->shed_unlogged = 0;
+}
+
+/*
+ * shed_ev: the requests still arriving hold more than max_header_memory
+ * in the process.  Each worker closes its own connections holding the
+ * most (then the oldest) until it holds no more than its share of three
+ * quarters of the limit, answering 503 where it can: one client with
+ * big partial requests loses them, while a new request, which holds
+ * little, goes on.
+ */
+static void conn_shed(evutil_socket_t fd, short what, void *arg)
+{
+    struct scepd_conns *c = arg;
+    size_t max = scepd_connlimit_max_memory(c->budget), low = max / 4 * 3, share, n = 0, i;
+    struct scepd_conn **v;
+    unsigned long closed = 0;
+
+    (void)fd;
+    (void)what;
+    if (max == 0 || c->stopping || scepd_connlimit_held(c->budget) <= low)
+        return;
+    share = low / (size_t)scepd_connlimit_watchers(c->budget);
+    if (c->held <= share)
+        return;
+    v = conn_pick(c, conn_want_held, 0, conn_cmp_held, &n);
+    for (i = 0; i < n && c->held > share && scepd_connlimit_held(c->budget) > low; i++) {
+        conn_send_503(v[i]);
+        atomic_fetch_add_explicit(&c->metrics->conns_shed_memory, 1, memory_order_relaxed);
+        closed++;
+        /* Frees v[i] through conn_closed, which lets its memory go. */
+        evhttp_connection_free(v[i]->evcon);
+    }
+    free(v);
+    if (closed > 0)
+        conn_log_shed(c, "connections closed: partial requests hold too much memory", closed);
+}
+
+static void conn_busy_arm(struct scepd_conns *c)
+{
+    struct timeval tv = {0, SCEPD_BUSY_SWEEP_MS * 1000};
+
+    if (!c->stopping && c->nconns >= c->busy_at && c->busy_timer != NULL &&
+        !evtimer_pending(c->busy_timer, NULL))
+        evtimer_add(c->busy_timer, &tv);
+}
+
+/*
+ * busy_timer: while the worker holds busy_at connections or more (three
+ * quarters of max_connections), a connection idle for
+ * SCEPD_BUSY_IDLE_SECONDS (a kept-alive one between requests, or a new
+ * one that sent nothing) is closed, the longest idle first, until the
+ * worker is below busy_at again: idle sockets must not hold the slots
+ * new clients need for a whole read_timeout.
+ */
+static void conn_busy(evutil_socket_t fd, short what, void *arg)
+{
+    struct scepd_conns *c = arg;
+    struct scepd_conn **v;
+    size_t n = 0, i;
+    unsigned long closed = 0;
+
+    (void)fd;
+    (void)what;
+    if (c->stopping || c->nconns < c->busy_at)
+        return;
+    v = conn_pick(c, conn_want_idle, conn_now_ms() - SCEPD_BUSY_IDLE_SECONDS * 1000, conn_cmp_idle,
+                  &n);
+    for (i = 0; i < n && c->nconns >= c->busy_at; i++) {
+        atomic_fetch_add_explicit(&c->metrics->conns_shed_idle, 1, memory_order_relaxed);
+        closed++;
+        evhttp_connection_free(v[i]->evcon);
+    }
+    free(v);
+    if (closed > 0 && scepd_log_enabled(SCEPD_DEBUG)) {
+        char num[32];
+
+        snprintf(num, sizeof(num), "%lu", closed);
+        scepd_log(SCEPD_DEBUG, "idle connections closed: the worker is nearly full", "closed", num,
+                  NULL);
+    }
+    conn_busy_arm(c);
 }
 
 /* conn_ev: hooks the close of every connection evhttp has just made. */
@@ -392,14 +686,31 @@ static void conn_register(evutil_socket_t fd, short what, void *arg)
             k->evcon = cbarg;
             conn_push(&c->conns, k);
             evhttp_connection_set_closecb(k->evcon, conn_closed, k);
+            /* Nothing has been read yet: evhttp reads at the next poll,
+             * and this runs before it.  A client over its limit costs a
+             * close and nothing else. */
+            if (!conn_admit(c, k)) {
+                bufferevent_decref(bev);
+                /* Frees k through conn_closed. */
+                evhttp_connection_free(k->evcon);
+                continue;
+            }
             /* Without a table entry or a timer the connection is still
              * counted and closed by evhttp's inactivity timeout. */
             if (conn_ht_add(c, k) == 0) {
                 k->deadline = evtimer_new(c->base, conn_deadline, k);
                 conn_arm_deadline(k);
             }
+            k->awaiting = 1;
+            k->since_ms = conn_now_ms();
+            /* Without the callback the connection's partial requests
+             * are bounded by SCEP_MAX_HEADERS and max_body alone. */
+            k->in = bufferevent_get_input(bev);
+            if (c->budget != NULL && k->in != NULL)
+                k->in_cb = evbuffer_add_cb(k->in, conn_in_cb, k);
             if (c->stopping)
                 conn_stop_timeout(k->evcon);
+            conn_busy_arm(c);
             bufferevent_decref(bev);
         } else {
             free(k);
@@ -456,6 +767,7 @@ static struct bufferevent *conn_new_bev(struct event_base *base, void *arg)
     bufferevent_incref(bev);
     k->c = c;
     k->bev = bev;
+    k->tls = p->ssl_ctx != NULL;
     conn_push(&c->conns_new, k);
     event_active(c->conn_ev, EV_READ, 0);
     c->nconns++;
@@ -525,13 +837,22 @@ static void conn_accept_error(struct evconnlistener *l, void *arg)
         conn_accept_set(c, CONN_ACCEPT_BACKOFF, 1);
 }
 
+/* The process's budget went over its memory limit (any thread): this
+ * worker sheds its share on its own thread. */
+static void conn_wake(void *arg)
+{
+    struct scepd_conns *c = arg;
+
+    event_active(c->shed_ev, EV_READ, 0);
+}
+
 /*
  * Makes one worker's accounting (see conn.h).  Returns 0 or -1; *out:
  * scepd_conns_free().
  */
 int scepd_conns_new(struct event_base *base, int max_connections, int read_timeout,
-                    struct scepd_metrics *m, scepd_conns_drained_fn *drained, void *arg,
-                    struct scepd_conns **out)
+                    struct scepd_metrics *m, struct scepd_connlimit *budget,
+                    scepd_conns_drained_fn *drained, void *arg, struct scepd_conns **out)
 {
     struct scepd_conns *c = NULL;
     int rc = -1;
@@ -548,10 +869,17 @@ int scepd_conns_new(struct event_base *base, int max_connections, int read_timeo
     c->drained = drained;
     c->drained_arg = arg;
     c->backoff_ms = SCEPD_ACCEPT_BACKOFF_MIN_MS;
+    c->busy_at = max_connections - max_connections / 4;
     c->conn_ev = event_new(base, -1, 0, conn_register, c);
     c->accept_timer = evtimer_new(base, conn_accept_resume, c);
-    if (c->conn_ev == NULL || c->accept_timer == NULL)
+    c->busy_timer = evtimer_new(base, conn_busy, c);
+    c->shed_ev = event_new(base, -1, 0, conn_shed, c);
+    if (c->conn_ev == NULL || c->accept_timer == NULL || c->busy_timer == NULL ||
+        c->shed_ev == NULL)
         goto out;
+    if (budget != NULL && scepd_connlimit_watch(budget, conn_wake, c) != 0)
+        goto out;
+    c->budget = budget;
     *out = c;
     c = NULL;
     rc = 0;
@@ -595,8 +923,13 @@ void scepd_conns_request_begin(struct scepd_conns *c, struct evhttp_connection *
 {
     struct scepd_conn *k = conn_find(c, evcon);
 
-    if (k != NULL && k->deadline != NULL)
+    if (k == NULL)
+        return;
+    if (k->deadline != NULL)
         evtimer_del(k->deadline);
+    /* evhttp now owns what was read; it goes with the request. */
+    k->awaiting = 0;
+    conn_release_held(k);
 }
 
 /*
@@ -735,6 +1068,8 @@ void scepd_conns_free(struct scepd_conns *c)
     if (c == NULL)
         return;
     conn_registry_remove(c);
+    if (c->budget != NULL)
+        scepd_connlimit_unwatch(c->budget, conn_wake, c);
     while ((k = c->conns_new) != NULL) {
         conn_unlink(&c->conns_new, k);
         bufferevent_decref(k->bev);
@@ -743,6 +1078,8 @@ void scepd_conns_free(struct scepd_conns *c)
     /* Empty once evhttp_free() has closed every connection. */
     while ((k = c->conns) != NULL) {
         conn_unlink(&c->conns, k);
+        conn_release_held(k);
+        scepd_connlimit_release(c->budget, k->key);
         if (k->deadline != NULL)
             event_free(k->deadline);
         if (k->hup != NULL)
@@ -754,5 +1091,9 @@ void scepd_conns_free(struct scepd_conns *c)
         event_free(c->conn_ev);
     if (c->accept_timer != NULL)
         event_free(c->accept_timer);
+    if (c->busy_timer != NULL)
+        event_free(c->busy_timer);
+    if (c->shed_ev != NULL)
+        event_free(c->shed_ev);
     free(c);
 }

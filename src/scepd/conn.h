@@ -8,6 +8,14 @@
  * get an OpenSSL bufferevent from its SSL_CTX.  It writes the connection
  * metrics of its worker and nothing else outside itself.
  *
+ * Against a client that opens connections to hold them: each is counted
+ * in the process's per-client budget (connlimit.h) and one over
+ * max_connections_per_client is closed before anything is read; a
+ * worker three quarters full closes connections idle for
+ * SCEPD_BUSY_IDLE_SECONDS; and the bytes of requests still arriving
+ * count against max_header_memory, over which the connections holding
+ * the most are closed with a 503.
+ *
  * Everything runs on the worker's thread except scepd_conns_new() and
  * scepd_conns_attach(), which run before the worker starts.
  */
@@ -21,6 +29,7 @@ struct evhttp;
 struct evhttp_bound_socket;
 struct evhttp_connection;
 struct scepd_metrics;
+struct scepd_connlimit;
 struct scepd_conns; /* opaque */
 
 /* Listeners one worker's accounting can serve. */
@@ -35,6 +44,13 @@ struct scepd_conns; /* opaque */
  * ENOMEM: first, and at most (it doubles while the failures last). */
 #define SCEPD_ACCEPT_BACKOFF_MIN_MS 50
 #define SCEPD_ACCEPT_BACKOFF_MAX_MS 1000
+/* A worker holding three quarters of max_connections or more closes
+ * connections waiting this long for a request of which no byte has come
+ * (new or kept alive), checking every SCEPD_BUSY_SWEEP_MS: a real
+ * client sends its request at once, and one that reconnects costs a
+ * handshake, while a slot held idle keeps a new client waiting. */
+#define SCEPD_BUSY_IDLE_SECONDS 2
+#define SCEPD_BUSY_SWEEP_MS 500
 
 /* Called on the worker's thread once the accounting is stopping and the
  * last connection has closed. */
@@ -43,13 +59,16 @@ typedef void scepd_conns_drained_fn(void *arg);
 /*
  * Makes the accounting for one worker's base: at most max_connections
  * open at once, read_timeout seconds for each request to arrive; the
- * connection counters go to m (borrowed, must outlive it); drained(arg)
- * is called as described above.  Returns 0 or -1; *out:
+ * connection counters go to m (borrowed, must outlive it); budget (the
+ * process's, shared by every worker; borrowed, must outlive it; NULL:
+ * no per-client or memory limit) counts connections per client and the
+ * memory of partial requests; drained(arg) is called as described
+ * above.  Call before the worker starts.  Returns 0 or -1; *out:
  * scepd_conns_free().
  */
 int scepd_conns_new(struct event_base *base, int max_connections, int read_timeout,
-                    struct scepd_metrics *m, scepd_conns_drained_fn *drained, void *arg,
-                    struct scepd_conns **out);
+                    struct scepd_metrics *m, struct scepd_connlimit *budget,
+                    scepd_conns_drained_fn *drained, void *arg, struct scepd_conns **out);
 
 /*
  * Counts the connections of http, which accepts on bound (both borrowed;
