@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -89,6 +90,10 @@ struct scepd_conns {
     struct event *accept_timer;
     struct scepd_conn *conns_new;
     struct scepd_conn *conns;
+    /* Hooked connections idle (awaiting a request of which no byte has
+     * come), the longest idle first; tick counts conn_register's runs. */
+    struct scepd_conn *idle_head, *idle_tail;
+    unsigned long tick;
     struct scepd_conn **ht; /* hooked connections by evhttp_connection */
     size_t htcap;           /* a power of two, or 0 */
     long nconns;
@@ -135,6 +140,9 @@ struct scepd_conn {
     size_t held;
     struct evbuffer *in;
     struct evbuffer_cb_entry *in_cb;
+    struct scepd_conn *iprev, *inext; /* the idle list */
+    int idle;                         /* on it */
+    unsigned long tick;               /* the conn_register run that hooked it */
 };
 
 /*
@@ -340,6 +348,42 @@ static int64_t conn_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* k awaits a request of which nothing has come: it joins the idle list
+ * at the tail, which keeps the list ordered by since_ms. */
+static void conn_idle_add(struct scepd_conn *k)
+{
+    struct scepd_conns *c = k->c;
+
+    if (k->idle)
+        return;
+    k->idle = 1;
+    k->inext = NULL;
+    k->iprev = c->idle_tail;
+    if (c->idle_tail != NULL)
+        c->idle_tail->inext = k;
+    else
+        c->idle_head = k;
+    c->idle_tail = k;
+}
+
+static void conn_idle_del(struct scepd_conn *k)
+{
+    struct scepd_conns *c = k->c;
+
+    if (!k->idle)
+        return;
+    k->idle = 0;
+    if (k->iprev != NULL)
+        k->iprev->inext = k->inext;
+    else
+        c->idle_head = k->inext;
+    if (k->inext != NULL)
+        k->inext->iprev = k->iprev;
+    else
+        c->idle_tail = k->iprev;
+    k->iprev = k->inext = NULL;
+}
+
 /* k's partial request no longer holds memory (it is whole, or gone). */
 static void conn_release_held(struct scepd_conn *k)
 {
@@ -363,6 +407,7 @@ static void conn_closed(struct evhttp_connection *evcon, void *arg)
     if (k->in_cb != NULL)
         evbuffer_remove_cb_entry(k->in, k->in_cb);
     conn_release_held(k);
+    conn_idle_del(k);
     scepd_connlimit_release(c->budget, k->key);
     /* A reply still owed on this connection can never be sent now; its
      * owner lets go first, while the request is still allocated (evhttp
@@ -409,6 +454,7 @@ static void conn_arm_deadline(struct scepd_conn *k)
 
     k->awaiting = 1;
     k->since_ms = conn_now_ms();
+    conn_idle_add(k);
     if (k->deadline != NULL)
         evtimer_add(k->deadline, &tv);
 }
@@ -436,6 +482,7 @@ static void conn_in_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info
     (void)buf;
     if (info->n_added == 0 || !k->awaiting)
         return;
+    conn_idle_del(k);
     k->held += info->n_added;
     c->held += info->n_added;
     if (scepd_connlimit_hold(c->budget, (long)info->n_added)) {
@@ -493,18 +540,20 @@ static int conn_admit(struct scepd_conns *c, struct scepd_conn *k)
  * non-blocking and the reply fits any send buffer. */
 static void conn_send_503(struct scepd_conn *k)
 {
-    static const char reply[] = "HTTP/1.1 503 Service Unavailable\r\n"
-                                "Content-Type: text/plain\r\n"
-                                "Content-Length: 56\r\n"
-                                "Retry-After: 5\r\n"
-                                "Connection: close\r\n\r\n"
-                                "server busy: too many requests arriving at once, retry\n";
+    static const char body[] = "server busy: too many requests arriving at once, retry\n";
     struct bufferevent *bev = evhttp_connection_get_bufferevent(k->evcon);
     evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
+    char reply[256];
+    int n;
 
     if (k->tls || fd < 0)
         return;
-    (void)send(fd, reply, sizeof(reply) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    n = snprintf(reply, sizeof(reply),
+                 "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+                 "Content-Length: %zu\r\nRetry-After: 5\r\nConnection: close\r\n\r\n%s",
+                 sizeof(body) - 1, body);
+    if (n > 0 && (size_t)n < sizeof(reply))
+        (void)send(fd, reply, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 /* Orders shedding victims: the most held first, then the oldest. */
@@ -515,15 +564,6 @@ static int conn_cmp_held(const void *a, const void *b)
 
     if (x->held != y->held)
         return x->held > y->held ? -1 : 1;
-    return x->since_ms < y->since_ms ? -1 : x->since_ms > y->since_ms;
-}
-
-/* Orders idle connections: the longest idle first. */
-static int conn_cmp_idle(const void *a, const void *b)
-{
-    const struct scepd_conn *x = *(const struct scepd_conn *const *)a;
-    const struct scepd_conn *y = *(const struct scepd_conn *const *)b;
-
     return x->since_ms < y->since_ms ? -1 : x->since_ms > y->since_ms;
 }
 
@@ -560,10 +600,29 @@ static int conn_want_held(struct scepd_conn *k, int64_t unused)
     return k->awaiting && k->held > 0 && k->on_close == NULL;
 }
 
-/* Idle: awaiting a request of which no byte came, since before cutoff. */
-static int conn_want_idle(struct scepd_conn *k, int64_t cutoff)
+/*
+ * Whether idle k may be closed to make room: nothing of a request waits
+ * unread in the kernel (a client whose request came after the last
+ * poll), and a TLS handshake under way (its bytes are not a request's)
+ * has had SCEPD_BUSY_IDLE_MS.
+ */
+static int conn_evictable(struct scepd_conn *k, int64_t now)
 {
-    return k->awaiting && k->held == 0 && k->on_close == NULL && k->since_ms <= cutoff;
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(k->evcon);
+    evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
+    int unread = 0;
+
+    if (k->on_close != NULL || fd < 0)
+        return 0;
+    if (ioctl(fd, FIONREAD, &unread) != 0 || unread > 0)
+        return 0;
+    if (k->tls && now - k->since_ms < SCEPD_BUSY_IDLE_MS) {
+        SSL *ssl = bufferevent_openssl_get_ssl(bev);
+
+        if (ssl == NULL || !SSL_is_init_finished(ssl))
+            return 0;
+    }
+    return 1;
 }
 
 /* One line a second at most about connections shed for why. */
@@ -628,7 +687,7 @@ static void conn_busy_arm(struct scepd_conns *c)
 /*
  * busy_timer: while the worker holds busy_at connections or more (three
  * quarters of max_connections), a connection idle for
- * SCEPD_BUSY_IDLE_SECONDS (a kept-alive one between requests, or a new
+ * SCEPD_BUSY_IDLE_MS (a kept-alive one between requests, or a new
  * one that sent nothing) is closed, the longest idle first, until the
  * worker is below busy_at again: idle sockets must not hold the slots
  * new clients need for a whole read_timeout.
@@ -636,22 +695,25 @@ static void conn_busy_arm(struct scepd_conns *c)
 static void conn_busy(evutil_socket_t fd, short what, void *arg)
 {
     struct scepd_conns *c = arg;
-    struct scepd_conn **v;
-    size_t n = 0, i;
+    int64_t now = conn_now_ms();
+    struct scepd_conn *k, *next;
     unsigned long closed = 0;
 
     (void)fd;
     (void)what;
     if (c->stopping || c->nconns < c->busy_at)
         return;
-    v = conn_pick(c, conn_want_idle, conn_now_ms() - SCEPD_BUSY_IDLE_SECONDS * 1000, conn_cmp_idle,
-                  &n);
-    for (i = 0; i < n && c->nconns >= c->busy_at; i++) {
+    for (k = c->idle_head; k != NULL && c->nconns >= c->busy_at; k = next) {
+        next = k->inext;
+        if (now - k->since_ms < SCEPD_BUSY_IDLE_MS)
+            break; /* the rest are younger */
+        if (k->on_close != NULL)
+            continue;
         atomic_fetch_add_explicit(&c->metrics->conns_shed_idle, 1, memory_order_relaxed);
         closed++;
-        evhttp_connection_free(v[i]->evcon);
+        /* Frees k through conn_closed; next stays. */
+        evhttp_connection_free(k->evcon);
     }
-    free(v);
     if (closed > 0 && scepd_log_enabled(SCEPD_DEBUG)) {
         char num[32];
 
@@ -662,6 +724,34 @@ static void conn_busy(evutil_socket_t fd, short what, void *arg)
     conn_busy_arm(c);
 }
 
+/*
+ * A worker three quarters full accepted a connection: the one idle the
+ * longest makes room for it, so that idle sockets cannot take every
+ * slot and pause accepting while clients wait in the listen queue.
+ * Spared: connections hooked in this same run (they have not been
+ * polled yet, so no byte of theirs can have been read) and those
+ * conn_evictable() spares; a few are looked at, from the head of the
+ * idle list, so this costs a few system calls at most.
+ */
+static void conn_evict_idle(struct scepd_conns *c)
+{
+    int64_t now = conn_now_ms();
+    struct scepd_conn *k;
+    int tries = 0;
+
+    if (c->stopping)
+        return;
+    for (k = c->idle_head; k != NULL && k->tick != c->tick && tries < SCEPD_BUSY_EVICT_TRIES;
+         k = k->inext, tries++) {
+        if (conn_evictable(k, now)) {
+            atomic_fetch_add_explicit(&c->metrics->conns_shed_idle, 1, memory_order_relaxed);
+            /* Frees k through conn_closed. */
+            evhttp_connection_free(k->evcon);
+            return;
+        }
+    }
+}
+
 /* conn_ev: hooks the close of every connection evhttp has just made. */
 static void conn_register(evutil_socket_t fd, short what, void *arg)
 {
@@ -670,6 +760,7 @@ static void conn_register(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
+    c->tick++;
     while ((k = c->conns_new) != NULL) {
         bufferevent_data_cb rd = NULL, wr = NULL;
         bufferevent_event_cb ev = NULL;
@@ -701,8 +792,10 @@ static void conn_register(evutil_socket_t fd, short what, void *arg)
                 k->deadline = evtimer_new(c->base, conn_deadline, k);
                 conn_arm_deadline(k);
             }
+            k->tick = c->tick;
             k->awaiting = 1;
             k->since_ms = conn_now_ms();
+            conn_idle_add(k);
             /* Without the callback the connection's partial requests
              * are bounded by SCEP_MAX_HEADERS and max_body alone. */
             k->in = bufferevent_get_input(bev);
@@ -710,6 +803,8 @@ static void conn_register(evutil_socket_t fd, short what, void *arg)
                 k->in_cb = evbuffer_add_cb(k->in, conn_in_cb, k);
             if (c->stopping)
                 conn_stop_timeout(k->evcon);
+            if (c->nconns >= c->busy_at)
+                conn_evict_idle(c);
             conn_busy_arm(c);
             bufferevent_decref(bev);
         } else {
@@ -929,6 +1024,7 @@ void scepd_conns_request_begin(struct scepd_conns *c, struct evhttp_connection *
         evtimer_del(k->deadline);
     /* evhttp now owns what was read; it goes with the request. */
     k->awaiting = 0;
+    conn_idle_del(k);
     conn_release_held(k);
 }
 

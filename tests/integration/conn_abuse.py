@@ -13,6 +13,8 @@ several clients.
       header line a second and never finish, from SRC, reopening any the
       server closes (at most 100 a second); touches FLAG once all are
       open the first time; writes {"opened", "closed_by_server"} to OUT.
+      SRC may be a range, 127.0.2.1-30: the connections take its
+      addresses in turn.
   flood  HOST PORT PATH PID NCONN SIZE NADDR SECONDS OUT
       opens NCONN connections from 127.0.1.1 .. 127.0.1.NADDR, sends on
       each SIZE bytes of a header that never ends, holds them SECONDS
@@ -50,13 +52,14 @@ def get(host, port, path, src, timeout=10.0):
         line = data.split(b"\r\n", 1)[0].split()
         if len(line) >= 2 and line[1].isdigit():
             status = int(line[1])
-    except OSError:
-        status = 0
+    except OSError as e:
+        status = -(e.errno or 1)
     return status, (time.monotonic() - t0) * 1000.0
 
 
 def legit(host, port, path, src, seconds, rate, out):
     ok = errors = 0
+    why = {}  # status (negative: errno) -> count
     max_ms = 0.0
     start = time.monotonic()
     i = 0
@@ -74,15 +77,26 @@ def legit(host, port, path, src, seconds, rate, out):
             ok += 1
         else:
             errors += 1
+            why[status] = why.get(status, 0) + 1
         # A stalled request does not get its missed turns back.
         late = time.monotonic() - start
         i = max(i, int(late * rate))
     with open(out, "w") as f:
         json.dump({"ok": ok, "errors": errors, "max_ms": round(max_ms, 1),
-                   "per_second": ok / seconds}, f)
+                   "per_second": ok / seconds, "why": why}, f)
+
+
+def addresses(src):
+    """127.0.2.1-30 -> [127.0.2.1, ..., 127.0.2.30]; one address as is."""
+    if "-" not in src:
+        return [src]
+    first, last = src.split("-")
+    prefix, lo = first.rsplit(".", 1)
+    return ["%s.%d" % (prefix, i) for i in range(int(lo), int(last) + 1)]
 
 
 def attack(host, port, path, src, seconds, nidle, nslow, flag, out):
+    srcs = addresses(src)
     sel = selectors.DefaultSelector()
     conns = {}  # socket -> "idle" | "slow"
     sent = set()  # slow sockets that have sent their request line
@@ -96,7 +110,7 @@ def attack(host, port, path, src, seconds, nidle, nslow, flag, out):
     def open_one(kind):
         nonlocal opened
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.bind((src, 0))
+        s.bind((srcs[opened % len(srcs)], 0))
         s.setblocking(False)
         s.connect_ex((host, port))
         conns[s] = kind

@@ -6,7 +6,9 @@
 # more than workers x max_connections, and reopens every one scepd
 # closes: its throughput must stay at 0.8 of the baseline or more, no
 # request may take long, the refusals over max_connections_per_client
-# must be counted, and scepd must serve afterwards.  Then 2,000
+# must be counted.  The same with idle connections from 30 addresses,
+# none over its limit: a nearly full worker closes the longest idle to
+# make room.  scepd must serve afterwards.  Then 2,000
 # connections from 100 addresses each send 60 KB of a header that never
 # ends: scepd's memory must stay near max_header_memory (not 120 MB of
 # headers), the connections holding them get 503, and a new request is
@@ -87,6 +89,28 @@ refused=$(metric 'scepd_connections_refused_total{reason="per_client"}')
 [ "${refused:-0}" -ge 1 ] || fail "scepd_connections_refused_total{reason=\"per_client\"} is '$refused'"
 n=$(grep -c 'connection refused: too many from one client' "$SCEPD_LOG" || true)
 [ "$n" -le 40 ] || fail "$n log lines about refused connections for $refused refusals (want rate-limited)"
+
+say "80 idle connections from 30 addresses (under the per-client limit): idle ones make room"
+: >"$IT_WORK/idle.out"
+"$PY" "$ABUSE" attack "$host" "$port" "$path" 127.0.2.1-30 14 80 0 "$IT_WORK/idle.flag" \
+    "$IT_WORK/idle.json" >"$IT_WORK/idle.out" 2>&1 &
+attacker=$!
+IT_PIDS+=("$attacker")
+wait_flag "$IT_WORK/idle.flag"
+sleep 1
+"$PY" "$ABUSE" legit "$host" "$port" "$path" 127.0.0.2 8 25 "$IT_WORK/idle-legit.json"
+wait "$attacker" || fail "the idle attacker failed: $(cat "$IT_WORK/idle.out")"
+i_ok=$(json "$IT_WORK/idle-legit.json" ok)
+i_max=$(json "$IT_WORK/idle-legit.json" max_ms)
+ratio=$(awk -v u="$i_ok" -v b="$b_ok" 'BEGIN {printf "%.2f", u / b}')
+say "legitimate GetCACaps: $i_ok among idle connections (ratio $ratio), longest $i_max ms;" \
+    "attacker $(cat "$IT_WORK/idle.json"), client $(cat "$IT_WORK/idle-legit.json")"
+awk -v r="$ratio" 'BEGIN {exit !(r >= 0.8)}' ||
+    fail "legitimate throughput among idle connections is $ratio of the baseline (want >= 0.8)"
+awk -v m="$i_max" 'BEGIN {exit !(m < 3000)}' ||
+    fail "the longest legitimate GetCACaps among idle connections took $i_max ms (want < 3000)"
+idle=$(metric 'scepd_connections_shed_total{reason="idle"}')
+[ "${idle:-0}" -ge 1 ] || fail "scepd_connections_shed_total{reason=\"idle\"} is '$idle'"
 
 say "after the attack: served at once, and an enrollment works"
 curl -sS -m 3 --interface 127.0.0.3 -o /dev/null "$SCEPD_URL?operation=GetCACaps" ||
