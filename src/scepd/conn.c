@@ -567,14 +567,18 @@ static int conn_cmp_held(const void *a, const void *b)
     return x->since_ms < y->since_ms ? -1 : x->since_ms > y->since_ms;
 }
 
+/* A partial request holding memory: awaited, with bytes read. */
+static int conn_holds(const struct scepd_conn *k)
+{
+    return k->awaiting && k->held > 0 && k->on_close == NULL;
+}
+
 /*
- * The connections of c that want(k, arg) into a new array sorted by
- * cmp; *n their number.  Returns the array (free()) or NULL (none, or
- * no memory).
+ * c's connections holding memory for a partial request, the most (then
+ * the oldest) first, in a new array; *n their number.  Returns the
+ * array (free()) or NULL (none, or no memory: nothing is shed then).
  */
-static struct scepd_conn **conn_pick(struct scepd_conns *c,
-                                     int (*want)(struct scepd_conn *, int64_t), int64_t arg,
-                                     int (*cmp)(const void *, const void *), size_t *n)
+static struct scepd_conn **conn_pick_held(struct scepd_conns *c, size_t *n)
 {
     struct scepd_conn **v, *k;
     size_t i = 0;
@@ -583,21 +587,15 @@ static struct scepd_conn **conn_pick(struct scepd_conns *c,
     if (c->nconns <= 0 || (v = calloc((size_t)c->nconns, sizeof(*v))) == NULL)
         return NULL;
     for (k = c->conns; k != NULL && i < (size_t)c->nconns; k = k->next)
-        if (want(k, arg))
+        if (conn_holds(k))
             v[i++] = k;
     if (i == 0) {
         free(v);
         return NULL;
     }
-    qsort(v, i, sizeof(*v), cmp);
+    qsort(v, i, sizeof(*v), conn_cmp_held);
     *n = i;
     return v;
-}
-
-static int conn_want_held(struct scepd_conn *k, int64_t unused)
-{
-    (void)unused;
-    return k->awaiting && k->held > 0 && k->on_close == NULL;
 }
 
 /*
@@ -662,7 +660,7 @@ static void conn_shed(evutil_socket_t fd, short what, void *arg)
     share = low / (size_t)scepd_connlimit_watchers(c->budget);
     if (c->held <= share)
         return;
-    v = conn_pick(c, conn_want_held, 0, conn_cmp_held, &n);
+    v = conn_pick_held(c, &n);
     for (i = 0; i < n && c->held > share && scepd_connlimit_held(c->budget) > low; i++) {
         conn_send_503(v[i]);
         atomic_fetch_add_explicit(&c->metrics->conns_shed_memory, 1, memory_order_relaxed);
