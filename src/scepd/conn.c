@@ -31,6 +31,12 @@
  * callback here disables the listeners for a short, growing pause
  * instead, counts the failure and logs it at most once a second.
  *
+ * Each hooked connection joins the worker's guard (connguard.h), which
+ * may refuse it (too many from its client) before anything is read, and
+ * is told when a request is whole, when the next is awaited and when it
+ * closes; the guard closes idle connections and the largest partial
+ * requests when room or memory runs short.
+ *
  * TLS: a TLS listener's connections get an OpenSSL bufferevent made here
  * (bufferevent_openssl_socket_new with no descriptor yet, in accepting
  * state: evhttp sets the descriptor right after, which starts the
@@ -43,10 +49,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 
-#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
@@ -54,7 +58,7 @@
 #include <event2/listener.h>
 
 #include "conn.h"
-#include "connlimit.h"
+#include "connguard.h"
 #include "scepd.h"
 
 /* Why accepting is off (bits of scepd_conns.accept_off). */
@@ -77,7 +81,7 @@ struct scepd_conns {
     int max_connections;
     int read_timeout;
     struct scepd_metrics *metrics;
-    struct scepd_connlimit *budget; /* the process's, shared; NULL: none */
+    struct scepd_connguard *guard;
     scepd_conns_drained_fn *drained;
     void *drained_arg;
 
@@ -90,10 +94,6 @@ struct scepd_conns {
     struct event *accept_timer;
     struct scepd_conn *conns_new;
     struct scepd_conn *conns;
-    /* Hooked connections idle (awaiting a request of which no byte has
-     * come), the longest idle first; tick counts conn_register's runs. */
-    struct scepd_conn *idle_head, *idle_tail;
-    unsigned long tick;
     struct scepd_conn **ht; /* hooked connections by evhttp_connection */
     size_t htcap;           /* a power of two, or 0 */
     long nconns;
@@ -101,18 +101,6 @@ struct scepd_conns {
     int backoff_ms;           /* current accept-error pause */
     time_t accept_err_logged; /* last accept-error log line (rate limit) */
     int stopping;
-
-    /* Busy: nconns >= busy_at, when idle connections are closed early
-     * (busy_timer); shed_ev closes this worker's largest partial
-     * requests when the process holds too much memory for them. */
-    long busy_at;
-    struct event *busy_timer;
-    struct event *shed_ev;
-    size_t held; /* bytes of this worker's requests still arriving */
-    /* Log lines about refused and shed connections, at most one a
-     * second each: when, and how many went unlogged since. */
-    time_t refused_logged, shed_logged;
-    unsigned long refused_unlogged, shed_unlogged;
 };
 
 /* One counted connection.  While on conns_new, bev holds our reference
@@ -130,19 +118,7 @@ struct scepd_conn {
     void *on_close_arg;
     struct event *hup; /* the peer hanging up while on_close is set */
     int tls;
-    /* The client's key in the process's per-client count ("" none). */
-    char key[SCEPD_CONNLIMIT_KEY];
-    /* Waiting for a request (from open or the previous reply until the
-     * request is whole) since since_ms; held: the bytes it has read of
-     * that request, counted in the process's budget (conn_in_cb). */
-    int awaiting;
-    int64_t since_ms;
-    size_t held;
-    struct evbuffer *in;
-    struct evbuffer_cb_entry *in_cb;
-    struct scepd_conn *iprev, *inext; /* the idle list */
-    int idle;                         /* on it */
-    unsigned long tick;               /* the conn_register run that hooked it */
+    struct scepd_guarded guard; /* connguard.c's part */
 };
 
 /*
@@ -340,60 +316,6 @@ static void conn_gone(struct scepd_conns *c)
         c->drained(c->drained_arg);
 }
 
-static int64_t conn_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* k awaits a request of which nothing has come: it joins the idle list
- * at the tail, which keeps the list ordered by since_ms. */
-static void conn_idle_add(struct scepd_conn *k)
-{
-    struct scepd_conns *c = k->c;
-
-    if (k->idle)
-        return;
-    k->idle = 1;
-    k->inext = NULL;
-    k->iprev = c->idle_tail;
-    if (c->idle_tail != NULL)
-        c->idle_tail->inext = k;
-    else
-        c->idle_head = k;
-    c->idle_tail = k;
-}
-
-static void conn_idle_del(struct scepd_conn *k)
-{
-    struct scepd_conns *c = k->c;
-
-    if (!k->idle)
-        return;
-    k->idle = 0;
-    if (k->iprev != NULL)
-        k->iprev->inext = k->inext;
-    else
-        c->idle_head = k->inext;
-    if (k->inext != NULL)
-        k->inext->iprev = k->iprev;
-    else
-        c->idle_tail = k->iprev;
-    k->iprev = k->inext = NULL;
-}
-
-/* k's partial request no longer holds memory (it is whole, or gone). */
-static void conn_release_held(struct scepd_conn *k)
-{
-    if (k->held == 0)
-        return;
-    (void)scepd_connlimit_hold(k->c->budget, -(long)k->held);
-    k->c->held -= k->held;
-    k->held = 0;
-}
-
 /* evhttp's close callback for a hooked connection. */
 static void conn_closed(struct evhttp_connection *evcon, void *arg)
 {
@@ -402,13 +324,7 @@ static void conn_closed(struct evhttp_connection *evcon, void *arg)
 
     /* Never twice: evhttp may reset a connection and free it later. */
     evhttp_connection_set_closecb(evcon, NULL, NULL);
-    /* The bufferevent outlives this callback; its input must not call
-     * us once k is gone. */
-    if (k->in_cb != NULL)
-        evbuffer_remove_cb_entry(k->in, k->in_cb);
-    conn_release_held(k);
-    conn_idle_del(k);
-    scepd_connlimit_release(c->budget, k->key);
+    scepd_connguard_leave(&k->guard);
     /* A reply still owed on this connection can never be sent now; its
      * owner lets go first, while the request is still allocated (evhttp
      * frees it after this callback). */
@@ -452,9 +368,6 @@ static void conn_arm_deadline(struct scepd_conn *k)
 {
     struct timeval tv = {k->c->read_timeout, 0};
 
-    k->awaiting = 1;
-    k->since_ms = conn_now_ms();
-    conn_idle_add(k);
     if (k->deadline != NULL)
         evtimer_add(k->deadline, &tv);
 }
@@ -466,290 +379,6 @@ static void conn_stop_timeout(struct evhttp_connection *evcon)
     evhttp_connection_set_timeout(evcon, SCEPD_STOP_IDLE_SECONDS);
 }
 
-/*
- * The connection's input buffer grew: while a request is awaited, what
- * it read is held for that request (evhttp moves the headers into its
- * own lists and the body into the request's buffer, which frees nothing
- * until the request is whole), so it counts in the process's budget.
- * This runs inside the bufferevent's read, where closing a connection
- * is not safe: going over the budget only wakes the shedding.
- */
-static void conn_in_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
-{
-    struct scepd_conn *k = arg;
-    struct scepd_conns *c = k->c;
-
-    (void)buf;
-    if (info->n_added == 0 || !k->awaiting)
-        return;
-    conn_idle_del(k);
-    k->held += info->n_added;
-    c->held += info->n_added;
-    if (scepd_connlimit_hold(c->budget, (long)info->n_added)) {
-        event_active(c->shed_ev, EV_READ, 0);
-        scepd_connlimit_alarm(c->budget);
-    }
-}
-
-/* Appends the peer of k to l (the address evhttp read at accept). */
-static void conn_log_peer(struct scepd_logline *l, struct scepd_conn *k)
-{
-    char *addr = NULL;
-    ev_uint16_t port = 0;
-
-    evhttp_connection_get_peer(k->evcon, &addr, &port);
-    scepd_log_str(l, "peer", addr != NULL ? addr : "");
-}
-
-/*
- * Whether k's client may open another connection (max_connections_per_
- * client, across the workers).  A refusal is counted, and logged at
- * most once a second per worker with the number refused since: under
- * attack one line per refused socket would be a second attack.
- */
-static int conn_admit(struct scepd_conns *c, struct scepd_conn *k)
-{
-    char *addr = NULL;
-    ev_uint16_t port = 0;
-    time_t now;
-    struct scepd_logline l;
-
-    if (scepd_connlimit_per_client(c->budget) == 0)
-        return 1;
-    evhttp_connection_get_peer(k->evcon, &addr, &port);
-    if (scepd_connlimit_take(c->budget, addr, k->key))
-        return 1;
-    atomic_fetch_add_explicit(&c->metrics->conns_refused_per_client, 1, memory_order_relaxed);
-    c->refused_unlogged++;
-    now = time(NULL);
-    if (now != c->refused_logged) {
-        c->refused_logged = now;
-        scepd_log_begin(&l, SCEPD_WARN, "connection refused: too many from one client");
-        conn_log_peer(&l, k);
-        scepd_log_int(&l, "max_connections_per_client", scepd_connlimit_per_client(c->budget));
-        scepd_log_int(&l, "refused", (long long)c->refused_unlogged);
-        scepd_log_end(&l);
-        c->refused_unlogged = 0;
-    }
-    return 0;
-}
-
-/* A 503 for a client whose partial request is dropped, written straight
- * to the socket: evhttp has no request to answer yet.  Plain HTTP only
- * (a TLS connection just closes), and best effort: the socket is
- * non-blocking and the reply fits any send buffer. */
-static void conn_send_503(struct scepd_conn *k)
-{
-    static const char body[] = "server busy: too many requests arriving at once, retry\n";
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(k->evcon);
-    evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
-    char reply[256];
-    int n;
-
-    if (k->tls || fd < 0)
-        return;
-    n = snprintf(reply, sizeof(reply),
-                 "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-                 "Content-Length: %zu\r\nRetry-After: 5\r\nConnection: close\r\n\r\n%s",
-                 sizeof(body) - 1, body);
-    if (n > 0 && (size_t)n < sizeof(reply))
-        (void)send(fd, reply, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
-}
-
-/* Orders shedding victims: the most held first, then the oldest. */
-static int conn_cmp_held(const void *a, const void *b)
-{
-    const struct scepd_conn *x = *(const struct scepd_conn *const *)a;
-    const struct scepd_conn *y = *(const struct scepd_conn *const *)b;
-
-    if (x->held != y->held)
-        return x->held > y->held ? -1 : 1;
-    return x->since_ms < y->since_ms ? -1 : x->since_ms > y->since_ms;
-}
-
-/* A partial request holding memory: awaited, with bytes read. */
-static int conn_holds(const struct scepd_conn *k)
-{
-    return k->awaiting && k->held > 0 && k->on_close == NULL;
-}
-
-/*
- * c's connections holding memory for a partial request, the most (then
- * the oldest) first, in a new array; *n their number.  Returns the
- * array (free()) or NULL (none, or no memory: nothing is shed then).
- */
-static struct scepd_conn **conn_pick_held(struct scepd_conns *c, size_t *n)
-{
-    struct scepd_conn **v, *k;
-    size_t i = 0;
-
-    *n = 0;
-    if (c->nconns <= 0 || (v = calloc((size_t)c->nconns, sizeof(*v))) == NULL)
-        return NULL;
-    for (k = c->conns; k != NULL && i < (size_t)c->nconns; k = k->next)
-        if (conn_holds(k))
-            v[i++] = k;
-    if (i == 0) {
-        free(v);
-        return NULL;
-    }
-    qsort(v, i, sizeof(*v), conn_cmp_held);
-    *n = i;
-    return v;
-}
-
-/*
- * Whether idle k may be closed to make room: nothing of a request waits
- * unread in the kernel (a client whose request came after the last
- * poll), and a TLS handshake under way (its bytes are not a request's)
- * has had SCEPD_BUSY_IDLE_MS.
- */
-static int conn_evictable(struct scepd_conn *k, int64_t now)
-{
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(k->evcon);
-    evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
-    int unread = 0;
-
-    if (k->on_close != NULL || fd < 0)
-        return 0;
-    if (ioctl(fd, FIONREAD, &unread) != 0 || unread > 0)
-        return 0;
-    if (k->tls && now - k->since_ms < SCEPD_BUSY_IDLE_MS) {
-        SSL *ssl = bufferevent_openssl_get_ssl(bev);
-
-        if (ssl == NULL || !SSL_is_init_finished(ssl))
-            return 0;
-    }
-    return 1;
-}
-
-/* One line a second at most about connections shed for why. */
-static void conn_log_shed(struct scepd_conns *c, const char *why, unsigned long n)
-{
-    time_t now = time(NULL);
-    char num[32];
-
-    c->shed_unlogged += n;
-    if (now == c->shed_logged || c->shed_unlogged == 0)
-        return;
-    c->shed_logged = now;
-    snprintf(num, sizeof(num), "%lu", c->shed_unlogged);
-    scepd_log(SCEPD_WARN, why, "closed", num, NULL);
-    c->shed_unlogged = 0;
-}
-
-/*
- * shed_ev: the requests still arriving hold more than max_header_memory
- * in the process.  Each worker closes its own connections holding the
- * most (then the oldest) until it holds no more than its share of three
- * quarters of the limit, answering 503 where it can: one client with
- * big partial requests loses them, while a new request, which holds
- * little, goes on.
- */
-static void conn_shed(evutil_socket_t fd, short what, void *arg)
-{
-    struct scepd_conns *c = arg;
-    size_t max = scepd_connlimit_max_memory(c->budget), low = max / 4 * 3, share, n = 0, i;
-    struct scepd_conn **v;
-    unsigned long closed = 0;
-
-    (void)fd;
-    (void)what;
-    if (max == 0 || c->stopping || scepd_connlimit_held(c->budget) <= low)
-        return;
-    share = low / (size_t)scepd_connlimit_watchers(c->budget);
-    if (c->held <= share)
-        return;
-    v = conn_pick_held(c, &n);
-    for (i = 0; i < n && c->held > share && scepd_connlimit_held(c->budget) > low; i++) {
-        conn_send_503(v[i]);
-        atomic_fetch_add_explicit(&c->metrics->conns_shed_memory, 1, memory_order_relaxed);
-        closed++;
-        /* Frees v[i] through conn_closed, which lets its memory go. */
-        evhttp_connection_free(v[i]->evcon);
-    }
-    free(v);
-    if (closed > 0)
-        conn_log_shed(c, "connections closed: partial requests hold too much memory", closed);
-}
-
-static void conn_busy_arm(struct scepd_conns *c)
-{
-    struct timeval tv = {0, SCEPD_BUSY_SWEEP_MS * 1000};
-
-    if (!c->stopping && c->nconns >= c->busy_at && c->busy_timer != NULL &&
-        !evtimer_pending(c->busy_timer, NULL))
-        evtimer_add(c->busy_timer, &tv);
-}
-
-/*
- * busy_timer: while the worker holds busy_at connections or more (three
- * quarters of max_connections), a connection idle for
- * SCEPD_BUSY_IDLE_MS (a kept-alive one between requests, or a new
- * one that sent nothing) is closed, the longest idle first, until the
- * worker is below busy_at again: idle sockets must not hold the slots
- * new clients need for a whole read_timeout.
- */
-static void conn_busy(evutil_socket_t fd, short what, void *arg)
-{
-    struct scepd_conns *c = arg;
-    int64_t now = conn_now_ms();
-    struct scepd_conn *k, *next;
-    unsigned long closed = 0;
-
-    (void)fd;
-    (void)what;
-    if (c->stopping || c->nconns < c->busy_at)
-        return;
-    for (k = c->idle_head; k != NULL && c->nconns >= c->busy_at; k = next) {
-        next = k->inext;
-        if (now - k->since_ms < SCEPD_BUSY_IDLE_MS)
-            break; /* the rest are younger */
-        if (k->on_close != NULL)
-            continue;
-        atomic_fetch_add_explicit(&c->metrics->conns_shed_idle, 1, memory_order_relaxed);
-        closed++;
-        /* Frees k through conn_closed; next stays. */
-        evhttp_connection_free(k->evcon);
-    }
-    if (closed > 0 && scepd_log_enabled(SCEPD_DEBUG)) {
-        char num[32];
-
-        snprintf(num, sizeof(num), "%lu", closed);
-        scepd_log(SCEPD_DEBUG, "idle connections closed: the worker is nearly full", "closed", num,
-                  NULL);
-    }
-    conn_busy_arm(c);
-}
-
-/*
- * A worker three quarters full accepted a connection: the one idle the
- * longest makes room for it, so that idle sockets cannot take every
- * slot and pause accepting while clients wait in the listen queue.
- * Spared: connections hooked in this same run (they have not been
- * polled yet, so no byte of theirs can have been read) and those
- * conn_evictable() spares; a few are looked at, from the head of the
- * idle list, so this costs a few system calls at most.
- */
-static void conn_evict_idle(struct scepd_conns *c)
-{
-    int64_t now = conn_now_ms();
-    struct scepd_conn *k;
-    int tries = 0;
-
-    if (c->stopping)
-        return;
-    for (k = c->idle_head; k != NULL && k->tick != c->tick && tries < SCEPD_BUSY_EVICT_TRIES;
-         k = k->inext, tries++) {
-        if (conn_evictable(k, now)) {
-            atomic_fetch_add_explicit(&c->metrics->conns_shed_idle, 1, memory_order_relaxed);
-            /* Frees k through conn_closed. */
-            evhttp_connection_free(k->evcon);
-            return;
-        }
-    }
-}
-
 /* conn_ev: hooks the close of every connection evhttp has just made. */
 static void conn_register(evutil_socket_t fd, short what, void *arg)
 {
@@ -758,7 +387,7 @@ static void conn_register(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    c->tick++;
+    scepd_connguard_batch(c->guard);
     while ((k = c->conns_new) != NULL) {
         bufferevent_data_cb rd = NULL, wr = NULL;
         bufferevent_event_cb ev = NULL;
@@ -778,7 +407,7 @@ static void conn_register(evutil_socket_t fd, short what, void *arg)
             /* Nothing has been read yet: evhttp reads at the next poll,
              * and this runs before it.  A client over its limit costs a
              * close and nothing else. */
-            if (!conn_admit(c, k)) {
+            if (!scepd_connguard_join(c->guard, &k->guard, k->evcon, bev, k->tls)) {
                 bufferevent_decref(bev);
                 /* Frees k through conn_closed. */
                 evhttp_connection_free(k->evcon);
@@ -790,20 +419,8 @@ static void conn_register(evutil_socket_t fd, short what, void *arg)
                 k->deadline = evtimer_new(c->base, conn_deadline, k);
                 conn_arm_deadline(k);
             }
-            k->tick = c->tick;
-            k->awaiting = 1;
-            k->since_ms = conn_now_ms();
-            conn_idle_add(k);
-            /* Without the callback the connection's partial requests
-             * are bounded by SCEP_MAX_HEADERS and max_body alone. */
-            k->in = bufferevent_get_input(bev);
-            if (c->budget != NULL && k->in != NULL)
-                k->in_cb = evbuffer_add_cb(k->in, conn_in_cb, k);
             if (c->stopping)
                 conn_stop_timeout(k->evcon);
-            if (c->nconns >= c->busy_at)
-                conn_evict_idle(c);
-            conn_busy_arm(c);
             bufferevent_decref(bev);
         } else {
             free(k);
@@ -930,15 +547,6 @@ static void conn_accept_error(struct evconnlistener *l, void *arg)
         conn_accept_set(c, CONN_ACCEPT_BACKOFF, 1);
 }
 
-/* The process's budget went over its memory limit (any thread): this
- * worker sheds its share on its own thread. */
-static void conn_wake(void *arg)
-{
-    struct scepd_conns *c = arg;
-
-    event_active(c->shed_ev, EV_READ, 0);
-}
-
 /*
  * Makes one worker's accounting (see conn.h).  Returns 0 or -1; *out:
  * scepd_conns_free().
@@ -962,17 +570,12 @@ int scepd_conns_new(struct event_base *base, int max_connections, int read_timeo
     c->drained = drained;
     c->drained_arg = arg;
     c->backoff_ms = SCEPD_ACCEPT_BACKOFF_MIN_MS;
-    c->busy_at = max_connections - max_connections / 4;
     c->conn_ev = event_new(base, -1, 0, conn_register, c);
     c->accept_timer = evtimer_new(base, conn_accept_resume, c);
-    c->busy_timer = evtimer_new(base, conn_busy, c);
-    c->shed_ev = event_new(base, -1, 0, conn_shed, c);
-    if (c->conn_ev == NULL || c->accept_timer == NULL || c->busy_timer == NULL ||
-        c->shed_ev == NULL)
+    if (c->conn_ev == NULL || c->accept_timer == NULL)
         goto out;
-    if (budget != NULL && scepd_connlimit_watch(budget, conn_wake, c) != 0)
+    if (scepd_connguard_new(base, max_connections, m, budget, &c->guard) != 0)
         goto out;
-    c->budget = budget;
     *out = c;
     c = NULL;
     rc = 0;
@@ -1020,10 +623,7 @@ void scepd_conns_request_begin(struct scepd_conns *c, struct evhttp_connection *
         return;
     if (k->deadline != NULL)
         evtimer_del(k->deadline);
-    /* evhttp now owns what was read; it goes with the request. */
-    k->awaiting = 0;
-    conn_idle_del(k);
-    conn_release_held(k);
+    scepd_connguard_request(&k->guard);
 }
 
 /*
@@ -1035,8 +635,10 @@ void scepd_conns_request_end(struct scepd_conns *c, struct evhttp_connection *ev
 {
     struct scepd_conn *k = conn_find(c, evcon);
 
-    if (k != NULL)
+    if (k != NULL) {
         conn_arm_deadline(k);
+        scepd_connguard_await(&k->guard);
+    }
 }
 
 /*
@@ -1097,6 +699,7 @@ int scepd_conns_watch_close(struct scepd_conns *c, struct evhttp_connection *evc
         return -1;
     k->on_close = fn;
     k->on_close_arg = arg;
+    scepd_connguard_pin(&k->guard, 1);
     /* Without the hang-up watch a close by us is still noticed. */
     if (fd >= 0) {
         if (k->hup == NULL)
@@ -1115,6 +718,7 @@ void scepd_conns_unwatch_close(struct scepd_conns *c, struct evhttp_connection *
     if (k != NULL) {
         k->on_close = NULL;
         k->on_close_arg = NULL;
+        scepd_connguard_pin(&k->guard, 0);
         if (k->hup != NULL)
             event_del(k->hup);
     }
@@ -1143,6 +747,7 @@ void scepd_conns_stop(struct scepd_conns *c)
 
     c->stopping = 1;
     c->accept_off = 0;
+    scepd_connguard_stop(c->guard);
     for (i = 0; i < c->nports; i++)
         c->ports[i].l = NULL;
     if (c->accept_timer != NULL)
@@ -1162,8 +767,6 @@ void scepd_conns_free(struct scepd_conns *c)
     if (c == NULL)
         return;
     conn_registry_remove(c);
-    if (c->budget != NULL)
-        scepd_connlimit_unwatch(c->budget, conn_wake, c);
     while ((k = c->conns_new) != NULL) {
         conn_unlink(&c->conns_new, k);
         bufferevent_decref(k->bev);
@@ -1172,8 +775,7 @@ void scepd_conns_free(struct scepd_conns *c)
     /* Empty once evhttp_free() has closed every connection. */
     while ((k = c->conns) != NULL) {
         conn_unlink(&c->conns, k);
-        conn_release_held(k);
-        scepd_connlimit_release(c->budget, k->key);
+        scepd_connguard_leave(&k->guard);
         if (k->deadline != NULL)
             event_free(k->deadline);
         if (k->hup != NULL)
@@ -1185,9 +787,6 @@ void scepd_conns_free(struct scepd_conns *c)
         event_free(c->conn_ev);
     if (c->accept_timer != NULL)
         event_free(c->accept_timer);
-    if (c->busy_timer != NULL)
-        event_free(c->busy_timer);
-    if (c->shed_ev != NULL)
-        event_free(c->shed_ev);
+    scepd_connguard_free(c->guard);
     free(c);
 }

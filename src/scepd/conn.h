@@ -8,14 +8,10 @@
  * get an OpenSSL bufferevent from its SSL_CTX.  It writes the connection
  * metrics of its worker and nothing else outside itself.
  *
- * Against a client that opens connections to hold them: each is counted
- * in the process's per-client budget (connlimit.h) and one over
- * max_connections_per_client is closed before anything is read; a
- * worker three quarters full closes the longest idle connection to make
- * room for each new one, and those idle for SCEPD_BUSY_IDLE_MS; and the
- * bytes of requests still arriving
- * count against max_header_memory, over which the connections holding
- * the most are closed with a 503.
+ * Against clients that open connections to hold them, each connection
+ * joins the worker's guard (connguard.h): a per-client limit, idle
+ * connections closed in a nearly full worker, partial requests bounded
+ * in memory.
  *
  * Everything runs on the worker's thread except scepd_conns_new() and
  * scepd_conns_attach(), which run before the worker starts.
@@ -45,22 +41,6 @@ struct scepd_conns; /* opaque */
  * ENOMEM: first, and at most (it doubles while the failures last). */
 #define SCEPD_ACCEPT_BACKOFF_MIN_MS 50
 #define SCEPD_ACCEPT_BACKOFF_MAX_MS 1000
-/* A worker holding three quarters of max_connections or more closes
- * connections waiting for a request of which no byte has come (new or
- * kept alive): for each connection it accepts, the one idle the longest
- * (looking at SCEPD_BUSY_EVICT_TRIES at most), so that a new client
- * need not wait for a slot behind idle sockets; and every
- * SCEPD_BUSY_SWEEP_MS those idle for SCEPD_BUSY_IDLE_MS, the longest
- * first, as many as it takes to fall below three quarters (for when no
- * connection comes, or accepting paused).  A real client sends its
- * request as soon as it is connected, usually before scepd accepts;
- * one with a request unread in the kernel is spared, and so is a TLS
- * handshake for SCEPD_BUSY_IDLE_MS.  A kept-alive client whose
- * connection went costs a reconnect, while a slot held idle keeps a
- * new client waiting. */
-#define SCEPD_BUSY_EVICT_TRIES 8
-#define SCEPD_BUSY_IDLE_MS 1000
-#define SCEPD_BUSY_SWEEP_MS 500
 
 /* Called on the worker's thread once the accounting is stopping and the
  * last connection has closed. */

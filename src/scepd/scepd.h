@@ -9,6 +9,9 @@
  * address, plain or TLS, and its route table), route.h (path ->
  * handler), request.h (what a handler sees and how it replies), http.h
  * (a listener served on one worker), conn.h (connection accounting),
+ * connguard.h (its defences against connections held to exhaust it),
+ * connlimit.h (the per-client counts and partial-request memory all
+ * workers share),
  * worker.h (one worker thread), crlpub.h (the CRL publisher), fetch.h
  * (a worker's asynchronous HTTP client, for webhooks), notify.h (the
  * expiry notification thread), gauges.h (the /metrics gauges the
