@@ -78,8 +78,9 @@ trap 'exit 1' INT TERM HUP
 challenge=$(python3 -c 'import secrets; print(secrets.token_hex(12))')
 state=$tmp/state
 
+# The load generator is one host: the per-client connection limit is off.
 "$scepd" --state-dir "$state" --listen 127.0.0.1:0 --challenge "$challenge" \
-    --ca-rsa-bits "$CA_BITS" --workers "$WORKERS" --log-level warn \
+    --ca-rsa-bits "$CA_BITS" --workers "$WORKERS" --log-level warn --max-connections-per-client 0 \
     >"$tmp/scepd.out" 2>"$tmp/scepd.log" &
 scepd_pid=$!
 url=

@@ -80,10 +80,11 @@ trap 'exit 1' INT TERM HUP
 challenge=$(python3 -c 'import secrets; print(secrets.token_hex(12))')
 
 # --- scepd ----------------------------------------------------------------
-# SCEPD_ARGS is split on purpose: it holds several flags.
+# SCEPD_ARGS is split on purpose: it holds several flags.  The load
+# generator is one host: the per-client connection limit is off.
 # shellcheck disable=SC2086
 "$scepd" --state-dir "$tmp/scepd" --listen 127.0.0.1:0 --challenge "$challenge" \
-    --ca-key-type rsa --ca-rsa-bits "$CA_BITS" ${SCEPD_ARGS:-} \
+    --ca-key-type rsa --ca-rsa-bits "$CA_BITS" --max-connections-per-client 0 ${SCEPD_ARGS:-} \
     $([ "$CIPHER" = des ] && echo --allow-des true) >"$tmp/scepd.log" 2>&1 &
 scepd_pid=$!
 scepd_url=

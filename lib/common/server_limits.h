@@ -29,6 +29,23 @@
 /* Concurrent connections one scepd worker accepts. */
 #define SCEP_MAX_CONNECTIONS_PER_WORKER 1024
 
+/* Connections one client address (an IPv6 /64) may hold open in the
+ * whole process by default (max_connections_per_client).  A device
+ * enrolls over one or two; a NAT gateway of many devices may need the
+ * key raised.  Without it, one host can fill workers x max_connections
+ * and hold every slot for read_timeout. */
+#define SCEP_MAX_CONNECTIONS_PER_CLIENT 32
+
+/* Bytes all partially read requests (headers, and a POST body so far)
+ * may hold in the process by default (max_header_memory): 512 requests
+ * of the largest headers (SCEP_MAX_HEADERS) at once.  Without a total,
+ * 2,000 connections each holding 60 KiB of headers held 139 MB.  The
+ * least is room for a few whole requests, so that a legitimate large
+ * one is never the one shed; the most, a sanity bound. */
+#define SCEP_MAX_HEADER_MEMORY (32 * 1024 * 1024)
+#define SCEP_MIN_HEADER_MEMORY (1024 * 1024)
+#define SCEP_MAX_HEADER_MEMORY_LIMIT (16LL * 1024 * 1024 * 1024)
+
 /* An OCSP request (RFC 6960 4.1.1), POST body or decoded GET path.  An
  * unsigned request for one certificate is about 80 bytes; a signed one
  * with its signer's chain a few KiB.  Anything longer is refused as

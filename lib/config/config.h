@@ -75,8 +75,12 @@ struct scep_config {
     int read_timeout;    /* seconds, default SCEP_READ_TIMEOUT_SECONDS */
     int write_timeout;   /* seconds, default SCEP_WRITE_TIMEOUT_SECONDS */
     int max_connections; /* per worker, default SCEP_MAX_CONNECTIONS_PER_WORKER */
-    char *log_level;     /* "debug", "info" (default), "warn", "error" */
-    char *public_url;    /* URL to print/log; default http://LISTEN PREFIX */
+    /* per client address across the workers (0: no limit), default
+     * SCEP_MAX_CONNECTIONS_PER_CLIENT */
+    int max_connections_per_client;
+    size_t max_header_memory; /* bytes of partial requests, default SCEP_MAX_HEADER_MEMORY */
+    char *log_level;          /* "debug", "info" (default), "warn", "error" */
+    char *public_url;         /* URL to print/log; default http://LISTEN PREFIX */
 
     /* [tls]: a second listener speaking TLS, serving the same routes */
     char *tls_listen;        /* "HOST:PORT"; default NULL: no TLS listener */

@@ -31,6 +31,12 @@
  * callback here disables the listeners for a short, growing pause
  * instead, counts the failure and logs it at most once a second.
  *
+ * Each hooked connection joins the worker's guard (connguard.h), which
+ * may refuse it (too many from its client) before anything is read, and
+ * is told when a request is whole, when the next is awaited and when it
+ * closes; the guard closes idle connections and the largest partial
+ * requests when room or memory runs short.
+ *
  * TLS: a TLS listener's connections get an OpenSSL bufferevent made here
  * (bufferevent_openssl_socket_new with no descriptor yet, in accepting
  * state: evhttp sets the descriptor right after, which starts the
@@ -52,6 +58,7 @@
 #include <event2/listener.h>
 
 #include "conn.h"
+#include "connguard.h"
 #include "scepd.h"
 
 /* Why accepting is off (bits of scepd_conns.accept_off). */
@@ -74,6 +81,7 @@ struct scepd_conns {
     int max_connections;
     int read_timeout;
     struct scepd_metrics *metrics;
+    struct scepd_connguard *guard;
     scepd_conns_drained_fn *drained;
     void *drained_arg;
 
@@ -109,6 +117,8 @@ struct scepd_conn {
     scepd_conns_close_fn *on_close;
     void *on_close_arg;
     struct event *hup; /* the peer hanging up while on_close is set */
+    int tls;
+    struct scepd_guarded guard; /* connguard.c's part */
 };
 
 /*
@@ -314,6 +324,7 @@ static void conn_closed(struct evhttp_connection *evcon, void *arg)
 
     /* Never twice: evhttp may reset a connection and free it later. */
     evhttp_connection_set_closecb(evcon, NULL, NULL);
+    scepd_connguard_leave(&k->guard);
     /* A reply still owed on this connection can never be sent now; its
      * owner lets go first, while the request is still allocated (evhttp
      * frees it after this callback). */
@@ -376,6 +387,7 @@ static void conn_register(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
+    scepd_connguard_batch(c->guard);
     while ((k = c->conns_new) != NULL) {
         bufferevent_data_cb rd = NULL, wr = NULL;
         bufferevent_event_cb ev = NULL;
@@ -392,6 +404,15 @@ static void conn_register(evutil_socket_t fd, short what, void *arg)
             k->evcon = cbarg;
             conn_push(&c->conns, k);
             evhttp_connection_set_closecb(k->evcon, conn_closed, k);
+            /* Nothing has been read yet: evhttp reads at the next poll,
+             * and this runs before it.  A client over its limit costs a
+             * close and nothing else. */
+            if (!scepd_connguard_join(c->guard, &k->guard, k->evcon, bev, k->tls)) {
+                bufferevent_decref(bev);
+                /* Frees k through conn_closed. */
+                evhttp_connection_free(k->evcon);
+                continue;
+            }
             /* Without a table entry or a timer the connection is still
              * counted and closed by evhttp's inactivity timeout. */
             if (conn_ht_add(c, k) == 0) {
@@ -456,6 +477,7 @@ static struct bufferevent *conn_new_bev(struct event_base *base, void *arg)
     bufferevent_incref(bev);
     k->c = c;
     k->bev = bev;
+    k->tls = p->ssl_ctx != NULL;
     conn_push(&c->conns_new, k);
     event_active(c->conn_ev, EV_READ, 0);
     c->nconns++;
@@ -530,8 +552,8 @@ static void conn_accept_error(struct evconnlistener *l, void *arg)
  * scepd_conns_free().
  */
 int scepd_conns_new(struct event_base *base, int max_connections, int read_timeout,
-                    struct scepd_metrics *m, scepd_conns_drained_fn *drained, void *arg,
-                    struct scepd_conns **out)
+                    struct scepd_metrics *m, struct scepd_connlimit *budget,
+                    scepd_conns_drained_fn *drained, void *arg, struct scepd_conns **out)
 {
     struct scepd_conns *c = NULL;
     int rc = -1;
@@ -551,6 +573,8 @@ int scepd_conns_new(struct event_base *base, int max_connections, int read_timeo
     c->conn_ev = event_new(base, -1, 0, conn_register, c);
     c->accept_timer = evtimer_new(base, conn_accept_resume, c);
     if (c->conn_ev == NULL || c->accept_timer == NULL)
+        goto out;
+    if (scepd_connguard_new(base, max_connections, m, budget, &c->guard) != 0)
         goto out;
     *out = c;
     c = NULL;
@@ -595,8 +619,11 @@ void scepd_conns_request_begin(struct scepd_conns *c, struct evhttp_connection *
 {
     struct scepd_conn *k = conn_find(c, evcon);
 
-    if (k != NULL && k->deadline != NULL)
+    if (k == NULL)
+        return;
+    if (k->deadline != NULL)
         evtimer_del(k->deadline);
+    scepd_connguard_request(&k->guard);
 }
 
 /*
@@ -608,8 +635,10 @@ void scepd_conns_request_end(struct scepd_conns *c, struct evhttp_connection *ev
 {
     struct scepd_conn *k = conn_find(c, evcon);
 
-    if (k != NULL)
+    if (k != NULL) {
         conn_arm_deadline(k);
+        scepd_connguard_await(&k->guard);
+    }
 }
 
 /*
@@ -670,6 +699,7 @@ int scepd_conns_watch_close(struct scepd_conns *c, struct evhttp_connection *evc
         return -1;
     k->on_close = fn;
     k->on_close_arg = arg;
+    scepd_connguard_pin(&k->guard, 1);
     /* Without the hang-up watch a close by us is still noticed. */
     if (fd >= 0) {
         if (k->hup == NULL)
@@ -688,6 +718,7 @@ void scepd_conns_unwatch_close(struct scepd_conns *c, struct evhttp_connection *
     if (k != NULL) {
         k->on_close = NULL;
         k->on_close_arg = NULL;
+        scepd_connguard_pin(&k->guard, 0);
         if (k->hup != NULL)
             event_del(k->hup);
     }
@@ -716,6 +747,7 @@ void scepd_conns_stop(struct scepd_conns *c)
 
     c->stopping = 1;
     c->accept_off = 0;
+    scepd_connguard_stop(c->guard);
     for (i = 0; i < c->nports; i++)
         c->ports[i].l = NULL;
     if (c->accept_timer != NULL)
@@ -743,6 +775,7 @@ void scepd_conns_free(struct scepd_conns *c)
     /* Empty once evhttp_free() has closed every connection. */
     while ((k = c->conns) != NULL) {
         conn_unlink(&c->conns, k);
+        scepd_connguard_leave(&k->guard);
         if (k->deadline != NULL)
             event_free(k->deadline);
         if (k->hup != NULL)
@@ -754,5 +787,6 @@ void scepd_conns_free(struct scepd_conns *c)
         event_free(c->conn_ev);
     if (c->accept_timer != NULL)
         event_free(c->accept_timer);
+    scepd_connguard_free(c->guard);
     free(c);
 }

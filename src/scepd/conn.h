@@ -8,6 +8,11 @@
  * get an OpenSSL bufferevent from its SSL_CTX.  It writes the connection
  * metrics of its worker and nothing else outside itself.
  *
+ * Against clients that open connections to hold them, each connection
+ * joins the worker's guard (connguard.h): a per-client limit, idle
+ * connections closed in a nearly full worker, partial requests bounded
+ * in memory.
+ *
  * Everything runs on the worker's thread except scepd_conns_new() and
  * scepd_conns_attach(), which run before the worker starts.
  */
@@ -21,6 +26,7 @@ struct evhttp;
 struct evhttp_bound_socket;
 struct evhttp_connection;
 struct scepd_metrics;
+struct scepd_connlimit;
 struct scepd_conns; /* opaque */
 
 /* Listeners one worker's accounting can serve. */
@@ -43,13 +49,16 @@ typedef void scepd_conns_drained_fn(void *arg);
 /*
  * Makes the accounting for one worker's base: at most max_connections
  * open at once, read_timeout seconds for each request to arrive; the
- * connection counters go to m (borrowed, must outlive it); drained(arg)
- * is called as described above.  Returns 0 or -1; *out:
+ * connection counters go to m (borrowed, must outlive it); budget (the
+ * process's, shared by every worker; borrowed, must outlive it; NULL:
+ * no per-client or memory limit) counts connections per client and the
+ * memory of partial requests; drained(arg) is called as described
+ * above.  Call before the worker starts.  Returns 0 or -1; *out:
  * scepd_conns_free().
  */
 int scepd_conns_new(struct event_base *base, int max_connections, int read_timeout,
-                    struct scepd_metrics *m, scepd_conns_drained_fn *drained, void *arg,
-                    struct scepd_conns **out);
+                    struct scepd_metrics *m, struct scepd_connlimit *budget,
+                    scepd_conns_drained_fn *drained, void *arg, struct scepd_conns **out);
 
 /*
  * Counts the connections of http, which accepts on bound (both borrowed;

@@ -365,6 +365,21 @@ int scepd_metrics_render(struct scepd_metrics *const *m, size_t n, struct evbuff
                               "# TYPE scepd_read_deadlines_total counter\n"
                               "scepd_read_deadlines_total %llu\n",
                               (unsigned long long)SUM(read_deadlines)) < 0;
+    rc |= evbuffer_add_printf(out,
+                              "# HELP scepd_connections_refused_total Connections closed before "
+                              "anything was read, by reason.\n"
+                              "# TYPE scepd_connections_refused_total counter\n"
+                              "scepd_connections_refused_total{reason=\"per_client\"} %llu\n",
+                              (unsigned long long)SUM(conns_refused_per_client)) < 0;
+    rc |= evbuffer_add_printf(out,
+                              "# HELP scepd_connections_shed_total Connections closed early to "
+                              "make room: idle in a nearly full worker, or holding the most of "
+                              "partial requests over max_header_memory.\n"
+                              "# TYPE scepd_connections_shed_total counter\n"
+                              "scepd_connections_shed_total{reason=\"idle\"} %llu\n"
+                              "scepd_connections_shed_total{reason=\"header_memory\"} %llu\n",
+                              (unsigned long long)SUM(conns_shed_idle),
+                              (unsigned long long)SUM(conns_shed_memory)) < 0;
 
     rc |= render_policy(m, n, out) != 0;
     rc |= evbuffer_add_printf(out,

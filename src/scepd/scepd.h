@@ -9,6 +9,9 @@
  * address, plain or TLS, and its route table), route.h (path ->
  * handler), request.h (what a handler sees and how it replies), http.h
  * (a listener served on one worker), conn.h (connection accounting),
+ * connguard.h (its defences against connections held to exhaust it),
+ * connlimit.h (the per-client counts and partial-request memory all
+ * workers share),
  * worker.h (one worker thread), crlpub.h (the CRL publisher), fetch.h
  * (a worker's asynchronous HTTP client, for webhooks), notify.h (the
  * expiry notification thread), gauges.h (the /metrics gauges the
@@ -168,6 +171,12 @@ struct scepd_metrics {
     _Atomic uint64_t accept_errors;  /* accept(2) failures (EMFILE, ...) */
     _Atomic uint64_t accept_paused;  /* times accepting paused at max_connections */
     _Atomic uint64_t read_deadlines; /* connections closed at the read deadline */
+    /* Connections closed at once: over max_connections_per_client. */
+    _Atomic uint64_t conns_refused_per_client;
+    /* Connections closed early: idle in a nearly full worker; holding
+     * the most of partial requests over max_header_memory. */
+    _Atomic uint64_t conns_shed_idle;
+    _Atomic uint64_t conns_shed_memory;
     _Atomic uint64_t rate_limited[SCEPD_LIMIT_COUNT];
     _Atomic uint64_t auth_failures[SCEPD_AUTH_FAIL_COUNT]; /* admin API */
     /* Profile names this worker has counted, in the order it met them:
@@ -213,7 +222,8 @@ int scepd_metrics_render(struct scepd_metrics *const *m, size_t n, struct evbuff
 
 /* ---- server.c ------------------------------------------------------ */
 
-struct scepd_limits; /* limits.h */
+struct scepd_limits;    /* limits.h */
+struct scepd_connlimit; /* connlimit.h */
 
 /*
  * What every worker may read of the whole server.  main fills it before
@@ -227,6 +237,10 @@ struct scepd_server {
     /* The process's rate limits (limits.h; shared, they lock
      * themselves); NULL: none.  Freed by scepd_serve(). */
     struct scepd_limits *limits;
+    /* Per-client connection counts and the memory of partial requests,
+     * which every worker's connection accounting shares (connlimit.h;
+     * it locks itself).  Freed by scepd_serve(). */
+    struct scepd_connlimit *connlimit;
     /* The gauges the background jobs set and /metrics renders
      * (gauges.h; they lock themselves).  Freed by scepd_serve(). */
     struct scepd_gauges *gauges;

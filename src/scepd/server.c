@@ -52,6 +52,7 @@
 #include "gauges.h"
 #include "housekeep.h"
 #include "sdnotify.h"
+#include "connlimit.h"
 #include "limits.h"
 #include "listener.h"
 #include "notify.h"
@@ -756,6 +757,11 @@ int scepd_serve(const struct scep_config *cfg, struct scep_ca *ca, const char *c
         scepd_log(SCEPD_ERROR, "cannot set up the gauges", NULL);
         goto out;
     }
+    if (scepd_connlimit_new(cfg->max_connections_per_client, cfg->max_header_memory,
+                            &m.srv.connlimit) != 0) {
+        scepd_log(SCEPD_ERROR, "cannot set up the per-client connection limit", NULL);
+        goto out;
+    }
     if (cfg->admin_listen != NULL &&
         scepd_limits_set_auth(m.srv.limits, cfg->admin_auth_fail_per_minute,
                               cfg->admin_auth_fail_burst) != 0) {
@@ -875,6 +881,7 @@ out:
     /* After the workers, which borrow it. */
     scepd_limits_free(m.srv.limits);
     scepd_gauges_free(m.srv.gauges);
+    scepd_connlimit_free(m.srv.connlimit);
     scep_ocsp_signers_free(m.signers);
     scep_ca_free(m.ca);
     return rc;

@@ -193,7 +193,7 @@ int scepd_worker_new(int id, const struct scepd_server *srv, struct scep_ca *ca,
         goto out;
     }
     if (scepd_conns_new(w->base, cfg->max_connections, cfg->read_timeout, &w->metrics,
-                        worker_drained, w, &w->conns) != 0) {
+                        srv->connlimit, worker_drained, w, &w->conns) != 0) {
         scepd_log(SCEPD_ERROR, "cannot set up connection accounting", NULL);
         goto out;
     }

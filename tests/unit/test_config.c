@@ -79,6 +79,8 @@ static void test_defaults(void **state)
     assert_int_equal(c->read_timeout, SCEP_READ_TIMEOUT_SECONDS);
     assert_int_equal(c->write_timeout, SCEP_WRITE_TIMEOUT_SECONDS);
     assert_int_equal(c->max_connections, SCEP_MAX_CONNECTIONS_PER_WORKER);
+    assert_int_equal(c->max_connections_per_client, SCEP_MAX_CONNECTIONS_PER_CLIENT);
+    assert_int_equal(c->max_header_memory, SCEP_MAX_HEADER_MEMORY);
     assert_string_equal(c->log_level, "info");
     assert_null(c->public_url);
     assert_string_equal(c->state_dir, "/var/lib/scepd");
@@ -520,7 +522,8 @@ static void test_each_key(void **state)
     /* 12: the [notify] keys, 9: the [admin] keys; 49 includes
      * revoke_superseded_after_days; 3: ocsp_signer, ocsp_responder_days,
      * purge_decided_after_days */
-    assert_int_equal(n, 49 + 12 + 9 + 23 + 3);
+    /* 2: max_connections_per_client, max_header_memory */
+    assert_int_equal(n, 49 + 12 + 9 + 23 + 3 + 2);
 }
 
 /* With public_url, issued certificates point at scepd's own /crl and

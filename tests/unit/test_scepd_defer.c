@@ -233,7 +233,8 @@ static int setup(void **state)
      * a waiting connection if the deadline still ran while it waits. */
     e->cfg.read_timeout = 1;
     e->cfg.write_timeout = 1;
-    if (scepd_conns_new(e->base, 16, e->cfg.read_timeout, &e->metrics, NULL, NULL, &e->conns) != 0)
+    if (scepd_conns_new(e->base, 16, e->cfg.read_timeout, &e->metrics, NULL, NULL, NULL,
+                        &e->conns) != 0)
         return -1;
     e->app.metrics = &e->metrics;
     e->app.fetcher = scepd_fetcher_new(e->base);
