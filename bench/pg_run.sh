@@ -115,7 +115,7 @@ start() {
     cp -a "$tmp/ca" "$tmp/$n"
     : >"$tmp/$n.log" # read below before the child may have opened it
     "$scepd" --state-dir "$tmp/$n" --listen 127.0.0.1:0 --challenge "$challenge" \
-        --workers "$WORKERS" "$@" >"$tmp/$n.log" 2>&1 &
+        --workers "$WORKERS" --max-connections-per-client 0 "$@" >"$tmp/$n.log" 2>&1 &
     pids+=("$!")
     eval "pid_$n=\$!"
     for _ in $(seq 1 300); do
