@@ -20,15 +20,7 @@
 /* The key of the CRL lock of the CA issuer_fp (see above). */
 static int64_t crl_lock_key(const char *issuer_fp)
 {
-    int64_t v = 0;
-    int i;
-
-    for (i = 0; i < 7; i++) {
-        char c = issuer_fp[i];
-
-        v = v * 16 + (c >= 'a' ? c - 'a' + 10 : c - '0');
-    }
-    return ((int64_t)PG_LOCK_CLASS << 28) + v;
+    return ((int64_t)PG_LOCK_CLASS << 28) + store_fp_prefix(issuer_fp, 7);
 }
 
 int pg_get_crl(void *vbe, const char *issuer_fp, struct scep_store_crl *out)

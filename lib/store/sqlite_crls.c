@@ -119,18 +119,7 @@ out:
 
 /* The byte of DATABASE.crl-lock that stands for the CA issuer_fp: its
  * first 20 bits, so that two CAs' CRLs can be made at once. */
-static off_t lock_byte(const char *issuer_fp)
-{
-    off_t v = 0;
-    int i;
-
-    for (i = 0; i < 5; i++) {
-        char c = issuer_fp[i];
-
-        v = v * 16 + (c >= 'a' ? c - 'a' + 10 : c - '0');
-    }
-    return v;
-}
+#define LOCK_BYTE_DIGITS 5
 
 int sq_try_lock_crl(void *vbe, const char *issuer_fp, int *got)
 {
@@ -155,7 +144,7 @@ int sq_try_lock_crl(void *vbe, const char *issuer_fp, int *got)
     memset(&fl, 0, sizeof(fl));
     fl.l_type = F_WRLCK;
     fl.l_whence = SEEK_SET;
-    fl.l_start = lock_byte(issuer_fp);
+    fl.l_start = (off_t)store_fp_prefix(issuer_fp, LOCK_BYTE_DIGITS);
     fl.l_len = 1;
     /* An open file description lock: owned by this descriptor, not the
      * process, so two workers' connections exclude each other. */

@@ -551,6 +551,16 @@ static int fp_ok(const char *fp)
     return 1;
 }
 
+int64_t store_fp_prefix(const char *fp, int ndigits)
+{
+    int64_t v = 0;
+    int i;
+
+    for (i = 0; i < ndigits && i < 15 && fp[i] != '\0'; i++)
+        v = v * 16 + (fp[i] >= 'a' ? fp[i] - 'a' + 10 : fp[i] - '0');
+    return v;
+}
+
 int scep_store_get_crl(struct scep_store *st, const char *issuer_fp, struct scep_store_crl *out)
 {
     if (out != NULL)

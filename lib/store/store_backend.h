@@ -25,6 +25,11 @@
 /* The length of a hex SHA-256 plus its terminating NUL. */
 #define SCEP_AUDIT_HASH_HEX 65
 
+/* The first ndigits (at most 15) hex digits of fp, a fingerprint
+ * store.c has checked (lower-case hex), as a number: the CRL lock keys
+ * of both backends. */
+int64_t store_fp_prefix(const char *fp, int ndigits);
+
 struct scep_store_ops {
     const char *name; /* "sqlite", "postgresql" */
     void (*close)(void *be);

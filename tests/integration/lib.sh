@@ -244,6 +244,20 @@ sw_enroll() {
 }
 
 # rsa_key FILE: a fresh 2048-bit RSA key (PEM, PKCS#8).
+# race_wait PID...: waits for every racer; RACE_WON is how many exited
+# 0, RACE_WINNER the position (from 1) of the last of them.
+race_wait() {
+    local i=0 p
+    RACE_WON=0 RACE_WINNER=
+    for p in "$@"; do
+        i=$((i + 1))
+        if wait "$p"; then
+            RACE_WON=$((RACE_WON + 1))
+            RACE_WINNER=$i
+        fi
+    done
+}
+
 rsa_key() { openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$1" 2>/dev/null; }
 
 # proxy_start NAME [scep_proxy.py options...]: starts the proxy in front

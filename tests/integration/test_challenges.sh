@@ -53,13 +53,8 @@ for i in $(seq 1 20); do
     otp_enroll "$IT_WORK/r$i.pem" "$IT_WORK/r$i.crt" "CN=race$i" "$OTP" &
     pids+=("$!")
 done
-won=0 winner=
-for i in $(seq 1 20); do
-    if wait "${pids[$((i - 1))]}"; then
-        won=$((won + 1))
-        winner=$i
-    fi
-done
+race_wait "${pids[@]}"
+won=$RACE_WON winner=$RACE_WINNER
 [ "$won" = 1 ] || fail "$won of 20 enrollments with one one-use challenge succeeded (want 1)"
 n=$(store_sql "SELECT count(*) FROM certificates WHERE subject LIKE 'CN=race%'")
 [ "$n" = 1 ] || fail "$n certificates stored for the race (want 1)"

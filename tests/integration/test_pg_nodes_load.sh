@@ -66,13 +66,8 @@ for i in $(seq 1 20); do
         --password "$OTP" &
     pids+=("$!")
 done
-won=0 winner=
-for i in $(seq 1 20); do
-    if wait "${pids[$((i - 1))]}"; then
-        won=$((won + 1))
-        winner=$i
-    fi
-done
+race_wait "${pids[@]}"
+won=$RACE_WON winner=$RACE_WINNER
 [ "$won" = 1 ] || fail "$won of 20 enrollments with one one-use challenge succeeded (want 1)"
 [ "$(pg_sql "SELECT count(*) FROM certificates WHERE subject LIKE 'CN=race%'")" = 1 ] ||
     fail "$(pg_sql "SELECT count(*) FROM certificates WHERE subject LIKE 'CN=race%'") certificates for one one-use challenge"
