@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # BENCH_* are read by the drivers
 # bench/lib.sh: the pieces the benchmark drivers share (sourced by
 # run.sh, pg_run.sh and series.sh, not run): starting scepd and
 # micromdm's scepserver on 127.0.0.1 and waiting until they serve,
@@ -65,10 +66,12 @@ bench_scepd_start() {
 
 # bench_scepserver_start DIR BITS LOG: micromdm's scepserver with its
 # depot in DIR/depot (a CA of RSA-BITS made there first when there is
-# none), on a free port; waits until GetCACaps answers.  Returns 0 with
-# BENCH_PID, BENCH_URL and BENCH_START_MS set, or 1.
+# none), on a free port; waits until GetCACaps answers.  A port taken by
+# another program between bench_free_port and scepserver's bind (it then
+# exits "address already in use") is retried with another, five times.
+# Returns 0 with BENCH_PID, BENCH_URL and BENCH_START_MS set, or 1.
 bench_scepserver_start() {
-    local dir=$1 bits=$2 log=$3 port t0 i
+    local dir=$1 bits=$2 log=$3 port t0 i try
     mkdir -p "$dir"
     if [ ! -d "$dir/depot" ] &&
         ! (cd "$dir" && "$BENCH_SCEPSERVER" ca -init -keySize "$bits" -depot depot) >"$log" 2>&1; then
@@ -76,20 +79,24 @@ bench_scepserver_start() {
         cat "$log" >&2
         return 1
     fi
-    port=$(bench_free_port)
-    t0=$(bench_now_ms)
-    (cd "$dir" && exec "$BENCH_SCEPSERVER" -depot depot -port "$port" \
-        -challenge "$BENCH_CHALLENGE") >>"$log" 2>&1 &
-    BENCH_PID=$!
-    BENCH_PIDS+=("$BENCH_PID")
-    BENCH_URL=http://127.0.0.1:$port/scep
-    for ((i = 0; i < BENCH_START_TIMEOUT * 100; i++)); do
-        if curl -sf -o /dev/null "$BENCH_URL?operation=GetCACaps"; then
-            BENCH_START_MS=$(($(bench_now_ms) - t0))
-            return 0
-        fi
-        kill -0 "$BENCH_PID" 2>/dev/null || break
-        sleep 0.01
+    for ((try = 0; try < 5; try++)); do
+        port=$(bench_free_port)
+        t0=$(bench_now_ms)
+        (cd "$dir" && exec "$BENCH_SCEPSERVER" -depot depot -port "$port" \
+            -challenge "$BENCH_CHALLENGE") >>"$log" 2>&1 &
+        BENCH_PID=$!
+        BENCH_PIDS+=("$BENCH_PID")
+        BENCH_URL=http://127.0.0.1:$port/scep
+        for ((i = 0; i < BENCH_START_TIMEOUT * 100; i++)); do
+            if curl -sf -o /dev/null "$BENCH_URL?operation=GetCACaps"; then
+                BENCH_START_MS=$(($(bench_now_ms) - t0))
+                return 0
+            fi
+            kill -0 "$BENCH_PID" 2>/dev/null || break
+            sleep 0.01
+        done
+        bench_stop "$BENCH_PID"
+        grep -q 'address already in use' "$log" || break
     done
     echo "scepserver did not start:" >&2
     cat "$log" >&2

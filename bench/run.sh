@@ -12,6 +12,8 @@
 # each server's CPU time from /proc before and after every run, which
 # gives CPU milliseconds per enrollment: the figure least disturbed by
 # the load generator sharing the cores.  Both servers are stopped on exit.
+# Server start-up and the /proc readings come from bench/lib.sh, which
+# bench/pg_run.sh and bench/series.sh (the whole series) share.
 #
 # scepserver 2.1.0's file depot loses races on its serial file when
 # requests arrive concurrently ("open depot/serial: file exists"), so with
