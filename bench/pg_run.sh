@@ -65,9 +65,14 @@ if [ $((THREADS % 2)) -ne 0 ]; then
     exit 2
 fi
 
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+BENCH_SCEPD=$scepd
+BENCH_CHALLENGE=$(bench_challenge)
+challenge=$BENCH_CHALLENGE
+
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/scep-pgbench.XXXXXX")
 chmod 755 "$tmp"
-pids=()
 pg_as() {
     if [ "$(id -u)" -eq 0 ]; then
         (cd "$tmp/pg" && runuser -u "$PG_USER" -- "$@")
@@ -77,8 +82,7 @@ pg_as() {
 }
 # shellcheck disable=SC2317  # reached through the trap
 cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+    bench_stop_all
     [ -e "$tmp/pg/data/postmaster.pid" ] &&
         pg_as "$PG_BIN/pg_ctl" -D "$tmp/pg/data" -m fast -w stop >/dev/null 2>&1
     rm -rf "$tmp"
@@ -104,31 +108,17 @@ fi
 pg_uri="postgresql:///scepd?host=$tmp/pg&port=$port&user=scepd"
 pg_main=$(head -n 1 "$tmp/pg/data/postmaster.pid")
 
-challenge=$(python3 -c 'import secrets; print(secrets.token_hex(12))')
 "$scepctl" --state-dir "$tmp/ca" init --rsa-bits "$CA_BITS" --subject "CN=pg bench CA" \
     >/dev/null 2>&1 || { echo "pg_run.sh: scepctl init failed" >&2; exit 1; }
 
 # start NAME [ARGS...]: a scepd with a copy of the CA; sets url_NAME, pid_NAME.
 start() {
-    local n=$1 u=
+    local n=$1
     shift
     cp -a "$tmp/ca" "$tmp/$n"
-    : >"$tmp/$n.log" # read below before the child may have opened it
-    "$scepd" --state-dir "$tmp/$n" --listen 127.0.0.1:0 --challenge "$challenge" \
-        --workers "$WORKERS" --max-connections-per-client 0 "$@" >"$tmp/$n.log" 2>&1 &
-    pids+=("$!")
-    eval "pid_$n=\$!"
-    for _ in $(seq 1 300); do
-        u=$(sed -n 's/^scepd: serving SCEP at //p' "$tmp/$n.log")
-        [ -n "$u" ] && break
-        sleep 0.1
-    done
-    if [ -z "$u" ]; then
-        echo "pg_run.sh: scepd $n did not start:" >&2
-        cat "$tmp/$n.log" >&2
-        exit 1
-    fi
-    eval "url_$n=\$u"
+    bench_scepd_start "$tmp/$n" "$tmp/$n.log" --workers "$WORKERS" "$@" || exit 1
+    eval "pid_$n=\$BENCH_PID"
+    eval "url_$n=\$BENCH_URL"
 }
 start sqlite
 start pg1 --database "$pg_uri"
@@ -136,21 +126,10 @@ start pg2a --database "$pg_uri"
 start pg2b --database "$pg_uri"
 
 clk=$(getconf CLK_TCK)
-# Summed utime + stime of the given pids, in clock ticks.
-cpu_ticks() {
-    local p t=0 v
-    for p in "$@"; do
-        v=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null) || v=0
-        t=$((t + ${v:-0}))
-    done
-    echo "$t"
-}
 # The PostgreSQL server's processes: the postmaster and its children
 # (a backend per scepd worker connection, which stay while scepd runs).
 pg_pids() { echo "$pg_main $(ps -o pid= --ppid "$pg_main" | tr '\n' ' ')"; }
 
-# field LINE KEY: the value of KEY=... in a RESULT line.
-field() { printf '%s\n' "$1" | sed -n "s/.* $2=\([^ ]*\).*/\1/p"; }
 
 failed=0
 results=$tmp/results
@@ -168,9 +147,9 @@ run() {
     local nurl
     nurl=$(echo "$urls" | wc -w)
     # shellcheck disable=SC2086
-    c0=$(cpu_ticks $spids)
+    c0=$(bench_cpu_ticks $spids)
     # shellcheck disable=SC2046
-    p0=$(cpu_ticks $(pg_pids))
+    p0=$(bench_cpu_ticks $(pg_pids))
     t0=$(date +%s.%N)
     i=0
     for u in $urls; do
@@ -182,18 +161,18 @@ run() {
     for p in "${lp[@]}"; do wait "$p" || failed=1; done
     t1=$(date +%s.%N)
     # shellcheck disable=SC2086
-    c1=$(cpu_ticks $spids)
+    c1=$(bench_cpu_ticks $spids)
     # shellcheck disable=SC2046
-    p1=$(cpu_ticks $(pg_pids))
+    p1=$(bench_cpu_ticks $(pg_pids))
     p50=0 p99=0
     for ((i = 0; i < nurl; i++)); do
         line=$(sed -n 's/^RESULT //p' "$tmp/out.$i")
         [ -n "$line" ] || { sed "s/^/  $s: /" "$tmp/out.$i" >&2; failed=1; continue; }
-        ok=$((ok + $(field "$line" requests) - $(field "$line" failures)))
-        fail=$((fail + $(field "$line" failures)))
+        ok=$((ok + $(bench_field "$line" requests) - $(bench_field "$line" failures)))
+        fail=$((fail + $(bench_field "$line" failures)))
         # The larger of the loaders' percentiles: a conservative figure.
-        p50=$(awk -v a="$(field "$line" p50_ms)" -v b="$p50" 'BEGIN { print (a > b ? a : b) }')
-        p99=$(awk -v a="$(field "$line" p99_ms)" -v b="$p99" 'BEGIN { print (a > b ? a : b) }')
+        p50=$(awk -v a="$(bench_field "$line" p50_ms)" -v b="$p50" 'BEGIN { print (a > b ? a : b) }')
+        p99=$(awk -v a="$(bench_field "$line" p99_ms)" -v b="$p99" 'BEGIN { print (a > b ? a : b) }')
     done
     [ "$fail" = 0 ] || failed=1
     awk -v s="$s" -v r="$round" -v ok="$ok" -v t0="$t0" -v t1="$t1" -v dc=$((c1 - c0)) \

@@ -12,6 +12,8 @@
 # each server's CPU time from /proc before and after every run, which
 # gives CPU milliseconds per enrollment: the figure least disturbed by
 # the load generator sharing the cores.  Both servers are stopped on exit.
+# Server start-up and the /proc readings come from bench/lib.sh, which
+# bench/pg_run.sh and bench/series.sh (the whole series) share.
 #
 # scepserver 2.1.0's file depot loses races on its serial file when
 # requests arrive concurrently ("open depot/serial: file exists"), so with
@@ -60,85 +62,34 @@ for c in "$SCEPSERVER" python3 curl; do
     fi
 done
 
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+BENCH_SCEPD=$scepd
+BENCH_SCEPSERVER=$SCEPSERVER
+BENCH_CHALLENGE=$(bench_challenge)
+challenge=$BENCH_CHALLENGE
+
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/scep-bench.XXXXXX")
-scepd_pid=
-ms_pid=
 # shellcheck disable=SC2317  # reached through the trap
 cleanup() {
-    for p in $scepd_pid $ms_pid; do
-        kill "$p" 2>/dev/null
-    done
-    for p in $scepd_pid $ms_pid; do
-        wait "$p" 2>/dev/null
-    done
+    bench_stop_all
     rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-# A challenge of printable characters only, fresh per run.
-challenge=$(python3 -c 'import secrets; print(secrets.token_hex(12))')
-
-# --- scepd ----------------------------------------------------------------
-# SCEPD_ARGS is split on purpose: it holds several flags.  The load
-# generator is one host: the per-client connection limit is off.
+# SCEPD_ARGS is split on purpose: it holds several flags.
 # shellcheck disable=SC2086
-"$scepd" --state-dir "$tmp/scepd" --listen 127.0.0.1:0 --challenge "$challenge" \
-    --ca-key-type rsa --ca-rsa-bits "$CA_BITS" --max-connections-per-client 0 ${SCEPD_ARGS:-} \
-    $([ "$CIPHER" = des ] && echo --allow-des true) >"$tmp/scepd.log" 2>&1 &
-scepd_pid=$!
-scepd_url=
-for _ in $(seq 1 300); do
-    scepd_url=$(sed -n 's/^scepd: serving SCEP at //p' "$tmp/scepd.log")
-    [ -n "$scepd_url" ] && break
-    if ! kill -0 "$scepd_pid" 2>/dev/null; then
-        break
-    fi
-    sleep 0.1
-done
-if [ -z "$scepd_url" ]; then
-    echo "run.sh: scepd did not start:" >&2
-    cat "$tmp/scepd.log" >&2
-    exit 1
-fi
-
-# --- micromdm scepserver ---------------------------------------------------
-# It cannot listen on port 0, so ask the kernel for a free port first; the
-# small window before scepserver binds it is acceptable on a test machine.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-mkdir -p "$tmp/scepserver"
-if ! (cd "$tmp/scepserver" && "$SCEPSERVER" ca -init -keySize "$CA_BITS" -depot depot \
-        >"$tmp/scepserver-ca.log" 2>&1); then
-    echo "run.sh: scepserver ca -init failed:" >&2
-    cat "$tmp/scepserver-ca.log" >&2
-    exit 1
-fi
-(cd "$tmp/scepserver" && exec "$SCEPSERVER" -depot depot -port "$port" \
-    -challenge "$challenge") >"$tmp/scepserver.log" 2>&1 &
-ms_pid=$!
-ms_url=http://127.0.0.1:$port/scep
-up=0
-for _ in $(seq 1 300); do
-    if curl -sf -o /dev/null "$ms_url?operation=GetCACaps"; then
-        up=1
-        break
-    fi
-    kill -0 "$ms_pid" 2>/dev/null || break
-    sleep 0.1
-done
-if [ "$up" != 1 ]; then
-    echo "run.sh: scepserver did not start:" >&2
-    cat "$tmp/scepserver.log" >&2
-    exit 1
-fi
+bench_scepd_start "$tmp/scepd" "$tmp/scepd.log" --ca-key-type rsa --ca-rsa-bits "$CA_BITS" \
+    ${SCEPD_ARGS:-} $([ "$CIPHER" = des ] && echo --allow-des true) || exit 1
+scepd_pid=$BENCH_PID
+scepd_url=$BENCH_URL
+bench_scepserver_start "$tmp/scepserver" "$CA_BITS" "$tmp/scepserver.log" || exit 1
+ms_pid=$BENCH_PID
+ms_url=$BENCH_URL
 
 # --- runs ------------------------------------------------------------------
 clk=$(getconf CLK_TCK)
-# utime + stime of a process, in clock ticks (fields 14 and 15 of stat;
-# the command name in field 2 has no spaces for either server).
-cpu_ticks() {
-    awk '{ print $14 + $15 }' "/proc/$1/stat"
-}
 
 load_args=(--challenge "$challenge" --threads "$THREADS" --requests "$REQUESTS"
     --cipher "$CIPHER" --digest "$DIGEST")
@@ -152,10 +103,10 @@ results=$tmp/results
 # "NAME ROUND rate p50 p90 p99 cpu_ms_per_request failures" to results.
 run() {
     local name=$1 url=$2 pid=$3 round=$4 c0 c1 out line
-    c0=$(cpu_ticks "$pid")
+    c0=$(bench_cpu_ticks "$pid")
     out=$("$load" --url "$url" --label "$name" "${load_args[@]}" 2>"$tmp/load.err")
     local st=$?
-    c1=$(cpu_ticks "$pid")
+    c1=$(bench_cpu_ticks "$pid")
     line=$(printf '%s\n' "$out" | sed -n 's/^RESULT //p')
     if [ "$round" = 1 ]; then
         printf '%s\n' "$out" | sed -n '1p;/^CertRep envelope/p' | sed 's/^/  /'
@@ -228,7 +179,6 @@ awk '
     }' "$results"
 
 for p in "$scepd_pid:scepd" "$ms_pid:scepserver"; do
-    hwm=$(awk '/^VmHWM/ { print $2 " " $3 }' "/proc/${p%%:*}/status" 2>/dev/null)
-    echo "peak RSS ${p#*:}: $hwm"
+    echo "peak RSS ${p#*:}: $(bench_mem_kb "${p%%:*}" VmHWM) kB"
 done
 exit $failed

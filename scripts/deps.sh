@@ -6,7 +6,8 @@
 # clang-format for the formatting check, clang and its libFuzzer runtime
 # for scripts/fuzz.sh, cppcheck and valgrind for scripts/static.sh and
 # scripts/valgrind.sh), headless Chromium with chromedriver and
-# Selenium for the web console's browser test, and the PostgreSQL server the
+# Selenium for the web console's browser test, gnuplot (gnuplot-nox) for
+# the chart of bench/series.sh, and the PostgreSQL server the
 # PostgreSQL store's tests start for themselves (postgresql; the build
 # needs only libpq-dev).  Idempotent: asks dpkg what
 # is missing first and runs apt-get (update + install) only when
@@ -18,7 +19,7 @@ build_pkgs=(build-essential gcc cmake pkg-config libssl-dev libevent-dev
             libcurl4-openssl-dev openssl sqlite3 curl python3 ca-certificates)
 test_pkgs=(scep strongswan-pki libstrongswan-standard-plugins libstrongswan-extra-plugins certmonger
            clang-format clang libclang-rt-14-dev cppcheck valgrind postgresql
-           chromium chromium-driver python3-selenium)
+           chromium chromium-driver python3-selenium gnuplot-nox)
 
 want=("${build_pkgs[@]}")
 case "${1:-}" in
