@@ -215,7 +215,6 @@ int scepd_notify_new(const struct scep_config *cfg, struct scepd_gauges *g,
         scepd_log(SCEPD_ERROR, "notify: cannot open the store", "error", why, NULL);
         goto out;
     }
-    notify_count(n, (int64_t)time(NULL), 0);
     *out = n;
     n = NULL;
     rc = 0;

@@ -26,15 +26,15 @@ struct scepd_notify; /* opaque */
 
 /*
  * Makes the job for cfg (borrowed; must outlive it): opens its store
- * connection, names this process as a claimer ("host:pid:random") and
- * counts the certificates once into g (borrowed; may be NULL), so the
- * gauges are there before the ready line.  Returns 0, or -1 after
- * logging why; *out: scepd_notify_free().
+ * connection and names this process as a claimer ("host:pid:random");
+ * each round counts the certificates into g (borrowed; may be NULL).
+ * Returns 0, or -1 after logging why; *out: scepd_notify_free().
  */
 int scepd_notify_new(const struct scep_config *cfg, struct scepd_gauges *g,
                      struct scepd_notify **out);
 
-/* Starts the thread (its first round at once).  0, or -1 after logging. */
+/* Starts the thread (its first round, and so the first count, at once).
+ * 0, or -1 after logging. */
 int scepd_notify_start(struct scepd_notify *n);
 
 /* Asks the thread to stop: it wakes, finishes or aborts the send under

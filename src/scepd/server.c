@@ -719,6 +719,7 @@ int scepd_serve(const struct scep_config *cfg, struct scep_ca *ca, const char *c
 {
     struct server_main m;
     sigset_t block, old;
+    struct timeval now_tv;
     int i, started = 0;
     int rc = SCEPD_EXIT_RUNTIME;
 
@@ -800,16 +801,20 @@ int scepd_serve(const struct scep_config *cfg, struct scep_ca *ca, const char *c
         goto out;
     server_arm_rollover(&m);
     server_watch_db(&m.srv);
-    /* The first round runs before the ready line, so that the files are
-     * there when scepd says it serves. */
-    if (scepd_crlpub_new(cfg, m.srv.gauges, &m.crlpub) != 0)
+    /* The first rounds of the CRL publisher and of housekeeping run as
+     * soon as the loop starts, just after the ready line, and the first
+     * count of certificates on the notify thread: with a million
+     * certificates in the store they take most of a second, and serving
+     * need not wait for them (the workers make or read the published CRL
+     * themselves at the first /crl).  Zero timeouts run before any
+     * signal is looked at. */
+    now_tv.tv_sec = 0;
+    now_tv.tv_usec = 0;
+    if (scepd_crlpub_new(cfg, m.srv.gauges, &m.crlpub) != 0 ||
+        evtimer_add(m.crlpub_ev, &now_tv) != 0)
         goto out;
-    server_crlpub(-1, EV_TIMEOUT, &m);
-    if (scepd_housekeep_new(cfg, &m.housekeep) != 0)
+    if (scepd_housekeep_new(cfg, &m.housekeep) != 0 || evtimer_add(m.housekeep_ev, &now_tv) != 0)
         goto out;
-    server_housekeep(-1, EV_TIMEOUT, &m);
-    /* Its first count runs here too, so the gauges are there at the
-     * ready line; its rounds run on its own thread (notify.h). */
     if (scepd_notify_new(cfg, m.srv.gauges, &m.notify) != 0 || scepd_notify_start(m.notify) != 0)
         goto out;
 
