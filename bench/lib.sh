@@ -154,3 +154,19 @@ bench_peak_reset() { { echo 5 >"/proc/$1/clear_refs"; } 2>/dev/null; }
 
 # bench_field LINE KEY: the value of KEY=... in a scep_load RESULT line.
 bench_field() { printf ' %s\n' "$1" | sed -n "s/.* $2=\([^ ]*\).*/\1/p"; }
+
+# An awk function for result tables of rows "NAME ROUND v3 v4 ...":
+# median(name, col) of column col over the rows of name (arrays srv[row]
+# and f[row, col], which the caller's awk program fills).  Prepend it to
+# the program: awk "$BENCH_AWK_MEDIAN"'...'.
+# shellcheck disable=SC2034  # used by the scripts that source this file
+BENCH_AWK_MEDIAN='
+    function median(name, col,    n, i, j, t, a) {
+        n = 0
+        for (i = 1; i <= NR; i++) if (srv[i] == name) a[++n] = f[i, col]
+        for (i = 2; i <= n; i++)   # insertion sort: a handful of rounds
+            for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+        if (n == 0) return 0
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+'

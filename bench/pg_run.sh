@@ -202,15 +202,7 @@ printf '%-6s %-7s %10s %8s %8s %14s %14s %8s\n' round setup enroll/s p50_ms p99_
     scepd_cpu_ms pg_cpu_ms failures
 awk '{ printf "%-6s %-7s %10s %8s %8s %14s %14s %8s\n", $2, $1, $3, $4, $5, $6, $7, $8 }' "$results"
 
-awk '
-    function median(name, col,    n, i, j, t, a) {
-        n = 0
-        for (i = 1; i <= NR; i++) if (srv[i] == name) a[++n] = f[i, col]
-        for (i = 2; i <= n; i++)
-            for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-        if (n == 0) return 0
-        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
+awk "$BENCH_AWK_MEDIAN"'
     { srv[NR] = $1; for (c = 3; c <= 7; c++) f[NR, c] = $c }
     END {
         split("enroll/s p50_ms p99_ms scepd_cpu_ms pg_cpu_ms", label, " ")

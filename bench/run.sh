@@ -153,15 +153,7 @@ awk '{ printf "%-6s %-10s %10s %8s %8s %8s %12s %8s\n", $2, $1, $3, $4, $5, $6, 
     "$results"
 
 # Medians per server (over rounds), then scepd / scepserver.
-awk '
-    function median(name, col,    n, i, j, t, a) {
-        n = 0
-        for (i = 1; i <= NR; i++) if (srv[i] == name) a[++n] = f[i, col]
-        for (i = 2; i <= n; i++)   # insertion sort: a handful of rounds
-            for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-        if (n == 0) return 0
-        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
+awk "$BENCH_AWK_MEDIAN"'
     { srv[NR] = $1; for (c = 3; c <= 7; c++) f[NR, c] = $c }
     END {
         split("enroll/s p50_ms p90_ms p99_ms cpu_ms/req", label, " ")
