@@ -92,11 +92,15 @@ hostport=${base#http://}
 python3 - "${hostport%:*}" "${hostport##*:}" "$IT_WORK/four" "$IT_WORK/release" <<'PY' &
 import os, socket, sys, time
 host, port, flag, release = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-socks = [socket.create_connection((host, port), timeout=5) for _ in range(4)]
-# A request begun on each: a worker three quarters full closes idle
-# connections to make room (test_conn_abuse.sh), not ones in use.
-for s in socks:
+# A request begun on each as soon as it is connected, before the next
+# is opened: a worker three quarters full closes connections that sent
+# nothing to make room (test_conn_abuse.sh), and one that scepd accepted
+# before its bytes came would be such a connection.
+socks = []
+for _ in range(4):
+    s = socket.create_connection((host, port), timeout=5)
     s.sendall(b"GET /scep?operation=GetCACaps HTTP/1.1\r\nHost: x\r\n")
+    socks.append(s)
 open(flag, "w").write("open\n")
 while not os.path.exists(release):
     time.sleep(0.05)
