@@ -6,7 +6,8 @@
 # Five servers, each on 127.0.0.1 with its state in a temporary directory:
 #   a  scepd, RSA-2048 CA (--ca-key-type rsa --ca-rsa-bits 2048)
 #   s  micromdm's scepserver, RSA-2048 CA (ca -init -keySize 2048)
-#   b  scepd, EC P-256 CA (--ca-key-type ec-p256) with its RSA RA
+#   b  scepd, EC P-256 CA with an RSA-2048 RA (--ca-key-type ec-p256
+#      --ca-ra-rsa-bits 2048)
 #   c  scepd's default configuration (an RSA-3072 CA: no key flags)
 #   d  scepd as a, its store holding MILLION certificates before the first
 #      request (filled by bench/inventory_bench through the store API into
@@ -139,7 +140,7 @@ fi
 
 # --- servers -----------------------------------------------------------------
 cfg_args_a="--ca-key-type rsa --ca-rsa-bits 2048"
-cfg_args_b="--ca-key-type ec-p256"
+cfg_args_b="--ca-key-type ec-p256 --ca-ra-rsa-bits 2048"
 cfg_args_c=""
 cfg_args_d="--ca-key-type rsa --ca-rsa-bits 2048"
 

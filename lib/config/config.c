@@ -154,6 +154,8 @@ static const struct conf_key conf_keys[] = {
      "validity of a CA certificate made on first start, in days"},
     {"ca_with_ra", "ca", CT_BOOL, OFF(ca_with_ra), 0, 1, 0, NULL, NULL, 0,
      "make a separate RA certificate (always for an EC CA)"},
+    {"ca_ra_rsa_bits", "ca", CT_INT, OFF(ca_ra_rsa_bits), SCEP_MIN_RSA_BITS, SCEP_MAX_RSA_BITS,
+     3072, NULL, NULL, 0, "RSA modulus size of an RA made with a new CA"},
     {"crl_validity_hours", "ca", CT_INT, OFF(crl_validity_hours), 1, 24 * CONF_MAX_DAYS, 168, NULL,
      NULL, 0, "hours until a CRL's nextUpdate"},
     {"ocsp_validity_minutes", "ca", CT_INT, OFF(ocsp_validity_minutes), 1, 7 * 24 * 60, 60, NULL,
@@ -1376,6 +1378,7 @@ void scep_config_ca_init_opts(const struct scep_config *c, struct scep_ca_init_o
     o->validity_days = c->ca_validity_days;
     /* SCEP key transport is RSA only, so an EC CA needs an RSA RA. */
     o->with_ra = c->ca_with_ra || o->key_type == SCEP_KEY_EC;
+    o->ra_bits = c->ca_ra_rsa_bits;
 }
 
 /* Fills p (the issuance profile of cp) from c; strings borrow from c. */

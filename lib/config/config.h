@@ -108,6 +108,7 @@ struct scep_config {
     int ca_rsa_bits;              /* default 3072 */
     int ca_validity_days;         /* default 3650 */
     int ca_with_ra;               /* default 0 (forced for EC) */
+    int ca_ra_rsa_bits;           /* RSA size of a new RA, default 3072 */
     int crl_validity_hours;       /* nextUpdate of CRLs, default 168 */
     int ocsp_validity_minutes;    /* nextUpdate of OCSP answers, default 60 */
     char *ocsp_signer;            /* "delegated" (default: a responder per CA) or "ca" */

@@ -125,15 +125,12 @@ static void key_from_cert(X509 *cert, struct scep_ca_init_opts *io, int keep_bit
 static int rollover(struct ctl *c, int argc, char **argv)
 {
     const char *at_s = NULL, *in_s = NULL, *key_type = NULL, *subject = NULL;
-    const char *rsa_bits = NULL, *validity = NULL;
+    const char *rsa_bits = NULL, *validity = NULL, *ra_bits = NULL;
     struct ctl_opt opts[] = {
-        {"activate-at", &at_s, NULL},
-        {"in", &in_s, NULL},
-        {"key-type", &key_type, NULL},
-        {"subject", &subject, NULL},
-        {"rsa-bits", &rsa_bits, NULL},
-        {"validity-days", &validity, NULL},
-        {NULL, NULL, NULL},
+        {"activate-at", &at_s, NULL},    {"in", &in_s, NULL},
+        {"key-type", &key_type, NULL},   {"subject", &subject, NULL},
+        {"rsa-bits", &rsa_bits, NULL},   {"validity-days", &validity, NULL},
+        {"ra-rsa-bits", &ra_bits, NULL}, {NULL, NULL, NULL},
     };
     const struct ctl_command *cmd = ctl_find_command("ca");
     struct scep_ca_init_opts io;
@@ -168,7 +165,8 @@ static int rollover(struct ctl *c, int argc, char **argv)
     if ((rc = ctl_override(c, "ca rollover", "ca_key_type", key_type, "key-type")) != 0 ||
         (rc = ctl_override(c, "ca rollover", "ca_subject", subject, "subject")) != 0 ||
         (rc = ctl_override(c, "ca rollover", "ca_rsa_bits", rsa_bits, "rsa-bits")) != 0 ||
-        (rc = ctl_override(c, "ca rollover", "ca_validity_days", validity, "validity-days")) != 0)
+        (rc = ctl_override(c, "ca rollover", "ca_validity_days", validity, "validity-days")) != 0 ||
+        (rc = ctl_override(c, "ca rollover", "ca_ra_rsa_bits", ra_bits, "ra-rsa-bits")) != 0)
         return rc;
 
     rc = ctl_load_ca(c, &ca);
@@ -195,8 +193,13 @@ static int rollover(struct ctl *c, int argc, char **argv)
         key_from_cert(cur, &io, rsa_bits != NULL);
     if (subject == NULL)
         io.subject = ctl_x509_subject(cur, cur_subject, sizeof(cur_subject));
-    if (scep_ca_get0_ra_cert(ca) != NULL)
+    if (scep_ca_get0_ra_cert(ca) != NULL) {
         io.with_ra = 1;
+        /* The next RA keeps the size of the current one, as the CA
+         * keeps its key algorithm, unless asked otherwise. */
+        if (ra_bits == NULL && X509_get0_pubkey(scep_ca_get0_ra_cert(ca)) != NULL)
+            io.ra_bits = EVP_PKEY_get_bits(X509_get0_pubkey(scep_ca_get0_ra_cert(ca)));
+    }
 
     err = scep_ca_next_create(c->cfg.state_dir, &io, at);
     if (err == SCEP_ERR_EXISTS) {

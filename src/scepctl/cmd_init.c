@@ -75,11 +75,16 @@ nomem:
 int ctl_cmd_init(struct ctl *c, int argc, char **argv)
 {
     const char *key_type = NULL, *subject = NULL, *rsa_bits = NULL, *validity = NULL;
+    const char *ra_bits = NULL;
     int with_ra = 0, npos = 0;
     struct ctl_opt opts[] = {
-        {"key-type", &key_type, NULL}, {"subject", &subject, NULL},
-        {"rsa-bits", &rsa_bits, NULL}, {"validity-days", &validity, NULL},
-        {"with-ra", NULL, &with_ra},   {NULL, NULL, NULL},
+        {"key-type", &key_type, NULL},
+        {"subject", &subject, NULL},
+        {"rsa-bits", &rsa_bits, NULL},
+        {"validity-days", &validity, NULL},
+        {"with-ra", NULL, &with_ra},
+        {"ra-rsa-bits", &ra_bits, NULL},
+        {NULL, NULL, NULL},
     };
     struct scep_ca_init_opts io;
     struct scep_ca *ca = NULL;
@@ -96,7 +101,8 @@ int ctl_cmd_init(struct ctl *c, int argc, char **argv)
         (rc = ctl_override(c, "init", "ca_validity_days", validity, "validity-days")) !=
             CTL_EXIT_OK ||
         (rc = ctl_override(c, "init", "ca_with_ra", with_ra ? "true" : NULL, "with-ra")) !=
-            CTL_EXIT_OK)
+            CTL_EXIT_OK ||
+        (rc = ctl_override(c, "init", "ca_ra_rsa_bits", ra_bits, "ra-rsa-bits")) != CTL_EXIT_OK)
         return rc;
 
     rc = CTL_EXIT_FAIL;

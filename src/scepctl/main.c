@@ -30,13 +30,13 @@
 const struct ctl_command ctl_commands[] = {
     {"init", "create the CA in the state directory",
      "scepctl init [--key-type rsa|ec-p256|ec-p384] [--subject DN] [--rsa-bits N]\n"
-     "             [--validity-days N] [--with-ra]",
+     "             [--validity-days N] [--with-ra] [--ra-rsa-bits N]",
      ctl_cmd_init},
     {"ca", "show the CA, or prepare a rollover to a new CA",
      "scepctl ca show\n"
      "scepctl ca rollover (--activate-at YYYY-MM-DDTHH:MM:SSZ | --in DAYS)\n"
      "                    [--key-type rsa|ec-p256|ec-p384] [--subject DN] [--rsa-bits N]\n"
-     "                    [--validity-days N]",
+     "                    [--validity-days N] [--ra-rsa-bits N]",
      ctl_cmd_ca},
     {"list", "search the certificate inventory (issued and imported)",
      "scepctl list [--status valid|revoked|expired|superseded|external|all]\n"

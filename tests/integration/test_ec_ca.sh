@@ -9,14 +9,16 @@ need pki scepclient openssl sqlite3 curl
 
 # micromdm scepclient 2.1.0 always sends single DES (scep-interop.md 2),
 # which scepd accepts only with allow_des.
-scepd_start ec --ca-key-type ec-p256 --allow-des true
+scepd_start ec --ca-key-type ec-p256 --ca-ra-rsa-bits 2048 --allow-des true
 
-say "the CA key is EC P-256 and an RSA RA exists"
+say "the CA key is EC P-256 and an RSA-2048 RA (--ca-ra-rsa-bits) exists"
 openssl x509 -in "$SCEPD_STATE/ca.crt" -noout -text | grep -q 'prime256v1\|P-256' ||
     fail "ca.crt is not an EC P-256 certificate"
 [ -s "$SCEPD_STATE/ra.crt" ] || fail "no ra.crt in the state dir"
 openssl x509 -in "$SCEPD_STATE/ra.crt" -noout -text | grep -q 'rsaEncryption' ||
     fail "ra.crt does not hold an RSA key"
+openssl x509 -in "$SCEPD_STATE/ra.crt" -noout -text | grep -q 'Public-Key: (2048 bit)' ||
+    fail "ra.crt is not the 2048 bits --ca-ra-rsa-bits asked for"
 check_verifies "$SCEPD_STATE/ra.crt" "$SCEPD_STATE/ca.crt"
 
 say "GetCACert answers application/x-x509-ca-ra-cert with the RA and the CA"

@@ -129,8 +129,8 @@ grep -q 'already exists' "$WORK/err" || fail "second init not explained: $(cat "
 [ "$(fp_of "$RSA/ca.crt")" = "$RSA_FP" ] || fail "second init replaced the CA"
 
 say "init an EC P-256 CA (gets an RSA RA), JSON output"
-ctl 0 --state-dir "$EC" --json init --key-type ec-p256 --rsa-bits 2048
-json 'j["ca"]["key"] == "EC P-256" and j["ra"]["key"].startswith("RSA ")'
+ctl 0 --state-dir "$EC" --json init --key-type ec-p256 --ra-rsa-bits 2048
+json 'j["ca"]["key"] == "EC P-256" and j["ra"]["key"] == "RSA 2048"'
 EC_FP=$(fp_of "$EC/ca.crt")
 json "j['ca']['fingerprint_sha256'] == '$EC_FP'"
 [ "$(mode_of "$EC/ra.key")" = 600 ] || fail "ra.key has mode $(mode_of "$EC/ra.key")"
@@ -148,6 +148,18 @@ json "j['ca']['serial'].lstrip('0') == '$serial'.lstrip('0')"
 json "j['ca']['not_after'].endswith('Z')"
 ctl 0 --json --state-dir "$EC" ca show
 json "j['ra'] is not None and j['ra']['fingerprint_sha256'] != j['ca']['fingerprint_sha256']"
+
+say "a rollover keeps the RA's key size unless --ra-rsa-bits says otherwise"
+cp -a "$EC" "$WORK/ec-roll"
+ctl 0 --state-dir "$WORK/ec-roll" ca rollover --in 30
+openssl x509 -in "$WORK/ec-roll/next/ra.crt" -noout -text | grep -q 'Public-Key: (2048 bit)' ||
+    fail "the next RA of a 2048-bit RA is not 2048 bits"
+rm -rf "$WORK/ec-roll"
+cp -a "$EC" "$WORK/ec-roll"
+ctl 0 --state-dir "$WORK/ec-roll" ca rollover --in 30 --ra-rsa-bits 3072
+openssl x509 -in "$WORK/ec-roll/next/ra.crt" -noout -text | grep -q 'Public-Key: (3072 bit)' ||
+    fail "--ra-rsa-bits 3072 did not make a 3072-bit next RA"
+rm -rf "$WORK/ec-roll"
 
 say "list on an empty store"
 ctl 0 --state-dir "$RSA" list

@@ -88,6 +88,7 @@ static void test_defaults(void **state)
     assert_string_equal(c->ca_subject, "CN=scepd CA");
     assert_string_equal(c->ca_key_type, "rsa");
     assert_int_equal(c->ca_rsa_bits, 3072);
+    assert_int_equal(c->ca_ra_rsa_bits, 3072);
     assert_int_equal(c->ca_validity_days, 3650);
     assert_int_equal(c->ca_with_ra, 0);
     assert_int_equal(c->crl_validity_hours, 168);
@@ -211,6 +212,8 @@ static void test_bad_values(void **state)
         {"log_level", "verbose"},
         {"ca_key_type", "dsa"},
         {"ca_rsa_bits", "1024"},
+        {"ca_ra_rsa_bits", "1024"},
+        {"ca_ra_rsa_bits", "16384"},
         {"listen", "8080"},
         {"listen", "[::1]8080"},
         {"listen", "::1:8080"},
@@ -522,8 +525,8 @@ static void test_each_key(void **state)
     /* 12: the [notify] keys, 9: the [admin] keys; 49 includes
      * revoke_superseded_after_days; 3: ocsp_signer, ocsp_responder_days,
      * purge_decided_after_days */
-    /* 2: max_connections_per_client, max_header_memory */
-    assert_int_equal(n, 49 + 12 + 9 + 23 + 3 + 2);
+    /* 2: max_connections_per_client, max_header_memory; 1: ca_ra_rsa_bits */
+    assert_int_equal(n, 49 + 12 + 9 + 23 + 3 + 2 + 1);
 }
 
 /* With public_url, issued certificates point at scepd's own /crl and
