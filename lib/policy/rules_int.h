@@ -59,4 +59,24 @@ struct scep_rules {
     struct rules_pattern pat[RULES_NPATTERNS];
 };
 
+/* rules_regex.c: patterns checked before glibc compiles them. */
+#define RULES_REGEX_MAX_DEPTH 32
+
+/*
+ * Whether regcomp() may be given pattern p: -1, with why in msg, when it
+ * holds a back-reference, nests groups deeper than RULES_REGEX_MAX_DEPTH
+ * or would expand into more positions than rules_regex.c allows; 0
+ * otherwise (regcomp() may still find a syntax error).
+ */
+int rules_regex_vet(const char *p, char *msg, size_t msglen);
+
+/*
+ * Finds a ')' that closes no '(' of pattern p (already compiled alone,
+ * so its syntax is valid).  glibc takes such a ')' as a literal, but
+ * inside "^(" p ")$" it would close our group: "a)|(b" would become
+ * "^(a)|(b)$", which matches anything starting with "a".  Returns 1
+ * when there is one.
+ */
+int rules_regex_stray_paren(const char *p);
+
 #endif

@@ -310,56 +310,6 @@ static int parse_attrs(const char *key, const char *value, int nids[], size_t *c
 }
 
 /*
- * Finds a ')' that closes no '(' of pattern p (already compiled alone,
- * so its syntax is valid).  glibc takes such a ')' as a literal, but
- * inside "^(" p ")$" it would close our group: "a)|(b" would become
- * "^(a)|(b)$", which matches anything starting with "a".  Returns 1
- * when there is one.
- */
-static int stray_paren(const char *p)
-{
-    size_t depth = 0;
-
-    while (*p != '\0') {
-        if (*p == '\\') {
-            p += p[1] != '\0' ? 2 : 1;
-            continue;
-        }
-        if (*p == '[') {
-            /* A bracket expression: a leading '^' and a first ']' are
-             * part of it; "[:alpha:]", "[.x.]" and "[=x=]" may hold ']'. */
-            p++;
-            if (*p == '^')
-                p++;
-            if (*p == ']')
-                p++;
-            while (*p != '\0' && *p != ']') {
-                if (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
-                    char close = p[1];
-
-                    p += 2;
-                    while (*p != '\0' && !(p[0] == close && p[1] == ']'))
-                        p++;
-                    if (*p != '\0')
-                        p += 2;
-                    continue;
-                }
-                p++;
-            }
-            if (*p == ']')
-                p++;
-            continue;
-        }
-        if (*p == '(')
-            depth++;
-        else if (*p == ')' && depth-- == 0)
-            return 1;
-        p++;
-    }
-    return 0;
-}
-
-/*
  * Compiles text into re as a whole-value match.  text is compiled alone
  * first, so that the error names what the administrator wrote.  re is
  * set only on success (free with regfree()).  Returns 0, SCEP_ERR_CONFIG
@@ -372,6 +322,10 @@ static int pattern_compile(const char *key, const char *text, regex_t *re, char 
     size_t n = strlen(text);
     int err, rc = SCEP_ERR_CONFIG;
 
+    if (rules_regex_vet(text, msg, sizeof(msg)) != 0) {
+        say(why, whylen, rc, "%s: regex refused: %s", key, msg);
+        goto out;
+    }
     err = regcomp(&alone, text, REG_EXTENDED | REG_NOSUB);
     if (err != 0) {
         regerror(err, &alone, msg, sizeof(msg));
@@ -379,7 +333,7 @@ static int pattern_compile(const char *key, const char *text, regex_t *re, char 
         goto out;
     }
     regfree(&alone);
-    if (stray_paren(text)) {
+    if (rules_regex_stray_paren(text)) {
         say(why, whylen, rc, "%s: regex error: unmatched ) (write \\) for a literal one)", key);
         goto out;
     }

@@ -308,6 +308,62 @@ static void test_subject_pattern_alternation(void **state)
     scep_rules_free(r);
 }
 
+/* Patterns whose compiling or matching glibc would make explode are
+ * refused before regcomp() sees them (lib/policy/rules_regex.c); the
+ * shapes real patterns take still pass. */
+static void test_pattern_limits(void **state)
+{
+    static const char *const refused[] = {
+        /* libFuzzer's config harness: 2.7 GB in regcomp() */
+        "gw[0-9]+\\.vpn\\+++++++++++++++++++++++++++++++++++++++++++++++++++++.example",
+        "(a{99}){99}{99}",
+        "(a|aa|aaa){1,600}",
+        "(a?){1020}",
+        "x{32767}",
+        "((((((((((((((((((((((((((((((((((a))))))))))))))))))))))))))))))))))",
+        "(a)\\1",
+    };
+    static const char *const accepted[] = {
+        "[a-z0-9-]{1,63}(\\.[a-z0-9-]{1,63}){0,10}",
+        "([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+example\\.com",
+        "(a?){680}",
+        "a{,5}b{3,}c{2}",
+        "[{]+[)]*\\{1\\}",
+    };
+    struct scep_rules *r = rules();
+    char *p, why[256];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        why[0] = '\0';
+        assert_int_equal(scep_rules_set(r, "subject_cn_pattern", refused[i], why, sizeof(why)),
+                         SCEP_ERR_CONFIG);
+        assert_memory_equal(why, "subject_cn_pattern: regex refused: ", 35);
+    }
+    assert_non_null(strstr(why, "back-reference"));
+    for (i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++)
+        set_ok(r, "subject_cn_pattern", accepted[i]);
+    /* One more repetition of the last accepted shape is over the line. */
+    assert_int_equal(scep_rules_set(r, "subject_cn_pattern", "(a?){682}", why, sizeof(why)),
+                     SCEP_ERR_CONFIG);
+    assert_non_null(strstr(why, "too complex"));
+    /* An accepted pattern at the limit still matches as written. */
+    set_ok(r, "subject_cn_pattern", "(a?){680}");
+    expect(r, csr_new(rsa2048, "CN=aaaa", NULL), NULL, 0, NULL);
+    expect(r, csr_new(rsa2048, "CN=aab", NULL), NULL, SCEP_ERR_POLICY, NULL);
+    /* Depth: 32 groups nest, 33 do not. */
+    p = malloc(200);
+    assert_non_null(p);
+    memset(p, '(', 32);
+    p[32] = 'a';
+    memset(p + 33, ')', 32);
+    p[65] = '\0';
+    set_ok(r, "subject_cn_pattern", p);
+    free(p);
+    scep_rules_free(r);
+}
+
 static void test_subject_override(void **state)
 {
     struct scep_rules *r = rules();
@@ -757,17 +813,29 @@ static void test_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_permissive),       cmocka_unit_test(test_key_types),
-        cmocka_unit_test(test_min_rsa_bits),     cmocka_unit_test(test_allowed_curves),
-        cmocka_unit_test(test_subject_required), cmocka_unit_test(test_subject_forbidden),
-        cmocka_unit_test(test_subject_patterns), cmocka_unit_test(test_subject_pattern_alternation),
-        cmocka_unit_test(test_subject_override), cmocka_unit_test(test_subject_max_length),
-        cmocka_unit_test(test_san_types),        cmocka_unit_test(test_san_types_dirname),
-        cmocka_unit_test(test_san_patterns),     cmocka_unit_test(test_san_max_required),
-        cmocka_unit_test(test_bad_config),       cmocka_unit_test(test_keys),
-        cmocka_unit_test(test_copy_deep),        cmocka_unit_test(test_embedded_nul),
-        cmocka_unit_test(test_unreadable_san),   cmocka_unit_test(test_message_safe),
-        cmocka_unit_test(test_value_bound),      cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_permissive),
+        cmocka_unit_test(test_key_types),
+        cmocka_unit_test(test_min_rsa_bits),
+        cmocka_unit_test(test_allowed_curves),
+        cmocka_unit_test(test_subject_required),
+        cmocka_unit_test(test_subject_forbidden),
+        cmocka_unit_test(test_subject_patterns),
+        cmocka_unit_test(test_subject_pattern_alternation),
+        cmocka_unit_test(test_pattern_limits),
+        cmocka_unit_test(test_subject_override),
+        cmocka_unit_test(test_subject_max_length),
+        cmocka_unit_test(test_san_types),
+        cmocka_unit_test(test_san_types_dirname),
+        cmocka_unit_test(test_san_patterns),
+        cmocka_unit_test(test_san_max_required),
+        cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_copy_deep),
+        cmocka_unit_test(test_embedded_nul),
+        cmocka_unit_test(test_unreadable_san),
+        cmocka_unit_test(test_message_safe),
+        cmocka_unit_test(test_value_bound),
+        cmocka_unit_test(test_threads),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
