@@ -2,14 +2,23 @@
  * Refused messages sent again.  Replaying one refused pkiMessage would
  * otherwise cost the CA two private-key operations (the envelope, the
  * CertRep's signature) and one durable audit row each time, for anyone,
- * with no credentials.  So each worker keeps the signed FAILURE of the
- * last refused messages for SVC_REPLAY_SECONDS, keyed by the SHA-256 of
- * the profile and the message bytes: the same bytes again get the same
+ * with no credentials.  So the signed FAILUREs of the last refused
+ * messages are kept for SVC_REPLAY_SECONDS, keyed by the SHA-256 of the
+ * profile and the message bytes: the same bytes again get the same
  * answer (its recipientNonce is still the replayed senderNonce), from
  * memory, without touching a key or the store.  The trail stays whole:
  * when a remembered refusal is forgotten (aged or displaced) after it
  * was served again, one "refuse" event says how many times.
+ *
+ * One memory serves every worker of a process (scep_replay_memory, given
+ * in the service's config): a replay sent on a new connection lands on
+ * any worker, and one memory per worker would pay the key operations
+ * once per worker.  A service without one keeps its own.  The lock is
+ * held for a scan of SVC_REPLAY_ENTRIES digests and a copy, never over
+ * a store write: a forgotten entry is taken out under the lock and its
+ * event written after.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +43,10 @@ struct svc_replay_entry {
     unsigned long hits; /* answered from here since it was stored */
 };
 
-struct svc_replay {
+struct scep_replay_memory {
+    pthread_mutex_t lock;
+    int refs;  /* its creator and each service using it */
+    int users; /* services using it */
     struct svc_replay_entry e[SVC_REPLAY_ENTRIES];
 };
 
@@ -61,13 +73,21 @@ int svc_replay_digest(const char *profile, const unsigned char *msg, size_t len,
     return ok ? 0 : SCEP_ERR_INTERNAL;
 }
 
-/* Forgets e, first writing how often it was served again, if at all. */
-static void forget(struct scep_service *svc, struct svc_replay_entry *e)
+/* Moves e out of the memory into *out (e is empty after). */
+static void take(struct svc_replay_entry *e, struct svc_replay_entry *out)
+{
+    *out = *e;
+    memset(e, 0, sizeof(*e));
+}
+
+/* Writes how often taken entry e was served again, if at all, to st
+ * (NULL: nowhere), and frees it. */
+static void tell(struct scep_store *st, struct svc_replay_entry *e)
 {
     struct scep_audit_event ev;
     char detail[400];
 
-    if (e->at != 0 && e->hits > 0 && svc->st != NULL) {
+    if (e->at != 0 && e->hits > 0 && st != NULL) {
         snprintf(detail, sizeof(detail),
                  "%s: %s; the same message again %lu time(s), answered "
                  "from memory",
@@ -80,7 +100,7 @@ static void forget(struct scep_service *svc, struct svc_replay_entry *e)
         ev.detail = detail;
         /* The answers were sent already; a failed write loses a count,
          * not a decision (each was the refusal audited before). */
-        (void)scep_store_audit(svc->st, &ev);
+        (void)scep_store_audit(st, &ev);
     }
     OPENSSL_free(e->body);
     memset(e, 0, sizeof(*e));
@@ -88,23 +108,26 @@ static void forget(struct scep_service *svc, struct svc_replay_entry *e)
 
 int svc_replay_find(struct scep_service *svc, const unsigned char md[32], struct scep_reply *r)
 {
-    struct svc_replay_entry *e;
+    struct scep_replay_memory *m = svc->replay;
+    struct svc_replay_entry *e, gone = {0};
     time_t now = mono();
+    int found = 0;
     size_t i;
 
-    if (svc->replay == NULL)
+    if (m == NULL)
         return 0;
+    pthread_mutex_lock(&m->lock);
     for (i = 0; i < SVC_REPLAY_ENTRIES; i++) {
-        e = &svc->replay->e[i];
+        e = &m->e[i];
         if (e->at == 0 || CRYPTO_memcmp(e->md, md, 32) != 0)
             continue;
         if (now - e->at >= SVC_REPLAY_SECONDS) {
-            forget(svc, e);
-            return 0;
+            take(e, &gone);
+            break;
         }
         r->body = OPENSSL_malloc(e->len);
         if (r->body == NULL)
-            return 0;
+            break;
         memcpy(r->body, e->body, e->len);
         r->len = e->len;
         r->content_type = "application/x-pki-message";
@@ -118,37 +141,55 @@ int svc_replay_find(struct scep_service *svc, const unsigned char md[32], struct
                      e->reason) < 0)
             r->reason[0] = '\0';
         e->hits++;
-        return 1;
+        found = 1;
+        break;
     }
-    return 0;
+    pthread_mutex_unlock(&m->lock);
+    tell(svc->st, &gone);
+    return found;
 }
 
 void svc_replay_keep(struct scep_service *svc, const unsigned char md[32],
                      const struct scep_reply *r, const char *peer)
 {
-    struct svc_replay_entry *e = NULL;
+    struct scep_replay_memory *m = svc->replay;
+    struct svc_replay_entry *e, *empty = NULL, *aged = NULL, *oldest = NULL, gone = {0};
+    unsigned char *body;
     time_t now = mono();
     size_t i;
 
-    if (svc->replay == NULL || r->http_status != 200 || r->outcome == NULL ||
+    if (m == NULL || r->http_status != 200 || r->outcome == NULL ||
         strcmp(r->outcome, "failure") != 0 || r->body == NULL)
         return;
-    /* An empty slot, else an aged one, else the oldest. */
-    for (i = 0; i < SVC_REPLAY_ENTRIES; i++) {
-        struct svc_replay_entry *c = &svc->replay->e[i];
-
-        if (c->at == 0 || now - c->at >= SVC_REPLAY_SECONDS) {
-            e = c;
-            break;
-        }
-        if (e == NULL || c->at < e->at)
-            e = c;
-    }
-    forget(svc, e);
-    e->body = OPENSSL_malloc(r->len);
-    if (e->body == NULL)
+    if ((body = OPENSSL_malloc(r->len)) == NULL)
         return;
-    memcpy(e->body, r->body, r->len);
+    memcpy(body, r->body, r->len);
+    pthread_mutex_lock(&m->lock);
+    /* Another worker may have kept the same refusal meanwhile: then
+     * nothing; else an empty slot, else an aged one, else the oldest. */
+    for (i = 0; i < SVC_REPLAY_ENTRIES; i++) {
+        struct svc_replay_entry *c = &m->e[i];
+
+        if (c->at == 0) {
+            if (empty == NULL)
+                empty = c;
+        } else if (now - c->at >= SVC_REPLAY_SECONDS) {
+            if (aged == NULL)
+                aged = c;
+        } else if (CRYPTO_memcmp(c->md, md, 32) == 0) {
+            break;
+        } else if (oldest == NULL || c->at < oldest->at) {
+            oldest = c;
+        }
+    }
+    e = empty != NULL ? empty : aged != NULL ? aged : oldest;
+    if (i < SVC_REPLAY_ENTRIES || e == NULL) {
+        pthread_mutex_unlock(&m->lock);
+        OPENSSL_free(body);
+        return;
+    }
+    take(e, &gone);
+    e->body = body;
     e->len = r->len;
     memcpy(e->md, md, 32);
     e->fail_info = r->fail_info;
@@ -159,22 +200,93 @@ void svc_replay_keep(struct scep_service *svc, const unsigned char md[32],
     snprintf(e->transaction_id, sizeof(e->transaction_id), "%s", r->transaction_id);
     snprintf(e->peer, sizeof(e->peer), "%s", peer != NULL ? peer : "");
     e->at = now;
+    pthread_mutex_unlock(&m->lock);
+    tell(svc->st, &gone);
 }
 
-int svc_replay_new(struct svc_replay **out)
+/* See service.h. */
+int scep_replay_memory_new(struct scep_replay_memory **out)
 {
-    *out = calloc(1, sizeof(**out));
-    return *out != NULL ? 0 : SCEP_ERR_NOMEM;
+    struct scep_replay_memory *m;
+
+    if (out == NULL)
+        return SCEP_ERR_INVALID_ARG;
+    *out = NULL;
+    if ((m = calloc(1, sizeof(*m))) == NULL)
+        return SCEP_ERR_NOMEM;
+    if (pthread_mutex_init(&m->lock, NULL) != 0) {
+        free(m);
+        return SCEP_ERR_NOMEM;
+    }
+    m->refs = 1;
+    *out = m;
+    return 0;
 }
 
-void svc_replay_free(struct scep_service *svc)
+/* Drops one reference to m, freeing it with the last; each entry still
+ * held is told to st (NULL: nowhere). */
+static void memory_release(struct scep_replay_memory *m, struct scep_store *st)
 {
+    struct svc_replay_entry gone;
+    int last;
     size_t i;
 
-    if (svc->replay == NULL)
+    pthread_mutex_lock(&m->lock);
+    last = --m->refs == 0;
+    pthread_mutex_unlock(&m->lock);
+    if (!last)
         return;
-    for (i = 0; i < SVC_REPLAY_ENTRIES; i++)
-        forget(svc, &svc->replay->e[i]);
-    free(svc->replay);
+    for (i = 0; i < SVC_REPLAY_ENTRIES; i++) {
+        take(&m->e[i], &gone);
+        tell(st, &gone);
+    }
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+/* See service.h. */
+void scep_replay_memory_free(struct scep_replay_memory *m)
+{
+    if (m != NULL)
+        memory_release(m, NULL);
+}
+
+int svc_replay_attach(struct scep_service *svc, struct scep_replay_memory *shared)
+{
+    if (shared == NULL)
+        return scep_replay_memory_new(&svc->replay);
+    pthread_mutex_lock(&shared->lock);
+    shared->refs++;
+    shared->users++;
+    pthread_mutex_unlock(&shared->lock);
+    svc->replay = shared;
+    svc->replay_shared = 1;
+    return 0;
+}
+
+void svc_replay_detach(struct scep_service *svc)
+{
+    struct scep_replay_memory *m = svc->replay;
+    struct svc_replay_entry gone;
+    size_t i;
+
+    if (m == NULL)
+        return;
     svc->replay = NULL;
+    if (svc->replay_shared) {
+        int last_user;
+
+        /* The last service to go tells what the memory still holds,
+         * while it has a store; the memory itself may outlive it. */
+        pthread_mutex_lock(&m->lock);
+        last_user = --m->users == 0;
+        pthread_mutex_unlock(&m->lock);
+        for (i = 0; last_user && i < SVC_REPLAY_ENTRIES; i++) {
+            pthread_mutex_lock(&m->lock);
+            take(&m->e[i], &gone);
+            pthread_mutex_unlock(&m->lock);
+            tell(svc->st, &gone);
+        }
+    }
+    memory_release(m, svc->st);
 }

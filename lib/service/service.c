@@ -62,7 +62,7 @@ int scep_service_new(struct scep_ca *ca, struct scep_store *st,
     if (rc != 0)
         goto out;
     if ((rc = scep_ocsp_cache_new(SVC_OCSP_CACHE_ENTRIES, &svc->ocsp_cache)) != 0 ||
-        (rc = svc_replay_new(&svc->replay)) != 0)
+        (rc = svc_replay_attach(svc, cfg->replay)) != 0)
         goto out;
     svc->ca = scep_ca_up_ref(ca);
 
@@ -81,7 +81,7 @@ void scep_service_free(struct scep_service *svc)
 
     if (svc == NULL)
         return;
-    svc_replay_free(svc);
+    svc_replay_detach(svc);
     scep_ca_free(svc->ca);
     for (i = 0; svc->profiles != NULL && i < svc->nprofiles; i++)
         svc_profile_clear(&svc->profiles[i]);

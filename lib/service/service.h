@@ -19,6 +19,7 @@
 
 struct scep_rules;
 struct scep_ratelimit;
+struct scep_replay_memory; /* opaque: replay.c */
 
 /*
  * One enrollment profile: who may enroll at one URL and what they get.
@@ -56,6 +57,10 @@ struct scep_service_config {
     /* Enrollments per challenge password, shared by every worker of the
      * process (borrowed, must outlive the service); NULL: no limit. */
     struct scep_ratelimit *challenge_limit;
+    /* The refused messages every worker of the process remembers
+     * (scep_replay_memory_new; a reference is kept, so the caller may
+     * free its own at any time); NULL: the service keeps its own. */
+    struct scep_replay_memory *replay;
 };
 
 /* What happened, for the HTTP layer's response, log line and metrics. */
@@ -93,6 +98,16 @@ struct scep_service; /* opaque */
 int scep_service_new(struct scep_ca *ca, struct scep_store *st,
                      const struct scep_service_config *cfg, struct scep_service **out);
 void scep_service_free(struct scep_service *svc);
+
+/*
+ * The memory of refused messages that the services of one process share
+ * (scep_service_config.replay), so that a replay costs no key operation
+ * whichever worker it reaches.  Thread-safe.  Returns 0, SCEP_ERR_NOMEM
+ * or SCEP_ERR_INVALID_ARG; *out: scep_replay_memory_free(), which drops
+ * the caller's reference (services keep theirs).  Accepts NULL.
+ */
+int scep_replay_memory_new(struct scep_replay_memory **out);
+void scep_replay_memory_free(struct scep_replay_memory *m);
 
 /* Swaps in a new CA (rollover); takes a reference, drops the old one. */
 void scep_service_set_ca(struct scep_service *svc, struct scep_ca *ca);

@@ -121,8 +121,10 @@ struct scep_service {
     /* The CAs' delegated OCSP responders (a reference); NULL: the CAs sign. */
     struct scep_ocsp_signers *ocsp_signers;
 
-    /* replay.c: the signed FAILUREs of recently refused messages. */
-    struct svc_replay *replay;
+    /* replay.c: the signed FAILUREs of recently refused messages, the
+     * process's (replay_shared) or the service's own. */
+    struct scep_replay_memory *replay;
+    int replay_shared;
 
     /* limited.c: when the last "rate-limited" event was written
      * (CLOCK_MONOTONIC seconds, 0: never) and refusals since. */
@@ -130,11 +132,10 @@ struct scep_service {
     unsigned long limited_since;
 };
 
-/* Refused messages a worker remembers, and for how long (replay.c). */
+/* Refused messages a process remembers, and for how long (replay.c). */
 #define SVC_REPLAY_ENTRIES 64
 #define SVC_REPLAY_SECONDS 60
 
-struct svc_replay;
 /* The key of a message at a profile.  Returns 0 or SCEP_ERR_INTERNAL. */
 int svc_replay_digest(const char *profile, const unsigned char *msg, size_t len,
                       unsigned char md[32]);
@@ -143,10 +144,12 @@ int svc_replay_find(struct scep_service *svc, const unsigned char md[32], struct
 /* Remembers r when it is a signed FAILURE. */
 void svc_replay_keep(struct scep_service *svc, const unsigned char md[32],
                      const struct scep_reply *r, const char *peer);
-/* *out: freed with svc_replay_free.  Returns 0 or SCEP_ERR_NOMEM. */
-int svc_replay_new(struct svc_replay **out);
-/* Writes what remains to tell and frees the cache (the store must be open). */
-void svc_replay_free(struct scep_service *svc);
+/* svc uses shared (a reference taken), or a memory of its own when
+ * NULL; undone by svc_replay_detach.  Returns 0 or SCEP_ERR_NOMEM. */
+int svc_replay_attach(struct scep_service *svc, struct scep_replay_memory *shared);
+/* svc stops using its memory; the last service to do so writes what
+ * remains to tell to its store, which must still be open. */
+void svc_replay_detach(struct scep_service *svc);
 
 /* At most one "rate-limited" audit event per worker this often. */
 #define SVC_LIMIT_AUDIT_SECONDS 10

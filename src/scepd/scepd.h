@@ -222,8 +222,9 @@ int scepd_metrics_render(struct scepd_metrics *const *m, size_t n, struct evbuff
 
 /* ---- server.c ------------------------------------------------------ */
 
-struct scepd_limits;    /* limits.h */
-struct scepd_connlimit; /* connlimit.h */
+struct scepd_limits;       /* limits.h */
+struct scepd_connlimit;    /* connlimit.h */
+struct scep_replay_memory; /* lib/service/service.h */
 
 /*
  * What every worker may read of the whole server.  main fills it before
@@ -237,6 +238,9 @@ struct scepd_server {
     /* The process's rate limits (limits.h; shared, they lock
      * themselves); NULL: none.  Freed by scepd_serve(). */
     struct scepd_limits *limits;
+    /* Refused messages remembered for every worker (lib/service's
+     * scep_replay_memory; each worker's service holds a reference). */
+    struct scep_replay_memory *replay;
     /* Per-client connection counts and the memory of partial requests,
      * which every worker's connection accounting shares (connlimit.h;
      * it locks itself).  Freed by scepd_serve(). */

@@ -754,6 +754,10 @@ int scepd_serve(const struct scep_config *cfg, struct scep_ca *ca, const char *c
         scepd_log(SCEPD_ERROR, "cannot set up the rate limits", NULL);
         goto out;
     }
+    if (scep_replay_memory_new(&m.srv.replay) != 0) {
+        scepd_log(SCEPD_ERROR, "cannot set up the memory of refused messages", NULL);
+        goto out;
+    }
     if (scepd_gauges_new(&m.srv.gauges) != 0) {
         scepd_log(SCEPD_ERROR, "cannot set up the gauges", NULL);
         goto out;
@@ -885,6 +889,7 @@ out:
     scepd_router_free(m.admin_routes);
     /* After the workers, which borrow it. */
     scepd_limits_free(m.srv.limits);
+    scep_replay_memory_free(m.srv.replay);
     scepd_gauges_free(m.srv.gauges);
     scepd_connlimit_free(m.srv.connlimit);
     scep_ocsp_signers_free(m.signers);

@@ -212,6 +212,7 @@ int scepd_worker_new(int id, const struct scepd_server *srv, struct scep_ca *ca,
     }
     scep_config_service(cfg, &scfg, profiles);
     scfg.challenge_limit = scepd_limits_challenge(srv->limits);
+    scfg.replay = srv->replay;
     err = scep_service_new(ca, w->store, &scfg, &w->svc);
     if (err != 0) {
         scepd_log(SCEPD_ERROR, "cannot create the SCEP service", "error", scep_strerror(err), NULL);

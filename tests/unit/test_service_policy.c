@@ -507,6 +507,64 @@ static void test_replay(void **state)
     EVP_PKEY_free(k);
 }
 
+/* Services sharing one memory (a process's workers): a refusal made by
+ * one is answered from memory by the other, and the repeats are told
+ * once, by the last service to go. */
+static void test_replay_shared(void **state)
+{
+    struct fx *f = *state;
+    EVP_PKEY *k = tu_rsa_key(2048);
+    struct scep_replay_memory *mem = NULL;
+    struct scep_service *other = NULL;
+    struct fx_req q;
+    struct fx_audit a;
+    struct scep_reply r, again;
+    unsigned char *der = NULL;
+    size_t len = 0;
+    uint64_t ops;
+    int i, n = 0;
+
+    assert_int_equal(scep_replay_memory_new(&mem), 0);
+    f->cfg.replay = mem;
+    fx_restart(f);
+    assert_int_equal(scep_service_new(f->ca, f->st, &f->cfg, &other), 0);
+    /* The services hold their own references. */
+    scep_replay_memory_free(mem);
+    f->cfg.replay = NULL;
+
+    req_new(&q, k, "replayed", "wrong-challenge", NULL);
+    fx_build(f, SCEP_MSG_PKCSREQ, "rp-2", &q, &der, &len);
+    ops = scep_keyring_private_ops();
+    fx_send(f, der, len, &r);
+    assert_string_equal(r.outcome, "failure");
+    for (i = 0; i < 3; i++) {
+        memset(&again, 0, sizeof(again));
+        assert_int_equal(scep_service_pkioperation(other, NULL, der, len, FX_PEER, &again), 0);
+        assert_string_equal(again.outcome, "failure");
+        assert_int_equal(again.len, r.len);
+        assert_memory_equal(again.body, r.body, r.len);
+        scep_reply_clear(&again);
+    }
+    assert_int_equal(scep_keyring_private_ops(), ops + 2);
+    /* One service going tells nothing yet: the other still remembers. */
+    scep_service_free(other);
+    fx_audit_read(f, &a);
+    for (i = 0; i < a.n && i < 16; i++)
+        n += strcmp(a.kind[i], "refuse") == 0;
+    assert_int_equal(n, 1);
+    fx_send(f, der, len, &again);
+    assert_memory_equal(again.body, r.body, r.len);
+    scep_reply_clear(&again);
+    fx_restart(f); /* the last user goes, then one with a memory of its own */
+    fx_audit_read(f, &a);
+    assert_string_equal(a.kind[a.n - 1], "refuse");
+    assert_non_null(strstr(a.detail[a.n - 1], "the same message again 4 time(s)"));
+    scep_reply_clear(&r);
+    scep_free(der);
+    req_clear(&q);
+    EVP_PKEY_free(k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -519,6 +577,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_challenge_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_webhook_steps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replay, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replay_shared, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
