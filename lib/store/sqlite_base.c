@@ -10,9 +10,10 @@
  * Durability: WAL with synchronous=FULL fsyncs the log on every COMMIT,
  * so a certificate is on disk when scep_store_insert_cert() returns and
  * a kill -9 right after the response loses nothing.  Concurrency: every
- * connection waits up to BUSY_TIMEOUT_MS for the write lock, and every
- * write runs in BEGIN IMMEDIATE ... COMMIT, so writers from several
- * threads or processes serialise cleanly.  Any failing statement rolls
+ * connection waits up to BUSY_TIMEOUT_MS for the write lock (busy_wait:
+ * short steps, since a write transaction here lasts about a
+ * millisecond), and every write runs in BEGIN IMMEDIATE ... COMMIT, so
+ * writers from several threads or processes serialise cleanly.  Any failing statement rolls
  * the whole transaction back: a call either writes everything or
  * nothing.
  */
@@ -41,6 +42,10 @@
 /* The same for the PRAGMAs run at open, which contend harder when many
  * connections open a new file at once: 250 x 20 ms = 5 s at most. */
 #define OPEN_BUSY_RETRIES 250
+
+/* busy_wait's first pause and its longest, in microseconds. */
+#define BUSY_STEP_MIN_US 50
+#define BUSY_STEP_MAX_US 1000
 
 static const struct sq_query q_begin = {SQ_BEGIN, "BEGIN IMMEDIATE"};
 static const struct sq_query q_commit = {SQ_COMMIT, "COMMIT"};
@@ -153,6 +158,45 @@ static void busy_sleep(void)
     struct timespec ts = {0, BUSY_RETRY_SLEEP_NS};
 
     (void)nanosleep(&ts, NULL);
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * The busy handler: tries again after 50 us, doubling to 1 ms, until
+ * BUSY_TIMEOUT_MS have passed since the first refusal.  SQLite's own
+ * (sqlite3_busy_timeout) sleeps 1, 2, 5, 10, 15, 20, 25 ms between
+ * tries: a worker that found the lock held by a commit of a millisecond
+ * slept 8 ms or more, and two workers enrolling on one file spent their
+ * time so (measured: 121 enrollments/s on disk against 170 on tmpfs,
+ * where commits are too short to collide).  count is SQLite's number of
+ * earlier calls in this wait; be->busy_since marks its start.
+ */
+static int busy_wait(void *arg, int count)
+{
+    struct sq_be *be = arg;
+    int64_t now = mono_us();
+    long us = BUSY_STEP_MAX_US;
+    struct timespec ts;
+
+    if (count == 0)
+        be->busy_since = now;
+    else if (now - be->busy_since >= (int64_t)BUSY_TIMEOUT_MS * 1000)
+        return 0;
+    if (count < 5)
+        us = BUSY_STEP_MIN_US << count;
+    if (us > BUSY_STEP_MAX_US)
+        us = BUSY_STEP_MAX_US;
+    ts.tv_sec = 0;
+    ts.tv_nsec = us * 1000;
+    (void)nanosleep(&ts, NULL);
+    return 1;
 }
 
 /* Steps a cached no-result statement, retrying SQLITE_BUSY. */
@@ -585,8 +629,8 @@ int scep_store_sqlite_open(const char *uri, const struct scep_store_ops **ops, v
     sqlite3_extended_result_codes(be->db, 1);
     /* The timeout first: switching to WAL needs a lock that another
      * process opening the same file may hold. */
-    if (sqlite3_busy_timeout(be->db, BUSY_TIMEOUT_MS) != SQLITE_OK) {
-        sq_fail(be, "busy_timeout");
+    if (sqlite3_busy_handler(be->db, busy_wait, be) != SQLITE_OK) {
+        sq_fail(be, "busy_handler");
         goto out;
     }
     rc = pragma(be, "PRAGMA journal_mode=WAL", "wal");

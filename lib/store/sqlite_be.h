@@ -23,6 +23,8 @@
 #ifndef SCEP_STORE_SQLITE_BE_H
 #define SCEP_STORE_SQLITE_BE_H
 
+#include <stdint.h>
+
 #include <sqlite3.h>
 
 #include "store_backend.h"
@@ -84,6 +86,7 @@ struct sq_be {
     struct sq_sample *sample;               /* names for planning searches (sqlite_search.c) */
     char *crl_lock_path;                    /* DATABASE.crl-lock; NULL for :memory: */
     int crl_lock_fd;                        /* -1 unless this handle holds the CRL lock */
+    int64_t busy_since;                     /* CLOCK_MONOTONIC us: this wait for a lock began */
 };
 
 /*

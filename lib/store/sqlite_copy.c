@@ -145,7 +145,7 @@ int sq_import_begin(void *vbe, char *why, size_t whylen)
     struct sq_be *be = vbe;
     const struct scep_store_table *t;
     size_t n, i, used = 0;
-    int64_t rows;
+    int64_t rows = 0;
     int rc, k, nonempty = 0;
 
     /* The write lock, taken now and held to the commit: no other
