@@ -463,6 +463,18 @@ static void test_webhook_steps(void **state)
     EVP_PKEY_free(k);
 }
 
+/* How many of f's first audit events are "refuse" ones. */
+static int refuse_events(struct fx *f)
+{
+    struct fx_audit a;
+    int i, n = 0;
+
+    fx_audit_read(f, &a);
+    for (i = 0; i < a.n && i < 16; i++)
+        n += strcmp(a.kind[i], "refuse") == 0;
+    return n;
+}
+
 /* A refused message sent again is answered from memory: the same signed
  * FAILURE, no private-key work, no audit row each time; the count is
  * written once when the worker forgets it. */
@@ -476,7 +488,7 @@ static void test_replay(void **state)
     unsigned char *der = NULL;
     size_t len = 0;
     uint64_t ops;
-    int i, n = 0;
+    int i;
 
     req_new(&q, k, "replayed", "wrong-challenge", NULL);
     fx_build(f, SCEP_MSG_PKCSREQ, "rp-1", &q, &der, &len);
@@ -492,10 +504,7 @@ static void test_replay(void **state)
         scep_reply_clear(&again);
     }
     assert_int_equal(scep_keyring_private_ops(), ops + 2);
-    fx_audit_read(f, &a);
-    for (i = 0; i < a.n && i < 16; i++)
-        n += strcmp(a.kind[i], "refuse") == 0;
-    assert_int_equal(n, 1);
+    assert_int_equal(refuse_events(f), 1);
     /* The worker forgets (here: it stops): the repeats are told once. */
     fx_restart(f);
     fx_audit_read(f, &a);
@@ -522,7 +531,7 @@ static void test_replay_shared(void **state)
     unsigned char *der = NULL;
     size_t len = 0;
     uint64_t ops;
-    int i, n = 0;
+    int i;
 
     assert_int_equal(scep_replay_memory_new(&mem), 0);
     f->cfg.replay = mem;
@@ -548,10 +557,7 @@ static void test_replay_shared(void **state)
     assert_int_equal(scep_keyring_private_ops(), ops + 2);
     /* One service going tells nothing yet: the other still remembers. */
     scep_service_free(other);
-    fx_audit_read(f, &a);
-    for (i = 0; i < a.n && i < 16; i++)
-        n += strcmp(a.kind[i], "refuse") == 0;
-    assert_int_equal(n, 1);
+    assert_int_equal(refuse_events(f), 1);
     fx_send(f, der, len, &again);
     assert_memory_equal(again.body, r.body, r.len);
     scep_reply_clear(&again);
