@@ -223,23 +223,33 @@ int scep_replay_memory_new(struct scep_replay_memory **out)
     return 0;
 }
 
-/* Drops one reference to m, freeing it with the last; each entry still
- * held is told to st (NULL: nowhere). */
-static void memory_release(struct scep_replay_memory *m, struct scep_store *st)
+/* Takes every entry out of m and tells each to st (NULL: nowhere), the
+ * lock held only while one is taken. */
+static void tell_all(struct scep_replay_memory *m, struct scep_store *st)
 {
     struct svc_replay_entry gone;
-    int last;
     size_t i;
+
+    for (i = 0; i < SVC_REPLAY_ENTRIES; i++) {
+        pthread_mutex_lock(&m->lock);
+        take(&m->e[i], &gone);
+        pthread_mutex_unlock(&m->lock);
+        tell(st, &gone);
+    }
+}
+
+/* Drops one reference to m, freeing it (and what it still holds, told
+ * nowhere: the last service told it already) with the last. */
+static void memory_release(struct scep_replay_memory *m)
+{
+    int last;
 
     pthread_mutex_lock(&m->lock);
     last = --m->refs == 0;
     pthread_mutex_unlock(&m->lock);
     if (!last)
         return;
-    for (i = 0; i < SVC_REPLAY_ENTRIES; i++) {
-        take(&m->e[i], &gone);
-        tell(st, &gone);
-    }
+    tell_all(m, NULL);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }
@@ -248,45 +258,40 @@ static void memory_release(struct scep_replay_memory *m, struct scep_store *st)
 void scep_replay_memory_free(struct scep_replay_memory *m)
 {
     if (m != NULL)
-        memory_release(m, NULL);
+        memory_release(m);
 }
 
 int svc_replay_attach(struct scep_service *svc, struct scep_replay_memory *shared)
 {
-    if (shared == NULL)
-        return scep_replay_memory_new(&svc->replay);
-    pthread_mutex_lock(&shared->lock);
-    shared->refs++;
-    shared->users++;
-    pthread_mutex_unlock(&shared->lock);
-    svc->replay = shared;
-    svc->replay_shared = 1;
+    struct scep_replay_memory *own = NULL;
+    int rc;
+
+    /* A memory of its own is one made here and shared with nobody. */
+    if (shared == NULL && (rc = scep_replay_memory_new(&own)) != 0)
+        return rc;
+    svc->replay = shared != NULL ? shared : own;
+    pthread_mutex_lock(&svc->replay->lock);
+    svc->replay->refs++;
+    svc->replay->users++;
+    pthread_mutex_unlock(&svc->replay->lock);
+    scep_replay_memory_free(own);
     return 0;
 }
 
 void svc_replay_detach(struct scep_service *svc)
 {
     struct scep_replay_memory *m = svc->replay;
-    struct svc_replay_entry gone;
-    size_t i;
+    int last_user;
 
     if (m == NULL)
         return;
     svc->replay = NULL;
-    if (svc->replay_shared) {
-        int last_user;
-
-        /* The last service to go tells what the memory still holds,
-         * while it has a store; the memory itself may outlive it. */
-        pthread_mutex_lock(&m->lock);
-        last_user = --m->users == 0;
-        pthread_mutex_unlock(&m->lock);
-        for (i = 0; last_user && i < SVC_REPLAY_ENTRIES; i++) {
-            pthread_mutex_lock(&m->lock);
-            take(&m->e[i], &gone);
-            pthread_mutex_unlock(&m->lock);
-            tell(svc->st, &gone);
-        }
-    }
-    memory_release(m, svc->st);
+    /* The last service to go tells what the memory still holds, while
+     * it has a store; the memory itself may outlive it. */
+    pthread_mutex_lock(&m->lock);
+    last_user = --m->users == 0;
+    pthread_mutex_unlock(&m->lock);
+    if (last_user)
+        tell_all(m, svc->st);
+    memory_release(m);
 }

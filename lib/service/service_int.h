@@ -122,9 +122,8 @@ struct scep_service {
     struct scep_ocsp_signers *ocsp_signers;
 
     /* replay.c: the signed FAILUREs of recently refused messages, the
-     * process's (replay_shared) or the service's own. */
+     * process's or the service's own. */
     struct scep_replay_memory *replay;
-    int replay_shared;
 
     /* limited.c: when the last "rate-limited" event was written
      * (CLOCK_MONOTONIC seconds, 0: never) and refusals since. */

@@ -194,11 +194,13 @@ static int rollover(struct ctl *c, int argc, char **argv)
     if (subject == NULL)
         io.subject = ctl_x509_subject(cur, cur_subject, sizeof(cur_subject));
     if (scep_ca_get0_ra_cert(ca) != NULL) {
+        EVP_PKEY *ra_key = X509_get0_pubkey(scep_ca_get0_ra_cert(ca));
+
         io.with_ra = 1;
         /* The next RA keeps the size of the current one, as the CA
          * keeps its key algorithm, unless asked otherwise. */
-        if (ra_bits == NULL && X509_get0_pubkey(scep_ca_get0_ra_cert(ca)) != NULL)
-            io.ra_bits = EVP_PKEY_get_bits(X509_get0_pubkey(scep_ca_get0_ra_cert(ca)));
+        if (ra_bits == NULL && ra_key != NULL)
+            io.ra_bits = EVP_PKEY_get_bits(ra_key);
     }
 
     err = scep_ca_next_create(c->cfg.state_dir, &io, at);
